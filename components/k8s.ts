@@ -1,0 +1,169 @@
+// Kubernetes building blocks every component uses, so labels, the container baseline (security
+// context, resources), disruption budgets, spreading and config checksums are written once.
+import { createHash } from "crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+
+/** CPU and memory of one container, requests and limits both required. */
+export interface ContainerResources {
+    requests: { cpu: string; memory: string };
+    limits: { cpu: string; memory: string };
+}
+
+/** The part-of label value every object of the stack carries. */
+export const PART_OF = "prepx";
+
+/**
+ * The recommended Kubernetes labels. `name` is the application (redis, postgres, nginx...),
+ * `instance` the component instance (unique in the namespace), `component` its role.
+ */
+export function standardLabels(name: string, instance: string, component: string): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/instance": instance,
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/part-of": PART_OF,
+        "app.kubernetes.io/managed-by": "pulumi",
+    };
+}
+
+/**
+ * The subset of standardLabels used in selectors: selectors are immutable on Deployments and
+ * StatefulSets, so they hold only labels that never change for the life of the workload.
+ */
+export function selectorLabels(labels: Record<string, string>): Record<string, string> {
+    return {
+        "app.kubernetes.io/name": labels["app.kubernetes.io/name"],
+        "app.kubernetes.io/instance": labels["app.kubernetes.io/instance"],
+        "app.kubernetes.io/component": labels["app.kubernetes.io/component"],
+    };
+}
+
+/**
+ * The restricted container security context (Pod Security Standards "restricted").
+ * `readOnlyRootFilesystem` defaults to true; pass false only for images that write outside
+ * their mounted volumes.
+ */
+export function containerSecurityContext(opts: { readOnlyRootFilesystem?: boolean } = {}): k8s.types.input.core.v1.SecurityContext {
+    return {
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: opts.readOnlyRootFilesystem ?? true,
+        capabilities: { drop: ["ALL"] },
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+
+/** Pod-level security context: a fixed non-root user, and volumes group-owned by it. */
+export function podSecurityContext(uid: number, gid: number = uid): k8s.types.input.core.v1.PodSecurityContext {
+    return {
+        runAsNonRoot: true,
+        runAsUser: uid,
+        runAsGroup: gid,
+        fsGroup: gid,
+        fsGroupChangePolicy: "OnRootMismatch",
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+
+/** Requests and limits in the shape Kubernetes expects. */
+export function containerResources(resources: ContainerResources): k8s.types.input.core.v1.ResourceRequirements {
+    return {
+        requests: { cpu: resources.requests.cpu, memory: resources.requests.memory },
+        limits: { cpu: resources.limits.cpu, memory: resources.limits.memory },
+    };
+}
+
+/**
+ * Spread pods of one workload across nodes (hard: two replicas never share a node when the
+ * scheduler can avoid it) and across zones (soft: clusters without zones still schedule).
+ */
+export function spreadAcrossNodes(matchLabels: Record<string, string>): k8s.types.input.core.v1.TopologySpreadConstraint[] {
+    return [
+        { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels } },
+        { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels } },
+    ];
+}
+
+/** The checksum annotation that rolls pods when any of the rendered files change. */
+export function configChecksumAnnotation(...rendered: pulumi.Input<string>[]): pulumi.Output<Record<string, string>> {
+    return pulumi.all(rendered).apply((texts): Record<string, string> => ({ "checksum/config": sha256(texts.join("\u0000")) }));
+}
+
+/** Hex SHA-256 of a string. */
+export function sha256(text: string): string {
+    return createHash("sha256").update(text).digest("hex");
+}
+
+/** Annotations MonitoringStack's Prometheus uses to discover a pod's metrics endpoint. */
+export function scrapeAnnotations(port: number, path = "/metrics"): Record<string, string> {
+    return {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": String(port),
+        "prometheus.io/path": path,
+    };
+}
+
+/** Arguments shared by every PodDisruptionBudget the stack creates. */
+export interface DisruptionBudgetArgs {
+    namespace: pulumi.Input<string>;
+    labels: Record<string, string>;
+    /** Pods of the workload that may be down at once by voluntary disruption (default 1). */
+    maxUnavailable?: number;
+}
+
+/** A PodDisruptionBudget over the workload selected by `labels`; the same name as the workload. */
+export function disruptionBudget(name: string, args: DisruptionBudgetArgs, opts: pulumi.CustomResourceOptions): k8s.policy.v1.PodDisruptionBudget {
+    return new k8s.policy.v1.PodDisruptionBudget(
+        name,
+        {
+            metadata: { name, namespace: args.namespace, labels: args.labels },
+            spec: { maxUnavailable: args.maxUnavailable ?? 1, selector: { matchLabels: selectorLabels(args.labels) } },
+        },
+        opts,
+    );
+}
+
+/**
+ * A PVC template for a StatefulSet. `retain` keeps the claims when the StatefulSet is deleted or
+ * scaled down, so data outlives a bad `pulumi up` (used with `protect` in prod).
+ */
+export function volumeClaimTemplate(
+    claimName: string,
+    size: string,
+    storageClass: string | undefined,
+): k8s.types.input.core.v1.PersistentVolumeClaim {
+    return {
+        metadata: { name: claimName },
+        spec: {
+            accessModes: ["ReadWriteOnce"],
+            ...(storageClass ? { storageClassName: storageClass } : {}),
+            resources: { requests: { storage: size } },
+        },
+    };
+}
+
+/** StatefulSet PVC retention: keep data unless the stack explicitly does not protect it. */
+export function pvcRetentionPolicy(retain: boolean): k8s.types.input.apps.v1.StatefulSetPersistentVolumeClaimRetentionPolicy {
+    const policy = retain ? "Retain" : "Delete";
+    return { whenDeleted: policy, whenScaled: policy };
+}
+
+/** A small writable emptyDir for paths a read-only-root container must write (tmp, sockets). */
+export function scratchVolume(name: string, sizeLimit = "64Mi"): k8s.types.input.core.v1.Volume {
+    return { name, emptyDir: { sizeLimit } };
+}
+
+/** Validation shared by components: throws a ResourceError naming the component and the arg. */
+export function requireArg(condition: boolean, component: pulumi.Resource, message: string): void {
+    if (!condition) throw new pulumi.ResourceError(message, component);
+}
+
+/**
+ * A component's effective args: its defaults, overridden by every arg the caller set.
+ * Undefined args do not override (so `{ storageClass: undefined }` keeps the default).
+ */
+export function withDefaults<D extends object, A extends object>(defaults: D, args: A): D & A {
+    const given = Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined));
+    return { ...defaults, ...given } as D & A;
+}

@@ -1,0 +1,22 @@
+// Two projects: `unit` (Pulumi mocks, no servers) runs on every `npm test`;
+// `live` starts real servers from Debian's packages and runs via `npm run test:live`.
+// @swc/jest strips types without checking them; `npm run typecheck` checks them once.
+const transform = { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" } }] };
+
+module.exports = {
+  projects: [
+    {
+      displayName: "unit",
+      testEnvironment: "node",
+      transform,
+      testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
+    },
+    {
+      displayName: "live",
+      testEnvironment: "node",
+      transform,
+      testMatch: ["<rootDir>/tests/live/**/*.test.ts"],
+      testTimeout: 300000,
+    },
+  ],
+};

@@ -1,0 +1,132 @@
+import { parseStackConfig, StackConfigError } from "../../config";
+import { readStackConfig } from "../../scripts/stack-files";
+
+/** A deep copy of prod's raw config with one change applied. */
+function prodWith(change: (raw: any) => void): Record<string, unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const raw = structuredClone(readStackConfig("prod"));
+    change(raw);
+    return raw;
+}
+
+function errorOf(raw: Record<string, unknown>, stack = "prod"): string {
+    try {
+        parseStackConfig(stack, raw);
+    } catch (error) {
+        expect(error).toBeInstanceOf(StackConfigError);
+        return (error as Error).message;
+    }
+    throw new Error("config was accepted");
+}
+
+describe("stack configuration", () => {
+    test("prod carries the plan's numbers", () => {
+        const prod = parseStackConfig("prod", readStackConfig("prod"));
+        expect(prod.namespace).toBe("prepx");
+        expect(prod.protectData).toBe(true);
+        expect(prod.redis).toMatchObject({ masters: 3, replicasPerMaster: 1, clusterNodeTimeoutMs: 5000 });
+        expect(prod.postgres.replicas).toBe(2);
+        expect(prod.postgres.synchronousMode).toBe(true);
+        expect(prod.postgres.parameters).toMatchObject({
+            shared_buffers: "4GB",
+            effective_cache_size: "12GB",
+            work_mem: "64MB",
+            maintenance_work_mem: "512MB",
+            max_connections: 500,
+            wal_level: "replica",
+            max_wal_senders: 10,
+            max_replication_slots: 10,
+        });
+        expect(prod.postgres.resources).toEqual({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "16Gi" } });
+        expect(prod.loadBalancer).toMatchObject({ replicas: 3, workerConnections: 8192, workerRlimitNofile: 65535, limitConn: 1000, burst: 100 });
+        expect(prod.loadBalancer.rateLimits).toEqual({ global: { rate: 1000 }, api: { rate: 500 }, trading: { rate: 100 } });
+        expect(prod.services.find((s) => s.name === "api-gateway")?.autoscaling.minReplicas).toBe(8);
+        expect(prod.services.find((s) => s.name === "user-service")?.autoscaling.minReplicas).toBe(40);
+        expect(prod.servicePool).toEqual({ max: 100, min: 10, idleTimeoutMs: 30000, connectionTimeoutMs: 2000 });
+        expect(prod.rateLimits.trading).toEqual({ points: 600, duration: 60, blockDuration: 600 });
+        expect(prod.healthCheck).toEqual({ periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(prod.monitoring.prometheus).toMatchObject({ retentionTime: "30d", retentionSize: "50GB" });
+        expect(prod.monitoring.prometheus.resources).toEqual({ requests: { cpu: "2", memory: "4Gi" }, limits: { cpu: "4", memory: "8Gi" } });
+        expect(prod.monitoring.grafana.resources).toEqual({ requests: { cpu: "1", memory: "2Gi" }, limits: { cpu: "2", memory: "4Gi" } });
+    });
+
+    test("dev is the same shape, shrunk", () => {
+        const dev = parseStackConfig("dev", readStackConfig("dev"));
+        const prod = parseStackConfig("prod", readStackConfig("prod"));
+        expect(Object.keys(dev).sort()).toEqual(Object.keys(prod).sort());
+        expect(dev.protectData).toBe(false);
+        expect(dev.redis.masters).toBe(3);
+        expect(dev.redis.replicasPerMaster).toBe(0);
+        expect(dev.postgres.synchronousMode).toBe(false);
+        expect(dev.loadBalancer.replicas).toBe(1);
+        expect(dev.registry.push).toBe(false);
+        expect(dev.services.map((s) => s.autoscaling.minReplicas)).toEqual([1, 1]);
+    });
+
+    test("Pulumi.yaml defaults apply under the stack file", () => {
+        const raw = readStackConfig("dev");
+        expect(raw.namespace).toBe("prepx-dev");
+        expect(readStackConfig("prod").protectData).toBe(true);
+    });
+
+    test("an unknown stack is named with the known ones", () => {
+        expect(() => readStackConfig("staging")).toThrow("unknown stack 'staging': no Pulumi.staging.yaml (known stacks: dev, prod)");
+    });
+
+    const badCases: Array<[string, (raw: any) => void, string]> = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+        ["too few Redis masters", (r) => (r.redis.masters = 2), "prod: redis.masters must be at least 3 (got 2)"],
+        ["a fractional replica count", (r) => (r.redis.replicasPerMaster = 1.5), "prod: redis.replicasPerMaster must be a whole number (got 1.5)"],
+        ["a string where a number belongs", (r) => (r.redis.clusterNodeTimeoutMs = "5s"), 'prod: redis.clusterNodeTimeoutMs must be a number (got "5s")'],
+        ["an unknown key", (r) => (r.redis.replicas = 1), "prod: redis.replicas is not a known key (got 1)"],
+        ["an unknown top-level key", (r) => (r.redsi = {}), "prod: redsi is not a known key (got {})"],
+        ["an unpinned image", (r) => (r.redis.image = "redis:latest"), 'prod: redis.image must be an image pinned to a version tag or digest (not \'latest\', not untagged) (got "redis:latest")'],
+        ["an untagged image", (r) => (r.loadBalancer.image = "nginx"), 'prod: loadBalancer.image must be an image pinned to a version tag or digest (not \'latest\', not untagged) (got "nginx")'],
+        ["a malformed memory quantity", (r) => (r.redis.resources.limits.memory = "8GB"), 'prod: redis.resources.limits.memory must be a memory quantity such as 512Mi or 8Gi (got "8GB")'],
+        ["limits below requests", (r) => (r.postgres.resources.limits.cpu = "2"), 'prod: postgres.resources.limits.cpu must be at least requests.cpu (4) (got "2")'],
+        ["a missing section", (r) => delete r.redis, "prod: redis must be an object (got nothing)"],
+        ["a negative replica count", (r) => (r.postgres.replicas = -1), "prod: postgres.replicas must be at least 0 (got -1)"],
+        [
+            "synchronous mode without a replica",
+            (r) => (r.postgres.replicas = 0),
+            "prod: postgres.synchronousMode needs at least one replica (postgres.replicas is 0) (got true)",
+        ],
+        ["a PostgreSQL parameter that is not a size", (r) => (r.postgres.parameters.shared_buffers = "4 gigs"), 'prod: postgres.parameters.shared_buffers must be a PostgreSQL size such as 4GB (got "4 gigs")'],
+        ["a bad service type", (r) => (r.loadBalancer.serviceType = "Ingress"), 'prod: loadBalancer.serviceType must be one of "LoadBalancer", "NodePort", "ClusterIP" (got "Ingress")'],
+        [
+            "an upstream that is not a service",
+            (r) => (r.loadBalancer.upstreamService = "gateway"),
+            'prod: loadBalancer.upstreamService must name one of services (api-gateway, user-service) (got "gateway")',
+        ],
+        [
+            "an HPA whose max is below its min",
+            (r) => (r.services[1].autoscaling.maxReplicas = 10),
+            "prod: services[1].autoscaling.maxReplicas must be at least autoscaling.minReplicas (40) (got 10)",
+        ],
+        [
+            "a Prometheus volume no larger than its retention size",
+            (r) => (r.monitoring.prometheus.storage = "50Gi"),
+            'prod: monitoring.prometheus.storage must be larger than prometheus.retentionSize (50GB), or the TSDB fills the volume before retention deletes blocks (got "50Gi")',
+        ],
+        ["a namespace that is not a DNS label", (r) => (r.namespace = "Prepx_Prod"), 'prod: namespace must be a DNS label (lower-case letters, digits and \'-\', at most 63) (got "Prepx_Prod")'],
+        ["a boolean given as a string", (r) => (r.protectData = "yes"), 'prod: protectData must be a boolean (got "yes")'],
+    ];
+
+    test.each(badCases)("rejects %s with one exact message", (_title, change, message) => {
+        expect(errorOf(prodWith(change))).toBe(message);
+    });
+
+    test("several problems are reported together, one per line", () => {
+        const message = errorOf(
+            prodWith((r) => {
+                r.redis.masters = 1;
+                r.pgbouncer.replicas = 0;
+            }),
+        );
+        expect(message.split("\n")).toEqual(["prod: redis.masters must be at least 3 (got 1)", "prod: pgbouncer.replicas must be at least 1 (got 0)"]);
+    });
+
+    test("the stack name is the one given", () => {
+        const raw = structuredClone(readStackConfig("dev")) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+        raw.redis.masters = 0;
+        expect(errorOf(raw, "dev")).toBe("dev: redis.masters must be at least 3 (got 0)");
+    });
+});

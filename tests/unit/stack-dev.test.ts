@@ -1,0 +1,24 @@
+// The whole program evaluated under mocks with Pulumi.dev.yaml.
+import { describeRedisCluster } from "../helpers/redis-expectations";
+import { installMocks, RecordedResource, settled } from "../helpers/mocks";
+import { baselineViolations } from "../helpers/baseline";
+
+let recorded: RecordedResource[];
+// eslint-disable-next-line @typescript-eslint/consistent-type-imports
+let program: typeof import("../../index");
+
+beforeAll(async () => {
+    recorded = await installMocks("dev");
+    program = await import("../../index");
+    await settled(recorded);
+});
+
+test("every workload meets the baseline", () => {
+    expect(baselineViolations(recorded)).toEqual([]);
+});
+
+test("nothing is protected in dev, so a laptop stack can be destroyed", () => {
+    expect(recorded.filter((r) => r.protect).map((r) => r.name)).toEqual([]);
+});
+
+describeRedisCluster(() => ({ recorded, program }), { stack: "dev", pods: 3, replicasPerMaster: 0, cpuRequest: "50m", memoryLimit: "256Mi", protect: false });

@@ -1,0 +1,29 @@
+// The whole program evaluated under mocks with Pulumi.prod.yaml.
+import { describeRedisCluster } from "../helpers/redis-expectations";
+import { installMocks, RecordedResource, settled } from "../helpers/mocks";
+import { baselineViolations } from "../helpers/baseline";
+
+let recorded: RecordedResource[];
+// eslint-disable-next-line @typescript-eslint/consistent-type-imports
+let program: typeof import("../../index");
+
+beforeAll(async () => {
+    recorded = await installMocks("prod");
+    program = await import("../../index");
+    await settled(recorded);
+});
+
+test("every workload meets the baseline", () => {
+    expect(baselineViolations(recorded)).toEqual([]);
+});
+
+test("stateful resources are protected in prod", () => {
+    const statefulSets = recorded.filter((r) => r.type === "kubernetes:apps/v1:StatefulSet");
+    expect(statefulSets.length).toBeGreaterThan(0);
+    for (const statefulSet of statefulSets) {
+        expect(statefulSet.protect).toBe(true);
+        expect(statefulSet.inputs.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+    }
+});
+
+describeRedisCluster(() => ({ recorded, program }), { stack: "prod", pods: 6, replicasPerMaster: 1, cpuRequest: "1", memoryLimit: "8Gi", protect: true });
