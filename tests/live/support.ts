@@ -1,0 +1,148 @@
+// Process and timing helpers for the live tests: free loopback ports, temp dirs, servers started
+// and stopped by PID, and bounded waits. Every server listens on 127.0.0.1 only.
+import { ChildProcess, execFile, spawn, SpawnOptions } from "child_process";
+import * as fs from "fs";
+import * as net from "net";
+import * as os from "os";
+import * as path from "path";
+
+/** A free TCP port on 127.0.0.1 (asked of the kernel, then released). */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = net.createServer();
+        server.unref();
+        server.on("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const { port } = server.address() as net.AddressInfo;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/** `count` distinct free ports; with `gap`, port + gap must be free too (e.g. Redis' bus port). */
+export async function freePorts(count: number, gap = 0): Promise<number[]> {
+    const ports: number[] = [];
+    while (ports.length < count) {
+        const port = await freePort();
+        if (ports.includes(port) || port + gap > 65535) continue;
+        if (gap && !(await isPortFree(port + gap))) continue;
+        ports.push(port);
+    }
+    return ports;
+}
+
+function isPortFree(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const server = net.createServer();
+        server.once("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+}
+
+/** A fresh temp dir under the OS temp dir; `chownTo` hands it to a system user (e.g. postgres). */
+export function makeTempDir(prefix: string): string {
+    return fs.mkdtempSync(path.join(os.tmpdir(), `prepx-${prefix}-`));
+}
+
+/** A started server process, stopped by PID. Output goes to `logFile` for diagnosis. */
+export interface Server {
+    name: string;
+    process: ChildProcess;
+    pid: number;
+    logFile: string;
+}
+
+const started = new Set<Server>();
+
+/** Starts `command` detached in its own process group, logging to `logFile`. */
+export function startServer(name: string, command: string, args: string[], logFile: string, options: SpawnOptions = {}): Server {
+    const out = fs.openSync(logFile, "a");
+    const child = spawn(command, args, { ...options, detached: true, stdio: ["ignore", out, out] });
+    fs.closeSync(out);
+    if (child.pid === undefined) throw new Error(`${name}: could not start ${command}`);
+    const server = { name, process: child, pid: child.pid, logFile };
+    started.add(server);
+    return server;
+}
+
+/** True while the process exists. */
+export function isAlive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/** Sends `signal` to the server's process group (the server and its children). */
+export function signalServer(server: Server, signal: NodeJS.Signals): void {
+    try {
+        process.kill(-server.pid, signal);
+    } catch {
+        /* already gone */
+    }
+}
+
+/** Stops a server: SIGTERM to its group, SIGKILL after `graceMs`; waits until it is gone. */
+export async function stopServer(server: Server, graceMs = 5000): Promise<void> {
+    signalServer(server, "SIGTERM");
+    const deadline = Date.now() + graceMs;
+    while (isAlive(server.pid) && Date.now() < deadline) await sleep(50);
+    if (isAlive(server.pid)) signalServer(server, "SIGKILL");
+    while (isAlive(server.pid) && Date.now() < deadline + 2000) await sleep(50);
+    started.delete(server);
+}
+
+/** Stops every server this test file started and has not stopped yet (for afterAll). */
+export async function stopAllServers(): Promise<void> {
+    await Promise.all([...started].map((server) => stopServer(server)));
+}
+
+export function sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Polls `check` every `intervalMs` until it returns a value other than undefined/false, or throws
+ * after `timeoutMs` naming `what`. Every wait in the live tests is bounded by this.
+ */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, intervalMs = 200): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+        try {
+            const value = await check();
+            if (value !== undefined && value !== false) return value as T;
+        } catch (error) {
+            lastError = error;
+        }
+        await sleep(intervalMs);
+    }
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ""}`);
+}
+
+/** Runs a command to completion with a time bound; resolves with stdout, rejects with stderr. */
+export function run(
+    command: string,
+    args: string[],
+    options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; input?: string } = {},
+): Promise<{ stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+        const child = execFile(
+            command,
+            args,
+            { env: options.env ?? process.env, timeout: options.timeoutMs ?? 30000, cwd: options.cwd, maxBuffer: 32 * 1024 * 1024 },
+            (error, stdout, stderr) => {
+                if (error) reject(Object.assign(new Error(`${command} ${args.join(" ")} failed: ${error.message}\n${stderr}`), { stdout, stderr }));
+                else resolve({ stdout, stderr });
+            },
+        );
+        if (options.input !== undefined) child.stdin?.end(options.input);
+    });
+}
+
+/** Prints a measured figure so it shows in the test log (and in the closing notes). */
+export function report(line: string): void {
+    process.stdout.write(`[live] ${line}\n`);
+}
