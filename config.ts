@@ -3,6 +3,7 @@
 // message naming the stack, the key path, the value and what was expected.
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
+import { connectionBudget, ConnectionBudgetInput } from "./components/budget";
 import {
     CPU_QUANTITY,
     MEMORY_QUANTITY,
@@ -37,28 +38,20 @@ const pinnedImage = z
 const cpuMemory = z.strictObject({ cpu, memory });
 
 /**
- * zod runs cross-field refinements even when a field inside already failed; compare only values
- * that parse, so one bad value yields one message.
+ * zod runs refinements even when a field inside already failed a check; cross-field checks run only
+ * on otherwise valid values, so one bad value yields one message, not a cascade.
  */
-function ifParsed<T>(parse: () => T): T | undefined {
-    try {
-        return parse();
-    } catch {
-        return undefined;
-    }
-}
+const onlyWhenValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
 const resources = z
     .strictObject({ requests: cpuMemory, limits: cpuMemory })
     .superRefine((value, ctx) => {
-        const cpus = ifParsed(() => [parseCpuQuantity(value.limits.cpu), parseCpuQuantity(value.requests.cpu)]);
-        if (cpus && cpus[0] < cpus[1]) {
+        if (parseCpuQuantity(value.limits.cpu) < parseCpuQuantity(value.requests.cpu)) {
             ctx.addIssue({ code: "custom", path: ["limits", "cpu"], message: `must be at least requests.cpu (${value.requests.cpu})` });
         }
-        const memories = ifParsed(() => [parseMemoryQuantity(value.limits.memory), parseMemoryQuantity(value.requests.memory)]);
-        if (memories && memories[0] < memories[1]) {
+        if (parseMemoryQuantity(value.limits.memory) < parseMemoryQuantity(value.requests.memory)) {
             ctx.addIssue({ code: "custom", path: ["limits", "memory"], message: `must be at least requests.memory (${value.requests.memory})` });
         }
-    });
+    }, onlyWhenValid);
 
 /** Where images built by the stack are pushed. */
 const registrySchema = z.strictObject({
@@ -133,7 +126,6 @@ const postgresSchema = z
         }),
     })
     .superRefine((value, ctx) => {
-        // A negative count is already reported by the field itself.
         if (value.synchronousMode && value.replicas === 0) {
             ctx.addIssue({ code: "custom", path: ["synchronousMode"], message: "needs at least one replica (postgres.replicas is 0)" });
         }
@@ -147,7 +139,7 @@ const postgresSchema = z
                 message: `must be at least loopWait + 2 x retryTimeout (${value.patroni.loopWait + 2 * value.patroni.retryTimeout})`,
             });
         }
-    });
+    }, onlyWhenValid);
 
 const pgbouncerSchema = z.strictObject({
     replicas: int(1, 50),
@@ -215,7 +207,7 @@ const serviceSchema = z
                 message: `must be at least autoscaling.minReplicas (${value.autoscaling.minReplicas})`,
             });
         }
-    });
+    }, onlyWhenValid);
 
 const appRateLimit = z.strictObject({ points: int(1), duration: int(1), blockDuration: int(0) });
 
@@ -237,15 +229,14 @@ const monitoringSchema = z
     })
     .superRefine((value, ctx) => {
         const { storage, retentionSize } = value.prometheus;
-        const sizes = ifParsed(() => [parseMemoryQuantity(storage), parsePrometheusSize(retentionSize)]);
-        if (sizes && sizes[0] <= sizes[1]) {
+        if (parseMemoryQuantity(storage) <= parsePrometheusSize(retentionSize)) {
             ctx.addIssue({
                 code: "custom",
                 path: ["prometheus", "storage"],
                 message: `must be larger than prometheus.retentionSize (${retentionSize}), or the TSDB fills the volume before retention deletes blocks`,
             });
         }
-    });
+    }, onlyWhenValid);
 
 /** The schema of every `prepx-platform:` key. */
 export const stackConfigSchema = z
@@ -302,7 +293,24 @@ export const stackConfigSchema = z
         if (value.servicePool.min > value.servicePool.max) {
             ctx.addIssue({ code: "custom", path: ["servicePool", "min"], message: `must be at most servicePool.max (${value.servicePool.max})` });
         }
-    });
+        for (const problem of connectionBudget(connectionBudgetInput(value)).problems) {
+            ctx.addIssue({ code: "custom", path: [], message: problem });
+        }
+    }, onlyWhenValid);
+
+/** The connection budget's input, taken from a stack's configuration. */
+export function connectionBudgetInput(config: Pick<z.infer<typeof stackConfigSchema>, "services" | "servicePool" | "pgbouncer" | "postgres">): ConnectionBudgetInput {
+    return {
+        services: config.services.map((service) => ({ name: service.name, maxReplicas: service.autoscaling.maxReplicas, usesDatabase: service.usesDatabase })),
+        poolMax: config.servicePool.max,
+        pgbouncer: config.pgbouncer,
+        postgres: {
+            maxConnections: config.postgres.parameters.max_connections,
+            superuserReservedConnections: config.postgres.parameters.superuser_reserved_connections,
+            reservedConnections: config.postgres.reservedConnections,
+        },
+    };
+}
 
 /** The validated configuration of one stack. */
 export type StackConfig = z.infer<typeof stackConfigSchema>;
@@ -374,8 +382,9 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): S
                 return `${stack}: ${path} is not a known key (got ${describe(valueAt(raw, [...issue.path, key]))})`;
             });
         }
-        const path = formatPath(issue.path) || "config";
-        return [`${stack}: ${path} ${expectation(issue)} (got ${describe(valueAt(raw, issue.path))})`];
+        // Whole-stack checks (the connection budget) carry their own arithmetic instead of a value.
+        if (issue.path.length === 0) return [`${stack}: ${issue.message}`];
+        return [`${stack}: ${formatPath(issue.path)} ${expectation(issue)} (got ${describe(valueAt(raw, issue.path))})`];
     });
     throw new StackConfigError(lines.join("\n"));
 }

@@ -1,0 +1,65 @@
+// Images the stack builds itself (from a Dockerfile in the repo) or takes prebuilt; one place for
+// both PostgresCluster and ServiceFleet.
+import * as path from "path";
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+
+/** An image given as a pinned reference, or built from a Dockerfile and tagged with a pinned version. */
+export type ImageSource =
+    | { prebuilt: string }
+    | {
+          build: {
+              /** Build context, relative to the Pulumi project directory (or absolute). */
+              context: string;
+              /** Dockerfile relative to the context (default `Dockerfile`). */
+              dockerfile?: string;
+              /** Repository name under the registry server. */
+              repository: string;
+              /** The version tag; pinned, never `latest`. */
+              tag: string;
+          };
+      };
+
+/** Where built images go. */
+export interface RegistrySettings {
+    /** Registry and repository prefix, e.g. `ghcr.io/prepx`. */
+    server: string;
+    /** Push after building (prod). False builds locally only (a laptop cluster shares the Docker daemon). */
+    push: boolean;
+}
+
+/** The reference a built image gets: `<server>/<repository>:<tag>`. Pure. */
+export function builtImageName(registry: RegistrySettings, repository: string, tag: string): string {
+    return `${registry.server.replace(/\/+$/, "")}/${repository}:${tag}`;
+}
+
+/**
+ * The image reference for a container. A prebuilt source is returned as given; a build source
+ * becomes a @pulumi/docker Image (child of `parent`), and pods reference the pushed digest when
+ * pushing, so a rebuilt image rolls them.
+ */
+export function resolveImage(
+    name: string,
+    source: ImageSource,
+    registry: RegistrySettings | undefined,
+    parent: pulumi.Resource,
+): pulumi.Output<string> {
+    if ("prebuilt" in source) return pulumi.output(source.prebuilt);
+    if (!registry) throw new pulumi.ResourceError(`${name}: an image with a build context needs a registry`, parent);
+    // Pulumi runs a program in its project directory, so contexts are relative to it.
+    const context = path.resolve(source.build.context);
+    const image = new docker.Image(
+        `${name}-image`,
+        {
+            imageName: builtImageName(registry, source.build.repository, source.build.tag),
+            build: {
+                context,
+                dockerfile: path.join(context, source.build.dockerfile ?? "Dockerfile"),
+                platform: "linux/amd64",
+            },
+            skipPush: !registry.push,
+        },
+        { parent },
+    );
+    return registry.push ? image.repoDigest : image.imageName;
+}
