@@ -1,0 +1,287 @@
+// The stack's NetworkPolicies: default deny in the namespace, then exactly the flows the system
+// needs. renderNetworkPolicies is pure (label sets and ports in, policy specs out) so the unit
+// tests read every rule; createNetworkPolicies turns the specs into Kubernetes objects.
+//
+// Policies are additive: a pod selected by several policies may do what any of them allows, and
+// traffic must be allowed on both ends (egress of the client, ingress of the server) because the
+// default deny covers both directions. A pod can always reach itself, and most CNIs let the
+// kubelet on the pod's node probe it regardless of policies.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { standardLabels } from "../k8s";
+
+/** A label selector; an empty one selects every pod of the namespace. */
+export interface LabelSelector {
+    matchLabels?: Record<string, string>;
+}
+
+/** One port of a rule. */
+export interface PolicyPort {
+    protocol: "TCP" | "UDP";
+    port: number;
+}
+
+/** A peer: pods (of this namespace unless namespaceSelector is set) or an address block. */
+export interface PolicyPeer {
+    podSelector?: LabelSelector;
+    namespaceSelector?: LabelSelector;
+    ipBlock?: { cidr: string };
+}
+
+/** The spec of a NetworkPolicy. A rule without `from`/`to` matches every peer. */
+export interface NetworkPolicySpec {
+    podSelector: LabelSelector;
+    policyTypes: ("Ingress" | "Egress")[];
+    ingress?: { from?: PolicyPeer[]; ports: PolicyPort[] }[];
+    egress?: { to?: PolicyPeer[]; ports: PolicyPort[] }[];
+}
+
+/** One rendered policy: its object name, why it exists, and its spec. */
+export interface RenderedPolicy {
+    /** metadata.name of the NetworkPolicy. */
+    name: string;
+    /** What the policy allows, in words (an annotation on the object and the README). */
+    purpose: string;
+    spec: NetworkPolicySpec;
+}
+
+/** Pods of one workload and the port they serve. */
+export interface PodsOnPort {
+    /** Labels every pod of the workload carries (used as matchLabels). */
+    labels: Record<string, string>;
+    port: number;
+}
+
+/** Everything the policies are rendered from: label sets and ports of every workload. */
+export interface NetworkPolicyInput {
+    /** The nginx tier: reachable from anywhere on its listen ports. */
+    loadBalancer: { labels: Record<string, string>; listenPorts: number[] };
+    /** The service the load balancer proxies to (pods behind its headless Service), on its port. */
+    gateways: PodsOnPort;
+    /** Every service of the fleet (the gateway included). */
+    services: { name: string; labels: Record<string, string>; port: number; usesDatabase: boolean }[];
+    /** PgBouncer pods and their client port. */
+    pgbouncer: PodsOnPort;
+    /** The current PostgreSQL leader: member labels plus the leader role label Patroni sets. */
+    postgresPrimary: PodsOnPort;
+    /** Every Patroni member (leader and replicas): PostgreSQL port and Patroni REST port (8008). */
+    postgresMembers: { labels: Record<string, string>; port: number; patroniPort: number };
+    /** Redis cluster pods: client port and cluster bus port; `bootstrapLabels` = the pods of the cluster-forming Job. */
+    redis: { labels: Record<string, string>; port: number; busPort: number; bootstrapLabels?: Record<string, string> };
+    /** Prometheus pods and their HTTP port (Grafana queries it). */
+    prometheus: PodsOnPort;
+    /** Grafana pods and their HTTP port (reachable from anywhere: users open it; it has its own login). */
+    grafana: PodsOnPort;
+    /** Every scrape target: the pods and the port of their metrics endpoint (exporter sidecars, services). */
+    metricsTargets: { name: string; labels: Record<string, string>; port: number }[];
+    /**
+     * Where the Kubernetes API is, for Patroni (its DCS) and Prometheus (service discovery).
+     * NetworkPolicies see the API server's endpoint address after the `kubernetes` Service is
+     * translated, which no label selects. Default: any address on 443 and 6443; narrow it with
+     * `kubectl get endpoints kubernetes -n default`.
+     */
+    kubernetesApi?: { cidrs: string[]; ports: number[] };
+    /** Cluster DNS pods (default: `k8s-app: kube-dns` in kube-system), port 53 UDP and TCP. */
+    dns?: { namespaceLabels: Record<string, string>; podLabels: Record<string, string>; port: number };
+}
+
+/** Defaults of the optional inputs. */
+export const NETWORK_POLICY_DEFAULTS = {
+    kubernetesApi: { cidrs: ["0.0.0.0/0"], ports: [443, 6443] },
+    dns: { namespaceLabels: { "kubernetes.io/metadata.name": "kube-system" }, podLabels: { "k8s-app": "kube-dns" }, port: 53 },
+};
+
+const tcp = (...ports: number[]): PolicyPort[] => ports.map((port) => ({ protocol: "TCP", port }));
+const pods = (labels: Record<string, string>): PolicyPeer => ({ podSelector: { matchLabels: { ...labels } } });
+const sameLabels = (a: Record<string, string>, b: Record<string, string>): boolean =>
+    Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([key, value]) => b[key] === value);
+
+/**
+ * Rules towards or from a list of peers. An empty peer list yields no rule at all: in Kubernetes
+ * an empty `from`/`to` means "every peer", the opposite of what a list with nobody in it means.
+ */
+function fromPeers(peers: PolicyPeer[], ports: PolicyPort[]): { from: PolicyPeer[]; ports: PolicyPort[] }[] {
+    return peers.length > 0 ? [{ from: peers, ports }] : [];
+}
+function toPeers(peers: PolicyPeer[], ports: PolicyPort[]): { to: PolicyPeer[]; ports: PolicyPort[] }[] {
+    return peers.length > 0 ? [{ to: peers, ports }] : [];
+}
+
+/** A policy over the pods with `labels`; policyTypes follow from the rules present. */
+function policy(
+    name: string,
+    purpose: string,
+    labels: Record<string, string>,
+    ingress: { from?: PolicyPeer[]; ports: PolicyPort[] }[],
+    egress: { to?: PolicyPeer[]; ports: PolicyPort[] }[],
+): RenderedPolicy {
+    const spec: NetworkPolicySpec = { podSelector: { matchLabels: { ...labels } }, policyTypes: [] };
+    if (ingress.length > 0) {
+        spec.policyTypes.push("Ingress");
+        spec.ingress = ingress;
+    }
+    if (egress.length > 0) {
+        spec.policyTypes.push("Egress");
+        spec.egress = egress;
+    }
+    return { name, purpose, spec };
+}
+
+/**
+ * Every NetworkPolicy of the stack, in a fixed order:
+ * default deny; DNS for all; load balancer; one per service; PgBouncer; PostgreSQL primary and
+ * members; Redis (and its bootstrap Job); Prometheus; Grafana; one per metrics target.
+ */
+export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy[] {
+    // A rule with no ports allows every port: an empty list here would open the load balancer wide.
+    if (input.loadBalancer.listenPorts.length === 0) throw new Error("renderNetworkPolicies: loadBalancer.listenPorts must list at least one port");
+    const api = input.kubernetesApi ?? NETWORK_POLICY_DEFAULTS.kubernetesApi;
+    const dns = input.dns ?? NETWORK_POLICY_DEFAULTS.dns;
+    const apiEgress = { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) };
+    const isGateway = (service: { labels: Record<string, string> }) => sameLabels(service.labels, input.gateways.labels);
+    const backends = input.services.filter((service) => !isGateway(service));
+    const databaseClients = input.services.filter((service) => service.usesDatabase);
+    const redisClients = [...input.services.map((service) => pods(service.labels)), ...(input.redis.bootstrapLabels ? [pods(input.redis.bootstrapLabels)] : [])];
+    const pg = input.postgresMembers;
+
+    const policies: RenderedPolicy[] = [
+        {
+            name: "default-deny",
+            purpose: "Deny all ingress and egress of every pod in the namespace unless another policy allows it.",
+            spec: { podSelector: {}, policyTypes: ["Ingress", "Egress"] },
+        },
+        {
+            name: "allow-dns",
+            purpose: "Every pod may resolve names with the cluster DNS (UDP and TCP 53).",
+            spec: {
+                podSelector: {},
+                policyTypes: ["Egress"],
+                egress: [
+                    {
+                        to: [{ namespaceSelector: { matchLabels: { ...dns.namespaceLabels } }, podSelector: { matchLabels: { ...dns.podLabels } } }],
+                        ports: [
+                            { protocol: "UDP", port: dns.port },
+                            { protocol: "TCP", port: dns.port },
+                        ],
+                    },
+                ],
+            },
+        },
+        policy(
+            "loadbalancer",
+            "nginx accepts clients from anywhere on its listen ports and proxies only to the gateway pods.",
+            input.loadBalancer.labels,
+            [{ ports: tcp(...input.loadBalancer.listenPorts) }],
+            toPeers([pods(input.gateways.labels)], tcp(input.gateways.port)),
+        ),
+    ];
+
+    for (const service of input.services) {
+        const gateway = isGateway(service);
+        const ingress = gateway
+            ? fromPeers([pods(input.loadBalancer.labels)], tcp(service.port))
+            : // The gateway routes API calls to the backend services: essential, though not a tier of its own.
+              fromPeers([pods(input.gateways.labels)], tcp(service.port));
+        const egress = [
+            ...toPeers([pods(input.redis.labels)], tcp(input.redis.port)),
+            ...(service.usesDatabase ? toPeers([pods(input.pgbouncer.labels)], tcp(input.pgbouncer.port)) : []),
+            // One rule per backend, so the gateway reaches each backend on that backend's port only.
+            ...(gateway ? backends.flatMap((backend) => toPeers([pods(backend.labels)], tcp(backend.port))) : []),
+        ];
+        const purpose = gateway
+            ? "The gateway accepts the load balancer; reaches Redis, PgBouncer (if it uses the database) and the backend services."
+            : "A backend service accepts the gateway; reaches Redis and PgBouncer (if it uses the database).";
+        policies.push(policy(`service-${service.name}`, purpose, service.labels, ingress, egress));
+    }
+
+    policies.push(
+        policy(
+            "pgbouncer",
+            "PgBouncer accepts the services that use the database and connects only to the PostgreSQL primary.",
+            input.pgbouncer.labels,
+            fromPeers(databaseClients.map((service) => pods(service.labels)), tcp(input.pgbouncer.port)),
+            toPeers([pods(input.postgresPrimary.labels)], tcp(input.postgresPrimary.port)),
+        ),
+        policy(
+            "postgres-primary",
+            "The PostgreSQL leader (selected by Patroni's role label, which follows a failover) accepts PgBouncer.",
+            input.postgresPrimary.labels,
+            fromPeers([pods(input.pgbouncer.labels)], tcp(input.postgresPrimary.port)),
+            [],
+        ),
+        policy(
+            "postgres-members",
+            "Patroni members reach each other on PostgreSQL (streaming replication, pg_rewind; any member may become leader) " +
+                "and the Patroni REST API, and reach the Kubernetes API, Patroni's DCS (leader lock, member keys, role labels).",
+            pg.labels,
+            fromPeers([pods(pg.labels)], tcp(pg.port, pg.patroniPort)),
+            [...toPeers([pods(pg.labels)], tcp(pg.port, pg.patroniPort)), apiEgress],
+        ),
+        policy(
+            "redis",
+            "Redis nodes accept the services (and the bootstrap Job) on the client port, and talk to each other on the client and cluster bus ports.",
+            input.redis.labels,
+            [...fromPeers(redisClients, tcp(input.redis.port)), ...fromPeers([pods(input.redis.labels)], tcp(input.redis.port, input.redis.busPort))],
+            toPeers([pods(input.redis.labels)], tcp(input.redis.port, input.redis.busPort)),
+        ),
+    );
+    if (input.redis.bootstrapLabels) {
+        policies.push(
+            policy(
+                "redis-bootstrap",
+                "The cluster-forming Job reaches every Redis node on the client port (redis-cli --cluster create / check).",
+                input.redis.bootstrapLabels,
+                [],
+                toPeers([pods(input.redis.labels)], tcp(input.redis.port)),
+            ),
+        );
+    }
+    policies.push(
+        policy(
+            "prometheus",
+            "Prometheus accepts Grafana's queries, scrapes every metrics port, and reaches the Kubernetes API for service discovery.",
+            input.prometheus.labels,
+            fromPeers([pods(input.grafana.labels)], tcp(input.prometheus.port)),
+            [...input.metricsTargets.flatMap((target) => toPeers([pods(target.labels)], tcp(target.port))), apiEgress],
+        ),
+        policy(
+            "grafana",
+            "Grafana accepts users from anywhere on its HTTP port (it has its own login) and queries only Prometheus.",
+            input.grafana.labels,
+            [{ ports: tcp(input.grafana.port) }],
+            toPeers([pods(input.prometheus.labels)], tcp(input.prometheus.port)),
+        ),
+        ...input.metricsTargets.map((target) =>
+            policy(`metrics-${target.name}`, `Prometheus scrapes ${target.name} on its metrics port.`, target.labels, fromPeers([pods(input.prometheus.labels)], tcp(target.port)), []),
+        ),
+    );
+    return policies;
+}
+
+/** Labels of every NetworkPolicy object the stack creates. */
+export const NETWORK_POLICY_LABELS = standardLabels("prepx", "network-policies", "network-policy");
+
+/**
+ * Creates one `networking.k8s.io/v1` NetworkPolicy per rendered policy in `namespace`. Pass the
+ * provider (or a parent) in `opts`. Logical names are `netpol-<name>`.
+ */
+export function createNetworkPolicies(
+    namespace: pulumi.Input<string>,
+    policies: RenderedPolicy[],
+    opts: pulumi.CustomResourceOptions = {},
+): k8s.networking.v1.NetworkPolicy[] {
+    const names = policies.map((p) => p.name);
+    const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+    if (duplicate !== undefined) throw new Error(`createNetworkPolicies: two policies are named '${duplicate}' (metrics target and service names must be unique)`);
+    return policies.map(
+        (p) =>
+            new k8s.networking.v1.NetworkPolicy(
+                `netpol-${p.name}`,
+                {
+                    metadata: { name: p.name, namespace, labels: NETWORK_POLICY_LABELS, annotations: { "prepx/purpose": p.purpose } },
+                    spec: p.spec,
+                },
+                opts,
+            ),
+    );
+}
