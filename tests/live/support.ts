@@ -94,6 +94,15 @@ export async function stopServer(server: Server, graceMs = 5000): Promise<void> 
     started.delete(server);
 }
 
+/** Kills a server at once (SIGKILL to its group), as a crash or node loss would; waits until gone. */
+export async function killServer(server: Server, timeoutMs = 5000): Promise<void> {
+    signalServer(server, "SIGKILL");
+    const deadline = Date.now() + timeoutMs;
+    while (isAlive(server.pid) && Date.now() < deadline) await sleep(20);
+    if (isAlive(server.pid)) throw new Error(`${server.name} (pid ${server.pid}) survived SIGKILL`);
+    started.delete(server);
+}
+
 /** Stops every server this test file started and has not stopped yet (for afterAll). */
 export async function stopAllServers(): Promise<void> {
     await Promise.all([...started].map((server) => stopServer(server)));

@@ -1,0 +1,253 @@
+// RedisCluster's rendered redis.conf and bootstrap script on six real redis-server processes
+// (Debian's redis-server, 127.0.0.1 only): the cluster forms, the bootstrap is idempotent, writes
+// acknowledged with WAIT survive killing a master, a replica is promoted and the old master
+// rejoins as a replica.
+import * as fs from "fs";
+import * as path from "path";
+import { parseStackConfig } from "../../config";
+import {
+    CLUSTER_BUS_OFFSET,
+    CLUSTER_SLOTS,
+    redisServerArgs,
+    renderBootstrapScript,
+    renderRedisAuthConf,
+    renderRedisConf,
+} from "../../components/redis/render";
+import { readStackConfig } from "../../scripts/stack-files";
+import { freePorts, makeTempDir, report, run, killServer, Server, startServer, stopAllServers, waitFor } from "./support";
+
+const prod = parseStackConfig("prod", readStackConfig("prod")).redis;
+const PASSWORD = `live-${process.pid}-${Date.now()}`;
+const env = { ...process.env, REDISCLI_AUTH: PASSWORD };
+const NODE_COUNT = prod.masters * (1 + prod.replicasPerMaster);
+
+let root: string;
+let ports: number[];
+const servers = new Map<number, Server>();
+
+/** One node's files, rendered exactly as the component renders them, and its server process. */
+function startNode(port: number): Server {
+    const dir = path.join(root, String(port));
+    const dataDir = path.join(dir, "data");
+    fs.mkdirSync(dataDir, { recursive: true });
+    const authPath = path.join(dir, "auth.conf");
+    fs.writeFileSync(authPath, renderRedisAuthConf(PASSWORD), { mode: 0o600 });
+    const confPath = path.join(dir, "redis.conf");
+    fs.writeFileSync(
+        confPath,
+        renderRedisConf({
+            bind: "127.0.0.1",
+            port,
+            dataDir,
+            clusterNodeTimeoutMs: prod.clusterNodeTimeoutMs,
+            maxmemory: "64mb",
+            maxmemoryPolicy: prod.maxmemoryPolicy,
+            authIncludePath: authPath,
+        }),
+    );
+    const server = startServer(`redis-${port}`, "redis-server", redisServerArgs(confPath, "127.0.0.1"), path.join(dir, "server.log"));
+    servers.set(port, server);
+    return server;
+}
+
+async function cli(port: number, ...args: string[]): Promise<string> {
+    const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { env, timeoutMs: 10000 });
+    return stdout.trim();
+}
+
+/** Commands piped through one redis-cli connection; one reply line per command. */
+async function pipeline(port: number, commands: string[]): Promise<string[]> {
+    const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port)], {
+        env,
+        timeoutMs: 30000,
+        input: `${commands.join("\n")}\n`,
+    });
+    return stdout.trim().split("\n");
+}
+
+async function clusterInfo(port: number): Promise<Record<string, string>> {
+    const text = await cli(port, "cluster", "info");
+    return Object.fromEntries(text.split(/\r?\n/).map((line) => line.split(":") as [string, string]));
+}
+
+interface ClusterNode {
+    id: string;
+    port: number;
+    role: "master" | "slave";
+    masterId: string;
+    failed: boolean;
+    connected: boolean;
+    slots: string;
+}
+
+async function clusterNodes(port: number): Promise<ClusterNode[]> {
+    const text = await cli(port, "cluster", "nodes");
+    return text.split(/\r?\n/).map((line) => {
+        const [id, address, flags, masterId, , , , link, ...slots] = line.split(" ");
+        const flagList = flags.split(",");
+        return {
+            id,
+            port: Number(address.split("@")[0].split(":")[1]),
+            role: flagList.includes("master") ? "master" : "slave",
+            masterId,
+            failed: flagList.includes("fail") || flagList.includes("fail?"),
+            connected: link === "connected",
+            slots: slots.join(" "),
+        };
+    });
+}
+
+/** The cluster's shape without run-time noise (ping times, epochs): for idempotency checks. */
+function topology(nodes: ClusterNode[]): string[] {
+    return nodes.map((node) => `${node.id} ${node.port} ${node.role} ${node.masterId} ${node.slots}`).sort();
+}
+
+async function runBootstrap(): Promise<string> {
+    const scriptPath = path.join(root, "bootstrap.sh");
+    fs.writeFileSync(
+        scriptPath,
+        renderBootstrapScript({ nodes: ports.map((port) => `127.0.0.1:${port}`), replicasPerMaster: prod.replicasPerMaster, timeoutSeconds: 60 }),
+    );
+    const { stdout } = await run("sh", [scriptPath], { env, timeoutMs: 90000 });
+    return stdout;
+}
+
+/** CRC16/XMODEM, Redis' key-slot hash. */
+function keySlot(key: string): number {
+    const open = key.indexOf("{");
+    const close = open >= 0 ? key.indexOf("}", open + 1) : -1;
+    const hashed = open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
+    let crc = 0;
+    for (const byte of Buffer.from(hashed)) {
+        crc ^= byte << 8;
+        for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+    }
+    return crc % CLUSTER_SLOTS;
+}
+
+function ownsSlot(slotRanges: string, slot: number): boolean {
+    return slotRanges.split(" ").some((range) => {
+        const [from, to] = range.split("-").map(Number);
+        return slot >= from && slot <= (to ?? from);
+    });
+}
+
+beforeAll(async () => {
+    root = makeTempDir("redis");
+    ports = await freePorts(NODE_COUNT, CLUSTER_BUS_OFFSET);
+    ports.forEach(startNode);
+    await waitFor("every node to answer PING", async () => (await Promise.all(ports.map((p) => cli(p, "ping")))).every((r) => r === "PONG"), 15000);
+});
+
+afterAll(async () => {
+    await stopAllServers();
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+});
+
+describe("Redis cluster from the rendered config (Debian redis-server)", () => {
+    let formedTopology: string[];
+
+    test("the rendered bootstrap forms 3 masters + 3 replicas over all 16384 slots", async () => {
+        const started = Date.now();
+        const output = await runBootstrap();
+        expect(output).toContain("creating the cluster");
+        await waitFor("cluster_state:ok on every node", async () => (await Promise.all(ports.map(clusterInfo))).every((i) => i.cluster_state === "ok"), 30000);
+        const okAfter = Date.now() - started;
+        // Replicas attach a moment after the state turns ok: wait for the count, not just the state.
+        const nodes = await waitFor(
+            "3 replicas attached",
+            async () => {
+                const list = await clusterNodes(ports[0]);
+                return list.filter((n) => n.role === "slave" && n.connected).length === prod.masters * prod.replicasPerMaster ? list : undefined;
+            },
+            30000,
+        );
+        report(`redis: bootstrap to cluster_state:ok on all ${NODE_COUNT} nodes in ${okAfter} ms; replicas attached after ${Date.now() - started} ms`);
+        const info = await clusterInfo(ports[0]);
+        expect(info.cluster_slots_assigned).toBe(String(CLUSTER_SLOTS));
+        expect(info.cluster_known_nodes).toBe(String(NODE_COUNT));
+        expect(info.cluster_size).toBe(String(prod.masters));
+        expect(nodes.filter((n) => n.role === "master")).toHaveLength(prod.masters);
+        expect(nodes.filter((n) => n.role === "slave")).toHaveLength(prod.masters * prod.replicasPerMaster);
+        // Every master has its replica.
+        for (const master of nodes.filter((n) => n.role === "master")) {
+            expect(nodes.filter((n) => n.masterId === master.id)).toHaveLength(prod.replicasPerMaster);
+        }
+        formedTopology = topology(nodes);
+    });
+
+    test("the password is required and the announced hostname is used", async () => {
+        await expect(run("redis-cli", ["-h", "127.0.0.1", "-p", String(ports[0]), "ping"], { timeoutMs: 5000 }).then((r) => r.stdout)).resolves.toMatch(/NOAUTH/);
+        const shards = await cli(ports[0], "cluster", "shards");
+        expect(shards).toContain("hostname");
+    });
+
+    test("running the bootstrap again changes nothing", async () => {
+        const output = await runBootstrap();
+        expect(output).toContain("already formed");
+        expect(output).not.toContain("creating the cluster");
+        expect(topology(await clusterNodes(ports[0]))).toEqual(formedTopology);
+    });
+
+    test("writes acknowledged with WAIT survive killing a master; its replica is promoted; it rejoins as a replica", async () => {
+        const nodes = await clusterNodes(ports[0]);
+        const victim = nodes.find((n) => n.role === "master")!;
+        const replica = nodes.find((n) => n.masterId === victim.id)!;
+        // A hash tag whose slot the victim owns, so every key lands on it.
+        await waitFor(
+            "the victim's replica to finish its initial sync",
+            async () => /master_link_status:up/.test(await cli(replica.port, "info", "replication")) && !/master_sync_in_progress:1/.test(await cli(replica.port, "info", "replication")),
+            15000,
+        );
+        let tag = 0;
+        while (!ownsSlot(victim.slots, keySlot(`{t${tag}}`))) tag++;
+        const keys = Array.from({ length: 300 }, (_, i) => `{t${tag}}:order:${i}`);
+        const replies = await pipeline(
+            victim.port,
+            keys.flatMap((key, i) => [`SET ${key} v${i}`, "WAIT 1 1000"]),
+        );
+        const acknowledged = keys.filter((_, i) => replies[2 * i] === "OK" && Number(replies[2 * i + 1]) >= 1);
+        // WAIT's reply is the acknowledgement: only writes a replica confirmed are promised to survive.
+        expect(acknowledged.length).toBeGreaterThanOrEqual(keys.length * 0.95);
+
+        const killedAt = Date.now();
+        await killServer(servers.get(victim.port)!); // SIGKILL: no clean shutdown, no handover
+        const survivor = ports.find((p) => p !== victim.port)!;
+        await waitFor(
+            "the replica to be promoted and the cluster to be ok",
+            async () => {
+                const info = await clusterInfo(replica.port);
+                const role = (await cli(replica.port, "role")).split("\n")[0];
+                return info.cluster_state === "ok" && role === "master";
+            },
+            30000,
+            100,
+        );
+        const failoverMs = Date.now() - killedAt;
+        report(`redis: master on port ${victim.port} killed; replica ${replica.port} promoted, cluster_state:ok after ${failoverMs} ms (cluster-node-timeout ${prod.clusterNodeTimeoutMs} ms)`);
+        expect((await clusterInfo(survivor)).cluster_state).toBe("ok");
+
+        const values = await pipeline(replica.port, acknowledged.map((key) => `GET ${key}`));
+        const lost = acknowledged.filter((key, i) => values[i] !== `v${keys.indexOf(key)}`);
+        report(`redis: ${acknowledged.length} of ${keys.length} writes acknowledged by WAIT before the kill, ${lost.length} of them lost`);
+        expect(lost).toEqual([]);
+
+        const restartedAt = Date.now();
+        startNode(victim.port);
+        await waitFor(
+            "the old master to rejoin as a replica of the promoted node",
+            async () => {
+                const role = (await cli(victim.port, "role")).split("\n");
+                const info = await cli(victim.port, "info", "replication");
+                return role[0] === "slave" && role[2] === String(replica.port) && /master_link_status:up/.test(info);
+            },
+            30000,
+            100,
+        );
+        report(`redis: killed node restarted and rejoined as a replica in ${Date.now() - restartedAt} ms`);
+        const after = await clusterNodes(survivor);
+        expect(after.filter((n) => n.role === "master")).toHaveLength(prod.masters);
+        expect(after.filter((n) => n.role === "slave" && !n.failed)).toHaveLength(prod.masters * prod.replicasPerMaster);
+        expect((await pipeline(victim.port, ["READONLY", `GET ${acknowledged[0]}`]))[1]).toBe("v0");
+    });
+});
