@@ -161,6 +161,8 @@ const loadBalancerSchema = z.strictObject({
     serviceType: z.enum(["LoadBalancer", "NodePort", "ClusterIP"]),
     image: pinnedImage,
     exporterImage: pinnedImage,
+    /** prometheus-nginxlog-exporter: responses by status and the latency histogram, from nginx's access log. */
+    logExporterImage: pinnedImage,
     workerConnections: int(512, 1048576),
     workerRlimitNofile: int(1024, 1048576),
     /** Requests per second per client address, for the whole tier (divided by replicas). */

@@ -1,0 +1,371 @@
+// Pure renderers for the load balancer tier: nginx.conf, the per-instance share of the tier's
+// limits, and the config of the access-log exporter that turns nginx's access log into the
+// per-status and latency metrics the alert rules use. The component puts them in a ConfigMap;
+// the live tests run the very same nginx.conf on Debian's nginx.
+
+/** Port nginx serves clients on inside the pod (non-root: no port below 1024). */
+export const NGINX_HTTP_PORT = 8080;
+/** Port of the internal stub_status server, bound to 127.0.0.1 (only the exporter sidecar reads it). */
+export const NGINX_STATUS_PORT = 8081;
+/** Path of the stub_status page on NGINX_STATUS_PORT. */
+export const STUB_STATUS_PATH = "/stub_status";
+/** Path of the health endpoint nginx answers itself (never proxied). */
+export const HEALTH_PATH = "/healthz";
+/** nginx-prometheus-exporter's metrics port (its default). */
+export const STUB_EXPORTER_PORT = 9113;
+/** prometheus-nginxlog-exporter's metrics port (its default). */
+export const LOG_EXPORTER_PORT = 4040;
+/** UDP port on 127.0.0.1 where the log exporter receives nginx's access log as syslog. */
+export const LOG_EXPORTER_SYSLOG_PORT = 5531;
+/** The metric namespace of the log exporter: metric names start with `nginx_`. */
+export const LOG_EXPORTER_NAMESPACE = "nginx";
+/** The syslog tag nginx sends and the log exporter follows (it drops lines of other tags). */
+export const ACCESS_LOG_SYSLOG_TAG = "nginx";
+/** Name of the upstream block every proxied location passes to. */
+export const UPSTREAM_NAME = "gateways";
+
+/**
+ * The access-log line the log exporter parses. It holds what the metrics need and nothing more:
+ * `$request` (the exporter takes the method label from its first word), `$status` (the status
+ * label) and `$request_time` (the latency histogram). The same text is the exporter's `format`.
+ */
+export const METRICS_LOG_FORMAT = '$remote_addr "$request" $status $body_bytes_sent $request_time';
+
+/**
+ * Histogram buckets (seconds) of the latency metric. Dense around the 100 ms p95 SLO so
+ * histogram_quantile(0.95, ...) is accurate where the alert decides; 0.1 must stay a bound.
+ */
+export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/**
+ * Metric names the tier exports, for MonitoringStack's alert rules. The first two come from
+ * prometheus-nginxlog-exporter (namespace `nginx`): a counter labelled `method` and `status`, and
+ * a histogram of $request_time. That exporter names its histogram `<ns>_http_response_time_seconds_hist`
+ * (the un-suffixed `<ns>_http_response_time_seconds` is a summary with fixed 0.5/0.9/0.99
+ * quantiles, no p95, and cannot be aggregated across pods). `nginx_up` comes from
+ * nginx-prometheus-exporter (1 while stub_status answers).
+ */
+export const LB_METRICS = {
+    /** Counter of responses, labels `method`, `status`: the 5xx ratio. */
+    responses: "nginx_http_response_count_total",
+    /** Histogram buckets of the response time in seconds, label `le` (and `method`, `status`): p95 latency. */
+    responseTimeBucket: "nginx_http_response_time_seconds_hist_bucket",
+    /** 1 while the exporter can read nginx's stub_status, 0 otherwise. */
+    up: "nginx_up",
+} as const;
+
+/** How nginx finds the upstream servers. */
+export type NginxUpstream =
+    /**
+     * In the cluster: one name (the gateways' headless Service) that nginx re-resolves through
+     * `resolver` while running, so every gateway pod is a peer of least_conn, max_fails and
+     * proxy_next_upstream. Needs open-source nginx >= 1.27.3 (`server ... resolve`).
+     */
+    | { kind: "resolve"; host: string; port: number; resolver: string; resolverValidSeconds: number }
+    /** A fixed list of `address:port` (the live tests: Debian's nginx 1.22 predates `resolve`). */
+    | { kind: "static"; servers: string[] };
+
+/** Requests per second per client address for the whole tier, per limit_req zone. */
+export interface RateLimits {
+    /** Every proxied request. */
+    global: number;
+    /** Requests under the API prefix. */
+    api: number;
+    /** Requests under the trading prefix (also counted against global and api). */
+    trading: number;
+}
+
+/** Proxy timeouts and retry policy towards the gateways. */
+export interface ProxySettings {
+    connectTimeoutSeconds: number;
+    sendTimeoutSeconds: number;
+    readTimeoutSeconds: number;
+    /** proxy_next_upstream_tries: attempts per request, the first included. */
+    nextUpstreamTries: number;
+    /** proxy_next_upstream_timeout: time budget for all attempts of one request. */
+    nextUpstreamTimeoutSeconds: number;
+}
+
+/** Where nginx writes at run time; all under writable volumes so the root filesystem stays read-only. */
+export interface NginxPaths {
+    /** The master's pid file (`nginx -s quit` reads it). */
+    pidFile: string;
+    /** Directory for the client body / proxy / fastcgi / uwsgi / scgi temp dirs. */
+    tempDir: string;
+    /** error_log target: `stderr` in a pod, a file in the live tests if wanted. */
+    errorLog: string;
+}
+
+/** Everything renderNginxConf needs. Limits are for the whole tier; the renderer divides them. */
+export interface NginxConfOptions {
+    /** nginx instances of the tier: rates, bursts and limit_conn are divided by it. */
+    replicas: number;
+    workerConnections: number;
+    workerRlimitNofile: number;
+    rateLimits: RateLimits;
+    /** limit_req burst for the whole tier (0 = none), divided by replicas. */
+    burst: number;
+    /** Concurrent connections per client address for the whole tier, divided by replicas. */
+    limitConn: number;
+    /** Size of each limit zone, e.g. `100m` (about 16,000 addresses per megabyte). */
+    zoneSize: string;
+    upstream: NginxUpstream;
+    /** Idle keepalive connections to the gateways cached per worker. */
+    upstreamKeepalive: number;
+    /**
+     * How long an idle upstream connection is kept. Must stay below the gateways' own idle
+     * timeout (Node's default keepAliveTimeout is 5 s): a connection the gateway closes while
+     * nginx reuses it fails, and a non-idempotent request on it is not retried.
+     */
+    upstreamKeepaliveTimeoutSeconds: number;
+    maxFails: number;
+    failTimeoutSeconds: number;
+    proxy: ProxySettings;
+    /** Client port. */
+    listenPort: number;
+    /** stub_status port, bound to 127.0.0.1. */
+    statusPort: number;
+    paths: NginxPaths;
+    /** Where the metrics access log goes (`host:port` of the log exporter's syslog); unset = no access log. */
+    accessLogSyslog?: string;
+    /** Path prefix limited by the api zone (default `/api/`). */
+    apiPrefix?: string;
+    /** Path prefix limited by the trading zone (default `/api/trading/`); should lie under apiPrefix. */
+    tradingPrefix?: string;
+    /**
+     * worker_shutdown_timeout: how long a gracefully stopping worker (`nginx -s quit`, SIGQUIT)
+     * waits for in-flight requests before closing them. Default: connect + max(send, read) timeout.
+     */
+    shutdownTimeoutSeconds?: number;
+}
+
+/** One instance's share of the tier's limits, as rendered. */
+export interface PerInstanceLimits {
+    /** Rates in requests per minute (nginx's finest unit), per zone. */
+    ratePerMinute: RateLimits;
+    /** The same rates as written in nginx.conf (`333r/s` style when whole, else `20000r/m`). */
+    rate: { global: string; api: string; trading: string };
+    burst: number;
+    limitConn: number;
+}
+
+/**
+ * Divides the tier's limits by its replica count: nginx keeps limit_req / limit_conn state per
+ * instance, so N instances each allowing R let a client through at up to N x R.
+ *
+ * Rounding rule: every share is rounded DOWN, so the tier as a whole never admits more than the
+ * configured limit, and is clamped to at least 1 so no instance blocks everything. Rates are
+ * divided in requests per minute (1000 r/s over 3 replicas = 20000 r/m = 333.3 r/s each, exactly
+ * 1000 r/s in total); burst and limit_conn are whole numbers (100 / 3 = 33, 1000 / 3 = 333).
+ * A burst of 0 stays 0 (no burst). The division assumes the Service spreads a client's
+ * connections over the instances; a client pinned to one instance gets that instance's share.
+ */
+export function perInstanceLimits(options: Pick<NginxConfOptions, "replicas" | "rateLimits" | "burst" | "limitConn">): PerInstanceLimits {
+    const { replicas } = options;
+    if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`replicas must be a positive integer (got ${replicas})`);
+    const share = (total: number): number => Math.max(1, Math.floor(total / replicas));
+    const perMinute = (perSecond: number): number => share(perSecond * 60);
+    const ratePerMinute: RateLimits = {
+        global: perMinute(options.rateLimits.global),
+        api: perMinute(options.rateLimits.api),
+        trading: perMinute(options.rateLimits.trading),
+    };
+    const written = (rpm: number): string => (rpm % 60 === 0 ? `${rpm / 60}r/s` : `${rpm}r/m`);
+    return {
+        ratePerMinute,
+        rate: { global: written(ratePerMinute.global), api: written(ratePerMinute.api), trading: written(ratePerMinute.trading) },
+        burst: options.burst === 0 ? 0 : share(options.burst),
+        limitConn: share(options.limitConn),
+    };
+}
+
+/** The longest a proxied request may legitimately take: what a graceful stop must wait for. */
+export function drainSeconds(proxy: Pick<ProxySettings, "connectTimeoutSeconds" | "sendTimeoutSeconds" | "readTimeoutSeconds">): number {
+    return proxy.connectTimeoutSeconds + Math.max(proxy.sendTimeoutSeconds, proxy.readTimeoutSeconds);
+}
+
+function renderUpstream(options: NginxConfOptions): string[] {
+    const peer = `max_fails=${options.maxFails} fail_timeout=${options.failTimeoutSeconds}s`;
+    const { upstream } = options;
+    const resolverLines =
+        upstream.kind === "resolve"
+            ? [
+                  "    # Re-resolve the headless Service while running: gateway pods come and go with the HPA.",
+                  `    resolver ${upstream.resolver} valid=${upstream.resolverValidSeconds}s;`,
+                  "    resolver_timeout 5s;",
+                  "",
+              ]
+            : [];
+    const servers =
+        upstream.kind === "resolve"
+            ? [`        server ${upstream.host}:${upstream.port} resolve ${peer};`]
+            : upstream.servers.map((server) => `        server ${server} ${peer};`);
+    if (servers.length === 0) throw new Error("upstream.servers must not be empty");
+    return [
+        ...resolverLines,
+        `    upstream ${UPSTREAM_NAME} {`,
+        // A shared zone: peer state (max_fails) is common to all workers, and `resolve` requires it.
+        `        zone ${UPSTREAM_NAME} 1m;`,
+        "        least_conn;",
+        ...servers,
+        `        keepalive ${options.upstreamKeepalive};`,
+        `        keepalive_timeout ${options.upstreamKeepaliveTimeoutSeconds}s;`,
+        "    }",
+    ];
+}
+
+/**
+ * nginx.conf for one instance of the tier (DESIGN.md section 1 and 2). Locations and their zones:
+ * every proxied request counts against `global`; requests under apiPrefix also against `api`;
+ * requests under tradingPrefix against `global`, `api` and `trading`. `/healthz` is answered by
+ * nginx itself and never limited by rate. Over-limit requests get 429. Only the upstream block
+ * (and its resolver) differs between `resolve` and `static` upstreams.
+ */
+export function renderNginxConf(options: NginxConfOptions): string {
+    const limits = perInstanceLimits(options);
+    const apiPrefix = options.apiPrefix ?? "/api/";
+    const tradingPrefix = options.tradingPrefix ?? "/api/trading/";
+    const shutdownTimeout = options.shutdownTimeoutSeconds ?? drainSeconds(options.proxy);
+    const { paths, proxy } = options;
+    const burst = limits.burst > 0 ? ` burst=${limits.burst} nodelay` : " nodelay";
+    const limitReq = (zone: keyof RateLimits): string => `            limit_req zone=${zone}${burst};`;
+    const proxied = (location: string, zones: (keyof RateLimits)[]): string[] => [
+        `        location ${location} {`,
+        // limit_req directives are inherited only when a level has none, so each location lists all its zones.
+        ...zones.map(limitReq),
+        `            proxy_pass http://${UPSTREAM_NAME};`,
+        "        }",
+    ];
+    const accessLog = options.accessLogSyslog
+        ? [
+              "    # One line per request to the log exporter sidecar (UDP: a missing exporter never slows a request).",
+              `    log_format prepx_metrics '${METRICS_LOG_FORMAT}';`,
+              `    access_log syslog:server=${options.accessLogSyslog},tag=${ACCESS_LOG_SYSLOG_TAG} prepx_metrics;`,
+          ]
+        : ["    access_log off;"];
+
+    return [
+        "# Rendered by prepx-platform (components/loadbalancer/render.ts). Do not edit by hand.",
+        `# Limits are this instance's share of the tier's (divided by ${options.replicas} replicas, rounded down, at least 1).`,
+        "daemon off;",
+        "worker_processes auto;",
+        `worker_rlimit_nofile ${options.workerRlimitNofile};`,
+        `pid ${paths.pidFile};`,
+        `error_log ${paths.errorLog} warn;`,
+        "# Graceful stop (nginx -s quit / SIGQUIT): in-flight requests get this long to finish.",
+        `worker_shutdown_timeout ${shutdownTimeout}s;`,
+        "",
+        "events {",
+        `    worker_connections ${options.workerConnections};`,
+        "    use epoll;",
+        "    multi_accept on;",
+        "}",
+        "",
+        "http {",
+        "    # Writable paths on a volume: the root filesystem is read-only and nginx runs as non-root.",
+        `    client_body_temp_path ${paths.tempDir}/client_body;`,
+        `    proxy_temp_path ${paths.tempDir}/proxy;`,
+        `    fastcgi_temp_path ${paths.tempDir}/fastcgi;`,
+        `    uwsgi_temp_path ${paths.tempDir}/uwsgi;`,
+        `    scgi_temp_path ${paths.tempDir}/scgi;`,
+        "",
+        "    server_tokens off;",
+        "    default_type application/octet-stream;",
+        "    keepalive_timeout 65s;",
+        "    reset_timedout_connection on;",
+        ...accessLog,
+        "",
+        "    # Per client address. Rates, burst and limit_conn are this instance's share of the tier's.",
+        `    limit_req_zone $binary_remote_addr zone=global:${options.zoneSize} rate=${limits.rate.global};`,
+        `    limit_req_zone $binary_remote_addr zone=api:${options.zoneSize} rate=${limits.rate.api};`,
+        `    limit_req_zone $binary_remote_addr zone=trading:${options.zoneSize} rate=${limits.rate.trading};`,
+        `    limit_conn_zone $binary_remote_addr zone=perip:${options.zoneSize};`,
+        "    # Too many requests is 429, not nginx's default 503 (which clients and alerts read as an outage).",
+        "    limit_req_status 429;",
+        "    limit_conn_status 429;",
+        "    limit_req_log_level warn;",
+        "    limit_conn_log_level warn;",
+        "",
+        ...renderUpstream(options),
+        "",
+        "    server {",
+        `        listen ${options.listenPort} default_server;`,
+        `        limit_conn perip ${limits.limitConn};`,
+        "",
+        "        proxy_http_version 1.1;",
+        '        proxy_set_header Connection "";',
+        "        proxy_set_header Host $host;",
+        "        proxy_set_header X-Real-IP $remote_addr;",
+        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "        proxy_set_header X-Forwarded-Proto $scheme;",
+        `        proxy_connect_timeout ${proxy.connectTimeoutSeconds}s;`,
+        `        proxy_send_timeout ${proxy.sendTimeoutSeconds}s;`,
+        `        proxy_read_timeout ${proxy.readTimeoutSeconds}s;`,
+        "        # Non-idempotent requests (POST...) are not retried once sent: an order is never placed twice.",
+        "        proxy_next_upstream error timeout invalid_header http_500 http_502 http_503 http_504;",
+        `        proxy_next_upstream_tries ${proxy.nextUpstreamTries};`,
+        `        proxy_next_upstream_timeout ${proxy.nextUpstreamTimeoutSeconds}s;`,
+        "",
+        `        location = ${HEALTH_PATH} {`,
+        "            access_log off;",
+        "            default_type text/plain;",
+        '            return 200 "ok\\n";',
+        "        }",
+        ...proxied("/", ["global"]),
+        ...proxied(apiPrefix, ["global", "api"]),
+        ...proxied(tradingPrefix, ["global", "api", "trading"]),
+        "    }",
+        "",
+        "    # stub_status for nginx-prometheus-exporter; loopback only, never reachable from outside the pod.",
+        "    server {",
+        `        listen 127.0.0.1:${options.statusPort};`,
+        "        access_log off;",
+        `        location = ${STUB_STATUS_PATH} {`,
+        "            stub_status;",
+        "        }",
+        "        location / {",
+        "            return 404;",
+        "        }",
+        "    }",
+        "}",
+        "",
+    ].join("\n");
+}
+
+/** Options of the log exporter's config. */
+export interface LogExporterConfigOptions {
+    /** Metrics port (all interfaces: Prometheus scrapes the pod IP). */
+    listenPort: number;
+    /** `host:port` of the UDP syslog listener nginx sends to. */
+    syslogAddress: string;
+    /** Latency buckets in seconds. */
+    buckets?: number[];
+}
+
+/**
+ * prometheus-nginxlog-exporter's YAML config (v1.11): one namespace `nginx` reading nginx's access
+ * log as RFC 3164 syslog with tag `nginx`. The exporter follows only listed tags, so the tag must
+ * match what nginx sends. Metric names: see LB_METRICS.
+ */
+export function renderLogExporterConfig(options: LogExporterConfigOptions): string {
+    const buckets = options.buckets ?? LATENCY_BUCKETS_SECONDS;
+    // JSON strings are valid YAML double-quoted scalars, so no escaping of our own is needed.
+    const q = (text: string): string => JSON.stringify(text);
+    return [
+        "# Rendered by prepx-platform (components/loadbalancer/render.ts). Do not edit by hand.",
+        "listen:",
+        `  address: ${q("0.0.0.0")}`,
+        `  port: ${options.listenPort}`,
+        `  metrics_endpoint: ${q("/metrics")}`,
+        "namespaces:",
+        `  - name: ${q(LOG_EXPORTER_NAMESPACE)}`,
+        `    format: ${q(METRICS_LOG_FORMAT)}`,
+        "    source:",
+        "      syslog:",
+        `        listen_address: ${q(`udp://${options.syslogAddress}`)}`,
+        `        format: ${q("rfc3164")}`,
+        `        tags: [${q(ACCESS_LOG_SYSLOG_TAG)}]`,
+        `    histogram_buckets: [${buckets.join(", ")}]`,
+        "",
+    ].join("\n");
+}
