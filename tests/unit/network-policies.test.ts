@@ -1,0 +1,250 @@
+// The NetworkPolicies as pure data: every policy present with its selectors and ports, and — read
+// with Kubernetes' semantics by a small evaluator below — exactly the intended flows allowed.
+import { NetworkPolicyInput, PolicyPeer, RenderedPolicy, renderNetworkPolicies } from "../../components/network/policies";
+
+const app = (name: string, component: string) => ({
+    "app.kubernetes.io/name": name,
+    "app.kubernetes.io/instance": name,
+    "app.kubernetes.io/component": component,
+});
+const gateway = app("api-gateway", "service");
+const users = app("user-service", "service");
+const reports = app("report-service", "service"); // holds no database pool
+const lb = app("nginx", "load-balancer");
+const pgbouncer = app("postgres", "pooler");
+const members = app("postgres", "database");
+const primary = { ...members, role: "master" };
+const redis = app("redis", "cache");
+const redisBootstrap = app("redis", "cluster-bootstrap");
+const prometheus = app("prometheus", "monitoring");
+const grafana = app("grafana", "dashboards");
+
+const input: NetworkPolicyInput = {
+    loadBalancer: { labels: lb, listenPorts: [8080] },
+    gateways: { labels: gateway, port: 8080 },
+    services: [
+        { name: "api-gateway", labels: gateway, port: 8080, usesDatabase: true },
+        { name: "user-service", labels: users, port: 3001, usesDatabase: true },
+        { name: "report-service", labels: reports, port: 3002, usesDatabase: false },
+    ],
+    pgbouncer: { labels: pgbouncer, port: 6432 },
+    postgresPrimary: { labels: primary, port: 5432 },
+    postgresMembers: { labels: members, port: 5432, patroniPort: 8008 },
+    redis: { labels: redis, port: 6379, busPort: 16379, bootstrapLabels: redisBootstrap },
+    prometheus: { labels: prometheus, port: 9090 },
+    grafana: { labels: grafana, port: 3000 },
+    metricsTargets: [
+        { name: "redis-exporter", labels: redis, port: 9121 },
+        { name: "postgres-exporter", labels: members, port: 9187 },
+        { name: "nginx-exporter", labels: lb, port: 9113 },
+        { name: "api-gateway", labels: gateway, port: 8080 },
+        { name: "user-service", labels: users, port: 3001 },
+    ],
+    kubernetesApi: { cidrs: ["10.0.0.1/32"], ports: [6443] },
+};
+const policies = renderNetworkPolicies(input);
+const byName = (name: string): RenderedPolicy => {
+    const found = policies.find((p) => p.name === name);
+    if (!found) throw new Error(`no policy ${name} (have ${policies.map((p) => p.name).join(", ")})`);
+    return found;
+};
+
+// ---- A reader of NetworkPolicy semantics, enough for these policies --------------------------
+/** A party to a connection: a pod of our namespace, a pod elsewhere, or an address outside the cluster. */
+type Endpoint = { pod: Record<string, string> } | { pod: Record<string, string>; namespace: Record<string, string> } | { address: string };
+const inNamespace = (endpoint: Endpoint): endpoint is { pod: Record<string, string> } => "pod" in endpoint && !("namespace" in endpoint);
+const matches = (selector: Record<string, string> | undefined, labels: Record<string, string>): boolean =>
+    Object.entries(selector ?? {}).every(([key, value]) => labels[key] === value);
+const cidrContains = (cidr: string, address: string): boolean => {
+    const [base, bits] = cidr.split("/");
+    const toInt = (ip: string) => ip.split(".").reduce((n, octet) => n * 256 + Number(octet), 0);
+    const blockSize = 2 ** (32 - Number(bits));
+    return Math.floor(toInt(base) / blockSize) === Math.floor(toInt(address) / blockSize);
+};
+function peerMatches(peer: PolicyPeer, endpoint: Endpoint): boolean {
+    if (peer.ipBlock) return "address" in endpoint && cidrContains(peer.ipBlock.cidr, endpoint.address);
+    if (!("pod" in endpoint)) return false;
+    if (peer.namespaceSelector) {
+        return "namespace" in endpoint && matches(peer.namespaceSelector.matchLabels, endpoint.namespace) && matches(peer.podSelector?.matchLabels, endpoint.pod);
+    }
+    return inNamespace(endpoint) && matches(peer.podSelector?.matchLabels, endpoint.pod);
+}
+function ruleAllows(rule: { peers?: PolicyPeer[]; ports: { protocol: string; port: number }[] }, other: Endpoint, port: number, protocol: string): boolean {
+    const peerOk = rule.peers === undefined || rule.peers.some((peer) => peerMatches(peer, other));
+    return peerOk && rule.ports.some((p) => p.port === port && p.protocol === protocol);
+}
+/** The policies of one direction that select a pod: none selecting it means that direction is open. */
+const selecting = (type: "Ingress" | "Egress", labels: Record<string, string>) =>
+    policies.filter((p) => p.spec.policyTypes.includes(type) && matches(p.spec.podSelector.matchLabels, labels));
+/** Whether `from` may open a connection to `to` on port/protocol under all the policies. */
+function allowed(from: Endpoint, to: Endpoint, port: number, protocol: "TCP" | "UDP" = "TCP"): boolean {
+    const egress = inNamespace(from) ? selecting("Egress", from.pod) : [];
+    const egressOk = egress.length === 0 || egress.some((p) => (p.spec.egress ?? []).some((rule) => ruleAllows({ peers: rule.to, ports: rule.ports }, to, port, protocol)));
+    const ingress = inNamespace(to) ? selecting("Ingress", to.pod) : [];
+    const ingressOk = ingress.length === 0 || ingress.some((p) => (p.spec.ingress ?? []).some((rule) => ruleAllows({ peers: rule.from, ports: rule.ports }, from, port, protocol)));
+    return egressOk && ingressOk;
+}
+const pod = (labels: Record<string, string>): Endpoint => ({ pod: labels });
+const internet: Endpoint = { address: "203.0.113.7" };
+const apiServer: Endpoint = { address: "10.0.0.1" };
+const kubeDns: Endpoint = { pod: { "k8s-app": "kube-dns" }, namespace: { "kubernetes.io/metadata.name": "kube-system" } };
+const replica = pod({ ...members, role: "replica" });
+// ------------------------------------------------------------------------------------------------
+
+describe("rendered policies", () => {
+    test("every policy is present, default deny first", () => {
+        expect(policies.map((p) => p.name)).toEqual([
+            "default-deny",
+            "allow-dns",
+            "loadbalancer",
+            "service-api-gateway",
+            "service-user-service",
+            "service-report-service",
+            "pgbouncer",
+            "postgres-primary",
+            "postgres-members",
+            "redis",
+            "redis-bootstrap",
+            "prometheus",
+            "grafana",
+            "metrics-redis-exporter",
+            "metrics-postgres-exporter",
+            "metrics-nginx-exporter",
+            "metrics-api-gateway",
+            "metrics-user-service",
+        ]);
+    });
+
+    test("default deny selects every pod, both directions, with no rule", () => {
+        expect(byName("default-deny").spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    });
+
+    test("DNS: every pod to kube-dns in kube-system on UDP and TCP 53", () => {
+        expect(byName("allow-dns").spec).toEqual({
+            podSelector: {},
+            policyTypes: ["Egress"],
+            egress: [
+                {
+                    to: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } }, podSelector: { matchLabels: { "k8s-app": "kube-dns" } } }],
+                    ports: [
+                        { protocol: "UDP", port: 53 },
+                        { protocol: "TCP", port: 53 },
+                    ],
+                },
+            ],
+        });
+    });
+
+    test("load balancer: anyone in on its listen port, out only to the gateways' port", () => {
+        expect(byName("loadbalancer").spec).toEqual({
+            podSelector: { matchLabels: lb },
+            policyTypes: ["Ingress", "Egress"],
+            ingress: [{ ports: [{ protocol: "TCP", port: 8080 }] }],
+            egress: [{ to: [{ podSelector: { matchLabels: gateway } }], ports: [{ protocol: "TCP", port: 8080 }] }],
+        });
+    });
+
+    test("PgBouncer to the primary selects the leader role label", () => {
+        expect(byName("pgbouncer").spec.egress).toEqual([{ to: [{ podSelector: { matchLabels: primary } }], ports: [{ protocol: "TCP", port: 5432 }] }]);
+        expect(byName("postgres-primary").spec.podSelector.matchLabels).toEqual(primary);
+    });
+
+    test("Patroni members: 5432 and 8008 among themselves, and the Kubernetes API", () => {
+        const spec = byName("postgres-members").spec;
+        expect(spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: members } }], ports: [{ protocol: "TCP", port: 5432 }, { protocol: "TCP", port: 8008 }] }]);
+        expect(spec.egress).toEqual([
+            { to: [{ podSelector: { matchLabels: members } }], ports: [{ protocol: "TCP", port: 5432 }, { protocol: "TCP", port: 8008 }] },
+            { to: [{ ipBlock: { cidr: "10.0.0.1/32" } }], ports: [{ protocol: "TCP", port: 6443 }] },
+        ]);
+    });
+
+    test("only the load balancer and Grafana accept any source; every rule names ports", () => {
+        const open = policies.flatMap((p) => (p.spec.ingress ?? []).filter((rule) => rule.from === undefined).map(() => p.name));
+        expect(open).toEqual(["loadbalancer", "grafana"]);
+        for (const p of policies) {
+            for (const rule of p.spec.egress ?? []) {
+                if (p.name !== "allow-dns") expect(rule.to?.length).toBeGreaterThan(0);
+                expect(rule.ports.length).toBeGreaterThan(0);
+            }
+            for (const rule of p.spec.ingress ?? []) {
+                if (rule.from !== undefined) expect(rule.from.length).toBeGreaterThan(0);
+                expect(rule.ports.length).toBeGreaterThan(0);
+            }
+        }
+    });
+
+    test("defaults: the Kubernetes API on 443/6443 anywhere, when no address is given", () => {
+        const rendered = renderNetworkPolicies({ ...input, kubernetesApi: undefined });
+        const egress = rendered.find((p) => p.name === "prometheus")?.spec.egress ?? [];
+        expect(egress[egress.length - 1]).toEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] });
+    });
+
+    test("no database user => PgBouncer accepts nobody (no empty 'from', which would mean everyone)", () => {
+        const rendered = renderNetworkPolicies({ ...input, services: input.services.map((s) => ({ ...s, usesDatabase: false })) });
+        const bouncer = rendered.find((p) => p.name === "pgbouncer");
+        expect(bouncer?.spec.ingress).toBeUndefined();
+        expect(bouncer?.spec.policyTypes).toEqual(["Egress"]);
+    });
+
+    test("an empty listen-port list is refused (no ports = every port)", () => {
+        expect(() => renderNetworkPolicies({ ...input, loadBalancer: { labels: lb, listenPorts: [] } })).toThrow("loadBalancer.listenPorts must list at least one port");
+    });
+});
+
+describe("flows, read with Kubernetes semantics", () => {
+    // Every row names its protocol: jest hands a shorter row's missing argument a done callback.
+    const cases: [string, Endpoint, Endpoint, number, "TCP" | "UDP"][] = [
+        ["internet -> load balancer", internet, pod(lb), 8080, "TCP"],
+        ["load balancer -> gateway", pod(lb), pod(gateway), 8080, "TCP"],
+        ["gateway -> user-service", pod(gateway), pod(users), 3001, "TCP"],
+        ["gateway -> report-service", pod(gateway), pod(reports), 3002, "TCP"],
+        ["gateway -> PgBouncer", pod(gateway), pod(pgbouncer), 6432, "TCP"],
+        ["user-service -> PgBouncer", pod(users), pod(pgbouncer), 6432, "TCP"],
+        ["user-service -> Redis", pod(users), pod(redis), 6379, "TCP"],
+        ["report-service -> Redis", pod(reports), pod(redis), 6379, "TCP"],
+        ["PgBouncer -> primary", pod(pgbouncer), pod(primary), 5432, "TCP"],
+        ["replica -> primary (replication)", replica, pod(primary), 5432, "TCP"],
+        ["primary -> replica (pg_rewind after failover)", pod(primary), replica, 5432, "TCP"],
+        ["replica -> primary Patroni REST", replica, pod(primary), 8008, "TCP"],
+        ["Patroni -> Kubernetes API", replica, apiServer, 6443, "TCP"],
+        ["Redis -> Redis client port", pod(redis), pod(redis), 6379, "TCP"],
+        ["Redis -> Redis cluster bus", pod(redis), pod(redis), 16379, "TCP"],
+        ["Redis bootstrap -> Redis", pod(redisBootstrap), pod(redis), 6379, "TCP"],
+        ["Prometheus -> redis_exporter", pod(prometheus), pod(redis), 9121, "TCP"],
+        ["Prometheus -> postgres_exporter", pod(prometheus), pod(primary), 9187, "TCP"],
+        ["Prometheus -> nginx exporter", pod(prometheus), pod(lb), 9113, "TCP"],
+        ["Prometheus -> user-service metrics", pod(prometheus), pod(users), 3001, "TCP"],
+        ["Prometheus -> Kubernetes API", pod(prometheus), apiServer, 6443, "TCP"],
+        ["Grafana -> Prometheus", pod(grafana), pod(prometheus), 9090, "TCP"],
+        ["internet -> Grafana", internet, pod(grafana), 3000, "TCP"],
+        ["any pod -> DNS (UDP)", pod(users), kubeDns, 53, "UDP"],
+        ["any pod -> DNS (TCP)", pod(redis), kubeDns, 53, "TCP"],
+    ];
+    test.each(cases)("allowed: %s", (_, from, to, port, protocol) => {
+        expect(allowed(from, to, port, protocol)).toBe(true);
+    });
+
+    const denied: [string, Endpoint, Endpoint, number][] = [
+        ["internet -> gateway", internet, pod(gateway), 8080],
+        ["internet -> Prometheus", internet, pod(prometheus), 9090],
+        ["load balancer -> user-service", pod(lb), pod(users), 3001],
+        ["load balancer -> PgBouncer", pod(lb), pod(pgbouncer), 6432],
+        ["gateway -> primary, bypassing PgBouncer", pod(gateway), pod(primary), 5432],
+        ["report-service (no pool) -> PgBouncer", pod(reports), pod(pgbouncer), 6432],
+        ["user-service -> gateway", pod(users), pod(gateway), 8080],
+        ["user-service -> report-service", pod(users), pod(reports), 3002],
+        ["gateway -> user-service on another service's port", pod(gateway), pod(users), 3002],
+        ["service -> Redis cluster bus", pod(users), pod(redis), 16379],
+        ["PgBouncer -> replica", pod(pgbouncer), replica, 5432],
+        ["PgBouncer -> Redis", pod(pgbouncer), pod(redis), 6379],
+        ["service -> Kubernetes API", pod(users), apiServer, 6443],
+        ["service -> internet", pod(users), internet, 443],
+        ["Redis -> internet", pod(redis), internet, 443],
+        ["Grafana -> a service", pod(grafana), pod(users), 3001],
+        ["Prometheus -> PgBouncer (no metrics target)", pod(prometheus), pod(pgbouncer), 6432],
+        ["DNS on another port", pod(users), kubeDns, 5353],
+    ];
+    test.each(denied)("denied: %s", (_, from, to, port) => {
+        expect(allowed(from, to, port)).toBe(false);
+    });
+});
