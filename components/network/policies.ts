@@ -72,8 +72,8 @@ export interface NetworkPolicyInput {
     prometheus: PodsOnPort;
     /** Grafana pods and their HTTP port (reachable from anywhere: users open it; it has its own login). */
     grafana: PodsOnPort;
-    /** Every scrape target: the pods and the port of their metrics endpoint (exporter sidecars, services). */
-    metricsTargets: { name: string; labels: Record<string, string>; port: number }[];
+    /** Every scrape target: the pods and the ports of their metrics endpoints (exporter sidecars, services). */
+    metricsTargets: { name: string; labels: Record<string, string>; ports: number[] }[];
     /**
      * Where the Kubernetes API is, for Patroni (its DCS) and Prometheus (service discovery).
      * NetworkPolicies see the API server's endpoint address after the `kubernetes` Service is
@@ -135,6 +135,9 @@ function policy(
 export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy[] {
     // A rule with no ports allows every port: an empty list here would open the load balancer wide.
     if (input.loadBalancer.listenPorts.length === 0) throw new Error("renderNetworkPolicies: loadBalancer.listenPorts must list at least one port");
+    for (const target of input.metricsTargets) {
+        if (target.ports.length === 0) throw new Error(`renderNetworkPolicies: metricsTargets ${target.name} must list at least one port`);
+    }
     const api = input.kubernetesApi ?? NETWORK_POLICY_DEFAULTS.kubernetesApi;
     const dns = input.dns ?? NETWORK_POLICY_DEFAULTS.dns;
     const apiEgress = { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) };
@@ -242,7 +245,7 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
             "Prometheus accepts Grafana's queries, scrapes every metrics port, and reaches the Kubernetes API for service discovery.",
             input.prometheus.labels,
             fromPeers([pods(input.grafana.labels)], tcp(input.prometheus.port)),
-            [...input.metricsTargets.flatMap((target) => toPeers([pods(target.labels)], tcp(target.port))), apiEgress],
+            [...input.metricsTargets.flatMap((target) => toPeers([pods(target.labels)], tcp(...target.ports))), apiEgress],
         ),
         policy(
             "grafana",
@@ -252,7 +255,7 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
             toPeers([pods(input.prometheus.labels)], tcp(input.prometheus.port)),
         ),
         ...input.metricsTargets.map((target) =>
-            policy(`metrics-${target.name}`, `Prometheus scrapes ${target.name} on its metrics port.`, target.labels, fromPeers([pods(input.prometheus.labels)], tcp(target.port)), []),
+            policy(`metrics-${target.name}`, `Prometheus scrapes ${target.name} on its metrics ports.`, target.labels, fromPeers([pods(input.prometheus.labels)], tcp(...target.ports)), []),
         ),
     );
     return policies;

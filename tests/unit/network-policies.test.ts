@@ -34,11 +34,11 @@ const input: NetworkPolicyInput = {
     prometheus: { labels: prometheus, port: 9090 },
     grafana: { labels: grafana, port: 3000 },
     metricsTargets: [
-        { name: "redis-exporter", labels: redis, port: 9121 },
-        { name: "postgres-exporter", labels: members, port: 9187 },
-        { name: "nginx-exporter", labels: lb, port: 9113 },
-        { name: "api-gateway", labels: gateway, port: 8080 },
-        { name: "user-service", labels: users, port: 3001 },
+        { name: "redis-exporter", labels: redis, ports: [9121] },
+        { name: "postgres-exporter", labels: members, ports: [9187] },
+        { name: "nginx-exporters", labels: lb, ports: [9113, 4040] },
+        { name: "api-gateway", labels: gateway, ports: [8080] },
+        { name: "user-service", labels: users, ports: [3001] },
     ],
     kubernetesApi: { cidrs: ["10.0.0.1/32"], ports: [6443] },
 };
@@ -109,7 +109,7 @@ describe("rendered policies", () => {
             "grafana",
             "metrics-redis-exporter",
             "metrics-postgres-exporter",
-            "metrics-nginx-exporter",
+            "metrics-nginx-exporters",
             "metrics-api-gateway",
             "metrics-user-service",
         ]);
@@ -186,8 +186,9 @@ describe("rendered policies", () => {
         expect(bouncer?.spec.policyTypes).toEqual(["Egress"]);
     });
 
-    test("an empty listen-port list is refused (no ports = every port)", () => {
+    test("empty port lists are refused (no ports = every port)", () => {
         expect(() => renderNetworkPolicies({ ...input, loadBalancer: { labels: lb, listenPorts: [] } })).toThrow("loadBalancer.listenPorts must list at least one port");
+        expect(() => renderNetworkPolicies({ ...input, metricsTargets: [{ name: "x", labels: lb, ports: [] }] })).toThrow("metricsTargets x must list at least one port");
     });
 });
 
@@ -212,7 +213,8 @@ describe("flows, read with Kubernetes semantics", () => {
         ["Redis bootstrap -> Redis", pod(redisBootstrap), pod(redis), 6379, "TCP"],
         ["Prometheus -> redis_exporter", pod(prometheus), pod(redis), 9121, "TCP"],
         ["Prometheus -> postgres_exporter", pod(prometheus), pod(primary), 9187, "TCP"],
-        ["Prometheus -> nginx exporter", pod(prometheus), pod(lb), 9113, "TCP"],
+        ["Prometheus -> nginx stub_status exporter", pod(prometheus), pod(lb), 9113, "TCP"],
+        ["Prometheus -> nginx access-log exporter", pod(prometheus), pod(lb), 4040, "TCP"],
         ["Prometheus -> user-service metrics", pod(prometheus), pod(users), 3001, "TCP"],
         ["Prometheus -> Kubernetes API", pod(prometheus), apiServer, 6443, "TCP"],
         ["Grafana -> Prometheus", pod(grafana), pod(prometheus), 9090, "TCP"],
@@ -242,6 +244,8 @@ describe("flows, read with Kubernetes semantics", () => {
         ["Redis -> internet", pod(redis), internet, 443],
         ["Grafana -> a service", pod(grafana), pod(users), 3001],
         ["Prometheus -> PgBouncer (no metrics target)", pod(prometheus), pod(pgbouncer), 6432],
+        ["Prometheus -> nginx's stub_status port (the sidecar reads it on loopback)", pod(prometheus), pod(lb), 8081],
+        ["Prometheus -> Redis client port", pod(prometheus), pod(redis), 6379],
         ["DNS on another port", pod(users), kubeDns, 5353],
     ];
     test.each(denied)("denied: %s", (_, from, to, port) => {
