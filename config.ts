@@ -226,6 +226,8 @@ const monitoringSchema = z
         grafana: z.strictObject({
             image: pinnedImage,
             storage: memory,
+            /** Grafana's database on a PVC (true) or an emptyDir (false); dashboards are provisioned either way. */
+            persistent: z.boolean(),
             resources,
         }),
     })
