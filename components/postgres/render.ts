@@ -1,0 +1,484 @@
+// Pure renderers for the PostgreSQL cluster: Patroni's configuration (PostgreSQL parameters,
+// pg_hba, bootstrap, DCS), the post-bootstrap script that creates the application database and
+// roles, pgbouncer.ini and PgBouncer's auth file, plus the names and sizes the component uses.
+// The component puts them in ConfigMaps and Secrets; the live tests run the very same text on
+// Debian's patroni, postgresql-15 and pgbouncer (with the DCS section pointed at a local etcd).
+
+/** PostgreSQL's port in every member. */
+export const POSTGRES_PORT = 5432;
+/** Patroni's REST API port (health endpoints /readiness and /liveness, /patroni state). */
+export const PATRONI_PORT = 8008;
+/** PgBouncer's client port. */
+export const PGBOUNCER_PORT = 6432;
+/** postgres_exporter's metrics port. */
+export const POSTGRES_EXPORTER_PORT = 9187;
+/** pgbouncer_exporter's metrics port. */
+export const PGBOUNCER_EXPORTER_PORT = 9127;
+
+/** The label Patroni sets on each member pod with its role (Patroni's default `role_label`). */
+export const ROLE_LABEL = "role";
+/** The role label's value on the leader. Patroni 3.0.x writes `master` (3.1+ can write `primary`). */
+export const LEADER_ROLE = "master";
+/** The role label's value on a running replica. */
+export const REPLICA_ROLE = "replica";
+
+/** PostgreSQL role names the cluster uses besides the application user. */
+export const SUPERUSER = "postgres";
+export const REPLICATION_USER = "replicator";
+/** Read-only monitoring role (pg_monitor) for postgres_exporter and PgBouncer's SHOW commands. */
+export const MONITOR_USER = "monitor";
+/** User of Patroni's REST API for its unsafe (POST/PATCH) endpoints; GETs need no auth. */
+export const RESTAPI_USER = "patroni";
+
+/** Members of a cluster with `replicas` streaming replicas: one leader plus the replicas. */
+export function memberCount(replicas: number): number {
+    return 1 + replicas;
+}
+
+/** The Kubernetes object names of a PostgresCluster called `name`. */
+export interface PostgresNames {
+    /** StatefulSet of the members, and Patroni's scope (cluster name). */
+    statefulSet: string;
+    /** ServiceAccount the members run as (Patroni talks to the Kubernetes API). */
+    serviceAccount: string;
+    /** Role and RoleBinding with Patroni's DCS permissions. */
+    role: string;
+    /**
+     * Selector-less Service whose Endpoints Patroni owns (`use_endpoints`): the leader lock and the
+     * leader's address, written in one update. Kubernetes garbage-collects Endpoints without a Service.
+     */
+    leaderService: string;
+    /** Selector-less headless Service that keeps Patroni's `<scope>-config` Endpoints alive. */
+    configService: string;
+    /** Headless Service governing the StatefulSet (stable pod DNS names). */
+    membersService: string;
+    /** ClusterIP Service selecting the leader pod by Patroni's role label. */
+    rwService: string;
+    /** ClusterIP Service selecting the replica pods by Patroni's role label. */
+    roService: string;
+    /** PgBouncer Deployment, its Service and PDB. */
+    pooler: string;
+    /** ConfigMap with patroni.yml and post-bootstrap.sh. */
+    patroniConfig: string;
+    /** ConfigMap with pgbouncer.ini. */
+    poolerConfig: string;
+    /** Secret with the superuser, replication, monitoring and REST API passwords. */
+    credentialsSecret: string;
+    /** Secret with the application user's credentials (`username`, `password`, `database`, `host`, `port`, `uri`). */
+    appSecret: string;
+    /** Secret with PgBouncer's auth file and its exporter's connection string. */
+    poolerSecret: string;
+}
+
+/** Object names derived from the component name. Pure. */
+export function postgresNames(name: string): PostgresNames {
+    return {
+        statefulSet: name,
+        serviceAccount: name,
+        role: `${name}-patroni`,
+        leaderService: name,
+        configService: `${name}-config`,
+        membersService: `${name}-members`,
+        rwService: `${name}-rw`,
+        roService: `${name}-ro`,
+        pooler: `${name}-pooler`,
+        patroniConfig: `${name}-patroni`,
+        poolerConfig: `${name}-pooler`,
+        credentialsSecret: `${name}-credentials`,
+        appSecret: `${name}-app`,
+        poolerSecret: `${name}-pooler-auth`,
+    };
+}
+
+/** The PostgreSQL settings the stack sizes (Pulumi.<stack>.yaml `postgres.parameters`). */
+export interface PostgresParameters {
+    shared_buffers: string;
+    effective_cache_size: string;
+    work_mem: string;
+    maintenance_work_mem: string;
+    max_connections: number;
+    superuser_reserved_connections: number;
+    wal_level: string;
+    max_wal_senders: number;
+    max_replication_slots: number;
+}
+
+/** Patroni's timing (seconds) and failover lag limit (bytes). */
+export interface PatroniTiming {
+    /** Leader lock TTL: a dead leader is replaced at most this long after its last renewal. */
+    ttl: number;
+    /** Seconds between HA loop runs. */
+    loopWait: number;
+    /** Seconds DCS and PostgreSQL operations are retried before the leader demotes itself. */
+    retryTimeout: number;
+    /** A replica lagging more than this many bytes is not promoted. */
+    maximumLagOnFailover: number;
+}
+
+/**
+ * Where Patroni keeps its state. `kubernetes` in the cluster (Endpoints + pod labels, no extra
+ * store); `etcd3` for the live tests on 127.0.0.1.
+ */
+export type PatroniDcs =
+    | {
+          kind: "kubernetes";
+          /** Labels on every member pod and on the Endpoints Patroni creates (without the scope label). */
+          labels: Record<string, string>;
+          /** Label whose value is the scope (cluster name); on the pods too. */
+          scopeLabel: string;
+          /** Label Patroni sets to the member's role. */
+          roleLabel: string;
+      }
+    | {
+          kind: "etcd3";
+          /** `host:port` of each etcd member. */
+          hosts: string[];
+      };
+
+/** Filesystem layout of a member. Pod defaults in MEMBER_PATHS; the live tests use temp dirs. */
+export interface MemberPaths {
+    /** PGDATA (on the PVC in a pod). Created by initdb/pg_basebackup with mode 0700. */
+    dataDir: string;
+    /** PostgreSQL 15 binaries. */
+    binDir: string;
+    /** Where Patroni writes its pgpass (it writes the file itself from the passwords it holds). */
+    pgpass: string;
+    /** unix_socket_directories. */
+    socketDir: string;
+    /** The rendered post-bootstrap script. */
+    postBootstrapScript: string;
+    /** Directory holding the `app-password` and `monitor-password` files (a Secret mount in a pod). */
+    secretsDir: string;
+}
+
+/** The member layout inside the image (images/postgres/Dockerfile) and the pod's mounts. */
+export const MEMBER_PATHS: MemberPaths = {
+    dataDir: "/var/lib/postgresql/data/pgdata",
+    binDir: "/usr/lib/postgresql/15/bin",
+    pgpass: "/tmp/pgpass",
+    socketDir: "/var/run/postgresql",
+    postBootstrapScript: "/etc/patroni/post-bootstrap.sh",
+    secretsDir: "/etc/patroni-secrets",
+};
+
+export interface PatroniConfigOptions {
+    /** Patroni scope: the cluster name, shared by all members. */
+    scope: string;
+    dcs: PatroniDcs;
+    paths: MemberPaths;
+    parameters: PostgresParameters;
+    timing: PatroniTiming;
+    /** Patroni synchronous_mode: commits wait for a synchronous standby, which alone may be promoted. */
+    synchronousMode: boolean;
+    /** Client networks allowed in pg_hba (always with scram-sha-256). */
+    clientNetworks: string[];
+    /** Database created at bootstrap, owned by `appUser`. */
+    database: string;
+    /** Application role created at bootstrap. */
+    appUser: string;
+}
+
+/**
+ * Parameters Patroni takes only from the cluster-wide (DCS) configuration and passes on the
+ * postgres command line; a member's local value for them is ignored (Patroni's CMDLINE_OPTIONS).
+ */
+export const DCS_ONLY_PARAMETERS = [
+    "max_connections",
+    "max_wal_senders",
+    "max_replication_slots",
+    "wal_level",
+    "wal_log_hints",
+    "max_worker_processes",
+    "max_prepared_transactions",
+    "max_locks_per_transaction",
+    "track_commit_timestamp",
+    "hot_standby",
+    "wal_keep_size",
+] as const;
+
+type ParameterValue = string | number | boolean;
+
+/**
+ * Every PostgreSQL parameter the cluster runs with: the stack's sizing plus the settings
+ * replication and failover depend on.
+ */
+export function postgresParameters(parameters: PostgresParameters, socketDir: string): Record<string, ParameterValue> {
+    return {
+        ...parameters,
+        // pg_rewind needs hint bits in WAL to rewind a failed leader back in as a replica.
+        wal_log_hints: "on",
+        hot_standby: "on",
+        // Replicas serve reads: keep the leader from vacuuming rows their queries still see.
+        hot_standby_feedback: "on",
+        // Default 5 s: a replica whose upstream changed waits that long before retrying.
+        wal_retrieve_retry_interval: "500ms",
+        password_encryption: "scram-sha-256",
+        unix_socket_directories: socketDir,
+        // Logs go to stderr, i.e. the container log; no log files on the data volume.
+        logging_collector: "off",
+        log_min_duration_statement: 1000,
+        log_checkpoints: "on",
+        log_lock_waits: "on",
+    };
+}
+
+/** pg_hba rules: scram-sha-256 everywhere; replication only for the replication role. Pure. */
+export function renderPgHba(clientNetworks: string[]): string[] {
+    const lines = [
+        `local all all scram-sha-256`,
+        `host all all 127.0.0.1/32 scram-sha-256`,
+        `host all all ::1/128 scram-sha-256`,
+        `local replication ${REPLICATION_USER} scram-sha-256`,
+        `host replication ${REPLICATION_USER} 127.0.0.1/32 scram-sha-256`,
+        ...clientNetworks.map((network) => `host replication ${REPLICATION_USER} ${network} scram-sha-256`),
+        ...clientNetworks.map((network) => `host all all ${network} scram-sha-256`),
+    ];
+    // A client network of 127.0.0.1/32 (the live tests) repeats a loopback line; keep one.
+    return [...new Set(lines)];
+}
+
+/** The cluster-wide settings written to the DCS at bootstrap (`bootstrap.dcs`). Pure. */
+export function patroniDynamicConfig(options: PatroniConfigOptions): Record<string, unknown> {
+    return {
+        ttl: options.timing.ttl,
+        loop_wait: options.timing.loopWait,
+        retry_timeout: options.timing.retryTimeout,
+        maximum_lag_on_failover: options.timing.maximumLagOnFailover,
+        synchronous_mode: options.synchronousMode,
+        // Not strict: with every standby gone the leader keeps accepting writes (availability);
+        // strict mode would stop writes instead.
+        synchronous_mode_strict: false,
+        postgresql: {
+            use_pg_rewind: true,
+            use_slots: true,
+            parameters: postgresParameters(options.parameters, options.paths.socketDir),
+        },
+    };
+}
+
+/**
+ * Patroni's configuration file. Per-member values (name, connect addresses, the passwords and, in
+ * a pod, the namespace and pod IP) come from PATRONI_* environment variables, so every member
+ * shares this one text. Pure.
+ */
+export function renderPatroniConfig(options: PatroniConfigOptions): string {
+    const allParameters = postgresParameters(options.parameters, options.paths.socketDir);
+    // Local copies of the per-member parameters apply on every reload, so a changed stack config
+    // takes effect when pods roll; the DCS-only ones change through `patronictl edit-config`.
+    const localParameters = Object.fromEntries(
+        Object.entries(allParameters).filter(([key]) => !(DCS_ONLY_PARAMETERS as readonly string[]).includes(key)),
+    );
+    const config: Record<string, unknown> = {
+        scope: options.scope,
+        restapi: {
+            listen: `0.0.0.0:${PATRONI_PORT}`,
+            // The password comes from PATRONI_RESTAPI_PASSWORD.
+            authentication: { username: RESTAPI_USER },
+        },
+        ...renderDcs(options.dcs),
+        bootstrap: {
+            dcs: patroniDynamicConfig(options),
+            initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
+            // Patroni appends the superuser connection string; it sets PGPASSFILE for the script.
+            post_bootstrap: `sh ${options.paths.postBootstrapScript}`,
+        },
+        postgresql: {
+            listen: `0.0.0.0:${POSTGRES_PORT}`,
+            data_dir: options.paths.dataDir,
+            bin_dir: options.paths.binDir,
+            pgpass: options.paths.pgpass,
+            use_unix_socket: true,
+            authentication: {
+                // Passwords come from PATRONI_SUPERUSER_PASSWORD and PATRONI_REPLICATION_PASSWORD.
+                superuser: { username: SUPERUSER },
+                replication: { username: REPLICATION_USER },
+            },
+            pg_hba: renderPgHba(options.clientNetworks),
+            parameters: localParameters,
+            create_replica_methods: ["basebackup"],
+            basebackup: [{ checkpoint: "fast" }],
+            // A member that cannot be rewound (or whose timeline diverged) is re-cloned from the
+            // leader instead of staying down until an operator steps in; the leader holds the data.
+            remove_data_directory_on_rewind_failure: true,
+            remove_data_directory_on_diverged_timelines: true,
+        },
+        // No /dev/watchdog in a pod; the leader lock TTL and demotion on DCS loss protect instead.
+        watchdog: { mode: "off" },
+        tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
+    };
+    return `# Rendered by prepx-platform (components/postgres/render.ts). Holds no password.\n${toYaml(config)}`;
+}
+
+function renderDcs(dcs: PatroniDcs): Record<string, unknown> {
+    if (dcs.kind === "etcd3") return { etcd3: { hosts: dcs.hosts } };
+    return {
+        kubernetes: {
+            // Endpoints, not ConfigMaps: the leader lock and the leader's address change in one
+            // update (Patroni's recommended mode). Namespace and pod IP come from the downward API
+            // (PATRONI_KUBERNETES_NAMESPACE, PATRONI_KUBERNETES_POD_IP).
+            use_endpoints: true,
+            labels: dcs.labels,
+            scope_label: dcs.scopeLabel,
+            role_label: dcs.roleLabel,
+            ports: [{ name: "postgresql", port: POSTGRES_PORT }],
+        },
+    };
+}
+
+export interface PostBootstrapOptions {
+    database: string;
+    appUser: string;
+    /** Directory with `app-password` and `monitor-password` files. */
+    secretsDir: string;
+}
+
+/** A PostgreSQL identifier, double-quoted. */
+export function quoteIdent(identifier: string): string {
+    return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+/**
+ * The script Patroni runs once, on the member that initialises the cluster: it creates the
+ * application role and database and the monitoring role. Passwords are read from files by psql
+ * itself (`\set ... \`cat file\``), so they never appear on a command line. Pure.
+ */
+export function renderPostBootstrapScript(options: PostBootstrapOptions): string {
+    const app = quoteIdent(options.appUser);
+    const db = quoteIdent(options.database);
+    const monitor = quoteIdent(MONITOR_USER);
+    return `#!/bin/sh
+# Rendered by prepx-platform (components/postgres/render.ts): runs once, after initdb.
+# $1 is the superuser connection string Patroni passes; it also sets PGPASSFILE.
+set -eu
+psql "$1" -X -q -v ON_ERROR_STOP=1 <<'SQL'
+\\set app_password \`cat ${options.secretsDir}/app-password\`
+\\set monitor_password \`cat ${options.secretsDir}/monitor-password\`
+CREATE ROLE ${app} LOGIN PASSWORD :'app_password';
+CREATE ROLE ${monitor} LOGIN PASSWORD :'monitor_password' IN ROLE pg_monitor;
+CREATE DATABASE ${db} OWNER ${app} ENCODING 'UTF8';
+REVOKE ALL ON DATABASE ${db} FROM PUBLIC;
+GRANT CONNECT ON DATABASE ${db} TO ${monitor};
+SQL
+echo "post-bootstrap: created database ${options.database}, roles ${options.appUser} and ${MONITOR_USER}"
+`;
+}
+
+export interface PgbouncerIniOptions {
+    /** Address PgBouncer listens on: `0.0.0.0` in a pod, 127.0.0.1 in the live tests. */
+    listenAddr: string;
+    listenPort: number;
+    /** The leader's address: the `<name>-rw` Service in the cluster. */
+    upstreamHost: string;
+    upstreamPort: number;
+    database: string;
+    /** Path of the auth file (a Secret mount). */
+    authFile: string;
+    maxClientConn: number;
+    defaultPoolSize: number;
+    reservePoolSize: number;
+    /** Users allowed to run SHOW commands on the admin console (the exporter). */
+    statsUsers: string[];
+}
+
+/** pgbouncer.ini with transaction pooling in front of the leader. Holds no password. Pure. */
+export function renderPgbouncerIni(options: PgbouncerIniOptions): string {
+    return [
+        "; Rendered by prepx-platform (components/postgres/render.ts). Passwords are in the auth file.",
+        "[databases]",
+        `${options.database} = host=${options.upstreamHost} port=${options.upstreamPort} dbname=${options.database}`,
+        "",
+        "[pgbouncer]",
+        `listen_addr = ${options.listenAddr}`,
+        `listen_port = ${options.listenPort}`,
+        // No unix socket: clients come over TCP, and the root filesystem stays read-only.
+        "unix_socket_dir =",
+        "auth_type = scram-sha-256",
+        `auth_file = ${options.authFile}`,
+        "pool_mode = transaction",
+        `max_client_conn = ${options.maxClientConn}`,
+        `default_pool_size = ${options.defaultPoolSize}`,
+        `reserve_pool_size = ${options.reservePoolSize}`,
+        "reserve_pool_timeout = 3",
+        // The connection budget counts default + reserve per pod: hold PgBouncer to it.
+        `max_db_connections = ${options.defaultPoolSize + options.reservePoolSize}`,
+        // After a failover the old leader's connections fail; retry the new one after 1 s, not 15.
+        "server_login_retry = 1",
+        "server_connect_timeout = 5",
+        "server_check_delay = 10",
+        "server_lifetime = 3600",
+        "server_idle_timeout = 600",
+        "query_wait_timeout = 30",
+        "dns_max_ttl = 15",
+        "tcp_keepalive = 1",
+        // JDBC and node-postgres send it at startup; transaction pooling cannot keep it per client.
+        "ignore_startup_parameters = extra_float_digits",
+        `stats_users = ${options.statsUsers.join(", ")}`,
+        "log_connections = 0",
+        "log_disconnections = 0",
+        "",
+    ].join("\n");
+}
+
+/** PgBouncer's auth file: `"user" "password"` per line (plain passwords let it do SCRAM to PostgreSQL). */
+export function renderPgbouncerUserlist(users: Record<string, string>): string {
+    const quote = (text: string) => `"${text.replace(/"/g, '""')}"`;
+    return Object.entries(users)
+        .map(([user, password]) => `${quote(user)} ${quote(password)}`)
+        .join("\n")
+        .concat("\n");
+}
+
+/** A libpq URI; user and password percent-encoded. */
+export function postgresUri(user: string, password: string, host: string, port: number, database: string, query = ""): string {
+    return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}${query ? `?${query}` : ""}`;
+}
+
+/**
+ * A small YAML emitter for the config shapes above (objects, arrays, strings, numbers, booleans).
+ * Strings are always double-quoted with JSON escapes, which YAML reads the same way, so no value
+ * can change meaning (`on`, `off`, `0700`, `*`). Components keep runtime dependencies minimal.
+ */
+export function toYaml(value: unknown, indent = 0): string {
+    const pad = " ".repeat(indent);
+    if (Array.isArray(value)) {
+        if (value.length === 0) return `${pad}[]\n`;
+        return value
+            .map((item) => {
+                if (isPlainObject(item) || Array.isArray(item)) {
+                    const nested = toYaml(item, indent + 2);
+                    return `${pad}- ${nested.slice(indent + 2)}`;
+                }
+                return `${pad}- ${scalar(item)}\n`;
+            })
+            .join("");
+    }
+    if (isPlainObject(value)) {
+        const entries = Object.entries(value).filter(([, inner]) => inner !== undefined);
+        if (entries.length === 0) return `${pad}{}\n`;
+        return entries
+            .map(([key, inner]) => {
+                const renderedKey = /^[A-Za-z_][A-Za-z0-9_.\-/]*$/.test(key) ? key : JSON.stringify(key);
+                if ((isPlainObject(inner) && Object.keys(inner).length > 0) || (Array.isArray(inner) && inner.length > 0)) {
+                    return `${pad}${renderedKey}:\n${toYaml(inner, indent + 2)}`;
+                }
+                return `${pad}${renderedKey}: ${isPlainObject(inner) ? "{}" : Array.isArray(inner) ? "[]" : scalar(inner)}\n`;
+            })
+            .join("");
+    }
+    return `${pad}${scalar(value)}\n`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function scalar(value: unknown): string {
+    if (typeof value === "string") return JSON.stringify(value);
+    if (typeof value === "number") {
+        if (!Number.isFinite(value)) throw new Error(`cannot render ${value} in YAML`);
+        return String(value);
+    }
+    if (typeof value === "boolean") return value ? "true" : "false";
+    if (value === null) return "null";
+    throw new Error(`cannot render a ${typeof value} in YAML`);
+}
