@@ -1,0 +1,100 @@
+// ServiceFleet with Pulumi.dev.yaml under mocks: api-gateway given a build context (built, not
+// pushed: a laptop cluster shares the Docker daemon), plus a service that holds no database pool.
+import * as pulumi from "@pulumi/pulumi";
+import { baselineViolations } from "../helpers/baseline";
+import { find, installMocks, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
+import { readStackConfig } from "../../scripts/stack-files";
+/* eslint-disable @typescript-eslint/consistent-type-imports -- modules are imported after the mocks */
+type Fleet = import("../../components/fleet").ServiceFleet;
+type FleetModule = typeof import("../../components/fleet");
+/* eslint-enable @typescript-eslint/consistent-type-imports */
+
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler";
+const IMAGE = "docker:index/image:Image";
+
+let recorded: RecordedResource[];
+let fleetModule: FleetModule;
+let fleet: Fleet;
+
+beforeAll(async () => {
+    const raw = readStackConfig("dev");
+    const configured = raw.services as Record<string, unknown>[];
+    const services = [
+        ...configured.map((service) =>
+            service.name === "api-gateway" ? { ...service, image: { build: { context: "services/api-gateway", dockerfile: "Dockerfile.dev", repository: "api-gateway", tag: "dev-1" } } } : service,
+        ),
+        { ...configured[1], name: "notifier", port: 3002, usesDatabase: false, image: { prebuilt: "ghcr.io/prepx/notifier:0.3.0" } },
+    ];
+    recorded = await installMocks("dev", { services });
+    const { parseStackConfig } = await import("../../config");
+    fleetModule = await import("../../components/fleet");
+    const config = parseStackConfig("dev", { ...raw, services });
+    fleet = new fleetModule.ServiceFleet("services", {
+        namespace: config.namespace,
+        services: config.services,
+        database: { host: "postgres-pooler.prepx-dev.svc.cluster.local", port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } },
+        redis: { seedNodes: pulumi.output(["redis-0.redis-headless.prepx-dev.svc.cluster.local:6379"]), passwordSecret: { name: pulumi.output("redis-auth"), key: "password" } },
+        pool: config.servicePool,
+        rateLimits: config.rateLimits,
+        healthCheck: config.healthCheck,
+        registry: config.registry,
+    });
+    await valueOf(fleet.images);
+    await settled(recorded);
+});
+
+const container = (service: string) => find(recorded, DEPLOYMENT, service).inputs.spec.template.spec.containers[0];
+const envValue = (service: string, name: string): string | undefined =>
+    container(service).env.find((e: { name: string; value?: string }) => e.name === name)?.value;
+
+test.each(["api-gateway", "user-service", "notifier"])("%s: one replica, HPA 1..2 on 80 %% CPU", (service) => {
+    expect(find(recorded, DEPLOYMENT, service).inputs.spec.replicas).toBe(1);
+    const hpa = find(recorded, HPA, service).inputs.spec;
+    expect([hpa.minReplicas, hpa.maxReplicas, hpa.metrics[0].resource.target.averageUtilization]).toEqual([1, 2, 80]);
+});
+
+test("the build context is built locally, not pushed; pods use the local tag", async () => {
+    const images = ofType(recorded, IMAGE);
+    expect(images.map((image) => image.name)).toEqual(["api-gateway-image"]);
+    expect(images[0].inputs.skipPush).toBe(true);
+    expect(images[0].inputs.imageName).toBe("localhost:5001/prepx/api-gateway:dev-1");
+    expect(images[0].inputs.build.dockerfile).toMatch(/services\/api-gateway\/Dockerfile\.dev$/);
+    expect(container("api-gateway").image).toBe("localhost:5001/prepx/api-gateway:dev-1");
+    expect(container("user-service").image).toBe("ghcr.io/prepx/user-service:2.7.0");
+    expect(await valueOf(fleet.images)).toEqual({
+        "api-gateway": "localhost:5001/prepx/api-gateway:dev-1",
+        "user-service": "ghcr.io/prepx/user-service:2.7.0",
+        notifier: "ghcr.io/prepx/notifier:0.3.0",
+    });
+});
+
+test("dev pool sizes reach the environment", () => {
+    expect([envValue("user-service", "DB_POOL_MAX"), envValue("user-service", "DB_POOL_MIN")]).toEqual(["10", "1"]);
+    expect(envValue("api-gateway", "REDIS_CLUSTER_NODES")).toBe("redis-0.redis-headless.prepx-dev.svc.cluster.local:6379");
+});
+
+test("a service without a database pool gets no DB_* variable, but Redis and the rate limits", () => {
+    const names: string[] = container("notifier").env.map((e: { name: string }) => e.name);
+    expect(names.filter((name) => name.startsWith("DB_"))).toEqual([]);
+    expect(names).toEqual(fleetModule.ENV_DOCS.filter((doc) => doc.scope === "all").map((doc) => doc.name));
+    expect(envValue("notifier", "PORT")).toBe("3002");
+});
+
+test("probes stay the plan's 30 s / 5 s / 3 in dev", () => {
+    const probe = container("notifier").readinessProbe;
+    expect([probe.periodSeconds, probe.timeoutSeconds, probe.failureThreshold]).toEqual([30, 5, 3]);
+});
+
+test("single-replica services still get a PDB and spreading, so scaling up needs no change", () => {
+    expect(find(recorded, "kubernetes:policy/v1:PodDisruptionBudget", "notifier").inputs.spec.maxUnavailable).toBe(1);
+    expect(find(recorded, DEPLOYMENT, "notifier").inputs.spec.template.spec.topologySpreadConstraints).toHaveLength(2);
+});
+
+test("hosts use the dev namespace", async () => {
+    expect((await valueOf(fleet.headlessHosts))["api-gateway"]).toBe("api-gateway-headless.prepx-dev.svc.cluster.local");
+});
+
+test("every workload meets the baseline", () => {
+    expect(baselineViolations(recorded)).toEqual([]);
+});
