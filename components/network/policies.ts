@@ -81,6 +81,13 @@ export interface NetworkPolicyInput {
      * `kubectl get endpoints kubernetes -n default`.
      */
     kubernetesApi?: { cidrs: string[]; ports: number[] };
+    /** Further pods that read the Kubernetes API (e.g. kube-state-metrics): each gets egress to it. */
+    kubernetesApiClients?: { name: string; labels: Record<string, string> }[];
+    /**
+     * The kubelets Prometheus scrapes for volume statistics (PVC usage). Node addresses are no pods
+     * either. Default: any address on 10250; narrow it to the node CIDR.
+     */
+    kubelets?: { cidrs: string[]; ports: number[] };
     /** Cluster DNS pods (default: `k8s-app: kube-dns` in kube-system), port 53 UDP and TCP. */
     dns?: { namespaceLabels: Record<string, string>; podLabels: Record<string, string>; port: number };
 }
@@ -88,6 +95,7 @@ export interface NetworkPolicyInput {
 /** Defaults of the optional inputs. */
 export const NETWORK_POLICY_DEFAULTS = {
     kubernetesApi: { cidrs: ["0.0.0.0/0"], ports: [443, 6443] },
+    kubelets: { cidrs: ["0.0.0.0/0"], ports: [10250] },
     dns: { namespaceLabels: { "kubernetes.io/metadata.name": "kube-system" }, podLabels: { "k8s-app": "kube-dns" }, port: 53 },
 };
 
@@ -130,7 +138,8 @@ function policy(
 /**
  * Every NetworkPolicy of the stack, in a fixed order:
  * default deny; DNS for all; load balancer; one per service; PgBouncer; PostgreSQL primary and
- * members; Redis (and its bootstrap Job); Prometheus; Grafana; one per metrics target.
+ * members; Redis (and its bootstrap Job); Prometheus; Grafana; one per further Kubernetes API
+ * client; one per metrics target.
  */
 export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy[] {
     // A rule with no ports allows every port: an empty list here would open the load balancer wide.
@@ -141,6 +150,8 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
     const api = input.kubernetesApi ?? NETWORK_POLICY_DEFAULTS.kubernetesApi;
     const dns = input.dns ?? NETWORK_POLICY_DEFAULTS.dns;
     const apiEgress = { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) };
+    const kubelets = input.kubelets ?? NETWORK_POLICY_DEFAULTS.kubelets;
+    const kubeletEgress = { to: kubelets.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...kubelets.ports) };
     const isGateway = (service: { labels: Record<string, string> }) => sameLabels(service.labels, input.gateways.labels);
     const backends = input.services.filter((service) => !isGateway(service));
     const databaseClients = input.services.filter((service) => service.usesDatabase);
@@ -242,10 +253,11 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
     policies.push(
         policy(
             "prometheus",
-            "Prometheus accepts Grafana's queries, scrapes every metrics port, and reaches the Kubernetes API for service discovery.",
+            "Prometheus accepts Grafana's queries, scrapes every metrics port and the kubelets (volume statistics), " +
+                "and reaches the Kubernetes API for service discovery.",
             input.prometheus.labels,
             fromPeers([pods(input.grafana.labels)], tcp(input.prometheus.port)),
-            [...input.metricsTargets.flatMap((target) => toPeers([pods(target.labels)], tcp(...target.ports))), apiEgress],
+            [...input.metricsTargets.flatMap((target) => toPeers([pods(target.labels)], tcp(...target.ports))), apiEgress, kubeletEgress],
         ),
         policy(
             "grafana",
@@ -253,6 +265,9 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
             input.grafana.labels,
             [{ ports: tcp(input.grafana.port) }],
             toPeers([pods(input.prometheus.labels)], tcp(input.prometheus.port)),
+        ),
+        ...(input.kubernetesApiClients ?? []).map((client) =>
+            policy(`kubernetes-api-${client.name}`, `${client.name} reaches the Kubernetes API.`, client.labels, [], [apiEgress]),
         ),
         ...input.metricsTargets.map((target) =>
             policy(`metrics-${target.name}`, `Prometheus scrapes ${target.name} on its metrics ports.`, target.labels, fromPeers([pods(input.prometheus.labels)], tcp(...target.ports)), []),

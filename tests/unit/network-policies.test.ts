@@ -18,6 +18,7 @@ const redis = app("redis", "cache");
 const redisBootstrap = app("redis", "cluster-bootstrap");
 const prometheus = app("prometheus", "monitoring");
 const grafana = app("grafana", "dashboards");
+const kubeStateMetrics = app("kube-state-metrics", "monitoring");
 
 const input: NetworkPolicyInput = {
     loadBalancer: { labels: lb, listenPorts: [8080] },
@@ -39,8 +40,11 @@ const input: NetworkPolicyInput = {
         { name: "nginx-exporters", labels: lb, ports: [9113, 4040] },
         { name: "api-gateway", labels: gateway, ports: [8080] },
         { name: "user-service", labels: users, ports: [3001] },
+        { name: "kube-state-metrics", labels: kubeStateMetrics, ports: [8080] },
     ],
     kubernetesApi: { cidrs: ["10.0.0.1/32"], ports: [6443] },
+    kubernetesApiClients: [{ name: "kube-state-metrics", labels: kubeStateMetrics }],
+    kubelets: { cidrs: ["192.168.0.0/16"], ports: [10250] },
 };
 const policies = renderNetworkPolicies(input);
 const byName = (name: string): RenderedPolicy => {
@@ -87,6 +91,7 @@ function allowed(from: Endpoint, to: Endpoint, port: number, protocol: "TCP" | "
 const pod = (labels: Record<string, string>): Endpoint => ({ pod: labels });
 const internet: Endpoint = { address: "203.0.113.7" };
 const apiServer: Endpoint = { address: "10.0.0.1" };
+const kubelet: Endpoint = { address: "192.168.3.4" };
 const kubeDns: Endpoint = { pod: { "k8s-app": "kube-dns" }, namespace: { "kubernetes.io/metadata.name": "kube-system" } };
 const replica = pod({ ...members, role: "replica" });
 // ------------------------------------------------------------------------------------------------
@@ -107,11 +112,13 @@ describe("rendered policies", () => {
             "redis-bootstrap",
             "prometheus",
             "grafana",
+            "kubernetes-api-kube-state-metrics",
             "metrics-redis-exporter",
             "metrics-postgres-exporter",
             "metrics-nginx-exporters",
             "metrics-api-gateway",
             "metrics-user-service",
+            "metrics-kube-state-metrics",
         ]);
     });
 
@@ -173,10 +180,13 @@ describe("rendered policies", () => {
         }
     });
 
-    test("defaults: the Kubernetes API on 443/6443 anywhere, when no address is given", () => {
-        const rendered = renderNetworkPolicies({ ...input, kubernetesApi: undefined });
+    test("defaults: the Kubernetes API on 443/6443 and kubelets on 10250, anywhere, when no address is given", () => {
+        const rendered = renderNetworkPolicies({ ...input, kubernetesApi: undefined, kubelets: undefined });
         const egress = rendered.find((p) => p.name === "prometheus")?.spec.egress ?? [];
-        expect(egress[egress.length - 1]).toEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] });
+        expect(egress.slice(-2)).toEqual([
+            { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] },
+            { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 10250 }] },
+        ]);
     });
 
     test("no database user => PgBouncer accepts nobody (no empty 'from', which would mean everyone)", () => {
@@ -217,6 +227,9 @@ describe("flows, read with Kubernetes semantics", () => {
         ["Prometheus -> nginx access-log exporter", pod(prometheus), pod(lb), 4040, "TCP"],
         ["Prometheus -> user-service metrics", pod(prometheus), pod(users), 3001, "TCP"],
         ["Prometheus -> Kubernetes API", pod(prometheus), apiServer, 6443, "TCP"],
+        ["Prometheus -> kubelet", pod(prometheus), kubelet, 10250, "TCP"],
+        ["Prometheus -> kube-state-metrics", pod(prometheus), pod(kubeStateMetrics), 8080, "TCP"],
+        ["kube-state-metrics -> Kubernetes API", pod(kubeStateMetrics), apiServer, 6443, "TCP"],
         ["Grafana -> Prometheus", pod(grafana), pod(prometheus), 9090, "TCP"],
         ["internet -> Grafana", internet, pod(grafana), 3000, "TCP"],
         ["any pod -> DNS (UDP)", pod(users), kubeDns, 53, "UDP"],
@@ -240,6 +253,9 @@ describe("flows, read with Kubernetes semantics", () => {
         ["PgBouncer -> replica", pod(pgbouncer), replica, 5432],
         ["PgBouncer -> Redis", pod(pgbouncer), pod(redis), 6379],
         ["service -> Kubernetes API", pod(users), apiServer, 6443],
+        ["service -> kubelet", pod(users), kubelet, 10250],
+        ["Prometheus -> kubelet read-only port", pod(prometheus), kubelet, 10255],
+        ["kube-state-metrics -> internet", pod(kubeStateMetrics), internet, 443],
         ["service -> internet", pod(users), internet, 443],
         ["Redis -> internet", pod(redis), internet, 443],
         ["Grafana -> a service", pod(grafana), pod(users), 3001],
