@@ -1,0 +1,493 @@
+// The rendered prometheus.yml and alert rules on Debian's promtool and prometheus (2.42):
+// - `promtool check rules` on the rendered rules file as is;
+// - `promtool test rules` with unit tests generated here from input series: every alert fires when
+//   it should (with its labels and rendered annotations) and stays silent when it should not;
+// - `promtool check config`, and a real Prometheus scraping fake exporters, on the rendered config
+//   with only its Kubernetes discovery swapped for file discovery. Debian builds Prometheus without
+//   the Kubernetes SD ("field kubernetes_sd_configs not found"), so the file-SD targets carry the
+//   __meta_kubernetes_* labels Kubernetes SD would attach, and the relabeling, the namespace filter,
+//   honor_labels, the kubelet token and the kept metrics are exercised exactly as rendered.
+import * as fs from "fs";
+import * as http from "http";
+import * as https from "https";
+import * as path from "path";
+import { parse, stringify } from "yaml";
+import { DASHBOARDS, KUBE_STATE_METRICS_APP, MONITORING_STACK_DEFAULTS } from "../../components/monitoring";
+import {
+    ALERT_RULES_FILE,
+    AlertRule,
+    AlertRulesOptions,
+    KUBELET_TOKEN_FILE,
+    PROMETHEUS_CONFIG_FILE,
+    alertRules,
+    renderAlertRules,
+    renderPrometheusConfig,
+} from "../../components/monitoring/render";
+import { parseStackConfig } from "../../config";
+import { readStackConfig } from "../../scripts/stack-files";
+import { freePort, makeTempDir, report, run, startServer, stopServer, Server, waitFor } from "./support";
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- Prometheus API answers are checked structurally */
+
+// The prod stack's files, rendered from its configuration the way MonitoringStack renders them.
+const config = parseStackConfig("prod", readStackConfig("prod"));
+const NS = config.namespace;
+const RULES_OPTIONS: AlertRulesOptions = {
+    namespace: NS,
+    expected: { postgresMembers: config.postgres.replicas + 1, redisMasters: config.redis.masters, redisNodes: config.redis.masters * (1 + config.redis.replicasPerMaster) },
+    thresholds: { ...MONITORING_STACK_DEFAULTS.thresholds, p95LatencyMs: config.targets.p95LatencyMs },
+    postgresApp: MONITORING_STACK_DEFAULTS.postgresApp,
+};
+const PROMETHEUS_YML = renderPrometheusConfig({
+    namespace: NS,
+    scrapeInterval: config.monitoring.prometheus.scrapeInterval,
+    kubeStateMetricsApp: KUBE_STATE_METRICS_APP,
+    postgresApp: MONITORING_STACK_DEFAULTS.postgresApp,
+    patroniPort: MONITORING_STACK_DEFAULTS.patroniPort,
+    verifyKubeletTls: false,
+});
+const ALERTS_YML = renderAlertRules(RULES_OPTIONS);
+const KUBELET_TOKEN = "live-test-kubelet-token";
+
+const dirs: string[] = [];
+const servers: (http.Server | https.Server)[] = [];
+let prometheus: Server | undefined;
+
+/** A temp dir holding the rendered files as the pod sees them: config, rules, projected token. */
+function configDir(prefix: string, prometheusYml: string): string {
+    const dir = makeTempDir(prefix);
+    dirs.push(dir);
+    fs.writeFileSync(path.join(dir, PROMETHEUS_CONFIG_FILE), prometheusYml);
+    fs.writeFileSync(path.join(dir, ALERT_RULES_FILE), ALERTS_YML);
+    fs.mkdirSync(path.join(dir, path.dirname(KUBELET_TOKEN_FILE)), { recursive: true });
+    fs.writeFileSync(path.join(dir, KUBELET_TOKEN_FILE), KUBELET_TOKEN);
+    return dir;
+}
+
+afterAll(async () => {
+    if (prometheus) await stopServer(prometheus);
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test("promtool check rules accepts the rendered rules file", async () => {
+    const dir = configDir("prom-rules", PROMETHEUS_YML);
+    const { stdout } = await run("promtool", ["check", "rules", path.join(dir, ALERT_RULES_FILE)], { timeoutMs: 30000 });
+    const rules = alertRules(RULES_OPTIONS).length;
+    expect(stdout).toContain(`SUCCESS: ${rules} rules found`);
+    report(`promtool check rules: SUCCESS, ${rules} rules`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// promtool test rules: one firing and one silent case (at least) per alert
+
+type Labels = Record<string, string>;
+interface Series {
+    labels: Labels;
+    values: string;
+}
+interface AlertCase {
+    alert: string;
+    what: string;
+    series: Series[];
+    evalTime: string;
+    /** The alert expected at evalTime (labels beyond severity/namespace, and $value as rendered), or null for silence. */
+    fires: { labels: Labels; value: string } | null;
+    /** A time at which the condition already holds but `for:` has not elapsed: nothing may be firing yet. */
+    pendingAt?: string;
+}
+
+const pod = (name: string, app: string, job = "kubernetes-pods"): Labels => ({ namespace: NS, pod: name, app, job });
+const s = (name: string, labels: Labels, values: string): Series => ({ labels: { __name__: name, ...labels }, values });
+
+const PG0 = pod("postgres-0", "postgres");
+const PG1 = pod("postgres-1", "postgres");
+const PG2 = pod("postgres-2", "postgres");
+const PAT0 = pod("postgres-0", "postgres", "patroni");
+const PAT1 = pod("postgres-1", "postgres", "patroni");
+const redis = (i: number) => pod(`redis-${i}`, "redis");
+const info = (i: number, role: string, values = "1x20") => s("redis_instance_info", { ...redis(i), role }, values);
+const NGINX = pod("nginx-0", "nginx");
+const responses = (status: string, perMinute: number) => s("nginx_http_response_count_total", { ...NGINX, status, method: "GET" }, `0+${perMinute}x30`);
+const buckets = (cumulative: Record<string, number>) => Object.entries(cumulative).map(([le, perMinute]) => s("nginx_http_response_time_seconds_bucket", { ...NGINX, le }, `0+${perMinute}x30`));
+const KSM = { namespace: NS, pod: "api-gateway-0", container: "app", job: "kube-state-metrics" };
+const VOLUME = { namespace: NS, persistentvolumeclaim: "data-postgres-0", job: "kubelet", node: "node-a" };
+
+const CASES: AlertCase[] = [
+    { alert: "PostgresDown", what: "PostgreSQL stops answering", series: [s("pg_up", PG0, "1 1 0x10")], evalTime: "5m", pendingAt: "2m", fires: { labels: PG0, value: "0" } },
+    { alert: "PostgresDown", what: "the exporter is unreachable", series: [s("up", PG0, "1 1 0x10")], evalTime: "5m", fires: { labels: PG0, value: "0" } },
+    { alert: "PostgresDown", what: "all up", series: [s("pg_up", PG0, "1x10"), s("up", PG0, "1x10")], evalTime: "5m", fires: null },
+    {
+        alert: "PostgresReplicationLagHigh",
+        what: "a replica 45 s behind",
+        series: [s("pg_replication_lag_seconds", PG1, "0 0 45x10"), s("pg_replication_is_replica", PG1, "1x12")],
+        evalTime: "6m",
+        pendingAt: "3m",
+        fires: { labels: PG1, value: "45s" },
+    },
+    {
+        alert: "PostgresReplicationLagHigh",
+        what: "a replica 10 s behind; a primary reporting lag",
+        series: [s("pg_replication_lag_seconds", PG1, "10x12"), s("pg_replication_is_replica", PG1, "1x12"), s("pg_replication_lag_seconds", PG0, "45x12"), s("pg_replication_is_replica", PG0, "0x12")],
+        evalTime: "6m",
+        fires: null,
+    },
+    {
+        alert: "PostgresReplicationLagBytesHigh",
+        what: "a replica 2 MiB of WAL behind (the leader's own replayed position is 0)",
+        series: [
+            s("patroni_xlog_location", PAT0, "10000000x12"),
+            s("patroni_xlog_replayed_location", PAT0, "0x12"),
+            s("patroni_replica", PAT0, "0x12"),
+            s("patroni_xlog_location", PAT1, "0x12"),
+            s("patroni_xlog_replayed_location", PAT1, "10000000 7902848x11"),
+            s("patroni_replica", PAT1, "1x12"),
+        ],
+        evalTime: "6m",
+        fires: { labels: PAT1, value: "2Mi" },
+    },
+    {
+        alert: "PostgresReplicationLagBytesHigh",
+        what: "a replica 1000 bytes behind",
+        series: [
+            s("patroni_xlog_location", PAT0, "10000000x12"),
+            s("patroni_xlog_replayed_location", PAT0, "0x12"),
+            s("patroni_replica", PAT0, "0x12"),
+            s("patroni_xlog_location", PAT1, "0x12"),
+            s("patroni_xlog_replayed_location", PAT1, "9999000x12"),
+            s("patroni_replica", PAT1, "1x12"),
+        ],
+        evalTime: "6m",
+        fires: null,
+    },
+    {
+        alert: "PostgresReplicasBelowExpected",
+        what: "one of two replicas goes down",
+        series: [
+            s("pg_up", PG0, "1x15"),
+            s("pg_replication_is_replica", PG0, "0x15"),
+            s("pg_up", PG1, "1x15"),
+            s("pg_replication_is_replica", PG1, "1x15"),
+            s("pg_up", PG2, "1 1 0x13"),
+            s("pg_replication_is_replica", PG2, "1 1 stale"),
+        ],
+        evalTime: "10m",
+        pendingAt: "5m",
+        fires: { labels: {}, value: "1" },
+    },
+    { alert: "PostgresReplicasBelowExpected", what: "no replica at all (count of nothing is 0)", series: [s("pg_up", PG0, "1x15"), s("pg_replication_is_replica", PG0, "0x15")], evalTime: "10m", fires: { labels: {}, value: "0" } },
+    {
+        alert: "PostgresReplicasBelowExpected",
+        what: "both replicas up",
+        series: [s("pg_up", PG0, "1x15"), s("pg_replication_is_replica", PG0, "0x15"), s("pg_up", PG1, "1x15"), s("pg_replication_is_replica", PG1, "1x15"), s("pg_up", PG2, "1x15"), s("pg_replication_is_replica", PG2, "1x15")],
+        evalTime: "10m",
+        fires: null,
+    },
+    { alert: "RedisDown", what: "a node stops answering", series: [s("redis_up", redis(1), "1 0x10")], evalTime: "5m", fires: { labels: redis(1), value: "0" } },
+    { alert: "RedisDown", what: "all up", series: [s("redis_up", redis(1), "1x10")], evalTime: "5m", fires: null },
+    { alert: "RedisClusterStateNotOk", what: "cluster_state:fail", series: [s("redis_cluster_state", redis(0), "1 1 0x10")], evalTime: "6m", pendingAt: "2m", fires: { labels: redis(0), value: "0" } },
+    { alert: "RedisClusterStateNotOk", what: "cluster_state:ok", series: [s("redis_cluster_state", redis(0), "1x10")], evalTime: "6m", fires: null },
+    { alert: "RedisMasterMissing", what: "a master dies and nobody takes over", series: [info(0, "master"), info(1, "master"), info(2, "master", "1 1 stale")], evalTime: "6m", fires: { labels: {}, value: "2" } },
+    {
+        alert: "RedisMasterMissing",
+        what: "a master dies and its replica is promoted",
+        series: [info(0, "master"), info(1, "master"), info(2, "master", "1 1 stale"), info(5, "slave", "1 1 stale"), info(5, "master", "_ _ 1x18")],
+        evalTime: "6m",
+        fires: null,
+    },
+    { alert: "RedisReplicasBelowExpected", what: "two replicas of three", series: [info(3, "slave"), info(4, "slave")], evalTime: "10m", fires: { labels: {}, value: "2" } },
+    { alert: "RedisReplicasBelowExpected", what: "three replicas", series: [info(3, "slave"), info(4, "slave"), info(5, "slave")], evalTime: "10m", fires: null },
+    { alert: "NginxDown", what: "stub_status unreadable", series: [s("nginx_up", NGINX, "1 0x10")], evalTime: "5m", fires: { labels: NGINX, value: "0" } },
+    { alert: "NginxDown", what: "nginx up", series: [s("nginx_up", NGINX, "1x10")], evalTime: "5m", fires: null },
+    {
+        alert: "Nginx5xxRatioHigh",
+        what: "50 of every 1050 requests answer 502",
+        series: [responses("200", 1000), responses("502", 50)],
+        evalTime: "10m",
+        pendingAt: "4m",
+        fires: { labels: { namespace: NS }, value: "4.762%" },
+    },
+    { alert: "Nginx5xxRatioHigh", what: "5 of every 1005 answer 502 (below 1%); 429s are not errors", series: [responses("200", 1000), responses("502", 5), responses("429", 300)], evalTime: "10m", fires: null },
+    {
+        alert: "NginxP95LatencyAboveSlo",
+        what: "p95 at 375 ms",
+        series: buckets({ "0.05": 20, "0.1": 50, "0.25": 90, "0.5": 100, "+Inf": 100 }),
+        evalTime: "15m",
+        pendingAt: "8m",
+        fires: { labels: { namespace: NS }, value: "375ms" },
+    },
+    { alert: "NginxP95LatencyAboveSlo", what: "p95 at 92 ms, just under the 100 ms SLO", series: buckets({ "0.05": 80, "0.1": 98, "0.25": 100, "0.5": 100, "+Inf": 100 }), evalTime: "15m", fires: null },
+    { alert: "PodRestarting", what: "a container restarting every minute", series: [s("kube_pod_container_status_restarts_total", KSM, "0+1x10")], evalTime: "10m", fires: { labels: KSM, value: "10" } },
+    { alert: "PodRestarting", what: "one restart", series: [s("kube_pod_container_status_restarts_total", KSM, "0 0 0 1x8")], evalTime: "10m", fires: null },
+    {
+        alert: "PersistentVolumeNearlyFull",
+        what: "a PVC 90% full",
+        series: [s("kubelet_volume_stats_used_bytes", VOLUME, "90x15"), s("kubelet_volume_stats_capacity_bytes", VOLUME, "100x15")],
+        evalTime: "12m",
+        pendingAt: "9m",
+        fires: { labels: VOLUME, value: "90%" },
+    },
+    { alert: "PersistentVolumeNearlyFull", what: "a PVC 80% full", series: [s("kubelet_volume_stats_used_bytes", VOLUME, "80x15"), s("kubelet_volume_stats_capacity_bytes", VOLUME, "100x15")], evalTime: "12m", fires: null },
+];
+
+function seriesText(labels: Labels): string {
+    const { __name__: name, ...rest } = labels;
+    return `${name}{${Object.entries(rest).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(",")}}`;
+}
+
+/** The annotation as Prometheus renders it for these labels and this (already humanized) value. */
+function expand(template: string, labels: Labels, value: string): string {
+    return template.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, name: string) => labels[name] ?? "").replace(/\{\{ \$value(?: \| \w+)? \}\}/g, value);
+}
+
+function promtoolTest(rule: AlertRule, c: AlertCase): Record<string, unknown> {
+    const checks: Record<string, unknown>[] = [];
+    if (c.pendingAt) checks.push({ eval_time: c.pendingAt, alertname: c.alert, exp_alerts: [] });
+    const expected = c.fires;
+    checks.push({
+        eval_time: c.evalTime,
+        alertname: c.alert,
+        exp_alerts: expected
+            ? [
+                  {
+                      exp_labels: { ...expected.labels, ...rule.labels },
+                      exp_annotations: {
+                          summary: expand(rule.annotations.summary, expected.labels, expected.value),
+                          description: expand(rule.annotations.description, expected.labels, expected.value),
+                      },
+                  },
+              ]
+            : [],
+    });
+    return { name: `${c.alert}: ${c.what}`, interval: "1m", input_series: c.series.map((x) => ({ series: seriesText(x.labels), values: x.values })), alert_rule_test: checks };
+}
+
+test("promtool test rules: each alert fires when it should and stays silent when it should not", async () => {
+    const rules = Object.fromEntries(alertRules(RULES_OPTIONS).map((r) => [r.alert, r]));
+    for (const name of Object.keys(rules)) {
+        expect({ name, firing: CASES.some((c) => c.alert === name && c.fires) }).toEqual({ name, firing: true });
+        expect({ name, silent: CASES.some((c) => c.alert === name && !c.fires) }).toEqual({ name, silent: true });
+    }
+    const dir = configDir("prom-unit", PROMETHEUS_YML);
+    const tests = CASES.map((c) => promtoolTest(rules[c.alert], c));
+    fs.writeFileSync(path.join(dir, "tests.yml"), stringify({ rule_files: [ALERT_RULES_FILE], evaluation_interval: "1m", tests }));
+    const result = await run("promtool", ["test", "rules", path.join(dir, "tests.yml")], { timeoutMs: 60000 }).catch((error: Error & { stdout?: string }) => {
+        throw new Error(`${error.message}\n${error.stdout ?? ""}`);
+    });
+    expect(result.stdout).toContain("SUCCESS");
+    const firing = CASES.filter((c) => c.fires).length;
+    report(`promtool test rules: SUCCESS, ${Object.keys(rules).length} alerts, ${firing} firing cases, ${CASES.length - firing} silent cases, ${CASES.filter((c) => c.pendingAt).length} still pending before for: elapsed`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// The scrape config, on file discovery, checked by promtool and run by a real Prometheus
+
+/** A pod as Kubernetes pod discovery sees it: one target per declared container port, or one at the bare pod IP without ports. */
+interface FakePod {
+    name: string;
+    labels: Labels;
+    annotations: Labels;
+    phase: string;
+    /** Declared ports: name, number, and the local address a fake exporter listens on. */
+    ports: { name: string; number: number; address: string }[];
+}
+
+function podTargets(p: FakePod): { targets: string[]; labels: Labels }[] {
+    const base: Labels = {
+        __meta_kubernetes_namespace: NS,
+        __meta_kubernetes_pod_name: p.name,
+        __meta_kubernetes_pod_phase: p.phase,
+        __meta_kubernetes_pod_ip: "127.0.0.1",
+    };
+    for (const [k, v] of Object.entries(p.labels)) base[`__meta_kubernetes_pod_label_${k.replace(/[^a-zA-Z0-9_]/g, "_")}`] = v;
+    for (const [k, v] of Object.entries(p.annotations)) base[`__meta_kubernetes_pod_annotation_${k.replace(/[^a-zA-Z0-9_]/g, "_")}`] = v;
+    if (p.ports.length === 0) return [{ targets: ["127.0.0.1"], labels: base }];
+    return p.ports.map((port) => ({
+        targets: [port.address],
+        labels: { ...base, __meta_kubernetes_pod_container_port_name: port.name, __meta_kubernetes_pod_container_port_number: String(port.number) },
+    }));
+}
+
+function serve(server: http.Server | https.Server): Promise<number> {
+    servers.push(server);
+    return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve((server.address() as { port: number }).port)));
+}
+
+function exporter(body: string, requests: string[] = []): http.RequestListener {
+    return (req, res) => {
+        requests.push(`${req.url} ${req.headers.authorization ?? ""}`);
+        res.writeHead(200, { "Content-Type": "text/plain; version=0.0.4" });
+        res.end(body);
+    };
+}
+
+async function api(port: number, pathAndQuery: string): Promise<any> {
+    const response = await fetch(`http://127.0.0.1:${port}${pathAndQuery}`, { signal: AbortSignal.timeout(5000) });
+    const json: any = await response.json();
+    if (json.status !== "success") throw new Error(`${pathAndQuery}: ${JSON.stringify(json)}`);
+    return json.data;
+}
+
+test("the scrape config passes promtool and, run by Prometheus, discovers, relabels and filters as intended", async () => {
+    const rendered = parse(PROMETHEUS_YML);
+    // Only the discovery mechanism changes: each job reads targets/<job>.json instead of asking Kubernetes.
+    const variant = structuredClone(rendered);
+    for (const job of variant.scrape_configs) {
+        expect(job.kubernetes_sd_configs).toBeDefined();
+        delete job.kubernetes_sd_configs;
+        job.file_sd_configs = [{ files: [`targets/${job.job_name}.json`], refresh_interval: "5s" }];
+    }
+    const strip = (c: any) => ({ ...c, scrape_configs: c.scrape_configs.map(({ kubernetes_sd_configs: _k, file_sd_configs: _f, ...rest }: any) => rest) });
+    expect(strip(variant)).toEqual(strip(rendered));
+    const dir = configDir("prom-run", stringify(variant));
+
+    // Fake exporters and a fake kubelet (HTTPS with a throwaway self-signed certificate, bearer token checked).
+    const redisPort = await serve(http.createServer(exporter('redis_up 1\nredis_cluster_state 1\n')));
+    const pgPort = await serve(http.createServer(exporter("pg_up 1\npg_replication_is_replica 0\n")));
+    const patroniPort = await serve(http.createServer(exporter('patroni_primary{scope="prepx"} 1\npatroni_replica{scope="prepx"} 0\n')));
+    const ksmPort = await serve(
+        http.createServer(exporter(`kube_pod_container_status_restarts_total{namespace="${NS}",pod="api-gateway-0",container="app",uid="u1"} 4\n`)),
+    );
+    await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1"], { timeoutMs: 30000 });
+    const kubeletRequests: string[] = [];
+    const kubeletBody = [
+        `kubelet_volume_stats_used_bytes{namespace="${NS}",persistentvolumeclaim="data-postgres-0"} 90`,
+        `kubelet_volume_stats_capacity_bytes{namespace="${NS}",persistentvolumeclaim="data-postgres-0"} 100`,
+        'kubelet_volume_stats_used_bytes{namespace="other-team",persistentvolumeclaim="secret-project"} 5',
+        "kubelet_running_pods 42",
+        "",
+    ].join("\n");
+    const kubeletPort = await serve(
+        https.createServer({ key: fs.readFileSync(path.join(dir, "key.pem")), cert: fs.readFileSync(path.join(dir, "cert.pem")) }, (req, res) => {
+            if (req.headers.authorization !== `Bearer ${KUBELET_TOKEN}`) {
+                kubeletRequests.push(`refused ${req.headers.authorization ?? ""}`);
+                res.writeHead(401).end();
+                return;
+            }
+            exporter(kubeletBody, kubeletRequests)(req, res);
+        }),
+    );
+    const annotations = (port: number, metricsPath = "/metrics"): Labels => ({ "prometheus.io/scrape": "true", "prometheus.io/port": String(port), "prometheus.io/path": metricsPath });
+    const k8sLabels = (name: string, component: string): Labels => ({ "app.kubernetes.io/name": name, "app.kubernetes.io/component": component });
+    const pods: FakePod[] = [
+        {
+            name: "redis-0",
+            labels: k8sLabels("redis", "cache"),
+            annotations: annotations(redisPort),
+            phase: "Running",
+            ports: [
+                { name: "redis", number: 6379, address: "127.0.0.1:6379" },
+                { name: "cluster-bus", number: 16379, address: "127.0.0.1:16379" },
+                { name: "metrics", number: 9121, address: "127.0.0.1:9121" },
+            ],
+        },
+        {
+            name: "postgres-0",
+            labels: k8sLabels("postgres", "database"),
+            annotations: annotations(pgPort),
+            phase: "Running",
+            ports: [
+                { name: "postgresql", number: 5432, address: "127.0.0.1:5432" },
+                { name: "patroni", number: 8008, address: `127.0.0.1:${patroniPort}` },
+                { name: "metrics", number: 9187, address: "127.0.0.1:9187" },
+            ],
+        },
+        {
+            name: "monitoring-kube-state-metrics-abc",
+            labels: k8sLabels(KUBE_STATE_METRICS_APP, "monitoring"),
+            annotations: annotations(ksmPort),
+            phase: "Running",
+            ports: [
+                { name: "http-metrics", number: 8080, address: `127.0.0.1:${ksmPort}` },
+                { name: "telemetry", number: 8081, address: "127.0.0.1:8081" },
+            ],
+        },
+        { name: "redis-bootstrap-xyz", labels: k8sLabels("redis", "cluster-bootstrap"), annotations: annotations(redisPort), phase: "Succeeded", ports: [] },
+        { name: "unannotated-0", labels: k8sLabels("other", "thing"), annotations: {}, phase: "Running", ports: [{ name: "http", number: 80, address: "127.0.0.1:80" }] },
+    ];
+    const podGroups = pods.flatMap(podTargets);
+    fs.mkdirSync(path.join(dir, "targets"));
+    for (const job of ["kubernetes-pods", "patroni", "kube-state-metrics"]) fs.writeFileSync(path.join(dir, "targets", `${job}.json`), JSON.stringify(podGroups));
+    fs.writeFileSync(path.join(dir, "targets", "kubelet.json"), JSON.stringify([{ targets: [`127.0.0.1:${kubeletPort}`], labels: { __meta_kubernetes_node_name: "node-a" } }]));
+
+    const check = await run("promtool", ["check", "config", path.join(dir, PROMETHEUS_CONFIG_FILE)], { timeoutMs: 30000 });
+    expect(check.stdout).toContain("SUCCESS");
+    report("promtool check config (file-SD variant): SUCCESS, rule file included");
+
+    const webPort = await freePort();
+    prometheus = startServer(
+        "prometheus",
+        "prometheus",
+        [`--config.file=${path.join(dir, PROMETHEUS_CONFIG_FILE)}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${webPort}`],
+        path.join(dir, "prometheus.log"),
+    );
+    await waitFor("Prometheus ready", async () => (await fetch(`http://127.0.0.1:${webPort}/-/ready`, { signal: AbortSignal.timeout(2000) })).ok, 30000);
+
+    // Every target scraped once (the scrape interval is the stack's, 15 s, with a random offset).
+    const active = await waitFor(
+        "every target scraped",
+        async () => {
+            const targets = (await api(webPort, "/api/v1/targets?state=active")).activeTargets as any[];
+            return targets.length === 5 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
+        },
+        60000,
+        500,
+    );
+    const byPool = (pool: string) => active.filter((t) => t.scrapePool === pool);
+    // redis-0's three container ports and postgres-0's three collapse into one target each; KSM, the
+    // finished bootstrap pod and the unannotated pod are not in the pods job.
+    expect(byPool("kubernetes-pods").map((t) => t.labels).sort((x, y) => x.pod.localeCompare(y.pod))).toEqual([
+        { job: "kubernetes-pods", instance: `127.0.0.1:${pgPort}`, namespace: NS, pod: "postgres-0", app: "postgres", component: "database" },
+        { job: "kubernetes-pods", instance: `127.0.0.1:${redisPort}`, namespace: NS, pod: "redis-0", app: "redis", component: "cache" },
+    ]);
+    expect(byPool("patroni").map((t) => t.labels.pod)).toEqual(["postgres-0"]);
+    expect(byPool("kube-state-metrics").map((t) => t.scrapeUrl)).toEqual([`http://127.0.0.1:${ksmPort}/metrics`]);
+    expect(byPool("kubelet").map((t) => [t.scrapeUrl, t.labels.node])).toEqual([[`https://127.0.0.1:${kubeletPort}/metrics`, "node-a"]]);
+    for (const target of active) expect({ pool: target.scrapePool, health: target.health, error: target.lastError }).toEqual({ pool: target.scrapePool, health: "up", error: "" });
+
+    const query = async (expr: string) => (await api(webPort, `/api/v1/query?query=${encodeURIComponent(expr)}`)).result as any[];
+    const redisUp = await waitFor("redis_up stored", async () => ((await query("redis_up")).length ? await query("redis_up") : undefined), 30000, 500);
+    expect(redisUp[0].metric).toEqual({ __name__: "redis_up", job: "kubernetes-pods", instance: `127.0.0.1:${redisPort}`, namespace: NS, pod: "redis-0", app: "redis", component: "cache" });
+    // honor_labels: the restarted pod keeps its own name, not kube-state-metrics'.
+    const restarts = await query("kube_pod_container_status_restarts_total");
+    expect(restarts.map((r) => [r.metric.pod, r.metric.namespace, r.metric.exported_pod])).toEqual([["api-gateway-0", NS, undefined]]);
+    // The kubelet job sent the projected token and stored only this namespace's volume statistics.
+    expect(kubeletRequests.some((r) => r.startsWith("refused"))).toBe(false);
+    expect((await query("kubelet_volume_stats_used_bytes")).map((r) => r.metric.namespace)).toEqual([NS]);
+    expect(await query("kubelet_running_pods")).toEqual([]);
+    expect((await query("patroni_primary")).map((r) => r.metric.pod)).toEqual(["postgres-0"]);
+
+    // The rule file loads and every rule evaluates without error on live data.
+    const groups = await waitFor(
+        "rules evaluated",
+        async () => {
+            const data = await api(webPort, "/api/v1/rules?type=alert");
+            const rules = data.groups.flatMap((g: any) => g.rules);
+            return rules.length > 0 && rules.every((r: any) => r.lastEvaluation && !r.lastEvaluation.startsWith("0001")) ? data.groups : undefined;
+        },
+        60000,
+        500,
+    );
+    const loaded = groups.flatMap((g: any) => g.rules);
+    expect(loaded.map((r: any) => r.name).sort()).toEqual(alertRules(RULES_OPTIONS).map((r) => r.alert).sort());
+    for (const rule of loaded) expect({ rule: rule.name, health: rule.health }).toEqual({ rule: rule.name, health: "ok" });
+    // The scraped PVC at 90% turns the alert pending (its for: is 10 minutes).
+    await waitFor(
+        "PersistentVolumeNearlyFull pending",
+        async () => (await api(webPort, "/api/v1/alerts")).alerts.some((a: any) => a.labels.alertname === "PersistentVolumeNearlyFull" && a.state === "pending"),
+        45000,
+        500,
+    );
+
+    // Every dashboard query parses and evaluates.
+    let queries = 0;
+    for (const [file, dashboard] of Object.entries(DASHBOARDS)) {
+        for (const panel of (dashboard as any).panels) {
+            for (const target of panel.targets ?? []) {
+                await expect(query(target.expr).then(() => "ok", (error: Error) => `${file} "${panel.title}": ${error.message}`)).resolves.toBe("ok");
+                queries++;
+            }
+        }
+    }
+    report(`Prometheus (Debian 2.42) on the rendered config: ${active.length} targets up, ${loaded.length} rules healthy, ${queries} dashboard queries valid`);
+});
