@@ -15,6 +15,13 @@ export const HEALTH_PATH = "/healthz";
 export const STUB_EXPORTER_PORT = 9113;
 /** prometheus-nginxlog-exporter's metrics port (its default). */
 export const LOG_EXPORTER_PORT = 4040;
+/** Container port name of STUB_EXPORTER_PORT (the pod's prometheus.io/port annotation points here). */
+export const STUB_EXPORTER_PORT_NAME = "metrics";
+/**
+ * Container port name of LOG_EXPORTER_PORT. The prometheus.io/* annotations name one port per pod,
+ * so Prometheus needs a job that keeps this port name to scrape the access-log metrics.
+ */
+export const LOG_EXPORTER_PORT_NAME = "metrics-log";
 /** UDP port on 127.0.0.1 where the log exporter receives nginx's access log as syslog. */
 export const LOG_EXPORTER_SYSLOG_PORT = 5531;
 /** The metric namespace of the log exporter: metric names start with `nginx_`. */
