@@ -149,8 +149,12 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
     }
     const api = input.kubernetesApi ?? NETWORK_POLICY_DEFAULTS.kubernetesApi;
     const dns = input.dns ?? NETWORK_POLICY_DEFAULTS.dns;
-    const apiEgress = { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) };
     const kubelets = input.kubelets ?? NETWORK_POLICY_DEFAULTS.kubelets;
+    // An empty `to` or `ports` would mean every address or every port.
+    for (const [arg, block] of [["kubernetesApi", api], ["kubelets", kubelets]] as const) {
+        if (block.cidrs.length === 0 || block.ports.length === 0) throw new Error(`renderNetworkPolicies: ${arg} must list at least one CIDR and one port`);
+    }
+    const apiEgress = { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) };
     const kubeletEgress = { to: kubelets.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...kubelets.ports) };
     const isGateway = (service: { labels: Record<string, string> }) => sameLabels(service.labels, input.gateways.labels);
     const backends = input.services.filter((service) => !isGateway(service));

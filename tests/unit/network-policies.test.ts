@@ -196,9 +196,11 @@ describe("rendered policies", () => {
         expect(bouncer?.spec.policyTypes).toEqual(["Egress"]);
     });
 
-    test("empty port lists are refused (no ports = every port)", () => {
+    test("empty port and address lists are refused (none = every port / address)", () => {
         expect(() => renderNetworkPolicies({ ...input, loadBalancer: { labels: lb, listenPorts: [] } })).toThrow("loadBalancer.listenPorts must list at least one port");
         expect(() => renderNetworkPolicies({ ...input, metricsTargets: [{ name: "x", labels: lb, ports: [] }] })).toThrow("metricsTargets x must list at least one port");
+        expect(() => renderNetworkPolicies({ ...input, kubernetesApi: { cidrs: [], ports: [443] } })).toThrow("kubernetesApi must list at least one CIDR and one port");
+        expect(() => renderNetworkPolicies({ ...input, kubelets: { cidrs: ["10.0.0.0/8"], ports: [] } })).toThrow("kubelets must list at least one CIDR and one port");
     });
 });
 
