@@ -33,6 +33,11 @@ export function isWireSecret(value: unknown): boolean {
     return value !== null && typeof value === "object" && (value as Record<string, unknown>)[SIG_KEY] === SECRET_SIG;
 }
 
+/** A value wrapped as Pulumi serializes a secret (for tests of code that reads RecordedResource.wire). */
+export function wireSecret(value: unknown): Record<string, unknown> {
+    return { [SIG_KEY]: SECRET_SIG, value };
+}
+
 /** Mock state for resources whose outputs the engine or provider would compute. */
 function computedState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {

@@ -1,0 +1,137 @@
+// The capacity report (scripts/capacity.ts): each line's arithmetic and verdict, from a StackConfig
+// whose relevant figures each test sets itself.
+import { parseStackConfig, StackConfig } from "../../config";
+import { capacityReport, CapacityLine, DEFAULT_ASSUMPTIONS, formatCapacity, scrapeTargets } from "../../scripts/capacity";
+import { readStackConfig } from "../../scripts/stack-files";
+import { Footprint } from "../../scripts/summary";
+
+const GI = 2 ** 30;
+const prod = parseStackConfig("prod", readStackConfig("prod"));
+
+/** prod's config with some values replaced (typed, not re-validated: the report must judge any sizing). */
+function withChanges(change: (config: StackConfig) => void): StackConfig {
+    const config = structuredClone(prod);
+    change(config);
+    return config;
+}
+
+const footprint = (cores: number, memoryGi: number, storageGi: number): Footprint => ({
+    cpuRequests: cores,
+    cpuLimits: cores * 2,
+    memoryRequests: memoryGi * GI,
+    memoryLimits: memoryGi * 2 * GI,
+    storage: storageGi * GI,
+});
+const small = { min: footprint(10, 20, 100), max: footprint(10, 20, 100) };
+
+function line(lines: CapacityLine[], check: string): CapacityLine {
+    const found = lines.find((l) => l.check === check);
+    if (!found) throw new Error(`no line ${check}`);
+    return found;
+}
+
+describe("capacity report", () => {
+    test("connection budget: both hops from components/budget.ts, OK when they fit", () => {
+        const config = withChanges((c) => {
+            c.services = c.services.map((s) => ({ ...s, usesDatabase: true, autoscaling: { ...s.autoscaling, maxReplicas: 10 } }));
+            c.servicePool.max = 50;
+            Object.assign(c.pgbouncer, { replicas: 2, maxClientConn: 1000, defaultPoolSize: 100, reservePoolSize: 10 });
+            Object.assign(c.postgres.parameters, { max_connections: 300, superuser_reserved_connections: 5 });
+            c.postgres.reservedConnections = 40;
+        });
+        const lines = capacityReport(config, small);
+        expect(line(lines, "connections clients -> PgBouncer")).toEqual({
+            check: "connections clients -> PgBouncer",
+            ok: true,
+            detail: "service pools api-gateway 10 x 50 + user-service 10 x 50 = 1000 client connections; PgBouncer accepts 2 x 1000 = 2000",
+        });
+        expect(line(lines, "connections PgBouncer -> PostgreSQL")).toMatchObject({ ok: true, detail: expect.stringContaining("2 x (100 + 10) = 220; PostgreSQL allows 300 - 5 superuser-reserved - 40 reserved = 255") });
+    });
+
+    test("connection budget: the plan's 40 pods x 100 straight into max_connections 500 is SHORT on both hops", () => {
+        const config = withChanges((c) => {
+            c.services = [{ ...c.services[1], autoscaling: { ...c.services[1].autoscaling, maxReplicas: 40 } }];
+            Object.assign(c.pgbouncer, { replicas: 1, maxClientConn: 500, defaultPoolSize: 500, reservePoolSize: 0 });
+        });
+        const lines = capacityReport(config, small);
+        expect(line(lines, "connections clients -> PgBouncer").ok).toBe(false);
+        expect(line(lines, "connections clients -> PgBouncer").detail).toContain("user-service 40 x 100 = 4000 client connections; PgBouncer accepts 1 x 500 = 500");
+        expect(line(lines, "connections PgBouncer -> PostgreSQL").ok).toBe(false);
+    });
+
+    test("nginx: replicas x workers x worker_connections / 2 against the target users; the plan's 3 x 4 x 8192 is SHORT of 100,000", () => {
+        const config = withChanges((c) => {
+            Object.assign(c.loadBalancer, { replicas: 3, workerConnections: 8192, workerRlimitNofile: 65535 });
+            c.loadBalancer.resources.limits.cpu = "4";
+            c.targets.concurrentUsers = 100000;
+        });
+        expect(line(capacityReport(config, small), "nginx connections")).toEqual({
+            check: "nginx connections",
+            ok: false,
+            detail:
+                "3 pods x 4 workers (worker_processes auto; assumed 4 cores per LB pod = its CPU limit 4) x 8192 worker_connections / 2 (proxying) " +
+                "= 49,152 concurrent clients; target 100,000 concurrent users x 1 connection; needs 7 pods at 4 workers",
+        });
+        const sevenPods = withChanges((c) => Object.assign(c, config, { loadBalancer: { ...config.loadBalancer, replicas: 7 } }));
+        expect(line(capacityReport(sevenPods, small), "nginx connections")).toMatchObject({ ok: true, detail: expect.stringContaining("= 114,688 concurrent clients") });
+    });
+
+    test("nginx: a fractional CPU limit means one worker; worker_rlimit_nofile caps worker_connections", () => {
+        const config = withChanges((c) => {
+            Object.assign(c.loadBalancer, { replicas: 2, workerConnections: 8192, workerRlimitNofile: 4096 });
+            c.loadBalancer.resources.limits.cpu = "500m";
+            c.targets.concurrentUsers = 4096;
+        });
+        const nginx = line(capacityReport(config, small), "nginx connections");
+        expect(nginx.detail).toContain("2 pods x 1 workers (worker_processes auto; assumed 1 cores per LB pod = its CPU limit 500m) x 4096 worker_connections (capped by worker_rlimit_nofile 4096) / 2 (proxying) = 4,096 concurrent clients");
+        expect(nginx.ok).toBe(true);
+    });
+
+    test("prometheus: targets from the config's shape, series x samples/s x bytes x retention against retentionSize and the PVC", () => {
+        const config = withChanges((c) => {
+            Object.assign(c.redis, { masters: 3, replicasPerMaster: 1 });
+            c.postgres.replicas = 2;
+            c.pgbouncer.replicas = 3;
+            c.loadBalancer.replicas = 3;
+            c.services = c.services.map((s, i) => ({ ...s, autoscaling: { ...s.autoscaling, maxReplicas: [16, 60][i] } }));
+            Object.assign(c.monitoring.prometheus, { scrapeInterval: "15s", retentionTime: "30d", retentionSize: "50GB", storage: "64Gi" });
+        });
+        expect(scrapeTargets(config)).toEqual({ total: 93, terms: "redis 6 + postgres 3 + pgbouncer 3 + nginx 3 + api-gateway 16 + user-service 60 + prometheus+grafana 2" });
+        // 93,000 series / 15 s = 6,200 samples/s; x 2 B x 2,592,000 s = 32,140,800,000 B = 29.9 GiB <= 50 GiB.
+        const prometheus = line(capacityReport(config, small), "prometheus disk");
+        expect(prometheus.ok).toBe(true);
+        expect(prometheus.detail).toContain("= 93,000 series / 15s = 6,200 samples/s x 2 B/sample (assumed; 1-2 after compression) x 30d = 29.9Gi; retentionSize 50GB, PVC 64Gi");
+        // With 20 GB of retention, size-based retention cuts the history: 20 GiB / (6,200 x 2 B/s) = 20.0 days.
+        const tight = withChanges((c) => Object.assign(c, config, { monitoring: { ...config.monitoring, prometheus: { ...config.monitoring.prometheus, retentionSize: "20GB" } } }));
+        const short = line(capacityReport(tight, small), "prometheus disk");
+        expect(short.ok).toBe(false);
+        expect(short.detail).toMatch(/size retention keeps only ~20\.0 days of 30d$/);
+        // The assumptions are parameters: one byte per sample halves the estimate.
+        const lean = line(capacityReport(config, small, { ...DEFAULT_ASSUMPTIONS, bytesPerSample: 1 }), "prometheus disk");
+        expect(lean.detail).toContain("= 15.0Gi;");
+    });
+
+    test("budget: requests at max replicas against 50 cores, 200 GB, 1 TB; SHORT says by how much and whether the HPA minimum fits", () => {
+        const fits = capacityReport(prod, { min: footprint(40, 150, 800), max: footprint(50, 186, 931) });
+        expect(line(fits, "budget cpu requests")).toEqual({ check: "budget cpu requests", ok: true, detail: "40-50 cores (HPA min-max) of rendered workloads vs the plan's 50 cores" });
+        expect(line(fits, "budget memory requests")).toMatchObject({ ok: true, detail: "150.0Gi-186.0Gi (161.1-199.7 GB) (HPA min-max) of rendered workloads vs the plan's 200 GB" });
+        expect(line(fits, "budget storage")).toMatchObject({ ok: true, detail: "800.0Gi-931.0Gi (0.859-0.9997 TB) (HPA min-max) of rendered workloads vs the plan's 1 TB" });
+
+        const over = capacityReport(prod, { min: footprint(45, 190, 1000), max: footprint(76, 200, 1000) });
+        expect(line(over, "budget cpu requests")).toEqual({
+            check: "budget cpu requests",
+            ok: false,
+            detail: "45-76 cores (HPA min-max) of rendered workloads vs the plan's 50 cores: short by 26 cores at max replicas; fits at HPA min replicas only",
+        });
+        expect(line(over, "budget memory requests")).toMatchObject({ ok: false, detail: expect.stringContaining("190.0Gi-200.0Gi (204-214.7 GB) (HPA min-max) of rendered workloads vs the plan's 200 GB: short by") });
+        expect(line(over, "budget storage")).toMatchObject({ ok: false, detail: "1000.0Gi (1.074 TB) of rendered workloads vs the plan's 1 TB: short by 68.7Gi at max replicas" });
+    });
+
+    test("formatCapacity: one line per check, the verdict first", () => {
+        const lines = formatCapacity([
+            { check: "a", ok: true, detail: "1 <= 2" },
+            { check: "b", ok: false, detail: "3 > 2" },
+        ]);
+        expect(lines).toEqual(["  OK    a: 1 <= 2", "  SHORT b: 3 > 2"]);
+    });
+});
