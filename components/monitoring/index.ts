@@ -498,6 +498,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
                                         secretEnv("GF_SECURITY_ADMIN_PASSWORD", "admin-password"),
                                         { name: "GF_PATHS_DATA", value: GRAFANA_DATA_DIR },
                                         { name: "GF_PATHS_PROVISIONING", value: GRAFANA_PROVISIONING_DIR },
+                                        // Grafana's default log mode also writes /var/log/grafana, on the read-only root filesystem.
+                                        { name: "GF_LOG_MODE", value: "console" },
                                         { name: "GF_USERS_ALLOW_SIGN_UP", value: "false" },
                                         { name: "GF_AUTH_ANONYMOUS_ENABLED", value: "false" },
                                         // No calls home and no plugin downloads from inside the cluster.

@@ -5,6 +5,7 @@
 // Components may not import the `yaml` package (a devDependency), so YAML is emitted by toYaml below:
 // block style for readability in `kubectl get cm -o yaml`, every string double-quoted in JSON syntax
 // (which YAML's double-quoted scalars accept), so PromQL and templates need no hand escaping.
+import { LB_METRICS } from "../loadbalancer/render";
 
 /** A value toYaml can emit. Object entries that are undefined are left out. */
 export type YamlValue = string | number | boolean | null | YamlValue[] | { [key: string]: YamlValue | undefined };
@@ -76,10 +77,18 @@ export const KUBELET_CA_FILE = "secrets/ca.crt";
 /** Scrape job names; alert expressions and dashboards refer to them. */
 export const JOBS = {
     pods: "kubernetes-pods",
+    extraMetricsPorts: "kubernetes-pods-extra-metrics",
     patroni: "patroni",
     kubeStateMetrics: "kube-state-metrics",
     kubelet: "kubelet",
 } as const;
+
+/**
+ * Container port names scraped (at /metrics) besides the annotated port, on pods that opted in with
+ * prometheus.io/scrape: the annotations name one port per pod, and some pods run two exporters
+ * (nginx: stub_status on `metrics`, the access-log exporter on `metrics-log`).
+ */
+export const EXTRA_METRICS_PORT_NAME = "metrics-.+";
 
 /** kubelet metrics kept by the kubelet job (everything else a kubelet exposes is dropped at scrape). */
 export const KUBELET_KEPT_METRICS = ["kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes", "kubelet_volume_stats_available_bytes"];
@@ -153,6 +162,17 @@ export function prometheusConfig(options: PrometheusConfigOptions): { [key: stri
                         target_label: "__address__",
                         action: "replace",
                     },
+                    ...podLabelRules(),
+                ],
+            },
+            {
+                job_name: JOBS.extraMetricsPorts,
+                kubernetes_sd_configs: podDiscovery(options.namespace),
+                relabel_configs: [
+                    { source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], regex: "true", action: "keep" },
+                    { source_labels: ["__meta_kubernetes_pod_container_port_name"], regex: EXTRA_METRICS_PORT_NAME, action: "keep" },
+                    dropInactivePods,
+                    { source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], regex: regexLiteral(options.kubeStateMetricsApp), action: "drop" },
                     ...podLabelRules(),
                 ],
             },
@@ -353,11 +373,11 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
         );
     }
     rules.push(
-        rule("NginxDown", "nginx_up == 0", "1m", "critical", "nginx on {{ $labels.pod }} is down", "nginx-prometheus-exporter on {{ $labels.pod }} cannot read nginx's stub_status for 1 minute."),
+        rule("NginxDown", `${LB_METRICS.up} == 0`, "1m", "critical", "nginx on {{ $labels.pod }} is down", "nginx-prometheus-exporter on {{ $labels.pod }} cannot read nginx's stub_status for 1 minute."),
         rule(
             "Nginx5xxRatioHigh",
-            `sum by (namespace) (rate(nginx_http_response_count_total{status=~"5.."}[${RATE_WINDOW}])) ` +
-                `/ sum by (namespace) (rate(nginx_http_response_count_total[${RATE_WINDOW}])) > ${t.http5xxRatio}`,
+            `sum by (namespace) (rate(${LB_METRICS.responses}{status=~"5.."}[${RATE_WINDOW}])) ` +
+                `/ sum by (namespace) (rate(${LB_METRICS.responses}[${RATE_WINDOW}])) > ${t.http5xxRatio}`,
             "5m",
             "critical",
             "{{ $value | humanizePercentage }} of requests fail with 5xx",
@@ -365,7 +385,7 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
         ),
         rule(
             "NginxP95LatencyAboveSlo",
-            `histogram_quantile(0.95, sum by (namespace, le) (rate(nginx_http_response_time_seconds_bucket[${RATE_WINDOW}]))) > ${sloSeconds}`,
+            `histogram_quantile(0.95, sum by (namespace, le) (rate(${LB_METRICS.responseTimeBucket}[${RATE_WINDOW}]))) > ${sloSeconds}`,
             "10m",
             "warning",
             "p95 latency is {{ $value | humanizeDuration }}, above the SLO",

@@ -12,6 +12,7 @@ import * as http from "http";
 import * as https from "https";
 import * as path from "path";
 import { parse, stringify } from "yaml";
+import { LB_METRICS, LOG_EXPORTER_PORT_NAME, STUB_EXPORTER_PORT_NAME } from "../../components/loadbalancer/render";
 import { DASHBOARDS, KUBE_STATE_METRICS_APP, MONITORING_STACK_DEFAULTS } from "../../components/monitoring";
 import {
     ALERT_RULES_FILE,
@@ -108,8 +109,8 @@ const PAT1 = pod("postgres-1", "postgres", "patroni");
 const redis = (i: number) => pod(`redis-${i}`, "redis");
 const info = (i: number, role: string, values = "1x20") => s("redis_instance_info", { ...redis(i), role }, values);
 const NGINX = pod("nginx-0", "nginx");
-const responses = (status: string, perMinute: number) => s("nginx_http_response_count_total", { ...NGINX, status, method: "GET" }, `0+${perMinute}x30`);
-const buckets = (cumulative: Record<string, number>) => Object.entries(cumulative).map(([le, perMinute]) => s("nginx_http_response_time_seconds_bucket", { ...NGINX, le }, `0+${perMinute}x30`));
+const responses = (status: string, perMinute: number) => s(LB_METRICS.responses, { ...NGINX, status, method: "GET" }, `0+${perMinute}x30`);
+const buckets = (cumulative: Record<string, number>) => Object.entries(cumulative).map(([le, perMinute]) => s(LB_METRICS.responseTimeBucket, { ...NGINX, le }, `0+${perMinute}x30`));
 const KSM = { namespace: NS, pod: "api-gateway-0", container: "app", job: "kube-state-metrics" };
 const VOLUME = { namespace: NS, persistentvolumeclaim: "data-postgres-0", job: "kubelet", node: "node-a" };
 
@@ -345,6 +346,8 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     const redisPort = await serve(http.createServer(exporter('redis_up 1\nredis_cluster_state 1\n')));
     const pgPort = await serve(http.createServer(exporter("pg_up 1\npg_replication_is_replica 0\n")));
     const patroniPort = await serve(http.createServer(exporter('patroni_primary{scope="prepx"} 1\npatroni_replica{scope="prepx"} 0\n')));
+    const nginxStubPort = await serve(http.createServer(exporter("nginx_up 1\n")));
+    const nginxLogPort = await serve(http.createServer(exporter(`${LB_METRICS.responses}{method="GET",status="200"} 7\n`)));
     const ksmPort = await serve(
         http.createServer(exporter(`kube_pod_container_status_restarts_total{namespace="${NS}",pod="api-gateway-0",container="app",uid="u1"} 4\n`)),
     );
@@ -393,6 +396,18 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
             ],
         },
         {
+            // Two exporters: stub_status on the annotated port, the access-log exporter on metrics-log.
+            name: "nginx-0",
+            labels: k8sLabels("nginx", "load-balancer"),
+            annotations: annotations(nginxStubPort),
+            phase: "Running",
+            ports: [
+                { name: "http", number: 8080, address: "127.0.0.1:8080" },
+                { name: STUB_EXPORTER_PORT_NAME, number: 9113, address: "127.0.0.1:9113" },
+                { name: LOG_EXPORTER_PORT_NAME, number: 4040, address: `127.0.0.1:${nginxLogPort}` },
+            ],
+        },
+        {
             name: "monitoring-kube-state-metrics-abc",
             labels: k8sLabels(KUBE_STATE_METRICS_APP, "monitoring"),
             annotations: annotations(ksmPort),
@@ -407,7 +422,7 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     ];
     const podGroups = pods.flatMap(podTargets);
     fs.mkdirSync(path.join(dir, "targets"));
-    for (const job of ["kubernetes-pods", "patroni", "kube-state-metrics"]) fs.writeFileSync(path.join(dir, "targets", `${job}.json`), JSON.stringify(podGroups));
+    for (const job of ["kubernetes-pods", "kubernetes-pods-extra-metrics", "patroni", "kube-state-metrics"]) fs.writeFileSync(path.join(dir, "targets", `${job}.json`), JSON.stringify(podGroups));
     fs.writeFileSync(path.join(dir, "targets", "kubelet.json"), JSON.stringify([{ targets: [`127.0.0.1:${kubeletPort}`], labels: { __meta_kubernetes_node_name: "node-a" } }]));
 
     const check = await run("promtool", ["check", "config", path.join(dir, PROMETHEUS_CONFIG_FILE)], { timeoutMs: 30000 });
@@ -428,7 +443,7 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
         "every target scraped",
         async () => {
             const targets = (await api(webPort, "/api/v1/targets?state=active")).activeTargets as any[];
-            return targets.length === 5 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
+            return targets.length === 7 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
         },
         60000,
         500,
@@ -437,9 +452,11 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     // redis-0's three container ports and postgres-0's three collapse into one target each; KSM, the
     // finished bootstrap pod and the unannotated pod are not in the pods job.
     expect(byPool("kubernetes-pods").map((t) => t.labels).sort((x, y) => x.pod.localeCompare(y.pod))).toEqual([
+        { job: "kubernetes-pods", instance: `127.0.0.1:${nginxStubPort}`, namespace: NS, pod: "nginx-0", app: "nginx", component: "load-balancer" },
         { job: "kubernetes-pods", instance: `127.0.0.1:${pgPort}`, namespace: NS, pod: "postgres-0", app: "postgres", component: "database" },
         { job: "kubernetes-pods", instance: `127.0.0.1:${redisPort}`, namespace: NS, pod: "redis-0", app: "redis", component: "cache" },
     ]);
+    expect(byPool("kubernetes-pods-extra-metrics").map((t) => t.scrapeUrl)).toEqual([`http://127.0.0.1:${nginxLogPort}/metrics`]);
     expect(byPool("patroni").map((t) => t.labels.pod)).toEqual(["postgres-0"]);
     expect(byPool("kube-state-metrics").map((t) => t.scrapeUrl)).toEqual([`http://127.0.0.1:${ksmPort}/metrics`]);
     expect(byPool("kubelet").map((t) => [t.scrapeUrl, t.labels.node])).toEqual([[`https://127.0.0.1:${kubeletPort}/metrics`, "node-a"]]);
@@ -456,6 +473,9 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     expect((await query("kubelet_volume_stats_used_bytes")).map((r) => r.metric.namespace)).toEqual([NS]);
     expect(await query("kubelet_running_pods")).toEqual([]);
     expect((await query("patroni_primary")).map((r) => r.metric.pod)).toEqual(["postgres-0"]);
+    // Both nginx exporters land with the same pod labels, so rules can join them.
+    expect((await query(LB_METRICS.responses)).map((r) => [r.metric.pod, r.metric.app, r.metric.job])).toEqual([["nginx-0", "nginx", "kubernetes-pods-extra-metrics"]]);
+    expect((await query(LB_METRICS.up)).map((r) => [r.metric.pod, r.metric.app])).toEqual([["nginx-0", "nginx"]]);
 
     // The rule file loads and every rule evaluates without error on live data.
     const groups = await waitFor(

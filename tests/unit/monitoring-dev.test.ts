@@ -71,7 +71,7 @@ test("prometheus.yml scrapes every 30s in the dev namespace only", () => {
     const config = parse(configMap()["prometheus.yml"]);
     expect(config.global).toMatchObject({ scrape_interval: "30s", evaluation_interval: "30s" });
     const names = config.scrape_configs.filter((j: any) => j.job_name !== "kubelet").map((j: any) => j.kubernetes_sd_configs[0].namespaces.names);
-    expect(names).toEqual([[NAMESPACE], [NAMESPACE], [NAMESPACE]]);
+    expect(names).toEqual([[NAMESPACE], [NAMESPACE], [NAMESPACE], [NAMESPACE]]);
     const kubelet = config.scrape_configs.find((j: any) => j.job_name === "kubelet");
     expect(kubelet.metric_relabel_configs[0].regex).toMatch(/;prepx-dev$/);
 });

@@ -1,6 +1,7 @@
 // The monitoring renderers, called directly: the YAML emitter, prometheus.yml's scrape jobs, every
 // alert rule's expression and thresholds, Grafana's provisioning and the dashboard check.
 import { parse } from "yaml";
+import { LB_METRICS, LOG_EXPORTER_PORT_NAME, STUB_EXPORTER_PORT_NAME } from "../../components/loadbalancer/render";
 import { DASHBOARDS, dashboardFiles } from "../../components/monitoring/dashboards";
 import {
     ALERT_RULES_FILE,
@@ -92,11 +93,11 @@ describe("prometheus.yml", () => {
     test("loads the alert rules and evaluates at the scrape interval", () => {
         expect(config.rule_files).toEqual([ALERT_RULES_FILE]);
         expect(config.global).toMatchObject({ scrape_interval: "15s", evaluation_interval: "15s" });
-        expect(config.scrape_configs.map((j: any) => j.job_name)).toEqual([JOBS.pods, JOBS.patroni, JOBS.kubeStateMetrics, JOBS.kubelet]);
+        expect(config.scrape_configs.map((j: any) => j.job_name)).toEqual([JOBS.pods, JOBS.extraMetricsPorts, JOBS.patroni, JOBS.kubeStateMetrics, JOBS.kubelet]);
     });
 
     test("pod jobs discover only the stack's namespace", () => {
-        for (const name of [JOBS.pods, JOBS.patroni, JOBS.kubeStateMetrics]) {
+        for (const name of [JOBS.pods, JOBS.extraMetricsPorts, JOBS.patroni, JOBS.kubeStateMetrics]) {
             expect(job(name).kubernetes_sd_configs).toEqual([{ role: "pod", namespaces: { names: ["prepx"] } }]);
         }
     });
@@ -124,6 +125,18 @@ describe("prometheus.yml", () => {
             app: "__meta_kubernetes_pod_label_app_kubernetes_io_name",
             component: "__meta_kubernetes_pod_label_app_kubernetes_io_component",
         });
+    });
+
+    test("a second exporter in an annotated pod is scraped on its metrics-* port (nginx's access-log exporter)", () => {
+        const rules = job(JOBS.extraMetricsPorts).relabel_configs;
+        expect(rules[0]).toEqual({ source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], regex: "true", action: "keep" });
+        const portRule = rules.find((r: any) => r.source_labels[0] === "__meta_kubernetes_pod_container_port_name");
+        const kept = (name: string) => portRule.action === "keep" && new RegExp(`^(?:${portRule.regex})$`).test(name);
+        expect(kept(LOG_EXPORTER_PORT_NAME)).toBe(true);
+        // The annotated port is the pods job's; scraping it here too would store every series twice.
+        expect(kept(STUB_EXPORTER_PORT_NAME)).toBe(false);
+        expect(kept("http")).toBe(false);
+        expect(rules.filter((r: any) => r.target_label === "__address__")).toEqual([]);
     });
 
     test("Patroni is scraped on its REST port of the PostgreSQL pods", () => {
@@ -199,7 +212,9 @@ describe("alert rules", () => {
         expect(rules.RedisMasterMissing.expr).toBe('(count(redis_instance_info{role="master"}) or vector(0)) < 3');
         expect(rules.RedisReplicasBelowExpected.expr).toBe('(count(redis_instance_info{role="slave"}) or vector(0)) < 3');
         expect(rules.Nginx5xxRatioHigh.expr).toMatch(/^sum by \(namespace\) \(rate\(nginx_http_response_count_total\{status=~"5\.\."\}\[5m\]\)\) \/ sum by \(namespace\) \(rate\(nginx_http_response_count_total\[5m\]\)\) > 0\.01$/);
-        expect(rules.NginxP95LatencyAboveSlo.expr).toBe("histogram_quantile(0.95, sum by (namespace, le) (rate(nginx_http_response_time_seconds_bucket[5m]))) > 0.1");
+        // prometheus-nginxlog-exporter names its histogram `..._hist` (the summary keeps the plain name).
+        expect(rules.NginxP95LatencyAboveSlo.expr).toBe("histogram_quantile(0.95, sum by (namespace, le) (rate(nginx_http_response_time_seconds_hist_bucket[5m]))) > 0.1");
+        expect(LB_METRICS).toMatchObject({ responses: "nginx_http_response_count_total", responseTimeBucket: "nginx_http_response_time_seconds_hist_bucket", up: "nginx_up" });
         expect(rules.PodRestarting.expr).toBe("increase(kube_pod_container_status_restarts_total[15m]) >= 3");
         expect(rules.PersistentVolumeNearlyFull.expr).toBe("kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes > 0.85");
     });
@@ -265,6 +280,10 @@ describe("Grafana provisioning", () => {
         const types = new Set(Object.values(DASHBOARDS).flatMap((d) => (d as { panels: { type: string }[] }).panels.map((p) => p.type)));
         expect(types).toEqual(new Set(["stat", "gauge", "timeseries", "piechart"]));
         for (const text of Object.values(dashboardFiles())) expect(JSON.parse(text)).toBeTruthy();
+        // Latency panels read the histogram the access-log exporter really exports.
+        const all = JSON.stringify(DASHBOARDS);
+        expect(all).toContain(LB_METRICS.responseTimeBucket);
+        expect(all).not.toMatch(/nginx_http_response_time_seconds_bucket/);
     });
 
     test("deprecated plugins, Angular panels and foreign datasources are refused", () => {
