@@ -175,6 +175,14 @@ export class MonitoringStack extends pulumi.ComponentResource {
     public readonly podLabels: Record<string, string>;
     /** Labels on the Grafana pod (for a NetworkPolicy allowing Grafana to Prometheus). */
     public readonly grafanaPodLabels: Record<string, string>;
+    /** Labels on the kube-state-metrics pod (it reads the Kubernetes API: a NetworkPolicy must allow that egress). */
+    public readonly kubeStateMetricsPodLabels: Record<string, string>;
+    /** Prometheus' HTTP port (API, UI, its own /metrics). */
+    public readonly prometheusPort: number = PROMETHEUS_PORT;
+    /** Grafana's HTTP port (UI, its own /metrics). */
+    public readonly grafanaPort: number = GRAFANA_PORT;
+    /** This component's own scrape targets (pods and metrics ports), in the shape NetworkPolicy inputs take. */
+    public readonly metricsTargets: { name: string; labels: Record<string, string>; ports: number[] }[];
     /** Name of the Prometheus Service. */
     public readonly prometheusServiceName: pulumi.Output<string>;
     /** Name of the Grafana Service. */
@@ -200,6 +208,12 @@ export class MonitoringStack extends pulumi.ComponentResource {
         const ksmLabels = standardLabels(KUBE_STATE_METRICS_APP, name, "monitoring");
         this.podLabels = promLabels;
         this.grafanaPodLabels = grafanaLabels;
+        this.kubeStateMetricsPodLabels = ksmLabels;
+        this.metricsTargets = [
+            { name: "prometheus", labels: promLabels, ports: [PROMETHEUS_PORT] },
+            { name: "grafana", labels: grafanaLabels, ports: [GRAFANA_PORT] },
+            { name: KUBE_STATE_METRICS_APP, labels: ksmLabels, ports: [KSM_PORT] },
+        ];
 
         // ---- Prometheus: RBAC for discovery and kubelet scraping
         const promAccount = new k8s.core.v1.ServiceAccount(promName, { metadata: { name: promName, namespace: args.namespace, labels: promLabels } }, child);

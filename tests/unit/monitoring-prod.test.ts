@@ -194,6 +194,21 @@ test("outputs: in-cluster URLs and Prometheus' pod labels", async () => {
     expect(await valueOf(stack.grafanaUrl)).toBe(`http://monitoring-grafana.${NAMESPACE}.svc.cluster.local:3000`);
     expect(stack.podLabels).toEqual(prometheus().inputs.spec.template.metadata.labels);
     expect(stack.podLabels["app.kubernetes.io/name"]).toBe("prometheus");
+    // What a NetworkPolicy needs: each own metrics endpoint is a declared container port of pods with these labels.
+    const workloads: Record<string, RecordedResource> = {
+        prometheus: prometheus(),
+        grafana: grafana(),
+        "kube-state-metrics": find(recorded, "kubernetes:apps/v1:Deployment", "monitoring-kube-state-metrics"),
+    };
+    expect(stack.metricsTargets.map((t) => t.name)).toEqual(Object.keys(workloads));
+    for (const target of stack.metricsTargets) {
+        const template = workloads[target.name].inputs.spec.template;
+        expect(template.metadata.labels).toEqual(target.labels);
+        const declared = template.spec.containers.flatMap((c: any) => c.ports.map((p: any) => p.containerPort));
+        expect(declared).toEqual(expect.arrayContaining(target.ports));
+        expect(target.ports).toContain(Number(template.metadata.annotations["prometheus.io/port"]));
+    }
+    expect(stack.kubeStateMetricsPodLabels).toEqual(workloads["kube-state-metrics"].inputs.spec.template.metadata.labels);
 });
 
 describe("bad args are refused with a ResourceError naming the arg", () => {
