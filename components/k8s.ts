@@ -167,3 +167,35 @@ export function withDefaults<D extends object, A extends object>(defaults: D, ar
     const given = Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined));
     return { ...defaults, ...given } as D & A;
 }
+
+/** Arguments of serviceAccountWithRole. */
+export interface ServiceAccountWithRoleArgs {
+    namespace: pulumi.Input<string>;
+    labels: Record<string, string>;
+    /** What the account may do in its namespace (and nowhere else). */
+    rules: k8s.types.input.rbac.v1.PolicyRule[];
+}
+
+/**
+ * A ServiceAccount bound to a namespaced Role holding `rules`: the usual identity of a pod that reads
+ * the Kubernetes API of its own namespace. The three objects share `name`.
+ */
+export function serviceAccountWithRole(
+    name: string,
+    args: ServiceAccountWithRoleArgs,
+    opts: pulumi.CustomResourceOptions,
+): { serviceAccount: k8s.core.v1.ServiceAccount; role: k8s.rbac.v1.Role; roleBinding: k8s.rbac.v1.RoleBinding } {
+    const metadata = { name, namespace: args.namespace, labels: args.labels };
+    const serviceAccount = new k8s.core.v1.ServiceAccount(name, { metadata }, opts);
+    const role = new k8s.rbac.v1.Role(name, { metadata, rules: args.rules }, opts);
+    const roleBinding = new k8s.rbac.v1.RoleBinding(
+        name,
+        {
+            metadata,
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
+            subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: args.namespace }],
+        },
+        opts,
+    );
+    return { serviceAccount, role, roleBinding };
+}

@@ -12,6 +12,7 @@ import {
     scrapeAnnotations,
     scratchVolume,
     selectorLabels,
+    serviceAccountWithRole,
     standardLabels,
     volumeClaimTemplate,
     withDefaults,
@@ -216,23 +217,10 @@ export class MonitoringStack extends pulumi.ComponentResource {
         ];
 
         // ---- Prometheus: RBAC for discovery and kubelet scraping
-        const promAccount = new k8s.core.v1.ServiceAccount(promName, { metadata: { name: promName, namespace: args.namespace, labels: promLabels } }, child);
-        const promRole = new k8s.rbac.v1.Role(
+        const { serviceAccount: promAccount } = serviceAccountWithRole(
             promName,
-            {
-                metadata: { name: promName, namespace: args.namespace, labels: promLabels },
-                // Discovery of this namespace only: no ClusterRole for pods.
-                rules: [{ apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] }],
-            },
-            child,
-        );
-        new k8s.rbac.v1.RoleBinding(
-            promName,
-            {
-                metadata: { name: promName, namespace: args.namespace, labels: promLabels },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: promRole.metadata.name },
-                subjects: [{ kind: "ServiceAccount", name: promAccount.metadata.name, namespace: args.namespace }],
-            },
+            // Discovery of this namespace only: no ClusterRole for pods.
+            { namespace: args.namespace, labels: promLabels, rules: [{ apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] }] },
             child,
         );
         // Cluster-scoped names must be unique across namespaces.
@@ -359,25 +347,16 @@ export class MonitoringStack extends pulumi.ComponentResource {
         );
 
         // ---- kube-state-metrics, limited to this namespace (a Role is enough with --namespaces)
-        const ksmAccount = new k8s.core.v1.ServiceAccount(ksmName, { metadata: { name: ksmName, namespace: args.namespace, labels: ksmLabels } }, child);
-        const ksmRole = new k8s.rbac.v1.Role(
+        const { serviceAccount: ksmAccount } = serviceAccountWithRole(
             ksmName,
             {
-                metadata: { name: ksmName, namespace: args.namespace, labels: ksmLabels },
+                namespace: args.namespace,
+                labels: ksmLabels,
                 rules: [
                     { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
                     { apiGroups: ["apps"], resources: ["deployments", "statefulsets"], verbs: ["list", "watch"] },
                     { apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: ["list", "watch"] },
                 ],
-            },
-            child,
-        );
-        new k8s.rbac.v1.RoleBinding(
-            ksmName,
-            {
-                metadata: { name: ksmName, namespace: args.namespace, labels: ksmLabels },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: ksmRole.metadata.name },
-                subjects: [{ kind: "ServiceAccount", name: ksmAccount.metadata.name, namespace: args.namespace }],
             },
             child,
         );
