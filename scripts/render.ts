@@ -67,13 +67,14 @@ function modelsVersion(): string {
 }
 
 /** Renders, validates and summarizes what `recorded` holds. Pure apart from reading kubernetes-models. */
-export function buildRender(stack: string, config: StackConfig, recorded: RecordedResource[], outFile = "manifests.yaml"): StackRender {
+export function buildRender(stack: string, config: StackConfig, recorded: RecordedResource[]): StackRender {
     const render = renderObjects(recorded);
     const schema = validateAll(render.objects.map((o) => ({ label: `${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}`, object: o.object })));
     const summary = summarize(render.objects);
     const capacity = capacityReport(config, summary.totals);
     const lines = [
-        `Stack ${stack}: ${render.objects.length} Kubernetes objects -> ${outFile}`,
+        // No output path here: summary.txt of two renders (a PR's base and head) must differ only where the stacks do.
+        `Stack ${stack}: ${render.objects.length} Kubernetes objects`,
         `Schema: ${schema.checked} objects checked against the Kubernetes OpenAPI schemas (kubernetes-models ${modelsVersion()}): ` +
             `${schema.invalid.length === 0 ? "all valid" : `${schema.invalid.length} violations`}; ${schema.unchecked.length} without a schema`,
         ...schema.invalid.map((line) => `  INVALID ${line}`),
@@ -144,11 +145,11 @@ export async function runRender(argv: readonly string[]): Promise<number> {
         return 1;
     }
     const manifestsPath = path.join(options.out, "manifests.yaml");
-    const result = buildRender(options.stack, config, recorded, path.relative(process.cwd(), manifestsPath) || manifestsPath);
+    const result = buildRender(options.stack, config, recorded);
     fs.mkdirSync(options.out, { recursive: true });
     fs.writeFileSync(manifestsPath, result.yaml);
     fs.writeFileSync(path.join(options.out, "summary.txt"), result.text);
-    process.stdout.write(result.text);
+    process.stdout.write(`${result.text}\nWrote ${path.relative(process.cwd(), manifestsPath) || manifestsPath} and summary.txt beside it.\n`);
     if (!renderIsClean(result)) {
         console.error(`${options.stack}: rendered with problems (see INVALID / UNCHECKED / PROBLEM / NOT RENDERED above); files written for inspection`);
         return 1;
