@@ -1,0 +1,592 @@
+// PostgresCluster's rendered Patroni config, post-bootstrap script and pgbouncer.ini on real
+// servers from Debian's packages (patroni 3.0.2, postgresql-15, etcd-server, pgbouncer), on
+// 127.0.0.1 only. The prod stack's configuration is rendered with the DCS section pointed at a
+// local etcd (the one difference from what the cluster runs); a small TCP relay stands in for the
+// `<name>-rw` Service, following the leader as Patroni's role label would. Three members come up,
+// the prod parameters are in effect, rows written through PgBouncer reach both replicas, killing
+// every process of the leader promotes the synchronous standby with no acknowledged commit lost,
+// and the killed member rejoins as a streaming replica.
+import { execFileSync } from "child_process";
+import * as fs from "fs";
+import * as http from "http";
+import * as net from "net";
+import * as path from "path";
+import { parseStackConfig } from "../../config";
+import {
+    MONITOR_USER,
+    REPLICATION_USER,
+    SUPERUSER,
+    memberCount,
+    renderPatroniConfig,
+    renderPgbouncerIni,
+    renderPgbouncerUserlist,
+    renderPostBootstrapScript,
+} from "../../components/postgres/render";
+import { readStackConfig } from "../../scripts/stack-files";
+import { freePorts, isAlive, makeTempDir, report, run, Server, signalServer, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
+
+const stack = parseStackConfig("prod", readStackConfig("prod"));
+const pg = stack.postgres;
+const bouncer = stack.pgbouncer;
+const MEMBERS = memberCount(pg.replicas);
+const SCOPE = "postgres";
+const PATRONI = ["/usr/bin/python3", "/usr/bin/patroni"]; // Debian's patroni runs on the system python
+const BIN_DIR = "/usr/lib/postgresql/15/bin";
+const POSTGRES_UID = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
+const POSTGRES_GID = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+
+// Generated per run; they reach the servers through env and 0600 files, never a command line.
+const secret = (role: string) => `${role}-${process.pid}-${Math.random().toString(36).slice(2, 12)}`;
+const PASSWORDS = { superuser: secret("su"), replication: secret("repl"), app: secret("app"), monitor: secret("mon"), restapi: secret("api") };
+
+interface Member {
+    name: string;
+    pgPort: number;
+    restPort: number;
+    dir: string;
+    dataDir: string;
+    server?: Server;
+}
+
+let root: string;
+let members: Member[] = [];
+let etcd: Server | undefined;
+let pgbouncerPort: number;
+let relay: LeaderRelay | undefined;
+let configPath: string;
+
+/** mkdir owned by postgres, mode 0700 (PostgreSQL refuses a group- or world-readable PGDATA). */
+function postgresDir(dir: string): string {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    fs.chownSync(dir, POSTGRES_UID, POSTGRES_GID);
+    fs.chmodSync(dir, 0o700);
+    return dir;
+}
+
+function postgresFile(file: string, text: string, mode = 0o600): string {
+    fs.writeFileSync(file, text, { mode });
+    fs.chownSync(file, POSTGRES_UID, POSTGRES_GID);
+    fs.chmodSync(file, mode);
+    return file;
+}
+
+/** Starts a member's Patroni with the rendered config; per-member values in env, as in a pod. */
+function startMember(member: Member): Server {
+    const env: NodeJS.ProcessEnv = {
+        PATH: "/usr/local/bin:/usr/bin:/bin",
+        HOME: member.dir,
+        LANG: "C.UTF-8",
+        PATRONI_NAME: member.name,
+        PATRONI_POSTGRESQL_LISTEN: `127.0.0.1:${member.pgPort}`,
+        PATRONI_POSTGRESQL_CONNECT_ADDRESS: `127.0.0.1:${member.pgPort}`,
+        PATRONI_RESTAPI_LISTEN: `127.0.0.1:${member.restPort}`,
+        PATRONI_RESTAPI_CONNECT_ADDRESS: `127.0.0.1:${member.restPort}`,
+        PATRONI_POSTGRESQL_DATA_DIR: member.dataDir,
+        PATRONI_POSTGRESQL_PGPASS: path.join(member.dir, "pgpass"),
+        PATRONI_SUPERUSER_PASSWORD: PASSWORDS.superuser,
+        PATRONI_REPLICATION_PASSWORD: PASSWORDS.replication,
+        PATRONI_RESTAPI_PASSWORD: PASSWORDS.restapi,
+    };
+    member.server = startServer(`patroni-${member.name}`, PATRONI[0], [PATRONI[1], configPath], path.join(member.dir, "patroni.log"), {
+        env,
+        uid: POSTGRES_UID,
+        gid: POSTGRES_GID,
+        cwd: member.dir,
+    });
+    return member.server;
+}
+
+function restGet(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const request = http.get({ host: "127.0.0.1", port, path: urlPath, timeout: 1000 }, (response) => {
+            let body = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk) => (body += chunk));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.on("timeout", () => request.destroy(new Error("timeout")));
+        request.on("error", reject);
+    });
+}
+
+interface PatroniState {
+    role: string;
+    state: string;
+    replication?: { application_name: string; state: string; sync_state: string }[];
+}
+
+async function patroniState(member: Member): Promise<PatroniState> {
+    const { body } = await restGet(member.restPort, "/patroni");
+    return JSON.parse(body) as PatroniState;
+}
+
+/** The member whose REST API answers 200 on /primary (it holds the leader lock and runs as primary). */
+async function currentLeader(candidates: Member[] = members): Promise<Member | undefined> {
+    const answers = await Promise.all(
+        candidates.map((member) =>
+            restGet(member.restPort, "/primary")
+                .then((r) => (r.status === 200 ? member : undefined))
+                .catch(() => undefined),
+        ),
+    );
+    const leaders = answers.filter((member): member is Member => member !== undefined);
+    return leaders.length === 1 ? leaders[0] : undefined;
+}
+
+/**
+ * The leader's streaming replicas (members only), as the leader's REST /patroni reports them. A
+ * replica being cloned shows up as `pg_basebackup` first; it does not count.
+ */
+async function streamingReplicas(leader: Member): Promise<{ name: string; sync: string }[]> {
+    const state = await patroniState(leader);
+    const names = members.map((m) => m.name);
+    return (state.replication ?? [])
+        .filter((r) => r.state === "streaming" && names.includes(r.application_name))
+        .map((r) => ({ name: r.application_name, sync: r.sync_state }));
+}
+
+interface Target {
+    port: number;
+    user: string;
+    password: string;
+    database: string;
+}
+
+async function psql(target: Target, sql: string, timeoutMs = 15000): Promise<string> {
+    const { stdout } = await run("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(target.port), "-U", target.user, "-d", target.database, "-c", sql], {
+        env: { PATH: process.env.PATH, PGPASSWORD: target.password, PGCONNECT_TIMEOUT: "3", PGAPPNAME: "prepx-live" },
+        timeoutMs,
+    });
+    return stdout.trim();
+}
+
+const superuserOn = (member: Member): Target => ({ port: member.pgPort, user: SUPERUSER, password: PASSWORDS.superuser, database: "postgres" });
+const appOn = (port: number): Target => ({ port, user: pg.appUser, password: PASSWORDS.app, database: pg.database });
+
+/**
+ * Stands in for the `<name>-rw` Service: accepts on one port and relays each new connection to
+ * whichever member Patroni reports as primary (the pod carrying `role: master`). With no leader,
+ * connections are refused, as a Service without endpoints refuses them.
+ */
+class LeaderRelay {
+    readonly server: net.Server;
+    private leaderPort: number | undefined;
+    private readonly sockets = new Set<net.Socket>();
+    private timer: NodeJS.Timeout | undefined;
+    private polling = false;
+
+    constructor(private readonly all: () => Member[]) {
+        this.server = net.createServer((client) => this.accept(client));
+    }
+
+    async listen(port: number): Promise<void> {
+        await new Promise<void>((resolve) => this.server.listen(port, "127.0.0.1", resolve));
+        this.timer = setInterval(() => void this.poll(), 100);
+    }
+
+    private async poll(): Promise<void> {
+        if (this.polling) return;
+        this.polling = true;
+        try {
+            const leader = await currentLeader(this.all());
+            const port = leader?.pgPort;
+            if (port !== this.leaderPort) {
+                this.leaderPort = port;
+                // Endpoints changed: connections to the old leader are gone with it.
+                for (const socket of this.sockets) socket.destroy();
+                this.sockets.clear();
+            }
+        } finally {
+            this.polling = false;
+        }
+    }
+
+    private accept(client: net.Socket): void {
+        const port = this.leaderPort;
+        if (port === undefined) {
+            client.destroy();
+            return;
+        }
+        const upstream = net.connect(port, "127.0.0.1");
+        for (const socket of [client, upstream]) {
+            this.sockets.add(socket);
+            socket.on("error", () => undefined);
+            socket.on("close", () => {
+                this.sockets.delete(socket);
+                client.destroy();
+                upstream.destroy();
+            });
+        }
+        client.pipe(upstream);
+        upstream.pipe(client);
+    }
+
+    async close(): Promise<void> {
+        if (this.timer) clearInterval(this.timer);
+        for (const socket of this.sockets) socket.destroy();
+        await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    }
+}
+
+/** Every PID descending from `pid` (from /proc), the process itself included. */
+function processTree(pid: number): number[] {
+    const children = new Map<number, number[]>();
+    for (const entry of fs.readdirSync("/proc")) {
+        if (!/^\d+$/.test(entry)) continue;
+        try {
+            const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+            const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+            children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+        } catch {
+            /* exited meanwhile */
+        }
+    }
+    const tree: number[] = [];
+    const walk = (p: number) => {
+        tree.push(p);
+        for (const child of children.get(p) ?? []) walk(child);
+    };
+    walk(pid);
+    return tree;
+}
+
+/** The postmaster's PID from PGDATA/postmaster.pid, if the file exists. */
+function postmasterPid(member: Member): number | undefined {
+    try {
+        const pid = Number(fs.readFileSync(path.join(member.dataDir, "postmaster.pid"), "utf8").split("\n")[0]);
+        return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+/** SIGKILL to every process of a member at once: Patroni and its children, the postmaster and its backends. */
+function killMember(member: Member): number[] {
+    const postmaster = postmasterPid(member);
+    const pids = new Set<number>([...(member.server ? processTree(member.server.pid) : []), ...(postmaster && isAlive(postmaster) ? processTree(postmaster) : [])]);
+    if (member.server) signalServer(member.server, "SIGKILL");
+    for (const pid of pids) {
+        try {
+            process.kill(pid, "SIGKILL");
+        } catch {
+            /* already gone */
+        }
+    }
+    return [...pids];
+}
+
+/** A writer committing rows through PgBouncer one at a time; a row counts once psql returned its id. */
+class Writer {
+    readonly acknowledged: { seq: number; at: number }[] = [];
+    attempts = 0;
+    private running = true;
+    private loop: Promise<void> | undefined;
+
+    constructor(readonly id: number, private readonly port: number) {}
+
+    start(): void {
+        this.loop = (async () => {
+            let seq = 0;
+            while (this.running) {
+                seq += 1;
+                this.attempts += 1;
+                try {
+                    const out = await psql(appOn(this.port), `INSERT INTO ledger (writer, seq) VALUES (${this.id}, ${seq}) RETURNING seq`, 45000);
+                    if (out === String(seq)) this.acknowledged.push({ seq, at: Date.now() });
+                } catch {
+                    await sleep(100); // unacknowledged: it may or may not have committed
+                }
+            }
+        })();
+    }
+
+    async stop(): Promise<void> {
+        this.running = false;
+        await this.loop;
+    }
+}
+
+async function ledgerRows(target: Target): Promise<Set<string>> {
+    const out = await psql(target, "SELECT writer || ':' || seq FROM ledger", 30000);
+    return new Set(out ? out.split("\n") : []);
+}
+
+beforeAll(async () => {
+    root = postgresDir(makeTempDir("postgres"));
+    const ports = await freePorts(2 * MEMBERS + 4);
+    const [etcdClient, etcdPeer, relayPort, bouncerPort] = ports.splice(0, 4);
+    pgbouncerPort = bouncerPort;
+    members = Array.from({ length: MEMBERS }, (_, i) => {
+        const dir = postgresDir(path.join(root, `m${i}`));
+        return { name: `m${i}`, pgPort: ports[2 * i], restPort: ports[2 * i + 1], dir, dataDir: path.join(dir, "data") };
+    });
+
+    const etcdDir = postgresDir(path.join(root, "etcd"));
+    etcd = startServer(
+        "etcd",
+        "etcd",
+        [
+            "--name", "live",
+            "--data-dir", path.join(etcdDir, "data"),
+            "--listen-client-urls", `http://127.0.0.1:${etcdClient}`,
+            "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
+            "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`,
+            "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
+            "--initial-cluster", `live=http://127.0.0.1:${etcdPeer}`,
+        ],
+        path.join(etcdDir, "etcd.log"),
+        { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: etcdDir },
+    );
+    await waitFor("etcd to answer /health", async () => (await restGet(etcdClient, "/health")).status === 200, 20000);
+
+    // The secret files the post-bootstrap script reads (a Secret mount in a pod).
+    const secretsDir = postgresDir(path.join(root, "secrets"));
+    postgresFile(path.join(secretsDir, "app-password"), PASSWORDS.app);
+    postgresFile(path.join(secretsDir, "monitor-password"), PASSWORDS.monitor);
+    const paths = {
+        dataDir: members[0].dataDir, // each member's PATRONI_POSTGRESQL_DATA_DIR overrides it
+        binDir: BIN_DIR,
+        pgpass: path.join(members[0].dir, "pgpass"), // and PATRONI_POSTGRESQL_PGPASS this
+        socketDir: postgresDir(path.join(root, "run")),
+        postBootstrapScript: path.join(root, "post-bootstrap.sh"),
+        secretsDir,
+    };
+    postgresFile(paths.postBootstrapScript, renderPostBootstrapScript({ database: pg.database, appUser: pg.appUser, secretsDir }), 0o500);
+    configPath = postgresFile(
+        path.join(root, "patroni.yml"),
+        renderPatroniConfig({
+            scope: SCOPE,
+            dcs: { kind: "etcd3", hosts: [`127.0.0.1:${etcdClient}`] },
+            paths,
+            parameters: pg.parameters,
+            timing: pg.patroni,
+            synchronousMode: pg.synchronousMode,
+            clientNetworks: ["127.0.0.1/32"],
+            database: pg.database,
+            appUser: pg.appUser,
+        }),
+        0o400,
+    );
+
+    const started = Date.now();
+    members.forEach(startMember);
+    const leader = await waitFor("a leader", () => currentLeader(), 90000, 250);
+    await waitFor(
+        "every replica streaming from the leader, one of them synchronous",
+        async () => {
+            const replicas = await streamingReplicas(leader);
+            return replicas.length === MEMBERS - 1 && (!pg.synchronousMode || replicas.some((r) => r.sync === "sync"));
+        },
+        120000,
+        250,
+    );
+    report(`postgres: bootstrap to a leader (${leader.name}) and ${MEMBERS - 1} streaming replicas in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+    relay = new LeaderRelay(() => members);
+    await relay.listen(relayPort);
+
+    const bouncerDir = postgresDir(path.join(root, "pgbouncer"));
+    const authFile = postgresFile(path.join(bouncerDir, "userlist.txt"), renderPgbouncerUserlist({ [pg.appUser]: PASSWORDS.app, [MONITOR_USER]: PASSWORDS.monitor }));
+    const iniPath = postgresFile(
+        path.join(bouncerDir, "pgbouncer.ini"),
+        renderPgbouncerIni({
+            listenAddr: "127.0.0.1",
+            listenPort: pgbouncerPort,
+            upstreamHost: "127.0.0.1",
+            upstreamPort: relayPort,
+            database: pg.database,
+            authFile,
+            maxClientConn: bouncer.maxClientConn,
+            defaultPoolSize: bouncer.defaultPoolSize,
+            reservePoolSize: bouncer.reservePoolSize,
+            statsUsers: [MONITOR_USER],
+        }),
+        0o400,
+    );
+    startServer("pgbouncer", "/usr/sbin/pgbouncer", [iniPath], path.join(bouncerDir, "pgbouncer.log"), { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: bouncerDir });
+    await waitFor("PgBouncer to serve the application database", async () => (await psql(appOn(pgbouncerPort), "SELECT 1")) === "1", 20000, 250);
+}, 240000);
+
+afterAll(async () => {
+    await relay?.close();
+    await stopAllServers();
+    // Patroni detaches the postmaster into its own session; stop any left by PID.
+    for (const member of members) {
+        const pid = postmasterPid(member);
+        if (pid && isAlive(pid)) {
+            for (const p of processTree(pid)) {
+                try {
+                    process.kill(p, "SIGKILL");
+                } catch {
+                    /* gone */
+                }
+            }
+        }
+    }
+    if (etcd) await stopServer(etcd).catch(() => undefined);
+    if (root) fs.rmSync(root, { recursive: true, force: true });
+}, 60000);
+
+describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian packages)", () => {
+    test("three members: one leader and two streaming replicas, one of them synchronous", async () => {
+        const leader = await waitFor("a leader", () => currentLeader(), 10000);
+        const replicas = await streamingReplicas(leader);
+        expect(replicas.map((r) => r.name).sort()).toEqual(members.filter((m) => m !== leader).map((m) => m.name).sort());
+        // prod runs synchronous_mode: exactly one standby is synchronous (synchronous_node_count 1).
+        expect(pg.synchronousMode).toBe(true);
+        expect(replicas.filter((r) => r.sync === "sync")).toHaveLength(1);
+        for (const member of members.filter((m) => m !== leader)) expect((await patroniState(member)).role).toBe("replica");
+        // use_slots: the leader keeps one physical slot per replica.
+        expect(await psql(superuserOn(leader), "SELECT count(*) FROM pg_replication_slots WHERE active AND slot_type = 'physical'")).toBe(String(MEMBERS - 1));
+    });
+
+    test("the prod parameters are in effect on every member, unscaled", async () => {
+        const expected: Record<string, string> = {
+            shared_buffers: pg.parameters.shared_buffers,
+            effective_cache_size: pg.parameters.effective_cache_size,
+            work_mem: pg.parameters.work_mem,
+            maintenance_work_mem: pg.parameters.maintenance_work_mem,
+            max_connections: String(pg.parameters.max_connections),
+            superuser_reserved_connections: String(pg.parameters.superuser_reserved_connections),
+            wal_level: pg.parameters.wal_level,
+            max_wal_senders: String(pg.parameters.max_wal_senders),
+            max_replication_slots: String(pg.parameters.max_replication_slots),
+            wal_log_hints: "on",
+            hot_standby: "on",
+            wal_retrieve_retry_interval: "500ms",
+            password_encryption: "scram-sha-256",
+        };
+        const names = Object.keys(expected);
+        for (const member of members) {
+            const out = await psql(superuserOn(member), `SELECT name || '=' || current_setting(name) FROM unnest(ARRAY[${names.map((n) => `'${n}'`).join(",")}]) AS name`);
+            const actual = Object.fromEntries(out.split("\n").map((line) => line.split("=") as [string, string]));
+            expect(actual).toEqual(expected);
+        }
+        report(`postgres: in effect on all ${MEMBERS} members: ${names.map((n) => `${n}=${expected[n]}`).join(", ")}`);
+        const leader = await waitFor("a leader", () => currentLeader(), 10000);
+        expect(await psql(superuserOn(leader), "SHOW synchronous_standby_names")).not.toBe("");
+    });
+
+    test("pg_hba: scram-sha-256 passwords, replication connections only for the replication role", async () => {
+        const leader = await waitFor("a leader", () => currentLeader(), 10000);
+        const replicationAs = (user: string, password: string) =>
+            run("psql", ["-X", "-At", `host=127.0.0.1 port=${leader.pgPort} user=${user} dbname=${pg.database} replication=true`, "-c", "IDENTIFY_SYSTEM"], {
+                env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: "3" },
+                timeoutMs: 10000,
+            });
+        await expect(replicationAs(pg.appUser, PASSWORDS.app)).rejects.toThrow(/no pg_hba.conf entry for replication connection/);
+        await expect(replicationAs(REPLICATION_USER, PASSWORDS.replication)).resolves.toMatchObject({ stdout: expect.stringMatching(/^\d+\|/) });
+        await expect(psql({ ...appOn(leader.pgPort), password: "wrong" }, "SELECT 1")).rejects.toThrow(/password authentication failed/);
+        expect(await psql(superuserOn(leader), `SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = '${pg.appUser}'`)).toBe("SCRAM-SHA-256$");
+        // The post-bootstrap script created the application database owned by the application role.
+        expect(await psql(superuserOn(leader), `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '${pg.database}'`)).toBe(pg.appUser);
+    });
+
+    test("rows written through PgBouncer on the leader are read on both replicas", async () => {
+        await psql(appOn(pgbouncerPort), "CREATE TABLE ledger (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT now(), UNIQUE (writer, seq))");
+        await psql(appOn(pgbouncerPort), "INSERT INTO ledger (writer, seq) SELECT 0, g FROM generate_series(1, 100) AS g");
+        const leader = await waitFor("a leader", () => currentLeader(), 10000);
+        for (const replica of members.filter((m) => m !== leader)) {
+            await waitFor(`${replica.name} to have the 100 rows`, async () => (await psql(appOn(replica.pgPort), "SELECT count(*) FROM ledger WHERE writer = 0")) === "100", 15000, 100);
+            // A replica is read-only: a write there fails instead of diverging.
+            await expect(psql(appOn(replica.pgPort), "INSERT INTO ledger (writer, seq) VALUES (0, 1000)")).rejects.toThrow(/read-only transaction/);
+        }
+        // The exporter's view: the stats user reads PgBouncer's admin console.
+        const pools = await psql({ port: pgbouncerPort, user: MONITOR_USER, password: PASSWORDS.monitor, database: "pgbouncer" }, "SHOW POOLS");
+        expect(pools).toContain(pg.database);
+    });
+
+    let killedName = "";
+    let acknowledgedAtKill = 0;
+
+    test("killing every process of the leader promotes the synchronous standby; no acknowledged commit is lost", async () => {
+        const oldLeader = await waitFor("a leader", () => currentLeader(), 10000);
+        const syncStandby = (await streamingReplicas(oldLeader)).find((r) => r.sync === "sync")?.name;
+        expect(syncStandby).toBeDefined();
+
+        const writers = [1, 2, 3].map((id) => new Writer(id, pgbouncerPort));
+        writers.forEach((w) => w.start());
+        let killedAt = 0;
+        let killed: number[] = [];
+        let newLeader: Member;
+        let promotedAt = 0;
+        let firstWrite = 0;
+        try {
+            await waitFor("writers to commit through PgBouncer", () => writers.every((w) => w.acknowledged.length >= 10), 30000, 50);
+
+            killedAt = Date.now();
+            killed = killMember(oldLeader);
+            killedName = oldLeader.name;
+            acknowledgedAtKill = writers.reduce((sum, w) => sum + w.acknowledged.length, 0);
+            await waitFor(`every process of ${oldLeader.name} to be gone`, () => killed.every((pid) => !isAlive(pid)), 10000, 20);
+
+            const survivors = members.filter((m) => m !== oldLeader);
+            newLeader = await waitFor("a new leader", () => currentLeader(survivors), 120000, 100);
+            promotedAt = Date.now();
+            firstWrite = await waitFor(
+                "a write acknowledged by the new leader through PgBouncer",
+                () => writers.flatMap((w) => w.acknowledged.filter((a) => a.at > killedAt).map((a) => a.at)).sort((x, y) => x - y)[0],
+                120000,
+                50,
+            );
+            await sleep(2000); // keep writing on the new leader for a moment
+        } finally {
+            await Promise.all(writers.map((w) => w.stop()));
+        }
+
+        // Synchronous mode: only the synchronous standby may be promoted.
+        expect(newLeader.name).toBe(syncStandby);
+        const rows = await ledgerRows({ ...superuserOn(newLeader), database: pg.database });
+        const acknowledged = writers.flatMap((w) => w.acknowledged.map((a) => `${w.id}:${a.seq}`));
+        const lost = acknowledged.filter((key) => !rows.has(key));
+        const attempts = writers.reduce((sum, w) => sum + w.attempts, 0);
+        report(
+            `postgres: leader ${oldLeader.name} killed (${killed.length} processes); ${newLeader.name} promoted after ${((promotedAt - killedAt) / 1000).toFixed(1)} s, ` +
+                `first write through PgBouncer accepted after ${((firstWrite - killedAt) / 1000).toFixed(1)} s ` +
+                `(ttl ${pg.patroni.ttl}, loop_wait ${pg.patroni.loopWait}, retry_timeout ${pg.patroni.retryTimeout})`,
+        );
+        report(
+            `postgres: ${acknowledged.length} commits acknowledged (${acknowledgedAtKill} before the kill) of ${attempts} attempts; ` +
+                `acknowledged commits lost: ${lost.length} (synchronous_mode ${pg.synchronousMode})`,
+        );
+        expect(acknowledged.length).toBeGreaterThan(acknowledgedAtKill);
+        expect(lost).toEqual([]);
+    });
+
+    test("the killed member restarts and rejoins as a streaming replica", async () => {
+        const killed = members.find((m) => m.name === killedName);
+        expect(killed).toBeDefined();
+        if (!killed) return;
+        const leader = await waitFor("the new leader", () => currentLeader(), 10000);
+        const restartedAt = Date.now();
+        startMember(killed);
+        // Heartbeat writes while waiting: a replica catching up needs WAL to arrive.
+        let beats = 0;
+        let waiting = true;
+        const heartbeat = (async () => {
+            while (waiting) {
+                beats += 1;
+                await psql(appOn(pgbouncerPort), `INSERT INTO ledger (writer, seq) VALUES (9, ${beats})`).catch(() => undefined);
+                await sleep(500);
+            }
+        })();
+        try {
+            await waitFor(
+                `${killed.name} streaming from ${leader.name}`,
+                async () => (await streamingReplicas(leader)).some((r) => r.name === killed.name),
+                120000,
+                250,
+            );
+        } finally {
+            waiting = false;
+            await heartbeat;
+        }
+        const rejoinSeconds = (Date.now() - restartedAt) / 1000;
+        expect((await patroniState(killed)).role).toBe("replica");
+        expect((await streamingReplicas(leader)).map((r) => r.name).sort()).toEqual(members.filter((m) => m !== leader).map((m) => m.name).sort());
+        // It has everything the leader has, including what was written while it was down.
+        const leaderCount = await psql(appOn(leader.pgPort), "SELECT count(*) FROM ledger");
+        await waitFor(`${killed.name} to catch up`, async () => (await psql(appOn(killed.pgPort), "SELECT count(*) FROM ledger")) === leaderCount, 30000, 200);
+        report(`postgres: ${killed.name} rejoined as a streaming replica ${rejoinSeconds.toFixed(1)} s after its restart (${beats} heartbeat writes meanwhile)`);
+    });
+});

@@ -1,0 +1,31 @@
+// PostgresCluster under Pulumi mocks with Pulumi.dev.yaml's configuration, instantiated directly
+// the way index.ts composes it.
+import { describePostgresCluster, PostgresContext } from "../helpers/postgres-expectations";
+import { installMocks, settled } from "../helpers/mocks";
+import { readStackConfig } from "../../scripts/stack-files";
+
+let context: PostgresContext;
+
+beforeAll(async () => {
+    const recorded = await installMocks("dev");
+    const { PostgresCluster } = await import("../../components/postgres");
+    const { parseStackConfig } = await import("../../config");
+    const config = parseStackConfig("dev", readStackConfig("dev"));
+    const cluster = new PostgresCluster("postgres", {
+        namespace: config.namespace,
+        ...config.postgres,
+        pgbouncer: config.pgbouncer,
+        registry: config.registry,
+        storageClass: config.storageClass,
+        protectData: config.protectData,
+    });
+    await settled(recorded);
+    context = { recorded, cluster, config };
+});
+
+describePostgresCluster(() => context, {
+    stack: "dev",
+    // dev builds into the laptop's Docker daemon without pushing: pods run the tag.
+    image: "localhost:5001/prepx/postgres-patroni:15.10-patroni3.0.2",
+    protect: false,
+});
