@@ -79,7 +79,7 @@ function nginxLine(config: StackConfig, assumptions: CapacityAssumptions): Capac
 
 /**
  * Scrape targets from the config's shape: every pod runs an exporter or exposes metrics
- * (DESIGN.md section 4), HPA-managed services at their maximum, plus Prometheus and Grafana.
+ * (DESIGN.md section 4), HPA-managed services at their maximum, plus the monitoring pods.
  */
 export function scrapeTargets(config: StackConfig): { total: number; terms: string } {
     const parts: [string, number][] = [
@@ -88,7 +88,10 @@ export function scrapeTargets(config: StackConfig): { total: number; terms: stri
         ["pgbouncer", config.pgbouncer.replicas],
         ["nginx", config.loadBalancer.replicas],
         ...config.services.map((service): [string, number] => [service.name, service.autoscaling.maxReplicas]),
-        ["prometheus+grafana", 2],
+        // MonitoringStack's own pods; kubelets (volume stats only, a few series per PVC) are left out.
+        ["prometheus", 1],
+        ["grafana", 1],
+        ["kube-state-metrics", 1],
     ];
     return { total: parts.reduce((sum, [, count]) => sum + count, 0), terms: parts.map(([name, count]) => `${name} ${count}`).join(" + ") };
 }
@@ -145,7 +148,8 @@ function budgetLines(totals: { min: Footprint; max: Footprint }, assumptions: Ca
         const ok = max <= budget;
         const hpa = min === max ? "" : " (HPA min-max)";
         const budgetText = measure.decimal ? `${budget / measure.decimal.divisor} ${measure.decimal.suffix}` : `${budget}${measure.unit}`;
-        const shortBy = ok ? "" : `: short by ${measure.text(max - budget)}${measure.unit} at max replicas${min <= budget ? "; fits at HPA min replicas only" : ""}`;
+        const atMax = min === max ? "" : ` at max replicas${min <= budget ? "; fits at HPA min replicas only" : ""}`;
+        const shortBy = ok ? "" : `: short by ${measure.text(max - budget)}${measure.unit}${atMax}`;
         return { check, ok, detail: `${amount(min, max, measure)}${hpa} of rendered workloads vs the plan's ${budgetText}${shortBy}` };
     };
     const cores: Measure = { text: formatCores, unit: " cores" };

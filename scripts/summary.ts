@@ -224,9 +224,10 @@ export function formatCores(cores: number): string {
     return String(Math.round(cores * 1000) / 1000);
 }
 
-/** Bytes in binary units: `48.4Gi`, below 1 GiB `320Mi` (small dev figures stay readable), `0`. */
+/** Bytes in binary units: `1.83Ti`, `48.4Gi`, below 1 GiB `320Mi` (small dev figures stay readable), `0`. */
 export function formatGiB(bytes: number): string {
     if (bytes === 0) return "0";
+    if (bytes >= 1024 * GIB) return `${(bytes / (1024 * GIB)).toFixed(2)}Ti`;
     if (bytes >= GIB) return `${(bytes / GIB).toFixed(1)}Gi`;
     return `${Math.round((bytes / 2 ** 20) * 10) / 10}Mi`;
 }
@@ -247,10 +248,10 @@ export function formatResourceSummary(summary: ResourceSummary): string[] {
     for (const [kind, count] of summary.kinds) lines.push(`  ${pad(kind, 26)}${count}`);
     lines.push("");
     lines.push("Resources (containers x replicas; an HPA-managed workload counts its HPA min and max replicas):");
-    const header = `  ${pad("workload", 44)}${pad("replicas", 14)}${pad("cpu req", 14)}${pad("cpu lim", 14)}${pad("mem req", 18)}${pad("mem lim", 18)}storage`;
+    const header = `  ${pad("workload", 52)}${pad("replicas", 14)}${pad("cpu req", 14)}${pad("cpu lim", 14)}${pad("mem req", 18)}${pad("mem lim", 18)}storage`;
     lines.push(header);
     const row = (label: string, min: Footprint, maxValue: Footprint, replicas: string): string =>
-        `  ${pad(label, 44)}${pad(replicas, 14)}` +
+        `  ${pad(label, 52)}${pad(replicas, 14)}` +
         KEYS.map((key) => pad(range(min[key], maxValue[key], key.startsWith("cpu") ? formatCores : formatGiB), key.startsWith("cpu") ? 14 : 18)).join("") +
         range(min.storage, maxValue.storage, formatGiB);
     const rowOf = (workload: WorkloadRow): string => {

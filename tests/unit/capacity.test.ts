@@ -96,19 +96,22 @@ describe("capacity report", () => {
             c.services = c.services.map((s, i) => ({ ...s, autoscaling: { ...s.autoscaling, maxReplicas: [16, 60][i] } }));
             Object.assign(c.monitoring.prometheus, { scrapeInterval: "15s", retentionTime: "30d", retentionSize: "50GB", storage: "64Gi" });
         });
-        expect(scrapeTargets(config)).toEqual({ total: 93, terms: "redis 6 + postgres 3 + pgbouncer 3 + nginx 3 + api-gateway 16 + user-service 60 + prometheus+grafana 2" });
-        // 93,000 series / 15 s = 6,200 samples/s; x 2 B x 2,592,000 s = 32,140,800,000 B = 29.9 GiB <= 50 GiB.
+        expect(scrapeTargets(config)).toEqual({
+            total: 94,
+            terms: "redis 6 + postgres 3 + pgbouncer 3 + nginx 3 + api-gateway 16 + user-service 60 + prometheus 1 + grafana 1 + kube-state-metrics 1",
+        });
+        // 94,000 series / 15 s = 6,266.7 samples/s; x 2 B x 2,592,000 s = 32,486,400,000 B = 30.3 GiB <= 50 GiB.
         const prometheus = line(capacityReport(config, small), "prometheus disk");
         expect(prometheus.ok).toBe(true);
-        expect(prometheus.detail).toContain("= 93,000 series / 15s = 6,200 samples/s x 2 B/sample (assumed; 1-2 after compression) x 30d = 29.9Gi; retentionSize 50GB, PVC 64Gi");
-        // With 20 GB of retention, size-based retention cuts the history: 20 GiB / (6,200 x 2 B/s) = 20.0 days.
+        expect(prometheus.detail).toContain("= 94,000 series / 15s = 6,267 samples/s x 2 B/sample (assumed; 1-2 after compression) x 30d = 30.3Gi; retentionSize 50GB, PVC 64Gi");
+        // With 20 GB of retention, size-based retention cuts the history: 20 GiB / (6,266.7 x 2 B/s) = 19.8 days.
         const tight = withChanges((c) => Object.assign(c, config, { monitoring: { ...config.monitoring, prometheus: { ...config.monitoring.prometheus, retentionSize: "20GB" } } }));
         const short = line(capacityReport(tight, small), "prometheus disk");
         expect(short.ok).toBe(false);
-        expect(short.detail).toMatch(/size retention keeps only ~20\.0 days of 30d$/);
+        expect(short.detail).toMatch(/size retention keeps only ~19\.8 days of 30d$/);
         // The assumptions are parameters: one byte per sample halves the estimate.
         const lean = line(capacityReport(config, small, { ...DEFAULT_ASSUMPTIONS, bytesPerSample: 1 }), "prometheus disk");
-        expect(lean.detail).toContain("= 15.0Gi;");
+        expect(lean.detail).toContain("= 15.1Gi;");
     });
 
     test("budget: requests at max replicas against 50 cores, 200 GB, 1 TB; SHORT says by how much and whether the HPA minimum fits", () => {
@@ -124,7 +127,7 @@ describe("capacity report", () => {
             detail: "45-76 cores (HPA min-max) of rendered workloads vs the plan's 50 cores: short by 26 cores at max replicas; fits at HPA min replicas only",
         });
         expect(line(over, "budget memory requests")).toMatchObject({ ok: false, detail: expect.stringContaining("190.0Gi-200.0Gi (204-214.7 GB) (HPA min-max) of rendered workloads vs the plan's 200 GB: short by") });
-        expect(line(over, "budget storage")).toMatchObject({ ok: false, detail: "1000.0Gi (1.074 TB) of rendered workloads vs the plan's 1 TB: short by 68.7Gi at max replicas" });
+        expect(line(over, "budget storage")).toMatchObject({ ok: false, detail: "1000.0Gi (1.074 TB) of rendered workloads vs the plan's 1 TB: short by 68.7Gi" });
     });
 
     test("formatCapacity: one line per check, the verdict first", () => {

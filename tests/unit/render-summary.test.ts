@@ -118,5 +118,6 @@ describe("formatResourceSummary", () => {
         expect(formatGiB(0)).toBe("0");
         expect(formatGiB(864 * MI)).toBe("864Mi");
         expect(formatGiB(48.4 * GI)).toBe("48.4Gi");
+        expect(formatGiB(1874 * GI)).toBe("1.83Ti");
     });
 });
