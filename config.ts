@@ -12,6 +12,7 @@ import {
     PROMETHEUS_SIZE,
     parseCpuQuantity,
     parseMemoryQuantity,
+    parsePostgresSize,
     parsePrometheusSize,
 } from "./components/units";
 
@@ -131,6 +132,18 @@ const postgresSchema = z
         }
         if (value.parameters.max_wal_senders < value.replicas + 1) {
             ctx.addIssue({ code: "custom", path: ["parameters", "max_wal_senders"], message: `must be at least replicas + 1 (${value.replicas + 1})` });
+        }
+        // Patroni keeps a slot per replica; a member being re-cloned takes one more (pg_basebackup's).
+        if (value.parameters.max_replication_slots < value.replicas + 1) {
+            ctx.addIssue({ code: "custom", path: ["parameters", "max_replication_slots"], message: `must be at least replicas + 1 (${value.replicas + 1})` });
+        }
+        // shared_buffers is allocated up front; at or above the limit the member is OOM-killed.
+        if (parsePostgresSize(value.parameters.shared_buffers) >= parseMemoryQuantity(value.resources.limits.memory)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["parameters", "shared_buffers"],
+                message: `must be less than resources.limits.memory (${value.resources.limits.memory})`,
+            });
         }
         if (value.patroni.loopWait + 2 * value.patroni.retryTimeout > value.patroni.ttl) {
             ctx.addIssue({

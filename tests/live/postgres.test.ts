@@ -32,6 +32,9 @@ const MEMBERS = memberCount(pg.replicas);
 const SCOPE = "postgres";
 const PATRONI = ["/usr/bin/python3", "/usr/bin/patroni"]; // Debian's patroni runs on the system python
 const BIN_DIR = "/usr/lib/postgresql/15/bin";
+// The client binary itself, not Debian's perl wrapper in /usr/bin: it starts several times faster,
+// so writers commit more often around the kill.
+const PSQL = `${BIN_DIR}/psql`;
 const POSTGRES_UID = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
 const POSTGRES_GID = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
 
@@ -153,7 +156,7 @@ interface Target {
 }
 
 async function psql(target: Target, sql: string, timeoutMs = 15000): Promise<string> {
-    const { stdout } = await run("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(target.port), "-U", target.user, "-d", target.database, "-c", sql], {
+    const { stdout } = await run(PSQL, ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(target.port), "-U", target.user, "-d", target.database, "-c", sql], {
         env: { PATH: process.env.PATH, PGPASSWORD: target.password, PGCONNECT_TIMEOUT: "3", PGAPPNAME: "prepx-live" },
         timeoutMs,
     });
@@ -470,7 +473,7 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
     test("pg_hba: scram-sha-256 passwords, replication connections only for the replication role", async () => {
         const leader = await waitFor("a leader", () => currentLeader(), 10000);
         const replicationAs = (user: string, password: string) =>
-            run("psql", ["-X", "-At", `host=127.0.0.1 port=${leader.pgPort} user=${user} dbname=${pg.database} replication=true`, "-c", "IDENTIFY_SYSTEM"], {
+            run(PSQL, ["-X", "-At", `host=127.0.0.1 port=${leader.pgPort} user=${user} dbname=${pg.database} replication=true`, "-c", "IDENTIFY_SYSTEM"], {
                 env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: "3" },
                 timeoutMs: 10000,
             });
