@@ -1,0 +1,221 @@
+// The PostgresCluster renderers called directly (no mocks): Patroni's config per DCS, pg_hba, the
+// post-bootstrap script, pgbouncer.ini and its auth file, names and the YAML emitter.
+import { execFileSync } from "child_process";
+import { parse } from "yaml";
+import {
+    DCS_ONLY_PARAMETERS,
+    MEMBER_PATHS,
+    PatroniConfigOptions,
+    memberCount,
+    postgresNames,
+    postgresUri,
+    renderPatroniConfig,
+    renderPgHba,
+    renderPgbouncerIni,
+    renderPgbouncerUserlist,
+    renderPostBootstrapScript,
+    toYaml,
+} from "../../components/postgres/render";
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML is checked structurally */
+const PLAN = {
+    shared_buffers: "4GB",
+    effective_cache_size: "12GB",
+    work_mem: "64MB",
+    maintenance_work_mem: "512MB",
+    max_connections: 500,
+    superuser_reserved_connections: 5,
+    wal_level: "replica",
+    max_wal_senders: 10,
+    max_replication_slots: 10,
+};
+
+const kubernetesOptions: PatroniConfigOptions = {
+    scope: "postgres",
+    dcs: {
+        kind: "kubernetes",
+        labels: { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/component": "database" },
+        scopeLabel: "app.kubernetes.io/instance",
+        roleLabel: "role",
+    },
+    paths: MEMBER_PATHS,
+    parameters: PLAN,
+    timing: { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 },
+    synchronousMode: true,
+    clientNetworks: ["0.0.0.0/0", "::/0"],
+    database: "prepx",
+    appUser: "prepx",
+};
+const render = (options: Partial<PatroniConfigOptions> = {}) => parse(renderPatroniConfig({ ...kubernetesOptions, ...options })) as any;
+
+describe("Patroni config", () => {
+    test("the plan's parameters and the replication settings go to the cluster-wide (DCS) section", () => {
+        const dcs = render().bootstrap.dcs;
+        expect(dcs.postgresql.parameters).toMatchObject(PLAN);
+        expect(dcs.postgresql.parameters).toMatchObject({ wal_log_hints: "on", hot_standby: "on", wal_retrieve_retry_interval: "500ms", password_encryption: "scram-sha-256" });
+        expect(dcs.postgresql).toMatchObject({ use_pg_rewind: true, use_slots: true });
+        expect(dcs).toMatchObject({ ttl: 30, loop_wait: 10, retry_timeout: 10, maximum_lag_on_failover: 1048576, synchronous_mode: true, synchronous_mode_strict: false });
+    });
+
+    test("synchronous_mode follows the option (prod true, dev false)", () => {
+        expect(render({ synchronousMode: true }).bootstrap.dcs.synchronous_mode).toBe(true);
+        expect(render({ synchronousMode: false }).bootstrap.dcs.synchronous_mode).toBe(false);
+    });
+
+    test("local parameters repeat the per-member ones (applied on reload) and leave out those Patroni takes only from the DCS", () => {
+        const local = render().postgresql.parameters;
+        expect(local).toMatchObject({ shared_buffers: "4GB", effective_cache_size: "12GB", work_mem: "64MB", maintenance_work_mem: "512MB", wal_retrieve_retry_interval: "500ms" });
+        for (const name of DCS_ONLY_PARAMETERS) expect(local).not.toHaveProperty(name);
+        expect(local.unix_socket_directories).toBe(MEMBER_PATHS.socketDir);
+    });
+
+    test("the kubernetes DCS: Endpoints, labels, scope and role labels, the port name", () => {
+        const config = render();
+        expect(config.kubernetes).toEqual({
+            use_endpoints: true,
+            labels: { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/component": "database" },
+            scope_label: "app.kubernetes.io/instance",
+            role_label: "role",
+            ports: [{ name: "postgresql", port: 5432 }],
+        });
+        expect(config.etcd3).toBeUndefined();
+        expect(config.scope).toBe("postgres");
+    });
+
+    test("one renderer, two DCSs: etcd3 differs from kubernetes only in the DCS section", () => {
+        const etcd = render({ dcs: { kind: "etcd3", hosts: ["127.0.0.1:2379"] } });
+        const kubernetes = render();
+        expect(etcd.etcd3).toEqual({ hosts: ["127.0.0.1:2379"] });
+        expect(etcd.kubernetes).toBeUndefined();
+        delete etcd.etcd3;
+        delete kubernetes.kubernetes;
+        expect(etcd).toEqual(kubernetes);
+    });
+
+    test("bootstrap: initdb with checksums, the post-bootstrap script; member values left to PATRONI_* env", () => {
+        const config = render();
+        expect(config.bootstrap.initdb).toEqual([{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"]);
+        expect(config.bootstrap.post_bootstrap).toBe("sh /etc/patroni/post-bootstrap.sh");
+        expect(config.name).toBeUndefined();
+        expect(config.postgresql.connect_address).toBeUndefined();
+        expect(config.restapi.connect_address).toBeUndefined();
+        expect(config.postgresql.data_dir).toBe("/var/lib/postgresql/data/pgdata");
+        expect(config.postgresql.bin_dir).toBe("/usr/lib/postgresql/15/bin");
+    });
+
+    test("holds user names but no password", () => {
+        const text = renderPatroniConfig(kubernetesOptions);
+        const config = parse(text) as any;
+        expect(config.postgresql.authentication).toEqual({ superuser: { username: "postgres" }, replication: { username: "replicator" } });
+        expect(config.restapi.authentication).toEqual({ username: "patroni" });
+        expect(text).not.toMatch(/password\s*:/i);
+    });
+});
+
+describe("pg_hba", () => {
+    const lines = renderPgHba(["0.0.0.0/0", "::/0"]);
+    const fields = lines.map((line) => line.split(/\s+/));
+
+    test("every rule is scram-sha-256 (no trust, md5 or password)", () => {
+        expect(fields.every((f) => f[f.length - 1] === "scram-sha-256")).toBe(true);
+    });
+
+    test("replication connections only for the replication role", () => {
+        const replication = fields.filter((f) => f[1] === "replication");
+        expect(replication.length).toBeGreaterThan(0);
+        expect(replication.every((f) => f[2] === "replicator")).toBe(true);
+        // `all` never matches physical replication connections, so nothing else grants them.
+        expect(fields.filter((f) => f[1] !== "replication").every((f) => f[1] === "all")).toBe(true);
+    });
+
+    test("client networks get both database and replication rules; loopback lines are not repeated", () => {
+        expect(lines).toContain("host all all ::/0 scram-sha-256");
+        expect(lines).toContain("host replication replicator 0.0.0.0/0 scram-sha-256");
+        const live = renderPgHba(["127.0.0.1/32"]);
+        expect(new Set(live).size).toBe(live.length);
+    });
+});
+
+describe("post-bootstrap script", () => {
+    const script = renderPostBootstrapScript({ database: "prepx", appUser: "prepx", secretsDir: "/etc/patroni-secrets" });
+
+    test("creates the application role and database and the monitoring role, reading passwords from files", () => {
+        expect(script).toContain(`CREATE ROLE "prepx" LOGIN PASSWORD :'app_password';`);
+        expect(script).toContain(`CREATE DATABASE "prepx" OWNER "prepx"`);
+        expect(script).toContain(`CREATE ROLE "monitor" LOGIN PASSWORD :'monitor_password' IN ROLE pg_monitor;`);
+        expect(script).toContain("\\set app_password `cat /etc/patroni-secrets/app-password`");
+        expect(script).toContain("\\set monitor_password `cat /etc/patroni-secrets/monitor-password`");
+        // psql reads the SQL from a quoted heredoc: the shell expands nothing in it.
+        expect(script).toContain(`psql "$1" -X -q -v ON_ERROR_STOP=1 <<'SQL'`);
+    });
+
+    test("is valid sh", () => {
+        expect(() => execFileSync("sh", ["-n"], { input: script })).not.toThrow();
+    });
+
+    test("identifiers are quoted", () => {
+        expect(renderPostBootstrapScript({ database: "a", appUser: 'we"ird', secretsDir: "/s" })).toContain(`CREATE ROLE "we""ird" LOGIN`);
+    });
+});
+
+describe("PgBouncer", () => {
+    const ini = renderPgbouncerIni({
+        listenAddr: "0.0.0.0",
+        listenPort: 6432,
+        upstreamHost: "postgres-rw.prepx.svc.cluster.local",
+        upstreamPort: 5432,
+        database: "prepx",
+        authFile: "/etc/pgbouncer-auth/userlist.txt",
+        maxClientConn: 5000,
+        defaultPoolSize: 120,
+        reservePoolSize: 20,
+        statsUsers: ["monitor"],
+    });
+    const settings = Object.fromEntries(
+        ini
+            .split("\n")
+            .filter((line) => /^\w+ =/.test(line))
+            .map((line) => line.split(/ = ?/, 2) as [string, string]),
+    );
+
+    test("transaction pooling in front of the leader Service, sized per pod", () => {
+        expect(settings.prepx).toBe("host=postgres-rw.prepx.svc.cluster.local port=5432 dbname=prepx");
+        expect(settings).toMatchObject({
+            pool_mode: "transaction",
+            auth_type: "scram-sha-256",
+            auth_file: "/etc/pgbouncer-auth/userlist.txt",
+            max_client_conn: "5000",
+            default_pool_size: "120",
+            reserve_pool_size: "20",
+            max_db_connections: "140",
+            listen_port: "6432",
+            stats_users: "monitor",
+            server_login_retry: "1",
+        });
+        expect(ini.indexOf("[databases]")).toBeLessThan(ini.indexOf("[pgbouncer]"));
+    });
+
+    test("the auth file quotes users and passwords, doubling quotes", () => {
+        expect(renderPgbouncerUserlist({ prepx: "s3cret", monitor: 'a"b' })).toBe('"prepx" "s3cret"\n"monitor" "a""b"\n');
+    });
+
+    test("connection URIs encode credentials", () => {
+        expect(postgresUri("monitor", "p@ss/w", "127.0.0.1", 6432, "pgbouncer", "sslmode=disable")).toBe("postgresql://monitor:p%40ss%2Fw@127.0.0.1:6432/pgbouncer?sslmode=disable");
+    });
+});
+
+describe("names, sizes and the YAML emitter", () => {
+    test("members are the leader plus the replicas", () => {
+        expect(memberCount(0)).toBe(1);
+        expect(memberCount(2)).toBe(3);
+    });
+
+    test("object names derive from the component name", () => {
+        expect(postgresNames("db")).toMatchObject({ statefulSet: "db", rwService: "db-rw", roService: "db-ro", pooler: "db-pooler", configService: "db-config", leaderService: "db", appSecret: "db-app" });
+    });
+
+    test("strings stay strings (YAML 1.1 would read on/off/yes and octal-looking text otherwise)", () => {
+        const value = { a: "on", b: "off", c: "0700", d: "*", e: ["yes", 1, true, { f: "x: y" }], g: {}, h: [] as string[], "i j": null };
+        expect(parse(toYaml(value))).toEqual(value);
+    });
+});
