@@ -85,7 +85,7 @@ export function buildRender(stack: string, config: StackConfig, recorded: Record
         "",
         ...formatResourceSummary(summary),
         "",
-        "Capacity (SHORT = the supply on the right does not cover the demand on the left):",
+        "Capacity (OK = covers what is needed, SHORT = falls short; each line shows its arithmetic):",
         ...formatCapacity(capacity),
     ];
     return { stack, config, recorded, render, schema, summary, capacity, yaml: toYaml(render.objects), text: `${lines.join("\n")}\n` };
