@@ -482,20 +482,18 @@ export class PostgresCluster extends pulumi.ComponentResource {
                                         { name: "tmp", mountPath: "/tmp" },
                                     ],
                                 },
-                                {
-                                    name: "exporter",
+                                exporterSidecar({
                                     image: a.exporterImage,
                                     env: [
                                         { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/postgres?sslmode=disable` },
                                         { name: "DATA_SOURCE_USER", value: MONITOR_USER },
                                         secretEnv("DATA_SOURCE_PASS", credentials.metadata.name, "monitor-password"),
                                     ],
-                                    ports: [{ name: "metrics", containerPort: POSTGRES_EXPORTER_PORT }],
-                                    resources: containerResources(a.exporterResources),
-                                    securityContext: containerSecurityContext(),
-                                    readinessProbe: { httpGet: { path: "/", port: "metrics" }, periodSeconds: 10, timeoutSeconds: 3 },
-                                    livenessProbe: { httpGet: { path: "/", port: "metrics" }, periodSeconds: 20, timeoutSeconds: 3, failureThreshold: 3 },
-                                },
+                                    port: POSTGRES_EXPORTER_PORT,
+                                    // The landing page: /metrics would run every collector query on each probe.
+                                    probePath: "/",
+                                    resources: a.exporterResources,
+                                }),
                             ],
                             volumes: [
                                 { name: "config", configMap: { name: patroniConfig.metadata.name, defaultMode: 0o444 } },
@@ -588,16 +586,13 @@ export class PostgresCluster extends pulumi.ComponentResource {
                                         { name: "auth", mountPath: PGBOUNCER_AUTH_DIR, readOnly: true },
                                     ],
                                 },
-                                {
-                                    name: "exporter",
+                                exporterSidecar({
                                     image: p.exporterImage,
                                     env: [secretEnv("PGBOUNCER_EXPORTER_CONNECTION_STRING", poolerSecret.metadata.name, "exporter-uri")],
-                                    ports: [{ name: "metrics", containerPort: PGBOUNCER_EXPORTER_PORT }],
-                                    resources: containerResources(p.exporterResources),
-                                    securityContext: containerSecurityContext(),
-                                    readinessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 10, timeoutSeconds: 3 },
-                                    livenessProbe: { httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 20, timeoutSeconds: 3, failureThreshold: 3 },
-                                },
+                                    port: PGBOUNCER_EXPORTER_PORT,
+                                    probePath: "/metrics",
+                                    resources: p.exporterResources,
+                                }),
                             ],
                             volumes: [
                                 { name: "config", configMap: { name: poolerConfig.metadata.name, defaultMode: 0o444 } },
@@ -632,6 +627,32 @@ export class PostgresCluster extends pulumi.ComponentResource {
             monitorPassword: this.monitorPassword,
         });
     }
+}
+
+/** A metrics exporter sidecar: its env, one `metrics` port and HTTP probes on it. */
+function exporterSidecar(spec: {
+    image: string;
+    env: k8s.types.input.core.v1.EnvVar[];
+    port: number;
+    probePath: string;
+    resources: ContainerResources;
+}): k8s.types.input.core.v1.Container {
+    const probe = (periodSeconds: number): k8s.types.input.core.v1.Probe => ({
+        httpGet: { path: spec.probePath, port: "metrics" },
+        periodSeconds,
+        timeoutSeconds: 3,
+        failureThreshold: 3,
+    });
+    return {
+        name: "exporter",
+        image: spec.image,
+        env: spec.env,
+        ports: [{ name: "metrics", containerPort: spec.port }],
+        resources: containerResources(spec.resources),
+        securityContext: containerSecurityContext(),
+        readinessProbe: probe(10),
+        livenessProbe: probe(20),
+    };
 }
 
 type EffectiveArgs = typeof POSTGRES_CLUSTER_DEFAULTS & PostgresClusterArgs;

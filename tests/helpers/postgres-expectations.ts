@@ -4,7 +4,7 @@
 // registered.
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import type { PostgresCluster } from "../../components/postgres";
+import type { PostgresCluster, PostgresClusterArgs } from "../../components/postgres";
 import type { StackConfig } from "../../config";
 import { baselineViolations } from "./baseline";
 import { find, isWireSecret, mockPassword, ofType, RecordedResource, valueOf } from "./mocks";
@@ -25,6 +25,18 @@ export interface PostgresContext {
     recorded: RecordedResource[];
     cluster: PostgresCluster;
     config: StackConfig;
+}
+
+/** The component's args from a stack's config, exactly as index.ts composes them. */
+export function clusterArgs(config: StackConfig): PostgresClusterArgs {
+    return {
+        namespace: config.namespace,
+        ...config.postgres,
+        pgbouncer: config.pgbouncer,
+        registry: config.registry,
+        storageClass: config.storageClass,
+        protectData: config.protectData,
+    };
 }
 
 /** The recorded children of the PostgresCluster named `postgres`. */

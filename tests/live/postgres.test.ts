@@ -280,7 +280,8 @@ function killMember(member: Member): number[] {
 
 /** A writer committing rows through PgBouncer one at a time; a row counts once psql returned its id. */
 class Writer {
-    readonly acknowledged: { seq: number; at: number }[] = [];
+    /** `started`: when the attempt began; `at`: when psql returned the row (after the server's reply). */
+    readonly acknowledged: { seq: number; started: number; at: number }[] = [];
     attempts = 0;
     private running = true;
     private loop: Promise<void> | undefined;
@@ -293,9 +294,10 @@ class Writer {
             while (this.running) {
                 seq += 1;
                 this.attempts += 1;
+                const started = Date.now();
                 try {
                     const out = await psql(appOn(this.port), `INSERT INTO ledger (writer, seq) VALUES (${this.id}, ${seq}) RETURNING seq`, 45000);
-                    if (out === String(seq)) this.acknowledged.push({ seq, at: Date.now() });
+                    if (out === String(seq)) this.acknowledged.push({ seq, started, at: Date.now() });
                 } catch {
                     await sleep(100); // unacknowledged: it may or may not have committed
                 }
@@ -526,9 +528,11 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
             const survivors = members.filter((m) => m !== oldLeader);
             newLeader = await waitFor("a new leader", () => currentLeader(survivors), 120000, 100);
             promotedAt = Date.now();
+            // Only attempts begun after the kill: one the old leader answered just before it died
+            // may return a moment after the kill.
             firstWrite = await waitFor(
                 "a write acknowledged by the new leader through PgBouncer",
-                () => writers.flatMap((w) => w.acknowledged.filter((a) => a.at > killedAt).map((a) => a.at)).sort((x, y) => x - y)[0],
+                () => writers.flatMap((w) => w.acknowledged.filter((a) => a.started > killedAt).map((a) => a.at)).sort((x, y) => x - y)[0],
                 120000,
                 50,
             );

@@ -1,6 +1,6 @@
 // PostgresCluster under Pulumi mocks with Pulumi.dev.yaml's configuration, instantiated directly
 // the way index.ts composes it.
-import { describePostgresCluster, PostgresContext } from "../helpers/postgres-expectations";
+import { clusterArgs, describePostgresCluster, PostgresContext } from "../helpers/postgres-expectations";
 import { installMocks, settled } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
 
@@ -11,14 +11,7 @@ beforeAll(async () => {
     const { PostgresCluster } = await import("../../components/postgres");
     const { parseStackConfig } = await import("../../config");
     const config = parseStackConfig("dev", readStackConfig("dev"));
-    const cluster = new PostgresCluster("postgres", {
-        namespace: config.namespace,
-        ...config.postgres,
-        pgbouncer: config.pgbouncer,
-        registry: config.registry,
-        storageClass: config.storageClass,
-        protectData: config.protectData,
-    });
+    const cluster = new PostgresCluster("postgres", clusterArgs(config));
     await settled(recorded);
     context = { recorded, cluster, config };
 });

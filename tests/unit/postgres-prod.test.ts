@@ -1,7 +1,7 @@
 // PostgresCluster under Pulumi mocks with Pulumi.prod.yaml's configuration, instantiated directly
 // the way index.ts composes it; plus the component's own argument checks.
 import * as pulumi from "@pulumi/pulumi";
-import { describePostgresCluster, PostgresContext } from "../helpers/postgres-expectations";
+import { clusterArgs, describePostgresCluster, PostgresContext } from "../helpers/postgres-expectations";
 import { installMocks, settled } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
 
@@ -16,14 +16,7 @@ beforeAll(async () => {
     component = await import("../../components/postgres");
     const { parseStackConfig } = await import("../../config");
     const config = parseStackConfig("prod", readStackConfig("prod"));
-    validArgs = {
-        namespace: config.namespace,
-        ...config.postgres,
-        pgbouncer: config.pgbouncer,
-        registry: config.registry,
-        storageClass: config.storageClass,
-        protectData: config.protectData,
-    };
+    validArgs = clusterArgs(config);
     const cluster = new component.PostgresCluster("postgres", validArgs);
     await settled(recorded);
     context = { recorded, cluster, config };
