@@ -15,6 +15,7 @@ import {
     scrapeAnnotations,
     scratchVolume,
     selectorLabels,
+    serviceAccountWithRole,
     spreadAcrossNodes,
     standardLabels,
     volumeClaimTemplate,
@@ -334,28 +335,15 @@ export class PostgresCluster extends pulumi.ComponentResource {
         // role label and status annotation, creates and patches the leader/config/sync/failover
         // Endpoints and reads the leader Endpoints before updating it. No update, no delete (only
         // `patronictl remove` deletes); no Service creation (the config Service is created below).
-        const serviceAccount = new k8s.core.v1.ServiceAccount(
-            names.serviceAccount,
-            { metadata: { name: names.serviceAccount, namespace: args.namespace, labels } },
-            child,
-        );
-        const role = new k8s.rbac.v1.Role(
+        const { serviceAccount, roleBinding } = serviceAccountWithRole(
             names.role,
             {
-                metadata: { name: names.role, namespace: args.namespace, labels },
+                namespace: args.namespace,
+                labels,
                 rules: [
                     { apiGroups: [""], resources: ["endpoints"], verbs: ["get", "list", "watch", "create", "patch"] },
                     { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
                 ],
-            },
-            child,
-        );
-        const roleBinding = new k8s.rbac.v1.RoleBinding(
-            names.role,
-            {
-                metadata: { name: names.role, namespace: args.namespace, labels },
-                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: role.metadata.name },
-                subjects: [{ kind: "ServiceAccount", name: serviceAccount.metadata.name, namespace: args.namespace }],
             },
             child,
         );

@@ -39,9 +39,7 @@ export function memberCount(replicas: number): number {
 export interface PostgresNames {
     /** StatefulSet of the members, and Patroni's scope (cluster name). */
     statefulSet: string;
-    /** ServiceAccount the members run as (Patroni talks to the Kubernetes API). */
-    serviceAccount: string;
-    /** Role and RoleBinding with Patroni's DCS permissions. */
+    /** ServiceAccount the members run as (Patroni talks to the Kubernetes API), its Role and RoleBinding. */
     role: string;
     /**
      * Selector-less Service whose Endpoints Patroni owns (`use_endpoints`): the leader lock and the
@@ -74,7 +72,6 @@ export interface PostgresNames {
 export function postgresNames(name: string): PostgresNames {
     return {
         statefulSet: name,
-        serviceAccount: name,
         role: `${name}-patroni`,
         leaderService: name,
         configService: `${name}-config`,

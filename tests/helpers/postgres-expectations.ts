@@ -84,7 +84,7 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(spec.replicas).toBe(1 + config.postgres.replicas);
             expect(spec.podManagementPolicy).toBe("Parallel");
             expect(spec.serviceName).toBe("postgres-members");
-            expect(podSpec().serviceAccountName).toBe("postgres");
+            expect(podSpec().serviceAccountName).toBe("postgres-patroni");
             expect(container("postgres").image).toBe(want.image);
             expect(container("postgres").command).toEqual(["patroni", "/etc/patroni/patroni.yml"]);
             expect(container("postgres").resources).toEqual(config.postgres.resources);
@@ -143,7 +143,8 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(role.metadata.namespace).toBe(namespace());
             const binding = child("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "postgres-patroni").inputs;
             expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "postgres-patroni" });
-            expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "postgres", namespace: namespace() }]);
+            expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "postgres-patroni", namespace: namespace() }]);
+            expect(child("kubernetes:core/v1:ServiceAccount", "postgres-patroni").inputs.metadata.namespace).toBe(namespace());
             expect(podSpec().automountServiceAccountToken).toBeUndefined(); // Patroni needs its token
             expect(pooler().spec.template.spec.automountServiceAccountToken).toBe(false);
         });
