@@ -1,10 +1,13 @@
-// The prepx stack: one namespace, an explicit Kubernetes provider and the components, sized from
-// Pulumi.<stack>.yaml through config.ts.
+// The prepx stack: one namespace, an explicit Kubernetes provider, the five components and the
+// NetworkPolicies between them, sized from Pulumi.<stack>.yaml through config.ts.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { loadStackConfig } from "./config";
-import { RedisCluster } from "./components";
+import { LoadBalancerTier, MonitoringStack, PostgresCluster, RedisCluster, ServiceFleet } from "./components";
 import { standardLabels } from "./components/k8s";
+import { createNetworkPolicies, renderNetworkPolicies } from "./components/network/policies";
+import { PGBOUNCER_EXPORTER_PORT, POSTGRES_EXPORTER_PORT } from "./components/postgres/render";
+import { CLUSTER_BUS_OFFSET, REDIS_PORT } from "./components/redis/render";
 
 const config = loadStackConfig();
 
@@ -22,15 +25,118 @@ const namespace = new k8s.core.v1.Namespace(
 );
 const ns = namespace.metadata.name;
 const componentOpts: pulumi.ComponentResourceOptions = { providers: { kubernetes: provider } };
+const placement = { storageClass: config.storageClass, protectData: config.protectData };
 
-const redis = new RedisCluster(
-    "redis",
-    { namespace: ns, ...config.redis, storageClass: config.storageClass, protectData: config.protectData },
+const redis = new RedisCluster("redis", { namespace: ns, ...config.redis, ...placement }, componentOpts);
+
+const postgres = new PostgresCluster(
+    "postgres",
+    { namespace: ns, ...config.postgres, pgbouncer: config.pgbouncer, registry: config.registry, ...placement },
     componentOpts,
 );
 
+const fleet = new ServiceFleet(
+    "services",
+    {
+        namespace: ns,
+        services: config.services,
+        database: {
+            host: postgres.poolerHost,
+            port: postgres.poolerPort,
+            name: postgres.database,
+            user: postgres.appUser,
+            passwordSecret: { name: postgres.appSecretName, key: "password" },
+        },
+        redis: { seedNodes: redis.seedNodes, passwordSecret: { name: redis.secretName, key: "password" } },
+        pool: config.servicePool,
+        rateLimits: config.rateLimits,
+        healthCheck: config.healthCheck,
+        registry: config.registry,
+    },
+    { ...componentOpts, dependsOn: [postgres, redis] },
+);
+
+const { upstreamService: gateway, ...loadBalancerConfig } = config.loadBalancer;
+const loadBalancer = new LoadBalancerTier(
+    "lb",
+    {
+        namespace: ns,
+        ...loadBalancerConfig,
+        // The gateways' headless Service: nginx re-resolves it, so least_conn and retries act per pod.
+        upstream: { host: fleet.headlessHosts.apply((hosts) => hosts[gateway]), port: fleet.ports[gateway] },
+    },
+    componentOpts,
+);
+
+const monitoring = new MonitoringStack(
+    "monitoring",
+    {
+        namespace: ns,
+        ...config.monitoring,
+        p95LatencyMs: config.targets.p95LatencyMs,
+        expected: {
+            postgresMembers: config.postgres.replicas + 1,
+            redisMasters: config.redis.masters,
+            redisNodes: config.redis.masters * (1 + config.redis.replicasPerMaster),
+        },
+        // Beyond maximum_lag_on_failover Patroni will not promote a replica: alert before that.
+        thresholds: { replicationLagBytes: config.postgres.patroni.maximumLagOnFailover },
+        patroniPort: postgres.patroniPort,
+        ...placement,
+    },
+    componentOpts,
+);
+
+const servicePods = config.services.map((service) => ({
+    name: service.name,
+    labels: fleet.podLabelsOf(service.name),
+    port: service.port,
+    usesDatabase: service.usesDatabase,
+}));
+
+createNetworkPolicies(
+    ns,
+    renderNetworkPolicies({
+        loadBalancer: { labels: loadBalancer.podLabels, listenPorts: [loadBalancer.containerPort] },
+        gateways: { labels: fleet.podLabelsOf(gateway), port: fleet.ports[gateway] },
+        services: servicePods,
+        pgbouncer: { labels: postgres.poolerLabels, port: postgres.poolerPort },
+        postgresPrimary: { labels: postgres.leaderLabels, port: postgres.port },
+        postgresMembers: { labels: postgres.podLabels, port: postgres.port, patroniPort: postgres.patroniPort },
+        redis: { labels: redis.podLabels, port: REDIS_PORT, busPort: REDIS_PORT + CLUSTER_BUS_OFFSET, bootstrapLabels: redis.bootstrapLabels },
+        prometheus: { labels: monitoring.podLabels, port: monitoring.prometheusPort },
+        grafana: { labels: monitoring.grafanaPodLabels, port: monitoring.grafanaPort },
+        kubernetesApiClients: [{ name: "kube-state-metrics", labels: monitoring.kubeStateMetricsPodLabels }],
+        metricsTargets: [
+            ...servicePods.map((service) => ({ name: service.name, labels: service.labels, ports: [service.port] })),
+            { name: "loadbalancer", labels: loadBalancer.podLabels, ports: [loadBalancer.metricsPorts.stubStatus, loadBalancer.metricsPorts.accessLog] },
+            { name: "postgres", labels: postgres.podLabels, ports: [POSTGRES_EXPORTER_PORT, postgres.patroniPort] },
+            { name: "pgbouncer", labels: postgres.poolerLabels, ports: [PGBOUNCER_EXPORTER_PORT] },
+            { name: "redis", labels: redis.podLabels, ports: [redis.metricsPort] },
+            ...monitoring.metricsTargets,
+        ],
+    }),
+    { provider },
+);
+
 export const namespaceName = ns;
+/** Where clients reach the stack: the load balancer's address once the cloud assigns one. */
+export const loadBalancerEndpoint = loadBalancer.endpoint;
+export const grafanaUrl = monitoring.grafanaUrl;
+export const prometheusUrl = monitoring.prometheusUrl;
+export const grafanaAdminPassword = monitoring.grafanaAdminPassword;
+export const postgresRwHost = postgres.rwHost;
+export const postgresRoHost = postgres.roHost;
+export const postgresPoolerHost = postgres.poolerHost;
+export const postgresPort = postgres.port;
+export const postgresPoolerPort = postgres.poolerPort;
+export const postgresDatabase = postgres.database;
+export const postgresAppUser = postgres.appUser;
+export const postgresAppSecretName = postgres.appSecretName;
+export const postgresAppPassword = postgres.appPassword;
+export const postgresSuperuserPassword = postgres.superuserPassword;
 export const redisSeedNodes = redis.seedNodes;
 export const redisHost = redis.serviceHost;
 export const redisSecretName = redis.secretName;
 export const redisPassword = redis.password;
+export const serviceHosts = fleet.serviceHosts;

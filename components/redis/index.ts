@@ -104,8 +104,12 @@ export class RedisCluster extends pulumi.ComponentResource {
     public readonly password: pulumi.Output<string>;
     /** Name of the headless Service that gives pods their stable names. */
     public readonly headlessServiceName: pulumi.Output<string>;
-    /** Labels on every pod of the cluster (for NetworkPolicies and monitoring). */
+    /** Selector labels of every node pod (for NetworkPolicies and monitoring). */
     public readonly podLabels: Record<string, string>;
+    /** Selector labels of the bootstrap Job's pod (it must reach every node). */
+    public readonly bootstrapLabels: Record<string, string>;
+    /** The redis_exporter sidecar's metrics port on every node pod. */
+    public readonly metricsPort: number = EXPORTER_PORT;
 
     constructor(name: string, args: RedisClusterArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("prepx:cache:RedisCluster", name, {}, opts);
@@ -121,8 +125,8 @@ export class RedisCluster extends pulumi.ComponentResource {
         const child: pulumi.CustomResourceOptions = { parent: this };
         const dataOpts: pulumi.CustomResourceOptions = { parent: this, protect: a.protectData };
         const labels = standardLabels("redis", name, "cache");
-        this.podLabels = labels;
         const selector = selectorLabels(labels);
+        this.podLabels = selector;
         const headlessName = `${name}-headless`;
         const podCount = redisPodCount(a.masters, a.replicasPerMaster);
         const namespace = pulumi.output(args.namespace);
@@ -287,6 +291,7 @@ export class RedisCluster extends pulumi.ComponentResource {
             child,
         );
         const bootstrapLabels = standardLabels("redis", name, "cluster-bootstrap");
+        this.bootstrapLabels = selectorLabels(bootstrapLabels);
         new k8s.batch.v1.Job(
             `${name}-bootstrap`,
             {
