@@ -3,6 +3,7 @@
 // roles, pgbouncer.ini and PgBouncer's auth file, plus the names and sizes the component uses.
 // The component puts them in ConfigMaps and Secrets; the live tests run the very same text on
 // Debian's patroni, postgresql-15 and pgbouncer (with the DCS section pointed at a local etcd).
+import { toYaml, YamlValue } from "../yaml";
 
 /** PostgreSQL's port in every member. */
 export const POSTGRES_PORT = 5432;
@@ -235,7 +236,7 @@ export function renderPgHba(clientNetworks: string[]): string[] {
 }
 
 /** The cluster-wide settings written to the DCS at bootstrap (`bootstrap.dcs`). Pure. */
-export function patroniDynamicConfig(options: PatroniConfigOptions): Record<string, unknown> {
+export function patroniDynamicConfig(options: PatroniConfigOptions): { [key: string]: YamlValue } {
     return {
         ttl: options.timing.ttl,
         loop_wait: options.timing.loopWait,
@@ -265,7 +266,7 @@ export function renderPatroniConfig(options: PatroniConfigOptions): string {
     const localParameters = Object.fromEntries(
         Object.entries(allParameters).filter(([key]) => !(DCS_ONLY_PARAMETERS as readonly string[]).includes(key)),
     );
-    const config: Record<string, unknown> = {
+    const config: { [key: string]: YamlValue } = {
         scope: options.scope,
         restapi: {
             listen: `0.0.0.0:${PATRONI_PORT}`,
@@ -303,10 +304,10 @@ export function renderPatroniConfig(options: PatroniConfigOptions): string {
         watchdog: { mode: "off" },
         tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
     };
-    return `# Rendered by prepx-platform (components/postgres/render.ts). Holds no password.\n${toYaml(config)}`;
+    return toYaml(config, "Rendered by prepx-platform (components/postgres/render.ts). Holds no password.");
 }
 
-function renderDcs(dcs: PatroniDcs): Record<string, unknown> {
+function renderDcs(dcs: PatroniDcs): { [key: string]: YamlValue } {
     if (dcs.kind === "etcd3") return { etcd3: { hosts: dcs.hosts } };
     return {
         kubernetes: {
@@ -428,54 +429,4 @@ export function renderPgbouncerUserlist(users: Record<string, string>): string {
 /** A libpq URI; user and password percent-encoded. */
 export function postgresUri(user: string, password: string, host: string, port: number, database: string, query = ""): string {
     return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}${query ? `?${query}` : ""}`;
-}
-
-/**
- * A small YAML emitter for the config shapes above (objects, arrays, strings, numbers, booleans).
- * Strings are always double-quoted with JSON escapes, which YAML reads the same way, so no value
- * can change meaning (`on`, `off`, `0700`, `*`). Components keep runtime dependencies minimal.
- */
-export function toYaml(value: unknown, indent = 0): string {
-    const pad = " ".repeat(indent);
-    if (Array.isArray(value)) {
-        if (value.length === 0) return `${pad}[]\n`;
-        return value
-            .map((item) => {
-                if (isPlainObject(item) || Array.isArray(item)) {
-                    const nested = toYaml(item, indent + 2);
-                    return `${pad}- ${nested.slice(indent + 2)}`;
-                }
-                return `${pad}- ${scalar(item)}\n`;
-            })
-            .join("");
-    }
-    if (isPlainObject(value)) {
-        const entries = Object.entries(value).filter(([, inner]) => inner !== undefined);
-        if (entries.length === 0) return `${pad}{}\n`;
-        return entries
-            .map(([key, inner]) => {
-                const renderedKey = /^[A-Za-z_][A-Za-z0-9_.\-/]*$/.test(key) ? key : JSON.stringify(key);
-                if ((isPlainObject(inner) && Object.keys(inner).length > 0) || (Array.isArray(inner) && inner.length > 0)) {
-                    return `${pad}${renderedKey}:\n${toYaml(inner, indent + 2)}`;
-                }
-                return `${pad}${renderedKey}: ${isPlainObject(inner) ? "{}" : Array.isArray(inner) ? "[]" : scalar(inner)}\n`;
-            })
-            .join("");
-    }
-    return `${pad}${scalar(value)}\n`;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-    return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-function scalar(value: unknown): string {
-    if (typeof value === "string") return JSON.stringify(value);
-    if (typeof value === "number") {
-        if (!Number.isFinite(value)) throw new Error(`cannot render ${value} in YAML`);
-        return String(value);
-    }
-    if (typeof value === "boolean") return value ? "true" : "false";
-    if (value === null) return "null";
-    throw new Error(`cannot render a ${typeof value} in YAML`);
 }

@@ -18,8 +18,8 @@ import {
     renderGrafanaDashboardProvider,
     renderGrafanaDatasources,
     renderPrometheusConfig,
-    toYaml,
 } from "../../components/monitoring/render";
+import { toYaml } from "../../components/yaml";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML is checked structurally */
 

@@ -14,8 +14,8 @@ import {
     renderPgbouncerIni,
     renderPgbouncerUserlist,
     renderPostBootstrapScript,
-    toYaml,
 } from "../../components/postgres/render";
+import { toYaml } from "../../components/yaml";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML is checked structurally */
 const PLAN = {
