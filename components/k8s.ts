@@ -90,6 +90,14 @@ export function configChecksumAnnotation(...rendered: pulumi.Input<string>[]): p
     return pulumi.all(rendered).apply((texts): Record<string, string> => ({ "checksum/config": sha256(texts.join("\u0000")) }));
 }
 
+/**
+ * A pod template's annotations: the checksum of its rendered files (pods roll when they change)
+ * and the scrape annotations of its metrics port.
+ */
+export function podTemplateAnnotations(metricsPort: number, renderedFiles: pulumi.Input<string>[]): pulumi.Output<Record<string, string>> {
+    return configChecksumAnnotation(...renderedFiles).apply((checksum) => ({ ...checksum, ...scrapeAnnotations(metricsPort) }));
+}
+
 /** Hex SHA-256 of a string. */
 export function sha256(text: string): string {
     return createHash("sha256").update(text).digest("hex");

@@ -2,13 +2,12 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
     ContainerResources,
-    configChecksumAnnotation,
+    podTemplateAnnotations,
     containerResources,
     containerSecurityContext,
     disruptionBudget,
     podSecurityContext,
     requireArg,
-    scrapeAnnotations,
     scratchVolume,
     selectorLabels,
     spreadAcrossNodes,
@@ -344,10 +343,7 @@ export class LoadBalancerTier extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels,
-                            annotations: configChecksumAnnotation(nginxConf, logExporterConf).apply((checksum) => ({
-                                ...checksum,
-                                ...scrapeAnnotations(STUB_EXPORTER_PORT),
-                            })),
+                            annotations: podTemplateAnnotations(STUB_EXPORTER_PORT, [nginxConf, logExporterConf]),
                         },
                         spec: {
                             securityContext: podSecurityContext(NGINX_UID),

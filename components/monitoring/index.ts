@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
     ContainerResources,
-    configChecksumAnnotation,
+    podTemplateAnnotations,
     containerResources,
     containerSecurityContext,
     podSecurityContext,
@@ -302,7 +302,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                         metadata: {
                             labels: promLabels,
                             // A changed prometheus.yml or rule file rolls the pod; /-/reload (lifecycle API) is there for manual use.
-                            annotations: configChecksumAnnotation(prometheusYml, alertsYml).apply((checksum) => ({ ...checksum, ...scrapeAnnotations(PROMETHEUS_PORT) })),
+                            annotations: podTemplateAnnotations(PROMETHEUS_PORT, [prometheusYml, alertsYml]),
                         },
                         spec: {
                             serviceAccountName: promAccount.metadata.name,
@@ -473,10 +473,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels: grafanaLabels,
-                            annotations: configChecksumAnnotation(datasources, provider, ...Object.values(dashboards)).apply((checksum) => ({
-                                ...checksum,
-                                ...scrapeAnnotations(GRAFANA_PORT),
-                            })),
+                            annotations: podTemplateAnnotations(GRAFANA_PORT, [datasources, provider, ...Object.values(dashboards)]),
                         },
                         spec: {
                             automountServiceAccountToken: false,

@@ -5,14 +5,13 @@ import { connectionBudget } from "../budget";
 import { ImageSource, RegistrySettings, resolveImage } from "../images";
 import {
     ContainerResources,
-    configChecksumAnnotation,
+    podTemplateAnnotations,
     containerResources,
     containerSecurityContext,
     disruptionBudget,
     podSecurityContext,
     pvcRetentionPolicy,
     requireArg,
-    scrapeAnnotations,
     scratchVolume,
     selectorLabels,
     serviceAccountWithRole,
@@ -423,10 +422,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels,
-                            annotations: configChecksumAnnotation(patroniYaml, postBootstrap).apply((checksum) => ({
-                                ...checksum,
-                                ...scrapeAnnotations(POSTGRES_EXPORTER_PORT),
-                            })),
+                            annotations: podTemplateAnnotations(POSTGRES_EXPORTER_PORT, [patroniYaml, postBootstrap]),
                         },
                         spec: {
                             serviceAccountName: serviceAccount.metadata.name,
@@ -548,10 +544,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels: poolerLabels,
-                            annotations: configChecksumAnnotation(pgbouncerIni).apply((checksum) => ({
-                                ...checksum,
-                                ...scrapeAnnotations(PGBOUNCER_EXPORTER_PORT),
-                            })),
+                            annotations: podTemplateAnnotations(PGBOUNCER_EXPORTER_PORT, [pgbouncerIni]),
                         },
                         spec: {
                             securityContext: podSecurityContext(a.pgbouncerUid),

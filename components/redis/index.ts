@@ -3,14 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import {
     ContainerResources,
-    configChecksumAnnotation,
+    podTemplateAnnotations,
     containerResources,
     containerSecurityContext,
     disruptionBudget,
     podSecurityContext,
     pvcRetentionPolicy,
     requireArg,
-    scrapeAnnotations,
     selectorLabels,
     spreadAcrossNodes,
     standardLabels,
@@ -211,9 +210,7 @@ export class RedisCluster extends pulumi.ComponentResource {
                     template: {
                         metadata: {
                             labels,
-                            annotations: pulumi
-                                .all([configChecksumAnnotation(redisConf)])
-                                .apply(([checksum]) => ({ ...checksum, ...scrapeAnnotations(EXPORTER_PORT) })),
+                            annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf]),
                         },
                         spec: {
                             securityContext: podSecurityContext(REDIS_UID),
