@@ -4,12 +4,16 @@
 const transform = { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" } }] };
 
 module.exports = {
+  // Jest's default on a 2-core machine is one worker; the unit files are independent processes' worth
+  // of work (each evaluates a stack under mocks), so use every core.
+  maxWorkers: "100%",
   projects: [
     {
       displayName: "unit",
       testEnvironment: "node",
       transform,
       testMatch: ["<rootDir>/tests/unit/**/*.test.ts"],
+      setupFilesAfterEnv: ["<rootDir>/tests/unit/setup.ts"],
     },
     {
       displayName: "live",
