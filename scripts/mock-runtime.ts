@@ -21,6 +21,8 @@ export interface RecordedResource {
     parent: string;
     protect: boolean;
     custom: boolean;
+    /** The provider reference (`<provider urn>::<id>`) a custom resource was registered with. */
+    provider: string;
 }
 
 /** A value that stands in for a generated password under mocks. */
@@ -97,6 +99,7 @@ export async function installMockRuntime(project: string, stack: string, config:
                     parent: req.getParent(),
                     protect: req.getProtect() === true,
                     custom: req.getCustom(),
+                    provider: req.getProvider(),
                 });
             }
             callback(err, res);
@@ -111,6 +114,7 @@ interface RegisterRequest {
     getParent(): string;
     getProtect(): boolean | undefined;
     getCustom(): boolean;
+    getProvider(): string;
     getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
 

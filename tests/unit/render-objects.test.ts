@@ -9,7 +9,7 @@ const STACK_URN = "urn:pulumi:test::prepx-platform::pulumi:pulumi:Stack::prepx-p
 const COMPONENT_URN = "urn:pulumi:test::prepx-platform::prepx:cache:RedisCluster::redis";
 
 function resource(type: string, name: string, wire: Record<string, unknown>, extra: Partial<RecordedResource> = {}): RecordedResource {
-    return { type, name, inputs: {}, wire, urn: `urn:pulumi:test::prepx-platform::${type}::${name}`, parent: STACK_URN, protect: false, custom: true, ...extra };
+    return { type, name, inputs: {}, wire, urn: `urn:pulumi:test::prepx-platform::${type}::${name}`, parent: STACK_URN, protect: false, custom: true, provider: "", ...extra };
 }
 
 const configMap = (name: string, namespace: string, data: Record<string, unknown> = { a: "1" }) =>

@@ -2,6 +2,8 @@
 import { describeRedisCluster } from "../helpers/redis-expectations";
 import { installMocks, RecordedResource, settled } from "../helpers/mocks";
 import { baselineViolations } from "../helpers/baseline";
+import { describeStackRender } from "../fixtures/render-suite";
+import { describeComposedStack } from "../helpers/stack-expectations";
 
 let recorded: RecordedResource[];
 // eslint-disable-next-line @typescript-eslint/consistent-type-imports
@@ -22,3 +24,8 @@ test("nothing is protected in dev, so a laptop stack can be destroyed", () => {
 });
 
 describeRedisCluster(() => ({ recorded, program }), { stack: "dev", pods: 3, replicasPerMaster: 0, cpuRequest: "50m", memoryLimit: "256Mi", protect: false });
+
+describeComposedStack(() => ({ recorded, program }), "prepx-dev");
+
+// The offline render checks on the same evaluation (one whole-stack evaluation per file).
+describeStackRender("dev", () => recorded);

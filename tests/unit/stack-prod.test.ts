@@ -2,6 +2,8 @@
 import { describeRedisCluster } from "../helpers/redis-expectations";
 import { installMocks, RecordedResource, settled } from "../helpers/mocks";
 import { baselineViolations } from "../helpers/baseline";
+import { describeStackRender } from "../fixtures/render-suite";
+import { describeComposedStack } from "../helpers/stack-expectations";
 
 let recorded: RecordedResource[];
 // eslint-disable-next-line @typescript-eslint/consistent-type-imports
@@ -27,3 +29,8 @@ test("stateful resources are protected in prod", () => {
 });
 
 describeRedisCluster(() => ({ recorded, program }), { stack: "prod", pods: 6, replicasPerMaster: 1, cpuRequest: "1", memoryLimit: "8Gi", protect: true });
+
+describeComposedStack(() => ({ recorded, program }), "prepx");
+
+// The offline render checks on the same evaluation (one whole-stack evaluation per file).
+describeStackRender("prod", () => recorded);
