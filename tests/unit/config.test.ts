@@ -1,22 +1,8 @@
-import { parseStackConfig, StackConfigError } from "../../config";
+import { parseStackConfig } from "../../config";
+import { configErrorOf as errorOf, configWith, RawConfig } from "../helpers/config-errors";
 import { readStackConfig } from "../../scripts/stack-files";
 
-/** A deep copy of prod's raw config with one change applied. */
-function prodWith(change: (raw: any) => void): Record<string, unknown> { // eslint-disable-line @typescript-eslint/no-explicit-any
-    const raw = structuredClone(readStackConfig("prod"));
-    change(raw);
-    return raw;
-}
-
-function errorOf(raw: Record<string, unknown>, stack = "prod"): string {
-    try {
-        parseStackConfig(stack, raw);
-    } catch (error) {
-        expect(error).toBeInstanceOf(StackConfigError);
-        return (error as Error).message;
-    }
-    throw new Error("config was accepted");
-}
+const prodWith = (change: (raw: RawConfig) => void) => configWith("prod", change);
 
 describe("stack configuration", () => {
     test("prod carries the plan's numbers", () => {
@@ -72,7 +58,7 @@ describe("stack configuration", () => {
         expect(() => readStackConfig("staging")).toThrow("unknown stack 'staging': no Pulumi.staging.yaml (known stacks: dev, prod)");
     });
 
-    const badCases: Array<[string, (raw: any) => void, string]> = [ // eslint-disable-line @typescript-eslint/no-explicit-any
+    const badCases: Array<[string, (raw: RawConfig) => void, string]> = [
         ["too few Redis masters", (r) => (r.redis.masters = 2), "prod: redis.masters must be at least 3 (got 2)"],
         ["a fractional replica count", (r) => (r.redis.replicasPerMaster = 1.5), "prod: redis.replicasPerMaster must be a whole number (got 1.5)"],
         ["a string where a number belongs", (r) => (r.redis.clusterNodeTimeoutMs = "5s"), 'prod: redis.clusterNodeTimeoutMs must be a number (got "5s")'],
@@ -125,8 +111,7 @@ describe("stack configuration", () => {
     });
 
     test("the stack name is the one given", () => {
-        const raw = structuredClone(readStackConfig("dev")) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
-        raw.redis.masters = 0;
+        const raw = configWith("dev", (r) => (r.redis.masters = 0));
         expect(errorOf(raw, "dev")).toBe("dev: redis.masters must be at least 3 (got 0)");
     });
 });

@@ -1,21 +1,11 @@
 // The postgres and pgbouncer sections of the stack config: bad values fail with one exact message
 // naming the stack, the key path, what was expected and the value given.
-import { parseStackConfig, StackConfigError } from "../../config";
+import { parseStackConfig } from "../../config";
+import { configErrorOf, configWith, RawConfig } from "../helpers/config-errors";
 import { readStackConfig } from "../../scripts/stack-files";
 
-type Raw = { postgres: any; pgbouncer: any }; // eslint-disable-line @typescript-eslint/no-explicit-any
-
-function errorOf(stack: string, change: (raw: Raw) => void): string {
-    const raw = structuredClone(readStackConfig(stack)) as Record<string, unknown> & Raw;
-    change(raw);
-    try {
-        parseStackConfig(stack, raw);
-    } catch (error) {
-        expect(error).toBeInstanceOf(StackConfigError);
-        return (error as Error).message;
-    }
-    throw new Error("config was accepted");
-}
+/** The message `stack`'s config fails with after `change`. */
+const errorOf = (stack: string, change: (raw: RawConfig) => void): string => configErrorOf(configWith(stack, change), stack);
 
 describe("postgres and pgbouncer stack config", () => {
     test("both stacks parse, prod synchronous with 2 replicas, dev asynchronous with 1", () => {
@@ -27,7 +17,7 @@ describe("postgres and pgbouncer stack config", () => {
         expect(prod.pgbouncer.replicas).toBe(3);
     });
 
-    const cases: Array<[string, string, (raw: Raw) => void, string]> = [
+    const cases: Array<[string, string, (raw: RawConfig) => void, string]> = [
         ["prod", "a negative replica count", (r) => (r.postgres.replicas = -1), "prod: postgres.replicas must be at least 0 (got -1)"],
         ["prod", "synchronous mode with no replica", (r) => (r.postgres.replicas = 0), "prod: postgres.synchronousMode needs at least one replica (postgres.replicas is 0) (got true)"],
         ["dev", "asynchronous with no replica is accepted: only the PgBouncer error is reported", (r) => ((r.postgres.replicas = 0), (r.pgbouncer.replicas = 0)), "dev: pgbouncer.replicas must be at least 1 (got 0)"],
