@@ -8,6 +8,14 @@ import { standardLabels } from "./components/k8s";
 import { createNetworkPolicies, renderNetworkPolicies } from "./components/network/policies";
 import { PGBOUNCER_EXPORTER_PORT, POSTGRES_EXPORTER_PORT } from "./components/postgres/render";
 import { CLUSTER_BUS_OFFSET, REDIS_PORT } from "./components/redis/render";
+import {
+    gatewayService,
+    loadBalancerTierArgs,
+    monitoringStackArgs,
+    postgresClusterArgs,
+    redisClusterArgs,
+    serviceFleetArgs,
+} from "./stack-args";
 
 const config = loadStackConfig();
 
@@ -25,21 +33,13 @@ const namespace = new k8s.core.v1.Namespace(
 );
 const ns = namespace.metadata.name;
 const componentOpts: pulumi.ComponentResourceOptions = { providers: { kubernetes: provider } };
-const placement = { storageClass: config.storageClass, protectData: config.protectData };
 
-const redis = new RedisCluster("redis", { namespace: ns, ...config.redis, ...placement }, componentOpts);
-
-const postgres = new PostgresCluster(
-    "postgres",
-    { namespace: ns, ...config.postgres, pgbouncer: config.pgbouncer, registry: config.registry, ...placement },
-    componentOpts,
-);
+const redis = new RedisCluster("redis", redisClusterArgs(config, ns), componentOpts);
+const postgres = new PostgresCluster("postgres", postgresClusterArgs(config, ns), componentOpts);
 
 const fleet = new ServiceFleet(
     "services",
-    {
-        namespace: ns,
-        services: config.services,
+    serviceFleetArgs(config, ns, {
         database: {
             host: postgres.poolerHost,
             port: postgres.poolerPort,
@@ -48,44 +48,18 @@ const fleet = new ServiceFleet(
             passwordSecret: { name: postgres.appSecretName, key: "password" },
         },
         redis: { seedNodes: redis.seedNodes, passwordSecret: { name: redis.secretName, key: "password" } },
-        pool: config.servicePool,
-        rateLimits: config.rateLimits,
-        healthCheck: config.healthCheck,
-        registry: config.registry,
-    },
+    }),
     { ...componentOpts, dependsOn: [postgres, redis] },
 );
 
-const { upstreamService: gateway, ...loadBalancerConfig } = config.loadBalancer;
+const gateway = gatewayService(config).name;
 const loadBalancer = new LoadBalancerTier(
     "lb",
-    {
-        namespace: ns,
-        ...loadBalancerConfig,
-        // The gateways' headless Service: nginx re-resolves it, so least_conn and retries act per pod.
-        upstream: { host: fleet.headlessHosts.apply((hosts) => hosts[gateway]), port: fleet.ports[gateway] },
-    },
+    loadBalancerTierArgs(config, ns, fleet.headlessHosts.apply((hosts) => hosts[gateway])),
     componentOpts,
 );
 
-const monitoring = new MonitoringStack(
-    "monitoring",
-    {
-        namespace: ns,
-        ...config.monitoring,
-        p95LatencyMs: config.targets.p95LatencyMs,
-        expected: {
-            postgresMembers: config.postgres.replicas + 1,
-            redisMasters: config.redis.masters,
-            redisNodes: config.redis.masters * (1 + config.redis.replicasPerMaster),
-        },
-        // Beyond maximum_lag_on_failover Patroni will not promote a replica: alert before that.
-        thresholds: { replicationLagBytes: config.postgres.patroni.maximumLagOnFailover },
-        patroniPort: postgres.patroniPort,
-        ...placement,
-    },
-    componentOpts,
-);
+const monitoring = new MonitoringStack("monitoring", monitoringStackArgs(config, ns), componentOpts);
 
 const servicePods = config.services.map((service) => ({
     name: service.name,

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import type { PostgresCluster, PostgresClusterArgs } from "../../components/postgres";
 import type { StackConfig } from "../../config";
+import { postgresClusterArgs } from "../../stack-args";
 import { baselineViolations } from "./baseline";
 import { find, isWireSecret, mockPassword, ofType, RecordedResource, valueOf } from "./mocks";
 
@@ -29,14 +30,7 @@ export interface PostgresContext {
 
 /** The component's args from a stack's config, exactly as index.ts composes them. */
 export function clusterArgs(config: StackConfig): PostgresClusterArgs {
-    return {
-        namespace: config.namespace,
-        ...config.postgres,
-        pgbouncer: config.pgbouncer,
-        registry: config.registry,
-        storageClass: config.storageClass,
-        protectData: config.protectData,
-    };
+    return postgresClusterArgs(config, config.namespace);
 }
 
 /** The recorded children of the PostgresCluster named `postgres`. */

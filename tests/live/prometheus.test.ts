@@ -26,6 +26,7 @@ import {
 } from "../../components/monitoring/render";
 import { parseStackConfig } from "../../config";
 import { readStackConfig } from "../../scripts/stack-files";
+import { expectedCounts } from "../../stack-args";
 import { freePort, makeTempDir, report, run, startServer, stopServer, Server, waitFor } from "./support";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- Prometheus API answers are checked structurally */
@@ -35,7 +36,7 @@ const config = parseStackConfig("prod", readStackConfig("prod"));
 const NS = config.namespace;
 const RULES_OPTIONS: AlertRulesOptions = {
     namespace: NS,
-    expected: { postgresMembers: config.postgres.replicas + 1, redisMasters: config.redis.masters, redisNodes: config.redis.masters * (1 + config.redis.replicasPerMaster) },
+    expected: expectedCounts(config),
     thresholds: { ...MONITORING_STACK_DEFAULTS.thresholds, p95LatencyMs: config.targets.p95LatencyMs },
     postgresApp: MONITORING_STACK_DEFAULTS.postgresApp,
 };

@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { baselineViolations } from "../helpers/baseline";
 import { find, installMocks, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
+import { serviceFleetArgs } from "../../stack-args";
 /* eslint-disable @typescript-eslint/consistent-type-imports -- modules are imported after the mocks */
 type Fleet = import("../../components/fleet").ServiceFleet;
 type FleetModule = typeof import("../../components/fleet");
@@ -30,16 +31,13 @@ beforeAll(async () => {
     const { parseStackConfig } = await import("../../config");
     fleetModule = await import("../../components/fleet");
     const config = parseStackConfig("dev", { ...raw, services });
-    fleet = new fleetModule.ServiceFleet("services", {
-        namespace: config.namespace,
-        services: config.services,
-        database: { host: "postgres-pooler.prepx-dev.svc.cluster.local", port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } },
-        redis: { seedNodes: pulumi.output(["redis-0.redis-headless.prepx-dev.svc.cluster.local:6379"]), passwordSecret: { name: pulumi.output("redis-auth"), key: "password" } },
-        pool: config.servicePool,
-        rateLimits: config.rateLimits,
-        healthCheck: config.healthCheck,
-        registry: config.registry,
-    });
+    fleet = new fleetModule.ServiceFleet(
+        "services",
+        serviceFleetArgs(config, config.namespace, {
+            database: { host: "postgres-pooler.prepx-dev.svc.cluster.local", port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } },
+            redis: { seedNodes: pulumi.output(["redis-0.redis-headless.prepx-dev.svc.cluster.local:6379"]), passwordSecret: { name: pulumi.output("redis-auth"), key: "password" } },
+        }),
+    );
     await valueOf(fleet.images);
     await settled(recorded);
 });

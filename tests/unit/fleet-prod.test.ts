@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { baselineViolations } from "../helpers/baseline";
 import { find, installMocks, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
+import { serviceFleetArgs } from "../../stack-args";
 /* eslint-disable @typescript-eslint/consistent-type-imports -- modules are imported after the mocks */
 type Fleet = import("../../components/fleet").ServiceFleet;
 type FleetModule = typeof import("../../components/fleet");
@@ -48,16 +49,13 @@ beforeAll(async () => {
     fleetModule = await import("../../components/fleet");
     policyModule = await import("../../components/network/policies");
     const config = parseStackConfig("prod", { ...raw, services });
-    fleet = new fleetModule.ServiceFleet("services", {
-        namespace: config.namespace,
-        services: config.services,
-        database: { host: pulumi.output(POOLER), port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: pulumi.output("postgres-app-user"), key: "password" } },
-        redis: { seedNodes: pulumi.output(SEEDS), passwordSecret: { name: pulumi.output("redis-auth"), key: "password" } },
-        pool: config.servicePool,
-        rateLimits: config.rateLimits,
-        healthCheck: config.healthCheck,
-        registry: config.registry,
-    });
+    fleet = new fleetModule.ServiceFleet(
+        "services",
+        serviceFleetArgs(config, config.namespace, {
+            database: { host: pulumi.output(POOLER), port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: pulumi.output("postgres-app-user"), key: "password" } },
+            redis: { seedNodes: pulumi.output(SEEDS), passwordSecret: { name: pulumi.output("redis-auth"), key: "password" } },
+        }),
+    );
     await valueOf(fleet.serviceHosts);
     await settled(recorded);
 });

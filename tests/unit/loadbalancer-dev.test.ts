@@ -4,6 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { baselineViolations } from "../helpers/baseline";
 import { find, installMocks, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
+import { loadBalancerTierArgs } from "../../stack-args";
 
 /* eslint-disable @typescript-eslint/consistent-type-imports -- modules are imported after setMocks */
 let recorded: RecordedResource[];
@@ -18,12 +19,9 @@ beforeAll(async () => {
     lbModule = await import("../../components/loadbalancer");
     const { parseStackConfig } = await import("../../config");
     const config = parseStackConfig("dev", readStackConfig("dev"));
-    const { upstreamService, ...loadBalancer } = config.loadBalancer;
-    const gateway = config.services.find((service) => service.name === upstreamService);
-    if (!gateway) throw new Error(`dev: no service ${upstreamService}`);
     // The host arrives as an Output in the stack (from ServiceFleet); the component must accept one.
-    const host = pulumi.interpolate`${upstreamService}-headless.${config.namespace}.svc.cluster.local`;
-    args = { namespace: config.namespace, ...loadBalancer, upstream: { host, port: gateway.port } };
+    const host = pulumi.interpolate`${config.loadBalancer.upstreamService}-headless.${config.namespace}.svc.cluster.local`;
+    args = loadBalancerTierArgs(config, config.namespace, host);
     tier = new lbModule.LoadBalancerTier("lb", args);
     internal = new lbModule.LoadBalancerTier("lb-internal", { ...args, serviceType: "ClusterIP" });
     await Promise.all([valueOf(tier.endpoint), valueOf(internal.endpoint)]);

@@ -4,6 +4,7 @@ import { baselineViolations } from "../helpers/baseline";
 import { find, installMocks, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
 import { sha256 } from "../../components/k8s";
 import { readStackConfig } from "../../scripts/stack-files";
+import { loadBalancerTierArgs } from "../../stack-args";
 
 /* eslint-disable @typescript-eslint/consistent-type-imports -- modules are imported after setMocks */
 let recorded: RecordedResource[];
@@ -20,10 +21,7 @@ beforeAll(async () => {
     lbModule = await import("../../components/loadbalancer");
     const { parseStackConfig } = await import("../../config");
     const config = parseStackConfig("prod", readStackConfig("prod"));
-    const { upstreamService, ...loadBalancer } = config.loadBalancer;
-    const gateway = config.services.find((service) => service.name === upstreamService);
-    if (!gateway) throw new Error(`prod: no service ${upstreamService}`);
-    args = { namespace: config.namespace, ...loadBalancer, upstream: { host: HEADLESS, port: gateway.port } };
+    args = loadBalancerTierArgs(config, config.namespace, HEADLESS);
     tier = new lbModule.LoadBalancerTier("lb", args);
     await valueOf(tier.endpoint);
     await settled(recorded);

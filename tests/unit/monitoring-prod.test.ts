@@ -5,6 +5,7 @@ import { parse } from "yaml";
 import { baselineViolations } from "../helpers/baseline";
 import { find, installMocks, isWireSecret, mockPassword, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
+import { expectedCounts, monitoringStackArgs } from "../../stack-args";
 import { parsePrometheusSize, parseMemoryQuantity } from "../../components/units";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are checked structurally */
@@ -23,19 +24,8 @@ beforeAll(async () => {
     monitoring = await import("../../components/monitoring");
     const { parseStackConfig } = await import("../../config");
     const config = parseStackConfig(STACK, readStackConfig(STACK));
-    expected = {
-        postgresMembers: config.postgres.replicas + 1,
-        redisMasters: config.redis.masters,
-        redisNodes: config.redis.masters * (1 + config.redis.replicasPerMaster),
-    };
-    stack = new monitoring.MonitoringStack("monitoring", {
-        namespace: config.namespace,
-        ...config.monitoring,
-        p95LatencyMs: config.targets.p95LatencyMs,
-        expected,
-        protectData: config.protectData,
-        storageClass: config.storageClass,
-    });
+    expected = expectedCounts(config);
+    stack = new monitoring.MonitoringStack("monitoring", monitoringStackArgs(config, config.namespace));
     await valueOf(stack.grafanaUrl);
     await settled(recorded);
 });

@@ -1,0 +1,76 @@
+// From the validated stack config to each component's args: one place, used by index.ts and by the
+// component tests, so a test instantiates a component exactly as the stack does. Pure functions;
+// only types come from the component modules (importing them must not register resources).
+import type * as pulumi from "@pulumi/pulumi";
+import type { ServiceFleetArgs } from "./components/fleet";
+import type { LoadBalancerTierArgs } from "./components/loadbalancer";
+import type { MonitoringStackArgs } from "./components/monitoring";
+import type { PostgresClusterArgs } from "./components/postgres";
+import type { RedisClusterArgs } from "./components/redis";
+import { PATRONI_PORT } from "./components/postgres/render";
+import type { StackConfig } from "./config";
+
+/** Where stateful components put and keep their data. */
+function placement(config: StackConfig): { storageClass: string | undefined; protectData: boolean } {
+    return { storageClass: config.storageClass, protectData: config.protectData };
+}
+
+export function redisClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): RedisClusterArgs {
+    return { namespace, ...config.redis, ...placement(config) };
+}
+
+export function postgresClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): PostgresClusterArgs {
+    return { namespace, ...config.postgres, pgbouncer: config.pgbouncer, registry: config.registry, ...placement(config) };
+}
+
+/** The service the load balancer proxies to; config.ts guarantees it exists. */
+export function gatewayService(config: StackConfig): StackConfig["services"][number] {
+    const gateway = config.services.find((service) => service.name === config.loadBalancer.upstreamService);
+    if (!gateway) throw new Error(`loadBalancer.upstreamService names no service (${config.loadBalancer.upstreamService})`);
+    return gateway;
+}
+
+/** LoadBalancerTier args; `upstreamHost` is the gateway's headless Service (nginx re-resolves it per pod). */
+export function loadBalancerTierArgs(config: StackConfig, namespace: pulumi.Input<string>, upstreamHost: pulumi.Input<string>): LoadBalancerTierArgs {
+    const { upstreamService: _gateway, ...loadBalancer } = config.loadBalancer;
+    return { namespace, ...loadBalancer, upstream: { host: upstreamHost, port: gatewayService(config).port } };
+}
+
+/** ServiceFleet args; the database and Redis connections come from the other components' outputs. */
+export function serviceFleetArgs(
+    config: StackConfig,
+    namespace: pulumi.Input<string>,
+    backends: Pick<ServiceFleetArgs, "database" | "redis">,
+): ServiceFleetArgs {
+    return {
+        namespace,
+        services: config.services,
+        ...backends,
+        pool: config.servicePool,
+        rateLimits: config.rateLimits,
+        healthCheck: config.healthCheck,
+        registry: config.registry,
+    };
+}
+
+/** Pod counts the alert rules expect (replicas below expected, Redis master missing). */
+export function expectedCounts(config: StackConfig): MonitoringStackArgs["expected"] {
+    return {
+        postgresMembers: config.postgres.replicas + 1,
+        redisMasters: config.redis.masters,
+        redisNodes: config.redis.masters * (1 + config.redis.replicasPerMaster),
+    };
+}
+
+export function monitoringStackArgs(config: StackConfig, namespace: pulumi.Input<string>): MonitoringStackArgs {
+    return {
+        namespace,
+        ...config.monitoring,
+        p95LatencyMs: config.targets.p95LatencyMs,
+        expected: expectedCounts(config),
+        // Beyond maximum_lag_on_failover Patroni will not promote a replica: alert before that.
+        thresholds: { replicationLagBytes: config.postgres.patroni.maximumLagOnFailover },
+        patroniPort: PATRONI_PORT,
+        ...placement(config),
+    };
+}
