@@ -331,13 +331,6 @@ export function connectionBudgetInput(config: Pick<z.infer<typeof stackConfigSch
 
 /** The validated configuration of one stack. */
 export type StackConfig = z.infer<typeof stackConfigSchema>;
-export type RedisConfig = StackConfig["redis"];
-export type PostgresConfig = StackConfig["postgres"];
-export type PgbouncerConfig = StackConfig["pgbouncer"];
-export type LoadBalancerConfig = StackConfig["loadBalancer"];
-export type ServiceConfig = StackConfig["services"][number];
-export type MonitoringConfig = StackConfig["monitoring"];
-export type ImageSource = z.infer<typeof imageSource>;
 
 /** Thrown for a bad stack configuration; its message is the whole diagnosis. */
 export class StackConfigError extends Error {

@@ -7,7 +7,8 @@ import type { LoadBalancerTierArgs } from "./components/loadbalancer";
 import type { MonitoringStackArgs } from "./components/monitoring";
 import type { PostgresClusterArgs } from "./components/postgres";
 import type { RedisClusterArgs } from "./components/redis";
-import { PATRONI_PORT } from "./components/postgres/render";
+import { memberCount, PATRONI_PORT } from "./components/postgres/render";
+import { redisPodCount } from "./components/redis/render";
 import type { StackConfig } from "./config";
 
 /** Where stateful components put and keep their data. */
@@ -56,9 +57,9 @@ export function serviceFleetArgs(
 /** Pod counts the alert rules expect (replicas below expected, Redis master missing). */
 export function expectedCounts(config: StackConfig): MonitoringStackArgs["expected"] {
     return {
-        postgresMembers: config.postgres.replicas + 1,
+        postgresMembers: memberCount(config.postgres.replicas),
         redisMasters: config.redis.masters,
-        redisNodes: config.redis.masters * (1 + config.redis.replicasPerMaster),
+        redisNodes: redisPodCount(config.redis.masters, config.redis.replicasPerMaster),
     };
 }
 

@@ -4,6 +4,8 @@
 // Pure: scripts/render.ts prints it, tests/unit/capacity.test.ts checks it.
 import { connectionBudgetInput, StackConfig } from "../config";
 import { connectionBudget } from "../components/budget";
+import { memberCount } from "../components/postgres/render";
+import { redisPodCount } from "../components/redis/render";
 import { parseCpuQuantity, parseMemoryQuantity, parsePrometheusDuration, parsePrometheusSize } from "../components/units";
 import { formatCores, formatGiB, Footprint } from "./summary";
 
@@ -83,8 +85,8 @@ function nginxLine(config: StackConfig, assumptions: CapacityAssumptions): Capac
  */
 export function scrapeTargets(config: StackConfig): { total: number; terms: string } {
     const parts: [string, number][] = [
-        ["redis", config.redis.masters * (1 + config.redis.replicasPerMaster)],
-        ["postgres", 1 + config.postgres.replicas],
+        ["redis", redisPodCount(config.redis.masters, config.redis.replicasPerMaster)],
+        ["postgres", memberCount(config.postgres.replicas)],
         ["pgbouncer", config.pgbouncer.replicas],
         ["nginx", config.loadBalancer.replicas],
         ...config.services.map((service): [string, number] => [service.name, service.autoscaling.maxReplicas]),
