@@ -13,7 +13,7 @@ export const PROJECT_ROOT = path.resolve(__dirname, "..");
 export const SECURE_PLACEHOLDER = "[secure value]";
 
 interface ProjectFile {
-    config?: Record<string, { default?: unknown }>;
+    config?: Record<string, { type?: string; default?: unknown; value?: unknown } | null>;
 }
 interface StackFile {
     config?: Record<string, unknown>;
@@ -50,13 +50,23 @@ export function readStackConfig(stack: string, root = PROJECT_ROOT): Record<stri
     const project = parse(fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8")) as ProjectFile;
     const stackFile = (parse(fs.readFileSync(stackPath, "utf8")) ?? {}) as StackFile;
     const values: Record<string, unknown> = {};
-    for (const [key, spec] of Object.entries(project.config ?? {})) {
-        if (spec && spec.default !== undefined) values[key] = spec.default;
-    }
     const prefix = `${CONFIG_NAMESPACE}:`;
     for (const [fullKey, value] of Object.entries(stackFile.config ?? {})) {
         // Other namespaces (e.g. `kubernetes:`) configure providers, not this program.
         if (fullKey.startsWith(prefix)) values[fullKey.slice(prefix.length)] = replaceSecure(value);
+    }
+    // The CLI's rule (pkg/workspace/config.go mergeConfig): a project key declared without a
+    // default or value must be set by the stack, or every preview and up fails before the program runs.
+    const missing: string[] = [];
+    for (const [key, spec] of Object.entries(project.config ?? {})) {
+        if (key in values) continue;
+        const declared = spec ?? {};
+        if (declared.value !== undefined) values[key] = declared.value;
+        else if (declared.default !== undefined) values[key] = declared.default;
+        else missing.push(key);
+    }
+    if (missing.length > 0) {
+        throw new Error(`Stack '${stack}' is missing configuration values ${missing.map((key) => `'${key}'`).join(", ")} (declared in Pulumi.yaml without a default)`);
     }
     return values;
 }

@@ -1,6 +1,9 @@
 import { parseStackConfig } from "../../config";
 import { configErrorOf as errorOf, configWith, RawConfig } from "../helpers/config-errors";
-import { readStackConfig } from "../../scripts/stack-files";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { knownStacks, readStackConfig } from "../../scripts/stack-files";
 
 const prodWith = (change: (raw: RawConfig) => void) => configWith("prod", change);
 
@@ -52,6 +55,28 @@ describe("stack configuration", () => {
         const raw = readStackConfig("dev");
         expect(raw.namespace).toBe("prepx-dev");
         expect(readStackConfig("prod").protectData).toBe(true);
+    });
+
+    test("a Pulumi.yaml key without a default that the stack does not set is refused, as the CLI does", () => {
+        const root = fs.mkdtempSync(path.join(os.tmpdir(), "prepx-stack-files-"));
+        try {
+            fs.writeFileSync(
+                path.join(root, "Pulumi.yaml"),
+                "name: prepx-platform\nruntime: nodejs\nconfig:\n  namespace: { type: string, default: prepx }\n  kubeContext: { type: string }\n  storageClass: { type: string }\n",
+            );
+            fs.writeFileSync(path.join(root, "Pulumi.dev.yaml"), "config:\n  prepx-platform:storageClass: fast\n");
+            expect(() => readStackConfig("dev", root)).toThrow(
+                "Stack 'dev' is missing configuration values 'kubeContext' (declared in Pulumi.yaml without a default)",
+            );
+            fs.writeFileSync(path.join(root, "Pulumi.dev.yaml"), "config:\n  prepx-platform:storageClass: fast\n  prepx-platform:kubeContext: kind-prepx\n");
+            expect(readStackConfig("dev", root)).toEqual({ namespace: "prepx", kubeContext: "kind-prepx", storageClass: "fast" });
+        } finally {
+            fs.rmSync(root, { recursive: true, force: true });
+        }
+    });
+
+    test("every stack in the repository sets what Pulumi.yaml requires", () => {
+        for (const stack of knownStacks()) expect(() => readStackConfig(stack)).not.toThrow();
     });
 
     test("an unknown stack is named with the known ones", () => {
