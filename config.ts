@@ -255,6 +255,21 @@ const monitoringSchema = z
         }
     }, onlyWhenValid);
 
+/**
+ * Passwords supplied by the stack; each one left out is generated (RandomPassword). At least 16
+ * characters, and no characters that need quoting in a libpq connection string or redis.conf.
+ */
+const password = z.string().regex(/^[A-Za-z0-9_\-.~]{16,128}$/, "16 to 128 letters, digits or _-.~");
+const passwordsSchema = z.strictObject({
+    postgresSuperuser: password.optional(),
+    postgresReplication: password.optional(),
+    postgresApp: password.optional(),
+    postgresMonitor: password.optional(),
+    postgresRestApi: password.optional(),
+    redis: password.optional(),
+    grafanaAdmin: password.optional(),
+});
+
 /** The schema of every `prepx-platform:` key. */
 export const stackConfigSchema = z
     .strictObject({
@@ -268,6 +283,17 @@ export const stackConfigSchema = z
         protectData: z.boolean(),
         /** StorageClass of every PVC; unset = the cluster's default class. */
         storageClass: z.string().min(1).optional(),
+        /**
+         * Write every object as YAML into this directory instead of applying it to a cluster (the
+         * Kubernetes provider's `renderYamlToDirectory`): `pulumi up` then needs no cluster. Secrets
+         * are written in plain text. Excludes kubeconfig and kubeContext.
+         */
+        renderYamlToDirectory: z.string().min(1).optional(),
+        /**
+         * Passwords the stack uses instead of generating them with @pulumi/random, e.g. taken from a
+         * vault. Set each with `pulumi config set --secret --path passwords.<name> <value>`.
+         */
+        passwords: passwordsSchema.optional(),
         registry: registrySchema,
         redis: redisSchema,
         postgres: postgresSchema,
@@ -294,6 +320,13 @@ export const stackConfigSchema = z
         }),
     })
     .superRefine((value, ctx) => {
+        if (value.renderYamlToDirectory !== undefined) {
+            for (const key of ["kubeconfig", "kubeContext"] as const) {
+                if (value[key] !== undefined) {
+                    ctx.addIssue({ code: "custom", path: [key], message: "must be unset when renderYamlToDirectory is set (manifests are written, no cluster is used)" });
+                }
+            }
+        }
         const names = value.services.map((service) => service.name);
         names.forEach((name, index) => {
             if (names.indexOf(name) !== index) {
@@ -353,8 +386,14 @@ function formatPath(path: readonly PropertyKey[]): string {
     return path.reduce<string>((text, key) => (typeof key === "number" ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), "");
 }
 
-function describe(value: unknown): string {
-    return value === undefined ? "nothing" : JSON.stringify(value);
+/** Config sections whose values never appear in a message (they are secrets). */
+const SECRET_SECTIONS: ReadonlySet<PropertyKey> = new Set(["passwords"]);
+
+/** The offending value as a message shows it; secrets are never shown. */
+function describe(raw: unknown, path: readonly PropertyKey[]): string {
+    const value = valueAt(raw, path);
+    if (value === undefined) return "nothing";
+    return SECRET_SECTIONS.has(path[0]) ? "a secret value" : JSON.stringify(value);
 }
 
 function expectation(issue: z.core.$ZodIssue): string {
@@ -389,12 +428,12 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): S
         if (issue.code === "unrecognized_keys") {
             return issue.keys.map((key) => {
                 const path = formatPath([...issue.path, key]);
-                return `${stack}: ${path} is not a known key (got ${describe(valueAt(raw, [...issue.path, key]))})`;
+                return `${stack}: ${path} is not a known key (got ${describe(raw, [...issue.path, key])})`;
             });
         }
         // Whole-stack checks (the connection budget) carry their own arithmetic instead of a value.
         if (issue.path.length === 0) return [`${stack}: ${issue.message}`];
-        return [`${stack}: ${formatPath(issue.path)} ${expectation(issue)} (got ${describe(valueAt(raw, issue.path))})`];
+        return [`${stack}: ${formatPath(issue.path)} ${expectation(issue)} (got ${describe(raw, issue.path)})`];
     });
     throw new StackConfigError(lines.join("\n"));
 }

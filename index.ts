@@ -19,12 +19,15 @@ import {
 
 const config = loadStackConfig();
 
-// Explicit provider: nothing lands in whatever cluster the ambient kubeconfig happens to point at
-// unless the stack says so (kubeconfig/kubeContext unset = the user's current context).
-const provider = new k8s.Provider("k8s", {
-    kubeconfig: config.kubeconfig,
-    context: config.kubeContext,
-});
+// Explicit provider, so every object goes through the stack's own settings: the cluster named by
+// kubeconfig/kubeContext (unset = the user's current kubeconfig context), or, with
+// renderYamlToDirectory, YAML files in that directory and no cluster at all.
+const provider = new k8s.Provider(
+    "k8s",
+    config.renderYamlToDirectory !== undefined
+        ? { renderYamlToDirectory: config.renderYamlToDirectory }
+        : { kubeconfig: config.kubeconfig, context: config.kubeContext },
+);
 
 const namespace = new k8s.core.v1.Namespace(
     "namespace",

@@ -17,11 +17,25 @@ function placement(config: StackConfig): { storageClass: string | undefined; pro
 }
 
 export function redisClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): RedisClusterArgs {
-    return { namespace, ...config.redis, ...placement(config) };
+    return { namespace, ...config.redis, ...placement(config), password: config.passwords?.redis };
 }
 
 export function postgresClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): PostgresClusterArgs {
-    return { namespace, ...config.postgres, pgbouncer: config.pgbouncer, registry: config.registry, ...placement(config) };
+    const passwords = config.passwords ?? {};
+    return {
+        namespace,
+        ...config.postgres,
+        pgbouncer: config.pgbouncer,
+        registry: config.registry,
+        ...placement(config),
+        passwords: {
+            superuser: passwords.postgresSuperuser,
+            replication: passwords.postgresReplication,
+            app: passwords.postgresApp,
+            monitor: passwords.postgresMonitor,
+            restapi: passwords.postgresRestApi,
+        },
+    };
 }
 
 /** The service the load balancer proxies to; config.ts guarantees it exists. */
@@ -73,5 +87,6 @@ export function monitoringStackArgs(config: StackConfig, namespace: pulumi.Input
         thresholds: { replicationLagBytes: config.postgres.patroni.maximumLagOnFailover },
         patroniPort: PATRONI_PORT,
         ...placement(config),
+        grafanaAdminPassword: config.passwords?.grafanaAdmin,
     };
 }

@@ -35,17 +35,17 @@ export function builtImageName(registry: RegistrySettings, repository: string, t
 
 /**
  * The image reference for a container. A prebuilt source is returned as given; a build source
- * becomes a @pulumi/docker Image (child of `parent`), and pods reference the pushed digest when
- * pushing, so a rebuilt image rolls them.
+ * becomes a @pulumi/docker Image named `<name>-image` (options `opts`, which name its parent), and
+ * pods reference the pushed digest when pushing, so a rebuilt image rolls them.
  */
 export function resolveImage(
     name: string,
     source: ImageSource,
     registry: RegistrySettings | undefined,
-    parent: pulumi.Resource,
+    opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource },
 ): pulumi.Output<string> {
     if ("prebuilt" in source) return pulumi.output(source.prebuilt);
-    if (!registry) throw new pulumi.ResourceError(`${name}: an image with a build context needs a registry`, parent);
+    if (!registry) throw new pulumi.ResourceError(`${name}: an image with a build context needs a registry`, opts.parent);
     // Pulumi runs a program in its project directory, so contexts are relative to it.
     const context = path.resolve(source.build.context);
     const image = new docker.Image(
@@ -59,7 +59,7 @@ export function resolveImage(
             },
             skipPush: !registry.push,
         },
-        { parent },
+        opts,
     );
     return registry.push ? image.repoDigest : image.imageName;
 }

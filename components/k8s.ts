@@ -118,6 +118,8 @@ export interface DisruptionBudgetArgs {
     labels: Record<string, string>;
     /** Pods of the workload that may be down at once by voluntary disruption (default 1). */
     maxUnavailable?: number;
+    /** The object's name, the workload's (default: the resource name). */
+    objectName?: string;
 }
 
 /** A PodDisruptionBudget over the workload selected by `labels`; the same name as the workload. */
@@ -125,7 +127,7 @@ export function disruptionBudget(name: string, args: DisruptionBudgetArgs, opts:
     return new k8s.policy.v1.PodDisruptionBudget(
         name,
         {
-            metadata: { name, namespace: args.namespace, labels: args.labels },
+            metadata: { name: args.objectName ?? name, namespace: args.namespace, labels: args.labels },
             spec: { maxUnavailable: args.maxUnavailable ?? 1, selector: { matchLabels: selectorLabels(args.labels) } },
         },
         opts,

@@ -154,7 +154,6 @@ export class ServiceFleet extends pulumi.ComponentResource {
         const a = withDefaults(SERVICE_FLEET_DEFAULTS, args);
         this.validate(name, a);
 
-        const child: pulumi.CustomResourceOptions = { parent: this };
         const namespace = pulumi.output(args.namespace);
 
         // Resolved once and shared by every service: the env renderer is pure and takes plain values.
@@ -185,7 +184,12 @@ export class ServiceFleet extends pulumi.ComponentResource {
             const selector = selectorLabels(labels);
             this.podLabels[service.name] = labels;
             this.ports[service.name] = service.port;
-            const image = resolveImage(service.name, service.image, a.registry, this);
+            // Children are named `<fleet>-<object>`: a URN carries the parent's type, not its name, so
+            // two fleets in one stack would otherwise collide. The alias keeps the URN of stacks
+            // created when children were named after the object alone (no replacement on upgrade).
+            const childName = (objectName: string) => `${name}-${objectName}`;
+            const childOpts = (objectName: string): pulumi.CustomResourceOptions => ({ parent: this, aliases: [{ name: objectName }] });
+            const image = resolveImage(childName(service.name), service.image, a.registry, { ...childOpts(`${service.name}-image`), parent: this });
             images[service.name] = image;
 
             const env = pulumi.all([database, redis]).apply(([connection, cache]) =>
@@ -199,7 +203,7 @@ export class ServiceFleet extends pulumi.ComponentResource {
             );
 
             const deployment = new k8s.apps.v1.Deployment(
-                service.name,
+                childName(service.name),
                 {
                     metadata: { name: service.name, namespace: args.namespace, labels },
                     spec: {
@@ -244,28 +248,28 @@ export class ServiceFleet extends pulumi.ComponentResource {
                 // With server-side apply, an ignored field owned by another manager (the HPA's scale subresource) is
                 // left out of Pulumi's apply, so `pulumi up` neither resets the scale nor hits a field conflict
                 // (pulumi/pulumi-kubernetes#2566).
-                { parent: this, ignoreChanges: ["spec.replicas"] },
+                { ...childOpts(service.name), ignoreChanges: ["spec.replicas"] },
             );
 
             const ports = [{ name: HTTP_PORT_NAME, port: service.port, targetPort: HTTP_PORT_NAME, protocol: "TCP" }];
             const clusterIp = new k8s.core.v1.Service(
-                service.name,
+                childName(service.name),
                 { metadata: { name: service.name, namespace: args.namespace, labels }, spec: { type: "ClusterIP", selector, ports } },
-                child,
+                childOpts(service.name),
             );
             const headlessName = headlessServiceName(service.name);
             const headless = new k8s.core.v1.Service(
-                headlessName,
+                childName(headlessName),
                 {
                     metadata: { name: headlessName, namespace: args.namespace, labels },
                     // Ready pods only: nginx re-resolves this name and must never be handed a pod that is starting or draining.
                     spec: { clusterIP: "None", publishNotReadyAddresses: false, selector, ports },
                 },
-                child,
+                childOpts(headlessName),
             );
 
             new k8s.autoscaling.v2.HorizontalPodAutoscaler(
-                service.name,
+                childName(service.name),
                 {
                     metadata: { name: service.name, namespace: args.namespace, labels },
                     spec: {
@@ -280,13 +284,13 @@ export class ServiceFleet extends pulumi.ComponentResource {
                         ],
                     },
                 },
-                child,
+                childOpts(service.name),
             );
 
             disruptionBudget(
-                service.name,
-                { namespace: args.namespace, labels, maxUnavailable: disruptionAllowance(service.autoscaling.minReplicas) },
-                child,
+                childName(service.name),
+                { namespace: args.namespace, labels, maxUnavailable: disruptionAllowance(service.autoscaling.minReplicas), objectName: service.name },
+                childOpts(service.name),
             );
 
             hosts[service.name] = pulumi.all([clusterIp.metadata.name, namespace]).apply(([svc, ns]) => serviceHost(svc, ns, a.clusterDomain));

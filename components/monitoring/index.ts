@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
+import { stackPassword } from "../passwords";
 import {
     ContainerResources,
     podTemplateAnnotations,
@@ -101,6 +101,8 @@ export interface MonitoringStackArgs {
     verifyKubeletTls?: boolean;
     /** Pulumi `protect` on Prometheus' StatefulSet, Grafana's PVC and Secret; PVCs retained on delete. */
     protectData?: boolean;
+    /** Grafana's admin password; unset = generated once (RandomPassword) and kept in the stack's state. */
+    grafanaAdminPassword?: pulumi.Input<string>;
     /** StorageClass of the PVCs; unset = the cluster default. */
     storageClass?: string;
     /** The cluster's DNS domain, used in the in-cluster URLs. */
@@ -403,9 +405,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
         );
 
         // ---- Grafana
-        const password = new random.RandomPassword(`${grafanaName}-admin-password`, { length: 32, special: false }, child);
-        // Marked secret here: RandomPassword's result is secret in a real engine but not under mocks.
-        this.grafanaAdminPassword = pulumi.secret(password.result);
+        this.grafanaAdminPassword = stackPassword(`${grafanaName}-admin-password`, args.grafanaAdminPassword, child);
         const secret = new k8s.core.v1.Secret(
             `${grafanaName}-admin`,
             {

@@ -291,6 +291,8 @@ export function createNetworkPolicies(
     namespace: pulumi.Input<string>,
     policies: RenderedPolicy[],
     opts: pulumi.CustomResourceOptions = {},
+    /** Prefix of the resource names (`<prefix>-<policy>`); give each set in one stack its own. */
+    resourcePrefix = "netpol",
 ): k8s.networking.v1.NetworkPolicy[] {
     const names = policies.map((p) => p.name);
     const duplicate = names.find((name, index) => names.indexOf(name) !== index);
@@ -298,7 +300,7 @@ export function createNetworkPolicies(
     return policies.map(
         (p) =>
             new k8s.networking.v1.NetworkPolicy(
-                `netpol-${p.name}`,
+                `${resourcePrefix}-${p.name}`,
                 {
                     metadata: { name: p.name, namespace, labels: NETWORK_POLICY_LABELS, annotations: { "prepx/purpose": p.purpose } },
                     spec: p.spec,

@@ -1,8 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
 import { connectionBudget } from "../budget";
 import { ImageSource, RegistrySettings, resolveImage } from "../images";
+import { stackPassword } from "../passwords";
 import {
     ContainerResources,
     podTemplateAnnotations,
@@ -48,6 +48,20 @@ import {
 export * from "./render";
 
 /** The PgBouncer tier in front of the leader (the shape of the stack's `pgbouncer` section). */
+/** Passwords a PostgresCluster uses instead of generating them; each is optional. */
+export interface PostgresPasswords {
+    /** The `postgres` superuser Patroni manages the cluster with. */
+    superuser?: pulumi.Input<string>;
+    /** The replication role the standbys stream with. */
+    replication?: pulumi.Input<string>;
+    /** The application role (args.appUser) the services log in as through PgBouncer. */
+    app?: pulumi.Input<string>;
+    /** The read-only monitoring role (postgres_exporter, PgBouncer's SHOW commands). */
+    monitor?: pulumi.Input<string>;
+    /** Basic auth of Patroni's REST API. */
+    restapi?: pulumi.Input<string>;
+}
+
 export interface PgbouncerArgs {
     /** PgBouncer pods (1+); more than one gets a PDB and spreading. */
     replicas: number;
@@ -106,6 +120,8 @@ export interface PostgresClusterArgs {
     pgbouncer?: PgbouncerArgs;
     /** Pulumi `protect` on the StatefulSet, Secrets and passwords, and PVCs retained on delete/scale-down. */
     protectData?: boolean;
+    /** Passwords of the PostgreSQL roles and Patroni's REST API; each one unset is generated once (RandomPassword). */
+    passwords?: PostgresPasswords;
     /** The cluster's DNS domain, used in host outputs and PgBouncer's upstream. */
     clusterDomain?: string;
     /** UID/GID of the postgres user in the image (the official postgres image and images/postgres: 999). */
@@ -236,11 +252,9 @@ export class PostgresCluster extends pulumi.ComponentResource {
         this.appUser = a.appUser;
         this.patroniScope = names.statefulSet;
 
-        // Passwords: generated once; prod protects them, since the database keeps the ones it was
-        // bootstrapped with. Marked secret here: RandomPassword.result is secret in a real engine
-        // but not under mocks.
-        const password = (role: string) =>
-            pulumi.secret(new random.RandomPassword(`${name}-${role}-password`, { length: 32, special: false }, dataOpts).result);
+        // Passwords: generated once unless supplied; prod protects them, since the database keeps
+        // the ones it was bootstrapped with.
+        const password = (role: keyof PostgresPasswords) => stackPassword(`${name}-${role}-password`, args.passwords?.[role], dataOpts);
         this.superuserPassword = password("superuser");
         this.replicationPassword = password("replication");
         this.appPassword = password("app");
@@ -394,7 +408,7 @@ export class PostgresCluster extends pulumi.ComponentResource {
             child,
         );
 
-        const image = resolveImage(name, a.image, a.registry, this);
+        const image = resolveImage(name, a.image, a.registry, { parent: this });
         const fieldEnv = (envName: string, fieldPath: string): k8s.types.input.core.v1.EnvVar => ({ name: envName, valueFrom: { fieldRef: { fieldPath } } });
         const secretEnv = (envName: string, secretName: pulumi.Input<string>, key: string): k8s.types.input.core.v1.EnvVar => ({
             name: envName,

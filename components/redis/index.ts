@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import * as random from "@pulumi/random";
+import { stackPassword } from "../passwords";
 import {
     ContainerResources,
     podTemplateAnnotations,
@@ -58,6 +58,8 @@ export interface RedisClusterArgs {
     exporterResources?: ContainerResources;
     /** Pulumi `protect` on the StatefulSet and Secret, and PVCs retained on delete/scale-down. */
     protectData?: boolean;
+    /** The cluster's password; unset = generated once (RandomPassword) and kept in the stack's state. */
+    password?: pulumi.Input<string>;
     /** The cluster's DNS domain, used in the announced hostnames. */
     clusterDomain?: string;
 }
@@ -130,9 +132,7 @@ export class RedisCluster extends pulumi.ComponentResource {
         const podCount = redisPodCount(a.masters, a.replicasPerMaster);
         const namespace = pulumi.output(args.namespace);
 
-        const password = new random.RandomPassword(`${name}-password`, { length: 32, special: false }, child);
-        // Marked secret here: RandomPassword's result is secret in a real engine but not under mocks.
-        this.password = pulumi.secret(password.result);
+        this.password = stackPassword(`${name}-password`, args.password, child);
         const secret = new k8s.core.v1.Secret(
             `${name}-auth`,
             {

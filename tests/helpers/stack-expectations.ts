@@ -66,7 +66,7 @@ export function describeComposedStack(get: () => { recorded: RecordedResource[];
         });
 
         test("the services reach PostgreSQL through PgBouncer", async () => {
-            const deployment = find(get().recorded, "kubernetes:apps/v1:Deployment", "user-service").inputs.spec.template.spec;
+            const deployment = find(get().recorded, "kubernetes:apps/v1:Deployment", "services-user-service").inputs.spec.template.spec;
             const env: { name: string; value?: string }[] = deployment.containers[0].env;
             expect(env.find((e) => e.name === "DB_HOST")?.value).toBe(`postgres-pooler.${namespace}.svc.cluster.local`);
             expect(env.find((e) => e.name === "DB_PORT")?.value).toBe("6432");

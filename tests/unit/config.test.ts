@@ -119,6 +119,13 @@ describe("stack configuration", () => {
         ],
         ["a namespace that is not a DNS label", (r) => (r.namespace = "Prepx_Prod"), 'prod: namespace must be a DNS label (lower-case letters, digits and \'-\', at most 63) (got "Prepx_Prod")'],
         ["a boolean given as a string", (r) => (r.protectData = "yes"), 'prod: protectData must be a boolean (got "yes")'],
+        [
+            "a rendered stack that also names a cluster",
+            (r) => Object.assign(r, { renderYamlToDirectory: "out", kubeContext: "kind-prepx" }),
+            'prod: kubeContext must be unset when renderYamlToDirectory is set (manifests are written, no cluster is used) (got "kind-prepx")',
+        ],
+        ["a short password, never shown", (r) => (r.passwords = { redis: "hunter2" }), "prod: passwords.redis must be 16 to 128 letters, digits or _-.~ (got a secret value)"],
+        ["a misspelt password name, never shown", (r) => (r.passwords = { redsi: "x".repeat(20) }), "prod: passwords.redsi is not a known key (got a secret value)"],
     ];
 
     test.each(badCases)("rejects %s with one exact message", (_title, change, message) => {

@@ -42,19 +42,21 @@ beforeAll(async () => {
     await settled(recorded);
 });
 
-const container = (service: string) => find(recorded, DEPLOYMENT, service).inputs.spec.template.spec.containers[0];
+// ServiceFleet names its children `<fleet>-<object>` (the fleet here is "services").
+const fleetChild = (object: string) => `services-${object}`;
+const container = (service: string) => find(recorded, DEPLOYMENT, fleetChild(service)).inputs.spec.template.spec.containers[0];
 const envValue = (service: string, name: string): string | undefined =>
     container(service).env.find((e: { name: string; value?: string }) => e.name === name)?.value;
 
 test.each(["api-gateway", "user-service", "notifier"])("%s: one replica, HPA 1..2 on 80 %% CPU", (service) => {
-    expect(find(recorded, DEPLOYMENT, service).inputs.spec.replicas).toBe(1);
-    const hpa = find(recorded, HPA, service).inputs.spec;
+    expect(find(recorded, DEPLOYMENT, fleetChild(service)).inputs.spec.replicas).toBe(1);
+    const hpa = find(recorded, HPA, fleetChild(service)).inputs.spec;
     expect([hpa.minReplicas, hpa.maxReplicas, hpa.metrics[0].resource.target.averageUtilization]).toEqual([1, 2, 80]);
 });
 
 test("the build context is built locally, not pushed; pods use the local tag", async () => {
     const images = ofType(recorded, IMAGE);
-    expect(images.map((image) => image.name)).toEqual(["api-gateway-image"]);
+    expect(images.map((image) => image.name)).toEqual(["services-api-gateway-image"]);
     expect(images[0].inputs.skipPush).toBe(true);
     expect(images[0].inputs.imageName).toBe("localhost:5001/prepx/api-gateway:dev-1");
     expect(images[0].inputs.build.dockerfile).toMatch(/services\/api-gateway\/Dockerfile\.dev$/);
@@ -85,8 +87,8 @@ test("probes stay the plan's 30 s / 5 s / 3 in dev", () => {
 });
 
 test("single-replica services still get a PDB and spreading, so scaling up needs no change", () => {
-    expect(find(recorded, "kubernetes:policy/v1:PodDisruptionBudget", "notifier").inputs.spec.maxUnavailable).toBe(1);
-    expect(find(recorded, DEPLOYMENT, "notifier").inputs.spec.template.spec.topologySpreadConstraints).toHaveLength(2);
+    expect(find(recorded, "kubernetes:policy/v1:PodDisruptionBudget", fleetChild("notifier")).inputs.spec.maxUnavailable).toBe(1);
+    expect(find(recorded, DEPLOYMENT, fleetChild("notifier")).inputs.spec.template.spec.topologySpreadConstraints).toHaveLength(2);
 });
 
 test("hosts use the dev namespace", async () => {

@@ -60,7 +60,9 @@ beforeAll(async () => {
     await settled(recorded);
 });
 
-const container = (service: string) => find(recorded, DEPLOYMENT, service).inputs.spec.template.spec.containers[0];
+// ServiceFleet names its children `<fleet>-<object>` (the fleet here is "services").
+const fleetChild = (object: string) => `services-${object}`;
+const container = (service: string) => find(recorded, DEPLOYMENT, fleetChild(service)).inputs.spec.template.spec.containers[0];
 const envOf = (service: string): { name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }[] => container(service).env;
 
 test("one component; per service a Deployment, two Services, an HPA and a PDB; one image build; all its children", () => {
@@ -69,28 +71,31 @@ test("one component; per service a Deployment, two Services, an HPA and a PDB; o
     const children = recorded.filter((r) => r.parent === components[0].urn);
     expect(children.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
         [
-            `${DEPLOYMENT} api-gateway`,
-            `${DEPLOYMENT} user-service`,
-            `${SERVICE} api-gateway`,
-            `${SERVICE} api-gateway-headless`,
-            `${SERVICE} user-service`,
-            `${SERVICE} user-service-headless`,
-            `${HPA} api-gateway`,
-            `${HPA} user-service`,
-            `${PDB} api-gateway`,
-            `${PDB} user-service`,
-            `${IMAGE} user-service-image`,
+            `${DEPLOYMENT} services-api-gateway`,
+            `${DEPLOYMENT} services-user-service`,
+            `${SERVICE} services-api-gateway`,
+            `${SERVICE} services-api-gateway-headless`,
+            `${SERVICE} services-user-service`,
+            `${SERVICE} services-user-service-headless`,
+            `${HPA} services-api-gateway`,
+            `${HPA} services-user-service`,
+            `${PDB} services-api-gateway`,
+            `${PDB} services-user-service`,
+            `${IMAGE} services-user-service-image`,
         ].sort(),
     );
     for (const child of children) expect(child.urn).toContain(`${COMPONENT}$`);
+    // Object names stay the service's own: other services and nginx address them by DNS name.
+    expect(find(recorded, DEPLOYMENT, fleetChild("api-gateway")).inputs.metadata.name).toBe("api-gateway");
+    expect(find(recorded, PDB, fleetChild("user-service")).inputs.metadata.name).toBe("user-service");
 });
 
 test.each([
     ["api-gateway", 8, 16, 70],
     ["user-service", 40, 60, 70],
 ])("%s starts at %i replicas; the HPA scales it up to %i on %i %% CPU", (service, min, max, target) => {
-    expect(find(recorded, DEPLOYMENT, service).inputs.spec.replicas).toBe(min);
-    const hpa = find(recorded, HPA, service).inputs.spec;
+    expect(find(recorded, DEPLOYMENT, fleetChild(service)).inputs.spec.replicas).toBe(min);
+    const hpa = find(recorded, HPA, fleetChild(service)).inputs.spec;
     expect(hpa.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: service });
     expect(hpa.minReplicas).toBe(min);
     expect(hpa.maxReplicas).toBe(max);
@@ -98,21 +103,21 @@ test.each([
 });
 
 test("the HPA owns the scale: Pulumi ignores spec.replicas after creation", () => {
-    expect(ignoreChanges.get(`${DEPLOYMENT}::api-gateway`)).toEqual(["spec.replicas"]);
-    expect(ignoreChanges.get(`${DEPLOYMENT}::user-service`)).toEqual(["spec.replicas"]);
+    expect(ignoreChanges.get(`${DEPLOYMENT}::services-api-gateway`)).toEqual(["spec.replicas"]);
+    expect(ignoreChanges.get(`${DEPLOYMENT}::services-user-service`)).toEqual(["spec.replicas"]);
 });
 
 test("rollouts keep capacity; pods spread; PDBs allow 10 % of the floor", () => {
     for (const service of ["api-gateway", "user-service"]) {
-        const spec = find(recorded, DEPLOYMENT, service).inputs.spec;
+        const spec = find(recorded, DEPLOYMENT, fleetChild(service)).inputs.spec;
         expect(spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
         const hostSpread = spec.template.spec.topologySpreadConstraints.find((c: { topologyKey: string }) => c.topologyKey === "kubernetes.io/hostname");
         expect(hostSpread.whenUnsatisfiable).toBe("DoNotSchedule");
         expect(hostSpread.matchLabelKeys).toEqual(["pod-template-hash"]);
         expect(hostSpread.labelSelector.matchLabels["app.kubernetes.io/name"]).toBe(service);
     }
-    expect(find(recorded, PDB, "api-gateway").inputs.spec.maxUnavailable).toBe(1);
-    expect(find(recorded, PDB, "user-service").inputs.spec.maxUnavailable).toBe(4);
+    expect(find(recorded, PDB, fleetChild("api-gateway")).inputs.spec.maxUnavailable).toBe(1);
+    expect(find(recorded, PDB, fleetChild("user-service")).inputs.spec.maxUnavailable).toBe(4);
 });
 
 test("probes are the plan's health check (30 s, 5 s, 3) on the health path", () => {
@@ -153,7 +158,7 @@ test("passwords reach the containers only through secretKeyRefs", () => {
 });
 
 test("restricted pods: read-only root with a /tmp emptyDir, no API token, scrape annotations", () => {
-    const pod = find(recorded, DEPLOYMENT, "api-gateway").inputs.spec.template;
+    const pod = find(recorded, DEPLOYMENT, fleetChild("api-gateway")).inputs.spec.template;
     expect(pod.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
     expect(pod.spec.containers[0].volumeMounts).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
     expect(pod.spec.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }]);
@@ -164,8 +169,8 @@ test("restricted pods: read-only root with a /tmp emptyDir, no API token, scrape
 });
 
 test("a ClusterIP and a headless Service per service, both on the service port", () => {
-    const clusterIp = find(recorded, SERVICE, "api-gateway").inputs.spec;
-    const headless = find(recorded, SERVICE, "api-gateway-headless").inputs.spec;
+    const clusterIp = find(recorded, SERVICE, fleetChild("api-gateway")).inputs.spec;
+    const headless = find(recorded, SERVICE, fleetChild("api-gateway-headless")).inputs.spec;
     expect(clusterIp.type).toBe("ClusterIP");
     expect(headless.clusterIP).toBe("None");
     expect(headless.publishNotReadyAddresses).toBe(false);
@@ -184,14 +189,14 @@ test("outputs: hosts, headless hosts, pod labels, ports", async () => {
         "api-gateway": "api-gateway-headless.prepx.svc.cluster.local",
         "user-service": "user-service-headless.prepx.svc.cluster.local",
     });
-    expect(fleet.podLabelsOf("user-service")).toEqual(find(recorded, DEPLOYMENT, "user-service").inputs.spec.template.metadata.labels);
+    expect(fleet.podLabelsOf("user-service")).toEqual(find(recorded, DEPLOYMENT, fleetChild("user-service")).inputs.spec.template.metadata.labels);
     expect(fleet.ports).toEqual({ "api-gateway": 8080, "user-service": 3001 });
     expect(() => fleet.podLabelsOf("billing")).toThrow("ServiceFleet has no service 'billing' (have: api-gateway, user-service)");
 });
 
 test("a build context is built and pushed to the registry; pods run the pushed digest; prebuilt images are used as given", async () => {
     const images = ofType(recorded, IMAGE);
-    expect(images.map((image) => image.name)).toEqual(["user-service-image"]);
+    expect(images.map((image) => image.name)).toEqual(["services-user-service-image"]);
     expect(images[0].inputs.imageName).toBe("ghcr.io/prepx/user-service:2.7.1");
     expect(images[0].inputs.skipPush).toBe(false);
     expect(images[0].inputs.build.context).toMatch(/services\/user-service$/);
