@@ -22,12 +22,21 @@ const config = loadStackConfig();
 // Explicit provider, so every object goes through the stack's own settings: the cluster named by
 // kubeconfig/kubeContext (unset = the user's current kubeconfig context), or, with
 // renderYamlToDirectory, YAML files in that directory and no cluster at all.
-const provider = new k8s.Provider(
-    "k8s",
-    config.renderYamlToDirectory !== undefined
-        ? { renderYamlToDirectory: config.renderYamlToDirectory }
-        : { kubeconfig: config.kubeconfig, context: config.kubeContext },
-);
+//
+// ConfigMaps and Secrets are updated in place. By default the provider replaces one whose data
+// changed, and since ours have fixed names it deletes before it creates, which makes the engine
+// replace everything that references it: an nginx rate change deleted and re-created the whole
+// load-balancer Deployment (seen with the real engine). Pods roll instead through the checksum
+// annotation on their templates.
+const provider = new k8s.Provider("k8s", {
+    enableConfigMapMutable: true,
+    enableSecretMutable: true,
+    ...(config.renderYamlToDirectory !== undefined
+        ? // An explicit empty kubeconfig: left unset, the SDK fills it from $KUBECONFIG, and the provider
+          // refuses a kubeconfig beside renderYamlToDirectory.
+          { renderYamlToDirectory: config.renderYamlToDirectory, kubeconfig: "" }
+        : { kubeconfig: config.kubeconfig, context: config.kubeContext }),
+});
 
 const namespace = new k8s.core.v1.Namespace(
     "namespace",
@@ -35,7 +44,11 @@ const namespace = new k8s.core.v1.Namespace(
     { provider, protect: config.protectData },
 );
 const ns = namespace.metadata.name;
-const componentOpts: pulumi.ComponentResourceOptions = { providers: { kubernetes: provider } };
+// With protectData (prod) every resource of the stack is protected, not only the stateful ones:
+// children inherit `protect` from their component. `pulumi destroy` then deletes nothing, where
+// protecting only the data let it delete the 64 other objects (edge, services, PgBouncer, policies)
+// before it stopped at the first protected one (seen with the real engine).
+const componentOpts: pulumi.ComponentResourceOptions = { providers: { kubernetes: provider }, protect: config.protectData };
 
 const redis = new RedisCluster("redis", redisClusterArgs(config, ns), componentOpts);
 const postgres = new PostgresCluster("postgres", postgresClusterArgs(config, ns), componentOpts);
@@ -93,7 +106,7 @@ createNetworkPolicies(
             ...monitoring.metricsTargets,
         ],
     }),
-    { provider },
+    { provider, protect: config.protectData },
 );
 
 export const namespaceName = ns;

@@ -1,0 +1,70 @@
+// Another team's stack with two copies of every component, side by side in one namespace: the
+// engine test installs the packed prepx-platform next to this file (`npm install <tarball>`, no
+// symlinks) and previews it with the real Pulumi engine, which refuses duplicate URNs. Kubernetes
+// object names must not collide either, so each copy's objects carry its own name.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { LoadBalancerTier, MonitoringStack, PostgresCluster, RedisCluster, ServiceFleet } from "prepx-platform/components";
+
+const config = new pulumi.Config();
+// Manifests are written, not applied: the preview needs no cluster.
+const provider = new k8s.Provider("k8s", { renderYamlToDirectory: config.require("renderYamlToDirectory") });
+const opts = { providers: { kubernetes: provider } };
+const namespace = "team-b";
+// The random provider cannot be built here (tools/engine/README.md): every password is supplied.
+const password = (name: string) => config.requireSecret(`password-${name}`);
+
+export const copies = ["blue", "green"].map((copy) => {
+    const cache = new RedisCluster(`${copy}-cache`, { namespace, masters: 3, replicasPerMaster: 0, storage: "1Gi", protectData: false, password: password(`${copy}-cache`) }, opts);
+    const db = new PostgresCluster(
+        `${copy}-db`,
+        {
+            namespace,
+            replicas: 1,
+            synchronousMode: false,
+            image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2" },
+            storage: "2Gi",
+            protectData: false,
+            passwords: {
+                superuser: password(`${copy}-superuser`),
+                replication: password(`${copy}-replication`),
+                app: password(`${copy}-app`),
+                monitor: password(`${copy}-monitor`),
+                restapi: password(`${copy}-restapi`),
+            },
+        },
+        opts,
+    );
+    const service = `${copy}-api`;
+    const fleet = new ServiceFleet(
+        `${copy}-apps`,
+        {
+            namespace,
+            services: [
+                {
+                    name: service,
+                    port: 8080,
+                    healthPath: "/health",
+                    image: { prebuilt: "ghcr.io/prepx/api-gateway:1.4.2" },
+                    usesDatabase: true,
+                    autoscaling: { minReplicas: 1, maxReplicas: 2, targetCpuPercent: 80 },
+                    resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                },
+            ],
+            database: { host: db.poolerHost, port: db.poolerPort, name: db.database, user: db.appUser, passwordSecret: { name: db.appSecretName, key: "password" } },
+            redis: { seedNodes: cache.seedNodes, passwordSecret: { name: cache.secretName, key: "password" } },
+        },
+        opts,
+    );
+    const edge = new LoadBalancerTier(
+        `${copy}-edge`,
+        { namespace, serviceType: "ClusterIP", upstream: { host: fleet.headlessHosts.apply((hosts) => hosts[service]), port: 8080 } },
+        opts,
+    );
+    const monitoring = new MonitoringStack(
+        `${copy}-monitoring`,
+        { namespace, expected: { postgresMembers: 2, redisMasters: 3, redisNodes: 3 }, protectData: false, grafanaAdminPassword: password(`${copy}-grafana`) },
+        opts,
+    );
+    return { cache: cache.serviceHost, database: db.rwHost, api: fleet.serviceHosts, edge: edge.endpoint, grafana: monitoring.grafanaUrl };
+});
