@@ -16,6 +16,13 @@ module.exports = {
       setupFilesAfterEnv: ["<rootDir>/tests/unit/setup.ts"],
     },
     {
+      // The real Pulumi engine (tools/engine/build.sh); run via `npm run test:engine`.
+      displayName: "engine",
+      testEnvironment: "node",
+      transform,
+      testMatch: ["<rootDir>/tests/engine/**/*.test.ts"],
+    },
+    {
       displayName: "live",
       testEnvironment: "node",
       transform,

@@ -4,13 +4,16 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parse } from "yaml";
-import { CONFIG_NAMESPACE } from "../config";
+import { CONFIG_NAMESPACE, parseConfigValue } from "../config";
 
 /** The project root (where Pulumi.yaml lives). */
 export const PROJECT_ROOT = path.resolve(__dirname, "..");
 
-/** Placeholder for values stored encrypted (`secure:`) in a stack file. */
-export const SECURE_PLACEHOLDER = "[secure value]";
+/**
+ * Placeholder for values stored encrypted (`secure:`) in a stack file; without the passphrase they
+ * cannot be read. Letters and dashes only, so it passes the checks a password gets.
+ */
+export const SECURE_PLACEHOLDER = "secure-value-not-decrypted";
 
 interface ProjectFile {
     config?: Record<string, { type?: string; default?: unknown; value?: unknown } | null>;
@@ -53,7 +56,9 @@ export function readStackConfig(stack: string, root = PROJECT_ROOT): Record<stri
     const prefix = `${CONFIG_NAMESPACE}:`;
     for (const [fullKey, value] of Object.entries(stackFile.config ?? {})) {
         // Other namespaces (e.g. `kubernetes:`) configure providers, not this program.
-        if (fullKey.startsWith(prefix)) values[fullKey.slice(prefix.length)] = replaceSecure(value);
+        // The CLI hands every top-level value over as a string (a file it rewrote holds `"false"`),
+        // and loadStackConfig parses it back: do the same.
+        if (fullKey.startsWith(prefix)) values[fullKey.slice(prefix.length)] = typeof value === "string" ? parseConfigValue(value) : replaceSecure(value);
     }
     // The CLI's rule (pkg/workspace/config.go mergeConfig): a project key declared without a
     // default or value must be set by the stack, or every preview and up fails before the program runs.

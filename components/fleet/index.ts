@@ -262,8 +262,10 @@ export class ServiceFleet extends pulumi.ComponentResource {
                 childName(headlessName),
                 {
                     metadata: { name: headlessName, namespace: args.namespace, labels },
-                    // Ready pods only: nginx re-resolves this name and must never be handed a pod that is starting or draining.
-                    spec: { clusterIP: "None", publishNotReadyAddresses: false, selector, ports },
+                    // Ready pods only (publishNotReadyAddresses left at its default, false): nginx re-resolves this
+                    // name and must never be handed a pod that is starting or draining. Not written out: the
+                    // provider drops false fields, and the offline render must show what the engine sends.
+                    spec: { clusterIP: "None", selector, ports },
                 },
                 childOpts(headlessName),
             );

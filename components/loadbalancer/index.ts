@@ -416,7 +416,8 @@ export class LoadBalancerTier extends pulumi.ComponentResource {
         const service = new k8s.core.v1.Service(
             name,
             {
-                metadata: { name, namespace: args.namespace, labels, annotations: a.serviceAnnotations },
+                // No empty annotations map: the provider drops it, and the offline render must show what the engine sends.
+                metadata: { name, namespace: args.namespace, labels, ...(Object.keys(a.serviceAnnotations).length > 0 ? { annotations: a.serviceAnnotations } : {}) },
                 spec: {
                     type: a.serviceType,
                     selector,

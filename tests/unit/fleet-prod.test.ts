@@ -173,7 +173,8 @@ test("a ClusterIP and a headless Service per service, both on the service port",
     const headless = find(recorded, SERVICE, fleetChild("api-gateway-headless")).inputs.spec;
     expect(clusterIp.type).toBe("ClusterIP");
     expect(headless.clusterIP).toBe("None");
-    expect(headless.publishNotReadyAddresses).toBe(false);
+    // Only ready pods are published: the field is left at its default (false), never set to true.
+    expect(headless.publishNotReadyAddresses ?? false).toBe(false);
     for (const spec of [clusterIp, headless]) {
         expect(spec.ports).toEqual([{ name: "http", port: 8080, targetPort: "http", protocol: "TCP" }]);
         expect(spec.selector).toEqual({ "app.kubernetes.io/name": "api-gateway", "app.kubernetes.io/instance": "api-gateway", "app.kubernetes.io/component": "service" });

@@ -7,8 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { LoadBalancerTier, MonitoringStack, PostgresCluster, RedisCluster, ServiceFleet } from "prepx-platform/components";
 
 const config = new pulumi.Config();
-// Manifests are written, not applied: the preview needs no cluster.
-const provider = new k8s.Provider("k8s", { renderYamlToDirectory: config.require("renderYamlToDirectory") });
+// Manifests are written, not applied: the preview needs no cluster. The empty kubeconfig keeps the
+// SDK from filling it in from $KUBECONFIG, which the provider refuses beside renderYamlToDirectory.
+const provider = new k8s.Provider("k8s", { renderYamlToDirectory: config.require("renderYamlToDirectory"), kubeconfig: "" });
 const opts = { providers: { kubernetes: provider } };
 const namespace = "team-b";
 // The random provider cannot be built here (tools/engine/README.md): every password is supplied.
