@@ -21,6 +21,7 @@ interface Workflow {
     jobs: Record<string, { steps: Step[] }>;
 }
 
+const packageJson = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
 const workflow = parse(fs.readFileSync(path.join(PROJECT_ROOT, ".github", "workflows", "preview.yml"), "utf8")) as Workflow;
 const steps = Object.values(workflow.jobs).flatMap((job) => job.steps);
 const stepIndex = (predicate: (step: Step) => boolean, what: string): number => {
@@ -77,6 +78,8 @@ describe("preview workflow", () => {
             expect(preview.uses).toMatch(/^pulumi\/actions@v6\./);
             expect(preview.if).toBe("steps.backend.outputs.configured == 'true'");
             expect(preview.with).toMatchObject({ command: "preview", "comment-on-pr": true, "cloud-url": "${{ secrets.PULUMI_BACKEND_URL }}" });
+            // The CLI the engine test builds and runs (tools/engine/build.sh), which is @pulumi/pulumi's version.
+            expect(preview.with?.["pulumi-version"]).toBe(packageJson.dependencies["@pulumi/pulumi"]);
             expect(preview.env?.PULUMI_CONFIG_PASSPHRASE).toBe("${{ secrets.PULUMI_CONFIG_PASSPHRASE }}");
         }
         expect(steps.indexOf(check as Step)).toBeLessThan(steps.indexOf(previews[0]));
