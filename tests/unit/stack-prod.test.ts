@@ -19,6 +19,12 @@ test("every workload meets the baseline", () => {
     expect(baselineViolations(recorded)).toEqual([]);
 });
 
+test("every resource of prod is protected, so `pulumi destroy` deletes nothing (the engine test runs it)", () => {
+    const unprotected = recorded.filter((r) => !r.protect && !r.type.startsWith("pulumi:providers:")).map((r) => `${r.type} ${r.name}`);
+    expect(unprotected).toEqual([]);
+    expect(recorded.filter((r) => r.custom).length).toBeGreaterThan(80);
+});
+
 test("stateful resources are protected in prod", () => {
     const statefulSets = recorded.filter((r) => r.type === "kubernetes:apps/v1:StatefulSet");
     expect(statefulSets.length).toBeGreaterThan(0);
