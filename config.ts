@@ -259,15 +259,15 @@ const monitoringSchema = z
  * Passwords supplied by the stack; each one left out is generated (RandomPassword). At least 16
  * characters, and no characters that need quoting in a libpq connection string or redis.conf.
  */
-const password = z.string().regex(/^[A-Za-z0-9_\-.~]{16,128}$/, "16 to 128 letters, digits or _-.~");
+const suppliedPassword = z.string().regex(/^[A-Za-z0-9_\-.~]{16,128}$/, "16 to 128 letters, digits or _-.~").optional();
 const passwordsSchema = z.strictObject({
-    postgresSuperuser: password.optional(),
-    postgresReplication: password.optional(),
-    postgresApp: password.optional(),
-    postgresMonitor: password.optional(),
-    postgresRestApi: password.optional(),
-    redis: password.optional(),
-    grafanaAdmin: password.optional(),
+    postgresSuperuser: suppliedPassword,
+    postgresReplication: suppliedPassword,
+    postgresApp: suppliedPassword,
+    postgresMonitor: suppliedPassword,
+    postgresRestApi: suppliedPassword,
+    redis: suppliedPassword,
+    grafanaAdmin: suppliedPassword,
 });
 
 /** The schema of every `prepx-platform:` key. */
@@ -279,7 +279,7 @@ export const stackConfigSchema = z
         kubeconfig: z.string().min(1).optional(),
         /** kubeconfig context; unset = the current context. */
         kubeContext: z.string().min(1).optional(),
-        /** Pulumi `protect` plus PVC retention on stateful resources. */
+        /** Pulumi `protect` on every resource of the stack (destroy deletes nothing) plus PVC retention. */
         protectData: z.boolean(),
         /** StorageClass of every PVC; unset = the cluster's default class. */
         storageClass: z.string().min(1).optional(),

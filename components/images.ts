@@ -35,8 +35,8 @@ export function builtImageName(registry: RegistrySettings, repository: string, t
 
 /**
  * The image reference for a container. A prebuilt source is returned as given; a build source
- * becomes a @pulumi/docker Image named `<name>-image` (options `opts`, which name its parent), and
- * pods reference the pushed digest when pushing, so a rebuilt image rolls them.
+ * becomes a @pulumi/docker Image named `<name>-image`, created with `opts` (which must name the
+ * parent component), and pods reference the pushed digest when pushing, so a rebuilt image rolls them.
  */
 export function resolveImage(
     name: string,

@@ -1,5 +1,6 @@
 // Reads a stack's configuration the way the Pulumi CLI hands it to the program: the defaults of
-// Pulumi.yaml's `config:` block overlaid by Pulumi.<stack>.yaml. Used by the unit tests and the
+// Pulumi.yaml's `config:` block overlaid by Pulumi.<stack>.yaml, and the CLI's refusal of a key
+// Pulumi.yaml declares without a default that the stack does not set. Used by the unit tests and the
 // offline renderer, which run without the CLI.
 import * as fs from "fs";
 import * as path from "path";
@@ -43,7 +44,8 @@ function replaceSecure(value: unknown): unknown {
 
 /**
  * The stack's `prepx-platform:` values, keys without the namespace, structured values as objects.
- * Throws naming the stack when its file does not exist.
+ * Throws naming the stack when its file does not exist, and with the CLI's message when a key
+ * Pulumi.yaml declares without a default is not set.
  */
 export function readStackConfig(stack: string, root = PROJECT_ROOT): Record<string, unknown> {
     const stackPath = path.join(root, `Pulumi.${stack}.yaml`);

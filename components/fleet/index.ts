@@ -179,17 +179,18 @@ export class ServiceFleet extends pulumi.ComponentResource {
         const headlessHosts: Record<string, pulumi.Output<string>> = {};
         const images: Record<string, pulumi.Output<string>> = {};
 
+        // Children are named `<fleet>-<object>`: a URN carries the parent's type, not its name, so two
+        // fleets in one stack would otherwise collide. The alias keeps the URN of stacks created when
+        // children were named after the object alone (no replacement on upgrade).
+        const childName = (objectName: string) => `${name}-${objectName}`;
+        const childOpts = (objectName: string) => ({ parent: this, aliases: [{ name: objectName }] });
+
         for (const service of a.services) {
             const labels = standardLabels(service.name, service.name, SERVICE_COMPONENT);
             const selector = selectorLabels(labels);
             this.podLabels[service.name] = labels;
             this.ports[service.name] = service.port;
-            // Children are named `<fleet>-<object>`: a URN carries the parent's type, not its name, so
-            // two fleets in one stack would otherwise collide. The alias keeps the URN of stacks
-            // created when children were named after the object alone (no replacement on upgrade).
-            const childName = (objectName: string) => `${name}-${objectName}`;
-            const childOpts = (objectName: string): pulumi.CustomResourceOptions => ({ parent: this, aliases: [{ name: objectName }] });
-            const image = resolveImage(childName(service.name), service.image, a.registry, { ...childOpts(`${service.name}-image`), parent: this });
+            const image = resolveImage(childName(service.name), service.image, a.registry, childOpts(`${service.name}-image`));
             images[service.name] = image;
 
             const env = pulumi.all([database, redis]).apply(([connection, cache]) =>

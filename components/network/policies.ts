@@ -285,7 +285,7 @@ export const NETWORK_POLICY_LABELS = standardLabels("prepx", "network-policies",
 
 /**
  * Creates one `networking.k8s.io/v1` NetworkPolicy per rendered policy in `namespace`. Pass the
- * provider (or a parent) in `opts`. Logical names are `netpol-<name>`.
+ * provider (or a parent) in `opts`. Logical names are `<resourcePrefix>-<name>` (default `netpol-`).
  */
 export function createNetworkPolicies(
     namespace: pulumi.Input<string>,

@@ -103,7 +103,6 @@ export interface PlanStep {
     op: string;
     urn: string;
     newState?: { type: string; inputs?: { kind?: string; metadata?: { name?: string; namespace?: string } } };
-    detailedDiff?: Record<string, unknown>;
 }
 /** `pulumi preview --json`. */
 export interface PreviewJson {
