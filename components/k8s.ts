@@ -4,11 +4,9 @@ import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
-/** CPU and memory of one container, requests and limits both required. */
-export interface ContainerResources {
-    requests: { cpu: string; memory: string };
-    limits: { cpu: string; memory: string };
-}
+import type { ContainerResources } from "./schema";
+
+export type { ContainerResources } from "./schema";
 
 /** The part-of label value every object of the stack carries. */
 export const PART_OF = "prepx";
@@ -208,4 +206,67 @@ export function serviceAccountWithRole(
         opts,
     );
     return { serviceAccount, role, roleBinding };
+}
+
+/** Timing of a probe: how often, how long one attempt may take, and failures in a row that count. */
+export interface ProbeTiming {
+    periodSeconds: number;
+    failureThreshold: number;
+    /** Seconds one attempt may take (default 3). */
+    timeoutSeconds?: number;
+}
+
+/** An HTTP GET probe on a named container port. */
+export function httpProbe(path: string, port: string, timing: ProbeTiming): k8s.types.input.core.v1.Probe {
+    return { httpGet: { path, port }, periodSeconds: timing.periodSeconds, timeoutSeconds: timing.timeoutSeconds ?? 3, failureThreshold: timing.failureThreshold };
+}
+
+/** A probe that runs `sh -c <script>` in the container; exit 0 is success. */
+export function shellProbe(script: string, timing: ProbeTiming): k8s.types.input.core.v1.Probe {
+    return { exec: { command: ["sh", "-c", script] }, periodSeconds: timing.periodSeconds, timeoutSeconds: timing.timeoutSeconds ?? 3, failureThreshold: timing.failureThreshold };
+}
+
+/** A TCP connect probe on a named container port. */
+export function tcpProbe(port: string, timing: ProbeTiming): k8s.types.input.core.v1.Probe {
+    return { tcpSocket: { port }, periodSeconds: timing.periodSeconds, timeoutSeconds: timing.timeoutSeconds ?? 3, failureThreshold: timing.failureThreshold };
+}
+
+/** An environment variable read from a key of a Secret. */
+export function secretEnv(name: string, secretName: pulumi.Input<string>, key: string): k8s.types.input.core.v1.EnvVar {
+    return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
+}
+
+/** Probe periods of a metrics exporter sidecar: ready within 10 s, restarted after a minute of silence. */
+const EXPORTER_READINESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 3 };
+const EXPORTER_LIVENESS: ProbeTiming = { periodSeconds: 20, failureThreshold: 3 };
+
+/** A metrics exporter sidecar: one metrics port and HTTP probes on it, with the container baseline. */
+export function exporterSidecar(spec: {
+    /** Container name (default `exporter`). */
+    name?: string;
+    image: string;
+    /** Container port and its name (default `metrics`; further exporters of a pod `metrics-*`). */
+    port: number;
+    portName?: string;
+    /** Path the probes request (default `/metrics`). */
+    probePath?: string;
+    resources: ContainerResources;
+    args?: string[];
+    env?: k8s.types.input.core.v1.EnvVar[];
+    volumeMounts?: k8s.types.input.core.v1.VolumeMount[];
+}): k8s.types.input.core.v1.Container {
+    const portName = spec.portName ?? "metrics";
+    const probePath = spec.probePath ?? "/metrics";
+    return {
+        name: spec.name ?? "exporter",
+        image: spec.image,
+        ...(spec.args ? { args: spec.args } : {}),
+        ...(spec.env ? { env: spec.env } : {}),
+        ports: [{ name: portName, containerPort: spec.port }],
+        resources: containerResources(spec.resources),
+        securityContext: containerSecurityContext(),
+        readinessProbe: httpProbe(probePath, portName, EXPORTER_READINESS),
+        livenessProbe: httpProbe(probePath, portName, EXPORTER_LIVENESS),
+        ...(spec.volumeMounts ? { volumeMounts: spec.volumeMounts } : {}),
+    };
 }

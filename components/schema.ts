@@ -1,0 +1,181 @@
+// The building blocks of every component's args schema (components/<name>/args.ts) and of the stack
+// schema config.ts composes from them, plus the one formatter of their problems. A component parses
+// its args with `parseArgs` and fails with one ResourceError that lists every problem, in the same
+// `<subject>: <key path> <expected> (got <value>)` format a bad stack config gets.
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { CPU_QUANTITY, MEMORY_QUANTITY, parseCpuQuantity, parseMemoryQuantity } from "./units";
+
+/** A whole number within [min, max]. */
+export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
+/** A TCP port number. */
+export const port = int(1, 65535);
+/** A Kubernetes CPU quantity. */
+export const cpu = z.string().regex(CPU_QUANTITY, "a CPU quantity such as 500m or 2");
+/** A Kubernetes memory or storage quantity. */
+export const memory = z.string().regex(MEMORY_QUANTITY, "a memory quantity such as 512Mi or 8Gi");
+/** A DNS label: Kubernetes object names, service names, database names. */
+export const dnsLabel = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "a DNS label (lower-case letters, digits and '-', at most 63)");
+/** A DNS name such as a Service FQDN (a trailing dot allowed). */
+export const dnsName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/, "a DNS name");
+
+/**
+ * An image reference pinned to a version or digest: `latest` or no tag at all is refused, because a
+ * reschedule would silently pull something else.
+ */
+export const pinnedImage = z
+    .string()
+    .regex(
+        /^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64}|:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/,
+        "an image pinned to a version tag or digest (not 'latest', not untagged)",
+    );
+
+/**
+ * zod runs refinements even when a field inside already failed a check; cross-field checks run only
+ * on otherwise valid values, so one bad value yields one message, not a cascade.
+ */
+export const onlyWhenValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
+
+const cpuMemory = z.strictObject({ cpu, memory });
+
+/** Requests and limits of one container; each limit at least its request. */
+export const resources = z.strictObject({ requests: cpuMemory, limits: cpuMemory }).superRefine((value, ctx) => {
+    if (parseCpuQuantity(value.limits.cpu) < parseCpuQuantity(value.requests.cpu)) {
+        ctx.addIssue({ code: "custom", path: ["limits", "cpu"], message: `must be at least requests.cpu (${value.requests.cpu})` });
+    }
+    if (parseMemoryQuantity(value.limits.memory) < parseMemoryQuantity(value.requests.memory)) {
+        ctx.addIssue({ code: "custom", path: ["limits", "memory"], message: `must be at least requests.memory (${value.requests.memory})` });
+    }
+}, onlyWhenValid);
+
+/** CPU and memory of one container, requests and limits both required. */
+export type ContainerResources = z.output<typeof resources>;
+
+/** Requests and limits with a default, written like the value it stands for. */
+export function resourcesWithDefault(requests: { cpu: string; memory: string }, limits: { cpu: string; memory: string }) {
+    return resources.default({ requests, limits });
+}
+
+/** Where images built by the stack are pushed. */
+export const registrySchema = z.strictObject({
+    /** Registry and repository prefix, e.g. `ghcr.io/prepx`. */
+    server: z.string().min(1),
+    /** Push built images (prod); false builds them locally only (dev, a laptop cluster). */
+    push: z.boolean(),
+});
+
+/** The image registry built images are tagged for and pushed to. */
+export type Registry = z.output<typeof registrySchema>;
+
+const IMAGE_SOURCE_EXPECTED = "either { prebuilt: <pinned image> } or { build: { context, repository, tag } }";
+
+/** An image either given as a pinned reference or built from a Dockerfile in the repo. */
+export const imageSourceSchema = z.union(
+    [
+        z.strictObject({ prebuilt: pinnedImage }),
+        z.strictObject({
+            build: z.strictObject({
+                /** Build context, relative to the project root. */
+                context: z.string().min(1),
+                /** Dockerfile relative to the context (default `Dockerfile`). */
+                dockerfile: z.string().min(1).optional(),
+                /** Repository name under the registry server. */
+                repository: dnsLabel,
+                /** The version tag pushed; pinned, never `latest`. */
+                tag: z.string().regex(/^(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, "a version tag other than 'latest'"),
+            }),
+        }),
+    ],
+    { error: IMAGE_SOURCE_EXPECTED },
+);
+
+/** Where a workload's image comes from: a pinned reference, or built from the repo. */
+export type ImageSource = z.output<typeof imageSourceSchema>;
+
+/**
+ * A Pulumi input: an Output or a Promise passes as is (it is known only during the deployment), a
+ * plain value is checked against `schema`.
+ */
+export function input<T>(schema: z.ZodType<T>) {
+    return z.custom<pulumi.Input<T>>(
+        (value) => pulumi.Output.isInstance(value) || value instanceof Promise || schema.safeParse(value).success,
+        { error: (issue) => `must be ${describeSchema(schema, issue.input)}` },
+    );
+}
+
+/** What `schema` expects, in the words of the first problem it finds with `value`. */
+function describeSchema(schema: z.ZodType, value: unknown): string {
+    const result = schema.safeParse(value);
+    return result.success ? "valid" : expectation(result.error.issues[0]).replace(/^must be /, "");
+}
+
+/** A key path as people write it: `services[0].autoscaling.maxReplicas`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+    return path.reduce<string>((text, key) => (typeof key === "number" ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), "");
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+    let current: unknown = root;
+    for (const key of path) {
+        if (current === null || typeof current !== "object") return undefined;
+        current = (current as Record<PropertyKey, unknown>)[key];
+    }
+    return current;
+}
+
+/** The offending value as a message shows it; values under a secret key are never shown. */
+function describeValue(raw: unknown, path: readonly PropertyKey[], secretKeys: ReadonlySet<PropertyKey>): string {
+    const value = valueAt(raw, path);
+    if (value === undefined) return "nothing";
+    if (path.some((key) => secretKeys.has(key))) return "a secret value";
+    if (pulumi.Output.isInstance(value) || value instanceof Promise) return "an unresolved output";
+    return JSON.stringify(value);
+}
+
+function expectation(issue: z.core.$ZodIssue): string {
+    switch (issue.code) {
+        case "too_small":
+            if (issue.origin === "array") return `must have at least ${issue.minimum} entries`;
+            return issue.inclusive ? `must be at least ${issue.minimum}` : `must be greater than ${issue.minimum}`;
+        case "too_big":
+            return issue.inclusive ? `must be at most ${issue.maximum}` : `must be less than ${issue.maximum}`;
+        case "invalid_type":
+            return issue.expected === "int" ? "must be a whole number" : `must be ${issue.expected === "object" ? "an object" : `a ${issue.expected}`}`;
+        case "invalid_value":
+            return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+        case "invalid_format":
+        case "invalid_union":
+            return `must be ${issue.message}`;
+        default:
+            return issue.message;
+    }
+}
+
+/**
+ * One line per problem: `<subject>: <key path> <expected> (got <value>)`. An unknown key is named as
+ * such; a problem of the whole value (the connection budget) carries its own text.
+ */
+export function formatIssues(subject: string, raw: unknown, issues: readonly z.core.$ZodIssue[], secretKeys: ReadonlySet<PropertyKey> = new Set()): string[] {
+    return issues.flatMap((issue) => {
+        if (issue.code === "unrecognized_keys") {
+            return issue.keys.map((key) => `${subject}: ${formatPath([...issue.path, key])} is not a known key (got ${describeValue(raw, [...issue.path, key], secretKeys)})`);
+        }
+        if (issue.path.length === 0) return [`${subject}: ${issue.message}`];
+        return [`${subject}: ${formatPath(issue.path)} ${expectation(issue)} (got ${describeValue(raw, issue.path, secretKeys)})`];
+    });
+}
+
+/** Arg names whose values never appear in a message. */
+const SECRET_ARGS: ReadonlySet<PropertyKey> = new Set(["password", "passwords", "grafanaAdminPassword"]);
+
+/**
+ * A component's args with its defaults applied, or a ResourceError naming the component and listing
+ * every problem: `LoadBalancerTier lb: replicas must be at least 1 (got 0)`.
+ */
+export function parseArgs<S extends z.ZodType>(schema: S, args: unknown, component: pulumi.ComponentResource, type: string, name: string): z.output<S> {
+    const result = schema.safeParse(args);
+    if (result.success) return result.data;
+    throw new pulumi.ResourceError(formatIssues(`${type} ${name}`, args, result.error.issues, SECRET_ARGS).join("\n"), component);
+}
