@@ -1,13 +1,12 @@
 // The capacity report: does the stack's sizing carry what it is sized for? Each line shows its
 // arithmetic and says OK or SHORT. Computed from the validated StackConfig (the same object the
-// program is built from), plus the resource totals of the rendered objects for the budget lines.
+// program is built from), plus what was rendered: resource totals for the budget lines, scraped
+// pods for the Prometheus line.
 // Pure: scripts/render.ts prints it, tests/unit/capacity.test.ts checks it.
 import { connectionBudgetInput, StackConfig } from "../config";
 import { connectionBudget } from "../components/budget";
-import { memberCount } from "../components/postgres/render";
-import { redisPodCount } from "../components/redis/render";
 import { parseCpuQuantity, parseMemoryQuantity, parsePrometheusDuration, parsePrometheusSize } from "../components/units";
-import { formatCores, formatGiB, Footprint } from "./summary";
+import { formatCores, formatGiB, Footprint, ResourceSummary, WorkloadRow } from "./summary";
 
 /** One line of the report. */
 export interface CapacityLine {
@@ -80,21 +79,13 @@ function nginxLine(config: StackConfig, assumptions: CapacityAssumptions): Capac
 }
 
 /**
- * Scrape targets from the config's shape: every pod runs an exporter or exposes metrics
- * (DESIGN.md section 4), HPA-managed services at their maximum, plus the monitoring pods.
+ * Scrape targets as rendered: every pod whose template asks Prometheus to scrape it, HPA-managed
+ * workloads at their maximum (run-once Jobs are not counted). One target per pod; the second
+ * exporter port of a pod (nginx's access-log exporter, Patroni's REST API) is left in the
+ * per-target series assumption.
  */
-export function scrapeTargets(config: StackConfig): { total: number; terms: string } {
-    const parts: [string, number][] = [
-        ["redis", redisPodCount(config.redis.masters, config.redis.replicasPerMaster)],
-        ["postgres", memberCount(config.postgres.replicas)],
-        ["pgbouncer", config.pgbouncer.replicas],
-        ["nginx", config.loadBalancer.replicas],
-        ...config.services.map((service): [string, number] => [service.name, service.autoscaling.maxReplicas]),
-        // MonitoringStack's own pods; kubelets (volume stats only, a few series per PVC) are left out.
-        ["prometheus", 1],
-        ["grafana", 1],
-        ["kube-state-metrics", 1],
-    ];
+export function scrapeTargets(workloads: readonly WorkloadRow[]): { total: number; terms: string } {
+    const parts = workloads.filter((row) => row.scraped).map((row): [string, number] => [row.name, row.replicas.max]);
     return { total: parts.reduce((sum, [, count]) => sum + count, 0), terms: parts.map(([name, count]) => `${name} ${count}`).join(" + ") };
 }
 
@@ -103,9 +94,9 @@ export function scrapeTargets(config: StackConfig): { total: number; terms: stri
  * at whichever of retention time and size comes first, so the estimate must fit retentionSize for
  * the configured history to be kept (and retentionSize fits the PVC: config.ts refuses otherwise).
  */
-function prometheusLine(config: StackConfig, assumptions: CapacityAssumptions): CapacityLine {
+function prometheusLine(config: StackConfig, workloads: readonly WorkloadRow[], assumptions: CapacityAssumptions): CapacityLine {
     const prometheus = config.monitoring.prometheus;
-    const targets = scrapeTargets(config);
+    const targets = scrapeTargets(workloads);
     const series = targets.total * assumptions.seriesPerTarget;
     const interval = parsePrometheusDuration(prometheus.scrapeInterval);
     const samplesPerSecond = series / interval;
@@ -164,13 +155,18 @@ function budgetLines(totals: { min: Footprint; max: Footprint }, assumptions: Ca
     ];
 }
 
-/** The whole report. `totals` are the rendered workloads' (scripts/summary.ts). */
+/** The whole report. `rendered` is the summary of the rendered objects (scripts/summary.ts). */
 export function capacityReport(
     config: StackConfig,
-    totals: { min: Footprint; max: Footprint },
+    rendered: Pick<ResourceSummary, "totals" | "workloads">,
     assumptions: CapacityAssumptions = DEFAULT_ASSUMPTIONS,
 ): CapacityLine[] {
-    return [...connectionLines(config), nginxLine(config, assumptions), prometheusLine(config, assumptions), ...budgetLines(totals, assumptions)];
+    return [
+        ...connectionLines(config),
+        nginxLine(config, assumptions),
+        prometheusLine(config, rendered.workloads, assumptions),
+        ...budgetLines(rendered.totals, assumptions),
+    ];
 }
 
 /** The report as printed: `OK    <check>: <detail>`. */

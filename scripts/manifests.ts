@@ -231,7 +231,7 @@ function provenance(object: RenderedObject): string {
 }
 
 /** Multi-document YAML of the objects, in the order given. */
-export function toYaml(objects: readonly RenderedObject[]): string {
+export function manifestsYaml(objects: readonly RenderedObject[]): string {
     return objects
         // No line folding and literal blocks: scripts and config files stay line-for-line
         // diffable, the way they are rendered into ConfigMaps.

@@ -11,6 +11,7 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { parseAllDocuments } from "yaml";
+import { parseFlags } from "./cli";
 
 /** The marker the workflow looks for to update its own comment instead of adding one per push. */
 export const COMMENT_MARKER = "<!-- prepx-platform render preview -->";
@@ -141,13 +142,11 @@ function unifiedDiff(before: string | undefined, after: string | undefined, labe
 }
 
 function main(argv: readonly string[]): void {
-    const args = new Map<string, string>();
-    for (let i = 0; i + 1 < argv.length; i += 2) args.set(argv[i].replace(/^--/, ""), argv[i + 1]);
-    const base = args.get("base");
-    const head = args.get("head");
-    const out = args.get("out");
-    if (!base || !head || !out) throw new Error("usage: tsx scripts/preview-comment.ts --base <dir> --head <dir> --stacks '<stack> ...' --out <file> [--base-ref <ref>] [--head-ref <ref>]");
-    const stacks = (args.get("stacks") ?? "dev prod").split(/\s+/).filter(Boolean);
+    const usage = "usage: tsx scripts/preview-comment.ts --base <dir> --head <dir> --stacks '<stack> ...' --out <file> [--base-ref <ref>] [--head-ref <ref>]";
+    const flags = parseFlags(argv, ["base", "head", "stacks", "out", "base-ref", "head-ref"], usage);
+    const { base, head, out } = flags;
+    if (!base || !head || !out) throw new Error(`--base, --head and --out are required\n${usage}`);
+    const stacks = (flags.stacks ?? "dev prod").split(/\s+/).filter(Boolean);
     const previews = stacks.map((stack): StackPreview => {
         const file = (root: string, name: string) => {
             const full = path.join(root, stack, name);
@@ -161,7 +160,7 @@ function main(argv: readonly string[]): void {
             summaryDiff: unifiedDiff(file(base, "summary.txt"), file(head, "summary.txt"), `${stack}/summary.txt`),
         };
     });
-    fs.writeFileSync(out, previewComment(previews, { base: args.get("base-ref") ?? "base", head: args.get("head-ref") ?? "head" }));
+    fs.writeFileSync(out, previewComment(previews, { base: flags["base-ref"] ?? "base", head: flags["head-ref"] ?? "head" }));
 }
 
 if (require.main === module) main(process.argv.slice(2));

@@ -9,7 +9,8 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseStackConfig, StackConfig } from "../config";
 import { capacityReport, CapacityLine, formatCapacity } from "./capacity";
-import { renderObjects, RenderResult, toYaml } from "./manifests";
+import { parseFlags } from "./cli";
+import { manifestsYaml, renderObjects, RenderResult } from "./manifests";
 import { installMocks, RecordedResource, settled } from "./mock-runtime";
 import { SchemaReport, validateAll } from "./schema";
 import { knownStacks, PROJECT_ROOT, readStackConfig } from "./stack-files";
@@ -71,7 +72,7 @@ export function buildRender(stack: string, config: StackConfig, recorded: Record
     const render = renderObjects(recorded);
     const schema = validateAll(render.objects.map((o) => ({ label: `${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}`, object: o.object })));
     const summary = summarize(render.objects);
-    const capacity = capacityReport(config, summary.totals);
+    const capacity = capacityReport(config, summary);
     const lines = [
         // No output path here: summary.txt of two renders (a PR's base and head) must differ only where the stacks do.
         `Stack ${stack}: ${render.objects.length} Kubernetes objects`,
@@ -88,7 +89,7 @@ export function buildRender(stack: string, config: StackConfig, recorded: Record
         "Capacity (OK = covers what is needed, SHORT = falls short; each line shows its arithmetic):",
         ...formatCapacity(capacity),
     ];
-    return { stack, config, recorded, render, schema, summary, capacity, yaml: toYaml(render.objects), text: `${lines.join("\n")}\n` };
+    return { stack, config, recorded, render, schema, summary, capacity, yaml: manifestsYaml(render.objects), text: `${lines.join("\n")}\n` };
 }
 
 /** True when the render is fit to show as the stack: every object valid and nothing left out. */
@@ -104,17 +105,10 @@ interface CliOptions {
 const USAGE = "usage: npm run render -- --stack <name> [--out <dir>]";
 
 /** Parses `--stack <name>` / `--stack=<name>` and `--out`; throws a usage message otherwise. */
-export function parseArgs(argv: readonly string[], cwd = process.cwd()): CliOptions {
-    const values: Record<string, string> = {};
-    for (let i = 0; i < argv.length; i++) {
-        const match = /^--(stack|out)(?:=(.*))?$/.exec(argv[i]);
-        if (!match) throw new Error(`unexpected argument '${argv[i]}'\n${USAGE}`);
-        const value = match[2] ?? argv[++i];
-        if (value === undefined || value === "") throw new Error(`--${match[1]} needs a value\n${USAGE}`);
-        values[match[1]] = value;
-    }
-    if (!values.stack) throw new Error(`--stack is required (known stacks: ${knownStacks().join(", ")})\n${USAGE}`);
-    return { stack: values.stack, out: values.out ? path.resolve(cwd, values.out) : path.join(PROJECT_ROOT, "rendered", values.stack) };
+export function parseRenderArgs(argv: readonly string[], cwd = process.cwd()): CliOptions {
+    const flags = parseFlags(argv, ["stack", "out"], USAGE);
+    if (!flags.stack) throw new Error(`--stack is required (known stacks: ${knownStacks().join(", ")})\n${USAGE}`);
+    return { stack: flags.stack, out: flags.out ? path.resolve(cwd, flags.out) : path.join(PROJECT_ROOT, "rendered", flags.stack) };
 }
 
 /** The command: returns the exit code (0 = rendered clean, 1 = an error, printed on stderr). */
@@ -122,7 +116,7 @@ export async function runRender(argv: readonly string[]): Promise<number> {
     let options: CliOptions;
     let config: StackConfig;
     try {
-        options = parseArgs(argv);
+        options = parseRenderArgs(argv);
         config = loadConfig(options.stack);
     } catch (error) {
         console.error((error as Error).message);

@@ -28,6 +28,8 @@ export interface WorkloadRow {
     perPod: Resources;
     /** PVC storage of one pod (StatefulSet claim templates, ephemeral volumes). */
     storagePerPod: number;
+    /** Prometheus scrapes its pods (pod template annotated `prometheus.io/scrape: "true"`). */
+    scraped: boolean;
 }
 
 /** The summary of one render. */
@@ -65,7 +67,7 @@ function obj(value: Json | undefined): JsonObject {
 function list(value: Json | undefined): JsonObject[] {
     return Array.isArray(value) ? value.map((item) => obj(item)) : [];
 }
-function int(value: Json | undefined, fallback: number): number {
+function intOr(value: Json | undefined, fallback: number): number {
     return typeof value === "number" && Number.isFinite(value) ? value : fallback;
 }
 
@@ -90,7 +92,7 @@ function quantity(value: Json | undefined, parse: (text: string) => number, wher
     }
 }
 
-function containerResources(container: JsonObject, where: string, problems: string[]): Resources {
+function containerTotals(container: JsonObject, where: string, problems: string[]): Resources {
     const resources = obj(container.resources);
     const requests = obj(resources.requests);
     const limits = obj(resources.limits);
@@ -117,7 +119,7 @@ export function podResources(podSpec: JsonObject, where: string, problems: strin
     let sidecars = ZERO;
     let initPeak = ZERO;
     for (const init of list(podSpec.initContainers)) {
-        const own = containerResources(init, where, problems);
+        const own = containerTotals(init, where, problems);
         if (init.restartPolicy === "Always") {
             sidecars = add(sidecars, own);
             initPeak = max(initPeak, sidecars);
@@ -125,7 +127,7 @@ export function podResources(podSpec: JsonObject, where: string, problems: strin
             initPeak = max(initPeak, add(own, sidecars));
         }
     }
-    const app = list(podSpec.containers).reduce((sum, container) => add(sum, containerResources(container, where, problems)), ZERO);
+    const app = list(podSpec.containers).reduce((sum, container) => add(sum, containerTotals(container, where, problems)), ZERO);
     return max(add(app, sidecars), initPeak);
 }
 
@@ -142,25 +144,25 @@ function ephemeralStorage(podSpec: JsonObject, where: string, problems: string[]
 }
 
 /** The pod template and replica count of a pod-running object; undefined for other kinds. */
-function podsOf(input: SummaryInput): { podSpec: JsonObject; replicas: number; claimTemplates: JsonObject[] } | undefined {
+function podsOf(input: SummaryInput): { template: JsonObject; replicas: number; claimTemplates: JsonObject[] } | undefined {
     const spec = obj(input.object.spec);
     switch (input.kind) {
         case "Deployment":
         case "ReplicaSet":
         case "ReplicationController":
-            return { podSpec: obj(obj(spec.template).spec), replicas: int(spec.replicas, 1), claimTemplates: [] };
+            return { template: obj(spec.template), replicas: intOr(spec.replicas, 1), claimTemplates: [] };
         case "StatefulSet":
-            return { podSpec: obj(obj(spec.template).spec), replicas: int(spec.replicas, 1), claimTemplates: list(spec.volumeClaimTemplates) };
+            return { template: obj(spec.template), replicas: intOr(spec.replicas, 1), claimTemplates: list(spec.volumeClaimTemplates) };
         case "DaemonSet":
-            return { podSpec: obj(obj(spec.template).spec), replicas: 1, claimTemplates: [] };
+            return { template: obj(spec.template), replicas: 1, claimTemplates: [] };
         case "Job":
-            return { podSpec: obj(obj(spec.template).spec), replicas: int(spec.parallelism, 1), claimTemplates: [] };
+            return { template: obj(spec.template), replicas: intOr(spec.parallelism, 1), claimTemplates: [] };
         case "CronJob": {
             const jobSpec = obj(obj(spec.jobTemplate).spec);
-            return { podSpec: obj(obj(jobSpec.template).spec), replicas: int(jobSpec.parallelism, 1), claimTemplates: [] };
+            return { template: obj(jobSpec.template), replicas: intOr(jobSpec.parallelism, 1), claimTemplates: [] };
         }
         case "Pod":
-            return { podSpec: spec, replicas: 1, claimTemplates: [] };
+            return { template: { metadata: obj(input.object.metadata), spec }, replicas: 1, claimTemplates: [] };
         default:
             return undefined;
     }
@@ -174,7 +176,7 @@ function autoscalerOf(input: SummaryInput, inputs: readonly SummaryInput[]): { n
         const target = obj(spec.scaleTargetRef);
         if (target.kind === input.kind && target.name === input.name) {
             // minReplicas defaults to 1 in autoscaling/v2.
-            return { name: candidate.name, min: int(spec.minReplicas, 1), max: int(spec.maxReplicas, 1) };
+            return { name: candidate.name, min: intOr(spec.minReplicas, 1), max: intOr(spec.maxReplicas, 1) };
         }
     }
     return undefined;
@@ -194,16 +196,18 @@ export function summarize(inputs: readonly SummaryInput[]): ResourceSummary {
         if (input.kind === "PersistentVolumeClaim") standaloneStorage += claimStorage(obj(input.object.spec), where, problems);
         const pods = podsOf(input);
         if (!pods) continue;
+        const podSpec = obj(pods.template.spec);
         const hpa = autoscalerOf(input, inputs);
         const row: WorkloadRow = {
             kind: input.kind,
             namespace: input.namespace,
             name: input.name,
             replicas: hpa ? { min: hpa.min, max: hpa.max, hpa: hpa.name } : { min: pods.replicas, max: pods.replicas },
-            perPod: podResources(pods.podSpec, where, problems),
+            perPod: podResources(podSpec, where, problems),
             storagePerPod:
                 pods.claimTemplates.reduce((sum, claim) => sum + claimStorage(obj(claim.spec), where, problems), 0) +
-                ephemeralStorage(pods.podSpec, where, problems),
+                ephemeralStorage(podSpec, where, problems),
+            scraped: obj(obj(pods.template.metadata).annotations)["prometheus.io/scrape"] === "true",
         };
         if (input.kind === "Job" || input.kind === "CronJob") runOnce.push(row);
         else if (input.kind === "DaemonSet") perNode.push(row);

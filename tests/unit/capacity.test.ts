@@ -3,7 +3,7 @@
 import { parseStackConfig, StackConfig } from "../../config";
 import { capacityReport, CapacityLine, DEFAULT_ASSUMPTIONS, formatCapacity, scrapeTargets } from "../../scripts/capacity";
 import { readStackConfig } from "../../scripts/stack-files";
-import { Footprint } from "../../scripts/summary";
+import { Footprint, WorkloadRow } from "../../scripts/summary";
 
 const GI = 2 ** 30;
 const prod = parseStackConfig("prod", readStackConfig("prod"));
@@ -22,7 +22,29 @@ const footprint = (cores: number, memoryGi: number, storageGi: number): Footprin
     memoryLimits: memoryGi * 2 * GI,
     storage: storageGi * GI,
 });
-const small = { min: footprint(10, 20, 100), max: footprint(10, 20, 100) };
+/** A rendered workload as scripts/summary.ts reports it; only name, replicas and `scraped` matter here. */
+const workload = (name: string, min: number, max = min, scraped = true, kind = "Deployment"): WorkloadRow => ({
+    kind,
+    namespace: "prepx",
+    name,
+    replicas: { min, max },
+    perPod: { cpuRequests: 0, cpuLimits: 0, memoryRequests: 0, memoryLimits: 0 },
+    storagePerPod: 0,
+    scraped,
+});
+/** prod's scraped pods (the rendered names, HPA services at their maximum), 94 in all. */
+const prodWorkloads = [
+    workload("redis", 6, 6, true, "StatefulSet"),
+    workload("postgres", 3, 3, true, "StatefulSet"),
+    workload("postgres-pooler", 3),
+    workload("lb", 3),
+    workload("api-gateway", 4, 16),
+    workload("user-service", 4, 60),
+    workload("monitoring-prometheus", 1, 1, true, "StatefulSet"),
+    workload("monitoring-grafana", 1),
+    workload("monitoring-kube-state-metrics", 1),
+];
+const small = { totals: { min: footprint(10, 20, 100), max: footprint(10, 20, 100) }, workloads: prodWorkloads };
 
 function line(lines: CapacityLine[], check: string): CapacityLine {
     const found = lines.find((l) => l.check === check);
@@ -87,18 +109,17 @@ describe("capacity report", () => {
         expect(nginx.ok).toBe(true);
     });
 
-    test("prometheus: targets from the config's shape, series x samples/s x bytes x retention against retentionSize and the PVC", () => {
-        const config = withChanges((c) => {
-            Object.assign(c.redis, { masters: 3, replicasPerMaster: 1 });
-            c.postgres.replicas = 2;
-            c.pgbouncer.replicas = 3;
-            c.loadBalancer.replicas = 3;
-            c.services = c.services.map((s, i) => ({ ...s, autoscaling: { ...s.autoscaling, maxReplicas: [16, 60][i] } }));
-            Object.assign(c.monitoring.prometheus, { scrapeInterval: "15s", retentionTime: "30d", retentionSize: "50GB", storage: "64Gi" });
-        });
-        expect(scrapeTargets(config)).toEqual({
+    test("scrape targets: the rendered pods annotated for scraping, HPA workloads at their maximum", () => {
+        expect(scrapeTargets(prodWorkloads)).toEqual({
             total: 94,
-            terms: "redis 6 + postgres 3 + pgbouncer 3 + nginx 3 + api-gateway 16 + user-service 60 + prometheus 1 + grafana 1 + kube-state-metrics 1",
+            terms: "redis 6 + postgres 3 + postgres-pooler 3 + lb 3 + api-gateway 16 + user-service 60 + monitoring-prometheus 1 + monitoring-grafana 1 + monitoring-kube-state-metrics 1",
+        });
+        expect(scrapeTargets([workload("api-gateway", 2, 8), workload("unscraped", 5, 5, false)])).toEqual({ total: 8, terms: "api-gateway 8" });
+    });
+
+    test("prometheus: series x samples/s x bytes x retention against retentionSize and the PVC", () => {
+        const config = withChanges((c) => {
+            Object.assign(c.monitoring.prometheus, { scrapeInterval: "15s", retentionTime: "30d", retentionSize: "50GB", storage: "64Gi" });
         });
         // 94,000 series / 15 s = 6,266.7 samples/s; x 2 B x 2,592,000 s = 32,486,400,000 B = 30.3 GiB <= 50 GiB.
         const prometheus = line(capacityReport(config, small), "prometheus disk");
@@ -115,12 +136,12 @@ describe("capacity report", () => {
     });
 
     test("budget: requests at max replicas against 50 cores, 200 GB, 1 TB; SHORT says by how much and whether the HPA minimum fits", () => {
-        const fits = capacityReport(prod, { min: footprint(40, 150, 800), max: footprint(50, 186, 931) });
+        const fits = capacityReport(prod, { totals: { min: footprint(40, 150, 800), max: footprint(50, 186, 931) }, workloads: prodWorkloads });
         expect(line(fits, "budget cpu requests")).toEqual({ check: "budget cpu requests", ok: true, detail: "40-50 cores (HPA min-max) of rendered workloads vs the plan's 50 cores" });
         expect(line(fits, "budget memory requests")).toMatchObject({ ok: true, detail: "150.0Gi-186.0Gi (161.1-199.7 GB) (HPA min-max) of rendered workloads vs the plan's 200 GB" });
         expect(line(fits, "budget storage")).toMatchObject({ ok: true, detail: "800.0Gi-931.0Gi (0.859-0.9997 TB) (HPA min-max) of rendered workloads vs the plan's 1 TB" });
 
-        const over = capacityReport(prod, { min: footprint(45, 190, 1000), max: footprint(76, 200, 1000) });
+        const over = capacityReport(prod, { totals: { min: footprint(45, 190, 1000), max: footprint(76, 200, 1000) }, workloads: prodWorkloads });
         expect(line(over, "budget cpu requests")).toEqual({
             check: "budget cpu requests",
             ok: false,

@@ -4,7 +4,8 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { StackConfigError } from "../../config";
-import { loadConfig, parseArgs, runRender } from "../../scripts/render";
+import { parseFlags } from "../../scripts/cli";
+import { loadConfig, parseRenderArgs, runRender } from "../../scripts/render";
 import { PROJECT_ROOT } from "../../scripts/stack-files";
 
 /** Runs the command in-process (what `npm run render` runs), capturing what it prints. */
@@ -54,9 +55,18 @@ test("bad arguments exit 1 with the usage", async () => {
 });
 
 test("arguments: --stack is required, --out resolves against the working directory, anything else is refused", () => {
-    expect(parseArgs(["--stack", "dev"])).toEqual({ stack: "dev", out: path.join(PROJECT_ROOT, "rendered", "dev") });
-    expect(parseArgs(["--stack=prod", "--out=tmp/x"], "/work")).toEqual({ stack: "prod", out: "/work/tmp/x" });
-    expect(() => parseArgs([])).toThrow("--stack is required (known stacks: dev, prod)");
-    expect(() => parseArgs(["--stack"])).toThrow("--stack needs a value");
-    expect(() => parseArgs(["--stack", "dev", "--force"])).toThrow("unexpected argument '--force'");
+    expect(parseRenderArgs(["--stack", "dev"])).toEqual({ stack: "dev", out: path.join(PROJECT_ROOT, "rendered", "dev") });
+    expect(parseRenderArgs(["--stack=prod", "--out=tmp/x"], "/work")).toEqual({ stack: "prod", out: "/work/tmp/x" });
+    expect(() => parseRenderArgs([])).toThrow("--stack is required (known stacks: dev, prod)");
+    expect(() => parseRenderArgs(["--stack"])).toThrow("--stack needs a value");
+    expect(() => parseRenderArgs(["--stack", "dev", "--force"])).toThrow("unexpected argument '--force'");
+});
+
+test("the scripts' flag parser: a flag without a value is refused, never paired with the next flag", () => {
+    const usage = "usage: x --base <dir> --out <file>";
+    expect(parseFlags(["--base", "a", "--out=b"], ["base", "out"], usage)).toEqual({ base: "a", out: "b" });
+    expect(() => parseFlags(["--base", "--out", "b"], ["base", "out"], usage)).toThrow(`--base needs a value\n${usage}`);
+    expect(() => parseFlags(["--base", "a", "--base", "c"], ["base", "out"], usage)).toThrow("--base is given twice");
+    expect(() => parseFlags(["base", "a"], ["base", "out"], usage)).toThrow("unexpected argument 'base'");
+    expect(() => parseFlags(["--stacks", "dev"], ["base", "out"], usage)).toThrow("unexpected argument '--stacks'");
 });

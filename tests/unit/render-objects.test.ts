@@ -1,7 +1,7 @@
 // From recorded resources to Kubernetes objects (scripts/manifests.ts) and their schema check
 // (scripts/schema.ts), on hand-made resources so each rule is seen in isolation.
 import { parseAllDocuments } from "yaml";
-import { compareObjects, JsonObject, kubernetesTypeParts, REDACTED, renderObjects, toYaml } from "../../scripts/manifests";
+import { compareObjects, JsonObject, kubernetesTypeParts, REDACTED, renderObjects, manifestsYaml } from "../../scripts/manifests";
 import { RecordedResource, wireSecret } from "../../scripts/mock-runtime";
 import { modelFor, validateAll, validateObject } from "../../scripts/schema";
 
@@ -105,7 +105,7 @@ describe("renderObjects", () => {
             "Deployment ns/api: secret value at spec.template.spec.containers[0].env[0].value outside a Secret (redacted here; it belongs in a Secret)",
             "Deployment ns/api: secret value at spec.template.spec.containers[0].ports[0].containerPort outside a Secret (redacted here; it belongs in a Secret)",
         ]);
-        expect(toYaml(result.objects)).not.toContain("hunter2");
+        expect(manifestsYaml(result.objects)).not.toContain("hunter2");
     });
 
     test("auto-named objects get their logical name and say so; duplicates and unknown values are reported", () => {
@@ -117,7 +117,7 @@ describe("renderObjects", () => {
         const settings = result.objects.find((o) => o.source.logicalName === "settings");
         expect(settings?.name).toBe("settings");
         expect(settings?.autoNamed).toBe(true);
-        expect(toYaml([settings!])).toContain("auto-named: Pulumi appends a random suffix");
+        expect(manifestsYaml([settings!])).toContain("auto-named: Pulumi appends a random suffix");
         expect(result.problems).toEqual([
             "ConfigMap ns/settings: value at data.a is unknown under the mocks",
             "ConfigMap ns/dup: declared twice (the second apply would overwrite the first)",
@@ -129,7 +129,7 @@ describe("renderObjects", () => {
             resource("kubernetes:core/v1:ConfigMap", "conf", { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "conf", namespace: "ns" }, data: { "nginx.conf": "events {}\nhttp {\n  server_tokens off;\n}\n" } }, { parent: COMPONENT_URN, protect: true }),
             configMap("plain", "ns"),
         ]);
-        const yaml = toYaml(result.objects);
+        const yaml = manifestsYaml(result.objects);
         expect(yaml).toContain('# from prepx:cache:RedisCluster "redis": kubernetes:core/v1:ConfigMap "conf"; protected (pulumi protect)\n');
         expect(yaml).toContain('# from the stack: kubernetes:core/v1:ConfigMap "plain"\n');
         expect(yaml).toContain("  nginx.conf: |\n    events {}\n    http {\n      server_tokens off;\n    }\n");
