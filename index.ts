@@ -2,12 +2,18 @@
 // NetworkPolicies between them, sized from Pulumi.<stack>.yaml through config.ts.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import {
+    createNetworkPolicies,
+    LoadBalancerTier,
+    MonitoringStack,
+    PostgresCluster,
+    RedisCluster,
+    renderNetworkPolicies,
+    ServiceFleet,
+    standardLabels,
+} from "./components";
 import { loadStackConfig } from "./config";
-import { LoadBalancerTier, MonitoringStack, PostgresCluster, RedisCluster, ServiceFleet } from "./components";
-import { standardLabels } from "./components/k8s";
-import { createNetworkPolicies, renderNetworkPolicies } from "./components/network/policies";
-import { PGBOUNCER_EXPORTER_PORT, POSTGRES_EXPORTER_PORT } from "./components/postgres/render";
-import { CLUSTER_BUS_OFFSET, REDIS_PORT } from "./components/redis/render";
+import { overviewDashboards } from "./dashboards";
 import {
     gatewayService,
     loadBalancerTierArgs,
@@ -75,36 +81,36 @@ const loadBalancer = new LoadBalancerTier(
     componentOpts,
 );
 
-const monitoring = new MonitoringStack("monitoring", monitoringStackArgs(config, ns), componentOpts);
-
-const servicePods = config.services.map((service) => ({
-    name: service.name,
-    labels: fleet.podLabelsOf(service.name),
-    port: service.port,
-    usesDatabase: service.usesDatabase,
-}));
+// Each component owns its alert rules and dashboards; MonitoringStack renders them in this order.
+const monitoring = new MonitoringStack(
+    "monitoring",
+    monitoringStackArgs(config, ns, {
+        alertRules: [...postgres.alertRules, ...redis.alertRules, ...loadBalancer.alertRules],
+        dashboards: { ...overviewDashboards, ...postgres.dashboards, ...redis.dashboards, ...loadBalancer.dashboards, ...fleet.dashboards },
+        portScrapeJobs: postgres.portScrapeJobs,
+    }),
+    componentOpts,
+);
 
 createNetworkPolicies(
     ns,
     renderNetworkPolicies({
         loadBalancer: { labels: loadBalancer.podLabels, listenPorts: [loadBalancer.containerPort] },
         gateways: { labels: fleet.podLabelsOf(gateway), port: fleet.ports[gateway] },
-        services: servicePods,
+        services: config.services.map((service) => ({
+            name: service.name,
+            labels: fleet.podLabelsOf(service.name),
+            port: fleet.ports[service.name],
+            usesDatabase: service.usesDatabase,
+        })),
         pgbouncer: { labels: postgres.poolerLabels, port: postgres.poolerPort },
         postgresPrimary: { labels: postgres.leaderLabels, port: postgres.port },
         postgresMembers: { labels: postgres.podLabels, port: postgres.port, patroniPort: postgres.patroniPort },
-        redis: { labels: redis.podLabels, port: REDIS_PORT, busPort: REDIS_PORT + CLUSTER_BUS_OFFSET, bootstrapLabels: redis.bootstrapLabels },
+        redis: { labels: redis.podLabels, port: redis.port, busPort: redis.busPort, bootstrapLabels: redis.bootstrapLabels },
         prometheus: { labels: monitoring.podLabels, port: monitoring.prometheusPort },
         grafana: { labels: monitoring.grafanaPodLabels, port: monitoring.grafanaPort },
         kubernetesApiClients: [{ name: "kube-state-metrics", labels: monitoring.kubeStateMetricsPodLabels }],
-        metricsTargets: [
-            ...servicePods.map((service) => ({ name: service.name, labels: service.labels, ports: [service.port] })),
-            { name: "loadbalancer", labels: loadBalancer.podLabels, ports: [loadBalancer.metricsPorts.stubStatus, loadBalancer.metricsPorts.accessLog] },
-            { name: "postgres", labels: postgres.podLabels, ports: [POSTGRES_EXPORTER_PORT, postgres.patroniPort] },
-            { name: "pgbouncer", labels: postgres.poolerLabels, ports: [PGBOUNCER_EXPORTER_PORT] },
-            { name: "redis", labels: redis.podLabels, ports: [redis.metricsPort] },
-            ...monitoring.metricsTargets,
-        ],
+        metricsTargets: [fleet, loadBalancer, postgres, redis, monitoring].flatMap((component) => component.metricsTargets),
     }),
     { provider, protect: config.protectData },
 );

@@ -1,14 +1,9 @@
 // From the validated stack config to each component's args: one place, used by index.ts and by the
 // component tests, so a test instantiates a component exactly as the stack does. Pure functions;
-// only types come from the component modules (importing them must not register resources).
+// only types come from the components (importing them must not register resources). Each component
+// parses its args strictly, so a key passed on by a spread that it does not know fails the preview.
 import type * as pulumi from "@pulumi/pulumi";
-import type { ServiceFleetArgs } from "./components/fleet";
-import type { LoadBalancerTierArgs } from "./components/loadbalancer";
-import type { MonitoringStackArgs } from "./components/monitoring";
-import type { PostgresClusterArgs } from "./components/postgres";
-import type { RedisClusterArgs } from "./components/redis";
-import { memberCount, PATRONI_PORT } from "./components/postgres/render";
-import { redisPodCount } from "./components/redis/render";
+import type { LoadBalancerTierArgs, MonitoringStackArgs, PostgresClusterArgs, RedisClusterArgs, ServiceFleetArgs } from "./components";
 import type { StackConfig } from "./config";
 
 /** Where stateful components put and keep their data. */
@@ -48,7 +43,12 @@ export function gatewayService(config: StackConfig): StackConfig["services"][num
 /** LoadBalancerTier args; `upstreamHost` is the gateway's headless Service (nginx re-resolves it per pod). */
 export function loadBalancerTierArgs(config: StackConfig, namespace: pulumi.Input<string>, upstreamHost: pulumi.Input<string>): LoadBalancerTierArgs {
     const { upstreamService: _gateway, ...loadBalancer } = config.loadBalancer;
-    return { namespace, ...loadBalancer, upstream: { host: upstreamHost, port: gatewayService(config).port } };
+    return {
+        namespace,
+        ...loadBalancer,
+        upstream: { host: upstreamHost, port: gatewayService(config).port },
+        p95LatencyMs: config.targets.p95LatencyMs,
+    };
 }
 
 /** ServiceFleet args; the database and Redis connections come from the other components' outputs. */
@@ -68,25 +68,11 @@ export function serviceFleetArgs(
     };
 }
 
-/** Pod counts the alert rules expect (replicas below expected, Redis master missing). */
-export function expectedCounts(config: StackConfig): MonitoringStackArgs["expected"] {
-    return {
-        postgresMembers: memberCount(config.postgres.replicas),
-        redisMasters: config.redis.masters,
-        redisNodes: redisPodCount(config.redis.masters, config.redis.replicasPerMaster),
-    };
-}
-
-export function monitoringStackArgs(config: StackConfig, namespace: pulumi.Input<string>): MonitoringStackArgs {
-    return {
-        namespace,
-        ...config.monitoring,
-        p95LatencyMs: config.targets.p95LatencyMs,
-        expected: expectedCounts(config),
-        // Beyond maximum_lag_on_failover Patroni will not promote a replica: alert before that.
-        thresholds: { replicationLagBytes: config.postgres.patroni.maximumLagOnFailover },
-        patroniPort: PATRONI_PORT,
-        ...placement(config),
-        grafanaAdminPassword: config.passwords?.grafanaAdmin,
-    };
+/** MonitoringStack args; the alert rules, dashboards and extra scrape jobs are what the other components publish. */
+export function monitoringStackArgs(
+    config: StackConfig,
+    namespace: pulumi.Input<string>,
+    observed: Pick<MonitoringStackArgs, "alertRules" | "dashboards" | "portScrapeJobs">,
+): MonitoringStackArgs {
+    return { namespace, ...config.monitoring, ...placement(config), grafanaAdminPassword: config.passwords?.grafanaAdmin, ...observed };
 }

@@ -60,6 +60,19 @@ export interface MetricsTarget {
     ports: number[];
 }
 
+/**
+ * A scrape job of one named port on the pods of one app, for metrics a pod serves besides its
+ * annotated exporter (Patroni's REST API on the PostgreSQL pods). MonitoringStack renders one job each.
+ */
+export interface PortScrapeJob {
+    /** The job's name, the `job` label of its series. */
+    job: string;
+    /** `app.kubernetes.io/name` of the pods. */
+    app: string;
+    /** The container port scraped at /metrics; the pods must declare it. */
+    port: number;
+}
+
 /** What every component publishes for monitoring. */
 export interface Observable {
     /** The component's alert rules, thresholds already applied. */

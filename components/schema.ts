@@ -137,12 +137,13 @@ function describeValue(raw: unknown, path: readonly PropertyKey[], secretKeys: R
 function expectation(issue: z.core.$ZodIssue): string {
     switch (issue.code) {
         case "too_small":
-            if (issue.origin === "array") return `must have at least ${issue.minimum} entries`;
+            if (issue.origin === "array") return `must have at least ${issue.minimum} ${Number(issue.minimum) === 1 ? "entry" : "entries"}`;
             return issue.inclusive ? `must be at least ${issue.minimum}` : `must be greater than ${issue.minimum}`;
         case "too_big":
             return issue.inclusive ? `must be at most ${issue.maximum}` : `must be less than ${issue.maximum}`;
         case "invalid_type":
-            return issue.expected === "int" ? "must be a whole number" : `must be ${issue.expected === "object" ? "an object" : `a ${issue.expected}`}`;
+            if (issue.expected === "int") return "must be a whole number";
+            return `must be ${/^[aeiou]/.test(issue.expected) ? "an" : "a"} ${issue.expected}`;
         case "invalid_value":
             return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
         case "invalid_format":

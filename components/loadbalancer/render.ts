@@ -133,17 +133,17 @@ export interface NginxConfOptions {
     /** stub_status port, bound to 127.0.0.1. */
     statusPort: number;
     paths: NginxPaths;
-    /** Where the metrics access log goes (`host:port` of the log exporter's syslog); unset = no access log. */
-    accessLogSyslog?: string;
-    /** Path prefix limited by the api zone (default `/api/`). */
-    apiPrefix?: string;
-    /** Path prefix limited by the trading zone (default `/api/trading/`); should lie under apiPrefix. */
-    tradingPrefix?: string;
+    /** Where the metrics access log goes: `host:port` of the log exporter's syslog listener. */
+    accessLogSyslog: string;
+    /** Path prefix limited by the api zone. */
+    apiPathPrefix: string;
+    /** Path prefix limited by the trading zone; should lie under apiPathPrefix. */
+    tradingPathPrefix: string;
     /**
      * worker_shutdown_timeout: how long a gracefully stopping worker (`nginx -s quit`, SIGQUIT)
-     * waits for in-flight requests before closing them. Default: connect + max(send, read) timeout.
+     * waits for in-flight requests before closing them (the tier uses drainSeconds).
      */
-    shutdownTimeoutSeconds?: number;
+    shutdownTimeoutSeconds: number;
 }
 
 /** One instance's share of the tier's limits, as rendered. */
@@ -223,16 +223,13 @@ function renderUpstream(options: NginxConfOptions): string[] {
 
 /**
  * nginx.conf for one instance of the tier (DESIGN.md section 1 and 2). Locations and their zones:
- * every proxied request counts against `global`; requests under apiPrefix also against `api`;
- * requests under tradingPrefix against `global`, `api` and `trading`. `/healthz` is answered by
+ * every proxied request counts against `global`; requests under apiPathPrefix also against `api`;
+ * requests under tradingPathPrefix against `global`, `api` and `trading`. `/healthz` is answered by
  * nginx itself and never limited by rate. Over-limit requests get 429. Only the upstream block
  * (and its resolver) differs between `resolve` and `static` upstreams.
  */
 export function renderNginxConf(options: NginxConfOptions): string {
     const limits = perInstanceLimits(options);
-    const apiPrefix = options.apiPrefix ?? "/api/";
-    const tradingPrefix = options.tradingPrefix ?? "/api/trading/";
-    const shutdownTimeout = options.shutdownTimeoutSeconds ?? drainSeconds(options.proxy);
     const { paths, proxy } = options;
     const burst = limits.burst > 0 ? ` burst=${limits.burst} nodelay` : " nodelay";
     const limitReq = (zone: keyof RateLimits): string => `            limit_req zone=${zone}${burst};`;
@@ -243,13 +240,6 @@ export function renderNginxConf(options: NginxConfOptions): string {
         `            proxy_pass http://${UPSTREAM_NAME};`,
         "        }",
     ];
-    const accessLog = options.accessLogSyslog
-        ? [
-              "    # One line per request to the log exporter sidecar (UDP: a missing exporter never slows a request).",
-              `    log_format prepx_metrics '${METRICS_LOG_FORMAT}';`,
-              `    access_log syslog:server=${options.accessLogSyslog},tag=${ACCESS_LOG_SYSLOG_TAG} prepx_metrics;`,
-          ]
-        : ["    access_log off;"];
 
     return [
         "# Rendered by prepx-platform (components/loadbalancer/render.ts). Do not edit by hand.",
@@ -260,7 +250,7 @@ export function renderNginxConf(options: NginxConfOptions): string {
         `pid ${paths.pidFile};`,
         `error_log ${paths.errorLog} warn;`,
         "# Graceful stop (nginx -s quit / SIGQUIT): in-flight requests get this long to finish.",
-        `worker_shutdown_timeout ${shutdownTimeout}s;`,
+        `worker_shutdown_timeout ${options.shutdownTimeoutSeconds}s;`,
         "",
         "events {",
         `    worker_connections ${options.workerConnections};`,
@@ -280,7 +270,9 @@ export function renderNginxConf(options: NginxConfOptions): string {
         "    default_type application/octet-stream;",
         "    keepalive_timeout 65s;",
         "    reset_timedout_connection on;",
-        ...accessLog,
+        "    # One line per request to the log exporter sidecar (UDP: a missing exporter never slows a request).",
+        `    log_format prepx_metrics '${METRICS_LOG_FORMAT}';`,
+        `    access_log syslog:server=${options.accessLogSyslog},tag=${ACCESS_LOG_SYSLOG_TAG} prepx_metrics;`,
         "",
         "    # Per client address. Rates, burst and limit_conn are this instance's share of the tier's.",
         `    limit_req_zone $binary_remote_addr zone=global:${options.zoneSize} rate=${limits.rate.global};`,
@@ -319,8 +311,8 @@ export function renderNginxConf(options: NginxConfOptions): string {
         '            return 200 "ok\\n";',
         "        }",
         ...proxied("/", ["global"]),
-        ...proxied(apiPrefix, ["global", "api"]),
-        ...proxied(tradingPrefix, ["global", "api", "trading"]),
+        ...proxied(options.apiPathPrefix, ["global", "api"]),
+        ...proxied(options.tradingPathPrefix, ["global", "api", "trading"]),
         "    }",
         "",
         "    # stub_status for nginx-prometheus-exporter; loopback only, never reachable from outside the pod.",
@@ -345,17 +337,14 @@ export interface LogExporterConfigOptions {
     listenPort: number;
     /** `host:port` of the UDP syslog listener nginx sends to. */
     syslogAddress: string;
-    /** Latency buckets in seconds. */
-    buckets?: number[];
 }
 
 /**
  * prometheus-nginxlog-exporter's YAML config (v1.11): one namespace `nginx` reading nginx's access
  * log as RFC 3164 syslog with tag `nginx`. The exporter follows only listed tags, so the tag must
- * match what nginx sends. Metric names: see LB_METRICS.
+ * match what nginx sends. Metric names: see LB_METRICS; histogram buckets: LATENCY_BUCKETS_SECONDS.
  */
 export function renderLogExporterConfig(options: LogExporterConfigOptions): string {
-    const buckets = options.buckets ?? LATENCY_BUCKETS_SECONDS;
     // JSON strings are valid YAML double-quoted scalars, so no escaping of our own is needed.
     const q = (text: string): string => JSON.stringify(text);
     return [
@@ -372,7 +361,7 @@ export function renderLogExporterConfig(options: LogExporterConfigOptions): stri
         `        listen_address: ${q(`udp://${options.syslogAddress}`)}`,
         `        format: ${q("rfc3164")}`,
         `        tags: [${q(ACCESS_LOG_SYSLOG_TAG)}]`,
-        `    histogram_buckets: [${buckets.join(", ")}]`,
+        `    histogram_buckets: [${LATENCY_BUCKETS_SECONDS.join(", ")}]`,
         "",
     ].join("\n");
 }

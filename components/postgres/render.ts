@@ -4,6 +4,7 @@
 // The component puts them in ConfigMaps and Secrets; the live tests run the very same text on
 // Debian's patroni, postgresql-15 and pgbouncer (with the DCS section pointed at a local etcd).
 import { toYaml, YamlValue } from "../yaml";
+import type { PatroniTiming, PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
 
 /** PostgreSQL's port in every member. */
 export const POSTGRES_PORT = 5432;
@@ -20,7 +21,7 @@ export const PGBOUNCER_EXPORTER_PORT = 9127;
 export const ROLE_LABEL = "role";
 /** The role label's value on the leader. Patroni 3.0.x writes `master` (3.1+ can write `primary`). */
 export const LEADER_ROLE = "master";
-/** The role label's value on a running replica. */
+/** The role label's value on a running standby (Patroni calls it a replica). */
 export const REPLICA_ROLE = "replica";
 
 /** PostgreSQL role names the cluster uses besides the application user. */
@@ -31,9 +32,9 @@ export const MONITOR_USER = "monitor";
 /** User of Patroni's REST API for its unsafe (POST/PATCH) endpoints; GETs need no auth. */
 export const RESTAPI_USER = "patroni";
 
-/** Members of a cluster with `replicas` streaming replicas: one leader plus the replicas. */
-export function memberCount(replicas: number): number {
-    return 1 + replicas;
+/** Members of a cluster with `standbys` streaming standbys: one leader plus the standbys. */
+export function memberCount(standbys: number): number {
+    return 1 + standbys;
 }
 
 /** The Kubernetes object names of a PostgresCluster called `name`. */
@@ -53,7 +54,7 @@ export interface PostgresNames {
     membersService: string;
     /** ClusterIP Service selecting the leader pod by Patroni's role label. */
     rwService: string;
-    /** ClusterIP Service selecting the replica pods by Patroni's role label. */
+    /** ClusterIP Service selecting the standby pods by Patroni's role label. */
     roService: string;
     /** PgBouncer Deployment, its Service and PDB. */
     pooler: string;
@@ -86,31 +87,6 @@ export function postgresNames(name: string): PostgresNames {
         appSecret: `${name}-app`,
         poolerSecret: `${name}-pooler-auth`,
     };
-}
-
-/** The PostgreSQL settings the stack sizes (Pulumi.<stack>.yaml `postgres.parameters`). */
-export interface PostgresParameters {
-    shared_buffers: string;
-    effective_cache_size: string;
-    work_mem: string;
-    maintenance_work_mem: string;
-    max_connections: number;
-    superuser_reserved_connections: number;
-    wal_level: string;
-    max_wal_senders: number;
-    max_replication_slots: number;
-}
-
-/** Patroni's timing (seconds) and failover lag limit (bytes). */
-export interface PatroniTiming {
-    /** Leader lock TTL: a dead leader is replaced at most this long after its last renewal. */
-    ttl: number;
-    /** Seconds between HA loop runs. */
-    loopWait: number;
-    /** Seconds DCS and PostgreSQL operations are retried before the leader demotes itself. */
-    retryTimeout: number;
-    /** A replica lagging more than this many bytes is not promoted. */
-    maximumLagOnFailover: number;
 }
 
 /**
@@ -203,12 +179,12 @@ type ParameterValue = string | number | boolean;
 export function postgresParameters(parameters: PostgresParameters, socketDir: string): Record<string, ParameterValue> {
     return {
         ...parameters,
-        // pg_rewind needs hint bits in WAL to rewind a failed leader back in as a replica.
+        // pg_rewind needs hint bits in WAL to rewind a failed leader back in as a standby.
         wal_log_hints: "on",
         hot_standby: "on",
-        // Replicas serve reads: keep the leader from vacuuming rows their queries still see.
+        // Standbys serve reads: keep the leader from vacuuming rows their queries still see.
         hot_standby_feedback: "on",
-        // Default 5 s: a replica whose upstream changed waits that long before retrying.
+        // Default 5 s: a standby whose upstream changed waits that long before retrying.
         wal_retrieve_retry_interval: "500ms",
         password_encryption: "scram-sha-256",
         unix_socket_directories: socketDir,
@@ -429,4 +405,89 @@ export function renderPgbouncerUserlist(users: Record<string, string>): string {
 /** A libpq URI; user and password percent-encoded. */
 export function postgresUri(user: string, password: string, host: string, port: number, database: string, query = ""): string {
     return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}${query ? `?${query}` : ""}`;
+}
+
+/** Where PgBouncer's files are mounted in its pod. */
+export const POOLER_PATHS = {
+    /** pgbouncer.ini (a ConfigMap mount). */
+    configDir: "/etc/pgbouncer",
+    /** userlist.txt (a Secret mount). */
+    authDir: "/etc/pgbouncer-auth",
+};
+
+/** Where the members run: their DCS, their filesystem and the networks pg_hba admits. */
+export type MemberEnvironment = Pick<PatroniConfigOptions, "dcs" | "paths" | "clientNetworks">;
+
+/** Members in pods: Patroni's Kubernetes DCS over the member pods' labels, the image's layout. */
+export function podMemberEnvironment(podLabels: Record<string, string>): MemberEnvironment {
+    return {
+        dcs: {
+            kind: "kubernetes",
+            labels: { "app.kubernetes.io/name": podLabels["app.kubernetes.io/name"], "app.kubernetes.io/component": podLabels["app.kubernetes.io/component"] },
+            // The instance label already holds the component name, which is Patroni's scope.
+            scopeLabel: "app.kubernetes.io/instance",
+            roleLabel: ROLE_LABEL,
+        },
+        paths: MEMBER_PATHS,
+        // Any pod address, always with scram-sha-256; NetworkPolicies narrow who can connect.
+        clientNetworks: ["0.0.0.0/0", "::/0"],
+    };
+}
+
+/** The args Patroni's configuration is rendered from. */
+type MemberArgs = Pick<ResolvedPostgresClusterArgs, "parameters" | "patroni" | "synchronousMode" | "database" | "appUser">;
+
+/** Patroni's configuration options of a cluster called `scope`, its members running in `environment`. Pure. */
+export function patroniConfigOptions(args: MemberArgs, scope: string, environment: MemberEnvironment): PatroniConfigOptions {
+    return {
+        scope,
+        ...environment,
+        parameters: args.parameters,
+        timing: args.patroni,
+        synchronousMode: args.synchronousMode,
+        database: args.database,
+        appUser: args.appUser,
+    };
+}
+
+/** The post-bootstrap script's options; `secretsDir` holds the password files. Pure. */
+export function postBootstrapOptions(args: Pick<ResolvedPostgresClusterArgs, "database" | "appUser">, secretsDir: string): PostBootstrapOptions {
+    return { database: args.database, appUser: args.appUser, secretsDir };
+}
+
+/** Where PgBouncer listens, the leader it forwards to and its auth file. */
+export type PgbouncerEndpoints = Pick<PgbouncerIniOptions, "listenAddr" | "listenPort" | "upstreamHost" | "upstreamPort" | "authFile">;
+
+/** PgBouncer in a pod: every address on its port, in front of `rwHost` (the `<name>-rw` Service). */
+export function podPgbouncerEndpoints(rwHost: string): PgbouncerEndpoints {
+    return {
+        listenAddr: "0.0.0.0",
+        listenPort: PGBOUNCER_PORT,
+        upstreamHost: rwHost,
+        upstreamPort: POSTGRES_PORT,
+        authFile: `${POOLER_PATHS.authDir}/userlist.txt`,
+    };
+}
+
+/** The args pgbouncer.ini is rendered from. */
+interface PoolerArgs {
+    database: string;
+    pgbouncer: Pick<PgbouncerSettings, "maxClientConn" | "defaultPoolSize" | "reservePoolSize">;
+}
+
+/** pgbouncer.ini's options: the application database, the pools' sizes and the exporter's stats user. Pure. */
+export function pgbouncerIniOptions(args: PoolerArgs, endpoints: PgbouncerEndpoints): PgbouncerIniOptions {
+    return {
+        ...endpoints,
+        database: args.database,
+        maxClientConn: args.pgbouncer.maxClientConn,
+        defaultPoolSize: args.pgbouncer.defaultPoolSize,
+        reservePoolSize: args.pgbouncer.reservePoolSize,
+        statsUsers: [MONITOR_USER],
+    };
+}
+
+/** PgBouncer's users (the auth file's entries): the application role and the monitoring role. */
+export function pgbouncerUsers(appUser: string, passwords: { app: string; monitor: string }): Record<string, string> {
+    return { [appUser]: passwords.app, [MONITOR_USER]: passwords.monitor };
 }

@@ -1,36 +1,65 @@
 // PostgresCluster expectations shared by tests/unit/postgres-prod.test.ts and postgres-dev.test.ts
 // (one stack per jest file, because the Pulumi runtime is process-global). Each file instantiates
 // the component with its stack's parsed configuration under mocks; these tests assert what was
-// registered.
+// registered: that the stack's values reach the objects and the objects are wired to each other.
+// The shapes of pods, containers, probes and Services are tested on the builders (postgres-specs.test.ts).
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
-import type { PostgresCluster, PostgresClusterArgs } from "../../components/postgres";
+import type { PostgresCluster } from "../../components/postgres";
+import { postgresClusterArgsSchema, type PostgresClusterArgs, type ResolvedPostgresClusterArgs } from "../../components/postgres/args";
+import { memberCount } from "../../components/postgres/render";
+import { PATRONI_RBAC_RULES } from "../../components/postgres/specs";
 import type { StackConfig } from "../../config";
 import { postgresClusterArgs } from "../../stack-args";
 import { baselineViolations } from "./baseline";
 import { find, isWireSecret, mockPassword, ofType, RecordedResource, valueOf } from "./mocks";
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- manifests are checked structurally */
 const COMPONENT = "prepx:database:PostgresCluster";
 const NAME = "postgres";
 const PASSWORD_ROLES = ["superuser", "replication", "app", "monitor", "restapi"];
+
+/** Views of the recorded inputs (plain values under mocks). */
+type StatefulSet = k8s.types.output.apps.v1.StatefulSet;
+type Deployment = k8s.types.output.apps.v1.Deployment;
+type ServiceSpec = k8s.types.output.core.v1.ServiceSpec;
+type PodDisruptionBudgetSpec = k8s.types.output.policy.v1.PodDisruptionBudgetSpec;
+type Container = k8s.types.output.core.v1.Container;
+
+interface PatroniYaml {
+    scope: string;
+    kubernetes: { use_endpoints: boolean; labels: Record<string, string>; scope_label: string; role_label: string; ports: { name: string }[] };
+    etcd3?: unknown;
+    bootstrap: { dcs: { synchronous_mode: boolean; ttl: number; loop_wait: number; retry_timeout: number; maximum_lag_on_failover: number; postgresql: { parameters: Record<string, unknown> } } };
+    postgresql: { parameters: Record<string, unknown>; pg_hba: string[] };
+}
 
 export interface PostgresExpectations {
     stack: "prod" | "dev";
     /** The full built image reference the members must run. */
     image: string;
     protect: boolean;
+    /** Streaming standbys the stack asks for. */
+    standbys: number;
+    synchronousMode: boolean;
 }
 
 export interface PostgresContext {
     recorded: RecordedResource[];
     cluster: PostgresCluster;
     config: StackConfig;
+    /** The component's args with its defaults applied, as the component parsed them. */
+    args: ResolvedPostgresClusterArgs;
 }
 
 /** The component's args from a stack's config, exactly as index.ts composes them. */
 export function clusterArgs(config: StackConfig): PostgresClusterArgs {
     return postgresClusterArgs(config, config.namespace);
+}
+
+/** The same args with every default applied. */
+export function resolvedClusterArgs(config: StackConfig): ResolvedPostgresClusterArgs {
+    return postgresClusterArgsSchema.parse(clusterArgs(config));
 }
 
 /** The recorded children of the PostgresCluster named `postgres`. */
@@ -48,11 +77,14 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
     describe(`PostgresCluster with the ${want.stack} stack's configuration`, () => {
         const children = () => childrenOf(get().recorded);
         const child = (type: string, name: string) => find(children(), type, name);
-        const statefulSet = () => child("kubernetes:apps/v1:StatefulSet", NAME).inputs;
-        const podSpec = () => statefulSet().spec.template.spec;
-        const container = (name: string) => podSpec().containers.find((c: any) => c.name === name);
-        const patroniConfig = () => parse(child("kubernetes:core/v1:ConfigMap", "postgres-patroni").inputs.data["patroni.yml"]);
-        const pooler = () => child("kubernetes:apps/v1:Deployment", "postgres-pooler").inputs;
+        const statefulSet = (): StatefulSet => child("kubernetes:apps/v1:StatefulSet", NAME).inputs as StatefulSet;
+        const podLabels = () => statefulSet().spec.template.metadata.labels;
+        const container = (name: string): Container | undefined => statefulSet().spec.template.spec.containers.find((c) => c.name === name);
+        const patroniConfig = (): PatroniYaml => parse(child("kubernetes:core/v1:ConfigMap", "postgres-patroni").inputs.data["patroni.yml"]);
+        const pooler = (): Deployment => child("kubernetes:apps/v1:Deployment", "postgres-pooler").inputs as Deployment;
+        const poolerLabels = () => pooler().spec.template.metadata.labels;
+        const service = (name: string): ServiceSpec => child("kubernetes:core/v1:Service", name).inputs.spec;
+        const pdb = (name: string): PodDisruptionBudgetSpec => child("kubernetes:policy/v1:PodDisruptionBudget", name).inputs.spec;
         const pgbouncerIni = (): string => child("kubernetes:core/v1:ConfigMap", "postgres-pooler").inputs.data["pgbouncer.ini"];
         const namespace = () => get().config.namespace;
 
@@ -72,42 +104,33 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             for (const resource of children()) expect(resource.urn).toContain(`${COMPONENT}$`);
         });
 
-        test("1 + replicas members, the stack's image, resources and storage", () => {
-            const { config } = get();
+        test("the stack's standbys, image, resources and storage reach the members", () => {
+            const { args } = get();
+            expect([args.standbys, args.synchronousMode]).toEqual([want.standbys, want.synchronousMode]);
             const spec = statefulSet().spec;
-            expect(spec.replicas).toBe(1 + config.postgres.replicas);
-            expect(spec.podManagementPolicy).toBe("Parallel");
+            expect(spec.replicas).toBe(memberCount(want.standbys));
             expect(spec.serviceName).toBe("postgres-members");
-            expect(podSpec().serviceAccountName).toBe("postgres-patroni");
-            expect(container("postgres").image).toBe(want.image);
-            expect(container("postgres").command).toEqual(["patroni", "/etc/patroni/patroni.yml"]);
-            expect(container("postgres").resources).toEqual(config.postgres.resources);
-            expect(container("exporter").image).toBe(config.postgres.exporterImage);
-            expect(container("exporter").resources).toEqual(config.postgres.exporterResources);
-            expect(spec.volumeClaimTemplates).toHaveLength(1);
-            expect(spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe(config.postgres.storage);
-            expect(container("postgres").volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/postgresql/data" });
+            expect(spec.template.spec.serviceAccountName).toBe("postgres-patroni");
+            expect(container("postgres")?.image).toBe(want.image);
+            expect(container("postgres")?.resources).toEqual(args.resources);
+            expect(container("exporter")?.image).toBe(args.exporterImage);
+            expect(container("exporter")?.resources).toEqual(args.exporterResources);
+            expect(spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe(args.storage);
         });
 
         test("Patroni's config carries the stack's parameters, timing and synchronous mode", () => {
-            const { config } = get();
+            const { args } = get();
             const patroni = patroniConfig();
             const dcs = patroni.bootstrap.dcs;
-            expect(dcs.postgresql.parameters).toMatchObject(config.postgres.parameters);
-            expect(dcs.postgresql.parameters).toMatchObject({ wal_log_hints: "on", wal_retrieve_retry_interval: "500ms", password_encryption: "scram-sha-256" });
-            expect(dcs.postgresql.use_slots).toBe(true);
-            expect(dcs.postgresql.use_pg_rewind).toBe(true);
-            expect(dcs.synchronous_mode).toBe(config.postgres.synchronousMode);
-            expect(dcs.synchronous_mode).toBe(want.stack === "prod");
+            expect(dcs.postgresql.parameters).toMatchObject(args.parameters);
+            expect(dcs.synchronous_mode).toBe(want.synchronousMode);
             expect(dcs).toMatchObject({
-                ttl: config.postgres.patroni.ttl,
-                loop_wait: config.postgres.patroni.loopWait,
-                retry_timeout: config.postgres.patroni.retryTimeout,
-                maximum_lag_on_failover: config.postgres.patroni.maximumLagOnFailover,
+                ttl: args.patroni.ttl,
+                loop_wait: args.patroni.loopWait,
+                retry_timeout: args.patroni.retryTimeout,
+                maximum_lag_on_failover: args.patroni.maximumLagOnFailover,
             });
-            expect(patroni.postgresql.parameters.shared_buffers).toBe(config.postgres.parameters.shared_buffers);
-            expect(patroni.postgresql.pg_hba.every((line: string) => line.endsWith(" scram-sha-256"))).toBe(true);
-            expect(patroni.postgresql.pg_hba.filter((line: string) => line.split(/\s+/)[1] === "replication").every((line: string) => line.split(/\s+/)[2] === "replicator")).toBe(true);
+            expect(patroni.postgresql.parameters.shared_buffers).toBe(args.parameters.shared_buffers);
             expect(patroni.scope).toBe(NAME);
             expect(patroni.etcd3).toBeUndefined();
         });
@@ -115,94 +138,59 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
         test("Patroni's Kubernetes DCS selects exactly the member pods, and the leader Service matches its Endpoints port", () => {
             const kubernetes = patroniConfig().kubernetes;
             expect(kubernetes.use_endpoints).toBe(true);
-            expect(kubernetes.role_label).toBe("role");
-            const podLabels = statefulSet().spec.template.metadata.labels;
             // Patroni lists pods by its labels plus scope_label=scope: they must match the pod template.
-            expect(selects({ ...kubernetes.labels, [kubernetes.scope_label]: patroniConfig().scope }, podLabels)).toBe(true);
-            const poolerLabels = pooler().spec.template.metadata.labels;
-            expect(selects({ ...kubernetes.labels, [kubernetes.scope_label]: patroniConfig().scope }, poolerLabels)).toBe(false);
-            const leader = child("kubernetes:core/v1:Service", "postgres").inputs.spec;
+            const members = { ...kubernetes.labels, [kubernetes.scope_label]: patroniConfig().scope };
+            expect(selects(members, podLabels())).toBe(true);
+            expect(selects(members, poolerLabels())).toBe(false);
+            const leader = service("postgres");
             expect(leader.selector).toBeUndefined();
-            expect(leader.ports.map((p: any) => p.name)).toEqual(kubernetes.ports.map((p: any) => p.name));
-            const config = child("kubernetes:core/v1:Service", "postgres-config").inputs.spec;
-            expect(config).toEqual({ clusterIP: "None" });
+            expect(leader.ports.map((port) => port.name)).toEqual(kubernetes.ports.map((port) => port.name));
         });
 
-        test("the Role grants exactly what Patroni's Kubernetes DCS uses", () => {
+        test("the Role holds Patroni's rules and is bound to the members' service account", () => {
             const role = child("kubernetes:rbac.authorization.k8s.io/v1:Role", "postgres-patroni").inputs;
-            expect(role.rules).toEqual([
-                { apiGroups: [""], resources: ["endpoints"], verbs: ["get", "list", "watch", "create", "patch"] },
-                { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
-            ]);
+            expect(role.rules).toEqual(PATRONI_RBAC_RULES);
             expect(role.metadata.namespace).toBe(namespace());
             const binding = child("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "postgres-patroni").inputs;
             expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "postgres-patroni" });
             expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: "postgres-patroni", namespace: namespace() }]);
             expect(child("kubernetes:core/v1:ServiceAccount", "postgres-patroni").inputs.metadata.namespace).toBe(namespace());
-            expect(podSpec().automountServiceAccountToken).toBeUndefined(); // Patroni needs its token
-            expect(pooler().spec.template.spec.automountServiceAccountToken).toBe(false);
         });
 
-        test("-rw selects the leader, -ro the replicas, -pooler PgBouncer, -members every member", () => {
-            const podLabels = statefulSet().spec.template.metadata.labels;
-            const service = (name: string) => child("kubernetes:core/v1:Service", name).inputs.spec;
-            const rw = service("postgres-rw");
-            const ro = service("postgres-ro");
-            expect(rw.selector).toEqual({ ...statefulSet().spec.selector.matchLabels, role: "master" });
-            expect(ro.selector).toEqual({ ...statefulSet().spec.selector.matchLabels, role: "replica" });
+        test("-rw selects the leader, -ro the standbys, -members every member, -pooler PgBouncer", () => {
+            const selector = statefulSet().spec.selector.matchLabels;
+            expect(service("postgres-rw").selector).toEqual({ ...selector, role: "master" });
+            expect(service("postgres-ro").selector).toEqual({ ...selector, role: "replica" });
             // Without the role label Patroni adds, they select member pods and nothing else.
-            const { role: _rw, ...rwMembers } = rw.selector;
-            expect(selects(rwMembers, podLabels)).toBe(true);
-            expect(rw.ports).toEqual([{ name: "postgresql", port: 5432, targetPort: "postgresql" }]);
-            const members = service("postgres-members");
-            expect(members).toMatchObject({ clusterIP: "None", publishNotReadyAddresses: true });
-            expect(selects(members.selector, podLabels)).toBe(true);
-            const poolerService = service("postgres-pooler");
-            expect(selects(poolerService.selector, pooler().spec.template.metadata.labels)).toBe(true);
-            expect(selects(poolerService.selector, podLabels)).toBe(false);
-            expect(poolerService.ports).toEqual([{ name: "pgbouncer", port: 6432, targetPort: "pgbouncer" }]);
+            const { role: _role, ...rwMembers } = service("postgres-rw").selector;
+            expect(selects(rwMembers, podLabels())).toBe(true);
+            expect(selects(service("postgres-members").selector, podLabels())).toBe(true);
+            expect(selects(service("postgres-pooler").selector, poolerLabels())).toBe(true);
+            expect(selects(service("postgres-pooler").selector, podLabels())).toBe(false);
         });
 
-        test("probes use Patroni's REST health endpoints", () => {
-            const postgres = container("postgres");
-            expect(postgres.readinessProbe.httpGet).toEqual({ path: "/readiness", port: "patroni" });
-            expect(postgres.livenessProbe.httpGet).toEqual({ path: "/liveness", port: "patroni" });
-            expect(postgres.startupProbe.httpGet).toEqual({ path: "/liveness", port: "patroni" });
-            expect(postgres.ports).toEqual([
-                { name: "postgresql", containerPort: 5432 },
-                { name: "patroni", containerPort: 8008 },
-            ]);
-        });
-
-        test("PgBouncer: the stack's replicas, transaction pooling in front of -rw, exporter, PDB", () => {
-            const { config } = get();
+        test("PgBouncer: the stack's replicas and sizing, transaction pooling in front of -rw", () => {
+            const { args } = get();
             const spec = pooler().spec;
-            expect(spec.replicas).toBe(config.pgbouncer.replicas);
-            expect(spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+            expect(spec.replicas).toBe(args.pgbouncer.replicas);
             const [pgbouncer, exporter] = spec.template.spec.containers;
-            expect(pgbouncer.image).toBe(config.pgbouncer.image);
-            expect(pgbouncer.resources).toEqual(config.pgbouncer.resources);
-            expect(pgbouncer.readinessProbe.tcpSocket).toEqual({ port: "pgbouncer" });
-            expect(exporter.image).toBe(config.pgbouncer.exporterImage);
-            expect(exporter.env).toEqual([
-                { name: "PGBOUNCER_EXPORTER_CONNECTION_STRING", valueFrom: { secretKeyRef: { name: "postgres-pooler-auth", key: "exporter-uri" } } },
-            ]);
+            expect(pgbouncer.image).toBe(args.pgbouncer.image);
+            expect(pgbouncer.resources).toEqual(args.pgbouncer.resources);
+            expect(exporter.image).toBe(args.pgbouncer.exporterImage);
+            expect(exporter.env[0].valueFrom.secretKeyRef).toEqual({ name: "postgres-pooler-auth", key: "exporter-uri" });
             const ini = pgbouncerIni();
             expect(ini).toContain(`prepx = host=postgres-rw.${namespace()}.svc.cluster.local port=5432 dbname=prepx`);
             expect(ini).toMatch(/^pool_mode = transaction$/m);
-            expect(ini).toMatch(/^auth_type = scram-sha-256$/m);
-            expect(ini).toContain(`max_client_conn = ${config.pgbouncer.maxClientConn}\n`);
-            expect(ini).toContain(`default_pool_size = ${config.pgbouncer.defaultPoolSize}\n`);
-            expect(ini).toContain(`max_db_connections = ${config.pgbouncer.defaultPoolSize + config.pgbouncer.reservePoolSize}\n`);
-            const pdb = child("kubernetes:policy/v1:PodDisruptionBudget", "postgres-pooler").inputs.spec;
-            expect(pdb.maxUnavailable).toBe(1);
-            expect(selects(pdb.selector.matchLabels, spec.template.metadata.labels)).toBe(true);
+            expect(ini).toContain(`max_client_conn = ${args.pgbouncer.maxClientConn}\n`);
+            expect(ini).toContain(`default_pool_size = ${args.pgbouncer.defaultPoolSize}\n`);
+            expect(ini).toContain(`max_db_connections = ${args.pgbouncer.defaultPoolSize + args.pgbouncer.reservePoolSize}\n`);
+            expect(pdb("postgres-pooler").maxUnavailable).toBe(1);
+            expect(selects(pdb("postgres-pooler").selector.matchLabels, poolerLabels())).toBe(true);
         });
 
         test("members' PDB allows one down; both pod templates roll on config changes and are scraped", () => {
-            const pdb = child("kubernetes:policy/v1:PodDisruptionBudget", "postgres").inputs.spec;
-            expect(pdb.maxUnavailable).toBe(1);
-            expect(selects(pdb.selector.matchLabels, statefulSet().spec.template.metadata.labels)).toBe(true);
+            expect(pdb("postgres").maxUnavailable).toBe(1);
+            expect(selects(pdb("postgres").selector.matchLabels, podLabels())).toBe(true);
             const members = statefulSet().spec.template.metadata.annotations;
             expect(members["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
             expect(members["prometheus.io/port"]).toBe("9187");
@@ -227,9 +215,9 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             const elsewhere = recorded.filter((r) => r.type !== "kubernetes:core/v1:Secret" && r.type !== "random:index/randomPassword:RandomPassword");
             for (const resource of elsewhere) for (const password of passwords) expect(JSON.stringify(resource.inputs)).not.toContain(password);
             // Env carrying a secret takes it by reference, never as a literal value.
-            const containers = [...podSpec().containers, ...pooler().spec.template.spec.containers];
-            const secretEnv = containers.flatMap((c: any) => c.env ?? []).filter((e: any) => /PASSWORD|PASS$|CONNECTION_STRING/.test(e.name));
-            expect(secretEnv.map((e: any) => e.name).sort()).toEqual(
+            const containers = [...statefulSet().spec.template.spec.containers, ...pooler().spec.template.spec.containers];
+            const secretEnv = containers.flatMap((c) => c.env ?? []).filter((e) => /PASSWORD|PASS$|CONNECTION_STRING/.test(e.name));
+            expect(secretEnv.map((e) => e.name).sort()).toEqual(
                 ["DATA_SOURCE_PASS", "PATRONI_REPLICATION_PASSWORD", "PATRONI_RESTAPI_PASSWORD", "PATRONI_SUPERUSER_PASSWORD", "PGBOUNCER_EXPORTER_CONNECTION_STRING"].sort(),
             );
             for (const env of secretEnv) {
@@ -237,8 +225,8 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
                 expect(env.valueFrom.secretKeyRef.name).toMatch(/^postgres-(credentials|pooler-auth)$/);
             }
             // The post-bootstrap script reads the passwords from a projected Secret volume.
-            const files = podSpec().volumes.find((v: any) => v.name === "secrets").projected.sources;
-            expect(files.map((s: any) => s.secret.name).sort()).toEqual(["postgres-app", "postgres-credentials"]);
+            const files = statefulSet().spec.template.spec.volumes.find((v) => v.name === "secrets")?.projected.sources ?? [];
+            expect(files.map((source) => source.secret.name).sort()).toEqual(["postgres-app", "postgres-credentials"]);
             for (const output of [cluster.appPassword, cluster.superuserPassword, cluster.replicationPassword, cluster.monitorPassword]) {
                 expect(await pulumi.isSecret(output)).toBe(true);
             }
@@ -258,21 +246,25 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             for (const resource of protectedResources) expect(resource.protect).toBe(want.protect);
         });
 
-        test("outputs: hosts, ports, database, Secret names and labels for NetworkPolicies", async () => {
+        test("outputs: hosts, ports, database, Secret names, labels and metrics targets", async () => {
             const { cluster } = get();
             const ns = namespace();
             expect(await valueOf(cluster.rwHost)).toBe(`postgres-rw.${ns}.svc.cluster.local`);
             expect(await valueOf(cluster.roHost)).toBe(`postgres-ro.${ns}.svc.cluster.local`);
             expect(await valueOf(cluster.poolerHost)).toBe(`postgres-pooler.${ns}.svc.cluster.local`);
-            expect(cluster.port).toBe(5432);
-            expect(cluster.poolerPort).toBe(6432);
-            expect(cluster.database).toBe("prepx");
-            expect(cluster.appUser).toBe("prepx");
+            expect([cluster.port, cluster.poolerPort, cluster.patroniPort]).toEqual([5432, 6432, 8008]);
+            expect([cluster.database, cluster.appUser, cluster.patroniScope]).toEqual(["prepx", "prepx", "postgres"]);
             expect(await valueOf(cluster.appSecretName)).toBe("postgres-app");
             expect(await valueOf(cluster.credentialsSecretName)).toBe("postgres-credentials");
+            expect(await valueOf(cluster.poolerSecretName)).toBe("postgres-pooler-auth");
             expect(cluster.leaderLabels).toEqual({ ...cluster.podLabels, role: "master" });
-            expect(selects(cluster.podLabels, statefulSet().spec.template.metadata.labels)).toBe(true);
-            expect(selects(cluster.poolerLabels, pooler().spec.template.metadata.labels)).toBe(true);
+            expect(cluster.standbyLabels).toEqual({ ...cluster.podLabels, role: "replica" });
+            expect(selects(cluster.podLabels, podLabels())).toBe(true);
+            expect(selects(cluster.poolerLabels, poolerLabels())).toBe(true);
+            expect(cluster.metricsTargets).toEqual([
+                { name: "postgres", labels: cluster.podLabels, ports: [9187, 8008] },
+                { name: "pgbouncer", labels: cluster.poolerLabels, ports: [9127] },
+            ]);
         });
 
         test("every workload meets the baseline", () => {

@@ -9,6 +9,7 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
+import { loadBalancerTierArgsSchema } from "../../components/loadbalancer/args";
 import {
     ACCESS_LOG_SYSLOG_TAG,
     HEALTH_PATH,
@@ -17,21 +18,21 @@ import {
     perInstanceLimits,
     renderNginxConf,
 } from "../../components/loadbalancer/render";
+import { nginxConfOptions } from "../../components/loadbalancer/specs";
 import { parseStackConfig } from "../../config";
 import { readStackConfig } from "../../scripts/stack-files";
+import { loadBalancerTierArgs } from "../../stack-args";
 import { freePorts, isAlive, killServer, makeTempDir, report, Server, sleep, startServer, stopAllServers, waitFor } from "./support";
 
 const NGINX = "/usr/sbin/nginx";
 const NOBODY = { uid: 65534, gid: 65534 };
 /** As root, nginx (master and workers) runs as nobody; otherwise as the current user. */
 const RUN_AS = process.getuid?.() === 0 ? NOBODY : {};
-const prod = parseStackConfig("prod", readStackConfig("prod")).loadBalancer;
-const limits = perInstanceLimits({
-    replicas: prod.replicas,
-    rateLimits: { global: prod.rateLimits.global.rate, api: prod.rateLimits.api.rate, trading: prod.rateLimits.trading.rate },
-    burst: prod.burst,
-    limitConn: prod.limitConn,
-});
+const HEADLESS = "api-gateway-headless.prepx.svc.cluster.local";
+const prodConfig = parseStackConfig("prod", readStackConfig("prod"));
+/** What the tier renders nginx.conf with in prod; the test replaces the upstream, ports and paths. */
+const deployed = nginxConfOptions(loadBalancerTierArgsSchema.parse(loadBalancerTierArgs(prodConfig, prodConfig.namespace, HEADLESS)), HEADLESS);
+const limits = perInstanceLimits(deployed);
 
 /**
  * One upstream "gateway": answers with its name, `/slow...` after 1.5 s, and its counters on
@@ -197,19 +198,8 @@ beforeAll(async () => {
     const tempDir = path.join(root, "tmp");
     fs.mkdirSync(tempDir);
     const options: NginxConfOptions = {
-        replicas: prod.replicas,
-        workerConnections: prod.workerConnections,
-        workerRlimitNofile: prod.workerRlimitNofile,
-        rateLimits: { global: prod.rateLimits.global.rate, api: prod.rateLimits.api.rate, trading: prod.rateLimits.trading.rate },
-        burst: prod.burst,
-        limitConn: prod.limitConn,
-        zoneSize: prod.zoneSize,
+        ...deployed,
         upstream: { kind: "static", servers: upstreams.map((upstream) => `127.0.0.1:${upstream.port}`) },
-        upstreamKeepalive: prod.upstreamKeepalive,
-        upstreamKeepaliveTimeoutSeconds: 4,
-        maxFails: prod.maxFails,
-        failTimeoutSeconds: prod.failTimeoutSeconds,
-        proxy: prod.proxy,
         listenPort: nginxPort,
         statusPort,
         paths: { pidFile: path.join(root, "nginx.pid"), tempDir, errorLog: path.join(root, "error.log") },
@@ -217,7 +207,10 @@ beforeAll(async () => {
     };
     confPath = path.join(root, "nginx.conf");
     fs.writeFileSync(confPath, renderNginxConf(options));
-    if ("uid" in RUN_AS) fs.chownSync(root, NOBODY.uid, NOBODY.gid), fs.chownSync(tempDir, NOBODY.uid, NOBODY.gid);
+    if ("uid" in RUN_AS) {
+        fs.chownSync(root, NOBODY.uid, NOBODY.gid);
+        fs.chownSync(tempDir, NOBODY.uid, NOBODY.gid);
+    }
 
     nginx = startServer("nginx", NGINX, ["-p", root, "-c", confPath], path.join(root, "nginx.out"), RUN_AS);
     await waitFor("nginx answering /healthz", async () => (await request(nginxPort, HEALTH_PATH, 2000, false)).status === 200, 10000, 100);
@@ -236,7 +229,7 @@ test("the rendered nginx.conf passes nginx -t, run unprivileged", async () => {
     expect(stderr).toContain("test is successful");
     expect(code).toBe(0);
     const conf = fs.readFileSync(confPath, "utf8");
-    expect(conf).toContain(`limit_req_zone $binary_remote_addr zone=trading:${prod.zoneSize} rate=${limits.rate.trading};`);
+    expect(conf).toContain(`limit_req_zone $binary_remote_addr zone=trading:${deployed.zoneSize} rate=${limits.rate.trading};`);
 });
 
 test("requests spread over the three upstreams", async () => {

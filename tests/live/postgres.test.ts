@@ -12,23 +12,28 @@ import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import { parseStackConfig } from "../../config";
+import { postgresClusterArgsSchema } from "../../components/postgres/args";
 import {
     MONITOR_USER,
     REPLICATION_USER,
     SUPERUSER,
     memberCount,
+    patroniConfigOptions,
+    pgbouncerIniOptions,
+    pgbouncerUsers,
+    postBootstrapOptions,
     renderPatroniConfig,
     renderPgbouncerIni,
     renderPgbouncerUserlist,
     renderPostBootstrapScript,
 } from "../../components/postgres/render";
 import { readStackConfig } from "../../scripts/stack-files";
+import { postgresClusterArgs } from "../../stack-args";
 import { freePorts, isAlive, makeTempDir, report, run, Server, signalServer, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
-const stack = parseStackConfig("prod", readStackConfig("prod"));
-const pg = stack.postgres;
-const bouncer = stack.pgbouncer;
-const MEMBERS = memberCount(pg.replicas);
+/** The prod stack's PostgresCluster args, defaults applied, exactly as the component parses them. */
+const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("prod", readStackConfig("prod")), "prepx"));
+const MEMBERS = memberCount(args.standbys);
 const SCOPE = "postgres";
 const PATRONI = ["/usr/bin/python3", "/usr/bin/patroni"]; // Debian's patroni runs on the system python
 const BIN_DIR = "/usr/lib/postgresql/15/bin";
@@ -164,7 +169,7 @@ async function psql(target: Target, sql: string, timeoutMs = 15000): Promise<str
 }
 
 const superuserOn = (member: Member): Target => ({ port: member.pgPort, user: SUPERUSER, password: PASSWORDS.superuser, database: "postgres" });
-const appOn = (port: number): Target => ({ port, user: pg.appUser, password: PASSWORDS.app, database: pg.database });
+const appOn = (port: number): Target => ({ port, user: args.appUser, password: PASSWORDS.app, database: args.database });
 
 /**
  * Stands in for the `<name>-rw` Service: accepts on one port and relays each new connection to
@@ -356,20 +361,10 @@ beforeAll(async () => {
         postBootstrapScript: path.join(root, "post-bootstrap.sh"),
         secretsDir,
     };
-    postgresFile(paths.postBootstrapScript, renderPostBootstrapScript({ database: pg.database, appUser: pg.appUser, secretsDir }), 0o500);
+    postgresFile(paths.postBootstrapScript, renderPostBootstrapScript(postBootstrapOptions(args, secretsDir)), 0o500);
     configPath = postgresFile(
         path.join(root, "patroni.yml"),
-        renderPatroniConfig({
-            scope: SCOPE,
-            dcs: { kind: "etcd3", hosts: [`127.0.0.1:${etcdClient}`] },
-            paths,
-            parameters: pg.parameters,
-            timing: pg.patroni,
-            synchronousMode: pg.synchronousMode,
-            clientNetworks: ["127.0.0.1/32"],
-            database: pg.database,
-            appUser: pg.appUser,
-        }),
+        renderPatroniConfig(patroniConfigOptions(args, SCOPE, { dcs: { kind: "etcd3", hosts: [`127.0.0.1:${etcdClient}`] }, paths, clientNetworks: ["127.0.0.1/32"] })),
         0o400,
     );
 
@@ -380,7 +375,7 @@ beforeAll(async () => {
         "every replica streaming from the leader, one of them synchronous",
         async () => {
             const replicas = await streamingReplicas(leader);
-            return replicas.length === MEMBERS - 1 && (!pg.synchronousMode || replicas.some((r) => r.sync === "sync"));
+            return replicas.length === MEMBERS - 1 && (!args.synchronousMode || replicas.some((r) => r.sync === "sync"));
         },
         120000,
         250,
@@ -391,21 +386,11 @@ beforeAll(async () => {
     await relay.listen(relayPort);
 
     const bouncerDir = postgresDir(path.join(root, "pgbouncer"));
-    const authFile = postgresFile(path.join(bouncerDir, "userlist.txt"), renderPgbouncerUserlist({ [pg.appUser]: PASSWORDS.app, [MONITOR_USER]: PASSWORDS.monitor }));
+    const authFile = postgresFile(path.join(bouncerDir, "userlist.txt"), renderPgbouncerUserlist(pgbouncerUsers(args.appUser, PASSWORDS)));
     const iniPath = postgresFile(
         path.join(bouncerDir, "pgbouncer.ini"),
-        renderPgbouncerIni({
-            listenAddr: "127.0.0.1",
-            listenPort: pgbouncerPort,
-            upstreamHost: "127.0.0.1",
-            upstreamPort: relayPort,
-            database: pg.database,
-            authFile,
-            maxClientConn: bouncer.maxClientConn,
-            defaultPoolSize: bouncer.defaultPoolSize,
-            reservePoolSize: bouncer.reservePoolSize,
-            statsUsers: [MONITOR_USER],
-        }),
+        // The stack's pgbouncer.ini, listening on loopback in front of the relay that stands in for `<name>-rw`.
+        renderPgbouncerIni(pgbouncerIniOptions(args, { listenAddr: "127.0.0.1", listenPort: pgbouncerPort, upstreamHost: "127.0.0.1", upstreamPort: relayPort, authFile })),
         0o400,
     );
     startServer("pgbouncer", "/usr/sbin/pgbouncer", [iniPath], path.join(bouncerDir, "pgbouncer.log"), { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: bouncerDir });
@@ -438,7 +423,7 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         const replicas = await streamingReplicas(leader);
         expect(replicas.map((r) => r.name).sort()).toEqual(members.filter((m) => m !== leader).map((m) => m.name).sort());
         // prod runs synchronous_mode: exactly one standby is synchronous (synchronous_node_count 1).
-        expect(pg.synchronousMode).toBe(true);
+        expect(args.synchronousMode).toBe(true);
         expect(replicas.filter((r) => r.sync === "sync")).toHaveLength(1);
         for (const member of members.filter((m) => m !== leader)) expect((await patroniState(member)).role).toBe("replica");
         // use_slots: the leader keeps one physical slot per replica.
@@ -447,15 +432,15 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
 
     test("the prod parameters are in effect on every member, unscaled", async () => {
         const expected: Record<string, string> = {
-            shared_buffers: pg.parameters.shared_buffers,
-            effective_cache_size: pg.parameters.effective_cache_size,
-            work_mem: pg.parameters.work_mem,
-            maintenance_work_mem: pg.parameters.maintenance_work_mem,
-            max_connections: String(pg.parameters.max_connections),
-            superuser_reserved_connections: String(pg.parameters.superuser_reserved_connections),
-            wal_level: pg.parameters.wal_level,
-            max_wal_senders: String(pg.parameters.max_wal_senders),
-            max_replication_slots: String(pg.parameters.max_replication_slots),
+            shared_buffers: args.parameters.shared_buffers,
+            effective_cache_size: args.parameters.effective_cache_size,
+            work_mem: args.parameters.work_mem,
+            maintenance_work_mem: args.parameters.maintenance_work_mem,
+            max_connections: String(args.parameters.max_connections),
+            superuser_reserved_connections: String(args.parameters.superuser_reserved_connections),
+            wal_level: args.parameters.wal_level,
+            max_wal_senders: String(args.parameters.max_wal_senders),
+            max_replication_slots: String(args.parameters.max_replication_slots),
             wal_log_hints: "on",
             hot_standby: "on",
             wal_retrieve_retry_interval: "500ms",
@@ -475,16 +460,16 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
     test("pg_hba: scram-sha-256 passwords, replication connections only for the replication role", async () => {
         const leader = await waitFor("a leader", () => currentLeader(), 10000);
         const replicationAs = (user: string, password: string) =>
-            run(PSQL, ["-X", "-At", `host=127.0.0.1 port=${leader.pgPort} user=${user} dbname=${pg.database} replication=true`, "-c", "IDENTIFY_SYSTEM"], {
+            run(PSQL, ["-X", "-At", `host=127.0.0.1 port=${leader.pgPort} user=${user} dbname=${args.database} replication=true`, "-c", "IDENTIFY_SYSTEM"], {
                 env: { PATH: process.env.PATH, PGPASSWORD: password, PGCONNECT_TIMEOUT: "3" },
                 timeoutMs: 10000,
             });
-        await expect(replicationAs(pg.appUser, PASSWORDS.app)).rejects.toThrow(/no pg_hba.conf entry for replication connection/);
+        await expect(replicationAs(args.appUser, PASSWORDS.app)).rejects.toThrow(/no pg_hba.conf entry for replication connection/);
         await expect(replicationAs(REPLICATION_USER, PASSWORDS.replication)).resolves.toMatchObject({ stdout: expect.stringMatching(/^\d+\|/) });
         await expect(psql({ ...appOn(leader.pgPort), password: "wrong" }, "SELECT 1")).rejects.toThrow(/password authentication failed/);
-        expect(await psql(superuserOn(leader), `SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = '${pg.appUser}'`)).toBe("SCRAM-SHA-256$");
+        expect(await psql(superuserOn(leader), `SELECT left(rolpassword, 14) FROM pg_authid WHERE rolname = '${args.appUser}'`)).toBe("SCRAM-SHA-256$");
         // The post-bootstrap script created the application database owned by the application role.
-        expect(await psql(superuserOn(leader), `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '${pg.database}'`)).toBe(pg.appUser);
+        expect(await psql(superuserOn(leader), `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '${args.database}'`)).toBe(args.appUser);
     });
 
     test("rows written through PgBouncer on the leader are read on both replicas", async () => {
@@ -498,7 +483,7 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         }
         // The exporter's view: the stats user reads PgBouncer's admin console.
         const pools = await psql({ port: pgbouncerPort, user: MONITOR_USER, password: PASSWORDS.monitor, database: "pgbouncer" }, "SHOW POOLS");
-        expect(pools).toContain(pg.database);
+        expect(pools).toContain(args.database);
     });
 
     let killedName = "";
@@ -514,8 +499,8 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         let killedAt = 0;
         let killed: number[] = [];
         let newLeader: Member;
-        let promotedAt = 0;
-        let firstWrite = 0;
+        let promotedAt: number;
+        let firstWrite: number;
         try {
             await waitFor("writers to commit through PgBouncer", () => writers.every((w) => w.acknowledged.length >= 10), 30000, 50);
 
@@ -543,18 +528,18 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
 
         // Synchronous mode: only the synchronous standby may be promoted.
         expect(newLeader.name).toBe(syncStandby);
-        const rows = await ledgerRows({ ...superuserOn(newLeader), database: pg.database });
+        const rows = await ledgerRows({ ...superuserOn(newLeader), database: args.database });
         const acknowledged = writers.flatMap((w) => w.acknowledged.map((a) => `${w.id}:${a.seq}`));
         const lost = acknowledged.filter((key) => !rows.has(key));
         const attempts = writers.reduce((sum, w) => sum + w.attempts, 0);
         report(
             `postgres: leader ${oldLeader.name} killed (${killed.length} processes); ${newLeader.name} promoted after ${((promotedAt - killedAt) / 1000).toFixed(1)} s, ` +
                 `first write through PgBouncer accepted after ${((firstWrite - killedAt) / 1000).toFixed(1)} s ` +
-                `(ttl ${pg.patroni.ttl}, loop_wait ${pg.patroni.loopWait}, retry_timeout ${pg.patroni.retryTimeout})`,
+                `(ttl ${args.patroni.ttl}, loop_wait ${args.patroni.loopWait}, retry_timeout ${args.patroni.retryTimeout})`,
         );
         report(
             `postgres: ${acknowledged.length} commits acknowledged (${acknowledgedAtKill} before the kill) of ${attempts} attempts; ` +
-                `acknowledged commits lost: ${lost.length} (synchronous_mode ${pg.synchronousMode})`,
+                `acknowledged commits lost: ${lost.length} (synchronous_mode ${args.synchronousMode})`,
         );
         expect(acknowledged.length).toBeGreaterThan(acknowledgedAtKill);
         expect(lost).toEqual([]);

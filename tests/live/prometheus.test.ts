@@ -2,6 +2,7 @@
 // - `promtool check rules` on the rendered rules file as is;
 // - `promtool test rules` with unit tests generated here from input series: every alert fires when
 //   it should (with its labels and rendered annotations) and stays silent when it should not;
+// - `promtool check config` on a config rendered with a 5s scrape interval (the timeout follows it);
 // - `promtool check config`, and a real Prometheus scraping fake exporters, on the rendered config
 //   with only its Kubernetes discovery swapped for file discovery. Debian builds Prometheus without
 //   the Kubernetes SD ("field kubernetes_sd_configs not found"), so the file-SD targets carry the
@@ -11,44 +12,53 @@ import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
 import * as path from "path";
-import { parse, stringify } from "yaml";
+import { stringify } from "yaml";
+import { loadBalancerAlertRules, loadBalancerDashboards } from "../../components/loadbalancer/alerts";
 import { LB_METRICS, LOG_EXPORTER_PORT_NAME, STUB_EXPORTER_PORT_NAME } from "../../components/loadbalancer/render";
-import { DASHBOARDS, KUBE_STATE_METRICS_APP, MONITORING_STACK_DEFAULTS } from "../../components/monitoring";
+import { MonitoringStackArgs, monitoringStackArgsSchema } from "../../components/monitoring/args";
 import {
     ALERT_RULES_FILE,
-    AlertRule,
-    AlertRulesOptions,
+    alertRulesOptions,
+    KUBE_STATE_METRICS_APP,
     KUBELET_TOKEN_FILE,
     PROMETHEUS_CONFIG_FILE,
-    alertRules,
+    prometheusConfigOptions,
     renderAlertRules,
     renderPrometheusConfig,
 } from "../../components/monitoring/render";
+import { SCRAPE_JOBS } from "../../components/observability";
+import { postgresAlertRules, postgresDashboards } from "../../components/postgres/alerts";
+import { PATRONI_PORT } from "../../components/postgres/render";
+import { redisAlertRules, redisDashboards } from "../../components/redis/alerts";
+import { serviceFleetDashboards } from "../../components/fleet/alerts";
 import { parseStackConfig } from "../../config";
+import { overviewDashboards } from "../../dashboards";
 import { readStackConfig } from "../../scripts/stack-files";
-import { expectedCounts } from "../../stack-args";
+import { parseAlertRules, parsePrometheusYml, PrometheusYml, RenderedRule } from "../helpers/monitoring-files";
 import { freePort, makeTempDir, report, run, startServer, stopServer, Server, waitFor } from "./support";
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- Prometheus API answers are checked structurally */
-
-// The prod stack's files, rendered from its configuration the way MonitoringStack renders them.
+// The prod stack's files, rendered from its monitoring settings through the component's own mapping,
+// with every component's rules and dashboards. The CASES below are written against these thresholds
+// and counts (prod's): 2 PostgreSQL standbys, 3 Redis masters with a replica each, a 100 ms SLO.
 const config = parseStackConfig("prod", readStackConfig("prod"));
 const NS = config.namespace;
-const RULES_OPTIONS: AlertRulesOptions = {
+const DASHBOARDS = { ...overviewDashboards, ...postgresDashboards, ...redisDashboards, ...loadBalancerDashboards, ...serviceFleetDashboards };
+const MONITORING_ARGS: MonitoringStackArgs = {
     namespace: NS,
-    expected: expectedCounts(config),
-    thresholds: { ...MONITORING_STACK_DEFAULTS.thresholds, p95LatencyMs: config.targets.p95LatencyMs },
-    postgresApp: MONITORING_STACK_DEFAULTS.postgresApp,
+    ...config.monitoring,
+    alertRules: [
+        ...postgresAlertRules({ app: "postgres", standbys: 2, replicationLagSeconds: 30, replicationLagBytes: 1048576 }),
+        ...redisAlertRules({ masters: 3, replicasPerMaster: 1 }),
+        ...loadBalancerAlertRules({ p95LatencyMs: 100, http5xxRatio: 0.01 }),
+    ],
+    dashboards: DASHBOARDS,
+    portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app: "postgres", port: PATRONI_PORT }],
 };
-const PROMETHEUS_YML = renderPrometheusConfig({
-    namespace: NS,
-    scrapeInterval: config.monitoring.prometheus.scrapeInterval,
-    kubeStateMetricsApp: KUBE_STATE_METRICS_APP,
-    postgresApp: MONITORING_STACK_DEFAULTS.postgresApp,
-    patroniPort: MONITORING_STACK_DEFAULTS.patroniPort,
-    verifyKubeletTls: false,
-});
-const ALERTS_YML = renderAlertRules(RULES_OPTIONS);
+const ARGS = monitoringStackArgsSchema.parse(MONITORING_ARGS);
+const PROMETHEUS_YML = renderPrometheusConfig(prometheusConfigOptions(ARGS, NS));
+const ALERTS_YML = renderAlertRules(alertRulesOptions(ARGS, NS));
+/** The rules as rendered: the components' and MonitoringStack's own, with the namespace label added. */
+const RULES = parseAlertRules(ALERTS_YML);
 const KUBELET_TOKEN = "live-test-kubelet-token";
 
 const dirs: string[] = [];
@@ -75,7 +85,7 @@ afterAll(async () => {
 test("promtool check rules accepts the rendered rules file", async () => {
     const dir = configDir("prom-rules", PROMETHEUS_YML);
     const { stdout } = await run("promtool", ["check", "rules", path.join(dir, ALERT_RULES_FILE)], { timeoutMs: 30000 });
-    const rules = alertRules(RULES_OPTIONS).length;
+    const rules = RULES.length;
     expect(stdout).toContain(`SUCCESS: ${rules} rules found`);
     report(`promtool check rules: SUCCESS, ${rules} rules`);
 });
@@ -242,13 +252,13 @@ function expand(template: string, labels: Labels, value: string): string {
     return template.replace(/\{\{ \$labels\.(\w+) \}\}/g, (_, name: string) => labels[name] ?? "").replace(/\{\{ \$value(?: \| \w+)? \}\}/g, value);
 }
 
-function promtoolTest(rule: AlertRule, c: AlertCase): Record<string, unknown> {
+function promtoolTest(rule: RenderedRule, testCase: AlertCase): Record<string, unknown> {
     const checks: Record<string, unknown>[] = [];
-    if (c.pendingAt) checks.push({ eval_time: c.pendingAt, alertname: c.alert, exp_alerts: [] });
-    const expected = c.fires;
+    if (testCase.pendingAt) checks.push({ eval_time: testCase.pendingAt, alertname: testCase.alert, exp_alerts: [] });
+    const expected = testCase.fires;
     checks.push({
-        eval_time: c.evalTime,
-        alertname: c.alert,
+        eval_time: testCase.evalTime,
+        alertname: testCase.alert,
         exp_alerts: expected
             ? [
                   {
@@ -261,11 +271,11 @@ function promtoolTest(rule: AlertRule, c: AlertCase): Record<string, unknown> {
               ]
             : [],
     });
-    return { name: `${c.alert}: ${c.what}`, interval: "1m", input_series: c.series.map((x) => ({ series: seriesText(x.labels), values: x.values })), alert_rule_test: checks };
+    return { name: `${testCase.alert}: ${testCase.what}`, interval: "1m", input_series: testCase.series.map((series) => ({ series: seriesText(series.labels), values: series.values })), alert_rule_test: checks };
 }
 
 test("promtool test rules: each alert fires when it should and stays silent when it should not", async () => {
-    const rules = Object.fromEntries(alertRules(RULES_OPTIONS).map((r) => [r.alert, r]));
+    const rules = Object.fromEntries(RULES.map((rule) => [rule.alert, rule]));
     for (const name of Object.keys(rules)) {
         expect({ name, firing: CASES.some((c) => c.alert === name && c.fires) }).toEqual({ name, firing: true });
         expect({ name, silent: CASES.some((c) => c.alert === name && !c.fires) }).toEqual({ name, silent: true });
@@ -294,17 +304,17 @@ interface FakePod {
     ports: { name: string; number: number; address: string }[];
 }
 
-function podTargets(p: FakePod): { targets: string[]; labels: Labels }[] {
+function podTargets(fakePod: FakePod): { targets: string[]; labels: Labels }[] {
     const base: Labels = {
         __meta_kubernetes_namespace: NS,
-        __meta_kubernetes_pod_name: p.name,
-        __meta_kubernetes_pod_phase: p.phase,
+        __meta_kubernetes_pod_name: fakePod.name,
+        __meta_kubernetes_pod_phase: fakePod.phase,
         __meta_kubernetes_pod_ip: "127.0.0.1",
     };
-    for (const [k, v] of Object.entries(p.labels)) base[`__meta_kubernetes_pod_label_${k.replace(/[^a-zA-Z0-9_]/g, "_")}`] = v;
-    for (const [k, v] of Object.entries(p.annotations)) base[`__meta_kubernetes_pod_annotation_${k.replace(/[^a-zA-Z0-9_]/g, "_")}`] = v;
-    if (p.ports.length === 0) return [{ targets: ["127.0.0.1"], labels: base }];
-    return p.ports.map((port) => ({
+    for (const [name, value] of Object.entries(fakePod.labels)) base[`__meta_kubernetes_pod_label_${name.replace(/[^a-zA-Z0-9_]/g, "_")}`] = value;
+    for (const [name, value] of Object.entries(fakePod.annotations)) base[`__meta_kubernetes_pod_annotation_${name.replace(/[^a-zA-Z0-9_]/g, "_")}`] = value;
+    if (fakePod.ports.length === 0) return [{ targets: ["127.0.0.1"], labels: base }];
+    return fakePod.ports.map((port) => ({
         targets: [port.address],
         labels: { ...base, __meta_kubernetes_pod_container_port_name: port.name, __meta_kubernetes_pod_container_port_number: String(port.number) },
     }));
@@ -323,24 +333,71 @@ function exporter(body: string, requests: string[] = []): http.RequestListener {
     };
 }
 
-async function api(port: number, pathAndQuery: string): Promise<any> {
+/** The parts of Prometheus' HTTP API answers the test reads. */
+interface ActiveTarget {
+    scrapePool: string;
+    scrapeUrl: string;
+    labels: Labels;
+    health: string;
+    lastError: string;
+}
+interface LoadedRule {
+    name: string;
+    health: string;
+    lastEvaluation?: string;
+}
+interface ApiData {
+    activeTargets: ActiveTarget[];
+    result: { metric: Labels }[];
+    groups: { rules: LoadedRule[] }[];
+    alerts: { labels: Labels; state: string }[];
+}
+
+async function api(port: number, pathAndQuery: string): Promise<ApiData> {
     const response = await fetch(`http://127.0.0.1:${port}${pathAndQuery}`, { signal: AbortSignal.timeout(5000) });
-    const json: any = await response.json();
+    const json = (await response.json()) as { status: string; data: ApiData };
     if (json.status !== "success") throw new Error(`${pathAndQuery}: ${JSON.stringify(json)}`);
     return json.data;
 }
 
-test("the scrape config passes promtool and, run by Prometheus, discovers, relabels and filters as intended", async () => {
-    const rendered = parse(PROMETHEUS_YML);
-    // Only the discovery mechanism changes: each job reads targets/<job>.json instead of asking Kubernetes.
+
+
+/**
+ * The rendered prometheus.yml with only its discovery swapped: each job reads targets/<job>.json
+ * instead of asking Kubernetes (Debian's Prometheus has no Kubernetes SD). Everything else is as rendered.
+ */
+function fileDiscoveryVariant(prometheusYml: string): PrometheusYml {
+    const rendered = parsePrometheusYml(prometheusYml);
     const variant = structuredClone(rendered);
     for (const job of variant.scrape_configs) {
         expect(job.kubernetes_sd_configs).toBeDefined();
         delete job.kubernetes_sd_configs;
         job.file_sd_configs = [{ files: [`targets/${job.job_name}.json`], refresh_interval: "5s" }];
     }
-    const strip = (c: any) => ({ ...c, scrape_configs: c.scrape_configs.map(({ kubernetes_sd_configs: _k, file_sd_configs: _f, ...rest }: any) => rest) });
+    const strip = (config: PrometheusYml) => ({ ...config, scrape_configs: config.scrape_configs.map(({ kubernetes_sd_configs: _k, file_sd_configs: _f, ...rest }) => rest) });
     expect(strip(variant)).toEqual(strip(rendered));
+    return variant;
+}
+
+test("a 5s scrape interval renders a config promtool accepts (the timeout follows the interval down)", async () => {
+    const fast = monitoringStackArgsSchema.parse({ ...MONITORING_ARGS, prometheus: { ...config.monitoring.prometheus, scrapeInterval: "5s" } });
+    const variant = fileDiscoveryVariant(renderPrometheusConfig(prometheusConfigOptions(fast, NS)));
+    expect(variant.global).toEqual({ scrape_interval: "5s", evaluation_interval: "5s", scrape_timeout: "5s" });
+    const dir = configDir("prom-5s", stringify(variant));
+    const check = await run("promtool", ["check", "config", path.join(dir, PROMETHEUS_CONFIG_FILE)], { timeoutMs: 30000 });
+    expect(check.stdout).toContain("SUCCESS");
+    // The control: the timeout fixed at 10s, as rendered before, is what promtool refuses.
+    fs.writeFileSync(path.join(dir, "fixed-timeout.yml"), stringify({ ...variant, global: { ...variant.global, scrape_timeout: "10s" } }));
+    const refused = await run("promtool", ["check", "config", path.join(dir, "fixed-timeout.yml")], { timeoutMs: 30000 }).then(
+        () => "accepted",
+        (error: Error & { stderr?: string }) => error.stderr ?? "",
+    );
+    expect(refused).toContain("global scrape timeout greater than scrape interval");
+    report("promtool check config with a 5s scrape interval: SUCCESS (scrape_timeout 5s; a fixed 10s is refused)");
+});
+
+test("the scrape config passes promtool and, run by Prometheus, discovers, relabels and filters as intended", async () => {
+    const variant = fileDiscoveryVariant(PROMETHEUS_YML);
     const dir = configDir("prom-run", stringify(variant));
 
     // Fake exporters and a fake kubelet (HTTPS with a throwaway self-signed certificate, bearer token checked).
@@ -443,7 +500,7 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     const active = await waitFor(
         "every target scraped",
         async () => {
-            const targets = (await api(webPort, "/api/v1/targets?state=active")).activeTargets as any[];
+            const targets = (await api(webPort, "/api/v1/targets?state=active")).activeTargets;
             return targets.length === 7 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
         },
         60000,
@@ -463,7 +520,7 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     expect(byPool("kubelet").map((t) => [t.scrapeUrl, t.labels.node])).toEqual([[`https://127.0.0.1:${kubeletPort}/metrics`, "node-a"]]);
     for (const target of active) expect({ pool: target.scrapePool, health: target.health, error: target.lastError }).toEqual({ pool: target.scrapePool, health: "up", error: "" });
 
-    const query = async (expr: string) => (await api(webPort, `/api/v1/query?query=${encodeURIComponent(expr)}`)).result as any[];
+    const query = async (expr: string) => (await api(webPort, `/api/v1/query?query=${encodeURIComponent(expr)}`)).result;
     const redisUp = await waitFor("redis_up stored", async () => ((await query("redis_up")).length ? await query("redis_up") : undefined), 30000, 500);
     expect(redisUp[0].metric).toEqual({ __name__: "redis_up", job: "kubernetes-pods", instance: `127.0.0.1:${redisPort}`, namespace: NS, pod: "redis-0", app: "redis", component: "cache" });
     // honor_labels: the restarted pod keeps its own name, not kube-state-metrics'.
@@ -483,19 +540,19 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
         "rules evaluated",
         async () => {
             const data = await api(webPort, "/api/v1/rules?type=alert");
-            const rules = data.groups.flatMap((g: any) => g.rules);
-            return rules.length > 0 && rules.every((r: any) => r.lastEvaluation && !r.lastEvaluation.startsWith("0001")) ? data.groups : undefined;
+            const rules = data.groups.flatMap((group) => group.rules);
+            return rules.length > 0 && rules.every((rule) => rule.lastEvaluation && !rule.lastEvaluation.startsWith("0001")) ? data.groups : undefined;
         },
         60000,
         500,
     );
-    const loaded = groups.flatMap((g: any) => g.rules);
-    expect(loaded.map((r: any) => r.name).sort()).toEqual(alertRules(RULES_OPTIONS).map((r) => r.alert).sort());
+    const loaded = groups.flatMap((group) => group.rules);
+    expect(loaded.map((rule) => rule.name).sort()).toEqual(RULES.map((rule) => rule.alert).sort());
     for (const rule of loaded) expect({ rule: rule.name, health: rule.health }).toEqual({ rule: rule.name, health: "ok" });
     // The scraped PVC at 90% turns the alert pending (its for: is 10 minutes).
     await waitFor(
         "PersistentVolumeNearlyFull pending",
-        async () => (await api(webPort, "/api/v1/alerts")).alerts.some((a: any) => a.labels.alertname === "PersistentVolumeNearlyFull" && a.state === "pending"),
+        async () => (await api(webPort, "/api/v1/alerts")).alerts.some((alert) => alert.labels.alertname === "PersistentVolumeNearlyFull" && alert.state === "pending"),
         45000,
         500,
     );
@@ -503,7 +560,7 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     // Every dashboard query parses and evaluates.
     let queries = 0;
     for (const [file, dashboard] of Object.entries(DASHBOARDS)) {
-        for (const panel of (dashboard as any).panels) {
+        for (const panel of (dashboard as { panels: { title: string; targets?: { expr: string }[] }[] }).panels) {
             for (const target of panel.targets ?? []) {
                 await expect(query(target.expr).then(() => "ok", (error: Error) => `${file} "${panel.title}": ${error.message}`)).resolves.toBe("ok");
                 queries++;

@@ -8,18 +8,20 @@ import { parseStackConfig } from "../../config";
 import {
     CLUSTER_BUS_OFFSET,
     CLUSTER_SLOTS,
+    redisPodCount,
     redisServerArgs,
     renderBootstrapScript,
     renderRedisAuthConf,
     renderRedisConf,
 } from "../../components/redis/render";
+import { bootstrapScriptOptions, redisConfOptions } from "../../components/redis/specs";
 import { readStackConfig } from "../../scripts/stack-files";
 import { freePorts, makeTempDir, report, run, killServer, Server, startServer, stopAllServers, waitFor } from "./support";
 
 const prod = parseStackConfig("prod", readStackConfig("prod")).redis;
 const PASSWORD = `live-${process.pid}-${Date.now()}`;
 const env = { ...process.env, REDISCLI_AUTH: PASSWORD };
-const NODE_COUNT = prod.masters * (1 + prod.replicasPerMaster);
+const NODE_COUNT = redisPodCount(prod.masters, prod.replicasPerMaster);
 
 let root: string;
 let ports: number[];
@@ -33,18 +35,9 @@ function startNode(port: number): Server {
     const authPath = path.join(dir, "auth.conf");
     fs.writeFileSync(authPath, renderRedisAuthConf(PASSWORD), { mode: 0o600 });
     const confPath = path.join(dir, "redis.conf");
-    fs.writeFileSync(
-        confPath,
-        renderRedisConf({
-            bind: "127.0.0.1",
-            port,
-            dataDir,
-            clusterNodeTimeoutMs: prod.clusterNodeTimeoutMs,
-            maxmemory: "64mb",
-            maxmemoryPolicy: prod.maxmemoryPolicy,
-            authIncludePath: authPath,
-        }),
-    );
+    // prod's settings, but 64mb of data per node: six nodes share the test machine.
+    const layout = { bind: "127.0.0.1", port, dataDir, authIncludePath: authPath };
+    fs.writeFileSync(confPath, renderRedisConf(redisConfOptions({ ...prod, maxmemory: "64mb" }, layout)));
     const server = startServer(`redis-${port}`, "redis-server", redisServerArgs(confPath, "127.0.0.1"), path.join(dir, "server.log"));
     servers.set(port, server);
     return server;
@@ -106,7 +99,8 @@ async function runBootstrap(): Promise<string> {
     const scriptPath = path.join(root, "bootstrap.sh");
     fs.writeFileSync(
         scriptPath,
-        renderBootstrapScript({ nodes: ports.map((port) => `127.0.0.1:${port}`), replicasPerMaster: prod.replicasPerMaster, timeoutSeconds: 60 }),
+        // A minute, not the pods' ten minutes: local processes answer at once.
+        renderBootstrapScript({ ...bootstrapScriptOptions(prod, ports.map((port) => `127.0.0.1:${port}`)), timeoutSeconds: 60 }),
     );
     const { stdout } = await run("sh", [scriptPath], { env, timeoutMs: 90000 });
     return stdout;

@@ -1,3 +1,4 @@
+import { redisSettingsSchema } from "../../components/redis/args";
 import { parseStackConfig } from "../../config";
 import { configErrorOf as errorOf, configWith, RawConfig } from "../helpers/config-errors";
 import * as fs from "fs";
@@ -8,12 +9,21 @@ import { knownStacks, readStackConfig } from "../../scripts/stack-files";
 const prodWith = (change: (raw: RawConfig) => void) => configWith("prod", change);
 
 describe("stack configuration", () => {
+    test("a section or key the stack leaves out takes the component's default; the stack-wide keys stay stack-wide", () => {
+        const raw = structuredClone(readStackConfig("dev")) as Record<string, unknown>;
+        delete raw.redis;
+        const config = parseStackConfig("dev", raw);
+        expect(config.redis).toEqual(redisSettingsSchema.omit({ storageClass: true, protectData: true }).parse({}));
+        expect(config.redis).not.toHaveProperty("protectData");
+        expect(() => parseStackConfig("dev", { ...raw, redis: { protectData: true } })).toThrow("dev: redis.protectData is not a known key (got true)");
+    });
+
     test("prod carries the plan's numbers", () => {
         const prod = parseStackConfig("prod", readStackConfig("prod"));
         expect(prod.namespace).toBe("prepx");
         expect(prod.protectData).toBe(true);
         expect(prod.redis).toMatchObject({ masters: 3, replicasPerMaster: 1, clusterNodeTimeoutMs: 5000 });
-        expect(prod.postgres.replicas).toBe(2);
+        expect(prod.postgres.standbys).toBe(2);
         expect(prod.postgres.synchronousMode).toBe(true);
         expect(prod.postgres.parameters).toMatchObject({
             shared_buffers: "4GB",
@@ -93,12 +103,12 @@ describe("stack configuration", () => {
         ["an untagged image", (r) => (r.loadBalancer.image = "nginx"), 'prod: loadBalancer.image must be an image pinned to a version tag or digest (not \'latest\', not untagged) (got "nginx")'],
         ["a malformed memory quantity", (r) => (r.redis.resources.limits.memory = "8GB"), 'prod: redis.resources.limits.memory must be a memory quantity such as 512Mi or 8Gi (got "8GB")'],
         ["limits below requests", (r) => (r.postgres.resources.limits.cpu = "2"), 'prod: postgres.resources.limits.cpu must be at least requests.cpu (4) (got "2")'],
-        ["a missing section", (r) => delete r.redis, "prod: redis must be an object (got nothing)"],
-        ["a negative replica count", (r) => (r.postgres.replicas = -1), "prod: postgres.replicas must be at least 0 (got -1)"],
+        ["a missing required section", (r) => delete r.loadBalancer, "prod: loadBalancer must be an object (got nothing)"],
+        ["a negative standby count", (r) => (r.postgres.standbys = -1), "prod: postgres.standbys must be at least 0 (got -1)"],
         [
             "synchronous mode without a replica",
-            (r) => (r.postgres.replicas = 0),
-            "prod: postgres.synchronousMode needs at least one replica (postgres.replicas is 0) (got true)",
+            (r) => (r.postgres.standbys = 0),
+            "prod: postgres.synchronousMode needs at least one standby (standbys is 0) (got true)",
         ],
         ["a PostgreSQL parameter that is not a size", (r) => (r.postgres.parameters.shared_buffers = "4 gigs"), 'prod: postgres.parameters.shared_buffers must be a PostgreSQL size such as 4GB (got "4 gigs")'],
         ["a bad service type", (r) => (r.loadBalancer.serviceType = "Ingress"), 'prod: loadBalancer.serviceType must be one of "LoadBalancer", "NodePort", "ClusterIP" (got "Ingress")'],

@@ -75,9 +75,11 @@ beforeAll(async () => {
     installed = path.join(modules, "prepx-platform");
     fs.mkdirSync(installed, { recursive: true });
     await exec("tar", ["-xzf", path.join(temp, packed.filename), "-C", installed, "--strip-components=1"], temp);
-    // The consumer's own dependencies (@pulumi/pulumi, @pulumi/kubernetes...): the project's, as a
-    // hoisted install would have them. One copy, so the mock runtime and the package share it.
-    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules", "@pulumi"), path.join(modules, "@pulumi"), "dir");
+    // The package's dependencies (@pulumi/*, zod): the project's, as a hoisted install would have
+    // them. One copy, so the mock runtime and the package share it.
+    const manifest = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    const topLevel = new Set(Object.keys(manifest.dependencies).map((name) => name.split("/")[0]));
+    for (const entry of topLevel) fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules", entry), path.join(modules, entry), "dir");
     const project = path.join(temp, "consumer");
     fs.mkdirSync(project);
     consumer = path.join(project, "index.ts");

@@ -5,11 +5,12 @@ import { baselineViolations } from "../helpers/baseline";
 import { find, installMocks, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
 import { serviceFleetArgs } from "../../stack-args";
-/* eslint-disable @typescript-eslint/consistent-type-imports -- modules are imported after the mocks */
+import { ResolvedServiceFleetArgs, ServiceFleetArgs, serviceFleetArgsSchema } from "../../components/fleet/args";
+// Modules that register resources are imported after the mocks.
 type Fleet = import("../../components/fleet").ServiceFleet;
 type FleetModule = typeof import("../../components/fleet");
 type PolicyModule = typeof import("../../components/network/policies");
-/* eslint-enable @typescript-eslint/consistent-type-imports */
+type SpecsModule = typeof import("../../components/fleet/specs");
 
 const COMPONENT = "prepx:apps:ServiceFleet";
 const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
@@ -19,11 +20,15 @@ const SERVICE = "kubernetes:core/v1:Service";
 const IMAGE = "docker:index/image:Image";
 const SEEDS = ["redis-0.redis-headless.prepx.svc.cluster.local:6379", "redis-1.redis-headless.prepx.svc.cluster.local:6379"];
 const POOLER = "postgres-pooler.prepx.svc.cluster.local";
+const DIGEST = `ghcr.io/prepx/user-service:2.7.1@sha256:${"0".repeat(64)}`;
 
 let recorded: RecordedResource[];
 let fleetModule: FleetModule;
 let policyModule: PolicyModule;
+let specs: SpecsModule;
 let fleet: Fleet;
+/** The fleet's args as the component resolves them, the other components' outputs as plain values. */
+let expected: ResolvedServiceFleetArgs;
 const ignoreChanges = new Map<string, string[]>();
 
 /** Registrations also carry resource options the recorder does not keep; ignoreChanges is one. */
@@ -48,7 +53,14 @@ beforeAll(async () => {
     const { parseStackConfig } = await import("../../config");
     fleetModule = await import("../../components/fleet");
     policyModule = await import("../../components/network/policies");
+    specs = await import("../../components/fleet/specs");
     const config = parseStackConfig("prod", { ...raw, services });
+    expected = serviceFleetArgsSchema.parse(
+        serviceFleetArgs(config, config.namespace, {
+            database: { host: POOLER, port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } },
+            redis: { seedNodes: SEEDS, passwordSecret: { name: "redis-auth", key: "password" } },
+        }),
+    );
     fleet = new fleetModule.ServiceFleet(
         "services",
         serviceFleetArgs(config, config.namespace, {
@@ -96,10 +108,7 @@ test.each([
 ])("%s starts at %i replicas; the HPA scales it up to %i on %i %% CPU", (service, min, max, target) => {
     expect(find(recorded, DEPLOYMENT, fleetChild(service)).inputs.spec.replicas).toBe(min);
     const hpa = find(recorded, HPA, fleetChild(service)).inputs.spec;
-    expect(hpa.scaleTargetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: service });
-    expect(hpa.minReplicas).toBe(min);
-    expect(hpa.maxReplicas).toBe(max);
-    expect(hpa.metrics).toEqual([{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: target } } }]);
+    expect([hpa.scaleTargetRef.name, hpa.minReplicas, hpa.maxReplicas, hpa.metrics[0].resource.target.averageUtilization]).toEqual([service, min, max, target]);
 });
 
 test("the HPA owns the scale: Pulumi ignores spec.replicas after creation", () => {
@@ -107,81 +116,40 @@ test("the HPA owns the scale: Pulumi ignores spec.replicas after creation", () =
     expect(ignoreChanges.get(`${DEPLOYMENT}::services-user-service`)).toEqual(["spec.replicas"]);
 });
 
-test("rollouts keep capacity; pods spread; PDBs allow 10 % of the floor", () => {
-    for (const service of ["api-gateway", "user-service"]) {
-        const spec = find(recorded, DEPLOYMENT, fleetChild(service)).inputs.spec;
-        expect(spec.strategy.rollingUpdate.maxUnavailable).toBe(0);
-        const hostSpread = spec.template.spec.topologySpreadConstraints.find((c: { topologyKey: string }) => c.topologyKey === "kubernetes.io/hostname");
-        expect(hostSpread.whenUnsatisfiable).toBe("DoNotSchedule");
-        expect(hostSpread.matchLabelKeys).toEqual(["pod-template-hash"]);
-        expect(hostSpread.labelSelector.matchLabels["app.kubernetes.io/name"]).toBe(service);
+test("every object carries its builder's spec, with the stack's values and the other components' outputs resolved", () => {
+    const objectOf = (type: string, name: string) => {
+        const { metadata, spec } = find(recorded, type, fleetChild(name)).inputs;
+        return { metadata, spec };
+    };
+    for (const service of expected.services) {
+        const image = service.name === "user-service" ? DIGEST : "ghcr.io/prepx/api-gateway:1.4.2";
+        const metadata = { name: service.name, namespace: "prepx", labels: specs.serviceLabels(service.name) };
+        expect(objectOf(DEPLOYMENT, service.name)).toEqual({ metadata, spec: specs.serviceDeploymentSpec(service, expected, { image, redisNodes: SEEDS.join(",") }) });
+        expect(objectOf(SERVICE, service.name)).toEqual({ metadata, spec: specs.clusterIpServiceSpec(service) });
+        const headlessName = `${service.name}-headless`;
+        expect(objectOf(SERVICE, headlessName)).toEqual({ metadata: { ...metadata, name: headlessName }, spec: specs.headlessServiceSpec(service) });
+        expect(objectOf(HPA, service.name)).toEqual({ metadata, spec: specs.autoscalerSpec(service, service.name) });
     }
+});
+
+test("prod values reach the pods: PgBouncer, the pool, Redis seeds, rate limits, passwords by reference", () => {
+    const env = envOf("user-service");
+    const value = (name: string) => env.find((e) => e.name === name)?.value;
+    expect([value("DB_HOST"), value("DB_PORT"), value("DB_POOL_MAX"), value("DB_POOL_MIN")]).toEqual([POOLER, "6432", "100", "10"]);
+    expect(value("REDIS_CLUSTER_NODES")).toBe(SEEDS.join(","));
+    expect([value("RATE_LIMIT_TRADING_POINTS"), value("RATE_LIMIT_TRADING_DURATION_SECONDS"), value("RATE_LIMIT_TRADING_BLOCK_DURATION_SECONDS")]).toEqual(["600", "60", "600"]);
+    expect(env.find((e) => e.name === "DB_PASSWORD")).toEqual({ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-app-user", key: "password" } } });
+    expect(env.find((e) => e.name === "REDIS_PASSWORD")).toEqual({ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-auth", key: "password" } } });
+    const probe = container("api-gateway").readinessProbe;
+    expect([probe.periodSeconds, probe.timeoutSeconds, probe.failureThreshold]).toEqual([30, 5, 3]);
+});
+
+test("PDBs allow 10 % of the HPA floor", () => {
     expect(find(recorded, PDB, fleetChild("api-gateway")).inputs.spec.maxUnavailable).toBe(1);
     expect(find(recorded, PDB, fleetChild("user-service")).inputs.spec.maxUnavailable).toBe(4);
 });
 
-test("probes are the plan's health check (30 s, 5 s, 3) on the health path", () => {
-    for (const service of ["api-gateway", "user-service"]) {
-        const c = container(service);
-        for (const probe of [c.readinessProbe, c.livenessProbe]) {
-            expect(probe).toEqual({ httpGet: { path: "/health", port: "http" }, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 3 });
-        }
-        expect(c.startupProbe.httpGet).toEqual({ path: "/health", port: "http" });
-        expect(c.startupProbe.periodSeconds * c.startupProbe.failureThreshold).toBeGreaterThanOrEqual(120);
-    }
-    expect(container("user-service").ports).toEqual([{ name: "http", containerPort: 3001, protocol: "TCP" }]);
-});
-
-test("environment: documented names, PgBouncer, pool, Redis seeds, prod rate limits", () => {
-    const env = envOf("user-service");
-    expect(env.map((e) => e.name)).toEqual(fleetModule.ENV_DOCS.map((doc) => doc.name));
-    const value = (name: string) => env.find((e) => e.name === name)?.value;
-    expect(value("PORT")).toBe("3001");
-    expect(value("DB_HOST")).toBe(POOLER);
-    expect(value("DB_PORT")).toBe("6432");
-    expect(value("DB_NAME")).toBe("prepx");
-    expect(value("DB_USER")).toBe("prepx");
-    expect([value("DB_POOL_MAX"), value("DB_POOL_MIN"), value("DB_POOL_IDLE_TIMEOUT_MS"), value("DB_POOL_CONNECTION_TIMEOUT_MS")]).toEqual(["100", "10", "30000", "2000"]);
-    expect(value("REDIS_CLUSTER_NODES")).toBe(SEEDS.join(","));
-    expect([value("RATE_LIMIT_TRADING_POINTS"), value("RATE_LIMIT_TRADING_DURATION_SECONDS"), value("RATE_LIMIT_TRADING_BLOCK_DURATION_SECONDS")]).toEqual(["600", "60", "600"]);
-    expect(value("RATE_LIMIT_IP_BLOCK_DURATION_SECONDS")).toBe("300");
-    expect(envOf("api-gateway").find((e) => e.name === "PORT")?.value).toBe("8080");
-});
-
-test("passwords reach the containers only through secretKeyRefs", () => {
-    for (const service of ["api-gateway", "user-service"]) {
-        const env = envOf(service);
-        expect(env.find((e) => e.name === "DB_PASSWORD")).toEqual({ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-app-user", key: "password" } } });
-        expect(env.find((e) => e.name === "REDIS_PASSWORD")).toEqual({ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-auth", key: "password" } } });
-        expect(env.filter((e) => /PASSWORD|SECRET|TOKEN/.test(e.name) && e.value !== undefined)).toEqual([]);
-    }
-});
-
-test("restricted pods: read-only root with a /tmp emptyDir, no API token, scrape annotations", () => {
-    const pod = find(recorded, DEPLOYMENT, fleetChild("api-gateway")).inputs.spec.template;
-    expect(pod.spec.containers[0].securityContext.readOnlyRootFilesystem).toBe(true);
-    expect(pod.spec.containers[0].volumeMounts).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
-    expect(pod.spec.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }]);
-    expect(pod.spec.securityContext.runAsNonRoot).toBe(true);
-    expect(pod.spec.automountServiceAccountToken).toBe(false);
-    expect(pod.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": "8080", "prometheus.io/path": "/metrics" });
-    expect(container("user-service").resources).toEqual({ requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "2Gi" } });
-});
-
-test("a ClusterIP and a headless Service per service, both on the service port", () => {
-    const clusterIp = find(recorded, SERVICE, fleetChild("api-gateway")).inputs.spec;
-    const headless = find(recorded, SERVICE, fleetChild("api-gateway-headless")).inputs.spec;
-    expect(clusterIp.type).toBe("ClusterIP");
-    expect(headless.clusterIP).toBe("None");
-    // Only ready pods are published: the field is left at its default (false), never set to true.
-    expect(headless.publishNotReadyAddresses ?? false).toBe(false);
-    for (const spec of [clusterIp, headless]) {
-        expect(spec.ports).toEqual([{ name: "http", port: 8080, targetPort: "http", protocol: "TCP" }]);
-        expect(spec.selector).toEqual({ "app.kubernetes.io/name": "api-gateway", "app.kubernetes.io/instance": "api-gateway", "app.kubernetes.io/component": "service" });
-    }
-});
-
-test("outputs: hosts, headless hosts, pod labels, ports", async () => {
+test("outputs: hosts, headless hosts, pod labels, ports, metrics targets, dashboards", async () => {
     expect(await valueOf(fleet.serviceHosts)).toEqual({
         "api-gateway": "api-gateway.prepx.svc.cluster.local",
         "user-service": "user-service.prepx.svc.cluster.local",
@@ -192,6 +160,12 @@ test("outputs: hosts, headless hosts, pod labels, ports", async () => {
     });
     expect(fleet.podLabelsOf("user-service")).toEqual(find(recorded, DEPLOYMENT, fleetChild("user-service")).inputs.spec.template.metadata.labels);
     expect(fleet.ports).toEqual({ "api-gateway": 8080, "user-service": 3001 });
+    expect(fleet.metricsTargets).toEqual([
+        { name: "api-gateway", labels: fleet.podLabelsOf("api-gateway"), ports: [8080] },
+        { name: "user-service", labels: fleet.podLabelsOf("user-service"), ports: [3001] },
+    ]);
+    expect(fleet.alertRules).toEqual([]);
+    expect(Object.keys(fleet.dashboards)).toEqual(["service-fleet.json"]);
     expect(() => fleet.podLabelsOf("billing")).toThrow("ServiceFleet has no service 'billing' (have: api-gateway, user-service)");
 });
 
@@ -201,10 +175,9 @@ test("a build context is built and pushed to the registry; pods run the pushed d
     expect(images[0].inputs.imageName).toBe("ghcr.io/prepx/user-service:2.7.1");
     expect(images[0].inputs.skipPush).toBe(false);
     expect(images[0].inputs.build.context).toMatch(/services\/user-service$/);
-    const digest = `ghcr.io/prepx/user-service:2.7.1@sha256:${"0".repeat(64)}`;
-    expect(container("user-service").image).toBe(digest);
+    expect(container("user-service").image).toBe(DIGEST);
     expect(container("api-gateway").image).toBe("ghcr.io/prepx/api-gateway:1.4.2");
-    expect(await valueOf(fleet.images)).toEqual({ "api-gateway": "ghcr.io/prepx/api-gateway:1.4.2", "user-service": digest });
+    expect(await valueOf(fleet.images)).toEqual({ "api-gateway": "ghcr.io/prepx/api-gateway:1.4.2", "user-service": DIGEST });
 });
 
 test("every workload meets the baseline", () => {
@@ -265,45 +238,76 @@ describe("NetworkPolicies from the fleet's labels", () => {
     });
 });
 
-describe("bad args are refused with a ResourceError naming the arg", () => {
-    const base = () => {
-        const config = readStackConfig("prod") as { services: Record<string, unknown>[] };
-        return {
-            namespace: "prepx",
-            services: config.services as unknown as ConstructorParameters<FleetModule["ServiceFleet"]>[1]["services"],
-            database: { host: POOLER, port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } },
-            redis: { seedNodes: SEEDS, passwordSecret: { name: "redis-auth", key: "password" } },
-        };
-    };
-    const attempt = (name: string, change: (args: ReturnType<typeof base>) => Record<string, unknown>): unknown => {
+describe("bad args are refused with one ResourceError listing every problem", () => {
+    type Args = Record<string, unknown> & { services: Record<string, unknown>[] };
+    const base = (): Args => ({
+        namespace: "prepx",
+        services: readStackConfig("prod").services as Record<string, unknown>[],
+        database: { host: POOLER, port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } },
+        redis: { seedNodes: SEEDS, passwordSecret: { name: "redis-auth", key: "password" } },
+    });
+    /** The error of a fleet named `bad-<n>` (each attempt registers its component before refusing, so names differ). */
+    let attempts = 0;
+    const errorOf = (change: (args: Args) => Args): Error => {
+        const name = `bad-${++attempts}`;
         try {
-            new fleetModule.ServiceFleet(name, change(base()) as unknown as ConstructorParameters<FleetModule["ServiceFleet"]>[1]);
+            new fleetModule.ServiceFleet(name, change(base()) as unknown as ServiceFleetArgs);
         } catch (error) {
-            return error;
+            expect(pulumi.ResourceError.isInstance(error)).toBe(true);
+            return error as Error;
         }
-        return undefined;
+        throw new Error("the fleet was accepted");
     };
-    test.each([
+    const withService = (args: Args, index: number, change: Record<string, unknown>): Args => ({
+        ...args,
+        services: args.services.map((service, at) => (at === index ? { ...service, ...change } : service)),
+    });
+
+    test.each<[string, (args: Args) => Args, string]>([
         [
             "maxReplicas below minReplicas",
-            (a: ReturnType<typeof base>) => ({ ...a, services: [a.services[0], { ...a.services[1], autoscaling: { minReplicas: 40, maxReplicas: 10, targetCpuPercent: 70 } }] }),
-            "ServiceFleet bad-maxReplicas-below-minReplicas: args.services[1].autoscaling.maxReplicas must be an integer of at least minReplicas (got 10)",
+            (args) => withService(args, 1, { autoscaling: { minReplicas: 40, maxReplicas: 10, targetCpuPercent: 70 } }),
+            "services[1].autoscaling.maxReplicas must be at least autoscaling.minReplicas (40) (got 10)",
         ],
-        ["duplicate names", (a: ReturnType<typeof base>) => ({ ...a, services: [a.services[0], a.services[0]] }), "args.services[1].name must be unique among services"],
-        ["no database for database users", (a: ReturnType<typeof base>) => ({ ...a, database: undefined }), "args.database is required: api-gateway, user-service use the database"],
+        ["duplicate names", (args) => ({ ...args, services: [args.services[0], args.services[0]] }), 'services[1].name must be unique among services (got "api-gateway")'],
+        ["no database for database users", (args) => ({ ...args, database: undefined }), "database is required: api-gateway, user-service use the database (got nothing)"],
         [
             "a build context without a registry",
-            (a: ReturnType<typeof base>) => ({ ...a, services: [{ ...a.services[0], image: { build: { context: "x", repository: "x", tag: "1" } } }] }),
-            "args.registry is required: services[0] (api-gateway) has a build context",
+            (args) => withService(args, 0, { image: { build: { context: "x", repository: "x", tag: "1" } } }),
+            "registry is required: services[0] (api-gateway) has a build context (got nothing)",
         ],
-        ["pool min above max", (a: ReturnType<typeof base>) => ({ ...a, pool: { max: 5, min: 6, idleTimeoutMs: 0, connectionTimeoutMs: 1 } }), "args.pool.min must be an integer from 0 to pool.max (5) (got 6)"],
-        ["a name too long for its headless Service", (a: ReturnType<typeof base>) => ({ ...a, services: [{ ...a.services[0], name: "a".repeat(55) }] }), "args.services[0].name must be a DNS label of at most 54 characters"],
-        ["no services", (a: ReturnType<typeof base>) => ({ ...a, services: [] }), "args.services must list at least one service"],
-        ["health check period 0", (a: ReturnType<typeof base>) => ({ ...a, healthCheck: { periodSeconds: 0, timeoutSeconds: 5, failureThreshold: 3 } }), "args.healthCheck.periodSeconds must be a positive integer (got 0)"],
-    ])("%s", (reason, change, message) => {
-        // A distinct component name per case: each attempt registers its component before refusing.
-        const error = attempt(`bad-${reason.replace(/\W+/g, "-")}`, change);
-        expect(pulumi.ResourceError.isInstance(error)).toBe(true);
-        expect((error as Error).message).toContain(message);
+        ["pool min above max", (args) => ({ ...args, pool: { max: 5, min: 6 } }), "pool.min must be at most max (5) (got 6)"],
+        [
+            "a name too long for its headless Service",
+            (args) => withService(args, 0, { name: "a".repeat(55) }),
+            `services[0].name must be a DNS label of at most 54 characters (its headless Service appends '-headless') (got "${"a".repeat(55)}")`,
+        ],
+        ["no services", (args) => ({ ...args, services: [] }), "services must have at least 1 entry (got [])"],
+        ["health check period 0", (args) => ({ ...args, healthCheck: { periodSeconds: 0 } }), "healthCheck.periodSeconds must be at least 1 (got 0)"],
+        ["a misspelt key, which would otherwise fall back to the default", (args) => ({ ...args, startupTimeoutSecond: 300 }), "startupTimeoutSecond is not a known key (got 300)"],
+        ["a misspelt nested key", (args) => ({ ...args, rateLimits: { trading: { point: 300 } } }), "rateLimits.trading.point is not a known key (got 300)"],
+        ["an empty Secret key", (args) => ({ ...args, redis: { seedNodes: SEEDS, passwordSecret: { name: "redis-auth", key: "" } } }), `redis.passwordSecret.key must be a Secret key (letters, digits, '-', '_' or '.') (got "")`],
+    ])("%s", (_reason, change, problem) => {
+        const error = errorOf(change);
+        expect(error.message).toBe(`ServiceFleet bad-${attempts}: ${problem}`);
+    });
+
+    test("several problems are reported together, one per line", () => {
+        const error = errorOf((args) => ({ ...withService(args, 0, { port: 70000 }), namespace: "", healthCheck: { timeoutSeconds: 0 }, runAsUser: 0 }));
+        expect(error.message.split("\n")).toEqual([
+            `ServiceFleet bad-${attempts}: namespace must be a DNS label (lower-case letters, digits and '-', at most 63) (got "")`,
+            `ServiceFleet bad-${attempts}: services[0].port must be at most 65535 (got 70000)`,
+            `ServiceFleet bad-${attempts}: healthCheck.timeoutSeconds must be at least 1 (got 0)`,
+            `ServiceFleet bad-${attempts}: runAsUser must be at least 1 (got 0)`,
+        ]);
+    });
+
+    test("the other components' outputs pass unresolved; plain values are checked", async () => {
+        const redis = { seedNodes: pulumi.output(SEEDS), passwordSecret: { name: pulumi.output("redis-auth"), key: "password" } };
+        const accepted = new fleetModule.ServiceFleet("outputs-pass", { ...base(), namespace: pulumi.output("prepx"), redis } as unknown as ServiceFleetArgs);
+        expect(Object.keys(await valueOf(accepted.serviceHosts))).toEqual(["api-gateway", "user-service"]);
+        await settled(recorded);
+        const database = { host: "", port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } };
+        expect(errorOf((args) => ({ ...args, database })).message).toBe(`ServiceFleet bad-${attempts}: database.host must be a non-empty string (got "")`);
     });
 });

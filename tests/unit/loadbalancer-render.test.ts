@@ -1,5 +1,6 @@
 // The nginx.conf and log-exporter renderers, called directly: every setting of DESIGN.md section 1,
 // the division of limits by the replica count, 429 statuses, and resolve vs static upstreams.
+import { loadBalancerTierArgsSchema } from "../../components/loadbalancer/args";
 import {
     LATENCY_BUCKETS_SECONDS,
     LB_METRICS,
@@ -11,41 +12,18 @@ import {
     renderLogExporterConfig,
     renderNginxConf,
 } from "../../components/loadbalancer/render";
+import { LOG_EXPORTER_CONFIG, nginxConfOptions } from "../../components/loadbalancer/specs";
 import { parseStackConfig } from "../../config";
 import { readStackConfig } from "../../scripts/stack-files";
+import { loadBalancerTierArgs } from "../../stack-args";
 
-const resolveUpstream: NginxUpstream = {
-    kind: "resolve",
-    host: "api-gateway-headless.prepx.svc.cluster.local",
-    port: 8080,
-    resolver: "kube-dns.kube-system.svc.cluster.local",
-    resolverValidSeconds: 5,
-};
+const HEADLESS = "api-gateway-headless.prepx.svc.cluster.local";
 const staticUpstream: NginxUpstream = { kind: "static", servers: ["127.0.0.1:9001", "127.0.0.1:9002", "127.0.0.1:9003"] };
+const prodConfig = parseStackConfig("prod", readStackConfig("prod"));
+const prodArgs = loadBalancerTierArgsSchema.parse(loadBalancerTierArgs(prodConfig, prodConfig.namespace, HEADLESS));
 
-/** The prod stack's loadBalancer section, as the renderer takes it. */
-function prodOptions(upstream: NginxUpstream = resolveUpstream): NginxConfOptions {
-    const lb = parseStackConfig("prod", readStackConfig("prod")).loadBalancer;
-    return {
-        replicas: lb.replicas,
-        workerConnections: lb.workerConnections,
-        workerRlimitNofile: lb.workerRlimitNofile,
-        rateLimits: { global: lb.rateLimits.global.rate, api: lb.rateLimits.api.rate, trading: lb.rateLimits.trading.rate },
-        burst: lb.burst,
-        limitConn: lb.limitConn,
-        zoneSize: lb.zoneSize,
-        upstream,
-        upstreamKeepalive: lb.upstreamKeepalive,
-        upstreamKeepaliveTimeoutSeconds: 4,
-        maxFails: lb.maxFails,
-        failTimeoutSeconds: lb.failTimeoutSeconds,
-        proxy: lb.proxy,
-        listenPort: 8080,
-        statusPort: 8081,
-        paths: { pidFile: "/tmp/nginx/nginx.pid", tempDir: "/tmp/nginx", errorLog: "stderr" },
-        accessLogSyslog: "127.0.0.1:5531",
-    };
-}
+/** What the tier renders nginx.conf with in prod (resolving the gateways' headless Service). */
+const prod: NginxConfOptions = nginxConfOptions(prodArgs, HEADLESS);
 
 /** The directives of one `name {` block (first match), without nested blocks' closing braces. */
 function block(conf: string, opener: string): string {
@@ -101,7 +79,7 @@ describe("perInstanceLimits", () => {
 });
 
 describe("renderNginxConf (prod, resolve upstream)", () => {
-    const conf = renderNginxConf(prodOptions());
+    const conf = renderNginxConf(prod);
     const main = directives(conf.slice(0, conf.indexOf("events {")));
     const http = block(conf, "http");
 
@@ -184,7 +162,7 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
     });
 
     test("graceful stop waits for the longest proxied request; paths come from the options", () => {
-        expect(drainSeconds(prodOptions().proxy)).toBe(65);
+        expect(drainSeconds(prod.proxy)).toBe(65);
         expect(main).toContain("worker_shutdown_timeout 65s;");
         expect(main).toContain("pid /tmp/nginx/nginx.pid;");
         expect(main).toContain("error_log stderr warn;");
@@ -199,10 +177,10 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
     });
 });
 
-describe("renderNginxConf upstream kinds", () => {
+describe("renderNginxConf options", () => {
     test("static: one server line per address, no resolver; everything else identical", () => {
-        const resolved = renderNginxConf(prodOptions(resolveUpstream));
-        const fixed = renderNginxConf(prodOptions(staticUpstream));
+        const resolved = renderNginxConf(prod);
+        const fixed = renderNginxConf({ ...prod, upstream: staticUpstream });
         const upstream = directives(block(fixed, "upstream gateways"));
         expect(upstream.filter((d) => d.startsWith("server "))).toEqual([
             "server 127.0.0.1:9001 max_fails=3 fail_timeout=30s;",
@@ -220,18 +198,29 @@ describe("renderNginxConf upstream kinds", () => {
     });
 
     test("an empty static list is refused", () => {
-        expect(() => renderNginxConf(prodOptions({ kind: "static", servers: [] }))).toThrow(/servers/);
+        expect(() => renderNginxConf({ ...prod, upstream: { kind: "static", servers: [] } })).toThrow(/servers/);
+    });
+
+    test("path prefixes and the shutdown timeout are rendered as given", () => {
+        const conf = renderNginxConf({ ...prod, apiPathPrefix: "/v2/", tradingPathPrefix: "/v2/orders/", shutdownTimeoutSeconds: 17 });
+        expect(directives(block(conf, "location /v2/")).filter((d) => d.startsWith("limit_req "))).toEqual([
+            "limit_req zone=global burst=33 nodelay;",
+            "limit_req zone=api burst=33 nodelay;",
+        ]);
+        expect(directives(block(conf, "location /v2/orders/"))).toContain("limit_req zone=trading burst=33 nodelay;");
+        expect(conf).not.toContain("location /api/");
+        expect(conf).toContain("worker_shutdown_timeout 17s;");
     });
 
     test("a burst of 0 renders nodelay without burst", () => {
-        const conf = renderNginxConf({ ...prodOptions(), burst: 0 });
+        const conf = renderNginxConf({ ...prod, burst: 0 });
         expect(conf).toContain("limit_req zone=global nodelay;");
         expect(conf).not.toContain("burst=");
     });
 });
 
 describe("renderLogExporterConfig", () => {
-    const config = renderLogExporterConfig({ listenPort: 4040, syslogAddress: "127.0.0.1:5531" });
+    const config = renderLogExporterConfig(LOG_EXPORTER_CONFIG);
 
     test("namespace nginx, syslog source with nginx's tag, the same format as nginx's log_format", () => {
         expect(config).toContain('  - name: "nginx"');

@@ -1,29 +1,34 @@
-// MonitoringStack under mocks with dev's configuration: short retention, nothing protected, Grafana
-// on an emptyDir, and no Redis replica alert (dev runs masters only).
+// MonitoringStack under mocks with dev's configuration: short retention, a 30s interval, nothing
+// protected, Grafana on an emptyDir. The rules and dashboards it is given land in its files as given.
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { parse } from "yaml";
 import { baselineViolations } from "../helpers/baseline";
 import { find, installMocks, isWireSecret, mockPassword, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
 import { monitoringStackArgs } from "../../stack-args";
-import { parsePrometheusSize, parseMemoryQuantity } from "../../components/units";
+import { redisAlertRules, redisDashboards } from "../../components/redis/alerts";
+import { SCRAPE_JOBS } from "../../components/observability";
+import { parseAlertRules, parsePrometheusYml, scrapeJob } from "../helpers/monitoring-files";
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- manifests are checked structurally */
+type PodSpec = k8s.types.output.core.v1.PodSpec;
 
 const STACK = "dev";
 const NAMESPACE = "prepx-dev";
+/** What the other components would publish: here Redis' rules and dashboard, and Patroni's scrape job. */
+const OBSERVED = {
+    alertRules: redisAlertRules({ masters: 3, replicasPerMaster: 0 }),
+    dashboards: redisDashboards,
+    portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app: "postgres", port: 8008 }],
+};
 let recorded: RecordedResource[];
-// eslint-disable-next-line @typescript-eslint/consistent-type-imports
-let monitoring: typeof import("../../components/monitoring");
-// eslint-disable-next-line @typescript-eslint/consistent-type-imports
 let stack: import("../../components/monitoring").MonitoringStack;
 
 beforeAll(async () => {
     recorded = await installMocks(STACK);
-    monitoring = await import("../../components/monitoring");
+    const { MonitoringStack } = await import("../../components/monitoring");
     const { parseStackConfig } = await import("../../config");
     const config = parseStackConfig(STACK, readStackConfig(STACK));
-    stack = new monitoring.MonitoringStack("mon", monitoringStackArgs(config, config.namespace));
+    stack = new MonitoringStack("mon", monitoringStackArgs(config, config.namespace, OBSERVED));
     await valueOf(stack.grafanaUrl);
     await settled(recorded);
 });
@@ -37,49 +42,49 @@ test("every workload meets the baseline", () => {
 
 test("Prometheus keeps 2 days and 1GB on a 2Gi PVC", () => {
     const container = prometheus().inputs.spec.template.spec.containers[0];
-    expect(container.args).toEqual(expect.arrayContaining(["--storage.tsdb.retention.time=2d", "--storage.tsdb.retention.size=1GB", "--web.enable-lifecycle"]));
-    const size: string = prometheus().inputs.spec.volumeClaimTemplates[0].spec.resources.requests.storage;
-    expect(size).toBe("2Gi");
-    expect(parseMemoryQuantity(size)).toBeGreaterThan(parsePrometheusSize("1GB"));
+    expect(container.args).toEqual(expect.arrayContaining(["--storage.tsdb.retention.time=2d", "--storage.tsdb.retention.size=1GB"]));
+    expect(prometheus().inputs.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("2Gi");
     expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } });
 });
 
 test("nothing is protected in dev and PVCs go with the StatefulSet", () => {
     expect(prometheus().protect).toBe(false);
     expect(prometheus().inputs.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
-    expect(recorded.filter((r) => r.protect)).toEqual([]);
+    expect(recorded.filter((resource) => resource.protect)).toEqual([]);
 });
 
 test("Grafana keeps its database on an emptyDir, with no PVC", () => {
     expect(ofType(recorded, "kubernetes:core/v1:PersistentVolumeClaim")).toEqual([]);
-    const pod = find(recorded, "kubernetes:apps/v1:Deployment", "mon-grafana").inputs.spec.template.spec;
-    expect(pod.volumes.find((v: any) => v.name === "data")).toEqual({ name: "data", emptyDir: { sizeLimit: "1Gi" } });
-    expect(pod.containers[0].env.map((e: any) => e.name)).not.toContain("GF_INSTALL_PLUGINS");
+    const pod: PodSpec = find(recorded, "kubernetes:apps/v1:Deployment", "mon-grafana").inputs.spec.template.spec;
+    expect(pod.volumes.find((volume) => volume.name === "data")).toEqual({ name: "data", emptyDir: { sizeLimit: "1Gi" } });
 });
 
-test("prometheus.yml scrapes every 30s in the dev namespace only", () => {
-    const config = parse(configMap()["prometheus.yml"]);
-    expect(config.global).toMatchObject({ scrape_interval: "30s", evaluation_interval: "30s" });
-    const names = config.scrape_configs.filter((j: any) => j.job_name !== "kubelet").map((j: any) => j.kubernetes_sd_configs[0].namespaces.names);
+test("prometheus.yml scrapes every 30s (timeout 10s) in the dev namespace only, Patroni's port included", () => {
+    const config = parsePrometheusYml(configMap()["prometheus.yml"]);
+    expect(config.global).toEqual({ scrape_interval: "30s", evaluation_interval: "30s", scrape_timeout: "10s" });
+    expect(config.scrape_configs.map((job) => job.job_name)).toEqual(["kubernetes-pods", "kubernetes-pods-extra-metrics", "patroni", "kube-state-metrics", "kubelet"]);
+    const names = config.scrape_configs.filter((job) => job.job_name !== "kubelet").map((job) => job.kubernetes_sd_configs?.[0].namespaces?.names);
     expect(names).toEqual([[NAMESPACE], [NAMESPACE], [NAMESPACE], [NAMESPACE]]);
-    const kubelet = config.scrape_configs.find((j: any) => j.job_name === "kubelet");
-    expect(kubelet.metric_relabel_configs[0].regex).toMatch(/;prepx-dev$/);
+    expect(scrapeJob(config, "kubelet").metric_relabel_configs?.[0].regex).toMatch(/;prepx-dev$/);
 });
 
-test("alert rules follow dev's counts: one PostgreSQL replica, Redis masters without replicas", () => {
-    const rules = Object.fromEntries(parse(configMap()["alerts.yml"]).groups[0].rules.map((r: any) => [r.alert, r]));
-    expect(rules.PostgresReplicasBelowExpected.expr).toMatch(/< 1$/);
-    expect(rules.RedisMasterMissing.expr).toMatch(/< 3$/);
-    expect(rules.RedisReplicasBelowExpected).toBeUndefined();
-    expect(rules.NginxP95LatencyAboveSlo.expr).toMatch(/> 0\.1$/);
-    for (const rule of Object.values(rules) as any[]) expect(rule.labels.namespace).toBe(NAMESPACE);
+test("the given rules come first, in their order, then MonitoringStack's own; each labelled with the dev namespace", () => {
+    const rules = parseAlertRules(configMap()["alerts.yml"]);
+    expect(rules.map((rule) => rule.alert)).toEqual(["RedisDown", "RedisClusterStateNotOk", "RedisMasterMissing", "PodRestarting", "PersistentVolumeNearlyFull"]);
+    expect(rules[2]).toEqual({ ...OBSERVED.alertRules[2], labels: { severity: "critical", namespace: NAMESPACE } });
+    for (const rule of rules) expect(rule.labels.namespace).toBe(NAMESPACE);
+});
+
+test("the given dashboards are provisioned, and only those", () => {
+    const dashboards = find(recorded, "kubernetes:core/v1:ConfigMap", "mon-grafana-dashboards").inputs.data;
+    expect(Object.keys(dashboards)).toEqual(["redis.json"]);
+    expect(JSON.parse(dashboards["redis.json"])).toEqual(redisDashboards["redis.json"]);
 });
 
 test("RBAC is scoped to the dev namespace; the ClusterRole name carries it", () => {
     expect(find(recorded, "kubernetes:rbac.authorization.k8s.io/v1:Role", "mon-prometheus").inputs.metadata.namespace).toBe(NAMESPACE);
     const [clusterRole] = ofType(recorded, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole");
     expect(clusterRole.inputs.metadata.name).toBe(`${NAMESPACE}-mon-prometheus-kubelet`);
-    expect(JSON.stringify(clusterRole.inputs.rules)).not.toContain("nodes/proxy");
 });
 
 test("the Grafana password is secret and only in the Secret", async () => {
@@ -88,17 +93,11 @@ test("the Grafana password is secret and only in the Secret", async () => {
     expect(secret.inputs.stringData["admin-password"]).toBe(password);
     expect(isWireSecret(secret.wire.stringData)).toBe(true);
     expect(await pulumi.isSecret(stack.grafanaAdminPassword)).toBe(true);
-    const elsewhere = recorded.filter((r) => r.type !== "kubernetes:core/v1:Secret" && r.type !== "random:index/randomPassword:RandomPassword");
+    const elsewhere = recorded.filter((resource) => resource.type !== "kubernetes:core/v1:Secret" && resource.type !== "random:index/randomPassword:RandomPassword");
     for (const resource of elsewhere) expect(JSON.stringify(resource.inputs)).not.toContain(password);
 });
 
 test("outputs name the dev namespace", async () => {
     expect(await valueOf(stack.prometheusUrl)).toBe(`http://mon-prometheus.${NAMESPACE}.svc.cluster.local:9090`);
     expect(await valueOf(stack.grafanaUrl)).toBe(`http://mon-grafana.${NAMESPACE}.svc.cluster.local:3000`);
-});
-
-test("dev's own sizing is checked too: a 1Gi PVC for 1GB of retention is refused", () => {
-    expect(() => new monitoring.MonitoringStack("bad", { namespace: NAMESPACE, expected: { postgresMembers: 2, redisMasters: 3, redisNodes: 3 }, prometheus: { retentionSize: "1GB", storage: "1Gi" } })).toThrow(
-        /args\.prometheus\.storage \(1Gi\) must be larger than prometheus\.retentionSize \(1GB\)/,
-    );
 });

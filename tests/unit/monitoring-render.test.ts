@@ -1,55 +1,35 @@
-// The monitoring renderers, called directly: the YAML emitter, prometheus.yml's scrape jobs, every
-// alert rule's expression and thresholds, Grafana's provisioning and the dashboard check.
+// The monitoring renderers, called directly: the YAML emitter, prometheus.yml's scrape jobs and
+// timeout, the rules file MonitoringStack assembles from the components' rules, Grafana's
+// provisioning, the dashboard check, and the mapping from the component's args to these options.
 import { parse } from "yaml";
-import { LB_METRICS, LOG_EXPORTER_PORT_NAME, STUB_EXPORTER_PORT_NAME } from "../../components/loadbalancer/render";
-import { DASHBOARDS, dashboardFiles } from "../../components/monitoring/dashboards";
+import { LOG_EXPORTER_PORT_NAME, STUB_EXPORTER_PORT_NAME } from "../../components/loadbalancer/render";
+import { monitoringAlertRules } from "../../components/monitoring/alerts";
+import { monitoringStackArgsSchema } from "../../components/monitoring/args";
+import { dashboardFiles, dashboardProblems } from "../../components/monitoring/dashboards";
 import {
     ALERT_RULES_FILE,
-    AlertRulesOptions,
-    AlertThresholds,
-    JOBS,
+    alertRulesOptions,
     KUBELET_CA_FILE,
     KUBELET_TOKEN_FILE,
     PrometheusConfigOptions,
-    alertRules,
-    dashboardProblems,
     prometheusConfig,
+    prometheusConfigOptions,
     renderAlertRules,
     renderGrafanaDashboardProvider,
     renderGrafanaDatasources,
     renderPrometheusConfig,
+    scrapeTimeout,
 } from "../../components/monitoring/render";
+import { alertRule, SCRAPE_JOBS } from "../../components/observability";
 import { toYaml } from "../../components/yaml";
+import { PrometheusYml, scrapeJob } from "../helpers/monitoring-files";
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML is checked structurally */
-
-const THRESHOLDS: AlertThresholds = {
-    p95LatencyMs: 100,
-    http5xxRatio: 0.01,
-    replicationLagSeconds: 30,
-    replicationLagBytes: 1048576,
-    podRestarts: 3,
-    podRestartWindow: "15m",
-    pvcUsedRatio: 0.85,
-};
-const RULES: AlertRulesOptions = {
-    namespace: "prepx",
-    expected: { postgresMembers: 3, redisMasters: 3, redisNodes: 6 },
-    thresholds: THRESHOLDS,
-    postgresApp: "postgres",
-};
-const PROM: PrometheusConfigOptions = {
-    namespace: "prepx",
-    scrapeInterval: "15s",
-    kubeStateMetricsApp: "kube-state-metrics",
-    postgresApp: "postgres",
-    patroniPort: 8008,
-    verifyKubeletTls: false,
-};
-
-function rulesOf(options: AlertRulesOptions): Record<string, ReturnType<typeof alertRules>[number]> {
-    return Object.fromEntries(alertRules(options).map((rule) => [rule.alert, rule]));
-}
+const PATRONI_JOB = { job: SCRAPE_JOBS.patroni, app: "postgres", port: 8008 };
+/** MonitoringStack's args as the prod stack resolves them (defaults), with Patroni's scrape job. */
+const ARGS = monitoringStackArgsSchema.parse({ namespace: "prepx", portScrapeJobs: [PATRONI_JOB] });
+const PROM: PrometheusConfigOptions = prometheusConfigOptions(ARGS, "prepx");
+/** prometheus.yml as the value renderPrometheusConfig serializes, read as the tests read the file. */
+const configOf = (options: PrometheusConfigOptions) => prometheusConfig(options) as unknown as PrometheusYml;
 
 describe("toYaml", () => {
     test("round-trips nested values, quoting every string", () => {
@@ -83,27 +63,51 @@ describe("toYaml", () => {
 });
 
 describe("prometheus.yml", () => {
-    const config = prometheusConfig(PROM) as any;
-    const job = (name: string) => config.scrape_configs.find((j: any) => j.job_name === name);
+    const config = configOf(PROM);
+    const job = (name: string) => scrapeJob(config, name);
+
+    test("the args map to the options: the stack's interval, kube-state-metrics' app, the given port jobs", () => {
+        expect(PROM).toEqual({ namespace: "prepx", scrapeInterval: "15s", kubeStateMetricsApp: "kube-state-metrics", portScrapeJobs: [PATRONI_JOB], verifyKubeletTls: false });
+    });
 
     test("parses back to the structure it was rendered from", () => {
         expect(parse(renderPrometheusConfig(PROM))).toEqual(config);
     });
 
-    test("loads the alert rules and evaluates at the scrape interval", () => {
+    test("loads the alert rules and evaluates at the scrape interval; port jobs sit between the pod jobs and kube-state-metrics", () => {
         expect(config.rule_files).toEqual([ALERT_RULES_FILE]);
-        expect(config.global).toMatchObject({ scrape_interval: "15s", evaluation_interval: "15s" });
-        expect(config.scrape_configs.map((j: any) => j.job_name)).toEqual([JOBS.pods, JOBS.extraMetricsPorts, JOBS.patroni, JOBS.kubeStateMetrics, JOBS.kubelet]);
+        expect(config.global).toEqual({ scrape_interval: "15s", evaluation_interval: "15s", scrape_timeout: "10s" });
+        expect(config.scrape_configs.map((scrapeJob) => scrapeJob.job_name)).toEqual([
+            SCRAPE_JOBS.pods,
+            SCRAPE_JOBS.extraMetricsPorts,
+            SCRAPE_JOBS.patroni,
+            SCRAPE_JOBS.kubeStateMetrics,
+            SCRAPE_JOBS.kubelet,
+        ]);
+        const withoutPortJobs = configOf({ ...PROM, portScrapeJobs: [] });
+        expect(withoutPortJobs.scrape_configs.map((scrapeJob) => scrapeJob.job_name)).toEqual([SCRAPE_JOBS.pods, SCRAPE_JOBS.extraMetricsPorts, SCRAPE_JOBS.kubeStateMetrics, SCRAPE_JOBS.kubelet]);
+    });
+
+    test("the scrape timeout is 10s, or the interval when that is shorter (Prometheus refuses a longer timeout)", () => {
+        const globalOf = (scrapeInterval: string) => configOf({ ...PROM, scrapeInterval }).global;
+        expect(globalOf("5s")).toEqual({ scrape_interval: "5s", evaluation_interval: "5s", scrape_timeout: "5s" });
+        expect(globalOf("15s")).toEqual({ scrape_interval: "15s", evaluation_interval: "15s", scrape_timeout: "10s" });
+        // Durations are compared, not strings: "5000ms" is shorter than 10s, "1m" longer, "10s" equal.
+        expect(scrapeTimeout("5000ms")).toBe("5000ms");
+        expect(scrapeTimeout("9s")).toBe("9s");
+        expect(scrapeTimeout("10s")).toBe("10s");
+        expect(scrapeTimeout("1m")).toBe("10s");
+        expect(scrapeTimeout("2h")).toBe("10s");
     });
 
     test("pod jobs discover only the stack's namespace", () => {
-        for (const name of [JOBS.pods, JOBS.extraMetricsPorts, JOBS.patroni, JOBS.kubeStateMetrics]) {
+        for (const name of [SCRAPE_JOBS.pods, SCRAPE_JOBS.extraMetricsPorts, SCRAPE_JOBS.patroni, SCRAPE_JOBS.kubeStateMetrics]) {
             expect(job(name).kubernetes_sd_configs).toEqual([{ role: "pod", namespaces: { names: ["prepx"] } }]);
         }
     });
 
     test("the pods job keeps annotated pods, scrapes the annotated port and path, and labels namespace/pod/app", () => {
-        const rules = job(JOBS.pods).relabel_configs;
+        const rules = job(SCRAPE_JOBS.pods).relabel_configs;
         expect(rules[0]).toEqual({ source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], regex: "true", action: "keep" });
         expect(rules).toContainEqual({
             source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
@@ -111,14 +115,16 @@ describe("prometheus.yml", () => {
             action: "drop",
         });
         expect(rules).toContainEqual(expect.objectContaining({ source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_path"], target_label: "__metrics_path__" }));
-        const address = rules.find((r: any) => r.target_label === "__address__");
+        const address = rules.find((rule) => rule.target_label === "__address__");
+        if (!address?.regex || !address.replacement) throw new Error("no __address__ rewrite");
+        const { regex, replacement } = address;
         expect(address.source_labels).toEqual(["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"]);
         // The rewrite, applied as Prometheus does (a fully anchored match, then $n substitution).
-        const rewrite = (input: string) => input.replace(new RegExp(`^(?:${address.regex})$`), address.replacement.replace(/\$(\d)/g, "$$$1"));
+        const rewrite = (input: string) => input.replace(new RegExp(`^(?:${regex})$`), replacement.replace(/\$(\d)/g, "$$$1"));
         expect(rewrite("10.1.2.3:6379;9121")).toBe("10.1.2.3:9121");
         expect(rewrite("10.1.2.3;9121")).toBe("10.1.2.3:9121");
         expect(rewrite("[fd00::5]:6379;9121")).toBe("[fd00::5]:9121");
-        const targets = Object.fromEntries(rules.filter((r: any) => r.action === "replace" && !r.target_label.startsWith("__")).map((r: any) => [r.target_label, r.source_labels[0]]));
+        const targets = Object.fromEntries(rules.filter((rule) => rule.action === "replace" && !rule.target_label?.startsWith("__")).map((rule) => [rule.target_label, rule.source_labels[0]]));
         expect(targets).toEqual({
             namespace: "__meta_kubernetes_namespace",
             pod: "__meta_kubernetes_pod_name",
@@ -128,37 +134,40 @@ describe("prometheus.yml", () => {
     });
 
     test("a second exporter in an annotated pod is scraped on its metrics-* port (nginx's access-log exporter)", () => {
-        const rules = job(JOBS.extraMetricsPorts).relabel_configs;
+        const rules = job(SCRAPE_JOBS.extraMetricsPorts).relabel_configs;
         expect(rules[0]).toEqual({ source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], regex: "true", action: "keep" });
-        const portRule = rules.find((r: any) => r.source_labels[0] === "__meta_kubernetes_pod_container_port_name");
-        const kept = (name: string) => portRule.action === "keep" && new RegExp(`^(?:${portRule.regex})$`).test(name);
+        const portRule = rules.find((rule) => rule.source_labels[0] === "__meta_kubernetes_pod_container_port_name");
+        const kept = (name: string) => portRule?.action === "keep" && new RegExp(`^(?:${portRule.regex})$`).test(name);
         expect(kept(LOG_EXPORTER_PORT_NAME)).toBe(true);
         // The annotated port is the pods job's; scraping it here too would store every series twice.
         expect(kept(STUB_EXPORTER_PORT_NAME)).toBe(false);
         expect(kept("http")).toBe(false);
-        expect(rules.filter((r: any) => r.target_label === "__address__")).toEqual([]);
+        expect(rules.filter((rule) => rule.target_label === "__address__")).toEqual([]);
     });
 
-    test("Patroni is scraped on its REST port of the PostgreSQL pods", () => {
-        const rules = job(JOBS.patroni).relabel_configs;
+    test("a port job scrapes its port of its app's pods (Patroni's REST port of the PostgreSQL pods)", () => {
+        const rules = job(SCRAPE_JOBS.patroni).relabel_configs;
         expect(rules).toContainEqual({ source_labels: ["__meta_kubernetes_pod_label_app_kubernetes_io_name"], regex: "postgres", action: "keep" });
         expect(rules).toContainEqual({ source_labels: ["__meta_kubernetes_pod_container_port_number"], regex: "8008", action: "keep" });
+        // The app name is a literal in the anchored regex.
+        const dotted = configOf({ ...PROM, portScrapeJobs: [{ job: "exporter", app: "my.app", port: 9000 }] });
+        expect(scrapeJob(dotted, "exporter").relabel_configs[0].regex).toBe("my\\.app");
     });
 
     test("kube-state-metrics keeps the namespace/pod labels of the objects it reports", () => {
-        const ksm = job(JOBS.kubeStateMetrics);
+        const ksm = job(SCRAPE_JOBS.kubeStateMetrics);
         expect(ksm.honor_labels).toBe(true);
         expect(ksm.relabel_configs).toContainEqual({ source_labels: ["__meta_kubernetes_pod_container_port_name"], regex: "http-metrics", action: "keep" });
     });
 
     test("kubelets are scraped directly with the projected token, keeping only this namespace's volume stats", () => {
-        const kubelet = job(JOBS.kubelet);
+        const kubelet = job(SCRAPE_JOBS.kubelet);
         expect(kubelet.kubernetes_sd_configs).toEqual([{ role: "node" }]);
         expect(kubelet.scheme).toBe("https");
         expect(kubelet.authorization).toEqual({ type: "Bearer", credentials_file: KUBELET_TOKEN_FILE });
         expect(kubelet.tls_config).toEqual({ insecure_skip_verify: true });
         expect(JSON.stringify(kubelet)).not.toContain("/proxy");
-        const [keep] = kubelet.metric_relabel_configs;
+        const [keep] = kubelet.metric_relabel_configs ?? [];
         const kept = (name: string, namespace: string) => new RegExp(`^(?:${keep.regex})$`).test(`${name};${namespace}`);
         expect(kept("kubelet_volume_stats_used_bytes", "prepx")).toBe(true);
         expect(kept("kubelet_volume_stats_capacity_bytes", "prepx")).toBe(true);
@@ -168,87 +177,44 @@ describe("prometheus.yml", () => {
     });
 
     test("verifying kubelet TLS uses the cluster CA instead of skipping verification", () => {
-        const verified = (prometheusConfig({ ...PROM, verifyKubeletTls: true }) as any).scrape_configs.find((j: any) => j.job_name === JOBS.kubelet);
+        const options = prometheusConfigOptions(monitoringStackArgsSchema.parse({ namespace: "prepx", verifyKubeletTls: true }), "prepx");
+        const verified = scrapeJob(configOf(options), SCRAPE_JOBS.kubelet);
         expect(verified.tls_config).toEqual({ ca_file: KUBELET_CA_FILE });
     });
 });
 
-describe("alert rules", () => {
-    const rules = rulesOf(RULES);
+describe("the alert rules file", () => {
+    const given = [
+        alertRule("FirstDown", "first_up == 0", "1m", "critical", "First is down", "The first exporter reports down."),
+        alertRule("SecondSlow", "second_seconds > 1", "10m", "warning", "Second is slow", "The second component answers slowly."),
+    ];
+    const options = alertRulesOptions({ ...ARGS, alertRules: given }, "prepx");
 
-    test("every alert is present, with for, severity, namespace, summary and description", () => {
-        expect(Object.keys(rules).sort()).toEqual(
-            [
-                "PostgresDown",
-                "PostgresReplicationLagHigh",
-                "PostgresReplicationLagBytesHigh",
-                "PostgresReplicasBelowExpected",
-                "RedisDown",
-                "RedisClusterStateNotOk",
-                "RedisMasterMissing",
-                "RedisReplicasBelowExpected",
-                "NginxDown",
-                "Nginx5xxRatioHigh",
-                "NginxP95LatencyAboveSlo",
-                "PodRestarting",
-                "PersistentVolumeNearlyFull",
-            ].sort(),
-        );
-        for (const rule of Object.values(rules)) {
-            expect(rule.for).toMatch(/^\d+[smh]$/);
-            expect(["critical", "warning"]).toContain(rule.labels.severity);
-            expect(rule.labels.namespace).toBe("prepx");
-            expect(rule.annotations.summary.length).toBeGreaterThan(10);
-            expect(rule.annotations.description.length).toBeGreaterThan(20);
-        }
+    test("holds the given rules in their order, then MonitoringStack's own", () => {
+        expect(options.namespace).toBe("prepx");
+        expect(options.rules).toEqual([...given, ...monitoringAlertRules(ARGS.thresholds)]);
+        expect(options.rules.map((rule) => rule.alert)).toEqual(["FirstDown", "SecondSlow", "PodRestarting", "PersistentVolumeNearlyFull"]);
     });
 
-    test("expressions have the expected shape", () => {
-        expect(rules.PostgresDown.expr).toBe('pg_up == 0 or up{job="kubernetes-pods", app="postgres"} == 0');
-        expect(rules.PostgresReplicationLagHigh.expr).toBe("pg_replication_lag_seconds > 30 and on (namespace, pod) pg_replication_is_replica == 1");
-        expect(rules.PostgresReplicationLagBytesHigh.expr).toMatch(/patroni_xlog_location.*patroni_xlog_replayed_location\) > 1048576 and on \(namespace, pod\) patroni_replica == 1$/);
-        expect(rules.PostgresReplicasBelowExpected.expr).toBe("(count(pg_replication_is_replica == 1 and on (namespace, pod) pg_up == 1) or vector(0)) < 2");
-        expect(rules.RedisClusterStateNotOk.expr).toBe("redis_cluster_state == 0");
-        expect(rules.RedisMasterMissing.expr).toBe('(count(redis_instance_info{role="master"}) or vector(0)) < 3');
-        expect(rules.RedisReplicasBelowExpected.expr).toBe('(count(redis_instance_info{role="slave"}) or vector(0)) < 3');
-        expect(rules.Nginx5xxRatioHigh.expr).toMatch(/^sum by \(namespace\) \(rate\(nginx_http_response_count_total\{status=~"5\.\."\}\[5m\]\)\) \/ sum by \(namespace\) \(rate\(nginx_http_response_count_total\[5m\]\)\) > 0\.01$/);
-        // prometheus-nginxlog-exporter names its histogram `..._hist` (the summary keeps the plain name).
-        expect(rules.NginxP95LatencyAboveSlo.expr).toBe("histogram_quantile(0.95, sum by (namespace, le) (rate(nginx_http_response_time_seconds_hist_bucket[5m]))) > 0.1");
-        expect(LB_METRICS).toMatchObject({ responses: "nginx_http_response_count_total", responseTimeBucket: "nginx_http_response_time_seconds_hist_bucket", up: "nginx_up" });
-        expect(rules.PodRestarting.expr).toBe("increase(kube_pod_container_status_restarts_total[15m]) >= 3");
-        expect(rules.PersistentVolumeNearlyFull.expr).toBe("kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes > 0.85");
-    });
-
-    test("the latency SLO and every threshold come from the args", () => {
-        const custom = rulesOf({
-            ...RULES,
-            expected: { postgresMembers: 5, redisMasters: 4, redisNodes: 12 },
-            thresholds: { p95LatencyMs: 250, http5xxRatio: 0.002, replicationLagSeconds: 12, replicationLagBytes: 4096, podRestarts: 5, podRestartWindow: "30m", pvcUsedRatio: 0.9 },
-        });
-        expect(custom.NginxP95LatencyAboveSlo.expr).toMatch(/> 0\.25$/);
-        expect(custom.NginxP95LatencyAboveSlo.annotations.description).toContain("250 ms SLO");
-        expect(custom.Nginx5xxRatioHigh.expr).toMatch(/> 0\.002$/);
-        expect(custom.PostgresReplicationLagHigh.expr).toContain("> 12 and");
-        expect(custom.PostgresReplicationLagBytesHigh.expr).toContain("> 4096 and");
-        expect(custom.PostgresReplicasBelowExpected.expr).toMatch(/< 4$/);
-        expect(custom.RedisMasterMissing.expr).toMatch(/< 4$/);
-        expect(custom.RedisReplicasBelowExpected.expr).toMatch(/< 8$/);
-        expect(custom.PodRestarting.expr).toBe("increase(kube_pod_container_status_restarts_total[30m]) >= 5");
-        expect(custom.PersistentVolumeNearlyFull.expr).toMatch(/> 0\.9$/);
-    });
-
-    test("replica alerts are left out when the stack runs no replicas", () => {
-        const single = rulesOf({ ...RULES, expected: { postgresMembers: 1, redisMasters: 3, redisNodes: 3 } });
-        expect(single.PostgresReplicasBelowExpected).toBeUndefined();
-        expect(single.RedisReplicasBelowExpected).toBeUndefined();
-        expect(single.RedisMasterMissing).toBeDefined();
-    });
-
-    test("the rules file is one group holding every rule", () => {
-        const file = parse(renderAlertRules(RULES));
+    test("is one group named after the namespace, every rule labelled with the namespace after its severity", () => {
+        const text = renderAlertRules(options);
+        const file = parse(text);
         expect(file.groups).toHaveLength(1);
         expect(file.groups[0].name).toBe("prepx-prepx");
-        expect(file.groups[0].rules).toEqual(alertRules(RULES));
+        expect(file.groups[0].rules).toEqual(options.rules.map((rule) => ({ ...rule, labels: { severity: rule.labels.severity, namespace: "prepx" } })));
+        expect(text).toContain('        labels:\n          severity: "critical"\n          namespace: "prepx"\n        annotations:\n');
+        expect(text.startsWith("# Rendered by prepx-platform (components/monitoring/render.ts).\n")).toBe(true);
+    });
+
+    test("MonitoringStack's own rules: restarts and nearly full volumes, thresholds from the args", () => {
+        const [restarting, nearlyFull] = monitoringAlertRules(ARGS.thresholds);
+        expect(restarting.expr).toBe("increase(kube_pod_container_status_restarts_total[15m]) >= 3");
+        expect(nearlyFull.expr).toBe("kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes > 0.85");
+        const custom = monitoringAlertRules({ podRestarts: 5, podRestartWindow: "30m", pvcUsedRatio: 0.9 });
+        expect(custom[0].expr).toBe("increase(kube_pod_container_status_restarts_total[30m]) >= 5");
+        expect(custom[0].annotations.description).toContain("in 30m (threshold 5)");
+        expect(custom[1].expr).toMatch(/> 0\.9$/);
+        expect(custom[1].annotations.description).toContain("more than 90% full");
     });
 });
 
@@ -272,18 +238,10 @@ describe("Grafana provisioning", () => {
         expect(file.providers).toEqual([expect.objectContaining({ type: "file", allowUiUpdates: false, options: expect.objectContaining({ path: "/etc/grafana/dashboards" }) })]);
     });
 
-    test("one dashboard per component plus an overview, each valid and on built-in panels only", () => {
-        expect(Object.keys(DASHBOARDS).sort()).toEqual(["loadbalancer.json", "overview.json", "postgres.json", "redis.json", "service-fleet.json"]);
-        for (const [file, dashboard] of Object.entries(DASHBOARDS)) expect(dashboardProblems(file, dashboard)).toEqual([]);
-        const uids = Object.values(DASHBOARDS).map((d) => (d as { uid: string }).uid);
-        expect(new Set(uids).size).toBe(uids.length);
-        const types = new Set(Object.values(DASHBOARDS).flatMap((d) => (d as { panels: { type: string }[] }).panels.map((p) => p.type)));
-        expect(types).toEqual(new Set(["stat", "gauge", "timeseries", "piechart"]));
-        for (const text of Object.values(dashboardFiles())) expect(JSON.parse(text)).toBeTruthy();
-        // Latency panels read the histogram the access-log exporter really exports.
-        const all = JSON.stringify(DASHBOARDS);
-        expect(all).toContain(LB_METRICS.responseTimeBucket);
-        expect(all).not.toMatch(/nginx_http_response_time_seconds_bucket/);
+    test("dashboard files are the JSON models, indented, in the order given", () => {
+        const files = dashboardFiles({ "b.json": { uid: "b" }, "a.json": { uid: "a", panels: [] } });
+        expect(Object.keys(files)).toEqual(["b.json", "a.json"]);
+        expect(files["a.json"]).toBe('{\n  "uid": "a",\n  "panels": []\n}\n');
     });
 
     test("deprecated plugins, Angular panels and foreign datasources are refused", () => {
@@ -299,6 +257,11 @@ describe("Grafana provisioning", () => {
         );
         expect(dashboardProblems("graph.json", { ...base, panels: [{ ...panel, type: "graph" }] })).toEqual(['graph.json: panel "t" has type graph, not a built-in panel']);
         expect(dashboardProblems("ds.json", { ...base, panels: [{ ...panel, datasource: { uid: "elsewhere" } }] })).toEqual(['ds.json: panel "t" does not use datasource uid prometheus']);
-        expect(() => dashboardFiles({ "bad.json": { ...base, uid: "" } })).toThrow(/bad\.json: uid/);
+        expect(dashboardProblems("bad.json", { ...base, uid: "", title: "" })).toEqual(["bad.json: uid must be a string of 1-40 characters", "bad.json: no title"]);
+        expect(dashboardProblems("empty.json", { ...base, panels: [] })).toEqual(["empty.json: no panels"]);
+        expect(dashboardProblems("null.json", null)).toEqual(["null.json: not a JSON object"]);
+        // Grafana's file provider reads *.json; ConfigMap keys allow letters, digits, '-', '_' and '.'.
+        expect(dashboardProblems("notes.txt", base)).toEqual(["notes.txt: file name must end in .json and hold only letters, digits, '-', '_' and '.'"]);
+        expect(dashboardProblems("my board.json", base)).toEqual(["my board.json: file name must end in .json and hold only letters, digits, '-', '_' and '.'"]);
     });
 });

@@ -1,5 +1,9 @@
 // The postgres and pgbouncer sections of the stack config: bad values fail with one exact message
-// naming the stack, the key path, what was expected and the value given.
+// naming the stack, the key path, what was expected and the value given. Plus the component's
+// settings schemas themselves: their defaults, and the rules the stack composes with them.
+import { z } from "zod";
+import { checkPostgresSettings, pgbouncerSettingsSchema, postgresClusterArgsSchema, postgresSettingsSchema } from "../../components/postgres/args";
+import { onlyWhenValid } from "../../components/schema";
 import { parseStackConfig } from "../../config";
 import { configErrorOf, configWith, RawConfig } from "../helpers/config-errors";
 import { readStackConfig } from "../../scripts/stack-files";
@@ -11,27 +15,28 @@ describe("postgres and pgbouncer stack config", () => {
     test("both stacks parse, prod synchronous with 2 replicas, dev asynchronous with 1", () => {
         const prod = parseStackConfig("prod", readStackConfig("prod"));
         const dev = parseStackConfig("dev", readStackConfig("dev"));
-        expect([prod.postgres.replicas, prod.postgres.synchronousMode]).toEqual([2, true]);
-        expect([dev.postgres.replicas, dev.postgres.synchronousMode]).toEqual([1, false]);
+        expect([prod.postgres.standbys, prod.postgres.synchronousMode]).toEqual([2, true]);
+        expect([dev.postgres.standbys, dev.postgres.synchronousMode]).toEqual([1, false]);
         expect(prod.postgres.storage).toBe("500Gi");
         expect(prod.pgbouncer.replicas).toBe(3);
     });
 
     const cases: Array<[string, string, (raw: RawConfig) => void, string]> = [
-        ["prod", "a negative replica count", (r) => (r.postgres.replicas = -1), "prod: postgres.replicas must be at least 0 (got -1)"],
-        ["prod", "synchronous mode with no replica", (r) => (r.postgres.replicas = 0), "prod: postgres.synchronousMode needs at least one replica (postgres.replicas is 0) (got true)"],
-        ["dev", "asynchronous with no replica is accepted: only the PgBouncer error is reported", (r) => ((r.postgres.replicas = 0), (r.pgbouncer.replicas = 0)), "dev: pgbouncer.replicas must be at least 1 (got 0)"],
+        ["prod", "a negative standby count", (r) => (r.postgres.standbys = -1), "prod: postgres.standbys must be at least 0 (got -1)"],
+        ["prod", "synchronous mode with no standby", (r) => (r.postgres.standbys = 0), "prod: postgres.synchronousMode needs at least one standby (standbys is 0) (got true)"],
+        ["prod", "the old key name says what it is now", (r) => ((r.postgres.replicas = r.postgres.standbys), delete r.postgres.standbys), "prod: postgres.replicas is not a known key (got 2); it is now postgres.standbys"],
+        ["dev", "asynchronous with no standby is accepted: only the PgBouncer error is reported", (r) => ((r.postgres.standbys = 0), (r.pgbouncer.replicas = 0)), "dev: pgbouncer.replicas must be at least 1 (got 0)"],
         ["prod", "a size with a space", (r) => (r.postgres.parameters.shared_buffers = "4 GB"), 'prod: postgres.parameters.shared_buffers must be a PostgreSQL size such as 4GB (got "4 GB")'],
         ["prod", "a lower-case unit PostgreSQL rejects", (r) => (r.postgres.parameters.work_mem = "64mb"), 'prod: postgres.parameters.work_mem must be a PostgreSQL size such as 64MB (got "64mb")'],
         ["prod", "a Kubernetes quantity as a PostgreSQL size", (r) => (r.postgres.parameters.effective_cache_size = "12Gi"), 'prod: postgres.parameters.effective_cache_size must be a PostgreSQL size such as 12GB (got "12Gi")'],
         ["prod", "a number as a size", (r) => (r.postgres.parameters.maintenance_work_mem = 512), "prod: postgres.parameters.maintenance_work_mem must be a string (got 512)"],
         ["prod", "an unknown wal_level", (r) => (r.postgres.parameters.wal_level = "minimal"), 'prod: postgres.parameters.wal_level must be one of "replica", "logical" (got "minimal")'],
-        ["prod", "fewer WAL senders than members", (r) => (r.postgres.parameters.max_wal_senders = 2), "prod: postgres.parameters.max_wal_senders must be at least replicas + 1 (3) (got 2)"],
-        ["prod", "fewer replication slots than members", (r) => (r.postgres.parameters.max_replication_slots = 2), "prod: postgres.parameters.max_replication_slots must be at least replicas + 1 (3) (got 2)"],
+        ["prod", "fewer WAL senders than members", (r) => (r.postgres.parameters.max_wal_senders = 2), "prod: postgres.parameters.max_wal_senders must be at least standbys + 1 (3) (got 2)"],
+        ["prod", "fewer replication slots than members", (r) => (r.postgres.parameters.max_replication_slots = 2), "prod: postgres.parameters.max_replication_slots must be at least standbys + 1 (3) (got 2)"],
         ["prod", "shared_buffers as large as the memory limit", (r) => (r.postgres.parameters.shared_buffers = "16GB"), 'prod: postgres.parameters.shared_buffers must be less than resources.limits.memory (16Gi) (got "16GB")'],
         ["dev", "shared_buffers above dev's memory limit", (r) => (r.postgres.parameters.shared_buffers = "2GB"), 'dev: postgres.parameters.shared_buffers must be less than resources.limits.memory (1Gi) (got "2GB")'],
         ["prod", "a leader TTL shorter than loop + 2 retries", (r) => (r.postgres.patroni.ttl = 20), "prod: postgres.patroni.ttl must be at least loopWait + 2 x retryTimeout (30) (got 20)"],
-        ["prod", "an application user that is not a role name", (r) => (r.postgres.appUser = "Prepx-App"), 'prod: postgres.appUser must be a PostgreSQL role name (got "Prepx-App")'],
+        ["prod", "an application user that is not a role name", (r) => (r.postgres.appUser = "Prepx-App"), 'prod: postgres.appUser must be a lower-case PostgreSQL identifier (got "Prepx-App")'],
         ["prod", "an unpinned exporter", (r) => (r.pgbouncer.exporterImage = "prometheuscommunity/pgbouncer-exporter"), 'prod: pgbouncer.exporterImage must be an image pinned to a version tag or digest (not \'latest\', not untagged) (got "prometheuscommunity/pgbouncer-exporter")'],
         ["prod", "an unknown postgres key", (r) => (r.postgres.synchronous = true), "prod: postgres.synchronous is not a known key (got true)"],
     ];
@@ -44,5 +49,76 @@ describe("postgres and pgbouncer stack config", () => {
         expect(errorOf("prod", (r) => (r.pgbouncer.defaultPoolSize = 200))).toBe(
             "prod: connection budget exceeded: PgBouncer server pools 3 x (200 + 20) = 660; PostgreSQL allows 500 - 5 superuser-reserved - 40 reserved = 455",
         );
+    });
+});
+
+describe("PostgresCluster settings", () => {
+    const problems = (result: { success: boolean; error?: z.ZodError }) => (result.error?.issues ?? []).map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+
+    test("the defaults are the prod shape of DESIGN.md: 1 leader + 2 synchronous standbys, 3 PgBouncers", () => {
+        const { namespace: _namespace, ...defaults } = postgresClusterArgsSchema.parse({ namespace: "prepx" });
+        expect(defaults).toEqual({
+            standbys: 2,
+            synchronousMode: true,
+            image: { build: { context: "images/postgres", repository: "postgres-patroni", tag: "15.10-patroni3.0.2" } },
+            exporterImage: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
+            database: "prepx",
+            appUser: "prepx",
+            storage: "500Gi",
+            resources: { requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "16Gi" } },
+            exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
+            parameters: {
+                shared_buffers: "4GB",
+                effective_cache_size: "12GB",
+                work_mem: "64MB",
+                maintenance_work_mem: "512MB",
+                max_connections: 500,
+                superuser_reserved_connections: 5,
+                wal_level: "replica",
+                max_wal_senders: 10,
+                max_replication_slots: 10,
+            },
+            reservedConnections: 40,
+            replicationLagAlertSeconds: 30,
+            patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 },
+            pgbouncer: {
+                replicas: 3,
+                image: "bitnami/pgbouncer:1.23.1",
+                exporterImage: "prometheuscommunity/pgbouncer-exporter:v0.9.0",
+                maxClientConn: 5000,
+                defaultPoolSize: 120,
+                reservePoolSize: 20,
+                resources: { requests: { cpu: "1", memory: "512Mi" }, limits: { cpu: "2", memory: "1Gi" } },
+                exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
+            },
+            protectData: true,
+            passwords: {},
+            clusterDomain: "cluster.local",
+            postgresUid: 999,
+            pgbouncerUid: 1001,
+        });
+    });
+
+    test("a nested section given in part keeps the defaults of the fields it leaves out", () => {
+        const args = postgresClusterArgsSchema.parse({ namespace: "prepx", parameters: { work_mem: "32MB" }, patroni: { ttl: 60 }, pgbouncer: { replicas: 2 } });
+        expect(args.parameters).toMatchObject({ work_mem: "32MB", shared_buffers: "4GB", max_connections: 500 });
+        expect(args.patroni).toEqual({ ttl: 60, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 });
+        expect(args.pgbouncer).toMatchObject({ replicas: 2, maxClientConn: 5000, defaultPoolSize: 120 });
+    });
+
+    test("the settings schemas hold no rule between fields: checkPostgresSettings does, where the stack composes it", () => {
+        expect(postgresSettingsSchema.safeParse({ standbys: 0 }).success).toBe(true);
+        expect(problems(postgresSettingsSchema.superRefine(checkPostgresSettings, onlyWhenValid).safeParse({ standbys: 0 }))).toEqual([
+            "synchronousMode: needs at least one standby (standbys is 0)",
+        ]);
+        expect(pgbouncerSettingsSchema.safeParse({ defaultPoolSize: 10000 }).success).toBe(true);
+    });
+
+    test("the connection budget is checked when the value holds PgBouncer's pools (the component's args), not on the postgres section alone", () => {
+        const checked = postgresSettingsSchema.extend({ pgbouncer: pgbouncerSettingsSchema.optional() }).superRefine(checkPostgresSettings, onlyWhenValid);
+        expect(problems(checked.safeParse({ reservedConnections: 400 }))).toEqual([]);
+        expect(problems(checked.safeParse({ reservedConnections: 400, pgbouncer: pgbouncerSettingsSchema.parse({}) }))).toEqual([
+            ": connection budget exceeded: PgBouncer server pools 3 x (120 + 20) = 420; PostgreSQL allows 500 - 5 superuser-reserved - 400 reserved = 95",
+        ]);
     });
 });

@@ -1,6 +1,6 @@
 // PostgresCluster under Pulumi mocks with Pulumi.dev.yaml's configuration, instantiated directly
 // the way index.ts composes it.
-import { clusterArgs, describePostgresCluster, PostgresContext } from "../helpers/postgres-expectations";
+import { clusterArgs, describePostgresCluster, PostgresContext, resolvedClusterArgs } from "../helpers/postgres-expectations";
 import { installMocks, settled } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
 
@@ -13,7 +13,7 @@ beforeAll(async () => {
     const config = parseStackConfig("dev", readStackConfig("dev"));
     const cluster = new PostgresCluster("postgres", clusterArgs(config));
     await settled(recorded);
-    context = { recorded, cluster, config };
+    context = { recorded, cluster, config, args: resolvedClusterArgs(config) };
 });
 
 describePostgresCluster(() => context, {
@@ -21,4 +21,6 @@ describePostgresCluster(() => context, {
     // dev builds into the laptop's Docker daemon without pushing: pods run the tag.
     image: "localhost:5001/prepx/postgres-patroni:15.10-patroni3.0.2",
     protect: false,
+    standbys: 1,
+    synchronousMode: false,
 });

@@ -1,5 +1,6 @@
 // The PostgresCluster renderers called directly (no mocks): Patroni's config per DCS, pg_hba, the
-// post-bootstrap script, pgbouncer.ini and its auth file, names and the YAML emitter.
+// post-bootstrap script, pgbouncer.ini and its auth file, names and the YAML emitter. Their options
+// come from args of the plan's sizing through the component's own mappings.
 import { execFileSync } from "child_process";
 import { parse } from "yaml";
 import {
@@ -7,6 +8,12 @@ import {
     MEMBER_PATHS,
     PatroniConfigOptions,
     memberCount,
+    patroniConfigOptions,
+    pgbouncerIniOptions,
+    pgbouncerUsers,
+    podMemberEnvironment,
+    podPgbouncerEndpoints,
+    postBootstrapOptions,
     postgresNames,
     postgresUri,
     renderPatroniConfig,
@@ -17,7 +24,6 @@ import {
 } from "../../components/postgres/render";
 import { toYaml } from "../../components/yaml";
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- parsed YAML is checked structurally */
 const PLAN = {
     shared_buffers: "4GB",
     effective_cache_size: "12GB",
@@ -30,25 +36,44 @@ const PLAN = {
     max_replication_slots: 10,
 };
 
-const kubernetesOptions: PatroniConfigOptions = {
-    scope: "postgres",
-    dcs: {
-        kind: "kubernetes",
-        labels: { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/component": "database" },
-        scopeLabel: "app.kubernetes.io/instance",
-        roleLabel: "role",
-    },
-    paths: MEMBER_PATHS,
-    parameters: PLAN,
-    timing: { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 },
+/** The args the renderers read, with the plan's sizing (the component's defaults, postgres-config.test.ts). */
+const ARGS = {
+    parameters: { ...PLAN, wal_level: "replica" as const },
+    patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 },
     synchronousMode: true,
-    clientNetworks: ["0.0.0.0/0", "::/0"],
     database: "prepx",
     appUser: "prepx",
+    pgbouncer: { maxClientConn: 5000, defaultPoolSize: 120, reservePoolSize: 20 },
 };
-const render = (options: Partial<PatroniConfigOptions> = {}) => parse(renderPatroniConfig({ ...kubernetesOptions, ...options })) as any;
+/** Selector labels of the member pods of a PostgresCluster called `postgres`. */
+const POD_LABELS = { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "postgres", "app.kubernetes.io/component": "database" };
+const kubernetesOptions = patroniConfigOptions(ARGS, "postgres", podMemberEnvironment(POD_LABELS));
+/** Patroni's configuration file as these tests read it. */
+interface PatroniFile {
+    scope: string;
+    name?: string;
+    restapi: { connect_address?: string; authentication: unknown };
+    kubernetes?: unknown;
+    etcd3?: unknown;
+    bootstrap: { dcs: { synchronous_mode: boolean; postgresql: { parameters: Record<string, unknown> } }; initdb: unknown[]; post_bootstrap: string };
+    postgresql: { parameters: Record<string, unknown>; connect_address?: string; data_dir: string; bin_dir: string; authentication: unknown };
+}
+const render = (options: Partial<PatroniConfigOptions> = {}): PatroniFile => parse(renderPatroniConfig({ ...kubernetesOptions, ...options }));
 
 describe("Patroni config", () => {
+    test("the args map to the plan's parameters, the timing, synchronous mode and the pod layout", () => {
+        expect(kubernetesOptions).toMatchObject({
+            scope: "postgres",
+            parameters: PLAN,
+            timing: { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 },
+            synchronousMode: true,
+            paths: MEMBER_PATHS,
+            clientNetworks: ["0.0.0.0/0", "::/0"],
+            database: "prepx",
+            appUser: "prepx",
+        });
+    });
+
     test("the plan's parameters and the replication settings go to the cluster-wide (DCS) section", () => {
         const dcs = render().bootstrap.dcs;
         expect(dcs.postgresql.parameters).toMatchObject(PLAN);
@@ -105,7 +130,7 @@ describe("Patroni config", () => {
 
     test("holds user names but no password", () => {
         const text = renderPatroniConfig(kubernetesOptions);
-        const config = parse(text) as any;
+        const config: PatroniFile = parse(text);
         expect(config.postgresql.authentication).toEqual({ superuser: { username: "postgres" }, replication: { username: "replicator" } });
         expect(config.restapi.authentication).toEqual({ username: "patroni" });
         expect(text).not.toMatch(/password\s*:/i);
@@ -137,7 +162,7 @@ describe("pg_hba", () => {
 });
 
 describe("post-bootstrap script", () => {
-    const script = renderPostBootstrapScript({ database: "prepx", appUser: "prepx", secretsDir: "/etc/patroni-secrets" });
+    const script = renderPostBootstrapScript(postBootstrapOptions(ARGS, MEMBER_PATHS.secretsDir));
 
     test("creates the application role and database and the monitoring role, reading passwords from files", () => {
         expect(script).toContain(`CREATE ROLE "prepx" LOGIN PASSWORD :'app_password';`);
@@ -159,18 +184,7 @@ describe("post-bootstrap script", () => {
 });
 
 describe("PgBouncer", () => {
-    const ini = renderPgbouncerIni({
-        listenAddr: "0.0.0.0",
-        listenPort: 6432,
-        upstreamHost: "postgres-rw.prepx.svc.cluster.local",
-        upstreamPort: 5432,
-        database: "prepx",
-        authFile: "/etc/pgbouncer-auth/userlist.txt",
-        maxClientConn: 5000,
-        defaultPoolSize: 120,
-        reservePoolSize: 20,
-        statsUsers: ["monitor"],
-    });
+    const ini = renderPgbouncerIni(pgbouncerIniOptions(ARGS, podPgbouncerEndpoints("postgres-rw.prepx.svc.cluster.local")));
     const settings = Object.fromEntries(
         ini
             .split("\n")
@@ -188,6 +202,7 @@ describe("PgBouncer", () => {
             default_pool_size: "120",
             reserve_pool_size: "20",
             max_db_connections: "140",
+            listen_addr: "0.0.0.0",
             listen_port: "6432",
             stats_users: "monitor",
             server_login_retry: "1",
@@ -195,8 +210,8 @@ describe("PgBouncer", () => {
         expect(ini.indexOf("[databases]")).toBeLessThan(ini.indexOf("[pgbouncer]"));
     });
 
-    test("the auth file quotes users and passwords, doubling quotes", () => {
-        expect(renderPgbouncerUserlist({ prepx: "s3cret", monitor: 'a"b' })).toBe('"prepx" "s3cret"\n"monitor" "a""b"\n');
+    test("the auth file holds the application and monitoring roles, quoting users and passwords, doubling quotes", () => {
+        expect(renderPgbouncerUserlist(pgbouncerUsers(ARGS.appUser, { app: "s3cret", monitor: 'a"b' }))).toBe('"prepx" "s3cret"\n"monitor" "a""b"\n');
     });
 
     test("connection URIs encode credentials", () => {
@@ -205,7 +220,7 @@ describe("PgBouncer", () => {
 });
 
 describe("names, sizes and the YAML emitter", () => {
-    test("members are the leader plus the replicas", () => {
+    test("members are the leader plus the standbys", () => {
         expect(memberCount(0)).toBe(1);
         expect(memberCount(2)).toBe(3);
     });

@@ -106,10 +106,10 @@ describe("formatResourceSummary", () => {
         const lines = formatResourceSummary(summarize([api, hpa("api", 4, 10), db, job]));
         const text = lines.join("\n");
         expect(lines[0]).toBe("Objects by kind (4):");
-        expect(text).toMatch(/\n  HorizontalPodAutoscaler +1\n/);
-        expect(text).toMatch(/\n  Deployment ns\/api +4-10 \(HPA\) +2\.4-6 +4\.8-12 +1\.3Gi-3\.1Gi +2\.3Gi-5\.6Gi +0\n/);
-        expect(text).toMatch(/\n  StatefulSet ns\/db +2 +4 +8 +8\.0Gi +16\.0Gi +220\.0Gi\n/);
-        expect(text).toMatch(/\n  total \(HPA min-max\) +6\.4-10 +12\.8-20 +9\.3Gi-11\.1Gi +18\.3Gi-21\.6Gi +220\.0Gi\n/);
+        expect(text).toMatch(/\n {2}HorizontalPodAutoscaler +1\n/);
+        expect(text).toMatch(/\n {2}Deployment ns\/api +4-10 \(HPA\) +2\.4-6 +4\.8-12 +1\.3Gi-3\.1Gi +2\.3Gi-5\.6Gi +0\n/);
+        expect(text).toMatch(/\n {2}StatefulSet ns\/db +2 +4 +8 +8\.0Gi +16\.0Gi +220\.0Gi\n/);
+        expect(text).toMatch(/\n {2}total \(HPA min-max\) +6\.4-10 +12\.8-20 +9\.3Gi-11\.1Gi +18\.3Gi-21\.6Gi +220\.0Gi\n/);
         expect(text).toMatch(/Job ns\/bootstrap .*\(runs to completion: not in the total\)/);
     });
 

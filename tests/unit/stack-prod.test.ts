@@ -6,7 +6,6 @@ import { describeStackRender } from "../fixtures/render-suite";
 import { describeComposedStack } from "../helpers/stack-expectations";
 
 let recorded: RecordedResource[];
-// eslint-disable-next-line @typescript-eslint/consistent-type-imports
 let program: typeof import("../../index");
 
 beforeAll(async () => {

@@ -21,7 +21,7 @@ export const copies = ["blue", "green"].map((copy) => {
         `${copy}-db`,
         {
             namespace,
-            replicas: 1,
+            standbys: 1,
             synchronousMode: false,
             image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2" },
             storage: "2Gi",
@@ -64,7 +64,14 @@ export const copies = ["blue", "green"].map((copy) => {
     );
     const monitoring = new MonitoringStack(
         `${copy}-monitoring`,
-        { namespace, expected: { postgresMembers: 2, redisMasters: 3, redisNodes: 3 }, protectData: false, grafanaAdminPassword: password(`${copy}-grafana`) },
+        {
+            namespace,
+            alertRules: [...db.alertRules, ...cache.alertRules, ...edge.alertRules],
+            dashboards: { ...db.dashboards, ...cache.dashboards, ...edge.dashboards, ...fleet.dashboards },
+            portScrapeJobs: db.portScrapeJobs,
+            protectData: false,
+            grafanaAdminPassword: password(`${copy}-grafana`),
+        },
         opts,
     );
     return { cache: cache.serviceHost, database: db.rwHost, api: fleet.serviceHosts, edge: edge.endpoint, grafana: monitoring.grafanaUrl };

@@ -1,0 +1,155 @@
+// The load balancer tier's inputs, declared once: each knob with its doc, its default (the prod
+// shape of DESIGN.md section 1) and its rule. config.ts composes `loadBalancerSettingsSchema` and
+// `checkLoadBalancerSettings` into the stack schema; the component parses its args with
+// `loadBalancerTierArgsSchema`.
+import { z } from "zod";
+import { dnsName, input, int, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
+
+/** First open-source nginx with `resolve` on upstream servers. */
+const MIN_NGINX_VERSION = [1, 27, 3];
+
+/** The nginx version in an image tag such as `nginx:1.28.0` or `nginx-unprivileged:1.28.0-alpine`; undefined for a digest or another scheme. */
+function nginxImageVersion(image: string): number[] | undefined {
+    const match = /:(\d+)\.(\d+)\.(\d+)(?:[-.][A-Za-z0-9._-]*)?$/.exec(image);
+    return match ? match.slice(1, 4).map(Number) : undefined;
+}
+
+function compareVersions(left: number[], right: number[]): number {
+    for (let index = 0; index < Math.max(left.length, right.length); index++) {
+        const difference = (left[index] ?? 0) - (right[index] ?? 0);
+        if (difference !== 0) return difference;
+    }
+    return 0;
+}
+
+/** A path prefix of a limited location: starts and ends with `/`, nothing nginx would parse. */
+const pathPrefix = z.string().regex(/^\/[^\s;{}]*\/$/, "a path starting and ending with /");
+
+/** A limit_req zone's rate in requests per second per client address, for the whole tier. */
+const zoneRate = (rate: number) => z.strictObject({ rate: int(1).default(rate) }).prefault({});
+
+/** The keys of the stack's `loadBalancer` section: plain data, no cross-field rules. */
+export const loadBalancerSettingsSchema = z.strictObject({
+    /** nginx instances. Rates, bursts and limit_conn are divided by this count (see perInstanceLimits). */
+    replicas: int(1, 100).default(3),
+    /** Service type: LoadBalancer (prod: a cloud load balancer in front), NodePort or ClusterIP. */
+    serviceType: z.enum(["LoadBalancer", "NodePort", "ClusterIP"]).default("LoadBalancer"),
+    /**
+     * externalTrafficPolicy of LoadBalancer/NodePort Services. `Local` keeps the client's source
+     * address (the per-IP limits key on it; with `Cluster` every request would appear to come from
+     * a node) and skips the extra node hop. Ignored for ClusterIP.
+     */
+    externalTrafficPolicy: z.enum(["Local", "Cluster"]).default("Local"),
+    /** Annotations of the Service, e.g. the cloud's load balancer type. */
+    serviceAnnotations: z.record(z.string(), z.string()).default({}),
+    /** Port of the Service (clients); nginx listens on 8080 inside the pod. */
+    servicePort: port.default(80),
+    /**
+     * nginx image, pinned, open-source nginx >= 1.27.3 (`server ... resolve`). The default is the
+     * official image's stable line.
+     */
+    image: pinnedImage
+        .refine((image) => {
+            const version = nginxImageVersion(image);
+            return version === undefined || compareVersions(version, MIN_NGINX_VERSION) >= 0;
+        }, { message: `must be nginx ${MIN_NGINX_VERSION.join(".")} or newer (open-source \`server ... resolve\`)`, ...onlyWhenValid })
+        .default("nginx:1.28.0"),
+    /** nginx-prometheus-exporter image, pinned (stub_status metrics and `nginx_up`). */
+    exporterImage: pinnedImage.default("nginx/nginx-prometheus-exporter:1.4.1"),
+    /** prometheus-nginxlog-exporter image, pinned: responses by status and the latency histogram, from nginx's access log. */
+    logExporterImage: pinnedImage.default("quay.io/martinhelmich/prometheus-nginxlog-exporter:v1.11.0"),
+    /** worker_connections per worker process. */
+    workerConnections: int(512, 1048576).default(8192),
+    /** worker_rlimit_nofile: open files per worker (at least 2 per proxied connection). */
+    workerRlimitNofile: int(1024, 1048576).default(65535),
+    /** Requests per second per client address for the whole tier, per zone (divided by replicas). */
+    rateLimits: z.strictObject({ global: zoneRate(1000), api: zoneRate(500), trading: zoneRate(100) }).prefault({}),
+    /** limit_req burst for the whole tier (0 = none), applied with nodelay. */
+    burst: int(0).default(100),
+    /** Concurrent connections per client address for the whole tier. */
+    limitConn: int(1).default(1000),
+    /** Size of each limit zone, e.g. `100m` (about 16,000 addresses per megabyte). */
+    zoneSize: z.string().regex(/^\d+[km]$/, "an nginx size such as 10m").default("100m"),
+    /** Idle keepalive connections to the gateways cached per nginx worker. */
+    upstreamKeepalive: int(1, 10000).default(64),
+    /**
+     * Idle time of a cached upstream connection; keep it below the gateways' keep-alive timeout
+     * (Node's default keepAliveTimeout is 5 s: nginx must drop idle connections first).
+     */
+    upstreamKeepaliveTimeoutSeconds: int(1).default(4),
+    /** Failed attempts within failTimeoutSeconds that take a gateway pod out for failTimeoutSeconds. */
+    maxFails: int(1, 100).default(3),
+    /** Window for maxFails and how long a failed gateway pod is skipped. */
+    failTimeoutSeconds: int(1, 3600).default(30),
+    /** Proxy timeouts and next-upstream retry policy. */
+    proxy: z
+        .strictObject({
+            connectTimeoutSeconds: int(1, 600).default(5),
+            sendTimeoutSeconds: int(1, 3600).default(60),
+            readTimeoutSeconds: int(1, 3600).default(60),
+            /** proxy_next_upstream_tries: attempts per request, the first included. */
+            nextUpstreamTries: int(1, 20).default(3),
+            /** proxy_next_upstream_timeout: time budget for all attempts of one request. */
+            nextUpstreamTimeoutSeconds: int(1, 600).default(10),
+        })
+        .prefault({}),
+    /** DNS server nginx re-resolves the upstream with; unset = kube-dns of clusterDomain. */
+    resolver: z
+        .union([dnsName, z.string().regex(/^\d{1,3}(\.\d{1,3}){3}(:\d+)?$/)], { error: "a DNS name or IPv4 address" })
+        .optional(),
+    /** How long nginx trusts an answer before asking again (headless records change with the HPA). */
+    resolverValidSeconds: int(1).default(5),
+    /** Path prefix limited by the api zone. */
+    apiPathPrefix: pathPrefix.default("/api/"),
+    /** Path prefix limited by the trading zone (and the api and global zones); other than apiPathPrefix. */
+    tradingPathPrefix: pathPrefix.default("/api/trading/"),
+    /**
+     * Seconds a stopping pod keeps serving before nginx starts its graceful quit: time for the
+     * endpoint removal to reach kube-proxy and the cloud load balancer.
+     */
+    preStopDelaySeconds: int(0).default(10),
+    /** Resources of each nginx container. */
+    resources: resourcesWithDefault({ cpu: "2", memory: "1Gi" }, { cpu: "4", memory: "2Gi" }),
+    /** Resources of each exporter sidecar (both exporters). */
+    exporterResources: resourcesWithDefault({ cpu: "50m", memory: "32Mi" }, { cpu: "200m", memory: "64Mi" }),
+    /** The cluster's DNS domain (in-cluster endpoint name and the default resolver). */
+    clusterDomain: dnsName.default("cluster.local"),
+    /** Share of 5xx responses through the tier that pages (Nginx5xxRatioHigh; 0.01 = 1%). */
+    http5xxAlertRatio: z.number().gt(0).lt(1).default(0.01),
+});
+
+/** The cross-field rules of the load balancer's settings. */
+export function checkLoadBalancerSettings(value: z.output<typeof loadBalancerSettingsSchema>, ctx: z.RefinementCtx): void {
+    if (value.tradingPathPrefix === value.apiPathPrefix) {
+        ctx.addIssue({ code: "custom", path: ["tradingPathPrefix"], message: `must differ from apiPathPrefix (${value.apiPathPrefix})` });
+    }
+}
+
+/** The kube-dns Service of a cluster, nginx's resolver unless one is given. */
+function kubeDns(clusterDomain: string): string {
+    return `kube-dns.kube-system.svc.${clusterDomain}`;
+}
+
+/** Arguments of a LoadBalancerTier: the settings plus where it runs and what it proxies to. */
+export const loadBalancerTierArgsSchema = loadBalancerSettingsSchema
+    .extend({
+        /** Namespace for every object of the tier. */
+        namespace: input(z.string()),
+        /**
+         * The gateways nginx proxies to: `host` is the FQDN of their headless Service (one DNS record
+         * per ready pod, re-resolved by nginx while running), `port` their container port.
+         */
+        upstream: z.strictObject({ host: input(dnsName), port }),
+        /** The p95 latency SLO in ms (the stack's targets.p95LatencyMs): NginxP95LatencyAboveSlo fires above it. */
+        p95LatencyMs: int(1).default(100),
+    })
+    .superRefine(checkLoadBalancerSettings, onlyWhenValid)
+    .transform((args) => ({ ...args, resolver: args.resolver ?? kubeDns(args.clusterDomain) }));
+
+/** The upstream host once known (an Output host is checked when it resolves). */
+export const resolvedUpstreamSchema = z.strictObject({ upstream: z.strictObject({ host: dnsName }) });
+
+/** What callers pass to a LoadBalancerTier; every field but `namespace` and `upstream` has a default. */
+export type LoadBalancerTierArgs = z.input<typeof loadBalancerTierArgsSchema>;
+/** LoadBalancerTierArgs with every default applied (the resolver too). */
+export type ResolvedLoadBalancerTierArgs = z.output<typeof loadBalancerTierArgsSchema>;

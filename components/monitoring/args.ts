@@ -1,0 +1,160 @@
+// MonitoringStack's inputs, declared once: each field's rule, default and doc side by side. The stack
+// config's `monitoring` section is built from `monitoringSettingsSchema` (config.ts composes it), the
+// component parses `monitoringStackArgsSchema`; both apply `checkMonitoringSettings`. The other
+// components' alert rules and dashboards come in as plain data (`alertRules`, `dashboards`), so this
+// component knows none of their metric names.
+import { z } from "zod";
+import { dnsLabel, dnsName, input, int, memory, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
+import { PROMETHEUS_DURATION, PROMETHEUS_SIZE, parseMemoryQuantity, parsePrometheusSize } from "../units";
+import { dashboardProblems } from "./dashboards";
+import { OWN_SCRAPE_JOBS } from "./render";
+
+const prometheusDuration = (example: string) => z.string().regex(PROMETHEUS_DURATION, `a Prometheus duration such as ${example}`);
+/** A share strictly between 0 and 1, e.g. 0.85 = 85%. */
+const ratio = z.number().gt(0).lt(1);
+
+/** Prometheus (the `monitoring.prometheus` section). */
+const prometheusSchema = z.strictObject({
+    /** prom/prometheus image, pinned. */
+    image: pinnedImage.default("prom/prometheus:v2.53.2"),
+    /** `--storage.tsdb.retention.time`: how long samples are kept. */
+    retentionTime: prometheusDuration("30d").default("30d"),
+    /** `--storage.tsdb.retention.size`, in Prometheus units (powers of 1024). */
+    retentionSize: z.string().regex(PROMETHEUS_SIZE, "a Prometheus size such as 50GB").default("50GB"),
+    /** PVC size; must be larger than retentionSize (the WAL and compaction need headroom). */
+    storage: memory.default("64Gi"),
+    /** Scrape and rule evaluation interval. The scrape timeout is 10s, or the interval when shorter. */
+    scrapeInterval: prometheusDuration("15s").default("15s"),
+    /** Resources of the Prometheus container. */
+    resources: resourcesWithDefault({ cpu: "2", memory: "4Gi" }, { cpu: "4", memory: "8Gi" }),
+});
+
+/** Grafana (the `monitoring.grafana` section). */
+const grafanaSchema = z.strictObject({
+    /** grafana/grafana image, pinned (Grafana 11: pie chart and geomap panels are built in). */
+    image: pinnedImage.default("grafana/grafana:11.2.0"),
+    /** Size of Grafana's data volume (PVC, or emptyDir size limit when not persistent). */
+    storage: memory.default("10Gi"),
+    /**
+     * Keep Grafana's database (users, preferences, annotations) on a PVC. Datasource and dashboards
+     * are provisioned from files either way, so an emptyDir is enough where that state may be lost.
+     */
+    persistent: z.boolean().default(true),
+    /** Resources of the Grafana container. */
+    resources: resourcesWithDefault({ cpu: "1", memory: "2Gi" }, { cpu: "2", memory: "4Gi" }),
+});
+
+/** kube-state-metrics: pod restarts, replica and HPA state of the namespace. */
+const kubeStateMetricsSchema = z.strictObject({
+    /** registry.k8s.io/kube-state-metrics/kube-state-metrics image, pinned. */
+    image: pinnedImage.default("registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0"),
+    /** Resources of the kube-state-metrics container. */
+    resources: resourcesWithDefault({ cpu: "50m", memory: "64Mi" }, { cpu: "200m", memory: "256Mi" }),
+});
+
+/** Thresholds of MonitoringStack's own rules (the other components' rules carry their own). */
+const thresholdsSchema = z.strictObject({
+    /** Container restarts within `podRestartWindow` that count as restarting (PodRestarting). */
+    podRestarts: int(1).default(3),
+    /** Window of `podRestarts`. */
+    podRestartWindow: prometheusDuration("15m").default("15m"),
+    /** Used share of a PVC that counts as nearly full (PersistentVolumeNearlyFull). */
+    pvcUsedRatio: ratio.default(0.85),
+});
+
+/** The `monitoring` section of the stack config and the sizing of a MonitoringStack. */
+export const monitoringSettingsSchema = z.strictObject({
+    prometheus: prometheusSchema.prefault({}),
+    grafana: grafanaSchema.prefault({}),
+    kubeStateMetrics: kubeStateMetricsSchema.prefault({}),
+    thresholds: thresholdsSchema.prefault({}),
+    /**
+     * Verify kubelet serving certificates against the cluster CA when scraping volume statistics.
+     * Off by default: kubeadm, kind and minikube kubelets serve self-signed certificates.
+     */
+    verifyKubeletTls: z.boolean().default(false),
+    /** The cluster's DNS domain, used in the in-cluster URLs. */
+    clusterDomain: dnsName.default("cluster.local"),
+    /** Pulumi `protect` on Prometheus' StatefulSet, Grafana's PVC and Secret; PVCs retained on delete. */
+    protectData: z.boolean().default(true),
+    /** StorageClass of the PVCs; unset = the cluster default. */
+    storageClass: z.string().min(1).optional(),
+});
+
+/** The sizing of a MonitoringStack with its defaults applied. */
+export type MonitoringSettings = z.output<typeof monitoringSettingsSchema>;
+
+/**
+ * The rules between fields of the monitoring settings (a superRefine of the section and of the args).
+ * Takes only what it reads, so a stack section without the placement keys is checked the same way.
+ */
+export function checkMonitoringSettings(value: Pick<MonitoringSettings, "prometheus">, ctx: z.RefinementCtx): void {
+    const { storage, retentionSize } = value.prometheus;
+    if (parseMemoryQuantity(storage) <= parsePrometheusSize(retentionSize)) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["prometheus", "storage"],
+            message: `must be larger than prometheus.retentionSize (${retentionSize}), or the TSDB fills the volume before retention deletes blocks`,
+        });
+    }
+}
+
+/** One alerting rule as a component hands it over (observability.ts AlertRule). */
+const alertRuleSchema = z.strictObject({
+    /** Prometheus requires a metric name here. */
+    alert: z.string().regex(/^[a-zA-Z_:][a-zA-Z0-9_:]*$/, "an alert name (letters, digits, _ and :)"),
+    expr: z.string().min(1),
+    for: prometheusDuration("5m"),
+    labels: z.strictObject({ severity: z.enum(["critical", "warning"]) }),
+    annotations: z.strictObject({ summary: z.string().min(1), description: z.string().min(1) }),
+});
+
+/** A scrape job of one named port on the pods of one app, e.g. Patroni's REST API on the PostgreSQL pods. */
+const portScrapeJobSchema = z.strictObject({
+    /** The job's name, the `job` label of its series. */
+    job: dnsLabel,
+    /** `app.kubernetes.io/name` of the pods. */
+    app: z.string().min(1),
+    /** The container port scraped at /metrics; the pods must declare it. */
+    port,
+});
+
+/** A scrape job of one port on the pods of one app. */
+export type PortScrapeJob = z.output<typeof portScrapeJobSchema>;
+
+/** Every dashboard valid for Grafana 11, and no scrape job name taken twice (Prometheus refuses that). */
+function checkMonitoringInputs(value: { dashboards: Record<string, unknown>; portScrapeJobs: PortScrapeJob[] }, ctx: z.RefinementCtx): void {
+    for (const [file, dashboard] of Object.entries(value.dashboards)) {
+        for (const problem of dashboardProblems(file, dashboard)) ctx.addIssue({ code: "custom", path: [], message: `dashboard ${problem}` });
+    }
+    const taken: string[] = [...OWN_SCRAPE_JOBS];
+    value.portScrapeJobs.forEach((scrapeJob, index) => {
+        if (taken.includes(scrapeJob.job)) {
+            ctx.addIssue({ code: "custom", path: ["portScrapeJobs", index, "job"], message: `must not repeat a job name already taken (${taken.join(", ")})` });
+        } else {
+            taken.push(scrapeJob.job);
+        }
+    });
+}
+
+/** MonitoringStack's args: the settings plus its namespace, the components' rules, dashboards and scrape jobs. */
+export const monitoringStackArgsSchema = monitoringSettingsSchema
+    .extend({
+        /** Namespace of every object, and the only namespace Prometheus discovers pods in. */
+        namespace: input(z.string()),
+        /** The other components' alert rules, rendered in this order before MonitoringStack's own. */
+        alertRules: z.array(alertRuleSchema).default([]),
+        /** Grafana dashboards by file name (`redis.json`), provisioned in this order. */
+        dashboards: z.record(z.string(), z.unknown()).default({}),
+        /** Further scrape jobs of one port per app (a component publishes these, e.g. PostgresCluster Patroni's). */
+        portScrapeJobs: z.array(portScrapeJobSchema).default([]),
+        /** Grafana's admin password; unset = generated once (RandomPassword) and kept in the stack's state. */
+        grafanaAdminPassword: input(z.string()).optional(),
+    })
+    .superRefine(checkMonitoringSettings, onlyWhenValid)
+    .superRefine(checkMonitoringInputs, onlyWhenValid);
+
+/** What a caller passes to MonitoringStack: every field but `namespace` has a default. */
+export type MonitoringStackArgs = z.input<typeof monitoringStackArgsSchema>;
+/** MonitoringStack's args with the defaults applied. */
+export type ResolvedMonitoringStackArgs = z.output<typeof monitoringStackArgsSchema>;

@@ -1,0 +1,286 @@
+// Pure builders of MonitoringStack's Kubernetes specs: the Prometheus StatefulSet, the
+// kube-state-metrics and Grafana Deployments, their Services and RBAC rules. No resources are
+// created here; the constructor passes the names of the objects these refer to.
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import {
+    containerResources,
+    containerSecurityContext,
+    httpProbe,
+    podSecurityContext,
+    ProbeTiming,
+    pvcRetentionPolicy,
+    scrapeAnnotations,
+    scratchVolume,
+    secretEnv,
+    selectorLabels,
+    volumeClaimTemplate,
+} from "../k8s";
+import type { ResolvedMonitoringStackArgs } from "./args";
+import { ALERT_RULES_FILE, KUBELET_CA_FILE, KUBELET_TOKEN_FILE, PROMETHEUS_CONFIG_FILE } from "./render";
+
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+
+export const PROMETHEUS_PORT = 9090;
+export const GRAFANA_PORT = 3000;
+/** kube-state-metrics' metrics port (the object state) and telemetry port (its own health). */
+export const KUBE_STATE_METRICS_PORT = 8080;
+const KUBE_STATE_METRICS_TELEMETRY_PORT = 8081;
+/** `nobody`, the user of the prom/prometheus and kube-state-metrics images. */
+const PROMETHEUS_UID = 65534;
+/** The `grafana` user of the official image. */
+const GRAFANA_UID = 472;
+const PROMETHEUS_CONFIG_DIR = "/etc/prometheus";
+const PROMETHEUS_DATA_DIR = "/prometheus";
+const GRAFANA_DATA_DIR = "/var/lib/grafana";
+const GRAFANA_PROVISIONING_DIR = "/etc/grafana/provisioning";
+export const GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards";
+/** Time to write the head block on shutdown instead of replaying the WAL on the next start. */
+const PROMETHEUS_TERMINATION_GRACE_SECONDS = 120;
+/** Lifetime of the projected kubelet token; the kubelet rotates it before it expires. */
+const KUBELET_TOKEN_EXPIRATION_SECONDS = 3600;
+
+const PROBE_TIMEOUT_SECONDS = 5;
+/** Readiness of every monitoring container: out of the Service after 30 s without an answer. */
+const READINESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: PROBE_TIMEOUT_SECONDS };
+/** Liveness of Prometheus and Grafana: restarted after a minute without an answer. */
+const LIVENESS: ProbeTiming = { periodSeconds: 15, failureThreshold: 4, timeoutSeconds: PROBE_TIMEOUT_SECONDS };
+/** Liveness of kube-state-metrics: restarted after 30 s without an answer (it keeps no state). */
+const KUBE_STATE_METRICS_LIVENESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: PROBE_TIMEOUT_SECONDS };
+/** Prometheus' startup: replaying a large WAL after a restart takes minutes (up to 15 here). */
+const PROMETHEUS_STARTUP: ProbeTiming = { periodSeconds: 10, failureThreshold: 90, timeoutSeconds: PROBE_TIMEOUT_SECONDS };
+/** Grafana's startup: the first start creates and migrates its database (up to 5 minutes). */
+const GRAFANA_STARTUP: ProbeTiming = { periodSeconds: 5, failureThreshold: 60, timeoutSeconds: PROBE_TIMEOUT_SECONDS };
+
+/** Prometheus' Kubernetes discovery: this namespace only, so a Role (no ClusterRole for pods). */
+export const PROMETHEUS_DISCOVERY_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
+    { apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] },
+];
+/**
+ * Node discovery lists nodes; the kubelet authorizes GET /metrics as `nodes/metrics`. Deliberately
+ * not `nodes/proxy`: its `get` reaches every kubelet API, exec included.
+ */
+export const KUBELET_METRICS_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
+    { apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch"] },
+    { apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] },
+];
+/** What kube-state-metrics reads, in this namespace only (a Role is enough with --namespaces). */
+export const KUBE_STATE_METRICS_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
+    { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+    { apiGroups: ["apps"], resources: ["deployments", "statefulsets"], verbs: ["list", "watch"] },
+    { apiGroups: ["autoscaling"], resources: ["horizontalpodautoscalers"], verbs: ["list", "watch"] },
+];
+
+/** A ClusterIP Service of one HTTP port, named `http` on both sides. */
+export function httpServiceSpec(labels: Record<string, string>, port: number): k8s.types.input.core.v1.ServiceSpec {
+    return { type: "ClusterIP", selector: selectorLabels(labels), ports: [{ name: "http", port, targetPort: "http" }] };
+}
+
+/**
+ * Prometheus' config directory: prometheus.yml and the rules from the ConfigMap, the kubelet token
+ * and (when kubelet TLS is verified) the cluster CA side by side, so the rendered file names them by
+ * relative paths that are the same in the pod and in the live test.
+ */
+export function prometheusConfigVolume(configMapName: pulumi.Input<string>, verifyKubeletTls: boolean): k8s.types.input.core.v1.Volume {
+    const files = [PROMETHEUS_CONFIG_FILE, ALERT_RULES_FILE].map((file) => ({ key: file, path: file }));
+    const sources: k8s.types.input.core.v1.VolumeProjection[] = [
+        { configMap: { name: configMapName, items: files } },
+        { serviceAccountToken: { path: KUBELET_TOKEN_FILE, expirationSeconds: KUBELET_TOKEN_EXPIRATION_SECONDS } },
+        ...(verifyKubeletTls ? [{ configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: KUBELET_CA_FILE }] } }] : []),
+    ];
+    return { name: "config", projected: { sources } };
+}
+
+/** The Prometheus container: retention from the args, the lifecycle API for a manual /-/reload. */
+export function prometheusContainer(prometheus: ResolvedMonitoringStackArgs["prometheus"]): k8s.types.input.core.v1.Container {
+    return {
+        name: "prometheus",
+        image: prometheus.image,
+        args: [
+            `--config.file=${PROMETHEUS_CONFIG_DIR}/${PROMETHEUS_CONFIG_FILE}`,
+            `--storage.tsdb.path=${PROMETHEUS_DATA_DIR}`,
+            `--storage.tsdb.retention.time=${prometheus.retentionTime}`,
+            `--storage.tsdb.retention.size=${prometheus.retentionSize}`,
+            "--web.enable-lifecycle",
+            `--web.listen-address=:${PROMETHEUS_PORT}`,
+        ],
+        ports: [{ name: "http", containerPort: PROMETHEUS_PORT }],
+        resources: containerResources(prometheus.resources),
+        securityContext: containerSecurityContext(),
+        startupProbe: httpProbe("/-/ready", "http", PROMETHEUS_STARTUP),
+        readinessProbe: httpProbe("/-/ready", "http", READINESS),
+        livenessProbe: httpProbe("/-/healthy", "http", LIVENESS),
+        volumeMounts: [
+            { name: "config", mountPath: PROMETHEUS_CONFIG_DIR, readOnly: true },
+            { name: "data", mountPath: PROMETHEUS_DATA_DIR },
+        ],
+    };
+}
+
+/** What Prometheus' StatefulSet refers to: its labels, the pod annotations and the objects' names. */
+export interface PrometheusRefs {
+    labels: Record<string, string>;
+    /** Config checksum and scrape annotations of the pod template. */
+    annotations: pulumi.Input<Record<string, string>>;
+    serviceName: pulumi.Input<string>;
+    serviceAccountName: pulumi.Input<string>;
+    configMapName: pulumi.Input<string>;
+}
+
+/** Prometheus' StatefulSet: one pod, its TSDB on a PVC kept (protectData) when the set goes. */
+export function prometheusStatefulSetSpec(args: ResolvedMonitoringStackArgs, refs: PrometheusRefs): k8s.types.input.apps.v1.StatefulSetSpec {
+    const pod: PodSpec = {
+        serviceAccountName: refs.serviceAccountName,
+        // Kubernetes service discovery uses the in-cluster token.
+        automountServiceAccountToken: true,
+        securityContext: podSecurityContext(PROMETHEUS_UID),
+        terminationGracePeriodSeconds: PROMETHEUS_TERMINATION_GRACE_SECONDS,
+        enableServiceLinks: false,
+        containers: [prometheusContainer(args.prometheus)],
+        volumes: [prometheusConfigVolume(refs.configMapName, args.verifyKubeletTls)],
+    };
+    return {
+        serviceName: refs.serviceName,
+        replicas: 1,
+        persistentVolumeClaimRetentionPolicy: pvcRetentionPolicy(args.protectData),
+        selector: { matchLabels: selectorLabels(refs.labels) },
+        // A changed prometheus.yml or rule file rolls the pod (the checksum annotation).
+        template: { metadata: { labels: refs.labels, annotations: refs.annotations }, spec: pod },
+        volumeClaimTemplates: [volumeClaimTemplate("data", args.prometheus.storage, args.storageClass)],
+    };
+}
+
+/** What kube-state-metrics' Deployment refers to. */
+export interface KubeStateMetricsRefs {
+    labels: Record<string, string>;
+    /** The namespace whose objects it reports (its Role allows no other). */
+    namespace: pulumi.Input<string>;
+    serviceAccountName: pulumi.Input<string>;
+}
+
+/** kube-state-metrics' Deployment, scraped by its own job (honor_labels), not the generic pods job. */
+export function kubeStateMetricsDeploymentSpec(kubeStateMetrics: ResolvedMonitoringStackArgs["kubeStateMetrics"], refs: KubeStateMetricsRefs): k8s.types.input.apps.v1.DeploymentSpec {
+    return {
+        replicas: 1,
+        selector: { matchLabels: selectorLabels(refs.labels) },
+        template: { metadata: { labels: refs.labels, annotations: scrapeAnnotations(KUBE_STATE_METRICS_PORT) }, spec: kubeStateMetricsPodSpec(kubeStateMetrics, refs) },
+    };
+}
+
+/** kube-state-metrics' pod: the pods, workloads and HPAs of `namespace` only. */
+export function kubeStateMetricsPodSpec(kubeStateMetrics: ResolvedMonitoringStackArgs["kubeStateMetrics"], refs: KubeStateMetricsRefs): PodSpec {
+    return {
+        serviceAccountName: refs.serviceAccountName,
+        automountServiceAccountToken: true,
+        securityContext: podSecurityContext(PROMETHEUS_UID),
+        enableServiceLinks: false,
+        containers: [
+            {
+                name: "kube-state-metrics",
+                image: kubeStateMetrics.image,
+                args: [
+                    pulumi.interpolate`--namespaces=${refs.namespace}`,
+                    "--resources=pods,deployments,statefulsets,horizontalpodautoscalers",
+                    `--port=${KUBE_STATE_METRICS_PORT}`,
+                    `--telemetry-port=${KUBE_STATE_METRICS_TELEMETRY_PORT}`,
+                ],
+                ports: [
+                    { name: "http-metrics", containerPort: KUBE_STATE_METRICS_PORT },
+                    { name: "telemetry", containerPort: KUBE_STATE_METRICS_TELEMETRY_PORT },
+                ],
+                resources: containerResources(kubeStateMetrics.resources),
+                securityContext: containerSecurityContext(),
+                livenessProbe: httpProbe("/livez", "http-metrics", KUBE_STATE_METRICS_LIVENESS),
+                readinessProbe: httpProbe("/readyz", "telemetry", READINESS),
+            },
+        ],
+    };
+}
+
+/** Grafana's data volume: its PVC when persistent, else an emptyDir of the same size. */
+export function grafanaDataVolume(grafana: ResolvedMonitoringStackArgs["grafana"], claimName: pulumi.Input<string> | undefined): k8s.types.input.core.v1.Volume {
+    return claimName === undefined ? { name: "data", emptyDir: { sizeLimit: grafana.storage } } : { name: "data", persistentVolumeClaim: { claimName } };
+}
+
+/** Grafana's environment: admin credentials from the Secret, paths, and nothing calling home. */
+export function grafanaEnv(secretName: pulumi.Input<string>): k8s.types.input.core.v1.EnvVar[] {
+    return [
+        secretEnv("GF_SECURITY_ADMIN_USER", secretName, "admin-user"),
+        secretEnv("GF_SECURITY_ADMIN_PASSWORD", secretName, "admin-password"),
+        { name: "GF_PATHS_DATA", value: GRAFANA_DATA_DIR },
+        { name: "GF_PATHS_PROVISIONING", value: GRAFANA_PROVISIONING_DIR },
+        // Grafana's default log mode also writes /var/log/grafana, on the read-only root filesystem.
+        { name: "GF_LOG_MODE", value: "console" },
+        { name: "GF_USERS_ALLOW_SIGN_UP", value: "false" },
+        { name: "GF_AUTH_ANONYMOUS_ENABLED", value: "false" },
+        // No calls home and no plugin downloads from inside the cluster.
+        { name: "GF_ANALYTICS_REPORTING_ENABLED", value: "false" },
+        { name: "GF_ANALYTICS_CHECK_FOR_UPDATES", value: "false" },
+        { name: "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES", value: "false" },
+    ];
+}
+
+/** What Grafana's pod refers to: the admin Secret, the two ConfigMaps and its data volume. */
+export interface GrafanaRefs {
+    secretName: pulumi.Input<string>;
+    provisioningConfigMapName: pulumi.Input<string>;
+    dashboardsConfigMapName: pulumi.Input<string>;
+    dataVolume: k8s.types.input.core.v1.Volume;
+}
+
+/** Grafana's Deployment: one pod, replaced (not rolled) because its volume and SQLite cannot be shared. */
+export function grafanaDeploymentSpec(
+    grafana: ResolvedMonitoringStackArgs["grafana"],
+    refs: GrafanaRefs & { labels: Record<string, string>; annotations: pulumi.Input<Record<string, string>> },
+): k8s.types.input.apps.v1.DeploymentSpec {
+    return {
+        replicas: 1,
+        // One ReadWriteOnce volume (and SQLite) cannot be shared by an old and a new pod.
+        strategy: { type: "Recreate" },
+        selector: { matchLabels: selectorLabels(refs.labels) },
+        template: { metadata: { labels: refs.labels, annotations: refs.annotations }, spec: grafanaPodSpec(grafana, refs) },
+    };
+}
+
+/** Grafana's pod: the datasource and dashboards provisioned from ConfigMaps, its database on `dataVolume`. */
+export function grafanaPodSpec(grafana: ResolvedMonitoringStackArgs["grafana"], refs: GrafanaRefs): PodSpec {
+    return {
+        automountServiceAccountToken: false,
+        securityContext: podSecurityContext(GRAFANA_UID),
+        enableServiceLinks: false,
+        containers: [
+            {
+                name: "grafana",
+                image: grafana.image,
+                env: grafanaEnv(refs.secretName),
+                ports: [{ name: "http", containerPort: GRAFANA_PORT }],
+                resources: containerResources(grafana.resources),
+                securityContext: containerSecurityContext(),
+                startupProbe: httpProbe("/api/health", "http", GRAFANA_STARTUP),
+                readinessProbe: httpProbe("/api/health", "http", READINESS),
+                livenessProbe: httpProbe("/api/health", "http", LIVENESS),
+                volumeMounts: [
+                    { name: "data", mountPath: GRAFANA_DATA_DIR },
+                    { name: "provisioning", mountPath: GRAFANA_PROVISIONING_DIR, readOnly: true },
+                    { name: "dashboards", mountPath: GRAFANA_DASHBOARDS_DIR, readOnly: true },
+                    { name: "tmp", mountPath: "/tmp" },
+                ],
+            },
+        ],
+        volumes: [
+            refs.dataVolume,
+            {
+                name: "provisioning",
+                configMap: {
+                    name: refs.provisioningConfigMapName,
+                    items: [
+                        { key: "datasources.yaml", path: "datasources/prepx.yaml" },
+                        { key: "dashboards.yaml", path: "dashboards/prepx.yaml" },
+                    ],
+                },
+            },
+            { name: "dashboards", configMap: { name: refs.dashboardsConfigMapName } },
+            scratchVolume("tmp"),
+        ],
+    };
+}

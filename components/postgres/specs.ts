@@ -1,0 +1,334 @@
+// Pure builders of a PostgresCluster's Kubernetes specs: the Patroni members' StatefulSet (the
+// patroni container, the postgres_exporter sidecar, volumes, probes), PgBouncer's Deployment, the
+// Services and the Role Patroni needs. No resource is created here; object names the specs refer to
+// are passed in (as the referenced objects' outputs, so the engine orders the objects).
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import type { MetricsTarget } from "../observability";
+import {
+    containerResources,
+    containerSecurityContext,
+    exporterSidecar,
+    httpProbe,
+    podSecurityContext,
+    ProbeTiming,
+    pvcRetentionPolicy,
+    scratchVolume,
+    secretEnv,
+    selectorLabels,
+    spreadAcrossNodes,
+    tcpProbe,
+    volumeClaimTemplate,
+} from "../k8s";
+import type { PgbouncerSettings, ResolvedPostgresClusterArgs } from "./args";
+import {
+    MEMBER_PATHS,
+    memberCount,
+    MONITOR_USER,
+    PATRONI_PORT,
+    PGBOUNCER_EXPORTER_PORT,
+    PGBOUNCER_PORT,
+    POOLER_PATHS,
+    POSTGRES_EXPORTER_PORT,
+    POSTGRES_PORT,
+    PostgresNames,
+} from "./render";
+
+type Container = k8s.types.input.core.v1.Container;
+type EnvVar = k8s.types.input.core.v1.EnvVar;
+type PodSpec = k8s.types.input.core.v1.PodSpec;
+type ServiceSpec = k8s.types.input.core.v1.ServiceSpec;
+type Volume = k8s.types.input.core.v1.Volume;
+
+/** Where patroni.yml and the post-bootstrap script are mounted (MEMBER_PATHS.postBootstrapScript is in it). */
+export const PATRONI_CONFIG_DIR = "/etc/patroni";
+/** The PVC's mount; PGDATA (MEMBER_PATHS.dataDir) is a directory inside it, not the volume's root. */
+export const DATA_MOUNT = "/var/lib/postgresql/data";
+
+/** A leader's clean shutdown (checkpoint, release of the leader lock) needs a moment. */
+export const MEMBER_GRACE_PERIOD_SECONDS = 60;
+/** PgBouncer's grace period: the Kubernetes default. */
+export const POOLER_GRACE_PERIOD_SECONDS = 30;
+
+/**
+ * Probes on Patroni's REST health endpoints, each attempt allowed 5 s. The startup probe gives
+ * Patroni 5 minutes (60 x 5 s) to answer /liveness at all.
+ */
+export const PATRONI_STARTUP: ProbeTiming = { periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 };
+export const PATRONI_LIVENESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5 };
+export const PATRONI_READINESS: ProbeTiming = { periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 5 };
+/** PgBouncer leaves the Service after 15 s without accepting connections, and is restarted after a minute. */
+export const PGBOUNCER_READINESS: ProbeTiming = { periodSeconds: 5, failureThreshold: 3 };
+export const PGBOUNCER_LIVENESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 6 };
+
+/** Mode of mounted config files (readable by the container's user) and of mounted secrets (owner only). */
+const CONFIG_FILE_MODE = 0o444;
+const SECRET_FILE_MODE = 0o400;
+
+/**
+ * Patroni's Kubernetes DCS, checked against patroni 3.0.2 (patroni/dcs/kubernetes.py) with
+ * use_endpoints: it lists and watches pods and Endpoints by label, patches its own pod's role label
+ * and status annotation, creates and patches the leader/config/sync/failover Endpoints and reads the
+ * leader Endpoints before updating it. No update, no delete (only `patronictl remove` deletes); no
+ * Service creation (the component creates the config Service).
+ */
+export const PATRONI_RBAC_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
+    { apiGroups: [""], resources: ["endpoints"], verbs: ["get", "list", "watch", "create", "patch"] },
+    { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
+];
+
+/** Names of the objects a member pod refers to. */
+export interface MemberPodRefs {
+    serviceAccount: pulumi.Input<string>;
+    /** ConfigMap with patroni.yml and post-bootstrap.sh. */
+    patroniConfig: pulumi.Input<string>;
+    /** Secret with the superuser, replication, monitor and REST API passwords. */
+    credentialsSecret: pulumi.Input<string>;
+    /** Secret with the application role's password. */
+    appSecret: pulumi.Input<string>;
+}
+
+/** Names of the objects a PgBouncer pod refers to. */
+export interface PoolerPodRefs {
+    /** ConfigMap with pgbouncer.ini. */
+    poolerConfig: pulumi.Input<string>;
+    /** Secret with userlist.txt and the exporter's connection string. */
+    poolerSecret: pulumi.Input<string>;
+}
+
+const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
+
+/** Patroni's per-member settings: the pod's identity from the downward API, the passwords from the Secret. */
+export function patroniEnv(credentialsSecret: pulumi.Input<string>): EnvVar[] {
+    return [
+        fieldEnv("PATRONI_NAME", "metadata.name"),
+        fieldEnv("PATRONI_KUBERNETES_NAMESPACE", "metadata.namespace"),
+        fieldEnv("PATRONI_KUBERNETES_POD_IP", "status.podIP"),
+        // Kubernetes expands $(VAR) from the variables above.
+        { name: "PATRONI_POSTGRESQL_CONNECT_ADDRESS", value: `$(PATRONI_KUBERNETES_POD_IP):${POSTGRES_PORT}` },
+        { name: "PATRONI_RESTAPI_CONNECT_ADDRESS", value: `$(PATRONI_KUBERNETES_POD_IP):${PATRONI_PORT}` },
+        secretEnv("PATRONI_SUPERUSER_PASSWORD", credentialsSecret, "superuser-password"),
+        secretEnv("PATRONI_REPLICATION_PASSWORD", credentialsSecret, "replication-password"),
+        secretEnv("PATRONI_RESTAPI_PASSWORD", credentialsSecret, "restapi-password"),
+    ];
+}
+
+/** The member's main container: Patroni running PostgreSQL, health-checked on Patroni's REST API. */
+export function patroniContainer(args: ResolvedPostgresClusterArgs, image: pulumi.Input<string>, credentialsSecret: pulumi.Input<string>): Container {
+    return {
+        name: "postgres",
+        image,
+        command: ["patroni", `${PATRONI_CONFIG_DIR}/patroni.yml`],
+        env: patroniEnv(credentialsSecret),
+        ports: [
+            { name: "postgresql", containerPort: POSTGRES_PORT },
+            { name: "patroni", containerPort: PATRONI_PORT },
+        ],
+        resources: containerResources(args.resources),
+        securityContext: containerSecurityContext(),
+        // /liveness answers while Patroni's HA loop runs (also during a long standby clone);
+        // /readiness once PostgreSQL runs in its role.
+        startupProbe: httpProbe("/liveness", "patroni", PATRONI_STARTUP),
+        livenessProbe: httpProbe("/liveness", "patroni", PATRONI_LIVENESS),
+        readinessProbe: httpProbe("/readiness", "patroni", PATRONI_READINESS),
+        volumeMounts: [
+            { name: "data", mountPath: DATA_MOUNT },
+            { name: "config", mountPath: PATRONI_CONFIG_DIR, readOnly: true },
+            { name: "secrets", mountPath: MEMBER_PATHS.secretsDir, readOnly: true },
+            { name: "run", mountPath: MEMBER_PATHS.socketDir },
+            { name: "tmp", mountPath: "/tmp" },
+        ],
+    };
+}
+
+/** postgres_exporter next to each member, logged in as the monitoring role over loopback. */
+export function postgresExporterContainer(args: ResolvedPostgresClusterArgs, credentialsSecret: pulumi.Input<string>): Container {
+    return exporterSidecar({
+        image: args.exporterImage,
+        env: [
+            { name: "DATA_SOURCE_URI", value: `127.0.0.1:${POSTGRES_PORT}/postgres?sslmode=disable` },
+            { name: "DATA_SOURCE_USER", value: MONITOR_USER },
+            secretEnv("DATA_SOURCE_PASS", credentialsSecret, "monitor-password"),
+        ],
+        port: POSTGRES_EXPORTER_PORT,
+        // The landing page: /metrics would run every collector query on each probe.
+        probePath: "/",
+        resources: args.exporterResources,
+    });
+}
+
+/** A member's volumes besides its PVC: the config, the password files the post-bootstrap script reads, scratch space. */
+export function memberVolumes(refs: MemberPodRefs): Volume[] {
+    return [
+        { name: "config", configMap: { name: refs.patroniConfig, defaultMode: CONFIG_FILE_MODE } },
+        {
+            // Only what the post-bootstrap script reads, as files (never env or args).
+            name: "secrets",
+            projected: {
+                defaultMode: SECRET_FILE_MODE,
+                sources: [
+                    { secret: { name: refs.appSecret, items: [{ key: "password", path: "app-password" }] } },
+                    { secret: { name: refs.credentialsSecret, items: [{ key: "monitor-password", path: "monitor-password" }] } },
+                ],
+            },
+        },
+        scratchVolume("run", "16Mi"),
+        scratchVolume("tmp", "64Mi"),
+    ];
+}
+
+/** A member pod: Patroni (which needs its service account token) and the exporter, spread across nodes. */
+export function memberPodSpec(args: ResolvedPostgresClusterArgs, image: pulumi.Input<string>, selector: Record<string, string>, refs: MemberPodRefs): PodSpec {
+    return {
+        serviceAccountName: refs.serviceAccount,
+        securityContext: podSecurityContext(args.postgresUid),
+        topologySpreadConstraints: spreadAcrossNodes(selector),
+        terminationGracePeriodSeconds: MEMBER_GRACE_PERIOD_SECONDS,
+        enableServiceLinks: false,
+        containers: [patroniContainer(args, image, refs.credentialsSecret), postgresExporterContainer(args, refs.credentialsSecret)],
+        volumes: memberVolumes(refs),
+    };
+}
+
+/** What the members' StatefulSet spec is built from besides the args. */
+export interface MemberSetRefs extends MemberPodRefs {
+    /** Labels of the member pods (standardLabels). */
+    labels: Record<string, string>;
+    /** The pod template's annotations (config checksum, scrape port). */
+    annotations: pulumi.Input<Record<string, string>>;
+    /** The headless Service governing the StatefulSet. */
+    serviceName: pulumi.Input<string>;
+    image: pulumi.Input<string>;
+}
+
+/** The members' StatefulSet: 1 + standbys pods started in parallel, each with its PVC. */
+export function memberStatefulSetSpec(args: ResolvedPostgresClusterArgs, refs: MemberSetRefs): k8s.types.input.apps.v1.StatefulSetSpec {
+    const selector = selectorLabels(refs.labels);
+    return {
+        serviceName: refs.serviceName,
+        replicas: memberCount(args.standbys),
+        // Patroni arbitrates the bootstrap through the DCS; ordered start would only slow it.
+        podManagementPolicy: "Parallel",
+        updateStrategy: { type: "RollingUpdate" },
+        persistentVolumeClaimRetentionPolicy: pvcRetentionPolicy(args.protectData),
+        selector: { matchLabels: selector },
+        template: {
+            metadata: { labels: refs.labels, annotations: refs.annotations },
+            spec: memberPodSpec(args, refs.image, selector, refs),
+        },
+        volumeClaimTemplates: [volumeClaimTemplate("data", args.storage, args.storageClass)],
+    };
+}
+
+/** PgBouncer itself, checked by TCP connects on its port. */
+export function pgbouncerContainer(pgbouncer: PgbouncerSettings): Container {
+    return {
+        name: "pgbouncer",
+        image: pgbouncer.image,
+        command: ["pgbouncer", `${POOLER_PATHS.configDir}/pgbouncer.ini`],
+        ports: [{ name: "pgbouncer", containerPort: PGBOUNCER_PORT }],
+        resources: containerResources(pgbouncer.resources),
+        securityContext: containerSecurityContext(),
+        readinessProbe: tcpProbe("pgbouncer", PGBOUNCER_READINESS),
+        livenessProbe: tcpProbe("pgbouncer", PGBOUNCER_LIVENESS),
+        volumeMounts: [
+            { name: "config", mountPath: POOLER_PATHS.configDir, readOnly: true },
+            { name: "auth", mountPath: POOLER_PATHS.authDir, readOnly: true },
+        ],
+    };
+}
+
+/** pgbouncer_exporter next to each PgBouncer, reading its admin console as the monitoring role. */
+export function pgbouncerExporterContainer(pgbouncer: PgbouncerSettings, poolerSecret: pulumi.Input<string>): Container {
+    return exporterSidecar({
+        image: pgbouncer.exporterImage,
+        env: [secretEnv("PGBOUNCER_EXPORTER_CONNECTION_STRING", poolerSecret, "exporter-uri")],
+        port: PGBOUNCER_EXPORTER_PORT,
+        probePath: "/metrics",
+        resources: pgbouncer.exporterResources,
+    });
+}
+
+/** A PgBouncer pod: no service account token, spread across nodes. */
+export function poolerPodSpec(args: ResolvedPostgresClusterArgs, selector: Record<string, string>, refs: PoolerPodRefs): PodSpec {
+    return {
+        securityContext: podSecurityContext(args.pgbouncerUid),
+        topologySpreadConstraints: spreadAcrossNodes(selector),
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        terminationGracePeriodSeconds: POOLER_GRACE_PERIOD_SECONDS,
+        containers: [pgbouncerContainer(args.pgbouncer), pgbouncerExporterContainer(args.pgbouncer, refs.poolerSecret)],
+        volumes: [
+            { name: "config", configMap: { name: refs.poolerConfig, defaultMode: CONFIG_FILE_MODE } },
+            { name: "auth", secret: { secretName: refs.poolerSecret, items: [{ key: "userlist.txt", path: "userlist.txt" }], defaultMode: SECRET_FILE_MODE } },
+        ],
+    };
+}
+
+/** PgBouncer's Deployment: pgbouncer.replicas pods, rolled one extra at a time. */
+export function poolerDeploymentSpec(
+    args: ResolvedPostgresClusterArgs,
+    labels: Record<string, string>,
+    annotations: pulumi.Input<Record<string, string>>,
+    refs: PoolerPodRefs,
+): k8s.types.input.apps.v1.DeploymentSpec {
+    const selector = selectorLabels(labels);
+    return {
+        replicas: args.pgbouncer.replicas,
+        selector: { matchLabels: selector },
+        // Keep full pooling capacity during a rollout.
+        strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+        template: { metadata: { labels, annotations }, spec: poolerPodSpec(args, selector, refs) },
+    };
+}
+
+/** The selector labels of the member pods, of the leader alone and of the standbys alone. */
+export interface MemberSelectors {
+    members: Record<string, string>;
+    leader: Record<string, string>;
+    standbys: Record<string, string>;
+}
+
+/** A Service of the cluster: its object name and spec. */
+export interface ServiceSpecOf {
+    name: string;
+    spec: ServiceSpec;
+}
+
+const postgresServicePort = { name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" };
+
+/** The Services of the members, by role. */
+export function memberServices(names: PostgresNames, selectors: MemberSelectors): Record<"leader" | "config" | "members" | "rw" | "ro", ServiceSpecOf> {
+    return {
+        // Selector-less: Patroni writes the leader's address into this Service's Endpoints (same port
+        // name); without a Service, Kubernetes may garbage-collect those Endpoints.
+        leader: { name: names.leaderService, spec: { type: "ClusterIP", ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: POSTGRES_PORT }] } },
+        // Keeps Patroni's `<scope>-config` Endpoints alive.
+        config: { name: names.configService, spec: { clusterIP: "None" } },
+        members: {
+            name: names.membersService,
+            spec: {
+                clusterIP: "None",
+                // Members must reach each other while not ready (a standby being cloned).
+                publishNotReadyAddresses: true,
+                selector: selectors.members,
+                ports: [postgresServicePort, { name: "patroni", port: PATRONI_PORT, targetPort: "patroni" }],
+            },
+        },
+        rw: { name: names.rwService, spec: { type: "ClusterIP", selector: selectors.leader, ports: [postgresServicePort] } },
+        ro: { name: names.roService, spec: { type: "ClusterIP", selector: selectors.standbys, ports: [postgresServicePort] } },
+    };
+}
+
+/** PgBouncer's Service: what the services connect to. */
+export function poolerServiceSpec(selector: Record<string, string>): ServiceSpec {
+    return { type: "ClusterIP", selector, ports: [{ name: "pgbouncer", port: PGBOUNCER_PORT, targetPort: "pgbouncer" }] };
+}
+
+/** What Prometheus scrapes: postgres_exporter and Patroni's /metrics on the members, pgbouncer_exporter on PgBouncer. */
+export function clusterMetricsTargets(podLabels: Record<string, string>, poolerLabels: Record<string, string>): MetricsTarget[] {
+    return [
+        { name: "postgres", labels: podLabels, ports: [POSTGRES_EXPORTER_PORT, PATRONI_PORT] },
+        { name: "pgbouncer", labels: poolerLabels, ports: [PGBOUNCER_EXPORTER_PORT] },
+    ];
+}

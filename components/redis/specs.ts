@@ -1,0 +1,253 @@
+// Pure builders of RedisCluster's Kubernetes specs (pods, containers, volumes, Services, the
+// bootstrap Job) and the one mapping from its args to the renderers' options. No resources are
+// created here: the component passes the results to `new`, the tests call them directly.
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import {
+    type ProbeTiming,
+    containerResources,
+    containerSecurityContext,
+    exporterSidecar,
+    podSecurityContext,
+    pvcRetentionPolicy,
+    secretEnv,
+    selectorLabels,
+    shellProbe,
+    spreadAcrossNodes,
+    volumeClaimTemplate,
+} from "../k8s";
+import type { RedisSettings, ResolvedRedisClusterArgs } from "./args";
+import {
+    type BootstrapOptions,
+    CLUSTER_BUS_OFFSET,
+    REDIS_PORT,
+    type RedisConfOptions,
+    podHostname,
+    redisPodCount,
+    redisServerArgs,
+    statefulSetPodNames,
+} from "./render";
+
+/** Port of the cluster bus, on which nodes gossip and fail over. */
+export const CLUSTER_BUS_PORT = REDIS_PORT + CLUSTER_BUS_OFFSET;
+/** The redis_exporter sidecar's metrics port. */
+export const EXPORTER_PORT = 9121;
+/** Seconds the bootstrap waits for every node to answer PING, then for cluster_state:ok. */
+export const BOOTSTRAP_TIMEOUT_SECONDS = 600;
+
+/** The `redis` user of the official image. */
+const REDIS_UID = 999;
+const CONF_DIR = "/etc/redis";
+const AUTH_DIR = "/etc/redis-auth";
+const DATA_DIR = "/data";
+const SCRIPTS_DIR = "/scripts";
+/** The auth include is readable by the redis group only. */
+const AUTH_FILE_MODE = 0o440;
+/** On SIGTERM redis-server fsyncs the AOF and exits; Kubernetes' default 30 s, stated. */
+const TERMINATION_GRACE_PERIOD_SECONDS = 30;
+/** Bootstrap attempts before the Job fails (the script is idempotent, so a retry is safe). */
+const BOOTSTRAP_BACKOFF_LIMIT = 3;
+
+/** Loading a large AOF can take minutes: up to 5 minutes before liveness starts. */
+const STARTUP_PROBE: ProbeTiming = { periodSeconds: 5, failureThreshold: 60 };
+/** Out of the client Service within 15 s of not answering. */
+const READINESS_PROBE: ProbeTiming = { periodSeconds: 5, failureThreshold: 3 };
+/** Restarted after a minute of not answering. */
+const LIVENESS_PROBE: ProbeTiming = { periodSeconds: 10, failureThreshold: 6 };
+/** The node answers PING on its loopback (REDISCLI_AUTH holds the password). */
+const PING_SCRIPT = `redis-cli --no-auth-warning -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`;
+
+/** Names of the cluster's Kubernetes objects. */
+export interface RedisObjectNames {
+    /** The StatefulSet, the client Service and the disruption budget. */
+    statefulSet: string;
+    /** The headless Service that gives pods their stable names. */
+    headless: string;
+    /** The Secret holding the password and the auth include. */
+    secret: string;
+    /** The ConfigMap holding redis.conf. */
+    config: string;
+    /** The bootstrap Job and the ConfigMap holding its script. */
+    bootstrap: string;
+}
+
+export function redisObjectNames(name: string): RedisObjectNames {
+    return { statefulSet: name, headless: `${name}-headless`, secret: `${name}-auth`, config: `${name}-config`, bootstrap: `${name}-bootstrap` };
+}
+
+/** Where a node binds and listens, keeps its data and finds the auth include. */
+export type RedisNodeLayout = Pick<RedisConfOptions, "bind" | "port" | "dataDir" | "authIncludePath">;
+
+/** A node in a pod: every interface, the PVC at /data, the Secret-mounted include. */
+export const POD_LAYOUT: RedisNodeLayout = { bind: "* -::*", port: REDIS_PORT, dataDir: DATA_DIR, authIncludePath: `${AUTH_DIR}/auth.conf` };
+
+/** redis.conf's options from the cluster's settings; the layout is the pod's unless given. */
+export function redisConfOptions(
+    settings: Pick<RedisSettings, "clusterNodeTimeoutMs" | "maxmemory" | "maxmemoryPolicy">,
+    layout: RedisNodeLayout = POD_LAYOUT,
+): RedisConfOptions {
+    return {
+        ...layout,
+        clusterNodeTimeoutMs: settings.clusterNodeTimeoutMs,
+        maxmemory: settings.maxmemory,
+        maxmemoryPolicy: settings.maxmemoryPolicy,
+    };
+}
+
+/** The bootstrap script's options: `nodes` as `host:port`, in pod order. */
+export function bootstrapScriptOptions(settings: Pick<RedisSettings, "replicasPerMaster">, nodes: string[]): BootstrapOptions {
+    return { nodes, replicasPerMaster: settings.replicasPerMaster, timeoutSeconds: BOOTSTRAP_TIMEOUT_SECONDS };
+}
+
+/** `host:port` of every node pod, by its stable name behind the headless Service. */
+export function nodeAddresses(
+    names: RedisObjectNames,
+    namespace: string,
+    settings: Pick<RedisSettings, "masters" | "replicasPerMaster" | "clusterDomain">,
+): string[] {
+    return statefulSetPodNames(names.statefulSet, redisPodCount(settings.masters, settings.replicasPerMaster)).map(
+        (pod) => `${podHostname(pod, names.headless, namespace, settings.clusterDomain)}:${REDIS_PORT}`,
+    );
+}
+
+/** Objects the node pods refer to; Outputs, so the pods are created after them. */
+export interface RedisPodRefs {
+    /** The Secret with the password (key `password`) and the auth include (key `auth.conf`). */
+    secretName: pulumi.Input<string>;
+    /** The ConfigMap with redis.conf. */
+    configMapName: pulumi.Input<string>;
+}
+
+/** The redis-server container: cluster node, announcing its stable hostname. */
+export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs): k8s.types.input.core.v1.Container {
+    // Kubernetes expands $(VAR) from the env below: each pod announces its own name.
+    const announcedHostname = podHostname("$(POD_NAME)", names.headless, "$(POD_NAMESPACE)", args.clusterDomain);
+    return {
+        name: "redis",
+        image: args.image,
+        command: ["redis-server"],
+        args: redisServerArgs(`${CONF_DIR}/redis.conf`, announcedHostname),
+        env: [
+            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+            { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+            secretEnv("REDISCLI_AUTH", refs.secretName, "password"),
+        ],
+        ports: [
+            { name: "redis", containerPort: REDIS_PORT },
+            { name: "cluster-bus", containerPort: CLUSTER_BUS_PORT },
+        ],
+        resources: containerResources(args.resources),
+        securityContext: containerSecurityContext(),
+        startupProbe: shellProbe(PING_SCRIPT, STARTUP_PROBE),
+        readinessProbe: shellProbe(PING_SCRIPT, READINESS_PROBE),
+        livenessProbe: shellProbe(PING_SCRIPT, LIVENESS_PROBE),
+        volumeMounts: [
+            { name: "data", mountPath: DATA_DIR },
+            { name: "config", mountPath: CONF_DIR, readOnly: true },
+            { name: "auth", mountPath: AUTH_DIR, readOnly: true },
+        ],
+    };
+}
+
+/** The redis_exporter sidecar, reading its node over loopback. */
+export function exporterContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "secretName">): k8s.types.input.core.v1.Container {
+    return exporterSidecar({
+        image: args.exporterImage,
+        port: EXPORTER_PORT,
+        probePath: "/health",
+        resources: args.exporterResources,
+        env: [{ name: "REDIS_ADDR", value: `redis://127.0.0.1:${REDIS_PORT}` }, secretEnv("REDIS_PASSWORD", refs.secretName, "password")],
+    });
+}
+
+/** The node pod's volumes besides its PVC: redis.conf and the auth include. */
+export function redisVolumes(refs: RedisPodRefs): k8s.types.input.core.v1.Volume[] {
+    return [
+        { name: "config", configMap: { name: refs.configMapName } },
+        { name: "auth", secret: { secretName: refs.secretName, items: [{ key: "auth.conf", path: "auth.conf" }], defaultMode: AUTH_FILE_MODE } },
+    ];
+}
+
+/** A node pod: redis-server and its exporter, as the redis user, one pod per node. */
+export function redisPodSpec(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs, labels: Record<string, string>): k8s.types.input.core.v1.PodSpec {
+    return {
+        securityContext: podSecurityContext(REDIS_UID),
+        topologySpreadConstraints: spreadAcrossNodes(selectorLabels(labels)),
+        terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
+        enableServiceLinks: false,
+        containers: [redisContainer(args, names, refs), exporterContainer(args, refs)],
+        volumes: redisVolumes(refs),
+    };
+}
+
+/** The StatefulSet of every node, started in parallel, each with its PVC. */
+export function redisStatefulSetSpec(
+    args: ResolvedRedisClusterArgs,
+    names: RedisObjectNames,
+    refs: RedisPodRefs,
+    template: { labels: Record<string, string>; annotations: pulumi.Input<Record<string, string>> },
+): k8s.types.input.apps.v1.StatefulSetSpec {
+    return {
+        serviceName: names.headless,
+        replicas: redisPodCount(args.masters, args.replicasPerMaster),
+        // Every node must be up for the bootstrap; ordered start would only slow it.
+        podManagementPolicy: "Parallel",
+        updateStrategy: { type: "RollingUpdate" },
+        persistentVolumeClaimRetentionPolicy: pvcRetentionPolicy(args.protectData),
+        selector: { matchLabels: selectorLabels(template.labels) },
+        template: { metadata: template, spec: redisPodSpec(args, names, refs, template.labels) },
+        volumeClaimTemplates: [volumeClaimTemplate("data", args.storage, args.storageClass)],
+    };
+}
+
+const CLIENT_PORT: k8s.types.input.core.v1.ServicePort = { name: "redis", port: REDIS_PORT, targetPort: "redis" };
+const BUS_PORT: k8s.types.input.core.v1.ServicePort = { name: "cluster-bus", port: CLUSTER_BUS_PORT, targetPort: "cluster-bus" };
+
+/** The headless Service behind the pods' stable names, client port and cluster bus. */
+export function headlessServiceSpec(selector: Record<string, string>): k8s.types.input.core.v1.ServiceSpec {
+    // Nodes must find each other before they are ready, or the cluster never forms.
+    return { clusterIP: "None", publishNotReadyAddresses: true, selector, ports: [CLIENT_PORT, BUS_PORT] };
+}
+
+/** The client Service: any node; clients follow MOVED redirects to the others. */
+export function clientServiceSpec(selector: Record<string, string>): k8s.types.input.core.v1.ServiceSpec {
+    return { type: "ClusterIP", selector, ports: [CLIENT_PORT] };
+}
+
+/** Objects the bootstrap Job refers to. */
+export interface BootstrapRefs {
+    /** The Secret with the password (key `password`). */
+    secretName: pulumi.Input<string>;
+    /** The ConfigMap with bootstrap.sh. */
+    scriptConfigMapName: pulumi.Input<string>;
+}
+
+/** The bootstrap's redis-cli container, running the mounted script with the node image. */
+export function bootstrapContainer(args: ResolvedRedisClusterArgs, refs: Pick<BootstrapRefs, "secretName">): k8s.types.input.core.v1.Container {
+    return {
+        name: "bootstrap",
+        image: args.image,
+        command: ["sh", `${SCRIPTS_DIR}/bootstrap.sh`],
+        env: [secretEnv("REDISCLI_AUTH", refs.secretName, "password")],
+        resources: containerResources(args.bootstrapResources ?? args.exporterResources),
+        securityContext: containerSecurityContext(),
+        volumeMounts: [{ name: "scripts", mountPath: SCRIPTS_DIR, readOnly: true }],
+    };
+}
+
+/** The Job that forms the cluster once; the script is idempotent, so retries and reruns are safe. */
+export function bootstrapJobSpec(args: ResolvedRedisClusterArgs, refs: BootstrapRefs, labels: Record<string, string>): k8s.types.input.batch.v1.JobSpec {
+    return {
+        backoffLimit: BOOTSTRAP_BACKOFF_LIMIT,
+        template: {
+            metadata: { labels },
+            spec: {
+                restartPolicy: "Never",
+                securityContext: podSecurityContext(REDIS_UID),
+                enableServiceLinks: false,
+                containers: [bootstrapContainer(args, refs)],
+                volumes: [{ name: "scripts", configMap: { name: refs.scriptConfigMapName } }],
+            },
+        },
+    };
+}

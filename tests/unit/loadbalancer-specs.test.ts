@@ -1,0 +1,228 @@
+// The load balancer tier's args schema and pure spec builders, called directly (no Pulumi mocks):
+// the defaults, the mapping to nginx.conf's options, the nginx pod (containers, probes, volumes,
+// stop sequence), the Deployment and the Service.
+import { loadBalancerSettingsSchema, checkLoadBalancerSettings, loadBalancerTierArgsSchema, ResolvedLoadBalancerTierArgs } from "../../components/loadbalancer/args";
+import {
+    GRACE_MARGIN_SECONDS,
+    nginxConfOptions,
+    nginxContainer,
+    nginxDeploymentSpec,
+    nginxPodContainers,
+    nginxPodSpec,
+    nginxPodVolumes,
+    nginxService,
+    preStopScript,
+    terminationGracePeriodSeconds,
+} from "../../components/loadbalancer/specs";
+import { formatIssues } from "../../components/schema";
+import { parseStackConfig } from "../../config";
+import { readStackConfig } from "../../scripts/stack-files";
+import { loadBalancerTierArgs } from "../../stack-args";
+
+const HEADLESS = "api-gateway-headless.prepx.svc.cluster.local";
+const UPSTREAM = { host: HEADLESS, port: 8080 };
+
+/** A stack's LoadBalancerTier args as the component resolves them. */
+function stackArgs(stack: "dev" | "prod"): ResolvedLoadBalancerTierArgs {
+    const config = parseStackConfig(stack, readStackConfig(stack));
+    return loadBalancerTierArgsSchema.parse(loadBalancerTierArgs(config, config.namespace, HEADLESS));
+}
+
+const prod = stackArgs("prod");
+const dev = stackArgs("dev");
+const selector = { "app.kubernetes.io/name": "nginx", "app.kubernetes.io/instance": "lb", "app.kubernetes.io/component": "load-balancer" };
+const labels = { ...selector, "app.kubernetes.io/part-of": "prepx", "app.kubernetes.io/managed-by": "pulumi" };
+
+describe("args", () => {
+    test("the defaults are the prod shape: prod's stack section only restates them", () => {
+        expect(loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM })).toEqual(prod);
+    });
+
+    test("nested defaults apply field by field", () => {
+        const args = loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM, proxy: { readTimeoutSeconds: 30 }, rateLimits: { api: { rate: 7 } } });
+        expect(args.proxy).toEqual({ ...prod.proxy, readTimeoutSeconds: 30 });
+        expect(args.rateLimits).toEqual({ global: { rate: 1000 }, api: { rate: 7 }, trading: { rate: 100 } });
+    });
+
+    test("the resolver defaults to kube-dns of the cluster domain; a given one is kept", () => {
+        const parse = (extra: object) => loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM, ...extra }).resolver;
+        expect(parse({})).toBe("kube-dns.kube-system.svc.cluster.local");
+        expect(parse({ clusterDomain: "corp.example" })).toBe("kube-dns.kube-system.svc.corp.example");
+        expect(parse({ resolver: "10.96.0.10:53" })).toBe("10.96.0.10:53");
+    });
+
+    test("nginx images: open-source `resolve` needs 1.27.3; a tag without a version or a digest is taken as is", () => {
+        const problems = (image: string) => loadBalancerTierArgsSchema.safeParse({ namespace: "prepx", upstream: UPSTREAM, image }).error?.issues.map((issue) => issue.message) ?? [];
+        for (const image of ["nginx:1.27.3", "nginx:1.28.0", "nginxinc/nginx-unprivileged:1.28.0-alpine", "registry.example/edge:stable-2", `nginx@sha256:${"a".repeat(64)}`]) {
+            expect([image, problems(image)]).toEqual([image, []]);
+        }
+        for (const image of ["nginx:1.27.2", "nginx:1.26.3-alpine"]) {
+            expect(problems(image)).toEqual(["must be nginx 1.27.3 or newer (open-source `server ... resolve`)"]);
+        }
+    });
+
+    test("the settings' cross-field rule, as config.ts composes it", () => {
+        const section = { apiPathPrefix: "/v1/", tradingPathPrefix: "/v1/" };
+        const result = loadBalancerSettingsSchema.superRefine(checkLoadBalancerSettings).safeParse(section);
+        expect(result.success).toBe(false);
+        expect(formatIssues("prod: loadBalancer", section, result.error!.issues)).toEqual(['prod: loadBalancer: tradingPathPrefix must differ from apiPathPrefix (/v1/) (got "/v1/")']);
+    });
+});
+
+describe("nginxConfOptions", () => {
+    test("prod: the args, the pod's ports and paths, the drain as shutdown timeout", () => {
+        expect(nginxConfOptions(prod, HEADLESS)).toEqual({
+            replicas: 3,
+            workerConnections: 8192,
+            workerRlimitNofile: 65535,
+            rateLimits: { global: 1000, api: 500, trading: 100 },
+            burst: 100,
+            limitConn: 1000,
+            zoneSize: "100m",
+            upstream: { kind: "resolve", host: HEADLESS, port: 8080, resolver: "kube-dns.kube-system.svc.cluster.local", resolverValidSeconds: 5 },
+            upstreamKeepalive: 64,
+            upstreamKeepaliveTimeoutSeconds: 4,
+            maxFails: 3,
+            failTimeoutSeconds: 30,
+            proxy: { connectTimeoutSeconds: 5, sendTimeoutSeconds: 60, readTimeoutSeconds: 60, nextUpstreamTries: 3, nextUpstreamTimeoutSeconds: 10 },
+            listenPort: 8080,
+            statusPort: 8081,
+            paths: { pidFile: "/tmp/nginx/nginx.pid", tempDir: "/tmp/nginx", errorLog: "stderr" },
+            accessLogSyslog: "127.0.0.1:5531",
+            apiPathPrefix: "/api/",
+            tradingPathPrefix: "/api/trading/",
+            shutdownTimeoutSeconds: 65,
+        });
+    });
+
+    test("the host given, not the args' (an Output in the stack), is rendered", () => {
+        expect(nginxConfOptions(prod, "other.example").upstream).toMatchObject({ kind: "resolve", host: "other.example" });
+    });
+});
+
+describe("stop sequence", () => {
+    test("sleep, SIGQUIT to the master, wait for its pid file to go, bounded by the drain", () => {
+        expect(preStopScript(prod)).toBe(
+            ["sleep 10", 'kill -QUIT "$(cat /tmp/nginx/nginx.pid)"', 'i=0; while [ -f /tmp/nginx/nginx.pid ] && [ "$i" -lt 65 ]; do sleep 1; i=$((i+1)); done'].join("\n"),
+        );
+    });
+
+    test("the grace period covers the delay, the longest proxied request and a margin", () => {
+        expect(terminationGracePeriodSeconds(prod)).toBe(10 + 65 + GRACE_MARGIN_SECONDS);
+        const slow = { preStopDelaySeconds: 0, proxy: { ...prod.proxy, connectTimeoutSeconds: 10, sendTimeoutSeconds: 300 } };
+        expect(terminationGracePeriodSeconds(slow)).toBe(310 + GRACE_MARGIN_SECONDS);
+    });
+});
+
+describe("nginx pod", () => {
+    const containers = nginxPodContainers(prod);
+    const byName = (name: string) => containers.find((container) => container.name === name)!;
+
+    test("nginx: non-root on a read-only root, its own config file, probes on /healthz, the preStop", () => {
+        expect(nginxContainer(prod)).toEqual({
+            name: "nginx",
+            image: "nginx:1.28.0",
+            command: ["nginx", "-c", "/etc/nginx/prepx/nginx.conf"],
+            ports: [{ name: "http", containerPort: 8080 }],
+            resources: { requests: { cpu: "2", memory: "1Gi" }, limits: { cpu: "4", memory: "2Gi" } },
+            securityContext: {
+                runAsNonRoot: true,
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+                seccompProfile: { type: "RuntimeDefault" },
+            },
+            readinessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 2 },
+            livenessProbe: { httpGet: { path: "/healthz", port: "http" }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 },
+            lifecycle: { preStop: { exec: { command: ["sh", "-c", preStopScript(prod)] } } },
+            volumeMounts: [
+                { name: "config", mountPath: "/etc/nginx/prepx", readOnly: true },
+                { name: "run", mountPath: "/tmp/nginx" },
+            ],
+        });
+    });
+
+    test("two metrics sidecars: stub_status exporter and access-log exporter, probed on their metrics ports", () => {
+        expect(containers.map((container) => container.name)).toEqual(["nginx", "exporter", "log-exporter"]);
+        const exporter = byName("exporter");
+        expect(exporter.image).toBe("nginx/nginx-prometheus-exporter:1.4.1");
+        expect(exporter.args).toEqual(["--nginx.scrape-uri=http://127.0.0.1:8081/stub_status", "--web.listen-address=:9113"]);
+        expect(exporter.ports).toEqual([{ name: "metrics", containerPort: 9113 }]);
+        expect(exporter.readinessProbe).toEqual({ httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 });
+        expect(exporter.livenessProbe).toEqual({ httpGet: { path: "/metrics", port: "metrics" }, periodSeconds: 20, timeoutSeconds: 3, failureThreshold: 3 });
+        const logExporter = byName("log-exporter");
+        expect(logExporter.image).toBe("quay.io/martinhelmich/prometheus-nginxlog-exporter:v1.11.0");
+        expect(logExporter.args).toEqual(["-config-file", "/etc/nginxlog-exporter/nginxlog-exporter.yaml"]);
+        expect(logExporter.ports).toEqual([{ name: "metrics-log", containerPort: 4040 }]);
+        expect(logExporter.readinessProbe).toMatchObject({ httpGet: { path: "/metrics", port: "metrics-log" } });
+        expect(logExporter.volumeMounts).toEqual([{ name: "log-exporter-config", mountPath: "/etc/nginxlog-exporter", readOnly: true }]);
+        for (const sidecar of [exporter, logExporter]) expect(sidecar.securityContext).toEqual(byName("nginx").securityContext);
+    });
+
+    test("dev's small resources reach nginx and both sidecars", () => {
+        const [nginx, ...sidecars] = nginxPodContainers(dev);
+        expect(nginx.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "128Mi" } });
+        for (const sidecar of sidecars) expect(sidecar.resources).toEqual({ requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "32Mi" } });
+    });
+
+    test("volumes: each file of the ConfigMap where its container reads it, an emptyDir for the run directory", () => {
+        expect(nginxPodVolumes("lb-config")).toEqual([
+            { name: "config", configMap: { name: "lb-config", items: [{ key: "nginx.conf", path: "nginx.conf" }] } },
+            { name: "log-exporter-config", configMap: { name: "lb-config", items: [{ key: "nginxlog-exporter.yaml", path: "nginxlog-exporter.yaml" }] } },
+            { name: "run", emptyDir: { sizeLimit: "64Mi" } },
+        ]);
+    });
+
+    test("pod: runs as nginx's uid, spread hard across nodes, every mount backed by a volume", () => {
+        const spec = nginxPodSpec(prod, selector, "lb-config");
+        expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101 });
+        expect(spec.terminationGracePeriodSeconds).toBe(terminationGracePeriodSeconds(prod));
+        expect(spec.enableServiceLinks).toBe(false);
+        expect(spec.topologySpreadConstraints).toContainEqual({
+            maxSkew: 1,
+            topologyKey: "kubernetes.io/hostname",
+            whenUnsatisfiable: "DoNotSchedule",
+            labelSelector: { matchLabels: selector },
+        });
+        const volumes = (spec.volumes as { name: string }[]).map((volume) => volume.name);
+        for (const container of spec.containers as { volumeMounts?: { name: string }[] }[]) {
+            for (const mount of container.volumeMounts ?? []) expect(volumes).toContain(mount.name);
+        }
+    });
+});
+
+test("Deployment: the replicas, rolling updates that never drop a pod first, the template's labels and annotations", () => {
+    const annotations = { "checksum/config": "abc" };
+    const spec = nginxDeploymentSpec(prod, labels, selector, "lb-config", annotations);
+    expect(spec.replicas).toBe(3);
+    expect(spec.selector).toEqual({ matchLabels: selector });
+    expect(spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
+    expect(spec.template).toEqual({ metadata: { labels, annotations }, spec: nginxPodSpec(prod, selector, "lb-config") });
+});
+
+describe("Service", () => {
+    const metadata = { name: "lb", namespace: "prepx", labels };
+
+    test("LoadBalancer keeps client addresses (externalTrafficPolicy Local) for the per-IP limits; no empty annotations", () => {
+        expect(nginxService(metadata, prod, selector)).toEqual({
+            metadata,
+            spec: {
+                type: "LoadBalancer",
+                selector,
+                ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+                externalTrafficPolicy: "Local",
+            },
+        });
+    });
+
+    test("ClusterIP gets no externalTrafficPolicy (Kubernetes rejects it there); annotations when given", () => {
+        const annotations = { "service.beta.kubernetes.io/aws-load-balancer-type": "nlb" };
+        const service = nginxService(metadata, { ...prod, serviceType: "ClusterIP", serviceAnnotations: annotations }, selector);
+        expect(service.spec).not.toHaveProperty("externalTrafficPolicy");
+        expect(service.metadata).toEqual({ ...metadata, annotations });
+    });
+
+    test("NodePort (dev) keeps externalTrafficPolicy", () => {
+        expect(nginxService(metadata, dev, selector).spec).toMatchObject({ type: "NodePort", externalTrafficPolicy: "Local" });
+    });
+});

@@ -1,0 +1,202 @@
+// MonitoringStack's spec builders, called directly (no Pulumi runtime): containers, probes, volumes,
+// RBAC rules, Services and the pod specs of Prometheus, kube-state-metrics and Grafana.
+import type * as k8s from "@pulumi/kubernetes";
+import { monitoringStackArgsSchema } from "../../components/monitoring/args";
+import {
+    GRAFANA_PORT,
+    grafanaDataVolume,
+    grafanaDeploymentSpec,
+    grafanaEnv,
+    httpServiceSpec,
+    KUBE_STATE_METRICS_PORT,
+    KUBE_STATE_METRICS_RULES,
+    KUBELET_METRICS_RULES,
+    kubeStateMetricsDeploymentSpec,
+    PROMETHEUS_DISCOVERY_RULES,
+    PROMETHEUS_PORT,
+    prometheusConfigVolume,
+    prometheusContainer,
+    prometheusStatefulSetSpec,
+} from "../../components/monitoring/specs";
+
+/** A builder's result read as the plain object it is (the builders put no Outputs where these tests look). */
+const plain = <T>(value: unknown): T => value as T;
+type Volume = k8s.types.output.core.v1.Volume;
+
+const DEFAULTS = monitoringStackArgsSchema.parse({ namespace: "prepx" });
+const LABELS = { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "monitoring", "app.kubernetes.io/component": "monitoring", "app.kubernetes.io/part-of": "prepx", "app.kubernetes.io/managed-by": "pulumi" };
+const SELECTOR = { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "monitoring", "app.kubernetes.io/component": "monitoring" };
+const BASELINE_SECURITY = { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
+
+describe("Prometheus", () => {
+    test("the container: retention from the args, the lifecycle API, the config and data directories", () => {
+        const container = plain<k8s.types.output.core.v1.Container>(prometheusContainer({ ...DEFAULTS.prometheus, retentionTime: "2d", retentionSize: "1GB" }));
+        expect(container.args).toEqual([
+            "--config.file=/etc/prometheus/prometheus.yml",
+            "--storage.tsdb.path=/prometheus",
+            "--storage.tsdb.retention.time=2d",
+            "--storage.tsdb.retention.size=1GB",
+            "--web.enable-lifecycle",
+            "--web.listen-address=:9090",
+        ]);
+        expect(container.image).toBe("prom/prometheus:v2.53.2");
+        expect(container.ports).toEqual([{ name: "http", containerPort: PROMETHEUS_PORT }]);
+        expect(container.resources).toEqual({ requests: { cpu: "2", memory: "4Gi" }, limits: { cpu: "4", memory: "8Gi" } });
+        expect(container.securityContext).toEqual(BASELINE_SECURITY);
+        expect(container.volumeMounts).toEqual([
+            { name: "config", mountPath: "/etc/prometheus", readOnly: true },
+            { name: "data", mountPath: "/prometheus" },
+        ]);
+    });
+
+    test("probes: ready and healthy endpoints; startup waits up to 15 minutes for the WAL replay", () => {
+        const container = plain<k8s.types.output.core.v1.Container>(prometheusContainer(DEFAULTS.prometheus));
+        expect(container.startupProbe).toEqual({ httpGet: { path: "/-/ready", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 });
+        expect(container.readinessProbe).toEqual({ httpGet: { path: "/-/ready", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.livenessProbe).toEqual({ httpGet: { path: "/-/healthy", port: "http" }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 });
+    });
+
+    test("the config volume puts prometheus.yml, the rules and the kubelet token side by side; the CA only when TLS is verified", () => {
+        const volume = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", false));
+        expect(volume.name).toBe("config");
+        expect(volume.projected.sources).toEqual([
+            { configMap: { name: "monitoring-prometheus-config", items: [{ key: "prometheus.yml", path: "prometheus.yml" }, { key: "alerts.yml", path: "alerts.yml" }] } },
+            { serviceAccountToken: { path: "secrets/kubelet-token", expirationSeconds: 3600 } },
+        ]);
+        const verified = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", true));
+        expect(verified.projected.sources[2]).toEqual({ configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "secrets/ca.crt" }] } });
+    });
+
+    test("the StatefulSet: one pod as nobody, 120 s to write the head block, PVC kept when data is protected", () => {
+        const refs = { labels: LABELS, annotations: { "checksum/config": "abc" }, serviceName: "svc", serviceAccountName: "sa", configMapName: "cm" };
+        const spec = plain<k8s.types.output.apps.v1.StatefulSetSpec>(prometheusStatefulSetSpec(DEFAULTS, refs));
+        expect(spec.replicas).toBe(1);
+        expect(spec.serviceName).toBe("svc");
+        expect(spec.selector).toEqual({ matchLabels: SELECTOR });
+        expect(spec.template.metadata).toEqual({ labels: LABELS, annotations: { "checksum/config": "abc" } });
+        expect(spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+        expect(spec.volumeClaimTemplates).toEqual([{ metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "64Gi" } } } }]);
+        const pod = spec.template.spec;
+        expect(pod).toMatchObject({ serviceAccountName: "sa", automountServiceAccountToken: true, terminationGracePeriodSeconds: 120, enableServiceLinks: false });
+        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, fsGroup: 65534 });
+        expect(pod.containers.map((container) => container.name)).toEqual(["prometheus"]);
+        expect(pod.volumes).toEqual([prometheusConfigVolume("cm", false)]);
+        const unprotected = plain<k8s.types.output.apps.v1.StatefulSetSpec>(prometheusStatefulSetSpec({ ...DEFAULTS, protectData: false, storageClass: "fast" }, refs));
+        expect(unprotected.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
+        expect(unprotected.volumeClaimTemplates[0].spec.storageClassName).toBe("fast");
+    });
+
+    test("RBAC: discovery in the namespace; kubelet metrics without nodes/proxy", () => {
+        expect(PROMETHEUS_DISCOVERY_RULES).toEqual([{ apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] }]);
+        expect(KUBELET_METRICS_RULES).toEqual([
+            { apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch"] },
+            { apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] },
+        ]);
+    });
+});
+
+describe("kube-state-metrics", () => {
+    const spec = plain<k8s.types.output.apps.v1.DeploymentSpec>(kubeStateMetricsDeploymentSpec(DEFAULTS.kubeStateMetrics, { labels: LABELS, namespace: "prepx", serviceAccountName: "ksm" }));
+    const container = spec.template.spec.containers[0];
+
+    test("one pod, annotated for scraping on its metrics port, reading the API as its own account", () => {
+        expect(spec.replicas).toBe(1);
+        expect(spec.template.metadata.annotations).toEqual({ "prometheus.io/scrape": "true", "prometheus.io/port": "8080", "prometheus.io/path": "/metrics" });
+        expect(spec.template.spec).toMatchObject({ serviceAccountName: "ksm", automountServiceAccountToken: true, enableServiceLinks: false });
+        expect(spec.template.spec.securityContext).toMatchObject({ runAsUser: 65534 });
+    });
+
+    test("the container: metrics and telemetry ports, probed on each; only the stack's workload kinds", () => {
+        expect(container.image).toBe("registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0");
+        expect(container.args.slice(1)).toEqual(["--resources=pods,deployments,statefulsets,horizontalpodautoscalers", "--port=8080", "--telemetry-port=8081"]);
+        expect(container.ports).toEqual([
+            { name: "http-metrics", containerPort: KUBE_STATE_METRICS_PORT },
+            { name: "telemetry", containerPort: 8081 },
+        ]);
+        expect(container.livenessProbe).toEqual({ httpGet: { path: "/livez", port: "http-metrics" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.readinessProbe).toEqual({ httpGet: { path: "/readyz", port: "telemetry" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "256Mi" } });
+        expect(container.securityContext).toEqual(BASELINE_SECURITY);
+    });
+
+    test("RBAC reads, never writes", () => {
+        for (const rule of KUBE_STATE_METRICS_RULES) expect(rule.verbs).toEqual(["list", "watch"]);
+    });
+});
+
+describe("Grafana", () => {
+    const refs = { secretName: "admin", provisioningConfigMapName: "prov", dashboardsConfigMapName: "dash", dataVolume: grafanaDataVolume(DEFAULTS.grafana, "claim") };
+    const spec = plain<k8s.types.output.apps.v1.DeploymentSpec>(grafanaDeploymentSpec(DEFAULTS.grafana, { ...refs, labels: LABELS, annotations: { "checksum/config": "x" } }));
+    const pod = spec.template.spec;
+    const container = pod.containers[0];
+
+    test("one pod replaced, not rolled (one ReadWriteOnce volume and SQLite)", () => {
+        expect(spec.replicas).toBe(1);
+        expect(spec.strategy).toEqual({ type: "Recreate" });
+        expect(spec.selector).toEqual({ matchLabels: SELECTOR });
+        expect(pod).toMatchObject({ automountServiceAccountToken: false, enableServiceLinks: false });
+        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 472 });
+    });
+
+    test("the data volume is the PVC when persistent, else an emptyDir of the same size", () => {
+        expect(grafanaDataVolume(DEFAULTS.grafana, "claim")).toEqual({ name: "data", persistentVolumeClaim: { claimName: "claim" } });
+        expect(grafanaDataVolume({ ...DEFAULTS.grafana, storage: "1Gi" }, undefined)).toEqual({ name: "data", emptyDir: { sizeLimit: "1Gi" } });
+    });
+
+    test("volumes: data, the provisioning files at Grafana's paths, the dashboards, a scratch /tmp", () => {
+        expect(pod.volumes).toEqual([
+            { name: "data", persistentVolumeClaim: { claimName: "claim" } },
+            {
+                name: "provisioning",
+                configMap: {
+                    name: "prov",
+                    items: [
+                        { key: "datasources.yaml", path: "datasources/prepx.yaml" },
+                        { key: "dashboards.yaml", path: "dashboards/prepx.yaml" },
+                    ],
+                },
+            },
+            { name: "dashboards", configMap: { name: "dash" } },
+            { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+        ]);
+        expect(container.volumeMounts.map((mount) => [mount.name, mount.mountPath])).toEqual([
+            ["data", "/var/lib/grafana"],
+            ["provisioning", "/etc/grafana/provisioning"],
+            ["dashboards", "/etc/grafana/dashboards"],
+            ["tmp", "/tmp"],
+        ]);
+    });
+
+    test("probes on /api/health; startup allows 5 minutes for the first database migration", () => {
+        expect(container.startupProbe).toEqual({ httpGet: { path: "/api/health", port: "http" }, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 60 });
+        expect(container.readinessProbe).toEqual({ httpGet: { path: "/api/health", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.livenessProbe).toEqual({ httpGet: { path: "/api/health", port: "http" }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 });
+        expect(container.ports).toEqual([{ name: "http", containerPort: GRAFANA_PORT }]);
+        expect(container.image).toBe("grafana/grafana:11.2.0");
+        expect(container.securityContext).toEqual(BASELINE_SECURITY);
+    });
+
+    test("env: admin credentials from the Secret, console logs, no sign-up, no calls home, no plugin installs", () => {
+        const env = plain<k8s.types.output.core.v1.EnvVar[]>(grafanaEnv("admin"));
+        expect(env.slice(0, 2)).toEqual([
+            { name: "GF_SECURITY_ADMIN_USER", valueFrom: { secretKeyRef: { name: "admin", key: "admin-user" } } },
+            { name: "GF_SECURITY_ADMIN_PASSWORD", valueFrom: { secretKeyRef: { name: "admin", key: "admin-password" } } },
+        ]);
+        const values = Object.fromEntries(env.slice(2).map((variable) => [variable.name, variable.value]));
+        expect(values).toEqual({
+            GF_PATHS_DATA: "/var/lib/grafana",
+            GF_PATHS_PROVISIONING: "/etc/grafana/provisioning",
+            GF_LOG_MODE: "console",
+            GF_USERS_ALLOW_SIGN_UP: "false",
+            GF_AUTH_ANONYMOUS_ENABLED: "false",
+            GF_ANALYTICS_REPORTING_ENABLED: "false",
+            GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
+            GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES: "false",
+        });
+        expect(container.env).toEqual(env);
+    });
+});
+
+test("Services: ClusterIP on the named http port, selecting by the immutable labels", () => {
+    expect(httpServiceSpec(LABELS, PROMETHEUS_PORT)).toEqual({ type: "ClusterIP", selector: SELECTOR, ports: [{ name: "http", port: 9090, targetPort: "http" }] });
+});

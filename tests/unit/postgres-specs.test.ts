@@ -1,0 +1,260 @@
+// PostgresCluster's spec builders called directly (no mocks): the member and PgBouncer pods, their
+// containers, probes and volumes, the StatefulSet and Deployment specs, the Services and Patroni's Role.
+import { selectorLabels, standardLabels } from "../../components/k8s";
+import { postgresClusterArgsSchema, PostgresClusterArgs } from "../../components/postgres/args";
+import { postgresNames } from "../../components/postgres/render";
+import {
+    clusterMetricsTargets,
+    memberPodSpec,
+    memberServices,
+    memberStatefulSetSpec,
+    memberVolumes,
+    PATRONI_RBAC_RULES,
+    patroniContainer,
+    pgbouncerContainer,
+    pgbouncerExporterContainer,
+    poolerDeploymentSpec,
+    poolerPodSpec,
+    poolerServiceSpec,
+    postgresExporterContainer,
+} from "../../components/postgres/specs";
+
+const argsWith = (args: Partial<PostgresClusterArgs> = {}) => postgresClusterArgsSchema.parse({ namespace: "prepx", ...args });
+const DEFAULTS = argsWith();
+const LABELS = standardLabels("postgres", "db", "database");
+const SELECTOR = selectorLabels(LABELS);
+const POOLER_LABELS = standardLabels("pgbouncer", "db", "pooler");
+const IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2";
+const MEMBER_REFS = { serviceAccount: "db-patroni", patroniConfig: "db-patroni", credentialsSecret: "db-credentials", appSecret: "db-app" };
+const POOLER_REFS = { poolerConfig: "db-pooler", poolerSecret: "db-pooler-auth" };
+const memberSet = (args = DEFAULTS) =>
+    memberStatefulSetSpec(args, { ...MEMBER_REFS, labels: LABELS, annotations: { "checksum/config": "abc" }, serviceName: "db-members", image: IMAGE });
+const secretRef = (name: string, key: string) => ({ secretKeyRef: { name, key } });
+
+describe("the patroni container", () => {
+    const container = patroniContainer(DEFAULTS, IMAGE, "db-credentials");
+
+    test("runs Patroni with the mounted config, the image and the args' resources", () => {
+        expect(container).toMatchObject({
+            name: "postgres",
+            image: IMAGE,
+            command: ["patroni", "/etc/patroni/patroni.yml"],
+            resources: DEFAULTS.resources,
+            ports: [
+                { name: "postgresql", containerPort: 5432 },
+                { name: "patroni", containerPort: 8008 },
+            ],
+        });
+    });
+
+    test("is probed on Patroni's REST health endpoints: 5 minutes to start, then liveness and readiness", () => {
+        expect(container.startupProbe).toEqual({ httpGet: { path: "/liveness", port: "patroni" }, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 60 });
+        expect(container.livenessProbe).toEqual({ httpGet: { path: "/liveness", port: "patroni" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.readinessProbe).toEqual({ httpGet: { path: "/readiness", port: "patroni" }, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 });
+    });
+
+    test("takes its identity from the downward API and its passwords by secretKeyRef", () => {
+        const field = (fieldPath: string) => ({ fieldRef: { fieldPath } });
+        expect(container.env).toEqual([
+            { name: "PATRONI_NAME", valueFrom: field("metadata.name") },
+            { name: "PATRONI_KUBERNETES_NAMESPACE", valueFrom: field("metadata.namespace") },
+            { name: "PATRONI_KUBERNETES_POD_IP", valueFrom: field("status.podIP") },
+            { name: "PATRONI_POSTGRESQL_CONNECT_ADDRESS", value: "$(PATRONI_KUBERNETES_POD_IP):5432" },
+            { name: "PATRONI_RESTAPI_CONNECT_ADDRESS", value: "$(PATRONI_KUBERNETES_POD_IP):8008" },
+            { name: "PATRONI_SUPERUSER_PASSWORD", valueFrom: secretRef("db-credentials", "superuser-password") },
+            { name: "PATRONI_REPLICATION_PASSWORD", valueFrom: secretRef("db-credentials", "replication-password") },
+            { name: "PATRONI_RESTAPI_PASSWORD", valueFrom: secretRef("db-credentials", "restapi-password") },
+        ]);
+    });
+
+    test("mounts the PVC above PGDATA, the config and password files read-only, and scratch space", () => {
+        expect(container.volumeMounts).toEqual([
+            { name: "data", mountPath: "/var/lib/postgresql/data" },
+            { name: "config", mountPath: "/etc/patroni", readOnly: true },
+            { name: "secrets", mountPath: "/etc/patroni-secrets", readOnly: true },
+            { name: "run", mountPath: "/var/run/postgresql" },
+            { name: "tmp", mountPath: "/tmp" },
+        ]);
+    });
+});
+
+test("postgres_exporter logs in as the monitoring role over loopback and is probed on its landing page", () => {
+    expect(postgresExporterContainer(DEFAULTS, "db-credentials")).toMatchObject({
+        name: "exporter",
+        image: DEFAULTS.exporterImage,
+        env: [
+            { name: "DATA_SOURCE_URI", value: "127.0.0.1:5432/postgres?sslmode=disable" },
+            { name: "DATA_SOURCE_USER", value: "monitor" },
+            { name: "DATA_SOURCE_PASS", valueFrom: secretRef("db-credentials", "monitor-password") },
+        ],
+        ports: [{ name: "metrics", containerPort: 9187 }],
+        readinessProbe: { httpGet: { path: "/", port: "metrics" } },
+        livenessProbe: { httpGet: { path: "/", port: "metrics" } },
+        resources: DEFAULTS.exporterResources,
+    });
+});
+
+test("member volumes: the config world-readable, only the two password files the post-bootstrap script reads, small scratch dirs", () => {
+    expect(memberVolumes(MEMBER_REFS)).toEqual([
+        { name: "config", configMap: { name: "db-patroni", defaultMode: 0o444 } },
+        {
+            name: "secrets",
+            projected: {
+                defaultMode: 0o400,
+                sources: [
+                    { secret: { name: "db-app", items: [{ key: "password", path: "app-password" }] } },
+                    { secret: { name: "db-credentials", items: [{ key: "monitor-password", path: "monitor-password" }] } },
+                ],
+            },
+        },
+        { name: "run", emptyDir: { sizeLimit: "16Mi" } },
+        { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+    ]);
+});
+
+test("a member pod: Patroni's service account (its token mounted), the postgres user, 60 s to shut down cleanly, spread over nodes", () => {
+    const pod = memberPodSpec(DEFAULTS, IMAGE, SELECTOR, MEMBER_REFS);
+    expect(pod).toMatchObject({
+        serviceAccountName: "db-patroni",
+        securityContext: { runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true },
+        terminationGracePeriodSeconds: 60,
+        enableServiceLinks: false,
+        containers: [{ name: "postgres" }, { name: "exporter" }],
+        topologySpreadConstraints: [{ labelSelector: { matchLabels: SELECTOR } }, { labelSelector: { matchLabels: SELECTOR } }],
+    });
+    expect(pod.automountServiceAccountToken).toBeUndefined();
+    expect(memberPodSpec(argsWith({ postgresUid: 70 }), IMAGE, SELECTOR, MEMBER_REFS).securityContext).toMatchObject({ runAsUser: 70 });
+});
+
+describe("the members' StatefulSet", () => {
+    test("1 + standbys members, started in parallel, governed by the headless Service", () => {
+        expect(memberSet().replicas).toBe(3);
+        expect(memberSet(argsWith({ standbys: 0, synchronousMode: false })).replicas).toBe(1);
+        expect(memberSet()).toMatchObject({ serviceName: "db-members", podManagementPolicy: "Parallel", updateStrategy: { type: "RollingUpdate" } });
+    });
+
+    test("selects by the stable labels; the template carries every label and the annotations", () => {
+        expect(memberSet()).toMatchObject({
+            selector: { matchLabels: SELECTOR },
+            template: { metadata: { labels: LABELS, annotations: { "checksum/config": "abc" } }, spec: { containers: [{ image: IMAGE }, {}] } },
+        });
+    });
+
+    test("one PVC per member of the args' size and class, retained when the data is protected", () => {
+        const claim = (storage: string, storageClass?: string) => ({
+            metadata: { name: "data" },
+            spec: { accessModes: ["ReadWriteOnce"], ...(storageClass ? { storageClassName: storageClass } : {}), resources: { requests: { storage } } },
+        });
+        expect(memberSet(argsWith({ storage: "2Gi", storageClass: "fast", protectData: false }))).toMatchObject({
+            volumeClaimTemplates: [claim("2Gi", "fast")],
+            persistentVolumeClaimRetentionPolicy: { whenDeleted: "Delete", whenScaled: "Delete" },
+        });
+        expect(memberSet().volumeClaimTemplates).toEqual([claim("500Gi")]);
+        expect(memberSet().persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+    });
+});
+
+describe("PgBouncer", () => {
+    test("the pgbouncer container reads the mounted ini and is probed by TCP connects", () => {
+        expect(pgbouncerContainer(DEFAULTS.pgbouncer)).toMatchObject({
+            name: "pgbouncer",
+            image: DEFAULTS.pgbouncer.image,
+            command: ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"],
+            ports: [{ name: "pgbouncer", containerPort: 6432 }],
+            resources: DEFAULTS.pgbouncer.resources,
+            readinessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
+            livenessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 6 },
+            volumeMounts: [
+                { name: "config", mountPath: "/etc/pgbouncer", readOnly: true },
+                { name: "auth", mountPath: "/etc/pgbouncer-auth", readOnly: true },
+            ],
+        });
+    });
+
+    test("the exporter takes its connection string from the auth Secret", () => {
+        expect(pgbouncerExporterContainer(DEFAULTS.pgbouncer, "db-pooler-auth")).toMatchObject({
+            name: "exporter",
+            image: DEFAULTS.pgbouncer.exporterImage,
+            env: [{ name: "PGBOUNCER_EXPORTER_CONNECTION_STRING", valueFrom: secretRef("db-pooler-auth", "exporter-uri") }],
+            ports: [{ name: "metrics", containerPort: 9127 }],
+            readinessProbe: { httpGet: { path: "/metrics", port: "metrics" } },
+            livenessProbe: { httpGet: { path: "/metrics", port: "metrics" } },
+            resources: DEFAULTS.pgbouncer.exporterResources,
+        });
+    });
+
+    test("a pod: no service account token, PgBouncer's user, the default grace period, the ini and the auth file", () => {
+        const selector = selectorLabels(POOLER_LABELS);
+        expect(poolerPodSpec(DEFAULTS, selector, POOLER_REFS)).toMatchObject({
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: { runAsUser: 1001, fsGroup: 1001 },
+            terminationGracePeriodSeconds: 30,
+            containers: [{ name: "pgbouncer" }, { name: "exporter" }],
+            volumes: [
+                { name: "config", configMap: { name: "db-pooler", defaultMode: 0o444 } },
+                { name: "auth", secret: { secretName: "db-pooler-auth", items: [{ key: "userlist.txt", path: "userlist.txt" }], defaultMode: 0o400 } },
+            ],
+            topologySpreadConstraints: [{ labelSelector: { matchLabels: selector } }, { labelSelector: { matchLabels: selector } }],
+        });
+    });
+
+    test("the Deployment: pgbouncer.replicas pods, never below full capacity during a rollout", () => {
+        expect(poolerDeploymentSpec(argsWith({ pgbouncer: { replicas: 2 } }), POOLER_LABELS, { a: "b" }, POOLER_REFS)).toMatchObject({
+            replicas: 2,
+            strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+            selector: { matchLabels: selectorLabels(POOLER_LABELS) },
+            template: { metadata: { labels: POOLER_LABELS, annotations: { a: "b" } } },
+        });
+    });
+});
+
+describe("Services", () => {
+    const leader = { ...SELECTOR, role: "master" };
+    const standbys = { ...SELECTOR, role: "replica" };
+    const services = memberServices(postgresNames("db"), { members: SELECTOR, leader, standbys });
+    const postgresPort = { name: "postgresql", port: 5432, targetPort: "postgresql" };
+
+    test("Patroni's leader and config Services select nothing: Patroni writes their Endpoints", () => {
+        expect(services.leader).toEqual({ name: "db", spec: { type: "ClusterIP", ports: [{ name: "postgresql", port: 5432, targetPort: 5432 }] } });
+        expect(services.config).toEqual({ name: "db-config", spec: { clusterIP: "None" } });
+    });
+
+    test("the headless members Service publishes members before they are ready, on PostgreSQL's and Patroni's ports", () => {
+        expect(services.members).toEqual({
+            name: "db-members",
+            spec: { clusterIP: "None", publishNotReadyAddresses: true, selector: SELECTOR, ports: [postgresPort, { name: "patroni", port: 8008, targetPort: "patroni" }] },
+        });
+    });
+
+    test("-rw selects the leader, -ro the standbys, by Patroni's role label", () => {
+        expect(services.rw).toEqual({ name: "db-rw", spec: { type: "ClusterIP", selector: leader, ports: [postgresPort] } });
+        expect(services.ro).toEqual({ name: "db-ro", spec: { type: "ClusterIP", selector: standbys, ports: [postgresPort] } });
+    });
+
+    test("-pooler selects the PgBouncer pods on PgBouncer's port", () => {
+        const selector = selectorLabels(POOLER_LABELS);
+        expect(poolerServiceSpec(selector)).toEqual({ type: "ClusterIP", selector, ports: [{ name: "pgbouncer", port: 6432, targetPort: "pgbouncer" }] });
+    });
+});
+
+test("Patroni's Role grants exactly what its Kubernetes DCS uses", () => {
+    expect(PATRONI_RBAC_RULES).toEqual([
+        { apiGroups: [""], resources: ["endpoints"], verbs: ["get", "list", "watch", "create", "patch"] },
+        { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
+    ]);
+});
+
+test("metrics targets: every port Prometheus scrapes is a container port of the pods the target selects", () => {
+    const poolerSelector = selectorLabels(POOLER_LABELS);
+    const targets = clusterMetricsTargets(SELECTOR, poolerSelector);
+    expect(targets).toEqual([
+        { name: "postgres", labels: SELECTOR, ports: [9187, 8008] },
+        { name: "pgbouncer", labels: poolerSelector, ports: [9127] },
+    ]);
+    const exposing = (port: number) => expect.arrayContaining([expect.objectContaining({ ports: expect.arrayContaining([expect.objectContaining({ containerPort: port })]) })]);
+    const members = memberPodSpec(DEFAULTS, IMAGE, SELECTOR, MEMBER_REFS).containers;
+    const poolers = poolerPodSpec(DEFAULTS, poolerSelector, POOLER_REFS).containers;
+    for (const port of targets[0].ports) expect(members).toEqual(exposing(port));
+    for (const port of targets[1].ports) expect(poolers).toEqual(exposing(port));
+});

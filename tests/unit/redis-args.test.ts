@@ -1,0 +1,137 @@
+// RedisCluster's args: its defaults, the one ResourceError listing every problem, and the rule that
+// maxmemory leaves headroom under the memory limit (checked for the component and the stack files).
+import * as pulumi from "@pulumi/pulumi";
+import { checkRedisSettings, redisClusterArgsSchema, redisSettingsSchema } from "../../components/redis/args";
+import { RedisCluster, type RedisClusterArgs } from "../../components/redis";
+import { onlyWhenValid } from "../../components/schema";
+import { installMockRuntime, type RecordedResource, settled } from "../../scripts/mock-runtime";
+import { readStackConfig } from "../../scripts/stack-files";
+
+let recorded: RecordedResource[];
+
+beforeAll(async () => {
+    recorded = await installMockRuntime("prepx-platform", "test", {});
+});
+
+/** The message RedisCluster `bad` refuses `args` with (a plain object: misspelt keys included). */
+function refusal(args: Record<string, unknown>): string {
+    try {
+        new RedisCluster("bad", { namespace: "cache", ...args } as RedisClusterArgs);
+    } catch (error) {
+        expect(error).toBeInstanceOf(pulumi.ResourceError);
+        return (error as Error).message;
+    }
+    throw new Error("RedisCluster accepted the args");
+}
+
+const SMALL = { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "250m", memory: "256Mi" } };
+
+describe("defaults", () => {
+    test("are today's component defaults: a 3 x 2 cluster with 1gb of data in a 2Gi limit", () => {
+        expect(redisClusterArgsSchema.parse({ namespace: "cache" })).toEqual({
+            namespace: "cache",
+            masters: 3,
+            replicasPerMaster: 1,
+            clusterNodeTimeoutMs: 5000,
+            image: "redis:7.2.5",
+            exporterImage: "oliver006/redis_exporter:v1.62.0",
+            storage: "20Gi",
+            maxmemory: "1gb",
+            maxmemoryPolicy: "noeviction",
+            resources: { requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "1", memory: "2Gi" } },
+            exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
+            protectData: true,
+            clusterDomain: "cluster.local",
+        });
+    });
+
+    test("only the namespace is required; undefined optional args keep their defaults", async () => {
+        const cluster = new RedisCluster("ok", { namespace: "cache", storageClass: undefined, password: undefined });
+        expect(cluster.metricsTargets).toEqual([{ name: "redis", labels: cluster.podLabels, ports: [9121] }]);
+        expect([cluster.port, cluster.busPort, cluster.metricsPort]).toEqual([6379, 16379, 9121]);
+        expect(cluster.alertRules.map((rule) => rule.alert)).toEqual(["RedisDown", "RedisClusterStateNotOk", "RedisMasterMissing", "RedisReplicasBelowExpected"]);
+        expect(Object.keys(cluster.dashboards)).toEqual(["redis.json"]);
+        await settled(recorded);
+        const statefulSet = recorded.find((resource) => resource.type === "kubernetes:apps/v1:StatefulSet" && resource.name === "ok");
+        expect(statefulSet?.inputs.spec.replicas).toBe(6);
+        expect(statefulSet?.protect).toBe(true);
+    });
+});
+
+describe("refused args", () => {
+    test("a misspelt key is an error, not a silent default", () => {
+        expect(refusal({ replcasPerMaster: 0 })).toBe("RedisCluster bad: replcasPerMaster is not a known key (got 0)");
+        expect(refusal({ resources: { requests: { cpu: "1", memory: "1Gi" }, limit: { cpu: "1", memory: "1Gi" } } })).toBe(
+            [
+                "RedisCluster bad: resources.limits must be an object (got nothing)",
+                'RedisCluster bad: resources.limit is not a known key (got {"cpu":"1","memory":"1Gi"})',
+            ].join("\n"),
+        );
+    });
+
+    test.each([
+        [{ masters: 2 }, "masters must be at least 3 (got 2)"],
+        [{ masters: 101 }, "masters must be at most 100 (got 101)"],
+        [{ replicasPerMaster: 1.5 }, "replicasPerMaster must be a whole number (got 1.5)"],
+        [{ replicasPerMaster: 6 }, "replicasPerMaster must be at most 5 (got 6)"],
+        [{ clusterNodeTimeoutMs: 999 }, "clusterNodeTimeoutMs must be at least 1000 (got 999)"],
+        [{ clusterNodeTimeoutMs: 60001 }, "clusterNodeTimeoutMs must be at most 60000 (got 60001)"],
+        [{ image: "redis" }, `image must be an image pinned to a version tag or digest (not 'latest', not untagged) (got "redis")`],
+        [{ maxmemory: "6GiB" }, 'maxmemory must be a Redis size such as 512mb or 6gb (got "6GiB")'],
+        [{ maxmemoryPolicy: "allkeys-random" }, 'maxmemoryPolicy must be one of "noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "volatile-ttl" (got "allkeys-random")'],
+        [{ namespace: 7 }, "namespace must be a string (got 7)"],
+    ])("%j", (args, message) => {
+        expect(refusal(args)).toBe(`RedisCluster bad: ${message}`);
+    });
+
+    test("every problem at once, one per line, the password never shown", () => {
+        expect(refusal({ masters: 2, replicasPerMaster: -1, image: "redis:latest", replcas: 1, password: 42 })).toBe(
+            [
+                "RedisCluster bad: masters must be at least 3 (got 2)",
+                "RedisCluster bad: replicasPerMaster must be at least 0 (got -1)",
+                `RedisCluster bad: image must be an image pinned to a version tag or digest (not 'latest', not untagged) (got "redis:latest")`,
+                "RedisCluster bad: password must be a string (got a secret value)",
+                "RedisCluster bad: replcas is not a known key (got 1)",
+            ].join("\n"),
+        );
+    });
+});
+
+describe("maxmemory leaves 20% of the memory limit for buffers and the AOF rewrite", () => {
+    test("above 80% of the limit is refused, with the largest value that fits", () => {
+        expect(refusal({ maxmemory: "250mb", resources: SMALL })).toBe(
+            'RedisCluster bad: maxmemory must be at most 80% of resources.limits.memory (204mb of 256Mi) (got "250mb")',
+        );
+        // The review's case: accepted before, although Redis could fill the whole limit and more.
+        const prodResources = { requests: { cpu: "1", memory: "8Gi" }, limits: { cpu: "2", memory: "8Gi" } };
+        expect(refusal({ maxmemory: "64gb", resources: prodResources })).toBe(
+            'RedisCluster bad: maxmemory must be at most 80% of resources.limits.memory (6553mb of 8Gi) (got "64gb")',
+        );
+        // The default limit (2Gi) against a larger maxmemory: 1638.4mb is the bound.
+        expect(refusal({ maxmemory: "2gb" })).toBe('RedisCluster bad: maxmemory must be at most 80% of resources.limits.memory (1638mb of 2Gi) (got "2gb")');
+    });
+
+    test("at most 80% passes; mb and gb are powers of 1024; decimal limits are bytes", () => {
+        const settings = redisSettingsSchema.superRefine(checkRedisSettings, onlyWhenValid);
+        const withLimit = (memory: string, maxmemory: string) => settings.safeParse({ maxmemory, resources: { requests: { cpu: "1", memory }, limits: { cpu: "1", memory } } }).success;
+        expect(withLimit("1280Mi", "1gb")).toBe(true); // exactly 80%
+        expect(withLimit("1279Mi", "1gb")).toBe(false);
+        expect(withLimit("1G", "762mb")).toBe(true); // 0.8 x 10^9 bytes = 762.9mb
+        expect(withLimit("1G", "763mb")).toBe(false);
+    });
+
+    test("checked only once the sizes themselves are valid (one cause, one message)", () => {
+        const badLimit = { requests: { cpu: "1", memory: "8Gi" }, limits: { cpu: "2", memory: "8GB" } };
+        expect(refusal({ maxmemory: "64gb", resources: badLimit })).toBe(
+            'RedisCluster bad: resources.limits.memory must be a memory quantity such as 512Mi or 8Gi (got "8GB")',
+        );
+    });
+
+    test.each([
+        ["dev", "200mb of 256Mi (78%)"],
+        ["prod", "6gb of 8Gi (75%)"],
+    ])("the %s stack's section passes: %s", (stack) => {
+        const section = readStackConfig(stack).redis;
+        expect(redisSettingsSchema.superRefine(checkRedisSettings, onlyWhenValid).safeParse(section).error?.issues).toBeUndefined();
+    });
+});

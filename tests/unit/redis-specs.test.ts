@@ -1,0 +1,269 @@
+// RedisCluster's pure builders called directly (no mocks): the node pod (containers, probes,
+// volumes, grace period), the StatefulSet, the Services, the bootstrap Job, node addresses and the
+// mapping from args to the renderers' options.
+import { redisClusterArgsSchema, type ResolvedRedisClusterArgs } from "../../components/redis/args";
+import { renderBootstrapScript, renderRedisConf } from "../../components/redis/render";
+import {
+    BOOTSTRAP_TIMEOUT_SECONDS,
+    bootstrapContainer,
+    bootstrapJobSpec,
+    bootstrapScriptOptions,
+    clientServiceSpec,
+    exporterContainer,
+    headlessServiceSpec,
+    nodeAddresses,
+    redisConfOptions,
+    redisContainer,
+    redisObjectNames,
+    redisPodSpec,
+    redisStatefulSetSpec,
+    redisVolumes,
+} from "../../components/redis/specs";
+
+const DEFAULTS: ResolvedRedisClusterArgs = redisClusterArgsSchema.parse({ namespace: "cache" });
+const NAMES = redisObjectNames("redis");
+const REFS = { secretName: "redis-auth", configMapName: "redis-config" };
+const LABELS = {
+    "app.kubernetes.io/name": "redis",
+    "app.kubernetes.io/instance": "redis",
+    "app.kubernetes.io/component": "cache",
+    "app.kubernetes.io/part-of": "prepx",
+    "app.kubernetes.io/managed-by": "pulumi",
+};
+const SELECTOR = { "app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "redis", "app.kubernetes.io/component": "cache" };
+const PING = { exec: { command: ["sh", "-c", "redis-cli --no-auth-warning -h 127.0.0.1 -p 6379 ping | grep -q PONG"] }, timeoutSeconds: 3 };
+const PASSWORD_REF = { secretKeyRef: { name: "redis-auth", key: "password" } };
+
+interface EnvHolder {
+    env?: Array<{ name: string; value?: string; valueFrom?: unknown }>;
+}
+
+describe("object names", () => {
+    test("derive from the component name", () => {
+        expect(redisObjectNames("cache")).toEqual({
+            statefulSet: "cache",
+            headless: "cache-headless",
+            secret: "cache-auth",
+            config: "cache-config",
+            bootstrap: "cache-bootstrap",
+        });
+    });
+});
+
+describe("redis container", () => {
+    const container = redisContainer(DEFAULTS, NAMES, REFS);
+
+    test("runs redis-server on the mounted redis.conf, announcing the pod's stable hostname", () => {
+        expect(container.image).toBe("redis:7.2.5");
+        expect(container.command).toEqual(["redis-server"]);
+        expect(container.args).toEqual(["/etc/redis/redis.conf", "--cluster-announce-hostname", "$(POD_NAME).redis-headless.$(POD_NAMESPACE).svc.cluster.local"]);
+        expect(redisContainer({ ...DEFAULTS, clusterDomain: "corp.example" }, redisObjectNames("cache"), REFS).args).toEqual([
+            "/etc/redis/redis.conf",
+            "--cluster-announce-hostname",
+            "$(POD_NAME).cache-headless.$(POD_NAMESPACE).svc.corp.example",
+        ]);
+    });
+
+    test("the pod's name and namespace from the downward API, the password from the Secret", () => {
+        expect(container.env).toEqual([
+            { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
+            { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+            { name: "REDISCLI_AUTH", valueFrom: PASSWORD_REF },
+        ]);
+    });
+
+    test("client port and cluster bus (client + 10000)", () => {
+        expect(container.ports).toEqual([
+            { name: "redis", containerPort: 6379 },
+            { name: "cluster-bus", containerPort: 16379 },
+        ]);
+    });
+
+    test("PING probes: five minutes to load the AOF, out of the Service after 15 s, restarted after a minute", () => {
+        expect(container.startupProbe).toEqual({ ...PING, periodSeconds: 5, failureThreshold: 60 });
+        expect(container.readinessProbe).toEqual({ ...PING, periodSeconds: 5, failureThreshold: 3 });
+        expect(container.livenessProbe).toEqual({ ...PING, periodSeconds: 10, failureThreshold: 6 });
+    });
+
+    test("the args' resources, data on the PVC, config and auth read-only", () => {
+        expect(container.resources).toEqual({ requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "1", memory: "2Gi" } });
+        expect(container.volumeMounts).toEqual([
+            { name: "data", mountPath: "/data" },
+            { name: "config", mountPath: "/etc/redis", readOnly: true },
+            { name: "auth", mountPath: "/etc/redis-auth", readOnly: true },
+        ]);
+        expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
+    });
+});
+
+describe("exporter sidecar", () => {
+    const exporter = exporterContainer(DEFAULTS, REFS);
+
+    test("reads its node over loopback with the password from the Secret", () => {
+        expect(exporter.name).toBe("exporter");
+        expect(exporter.image).toBe("oliver006/redis_exporter:v1.62.0");
+        expect(exporter.env).toEqual([
+            { name: "REDIS_ADDR", value: "redis://127.0.0.1:6379" },
+            { name: "REDIS_PASSWORD", valueFrom: PASSWORD_REF },
+        ]);
+    });
+
+    test("serves metrics on 9121 and is probed on /health", () => {
+        expect(exporter.ports).toEqual([{ name: "metrics", containerPort: 9121 }]);
+        expect(exporter.readinessProbe).toEqual({ httpGet: { path: "/health", port: "metrics" }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 });
+        expect(exporter.livenessProbe).toEqual({ httpGet: { path: "/health", port: "metrics" }, periodSeconds: 20, timeoutSeconds: 3, failureThreshold: 3 });
+        expect(exporter.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } });
+    });
+});
+
+describe("node pod", () => {
+    const pod = redisPodSpec(DEFAULTS, NAMES, REFS, LABELS);
+
+    test("redis and its exporter, as the redis user, spread over nodes, 30 s to shut down", () => {
+        expect((pod.containers as Array<{ name: string }>).map((container) => container.name)).toEqual(["redis", "exporter"]);
+        expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
+        expect(pod.terminationGracePeriodSeconds).toBe(30);
+        expect(pod.enableServiceLinks).toBe(false);
+        expect(pod.topologySpreadConstraints).toEqual([
+            { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: SELECTOR } },
+            { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: SELECTOR } },
+        ]);
+    });
+
+    test("every container of the node pod and of the bootstrap Job takes the password through secretKeyRef, never a literal", () => {
+        const containers = [...(pod.containers as EnvHolder[]), bootstrapContainer(DEFAULTS, REFS) as EnvHolder];
+        const passwordVariables = containers.flatMap((container) => container.env ?? []).filter((env) => /AUTH|PASSWORD/.test(env.name));
+        expect(passwordVariables.map((env) => env.name)).toEqual(["REDISCLI_AUTH", "REDIS_PASSWORD", "REDISCLI_AUTH"]);
+        for (const env of passwordVariables) expect(env).toEqual({ name: env.name, valueFrom: PASSWORD_REF });
+    });
+
+    test("volumes: redis.conf from the ConfigMap, only auth.conf of the Secret, group-readable", () => {
+        expect(redisVolumes(REFS)).toEqual([
+            { name: "config", configMap: { name: "redis-config" } },
+            { name: "auth", secret: { secretName: "redis-auth", items: [{ key: "auth.conf", path: "auth.conf" }], defaultMode: 0o440 } },
+        ]);
+        expect(pod.volumes).toEqual(redisVolumes(REFS));
+    });
+});
+
+describe("StatefulSet", () => {
+    const template = { labels: LABELS, annotations: { "checksum/config": "0".repeat(64) } };
+
+    test("masters x (1 + replicasPerMaster) pods started in parallel behind the headless Service", () => {
+        const spec = redisStatefulSetSpec(DEFAULTS, NAMES, REFS, template);
+        expect(spec.replicas).toBe(6);
+        expect(redisStatefulSetSpec({ ...DEFAULTS, masters: 4, replicasPerMaster: 2 }, NAMES, REFS, template).replicas).toBe(12);
+        expect(spec.serviceName).toBe("redis-headless");
+        expect(spec.podManagementPolicy).toBe("Parallel");
+        expect(spec.updateStrategy).toEqual({ type: "RollingUpdate" });
+        expect(spec.selector).toEqual({ matchLabels: SELECTOR });
+        expect(spec.template).toEqual({ metadata: template, spec: redisPodSpec(DEFAULTS, NAMES, REFS, LABELS) });
+    });
+
+    test("one PVC per pod of the args' size and class, retained unless data is unprotected", () => {
+        const protectedSpec = redisStatefulSetSpec(DEFAULTS, NAMES, REFS, template);
+        expect(protectedSpec.volumeClaimTemplates).toEqual([
+            { metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "20Gi" } } } },
+        ]);
+        expect(protectedSpec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
+        const scratch = redisStatefulSetSpec({ ...DEFAULTS, storage: "1Gi", storageClass: "fast", protectData: false }, NAMES, REFS, template);
+        expect(scratch.volumeClaimTemplates).toEqual([
+            { metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], storageClassName: "fast", resources: { requests: { storage: "1Gi" } } } },
+        ]);
+        expect(scratch.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
+    });
+});
+
+describe("Services", () => {
+    test("headless: client port and cluster bus, not-ready pods published so the cluster can form", () => {
+        expect(headlessServiceSpec(SELECTOR)).toEqual({
+            clusterIP: "None",
+            publishNotReadyAddresses: true,
+            selector: SELECTOR,
+            ports: [
+                { name: "redis", port: 6379, targetPort: "redis" },
+                { name: "cluster-bus", port: 16379, targetPort: "cluster-bus" },
+            ],
+        });
+    });
+
+    test("client: the client port only", () => {
+        expect(clientServiceSpec(SELECTOR)).toEqual({ type: "ClusterIP", selector: SELECTOR, ports: [{ name: "redis", port: 6379, targetPort: "redis" }] });
+    });
+});
+
+describe("bootstrap Job", () => {
+    const bootstrapLabels = { ...SELECTOR, "app.kubernetes.io/component": "cluster-bootstrap" };
+    const refs = { secretName: "redis-auth", scriptConfigMapName: "redis-bootstrap" };
+    const containerOf = (args: ResolvedRedisClusterArgs) => bootstrapContainer(args, refs);
+
+    test("runs the mounted script once with the node image and the password from the Secret", () => {
+        const spec = bootstrapJobSpec(DEFAULTS, refs, bootstrapLabels);
+        expect(spec.backoffLimit).toBe(3);
+        expect(spec.template).toMatchObject({
+            metadata: { labels: bootstrapLabels },
+            spec: {
+                restartPolicy: "Never",
+                enableServiceLinks: false,
+                securityContext: { runAsUser: 999 },
+                containers: [containerOf(DEFAULTS)],
+                volumes: [{ name: "scripts", configMap: { name: "redis-bootstrap" } }],
+            },
+        });
+        expect(containerOf(DEFAULTS)).toMatchObject({
+            name: "bootstrap",
+            image: "redis:7.2.5",
+            command: ["sh", "/scripts/bootstrap.sh"],
+            env: [{ name: "REDISCLI_AUTH", valueFrom: PASSWORD_REF }],
+            volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }],
+            securityContext: { readOnlyRootFilesystem: true },
+        });
+    });
+
+    test("sized like the exporter unless bootstrapResources is given", () => {
+        expect(containerOf(DEFAULTS).resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } });
+        const small = { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "100m", memory: "64Mi" } };
+        expect(containerOf({ ...DEFAULTS, exporterResources: small }).resources).toEqual(small);
+        const own = { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "500m", memory: "64Mi" } };
+        expect(containerOf({ ...DEFAULTS, exporterResources: small, bootstrapResources: own }).resources).toEqual(own);
+    });
+});
+
+describe("args to the renderers' options", () => {
+    test("node addresses: every pod's stable name behind the headless Service, in pod order", () => {
+        expect(nodeAddresses(NAMES, "prepx", { masters: 3, replicasPerMaster: 0, clusterDomain: "cluster.local" })).toEqual([
+            "redis-0.redis-headless.prepx.svc.cluster.local:6379",
+            "redis-1.redis-headless.prepx.svc.cluster.local:6379",
+            "redis-2.redis-headless.prepx.svc.cluster.local:6379",
+        ]);
+        expect(nodeAddresses(NAMES, "prepx", DEFAULTS)).toHaveLength(6);
+    });
+
+    test("redis.conf in a pod: every interface, the PVC, the Secret-mounted include, the args' memory", () => {
+        expect(redisConfOptions(DEFAULTS)).toEqual({
+            bind: "* -::*",
+            port: 6379,
+            dataDir: "/data",
+            authIncludePath: "/etc/redis-auth/auth.conf",
+            clusterNodeTimeoutMs: 5000,
+            maxmemory: "1gb",
+            maxmemoryPolicy: "noeviction",
+        });
+        const conf = renderRedisConf(redisConfOptions({ ...DEFAULTS, maxmemory: "6gb", clusterNodeTimeoutMs: 15000 }));
+        expect(conf).toMatch(/^maxmemory 6gb$/m);
+        expect(conf).toMatch(/^cluster-node-timeout 15000$/m);
+        expect(conf).toMatch(/^include \/etc\/redis-auth\/auth\.conf$/m);
+    });
+
+    test("redis.conf elsewhere (the live tests): the given layout, the same settings", () => {
+        const layout = { bind: "127.0.0.1", port: 7000, dataDir: "/tmp/node", authIncludePath: "/tmp/node/auth.conf" };
+        expect(redisConfOptions(DEFAULTS, layout)).toEqual({ ...layout, clusterNodeTimeoutMs: 5000, maxmemory: "1gb", maxmemoryPolicy: "noeviction" });
+    });
+
+    test("bootstrap: the nodes, the replicas per master and a ten-minute deadline", () => {
+        const nodes = ["a:6379", "b:6379", "c:6379"];
+        expect(bootstrapScriptOptions({ replicasPerMaster: 0 }, nodes)).toEqual({ nodes, replicasPerMaster: 0, timeoutSeconds: 600 });
+        expect(BOOTSTRAP_TIMEOUT_SECONDS).toBe(600);
+        expect(renderBootstrapScript(bootstrapScriptOptions(DEFAULTS, nodes))).toContain("DEADLINE=$(( $(date +%s) + 600 ))");
+    });
+});
