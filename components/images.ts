@@ -3,33 +3,10 @@
 import * as path from "path";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
-
-/** An image given as a pinned reference, or built from a Dockerfile and tagged with a pinned version. */
-export type ImageSource =
-    | { prebuilt: string }
-    | {
-          build: {
-              /** Build context, relative to the Pulumi project directory (or absolute). */
-              context: string;
-              /** Dockerfile relative to the context (default `Dockerfile`). */
-              dockerfile?: string;
-              /** Repository name under the registry server. */
-              repository: string;
-              /** The version tag; pinned, never `latest`. */
-              tag: string;
-          };
-      };
-
-/** Where built images go. */
-export interface RegistrySettings {
-    /** Registry and repository prefix, e.g. `ghcr.io/prepx`. */
-    server: string;
-    /** Push after building (prod). False builds locally only (a laptop cluster shares the Docker daemon). */
-    push: boolean;
-}
+import type { ImageSource, Registry } from "./schema";
 
 /** The reference a built image gets: `<server>/<repository>:<tag>`. Pure. */
-export function builtImageName(registry: RegistrySettings, repository: string, tag: string): string {
+export function builtImageName(registry: Registry, repository: string, tag: string): string {
     return `${registry.server.replace(/\/+$/, "")}/${repository}:${tag}`;
 }
 
@@ -41,7 +18,7 @@ export function builtImageName(registry: RegistrySettings, repository: string, t
 export function resolveImage(
     name: string,
     source: ImageSource,
-    registry: RegistrySettings | undefined,
+    registry: Registry | undefined,
     opts: pulumi.CustomResourceOptions & { parent: pulumi.Resource },
 ): pulumi.Output<string> {
     if ("prebuilt" in source) return pulumi.output(source.prebuilt);

@@ -162,20 +162,6 @@ export function scratchVolume(name: string, sizeLimit = "64Mi"): k8s.types.input
     return { name, emptyDir: { sizeLimit } };
 }
 
-/** Validation shared by components: throws a ResourceError naming the component and the arg. */
-export function requireArg(condition: boolean, component: pulumi.Resource, message: string): void {
-    if (!condition) throw new pulumi.ResourceError(message, component);
-}
-
-/**
- * A component's effective args: its defaults, overridden by every arg the caller set.
- * Undefined args do not override (so `{ storageClass: undefined }` keeps the default).
- */
-export function withDefaults<D extends object, A extends object>(defaults: D, args: A): D & A {
-    const given = Object.fromEntries(Object.entries(args).filter(([, value]) => value !== undefined));
-    return { ...defaults, ...given } as D & A;
-}
-
 /** Arguments of serviceAccountWithRole. */
 export interface ServiceAccountWithRoleArgs {
     namespace: pulumi.Input<string>;

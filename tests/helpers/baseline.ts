@@ -11,7 +11,6 @@ const REQUIRED_LABELS = [
     "app.kubernetes.io/managed-by",
 ];
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- manifests are checked structurally */
 function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
     return Object.entries(selector).every(([key, value]) => labels[key] === value);
 }
@@ -31,7 +30,7 @@ export function baselineViolations(recorded: RecordedResource[]): string[] {
             if (!workload.inputs.metadata?.labels?.[label]) problems.push(`${where}: lacks label ${label}`);
         }
         if (podSpec.securityContext?.runAsNonRoot !== true) problems.push(`${where}: pod securityContext.runAsNonRoot is not true`);
-        const containers: any[] = [...(podSpec.initContainers ?? []), ...(podSpec.containers ?? [])];
+        const containers = [...(podSpec.initContainers ?? []), ...(podSpec.containers ?? [])];
         if (containers.length === 0) problems.push(`${where}: no containers`);
         for (const container of containers) {
             const at = `${where} container ${container.name}`;
@@ -57,7 +56,7 @@ export function baselineViolations(recorded: RecordedResource[]): string[] {
                 problems.push(`${at}: image not pinned (${container.image})`);
             }
         }
-        const usesConfigMap = (podSpec.volumes ?? []).some((volume: any) => volume.configMap || volume.projected);
+        const usesConfigMap = (podSpec.volumes ?? []).some((volume: { configMap?: unknown; projected?: unknown }) => volume.configMap || volume.projected);
         if (!isJob && usesConfigMap && !template.metadata?.annotations?.["checksum/config"]) {
             problems.push(`${where}: mounts a ConfigMap but has no checksum/config annotation`);
         }
@@ -67,7 +66,7 @@ export function baselineViolations(recorded: RecordedResource[]): string[] {
             const hasPdb = pdbs.some((pdb) => selects(pdb.inputs.spec?.selector?.matchLabels ?? {}, podLabels) && Object.keys(pdb.inputs.spec?.selector?.matchLabels ?? {}).length > 0);
             if (!hasPdb) problems.push(`${where}: ${replicas} replicas but no PodDisruptionBudget selects its pods`);
             const spreads = (podSpec.topologySpreadConstraints ?? []).some(
-                (c: any) => c.topologyKey === "kubernetes.io/hostname" && selects(c.labelSelector?.matchLabels ?? {}, podLabels),
+                (c: { topologyKey?: string; labelSelector?: { matchLabels?: Record<string, string> } }) => c.topologyKey === "kubernetes.io/hostname" && selects(c.labelSelector?.matchLabels ?? {}, podLabels),
             );
             const antiAffinity = Boolean(podSpec.affinity?.podAntiAffinity);
             if (!spreads && !antiAffinity) problems.push(`${where}: ${replicas} replicas but no spreading across nodes`);

@@ -1,6 +1,13 @@
 // Expectations on the composed stack (index.ts) shared by the prod and dev stack tests.
 import * as pulumi from "@pulumi/pulumi";
 import { find, ofType, RecordedResource } from "./mocks";
+import { parseAlertRules } from "./monitoring-files";
+
+/** What the stack's monitoring must hold: each rule's threshold as it appears in its expression (null = not rendered). */
+export interface MonitoringExpectations {
+    rules: Record<string, string | null>;
+    dashboards: string[];
+}
 
 /** The stack outputs these checks read. */
 export interface StackOutputs {
@@ -37,7 +44,11 @@ const POLICIES = [
     "grafana",
 ];
 
-export function describeComposedStack(get: () => { recorded: RecordedResource[]; program: StackOutputs }, namespace: string): void {
+export function describeComposedStack(
+    get: () => { recorded: RecordedResource[]; program: StackOutputs },
+    namespace: string,
+    monitoring: MonitoringExpectations,
+): void {
     describe("the composed stack", () => {
         test("each of the five components exists once, every Kubernetes object through the explicit provider", () => {
             const { recorded } = get();
@@ -76,6 +87,19 @@ export function describeComposedStack(get: () => { recorded: RecordedResource[];
             const conf: string = find(get().recorded, "kubernetes:core/v1:ConfigMap", "lb-config").inputs.data["nginx.conf"];
             expect(conf).toContain(`server api-gateway-headless.${namespace}.svc.cluster.local:8080`);
             expect(conf).toMatch(/ resolve/);
+        });
+
+        test("MonitoringStack renders every component's rules with the stack's counts and thresholds, and every dashboard", async () => {
+            const data = find(get().recorded, "kubernetes:core/v1:ConfigMap", "monitoring-prometheus-config").inputs.data;
+            const rules = parseAlertRules(await data["alerts.yml"]);
+            for (const [alert, threshold] of Object.entries(monitoring.rules)) {
+                const rule = rules.find((candidate) => candidate.alert === alert);
+                if (threshold === null) expect(rule).toBeUndefined();
+                else expect(`${alert}: ${rule?.expr}`).toContain(threshold);
+            }
+            for (const rule of rules) expect(rule.labels).toEqual({ severity: rule.labels.severity, namespace });
+            const dashboards = find(get().recorded, "kubernetes:core/v1:ConfigMap", "monitoring-grafana-dashboards").inputs.data;
+            expect(Object.keys(dashboards).sort()).toEqual([...monitoring.dashboards].sort());
         });
 
         test("secret outputs are secret", async () => {

@@ -1,6 +1,7 @@
 import { connectionBudget } from "../../components/budget";
 import { connectionBudgetInput, parseStackConfig } from "../../config";
 import { readStackConfig } from "../../scripts/stack-files";
+import { configWith } from "../helpers/config-errors";
 
 describe("connection budget", () => {
     test("prod as configured fits, with the arithmetic shown", () => {
@@ -43,8 +44,7 @@ describe("connection budget", () => {
     });
 
     test("a stack whose HPA maximum outgrows PgBouncer fails preview with one message", () => {
-        const raw = structuredClone(readStackConfig("prod")) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
-        raw.services[1].autoscaling.maxReplicas = 200;
+        const raw = configWith("prod", (config) => (config.services[1].autoscaling.maxReplicas = 200));
         expect(() => parseStackConfig("prod", raw)).toThrow(
             new Error(
                 "prod: connection budget exceeded: service pools api-gateway 16 x 100 + user-service 200 x 100 = 21600 client connections; PgBouncer accepts 3 x 5000 = 15000",
@@ -53,8 +53,7 @@ describe("connection budget", () => {
     });
 
     test("a PgBouncer server pool larger than max_connections allows fails preview", () => {
-        const raw = structuredClone(readStackConfig("prod")) as any; // eslint-disable-line @typescript-eslint/no-explicit-any
-        raw.pgbouncer.defaultPoolSize = 200;
+        const raw = configWith("prod", (config) => (config.pgbouncer.defaultPoolSize = 200));
         expect(() => parseStackConfig("prod", raw)).toThrow(
             "prod: connection budget exceeded: PgBouncer server pools 3 x (200 + 20) = 660; PostgreSQL allows 500 - 5 superuser-reserved - 40 reserved = 455",
         );

@@ -24,7 +24,16 @@ test("nothing is protected in dev, so a laptop stack can be destroyed", () => {
 
 describeRedisCluster(() => ({ recorded, program }), { stack: "dev", pods: 3, replicasPerMaster: 0, cpuRequest: "50m", memoryLimit: "256Mi", protect: false });
 
-describeComposedStack(() => ({ recorded, program }), "prepx-dev");
+describeComposedStack(() => ({ recorded, program }), "prepx-dev", {
+    rules: {
+        PostgresReplicasBelowExpected: "< 1",
+        RedisMasterMissing: "< 3",
+        // dev runs no Redis replicas: the rule could never fire.
+        RedisReplicasBelowExpected: null,
+        NginxP95LatencyAboveSlo: "> 0.1",
+    },
+    dashboards: ["overview.json", "postgres.json", "redis.json", "loadbalancer.json", "service-fleet.json"],
+});
 
 // The offline render checks on the same evaluation (one whole-stack evaluation per file).
 describeStackRender("dev", () => recorded);

@@ -35,7 +35,18 @@ test("stateful resources are protected in prod", () => {
 
 describeRedisCluster(() => ({ recorded, program }), { stack: "prod", pods: 6, replicasPerMaster: 1, cpuRequest: "1", memoryLimit: "8Gi", protect: true });
 
-describeComposedStack(() => ({ recorded, program }), "prepx");
+describeComposedStack(() => ({ recorded, program }), "prepx", {
+    rules: {
+        PostgresReplicasBelowExpected: "< 2",
+        PostgresReplicationLagBytesHigh: "> 1048576",
+        RedisMasterMissing: "< 3",
+        RedisReplicasBelowExpected: "< 3",
+        NginxP95LatencyAboveSlo: "> 0.1",
+        Nginx5xxRatioHigh: "> 0.01",
+        PodRestarting: ">= 3",
+    },
+    dashboards: ["overview.json", "postgres.json", "redis.json", "loadbalancer.json", "service-fleet.json"],
+});
 
 // The offline render checks on the same evaluation (one whole-stack evaluation per file).
 describeStackRender("prod", () => recorded);
