@@ -40,22 +40,29 @@ export const onlyWhenValid = { when: (payload: { issues: readonly unknown[] }) =
 
 const cpuMemory = z.strictObject({ cpu, memory });
 
-/** Requests and limits of one container; each limit at least its request. */
-export const resources = z.strictObject({ requests: cpuMemory, limits: cpuMemory }).superRefine((value, ctx) => {
+/** Each limit at least its request. */
+function checkResources(value: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } }, ctx: z.RefinementCtx): void {
     if (parseCpuQuantity(value.limits.cpu) < parseCpuQuantity(value.requests.cpu)) {
         ctx.addIssue({ code: "custom", path: ["limits", "cpu"], message: `must be at least requests.cpu (${value.requests.cpu})` });
     }
     if (parseMemoryQuantity(value.limits.memory) < parseMemoryQuantity(value.requests.memory)) {
         ctx.addIssue({ code: "custom", path: ["limits", "memory"], message: `must be at least requests.memory (${value.requests.memory})` });
     }
-}, onlyWhenValid);
+}
+
+/** Requests and limits of one container, all four given; each limit at least its request. */
+export const resources = z.strictObject({ requests: cpuMemory, limits: cpuMemory }).superRefine(checkResources, onlyWhenValid);
 
 /** CPU and memory of one container, requests and limits both required. */
 export type ContainerResources = z.output<typeof resources>;
 
-/** Requests and limits with a default, written like the value it stands for. */
+/**
+ * Requests and limits with defaults, written like the value they stand for. Each of the four
+ * quantities defaults on its own, so `limits: { memory: 16Gi }` alone keeps the other three.
+ */
 export function resourcesWithDefault(requests: { cpu: string; memory: string }, limits: { cpu: string; memory: string }) {
-    return resources.default({ requests, limits });
+    const pair = (defaults: { cpu: string; memory: string }) => z.strictObject({ cpu: cpu.default(defaults.cpu), memory: memory.default(defaults.memory) }).prefault({});
+    return z.strictObject({ requests: pair(requests), limits: pair(limits) }).superRefine(checkResources, onlyWhenValid).prefault({});
 }
 
 /** Where images built by the stack are pushed. */
@@ -164,6 +171,8 @@ export function formatIssues(subject: string, raw: unknown, issues: readonly z.c
             return issue.keys.map((key) => `${subject}: ${formatPath([...issue.path, key])} is not a known key (got ${describeValue(raw, [...issue.path, key], secretKeys)})`);
         }
         if (issue.path.length === 0) return [`${subject}: ${issue.message}`];
+        // A rule between fields also sees values left out (their defaults, or nothing): say so.
+        if (issue.code === "custom" && valueAt(raw, issue.path) === undefined) return [`${subject}: ${formatPath(issue.path)} ${expectation(issue)} (not set)`];
         return [`${subject}: ${formatPath(issue.path)} ${expectation(issue)} (got ${describeValue(raw, issue.path, secretKeys)})`];
     });
 }

@@ -28,9 +28,9 @@ function parseRedisSize(size: string): number {
 const MAXMEMORY_SHARE_OF_LIMIT = 0.8;
 
 /**
- * The `redis` section of the stack config and the sizing of a RedisCluster. Defaults: a small
- * three-master cluster with one replica each (20Gi PVCs, maxmemory 1gb in a 2Gi limit), not the prod
- * stack's sizing (Pulumi.prod.yaml sets its own).
+ * The `redis` section of the stack config and the sizing of a RedisCluster. Defaults: the prod shape
+ * of DESIGN.md section 1 (3 masters with one replica each, 6gb of data per master in an 8Gi limit,
+ * 50Gi PVCs).
  */
 export const redisSettingsSchema = z.strictObject({
     /**
@@ -48,18 +48,18 @@ export const redisSettingsSchema = z.strictObject({
     /** oliver006/redis_exporter image, pinned. */
     exporterImage: pinnedImage.default("oliver006/redis_exporter:v1.62.0"),
     /** PVC size per pod (AOF + nodes.conf). */
-    storage: memory.default("20Gi"),
+    storage: memory.default("50Gi"),
     /** StorageClass of the PVCs; unset = the cluster default. */
     storageClass: z.string().min(1).optional(),
     /**
      * Redis `maxmemory`, e.g. `6gb`: at most 80% of resources.limits.memory, which must also hold
      * buffers and the AOF rewrite's copy-on-write (MAXMEMORY_SHARE_OF_LIMIT).
      */
-    maxmemory: z.string().regex(REDIS_SIZE, "a Redis size such as 512mb or 6gb").default("1gb"),
+    maxmemory: z.string().regex(REDIS_SIZE, "a Redis size such as 512mb or 6gb").default("6gb"),
     /** Redis `maxmemory-policy`: what a write does once maxmemory is reached (noeviction: it fails). */
     maxmemoryPolicy: z.enum(["noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "volatile-ttl"]).default("noeviction"),
     /** Resources of each redis-server container. */
-    resources: resourcesWithDefault({ cpu: "500m", memory: "2Gi" }, { cpu: "1", memory: "2Gi" }),
+    resources: resourcesWithDefault({ cpu: "1", memory: "8Gi" }, { cpu: "2", memory: "8Gi" }),
     /** Resources of each redis_exporter sidecar. */
     exporterResources: resourcesWithDefault({ cpu: "50m", memory: "64Mi" }, { cpu: "200m", memory: "128Mi" }),
     /**

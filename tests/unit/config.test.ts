@@ -18,6 +18,14 @@ describe("stack configuration", () => {
         expect(() => parseStackConfig("dev", { ...raw, redis: { protectData: true } })).toThrow("dev: redis.protectData is not a known key (got true)");
     });
 
+    test("one quantity of a container's resources can be set alone; the other three keep their defaults, and the limit rule still holds", () => {
+        const config = parseStackConfig("prod", configWith("prod", (r) => (r.postgres.resources = { limits: { memory: "32Gi" } })));
+        expect(config.postgres.resources).toEqual({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "32Gi" } });
+        expect(errorOf(prodWith((r) => (r.postgres.resources = { limits: { cpu: "2" } })))).toBe(
+            'prod: postgres.resources.limits.cpu must be at least requests.cpu (4) (got "2")',
+        );
+    });
+
     test("prod carries the plan's numbers", () => {
         const prod = parseStackConfig("prod", readStackConfig("prod"));
         expect(prod.namespace).toBe("prepx");
@@ -107,7 +115,7 @@ describe("stack configuration", () => {
         ["a negative standby count", (r) => (r.postgres.standbys = -1), "prod: postgres.standbys must be at least 0 (got -1)"],
         [
             "synchronous mode without a replica",
-            (r) => (r.postgres.standbys = 0),
+            (r) => ((r.postgres.standbys = 0), (r.postgres.synchronousMode = true)),
             "prod: postgres.synchronousMode needs at least one standby (standbys is 0) (got true)",
         ],
         ["a PostgreSQL parameter that is not a size", (r) => (r.postgres.parameters.shared_buffers = "4 gigs"), 'prod: postgres.parameters.shared_buffers must be a PostgreSQL size such as 4GB (got "4 gigs")'],

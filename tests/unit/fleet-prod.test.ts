@@ -270,11 +270,11 @@ describe("bad args are refused with one ResourceError listing every problem", ()
             "services[1].autoscaling.maxReplicas must be at least autoscaling.minReplicas (40) (got 10)",
         ],
         ["duplicate names", (args) => ({ ...args, services: [args.services[0], args.services[0]] }), 'services[1].name must be unique among services (got "api-gateway")'],
-        ["no database for database users", (args) => ({ ...args, database: undefined }), "database is required: api-gateway, user-service use the database (got nothing)"],
+        ["no database for database users", (args) => ({ ...args, database: undefined }), "database is required: api-gateway, user-service use the database (not set)"],
         [
             "a build context without a registry",
             (args) => withService(args, 0, { image: { build: { context: "x", repository: "x", tag: "1" } } }),
-            "registry is required: services[0] (api-gateway) has a build context (got nothing)",
+            "registry is required: services[0] (api-gateway) has a build context (not set)",
         ],
         ["pool min above max", (args) => ({ ...args, pool: { max: 5, min: 6 } }), "pool.min must be at most max (5) (got 6)"],
         [

@@ -23,8 +23,8 @@ describe("postgres and pgbouncer stack config", () => {
 
     const cases: Array<[string, string, (raw: RawConfig) => void, string]> = [
         ["prod", "a negative standby count", (r) => (r.postgres.standbys = -1), "prod: postgres.standbys must be at least 0 (got -1)"],
-        ["prod", "synchronous mode with no standby", (r) => (r.postgres.standbys = 0), "prod: postgres.synchronousMode needs at least one standby (standbys is 0) (got true)"],
-        ["prod", "the old key name says what it is now", (r) => ((r.postgres.replicas = r.postgres.standbys), delete r.postgres.standbys), "prod: postgres.replicas is not a known key (got 2); it is now postgres.standbys"],
+        ["prod", "synchronous mode (the default) with no standby", (r) => (r.postgres.standbys = 0), "prod: postgres.synchronousMode needs at least one standby (standbys is 0) (not set)"],
+        ["prod", "the old key name says what it is now", (r) => (r.postgres.replicas = 2), "prod: postgres.replicas is not a known key (got 2); it is now postgres.standbys"],
         ["dev", "asynchronous with no standby is accepted: only the PgBouncer error is reported", (r) => ((r.postgres.standbys = 0), (r.pgbouncer.replicas = 0)), "dev: pgbouncer.replicas must be at least 1 (got 0)"],
         ["prod", "a size with a space", (r) => (r.postgres.parameters.shared_buffers = "4 GB"), 'prod: postgres.parameters.shared_buffers must be a PostgreSQL size such as 4GB (got "4 GB")'],
         ["prod", "a lower-case unit PostgreSQL rejects", (r) => (r.postgres.parameters.work_mem = "64mb"), 'prod: postgres.parameters.work_mem must be a PostgreSQL size such as 64MB (got "64mb")'],

@@ -86,7 +86,7 @@ describe("redis container", () => {
     });
 
     test("the args' resources, data on the PVC, config and auth read-only", () => {
-        expect(container.resources).toEqual({ requests: { cpu: "500m", memory: "2Gi" }, limits: { cpu: "1", memory: "2Gi" } });
+        expect(container.resources).toEqual({ requests: { cpu: "1", memory: "8Gi" }, limits: { cpu: "2", memory: "8Gi" } });
         expect(container.volumeMounts).toEqual([
             { name: "data", mountPath: "/data" },
             { name: "config", mountPath: "/etc/redis", readOnly: true },
@@ -163,7 +163,7 @@ describe("StatefulSet", () => {
     test("one PVC per pod of the args' size and class, retained unless data is unprotected", () => {
         const protectedSpec = redisStatefulSetSpec(DEFAULTS, NAMES, REFS, template);
         expect(protectedSpec.volumeClaimTemplates).toEqual([
-            { metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "20Gi" } } } },
+            { metadata: { name: "data" }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "50Gi" } } } },
         ]);
         expect(protectedSpec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
         const scratch = redisStatefulSetSpec({ ...DEFAULTS, storage: "1Gi", storageClass: "fast", protectData: false }, NAMES, REFS, template);
@@ -246,7 +246,7 @@ describe("args to the renderers' options", () => {
             dataDir: "/data",
             authIncludePath: "/etc/redis-auth/auth.conf",
             clusterNodeTimeoutMs: 5000,
-            maxmemory: "1gb",
+            maxmemory: "6gb",
             maxmemoryPolicy: "noeviction",
         });
         const conf = renderRedisConf(redisConfOptions({ ...DEFAULTS, maxmemory: "6gb", clusterNodeTimeoutMs: 15000 }));
@@ -257,7 +257,7 @@ describe("args to the renderers' options", () => {
 
     test("redis.conf elsewhere (the live tests): the given layout, the same settings", () => {
         const layout = { bind: "127.0.0.1", port: 7000, dataDir: "/tmp/node", authIncludePath: "/tmp/node/auth.conf" };
-        expect(redisConfOptions(DEFAULTS, layout)).toEqual({ ...layout, clusterNodeTimeoutMs: 5000, maxmemory: "1gb", maxmemoryPolicy: "noeviction" });
+        expect(redisConfOptions(DEFAULTS, layout)).toEqual({ ...layout, clusterNodeTimeoutMs: 5000, maxmemory: "6gb", maxmemoryPolicy: "noeviction" });
     });
 
     test("bootstrap: the nodes, the replicas per master and a ten-minute deadline", () => {

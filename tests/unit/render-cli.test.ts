@@ -42,7 +42,8 @@ test("a bad config fails with config.ts' message before the program runs", () =>
     fs.mkdirSync(root);
     fs.copyFileSync(path.join(PROJECT_ROOT, "Pulumi.yaml"), path.join(root, "Pulumi.yaml"));
     const prod = fs.readFileSync(path.join(PROJECT_ROOT, "Pulumi.prod.yaml"), "utf8");
-    fs.writeFileSync(path.join(root, "Pulumi.broken.yaml"), prod.replace("    masters: 3\n", "    masters: 2\n"));
+    // prod's file leaves redis to the defaults; the broken copy adds a section with one bad key.
+    fs.writeFileSync(path.join(root, "Pulumi.broken.yaml"), `${prod.trimEnd()}\n  prepx-platform:redis:\n    masters: 2\n`);
     expect(() => loadConfig("broken", root)).toThrow(StackConfigError);
     expect(() => loadConfig("broken", root)).toThrow(/^broken: redis\.masters must be at least 3 \(got 2\)$/);
     expect(loadConfig("prod").redis.masters).toBe(3);
