@@ -89,7 +89,14 @@ export interface NetworkPolicyInput {
      */
     kubelets?: { cidrs: string[]; ports: number[] };
     /** Cluster DNS pods (default: `k8s-app: kube-dns` in kube-system), port 53 UDP and TCP. */
-    dns?: { namespaceLabels: Record<string, string>; podLabels: Record<string, string>; port: number };
+    dns?: ClusterDns;
+}
+
+/** Where the cluster DNS runs: its namespace's and pods' labels, and its port. */
+export interface ClusterDns {
+    namespaceLabels: Record<string, string>;
+    podLabels: Record<string, string>;
+    port: number;
 }
 
 /** Defaults of the optional inputs. */
@@ -142,27 +149,42 @@ function policy(
  * client; one per metrics target.
  */
 export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy[] {
-    // A rule with no ports allows every port: an empty list here would open the load balancer wide.
+    const endpoints = clusterEndpoints(input);
+    return [
+        ...namespaceBaseline(endpoints.dns),
+        ...edgePolicies(input),
+        ...dataPolicies(input, endpoints.apiEgress),
+        ...monitoringPolicies(input, endpoints),
+    ];
+}
+
+/** An egress rule to some CIDRs on some TCP ports. */
+type EgressRule = { to: PolicyPeer[]; ports: PolicyPort[] };
+
+/**
+ * The defaults applied and the input checked: a rule with no ports allows every port and one with no
+ * peers every address, so an empty list here would open a policy wide.
+ */
+function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgress: EgressRule; kubeletEgress: EgressRule } {
     if (input.loadBalancer.listenPorts.length === 0) throw new Error("renderNetworkPolicies: loadBalancer.listenPorts must list at least one port");
     for (const target of input.metricsTargets) {
         if (target.ports.length === 0) throw new Error(`renderNetworkPolicies: metricsTargets ${target.name} must list at least one port`);
     }
     const api = input.kubernetesApi ?? NETWORK_POLICY_DEFAULTS.kubernetesApi;
-    const dns = input.dns ?? NETWORK_POLICY_DEFAULTS.dns;
     const kubelets = input.kubelets ?? NETWORK_POLICY_DEFAULTS.kubelets;
-    // An empty `to` or `ports` would mean every address or every port.
     for (const [arg, block] of [["kubernetesApi", api], ["kubelets", kubelets]] as const) {
         if (block.cidrs.length === 0 || block.ports.length === 0) throw new Error(`renderNetworkPolicies: ${arg} must list at least one CIDR and one port`);
     }
-    const apiEgress = { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) };
-    const kubeletEgress = { to: kubelets.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...kubelets.ports) };
-    const isGateway = (service: { labels: Record<string, string> }) => sameLabels(service.labels, input.gateways.labels);
-    const backends = input.services.filter((service) => !isGateway(service));
-    const databaseClients = input.services.filter((service) => service.usesDatabase);
-    const redisClients = [...input.services.map((service) => pods(service.labels)), ...(input.redis.bootstrapLabels ? [pods(input.redis.bootstrapLabels)] : [])];
-    const pg = input.postgresMembers;
+    return {
+        dns: input.dns ?? NETWORK_POLICY_DEFAULTS.dns,
+        apiEgress: { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) },
+        kubeletEgress: { to: kubelets.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...kubelets.ports) },
+    };
+}
 
-    const policies: RenderedPolicy[] = [
+/** Deny everything, then allow every pod the cluster DNS. */
+function namespaceBaseline(dns: ClusterDns): RenderedPolicy[] {
+    return [
         {
             name: "default-deny",
             purpose: "Deny all ingress and egress of every pod in the namespace unless another policy allows it.",
@@ -185,6 +207,14 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
                 ],
             },
         },
+    ];
+}
+
+/** The request path: clients to nginx, nginx to the gateways, the gateways to the backends, all to their data. */
+function edgePolicies(input: NetworkPolicyInput): RenderedPolicy[] {
+    const isGateway = (service: { labels: Record<string, string> }) => sameLabels(service.labels, input.gateways.labels);
+    const backends = input.services.filter((service) => !isGateway(service));
+    const policies: RenderedPolicy[] = [
         policy(
             "loadbalancer",
             "nginx accepts clients from anywhere on its listen ports and proxies only to the gateway pods.",
@@ -193,7 +223,6 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
             toPeers([pods(input.gateways.labels)], tcp(input.gateways.port)),
         ),
     ];
-
     for (const service of input.services) {
         const gateway = isGateway(service);
         const ingress = gateway
@@ -211,8 +240,16 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
             : "A backend service accepts the gateway; reaches Redis and PgBouncer (if it uses the database).";
         policies.push(policy(`service-${service.name}`, purpose, service.labels, ingress, egress));
     }
+    return policies;
+}
 
-    policies.push(
+/** PgBouncer, the PostgreSQL leader and members, the Redis nodes and their bootstrap Job. */
+function dataPolicies(input: NetworkPolicyInput, apiEgress: EgressRule): RenderedPolicy[] {
+    const databaseClients = input.services.filter((service) => service.usesDatabase);
+    const redisClients = [...input.services.map((service) => pods(service.labels)), ...(input.redis.bootstrapLabels ? [pods(input.redis.bootstrapLabels)] : [])];
+    const members = input.postgresMembers;
+    const redisPorts = tcp(input.redis.port, input.redis.busPort);
+    return [
         policy(
             "pgbouncer",
             "PgBouncer accepts the services that use the database and connects only to the PostgreSQL primary.",
@@ -231,37 +268,42 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
             "postgres-members",
             "Patroni members reach each other on PostgreSQL (streaming replication, pg_rewind; any member may become leader) " +
                 "and the Patroni REST API, and reach the Kubernetes API, Patroni's DCS (leader lock, member keys, role labels).",
-            pg.labels,
-            fromPeers([pods(pg.labels)], tcp(pg.port, pg.patroniPort)),
-            [...toPeers([pods(pg.labels)], tcp(pg.port, pg.patroniPort)), apiEgress],
+            members.labels,
+            fromPeers([pods(members.labels)], tcp(members.port, members.patroniPort)),
+            [...toPeers([pods(members.labels)], tcp(members.port, members.patroniPort)), apiEgress],
         ),
         policy(
             "redis",
             "Redis nodes accept the services (and the bootstrap Job) on the client port, and talk to each other on the client and cluster bus ports.",
             input.redis.labels,
-            [...fromPeers(redisClients, tcp(input.redis.port)), ...fromPeers([pods(input.redis.labels)], tcp(input.redis.port, input.redis.busPort))],
-            toPeers([pods(input.redis.labels)], tcp(input.redis.port, input.redis.busPort)),
+            [...fromPeers(redisClients, tcp(input.redis.port)), ...fromPeers([pods(input.redis.labels)], redisPorts)],
+            toPeers([pods(input.redis.labels)], redisPorts),
         ),
-    );
-    if (input.redis.bootstrapLabels) {
-        policies.push(
-            policy(
-                "redis-bootstrap",
-                "The cluster-forming Job reaches every Redis node on the client port (redis-cli --cluster create / check).",
-                input.redis.bootstrapLabels,
-                [],
-                toPeers([pods(input.redis.labels)], tcp(input.redis.port)),
-            ),
-        );
-    }
-    policies.push(
+        ...(input.redis.bootstrapLabels
+            ? [
+                  policy(
+                      "redis-bootstrap",
+                      "The cluster-forming Job reaches every Redis node on the client port (redis-cli --cluster create / check).",
+                      input.redis.bootstrapLabels,
+                      [],
+                      toPeers([pods(input.redis.labels)], tcp(input.redis.port)),
+                  ),
+              ]
+            : []),
+    ];
+}
+
+/** Prometheus and its scrape targets, Grafana, and the other clients of the Kubernetes API. */
+function monitoringPolicies(input: NetworkPolicyInput, endpoints: { apiEgress: EgressRule; kubeletEgress: EgressRule }): RenderedPolicy[] {
+    const scrapes = input.metricsTargets.flatMap((target) => toPeers([pods(target.labels)], tcp(...target.ports)));
+    return [
         policy(
             "prometheus",
             "Prometheus accepts Grafana's queries, scrapes every metrics port and the kubelets (volume statistics), " +
                 "and reaches the Kubernetes API for service discovery.",
             input.prometheus.labels,
             fromPeers([pods(input.grafana.labels)], tcp(input.prometheus.port)),
-            [...input.metricsTargets.flatMap((target) => toPeers([pods(target.labels)], tcp(...target.ports))), apiEgress, kubeletEgress],
+            [...scrapes, endpoints.apiEgress, endpoints.kubeletEgress],
         ),
         policy(
             "grafana",
@@ -271,13 +313,12 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
             toPeers([pods(input.prometheus.labels)], tcp(input.prometheus.port)),
         ),
         ...(input.kubernetesApiClients ?? []).map((client) =>
-            policy(`kubernetes-api-${client.name}`, `${client.name} reaches the Kubernetes API.`, client.labels, [], [apiEgress]),
+            policy(`kubernetes-api-${client.name}`, `${client.name} reaches the Kubernetes API.`, client.labels, [], [endpoints.apiEgress]),
         ),
         ...input.metricsTargets.map((target) =>
             policy(`metrics-${target.name}`, `Prometheus scrapes ${target.name} on its metrics ports.`, target.labels, fromPeers([pods(input.prometheus.labels)], tcp(...target.ports)), []),
         ),
-    );
-    return policies;
+    ];
 }
 
 /** Labels of every NetworkPolicy object the stack creates. */

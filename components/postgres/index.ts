@@ -121,14 +121,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         this.standbyLabels = { ...this.podLabels, [ROLE_LABEL]: REPLICA_ROLE };
         this.poolerLabels = selectorLabels(poolerLabels);
         this.metricsTargets = clusterMetricsTargets(this.podLabels, this.poolerLabels);
-        const app = labels["app.kubernetes.io/name"];
-        this.portScrapeJobs = [{ job: SCRAPE_JOBS.patroni, app, port: PATRONI_PORT }];
-        this.alertRules = postgresAlertRules({
-            app,
-            standbys: settings.standbys,
-            replicationLagSeconds: settings.replicationLagAlertSeconds,
-            replicationLagBytes: settings.patroni.maximumLagOnFailover,
-        });
+        ({ alertRules: this.alertRules, portScrapeJobs: this.portScrapeJobs } = clusterMonitoring(settings, labels["app.kubernetes.io/name"]));
         this.database = settings.database;
         this.appUser = settings.appUser;
         this.patroniScope = names.statefulSet;
@@ -249,5 +242,21 @@ function poolerSecretData(appUser: string, passwords: ClusterPasswords): Record<
     return {
         "userlist.txt": pulumi.all([passwords.app, passwords.monitor]).apply(([app, monitor]) => renderPgbouncerUserlist(pgbouncerUsers(appUser, { app, monitor }))),
         "exporter-uri": passwords.monitor.apply((monitor) => postgresUri(MONITOR_USER, monitor, "127.0.0.1", PGBOUNCER_PORT, "pgbouncer", "sslmode=disable")),
+    };
+}
+
+/**
+ * What monitoring needs beyond the exporters' annotations: the alert rules, with Patroni's failover
+ * lag limit as the WAL-lag threshold, and the scrape job of Patroni's own /metrics.
+ */
+function clusterMonitoring(settings: ResolvedPostgresClusterArgs, app: string): { alertRules: AlertRule[]; portScrapeJobs: PortScrapeJob[] } {
+    return {
+        alertRules: postgresAlertRules({
+            app,
+            standbys: settings.standbys,
+            replicationLagSeconds: settings.replicationLagAlertSeconds,
+            replicationLagBytes: settings.patroni.maximumLagOnFailover,
+        }),
+        portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app, port: PATRONI_PORT }],
     };
 }
