@@ -346,21 +346,21 @@ export interface LogExporterConfigOptions {
  */
 export function renderLogExporterConfig(options: LogExporterConfigOptions): string {
     // JSON strings are valid YAML double-quoted scalars, so no escaping of our own is needed.
-    const q = (text: string): string => JSON.stringify(text);
+    const quoted = (text: string): string => JSON.stringify(text);
     return [
         "# Rendered by prepx-platform (components/loadbalancer/render.ts). Do not edit by hand.",
         "listen:",
-        `  address: ${q("0.0.0.0")}`,
+        `  address: ${quoted("0.0.0.0")}`,
         `  port: ${options.listenPort}`,
-        `  metrics_endpoint: ${q("/metrics")}`,
+        `  metrics_endpoint: ${quoted("/metrics")}`,
         "namespaces:",
-        `  - name: ${q(LOG_EXPORTER_NAMESPACE)}`,
-        `    format: ${q(METRICS_LOG_FORMAT)}`,
+        `  - name: ${quoted(LOG_EXPORTER_NAMESPACE)}`,
+        `    format: ${quoted(METRICS_LOG_FORMAT)}`,
         "    source:",
         "      syslog:",
-        `        listen_address: ${q(`udp://${options.syslogAddress}`)}`,
-        `        format: ${q("rfc3164")}`,
-        `        tags: [${q(ACCESS_LOG_SYSLOG_TAG)}]`,
+        `        listen_address: ${quoted(`udp://${options.syslogAddress}`)}`,
+        `        format: ${quoted("rfc3164")}`,
+        `        tags: [${quoted(ACCESS_LOG_SYSLOG_TAG)}]`,
         `    histogram_buckets: [${LATENCY_BUCKETS_SECONDS.join(", ")}]`,
         "",
     ].join("\n");

@@ -335,16 +335,16 @@ export function createNetworkPolicies(
     /** Prefix of the resource names (`<prefix>-<policy>`); give each set in one stack its own. */
     resourcePrefix = "netpol",
 ): k8s.networking.v1.NetworkPolicy[] {
-    const names = policies.map((p) => p.name);
+    const names = policies.map((rendered) => rendered.name);
     const duplicate = names.find((name, index) => names.indexOf(name) !== index);
     if (duplicate !== undefined) throw new Error(`createNetworkPolicies: two policies are named '${duplicate}' (metrics target and service names must be unique)`);
     return policies.map(
-        (p) =>
+        (rendered) =>
             new k8s.networking.v1.NetworkPolicy(
-                `${resourcePrefix}-${p.name}`,
+                `${resourcePrefix}-${rendered.name}`,
                 {
-                    metadata: { name: p.name, namespace, labels: NETWORK_POLICY_LABELS, annotations: { "prepx/purpose": p.purpose } },
-                    spec: p.spec,
+                    metadata: { name: rendered.name, namespace, labels: NETWORK_POLICY_LABELS, annotations: { "prepx/purpose": rendered.purpose } },
+                    spec: rendered.spec,
                 },
                 opts,
             ),
