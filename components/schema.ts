@@ -182,10 +182,23 @@ const SECRET_ARGS: ReadonlySet<PropertyKey> = new Set(["password", "passwords", 
 
 /**
  * A component's args with its defaults applied, or a ResourceError naming the component and listing
- * every problem: `LoadBalancerTier lb: replicas must be at least 1 (got 0)`.
+ * every problem: `LoadBalancerTier lb: replicas must be at least 1 (got 0)`. An arg in `renamed`
+ * (old name -> new) is named with what to write instead.
  */
-export function parseArgs<S extends z.ZodType>(schema: S, args: unknown, component: pulumi.ComponentResource, type: string, name: string): z.output<S> {
+export function parseArgs<S extends z.ZodType>(
+    schema: S,
+    args: unknown,
+    component: pulumi.ComponentResource,
+    type: string,
+    name: string,
+    renamed: Readonly<Record<string, string>> = {},
+): z.output<S> {
     const result = schema.safeParse(args);
     if (result.success) return result.data;
-    throw new pulumi.ResourceError(formatIssues(`${type} ${name}`, args, result.error.issues, SECRET_ARGS).join("\n"), component);
+    const subject = `${type} ${name}`;
+    const lines = formatIssues(subject, args, result.error.issues, SECRET_ARGS).map((line) => {
+        const old = Object.keys(renamed).find((key) => line.startsWith(`${subject}: ${key} is not a known key`));
+        return old === undefined ? line : `${line}; it is now ${renamed[old]}`;
+    });
+    throw new pulumi.ResourceError(lines.join("\n"), component);
 }

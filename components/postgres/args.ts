@@ -202,7 +202,15 @@ export const postgresClusterArgsSchema = postgresSettingsSchema
         /** Passwords of the PostgreSQL roles and Patroni's REST API; each one unset is generated once (RandomPassword). */
         passwords: passwordsSchema.prefault({}),
     })
-    .superRefine(checkPostgresSettings, onlyWhenValid);
+    .superRefine(checkPostgresSettings, onlyWhenValid)
+    .superRefine((args, ctx) => {
+        if ("build" in args.image && args.registry === undefined) {
+            ctx.addIssue({ code: "custom", path: ["registry"], message: `is required: image is built from ${args.image.build.context}` });
+        }
+    }, onlyWhenValid);
+
+/** Args renamed since callers may have written them; parseArgs names the new one. */
+export const RENAMED_ARGS: Readonly<Record<string, string>> = { replicas: "standbys" };
 
 /** Arguments of a PostgresCluster. Every field but `namespace` has a default. */
 export type PostgresClusterArgs = z.input<typeof postgresClusterArgsSchema>;

@@ -8,7 +8,7 @@ import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
 import { postgresAlertRules, postgresDashboards } from "./alerts";
-import { CLUSTER_NAME, PostgresClusterArgs, PostgresPasswords, postgresClusterArgsSchema, ResolvedPostgresClusterArgs } from "./args";
+import { CLUSTER_NAME, RENAMED_ARGS, PostgresClusterArgs, PostgresPasswords, postgresClusterArgsSchema, ResolvedPostgresClusterArgs } from "./args";
 import {
     LEADER_ROLE,
     MEMBER_PATHS,
@@ -106,7 +106,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         if (!CLUSTER_NAME.test(name)) {
             throw new pulumi.ResourceError(`PostgresCluster ${name}: the name must be a DNS label of at most 40 characters, since Services append suffixes (got "${name}")`, this);
         }
-        const settings = parseArgs(postgresClusterArgsSchema, args, this, "PostgresCluster", name);
+        const settings = parseArgs(postgresClusterArgsSchema, args, this, "PostgresCluster", name, RENAMED_ARGS);
         const { namespace } = settings;
         const names = postgresNames(name);
         const child: pulumi.CustomResourceOptions = { parent: this };

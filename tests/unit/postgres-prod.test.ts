@@ -67,6 +67,8 @@ describe("PostgresCluster rejects bad args with one error listing every problem"
         ["a bad storage quantity", (a) => (a.storage = "500GB"), 'storage must be a memory quantity such as 512Mi or 8Gi (got "500GB")'],
         ["a misspelt key", (a) => (a.replcas = 2), "replcas is not a known key (got 2)"],
         ["a misspelt PgBouncer key", (a) => (a.pgbouncer.replcas = 2), "pgbouncer.replcas is not a known key (got 2)"],
+        ["the arg's old name, with the new one", (a) => ((a.replicas = a.standbys), delete a.standbys), "replicas is not a known key (got 2); it is now standbys"],
+        ["a built image without a registry", (a) => delete a.registry, "registry is required: image is built from images/postgres (not set)"],
         ["a supplied password of the wrong type, never shown", (a) => (a.passwords = { app: 12345 }), "passwords.app must be a string (got a secret value)"],
     ];
     test.each(cases)("%s", (_title, change, message) => {
