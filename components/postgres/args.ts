@@ -71,8 +71,12 @@ export const postgresSettingsSchema = z.strictObject({
      * that standby may be promoted, so no acknowledged commit is lost on failover. Needs a standby.
      */
     synchronousMode: z.boolean().default(true),
-    /** The PostgreSQL 15 + Patroni 3 image: prebuilt (pinned) or built from images/postgres. */
-    image: imageSourceSchema.default({ build: { context: "images/postgres", repository: "postgres-patroni", tag: "15.10-patroni3.0.2" } }),
+    /**
+     * The PostgreSQL 15 + Patroni 3 image: prebuilt (pinned), or built from a Dockerfile (the stacks
+     * build images/postgres of this repo). The default is that image as published, because a build
+     * context is a path in the caller's project.
+     */
+    image: imageSourceSchema.default({ prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2" }),
     /** postgres_exporter image, pinned. */
     exporterImage: pinnedImage.default("quay.io/prometheuscommunity/postgres-exporter:v0.15.0"),
     /** Database created at bootstrap, owned by `appUser`. */
