@@ -23,6 +23,13 @@ module.exports = {
       testMatch: ["<rootDir>/tests/engine/**/*.test.ts"],
     },
     {
+      // The real engine against a real kube-apiserver (tools/cluster/build.sh); `npm run test:cluster`.
+      displayName: "cluster",
+      testEnvironment: "node",
+      transform,
+      testMatch: ["<rootDir>/tests/cluster/**/*.test.ts"],
+    },
+    {
       displayName: "live",
       testEnvironment: "node",
       transform,

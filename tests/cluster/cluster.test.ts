@@ -1,0 +1,217 @@
+// `npm run test:cluster`: the stacks deployed with the real Pulumi engine (tools/engine) to a real
+// kube-apiserver with its controllers and scheduler (tools/cluster; kwok plays the kubelet: pods
+// become Ready, nothing runs). What the render-to-directory run cannot show: what the API server
+// accepts (every field validated) and whether the provider's awaits end. Steps a-f of issue 10.
+import * as fs from "fs";
+import * as path from "path";
+import { CLUSTER_BIN, LOCAL_CONTEXT, LocalCluster, startCluster } from "../../tools/cluster/cluster";
+import { EngineSandbox, ENGINE_BIN, expectExit, newPassword, PASSWORD_NAMES, PreviewJson, PROJECT_ROOT, readRenderFile, describeStep } from "../engine/support";
+import { apiPath, clusterReport, listNames, ObjectRef, waitUntil } from "./support";
+
+jest.setTimeout(900_000);
+
+const POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2";
+const sandbox = new EngineSandbox();
+let cluster: LocalCluster;
+let project: string;
+
+async function prepareStack(stack: string): Promise<void> {
+    expectExit(await sandbox.cli(["stack", "init", stack], project), 0, `stack init ${stack}`);
+    expectExit(await sandbox.cli(["config", "rm", "--path", "postgres.image.build", "--stack", stack], project), 0, "config rm");
+    expectExit(await sandbox.cli(["config", "set", "--path", "postgres.image.prebuilt", POSTGRES_IMAGE, "--stack", stack], project), 0, "config set");
+    const passwords = PASSWORD_NAMES.flatMap((name) => ["--secret", `passwords.${name}=${newPassword()}`]);
+    expectExit(await sandbox.cli(["config", "set-all", "--path", ...passwords, "--stack", stack], project), 0, "config set-all");
+    const target = ["--plaintext", `kubeconfig=${cluster.kubeconfig}`, "--plaintext", `kubeContext=${LOCAL_CONTEXT}`];
+    expectExit(await sandbox.cli(["config", "set-all", ...target, "--stack", stack], project), 0, "config kubeconfig");
+}
+
+/** What `npm run render` says the stack creates: the objects the API server must hold afterwards. */
+async function renderedObjects(stack: string): Promise<ObjectRef[]> {
+    const out = path.join(sandbox.root, `render-${stack}`);
+    const render = await sandbox.exec(process.execPath, [path.join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/render.ts", "--stack", stack, "--out", out], project);
+    expectExit(render, 0, `npm run render ${stack}`);
+    return [...readRenderFile(path.join(out, "manifests.yaml")).values()].map((object) => ({
+        apiVersion: object.apiVersion,
+        kind: object.kind,
+        name: object.metadata.name,
+        namespace: object.metadata.namespace,
+    }));
+}
+
+/** The objects of `refs` the API server does not hold. */
+async function missing(refs: ObjectRef[]): Promise<string[]> {
+    const absent: string[] = [];
+    for (const ref of refs) {
+        const response = await cluster.request("GET", apiPath(ref));
+        if (response.status !== 200) absent.push(`${ref.kind} ${ref.namespace ?? "-"}/${ref.name}: ${response.status}`);
+    }
+    return absent;
+}
+
+async function up(stack: string): Promise<number> {
+    const result = await sandbox.withProgram(project, ["up", "--yes", "--skip-preview", "--stack", stack]);
+    expectExit(result, 0, `up ${stack}`);
+    return result.seconds;
+}
+
+async function preview(stack: string): Promise<PreviewJson> {
+    const result = await sandbox.withProgram(project, ["preview", "--stack", stack, "--json"]);
+    expectExit(result, 0, `preview ${stack}`);
+    return JSON.parse(result.stdout) as PreviewJson;
+}
+
+async function outputs(stack: string): Promise<Record<string, unknown>> {
+    const result = await sandbox.cli(["stack", "output", "--json", "--stack", stack], project);
+    expectExit(result, 0, "stack output");
+    return JSON.parse(result.stdout) as Record<string, unknown>;
+}
+
+beforeAll(async () => {
+    for (const binary of ["pulumi", "pulumi-resource-kubernetes"]) {
+        if (!fs.existsSync(path.join(ENGINE_BIN, binary))) throw new Error(`${binary} is not built: run tools/engine/build.sh (npm run test:cluster does)`);
+    }
+    if (!fs.existsSync(path.join(CLUSTER_BIN, "kube-apiserver"))) throw new Error("the control plane is not built: run tools/cluster/build.sh (npm run test:cluster does)");
+    const started = Date.now();
+    cluster = await startCluster();
+    clusterReport(`control plane and 3 kwok nodes up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cluster.server}`);
+    project = sandbox.copyProject("project");
+    await prepareStack("dev");
+    await prepareStack("prod");
+}, 300_000);
+
+afterAll(async () => {
+    await cluster?.stop();
+    sandbox.dispose();
+});
+
+let devObjects: ObjectRef[];
+
+test("a. `pulumi up` of dev ends with every await met, the API server holds every rendered object, outputs as documented", async () => {
+    devObjects = await renderedObjects("dev");
+    const seconds = await up("dev");
+    const absent = await missing(devObjects);
+    const stackOutputs = await outputs("dev");
+    clusterReport(`a. up dev: ${devObjects.length} objects, ${absent.length} missing on the API server, ${seconds.toFixed(1)} s`);
+    expect(absent).toEqual([]);
+    expect(stackOutputs).toMatchObject({
+        namespaceName: "prepx-dev",
+        loadBalancerEndpoint: "lb.prepx-dev.svc.cluster.local",
+        postgresPoolerHost: "postgres-pooler.prepx-dev.svc.cluster.local",
+        postgresRwHost: "postgres-rw.prepx-dev.svc.cluster.local",
+        postgresPort: 5432,
+        postgresPoolerPort: 6432,
+        redisHost: "redis.prepx-dev.svc.cluster.local",
+        grafanaUrl: "http://monitoring-grafana.prepx-dev.svc.cluster.local:3000",
+    });
+    // Every workload is available as the provider awaited it: the pods exist (kwok made them Ready).
+    const pods = await listNames(cluster, "/api/v1/namespaces/prepx-dev/pods");
+    expect(pods.length).toBeGreaterThanOrEqual(10);
+});
+
+test("b. a preview afterwards has no changes", async () => {
+    const result = await sandbox.withProgram(project, ["preview", "--expect-no-changes", "--stack", "dev"]);
+    expectExit(result, 0, "preview --expect-no-changes");
+    clusterReport(`b. preview --expect-no-changes dev: passed in ${result.seconds.toFixed(1)} s`);
+});
+
+/** The checksum on a workload's pod template and the number of its pods carrying it. */
+async function rollout(kind: "deployments" | "statefulsets", name: string): Promise<{ checksum: string; generation: number; observed: number; updated: number; replicas: number }> {
+    const workload = (await cluster.request("GET", `/apis/apps/v1/namespaces/prepx-dev/${kind}/${name}`)).body as {
+        metadata: { generation: number };
+        spec: { replicas: number; template: { metadata: { annotations?: Record<string, string> } } };
+        status: { observedGeneration?: number; updatedReplicas?: number };
+    };
+    return {
+        checksum: workload.spec.template.metadata.annotations?.["checksum/config"] ?? "",
+        generation: workload.metadata.generation,
+        observed: workload.status.observedGeneration ?? 0,
+        updated: workload.status.updatedReplicas ?? 0,
+        replicas: workload.spec.replicas,
+    };
+}
+
+async function claimUids(): Promise<string[]> {
+    const claims = (await cluster.request("GET", "/api/v1/namespaces/prepx-dev/persistentvolumeclaims")).body as { items: { metadata: { uid: string } }[] };
+    return claims.items.map((claim) => claim.metadata.uid).sort();
+}
+
+const CONFIG_CHANGES: Array<{ key: string; value: string; expected: string[]; rolls?: { kind: "deployments" | "statefulsets"; name: string } }> = [
+    { key: "loadBalancer.rateLimits.api.rate", value: "60", expected: ["update apps/v1:Deployment lb", "update core/v1:ConfigMap lb-config"], rolls: { kind: "deployments", name: "lb" } },
+    {
+        key: "postgres.parameters.work_mem",
+        value: "8MB",
+        expected: ["update apps/v1:StatefulSet postgres", "update core/v1:ConfigMap postgres-patroni"],
+        rolls: { kind: "statefulsets", name: "postgres" },
+    },
+    { key: "redis.maxmemory", value: "180mb", expected: ["update apps/v1:StatefulSet redis", "update core/v1:ConfigMap redis-config"], rolls: { kind: "statefulsets", name: "redis" } },
+    { key: "services[1].autoscaling.maxReplicas", value: "3", expected: ["update autoscaling/v2:HorizontalPodAutoscaler services-user-service"] },
+];
+
+test.each(CONFIG_CHANGES)("c. $key: up changes exactly the expected objects, the pods roll, nothing stateful is replaced", async ({ key, value, expected, rolls }) => {
+    const claimsBefore = await claimUids();
+    const before = rolls ? await rollout(rolls.kind, rolls.name) : undefined;
+    expectExit(await sandbox.cli(["config", "set", "--path", key, value, "--stack", "dev"], project), 0, `config set ${key}`);
+    const planned = (await preview("dev")).steps.filter((step) => step.op !== "same").map(describeStep).sort();
+    expect(planned).toEqual([...expected].sort());
+    const seconds = await up("dev");
+    expect(await claimUids()).toEqual(claimsBefore);
+    let rolled = "";
+    if (rolls && before) {
+        const after = await waitUntil(`${rolls.name} rolled`, () => rollout(rolls.kind, rolls.name), (state) => state.observed >= state.generation && state.updated === state.replicas, 60_000);
+        expect(after.checksum).not.toBe(before.checksum);
+        expect(after.generation).toBeGreaterThan(before.generation);
+        rolled = `; ${rolls.name}: checksum changed, generation ${before.generation} -> ${after.generation}, ${after.updated}/${after.replicas} pods updated`;
+    }
+    clusterReport(`c. ${key} -> ${value}: ${planned.join("; ")} in ${seconds.toFixed(1)} s${rolled}; PVCs kept (${claimsBefore.length})`);
+});
+
+test("d. prod: up (the LoadBalancer gets its address from kwok), then destroy is refused by protect and deletes nothing", async () => {
+    const prodObjects = await renderedObjects("prod");
+    const seconds = await up("prod");
+    expect(await missing(prodObjects)).toEqual([]);
+    expect((await outputs("prod")).loadBalancerEndpoint).toBe("192.0.2.10");
+    const destroy = await sandbox.withProgram(project, ["destroy", "--yes", "--skip-preview", "--stack", "prod"]);
+    const output = destroy.stdout + destroy.stderr;
+    const absentAfter = await missing(prodObjects);
+    clusterReport(
+        `d. up prod: ${prodObjects.length} objects in ${seconds.toFixed(1)} s, endpoint 192.0.2.10; destroy: exit ${destroy.code}, ` +
+            `${(output.match(/because it is protected/g) ?? []).length} refusals, ${absentAfter.length} objects gone`,
+    );
+    expect(destroy.code).not.toBe(0);
+    expect(output).toContain("because it is protected");
+    expect(absentAfter).toEqual([]);
+});
+
+test("e. `pulumi destroy` of dev removes every object; its PVCs go with it (retention Delete)", async () => {
+    expect((await claimUids()).length).toBeGreaterThan(0);
+    const destroy = await sandbox.withProgram(project, ["destroy", "--yes", "--skip-preview", "--stack", "dev"]);
+    expectExit(destroy, 0, "destroy dev");
+    const gone = await waitUntil("dev's objects gone", () => missing(devObjects), (absent) => absent.length === devObjects.length, 120_000);
+    const claims = await waitUntil("dev's PVCs gone", claimUids, (uids) => uids.length === 0, 120_000);
+    clusterReport(`e. destroy dev: ${gone.length}/${devObjects.length} objects gone, ${claims.length} PVCs left, ${destroy.seconds.toFixed(1)} s`);
+    expect(claims).toEqual([]);
+});
+
+const BAD_OBJECTS: Array<{ which: string; message: RegExp }> = [
+    { which: "unknown-field", message: /unknown field "spec\.template\.spec\.containers\[0\]\.resourcez"/ },
+    { which: "bad-label", message: /metadata\.labels: Invalid value: "not a valid label value!"/ },
+    { which: "immutable", message: /field is immutable when `immutable` is set/ },
+];
+
+test.each(BAD_OBJECTS)("f. $which: `up` fails with the API server's message, not a hang", async ({ which, message }) => {
+    const program = path.join(project, "tests/cluster/bad-object");
+    expectExit(await sandbox.cli(["stack", "init", which], program), 0, "stack init");
+    const settings = [`case=${which}`, `kubeconfig=${cluster.kubeconfig}`, `context=${LOCAL_CONTEXT}`, "version=1"].flatMap((pair) => ["--plaintext", pair]);
+    expectExit(await sandbox.cli(["config", "set-all", ...settings, "--stack", which], program), 0, "config");
+    if (which === "immutable") {
+        expectExit(await sandbox.withProgram(program, ["up", "--yes", "--skip-preview", "--stack", which]), 0, "first up");
+        expectExit(await sandbox.cli(["config", "set", "version", "2", "--stack", which], program), 0, "config set version");
+    }
+    const result = await sandbox.withProgram(program, ["up", "--yes", "--skip-preview", "--stack", which]);
+    const output = result.stdout + result.stderr;
+    clusterReport(`f. ${which}: exit ${result.code} in ${result.seconds.toFixed(1)} s: ${(message.exec(output)?.[0] ?? "message not found").slice(0, 160)}`);
+    expect(result.code).not.toBe(0);
+    expect(output).toMatch(message);
+    // Bounded well below the provider's 10-minute await: the API server's refusal ends `up` at once.
+    expect(result.seconds).toBeLessThan(60);
+});

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds a local Kubernetes control plane from the Go module proxy into tools/cluster/bin
+# (git-ignored), for npm run test:cluster:
+#   etcd                      go.etcd.io/etcd/server/v3 v3.6.14
+#   kube-apiserver            k8s.io/kubernetes v1.34.4 (version-stamped: clients see v1.34.4)
+#   kube-controller-manager   the same
+#   kube-scheduler            the same
+#   kwok                      sigs.k8s.io/kwok v0.8.0, the controller that plays the kubelet of fake nodes
+# Each binary is rebuilt only when its wrapper module, this script or the Go version changed (a stamp
+# per binary, as tools/engine/build.sh does); Go's module and build caches make a rebuild incremental.
+set -euo pipefail
+cd "$(dirname "$0")"
+CLUSTER_DIR=$(pwd)
+BIN_DIR="$CLUSTER_DIR/bin"
+mkdir -p "$BIN_DIR"
+export CGO_ENABLED=0 GOFLAGS=-mod=readonly
+
+KUBERNETES_VERSION=v1.34.4
+ETCD_VERSION=v3.6.14
+KWOK_VERSION=v0.8.0
+
+fingerprint() {
+  { go version; sha256sum "$CLUSTER_DIR/build.sh"; for file in "$@"; do sha256sum "$file"; done; } | sha256sum | cut -d' ' -f1
+}
+up_to_date() {
+  local stamp=$1; shift
+  for binary in "$@"; do
+    [ -x "$BIN_DIR/$binary" ] && [ -f "$BIN_DIR/.$binary.stamp" ] && [ "$(cat "$BIN_DIR/.$binary.stamp")" = "$stamp" ] || return 1
+  done
+}
+stamp() {
+  local stamp=$1; shift
+  for binary in "$@"; do echo "$stamp" > "$BIN_DIR/.$binary.stamp"; done
+}
+# Builds `binaries` from a wrapper module unless they are up to date.
+build() {
+  local module=$1 label=$2; shift 2
+  local binaries=("$@")
+  local fingerprint_value
+  fingerprint_value=$(fingerprint "$module/go.mod" "$module/go.sum")
+  if up_to_date "$fingerprint_value" "${binaries[@]}"; then
+    echo "cluster: ${binaries[*]} up to date"
+    return
+  fi
+  local start=$SECONDS
+  "build_$module"
+  stamp "$fingerprint_value" "${binaries[@]}"
+  echo "cluster: built $label in $((SECONDS - start)) s"
+}
+
+build_etcd() {
+  (cd etcd && go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/etcd" go.etcd.io/etcd/server/v3)
+}
+
+build_kubernetes() {
+  # Without the stamp the binaries report v0.0.0 and the Kubernetes provider refuses the cluster.
+  local minor=${KUBERNETES_VERSION#v1.}
+  minor=${minor%%.*}
+  local flags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
+  flags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  flags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  (cd kubernetes && go build -trimpath -ldflags "$flags" -o "$BIN_DIR/" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler)
+}
+
+build_kwok() {
+  (cd kwok && go build -trimpath -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" -o "$BIN_DIR/kwok" sigs.k8s.io/kwok/cmd/kwok)
+}
+
+build etcd "etcd $ETCD_VERSION" etcd
+build kwok "kwok $KWOK_VERSION" kwok
+build kubernetes "kube-apiserver, kube-controller-manager, kube-scheduler $KUBERNETES_VERSION" kube-apiserver kube-controller-manager kube-scheduler
+
+"$BIN_DIR/kube-apiserver" --version
+"$BIN_DIR/etcd" --version | head -1
