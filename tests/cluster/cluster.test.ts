@@ -6,7 +6,7 @@ import * as fs from "fs";
 import * as path from "path";
 import { CLUSTER_BIN, LOCAL_CONTEXT, LocalCluster, startCluster } from "../../tools/cluster/cluster";
 import { EngineSandbox, ENGINE_BIN, expectExit, newPassword, PASSWORD_NAMES, PreviewJson, PROJECT_ROOT, readRenderFile, describeStep } from "../engine/support";
-import { apiPath, clusterReport, listNames, ObjectRef, waitUntil } from "./support";
+import { apiPath, clusterReport, listNames, ObjectRef, strictDryRun, waitUntil } from "./support";
 
 jest.setTimeout(900_000);
 
@@ -25,23 +25,27 @@ async function prepareStack(stack: string): Promise<void> {
     expectExit(await sandbox.cli(["config", "set-all", ...target, "--stack", stack], project), 0, "config kubeconfig");
 }
 
+/** An object of the render: its name, and the whole manifest (Secret values redacted). */
+interface RenderedObject {
+    ref: ObjectRef;
+    manifest: Record<string, unknown>;
+}
+
 /** What `npm run render` says the stack creates: the objects the API server must hold afterwards. */
-async function renderedObjects(stack: string): Promise<ObjectRef[]> {
+async function renderedObjects(stack: string): Promise<RenderedObject[]> {
     const out = path.join(sandbox.root, `render-${stack}`);
     const render = await sandbox.exec(process.execPath, [path.join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/render.ts", "--stack", stack, "--out", out], project);
     expectExit(render, 0, `npm run render ${stack}`);
     return [...readRenderFile(path.join(out, "manifests.yaml")).values()].map((object) => ({
-        apiVersion: object.apiVersion,
-        kind: object.kind,
-        name: object.metadata.name,
-        namespace: object.metadata.namespace,
+        ref: { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace },
+        manifest: object,
     }));
 }
 
-/** The objects of `refs` the API server does not hold. */
-async function missing(refs: ObjectRef[]): Promise<string[]> {
+/** The objects of `objects` the API server does not hold. */
+async function missing(objects: RenderedObject[]): Promise<string[]> {
     const absent: string[] = [];
-    for (const ref of refs) {
+    for (const { ref } of objects) {
         const response = await cluster.request("GET", apiPath(ref));
         if (response.status !== 200) absent.push(`${ref.kind} ${ref.namespace ?? "-"}/${ref.name}: ${response.status}`);
     }
@@ -84,15 +88,27 @@ afterAll(async () => {
     sandbox.dispose();
 });
 
-let devObjects: ObjectRef[];
+let devObjects: RenderedObject[];
+
+/** The API server's strict verdicts on `objects` that refused (empty = every object accepted). */
+async function strictRefusals(objects: RenderedObject[]): Promise<string[]> {
+    const refusals: string[] = [];
+    for (const object of objects) {
+        const refusal = await strictDryRun(cluster, object.ref, object.manifest);
+        if (refusal) refusals.push(refusal);
+    }
+    return refusals;
+}
 
 test("a. `pulumi up` of dev ends with every await met, the API server holds every rendered object, outputs as documented", async () => {
     devObjects = await renderedObjects("dev");
     const seconds = await up("dev");
     const absent = await missing(devObjects);
+    const refusals = await strictRefusals(devObjects);
     const stackOutputs = await outputs("dev");
-    clusterReport(`a. up dev: ${devObjects.length} objects, ${absent.length} missing on the API server, ${seconds.toFixed(1)} s`);
+    clusterReport(`a. up dev: ${devObjects.length} objects, ${absent.length} missing on the API server, ${refusals.length} refused by its strict field validation, ${seconds.toFixed(1)} s`);
     expect(absent).toEqual([]);
+    expect(refusals).toEqual([]);
     expect(stackOutputs).toMatchObject({
         namespaceName: "prepx-dev",
         loadBalancerEndpoint: "lb.prepx-dev.svc.cluster.local",
@@ -169,6 +185,7 @@ test("d. prod: up (the LoadBalancer gets its address from kwok), then destroy is
     const prodObjects = await renderedObjects("prod");
     const seconds = await up("prod");
     expect(await missing(prodObjects)).toEqual([]);
+    expect(await strictRefusals(prodObjects)).toEqual([]);
     expect((await outputs("prod")).loadBalancerEndpoint).toBe("192.0.2.10");
     const destroy = await sandbox.withProgram(project, ["destroy", "--yes", "--skip-preview", "--stack", "prod"]);
     const output = destroy.stdout + destroy.stderr;
@@ -192,26 +209,51 @@ test("e. `pulumi destroy` of dev removes every object; its PVCs go with it (rete
     expect(claims).toEqual([]);
 });
 
-const BAD_OBJECTS: Array<{ which: string; message: RegExp }> = [
-    { which: "unknown-field", message: /unknown field "spec\.template\.spec\.containers\[0\]\.resourcez"/ },
-    { which: "bad-label", message: /metadata\.labels: Invalid value: "not a valid label value!"/ },
-    { which: "immutable", message: /field is immutable when `immutable` is set/ },
-];
-
-test.each(BAD_OBJECTS)("f. $which: `up` fails with the API server's message, not a hang", async ({ which, message }) => {
+/** Runs `up` of the bad-object fixture with `which`; `first` is applied once before, when given. */
+async function upBadObject(which: string, first?: string): Promise<{ code: number; output: string; seconds: number }> {
     const program = path.join(project, "tests/cluster/bad-object");
     expectExit(await sandbox.cli(["stack", "init", which], program), 0, "stack init");
-    const settings = [`case=${which}`, `kubeconfig=${cluster.kubeconfig}`, `context=${LOCAL_CONTEXT}`, "version=1"].flatMap((pair) => ["--plaintext", pair]);
+    const settings = [`case=${which}`, `kubeconfig=${cluster.kubeconfig}`, `context=${LOCAL_CONTEXT}`, `version=${first ?? "1"}`].flatMap((pair) => ["--plaintext", pair]);
     expectExit(await sandbox.cli(["config", "set-all", ...settings, "--stack", which], program), 0, "config");
-    if (which === "immutable") {
+    if (first !== undefined) {
         expectExit(await sandbox.withProgram(program, ["up", "--yes", "--skip-preview", "--stack", which]), 0, "first up");
-        expectExit(await sandbox.cli(["config", "set", "version", "2", "--stack", which], program), 0, "config set version");
+        expectExit(await sandbox.cli(["config", "set", "version", String(Number(first) + 1), "--stack", which], program), 0, "config set version");
     }
     const result = await sandbox.withProgram(program, ["up", "--yes", "--skip-preview", "--stack", which]);
-    const output = result.stdout + result.stderr;
-    clusterReport(`f. ${which}: exit ${result.code} in ${result.seconds.toFixed(1)} s: ${(message.exec(output)?.[0] ?? "message not found").slice(0, 160)}`);
+    return { code: result.code, output: result.stdout + result.stderr, seconds: result.seconds };
+}
+
+const REFUSED: Array<{ which: string; first?: string; message: RegExp }> = [
+    { which: "bad-label", message: /metadata\.labels: Invalid value: "not a valid label value!"/ },
+    { which: "pvc-resize", first: "1", message: /only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize/ },
+];
+
+test.each(REFUSED)("f. $which: `up` fails with the API server's message, not a hang", async ({ which, first, message }) => {
+    const result = await upBadObject(which, first);
+    clusterReport(`f. ${which}: exit ${result.code} in ${result.seconds.toFixed(1)} s: ${(message.exec(result.output)?.[0] ?? "message not found").slice(0, 160)}`);
     expect(result.code).not.toBe(0);
-    expect(output).toMatch(message);
+    expect(result.output).toMatch(message);
     // Bounded well below the provider's 10-minute await: the API server's refusal ends `up` at once.
     expect(result.seconds).toBeLessThan(60);
+});
+
+test("f. unknown-field: `up` drops the field without a word, so the strict dry run of steps a and d is the guard", async () => {
+    const result = await upBadObject("unknown-field");
+    const stored = (await cluster.request("GET", "/apis/apps/v1/namespaces/bad-unknown-field/deployments/unknown-field")).body as {
+        spec: { template: { spec: { containers: Record<string, unknown>[] } } };
+    };
+    const container = stored.spec.template.spec.containers[0];
+    // Found here: neither the provider nor the API server refuses or warns; the object is stored without it.
+    expect(result.code).toBe(0);
+    expect(container).not.toHaveProperty("resourcez");
+    // The guard that does refuse it: the API server's strict field validation, which step a and d
+    // apply to every rendered object (the render's OpenAPI check does not see unknown fields).
+    const refusal = await strictDryRun(cluster, { apiVersion: "apps/v1", kind: "Deployment", name: "unknown-field", namespace: "bad-unknown-field" }, {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "unknown-field", namespace: "bad-unknown-field" },
+        spec: { selector: { matchLabels: { app: "x" } }, template: { metadata: { labels: { app: "x" } }, spec: { containers: [{ name: "x", image: "nginx:1.28.0", resourcez: {} }] } } },
+    });
+    expect(refusal).toMatch(/\.spec\.template\.spec\.containers\[name="x"\]\.resourcez: field not declared in schema/);
+    clusterReport(`f. unknown-field: up exit ${result.code} in ${result.seconds.toFixed(1)} s, field dropped without a warning; strict dry run: ${refusal}`);
 });

@@ -45,3 +45,17 @@ export async function waitUntil<T>(what: string, read: () => Promise<T>, done: (
 export function clusterReport(line: string): void {
     process.stdout.write(`cluster: ${line}\n`);
 }
+
+/**
+ * The API server's strict verdict on one object, without changing anything: a server-side apply
+ * dry run with fieldValidation=Strict, which refuses unknown and duplicate fields (the Kubernetes
+ * provider drops an unknown field without a word, and the OpenAPI check of the render does not see
+ * it). Undefined when accepted, else the API server's message.
+ */
+export async function strictDryRun(cluster: LocalCluster, ref: ObjectRef, manifest: Record<string, unknown>): Promise<string | undefined> {
+    const query = "dryRun=All&fieldValidation=Strict&fieldManager=prepx-strict-check&force=true";
+    const response = await cluster.request("PATCH", `${apiPath(ref)}?${query}`, manifest, "application/apply-patch+yaml");
+    if (response.status === 200 || response.status === 201) return undefined;
+    const message = (response.body as { message?: string }).message ?? JSON.stringify(response.body);
+    return `${ref.kind} ${ref.namespace ?? "-"}/${ref.name}: ${response.status} ${message}`;
+}

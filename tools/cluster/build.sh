@@ -71,5 +71,26 @@ build etcd "etcd $ETCD_VERSION" etcd
 build kwok "kwok $KWOK_VERSION" kwok
 build kubernetes "kube-apiserver, kube-controller-manager, kube-scheduler $KUBERNETES_VERSION" kube-apiserver kube-controller-manager kube-scheduler
 
+# The stages kwok runs: kwok's own fast node, pod and volume stages from its module (not copied into
+# this repository) and ours for LoadBalancer Services. Written each run: cheap, and always in step
+# with the module version in kwok/go.mod.
+write_stages() {
+  local kwok_dir
+  kwok_dir=$(cd kwok && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  local stage_dir="$kwok_dir/kustomize/stage"
+  {
+    for file in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+      pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml \
+      volume/fast/pvc-provision.yaml volume/fast/pv-bind.yaml volume/fast/pvc-delete.yaml volume/fast/pv-delete.yaml; do
+      echo "---"
+      cat "$stage_dir/$file"
+    done
+    echo "---"
+    cat "$CLUSTER_DIR/load-balancer-stage.yaml"
+  } > "$BIN_DIR/stages.yaml.tmp"
+  mv "$BIN_DIR/stages.yaml.tmp" "$BIN_DIR/stages.yaml"
+}
+write_stages
+
 "$BIN_DIR/kube-apiserver" --version
-"$BIN_DIR/etcd" --version | head -1
+"$BIN_DIR/etcd" --version | sed -n 1p

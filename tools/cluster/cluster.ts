@@ -49,8 +49,8 @@ export interface LocalCluster {
     readonly server: string;
     /** PID of each process, by component. */
     readonly pids: Readonly<Record<string, number>>;
-    /** One request to the API server as the admin. */
-    request(method: string, apiPath: string, body?: unknown): Promise<ApiResponse>;
+    /** One request to the API server as the admin; the body is sent as JSON (or as `contentType`, e.g. an apply patch). */
+    request(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<ApiResponse>;
     /** Stops every process (SIGTERM, then SIGKILL after 10 s) and, unless kept, removes the dir. */
     stop(options?: { keepDir?: boolean }): Promise<void>;
 }
@@ -116,7 +116,7 @@ function writeKubeconfig(dir: string, server: string): string {
     return file;
 }
 
-function apiRequest(dir: string, server: string, method: string, apiPath: string, body?: unknown): Promise<ApiResponse> {
+function apiRequest(dir: string, server: string, method: string, apiPath: string, body?: unknown, contentType = "application/json"): Promise<ApiResponse> {
     const url = new URL(apiPath, server);
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
@@ -127,7 +127,7 @@ function apiRequest(dir: string, server: string, method: string, apiPath: string
                 ca: fs.readFileSync(path.join(dir, "ca.crt")),
                 cert: fs.readFileSync(path.join(dir, "admin.crt")),
                 key: fs.readFileSync(path.join(dir, "admin.key")),
-                headers: { accept: "application/json", ...(payload ? { "content-type": "application/json" } : {}) },
+                headers: { accept: "application/json", ...(payload ? { "content-type": contentType } : {}) },
                 timeout: 10_000,
             },
             (response) => {
@@ -207,7 +207,7 @@ export async function startCluster(options: { dir?: string; nodes?: FakeNode[] }
         }
         if (!stopOptions.keepDir) fs.rmSync(dir, { recursive: true, force: true });
     };
-    const request = (method: string, apiPath: string, body?: unknown) => apiRequest(dir, server, method, apiPath, body);
+    const request = (method: string, apiPath: string, body?: unknown, contentType?: string) => apiRequest(dir, server, method, apiPath, body, contentType);
 
     try {
         const etcdLog = start("etcd", [

@@ -1,5 +1,5 @@
-// One object the API server must refuse, chosen by config `case`, under the provider settings of the
-// real stack (index.ts): `up` must fail with the API server's message, never hang.
+// One object that is wrong, chosen by config `case`, under the provider settings of the real stack
+// (index.ts): what `up` does with it (tests/cluster/cluster.test.ts step f).
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 
@@ -34,10 +34,15 @@ switch (which) {
     case "bad-label":
         new k8s.core.v1.ConfigMap("bad-label", { metadata: { name: "bad-label", namespace, labels: { app: "not a valid label value!" } }, data: { a: "b" } }, opts);
         break;
-    case "immutable":
-        // Applied once with `version: 1`, then changed: with enableConfigMapMutable the provider
-        // updates in place, and an immutable ConfigMap refuses the update.
-        new k8s.core.v1.ConfigMap("immutable", { metadata: { name: "immutable", namespace }, immutable: true, data: { version: config.require("version") } }, opts);
+    case "pvc-resize":
+        // Applied once at 1Gi, then grown: the provider updates the claim in place (its size is not a
+        // replace trigger), and the API server refuses a resize the StorageClass does not allow, as a
+        // cloud class without allowVolumeExpansion would (issue 12's resize path starts here).
+        new k8s.core.v1.PersistentVolumeClaim(
+            "pvc-resize",
+            { metadata: { name: "pvc-resize", namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${config.require("version")}Gi` } } } },
+            opts,
+        );
         break;
     default:
         throw new Error(`unknown case ${which}`);
