@@ -5,25 +5,15 @@
 import * as fs from "fs";
 import * as path from "path";
 import { CLUSTER_BIN, LOCAL_CONTEXT, LocalCluster, startCluster } from "../../tools/cluster/cluster";
-import { EngineSandbox, ENGINE_BIN, expectExit, newPassword, PASSWORD_NAMES, PreviewJson, PROJECT_ROOT, readRenderFile, describeStep } from "../engine/support";
+import { prepareStack } from "../../tools/cluster/deploy";
+import { describeStep, EngineSandbox, ENGINE_BIN, expectExit, PreviewJson, PROJECT_ROOT, readRenderFile } from "../engine/support";
 import { apiPath, clusterReport, listNames, ObjectRef, strictDryRun, waitUntil } from "./support";
 
 jest.setTimeout(900_000);
 
-const POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2";
 const sandbox = new EngineSandbox();
 let cluster: LocalCluster;
 let project: string;
-
-async function prepareStack(stack: string): Promise<void> {
-    expectExit(await sandbox.cli(["stack", "init", stack], project), 0, `stack init ${stack}`);
-    expectExit(await sandbox.cli(["config", "rm", "--path", "postgres.image.build", "--stack", stack], project), 0, "config rm");
-    expectExit(await sandbox.cli(["config", "set", "--path", "postgres.image.prebuilt", POSTGRES_IMAGE, "--stack", stack], project), 0, "config set");
-    const passwords = PASSWORD_NAMES.flatMap((name) => ["--secret", `passwords.${name}=${newPassword()}`]);
-    expectExit(await sandbox.cli(["config", "set-all", "--path", ...passwords, "--stack", stack], project), 0, "config set-all");
-    const target = ["--plaintext", `kubeconfig=${cluster.kubeconfig}`, "--plaintext", `kubeContext=${LOCAL_CONTEXT}`];
-    expectExit(await sandbox.cli(["config", "set-all", ...target, "--stack", stack], project), 0, "config kubeconfig");
-}
 
 /** An object of the render: its name, and the whole manifest (Secret values redacted). */
 interface RenderedObject {
@@ -79,8 +69,8 @@ beforeAll(async () => {
     cluster = await startCluster();
     clusterReport(`control plane and 3 kwok nodes up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cluster.server}`);
     project = sandbox.copyProject("project");
-    await prepareStack("dev");
-    await prepareStack("prod");
+    await prepareStack(sandbox, project, "dev", cluster.kubeconfig);
+    await prepareStack(sandbox, project, "prod", cluster.kubeconfig);
 }, 300_000);
 
 afterAll(async () => {

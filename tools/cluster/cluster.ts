@@ -358,9 +358,11 @@ async function main(argv: string[]): Promise<number> {
     if (dir) fs.mkdirSync(dir, { recursive: true });
     const cluster = await startCluster({ dir });
     process.stdout.write(`local cluster at ${cluster.server}\nexport KUBECONFIG=${cluster.kubeconfig}\nlogs: ${path.join(cluster.dir, "logs")}\nCtrl-C stops it.\n`);
+    // `on`, not `once`: a terminal's Ctrl-C may reach this process more than once (npm and tsx relay
+    // it), and a second signal must not kill it before the processes are stopped.
     await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
+        process.on("SIGINT", () => resolve());
+        process.on("SIGTERM", () => resolve());
     });
     await cluster.stop({ keepDir: dir !== undefined });
     return 0;

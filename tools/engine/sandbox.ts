@@ -1,0 +1,99 @@
+// The real Pulumi CLI (tools/engine/bin) in a sandbox: its own Pulumi home, a file backend and a
+// passphrase in one dir, the program run through tools/engine/pulumi.ts. Used by the engine and
+// cluster tests and by `npm run deploy:local`.
+import { execFile } from "child_process";
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export const PROJECT_ROOT = path.resolve(__dirname, "../..");
+export const ENGINE_BIN = path.join(PROJECT_ROOT, "tools/engine/bin");
+const TSX_CLI = path.join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs");
+const RUNNER = path.join(PROJECT_ROOT, "tools/engine/pulumi.ts");
+/** Longest any one command may take before it is killed (a hang is a failure, not a wait). */
+const COMMAND_TIMEOUT_MS = 5 * 60_000;
+
+/** What one command did. */
+export interface CommandResult {
+    code: number;
+    stdout: string;
+    stderr: string;
+    seconds: number;
+}
+
+/** Every password a stack may supply (config.ts `passwords`): the random provider is not built here. */
+export const PASSWORD_NAMES = ["postgresSuperuser", "postgresReplication", "postgresApp", "postgresMonitor", "postgresRestApi", "redis", "grafanaAdmin"];
+
+/** A fresh password of 32 hex characters. */
+export function newPassword(): string {
+    return crypto.randomBytes(16).toString("hex");
+}
+
+function run(file: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<CommandResult> {
+    const started = Date.now();
+    return new Promise((resolve) => {
+        execFile(file, [...args], { cwd, env, timeout: COMMAND_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 }, (error, stdout, stderr) => {
+            const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+            resolve({ code, stdout, stderr, seconds: (Date.now() - started) / 1000 });
+        });
+    });
+}
+
+/**
+ * A Pulumi home, a file backend and a passphrase in a temp dir; nothing outside it is read or
+ * written, and KUBECONFIG names a file that does not exist, so no real cluster can be reached.
+ */
+export class EngineSandbox {
+    /** The dir holding the Pulumi home, the state and any project copies. */
+    readonly root: string;
+    readonly env: NodeJS.ProcessEnv;
+
+    /**
+     * `root` defaults to a new temp dir. KUBECONFIG names a file that does not exist, so a stack
+     * reaches a cluster only through its own `kubeconfig` config.
+     */
+    constructor(root = fs.mkdtempSync(path.join(os.tmpdir(), "prepx-engine-"))) {
+        this.root = root;
+        this.env = {
+            ...process.env,
+            PATH: `${ENGINE_BIN}${path.delimiter}${process.env.PATH ?? ""}`,
+            PULUMI_HOME: path.join(root, "pulumi-home"),
+            PULUMI_BACKEND_URL: `file://${path.join(root, "state")}`,
+            PULUMI_CONFIG_PASSPHRASE: "engine-test-passphrase",
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+            KUBECONFIG: path.join(root, "no-cluster", "kubeconfig"),
+        };
+        fs.mkdirSync(path.join(root, "state"), { recursive: true });
+    }
+
+    /** A copy of the tracked project (as CI's clone has it) sharing this checkout's node_modules. */
+    copyProject(name: string): string {
+        const target = path.join(this.root, name);
+        const skipped = new Set(["node_modules", ".git", "rendered", "dist", "coverage", path.join("tools", "engine", "bin"), path.join("tools", "cluster", "bin")]);
+        fs.cpSync(PROJECT_ROOT, target, { recursive: true, filter: (source) => !skipped.has(path.relative(PROJECT_ROOT, source)) });
+        fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(target, "node_modules"));
+        return target;
+    }
+
+    /** The CLI alone (stack and config commands). */
+    cli(args: readonly string[], cwd: string): Promise<CommandResult> {
+        return run(path.join(ENGINE_BIN, "pulumi"), [...args, "--non-interactive"], cwd, this.env);
+    }
+
+    /** The CLI with the program in `programDir` (preview, up, destroy). */
+    withProgram(programDir: string, args: readonly string[]): Promise<CommandResult> {
+        return run(process.execPath, [TSX_CLI, RUNNER, programDir, ...args, "--non-interactive"], programDir, this.env);
+    }
+
+    /** Any other command, in the sandbox's environment. */
+    exec(file: string, args: readonly string[], cwd: string): Promise<CommandResult> {
+        return run(file, args, cwd, this.env);
+    }
+
+    dispose(): void {
+        fs.rmSync(this.root, { recursive: true, force: true });
+    }
+}
+
