@@ -10,6 +10,7 @@ import { connectionBudget, ConnectionBudgetInput } from "./components/budget";
 import { appRateLimitsSchema, healthCheckSchema, servicePoolSchema, servicesSchema } from "./components/fleet/args";
 import { checkLoadBalancerSettings, loadBalancerSettingsSchema } from "./components/loadbalancer/args";
 import { checkMonitoringSettings, monitoringSettingsSchema } from "./components/monitoring/args";
+import { networkSettingsSchema } from "./components/network/args";
 import { checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema } from "./components/postgres/args";
 import { checkRedisSettings, redisSettingsSchema } from "./components/redis/args";
 import { dnsLabel, formatIssues, int, onlyWhenValid, registrySchema } from "./components/schema";
@@ -68,6 +69,8 @@ export const stackConfigSchema = z
         passwords: passwordsSchema.optional(),
         /** Where images the stack builds are pushed. */
         registry: registrySchema,
+        /** The cluster's API server, kubelets and DNS, which the NetworkPolicies open egress to. */
+        network: networkSettingsSchema.prefault({}),
         /** RedisCluster. */
         redis: redisSettingsSchema.omit(STACK_WIDE).superRefine(checkRedisSettings, onlyWhenValid).prefault({}),
         /** PostgresCluster's members. */
@@ -96,6 +99,15 @@ export const stackConfigSchema = z
         }),
     })
     .superRefine((value, ctx) => {
+        // A protected stack (prod) must name its cluster: unset, the provider uses whatever context
+        // kubectl points at, and `pulumi up -s prod` lands on a laptop's kind cluster or on staging.
+        if (value.protectData && value.renderYamlToDirectory === undefined && value.kubeconfig === undefined && value.kubeContext === undefined) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["kubeContext"],
+                message: "must be set (or kubeconfig) when protectData is true: a protected stack names its cluster instead of using kubectl's current context",
+            });
+        }
         if (value.renderYamlToDirectory !== undefined) {
             for (const key of ["kubeconfig", "kubeContext"] as const) {
                 if (value[key] !== undefined) {

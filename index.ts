@@ -26,8 +26,9 @@ import {
 const config = loadStackConfig();
 
 // Explicit provider, so every object goes through the stack's own settings: the cluster named by
-// kubeconfig/kubeContext (unset = the user's current kubeconfig context), or, with
-// renderYamlToDirectory, YAML files in that directory and no cluster at all.
+// kubeconfig/kubeContext, or, with renderYamlToDirectory, YAML files in that directory and no cluster
+// at all. A stack without either uses kubectl's current context ($KUBECONFIG or ~/.kube/config); a
+// protected stack (prod) may not: config.ts refuses it without kubeContext or kubeconfig.
 //
 // ConfigMaps and Secrets are updated in place. By default the provider replaces one whose data
 // changed, and since ours have fixed names it deletes before it creates, which makes the engine
@@ -106,11 +107,13 @@ createNetworkPolicies(
         pgbouncer: { labels: postgres.poolerLabels, port: postgres.poolerPort },
         postgresPrimary: { labels: postgres.leaderLabels, port: postgres.port },
         postgresMembers: { labels: postgres.podLabels, port: postgres.port, patroniPort: postgres.patroniPort },
+        postgresStandbys: { labels: postgres.standbyLabels, port: postgres.port },
         redis: { labels: redis.podLabels, port: redis.port, busPort: redis.busPort, bootstrapLabels: redis.bootstrapLabels },
         prometheus: { labels: monitoring.podLabels, port: monitoring.prometheusPort },
         grafana: { labels: monitoring.grafanaPodLabels, port: monitoring.grafanaPort },
         kubernetesApiClients: [{ name: "kube-state-metrics", labels: monitoring.kubeStateMetricsPodLabels }],
         metricsTargets: [fleet, loadBalancer, postgres, redis, monitoring].flatMap((component) => component.metricsTargets),
+        ...config.network,
     }),
     { provider, protect: config.protectData },
 );

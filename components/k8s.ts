@@ -73,14 +73,20 @@ export function containerResources(resources: ContainerResources): k8s.types.inp
 }
 
 /**
- * Spread pods of one workload across nodes (hard: two replicas never share a node when the
- * scheduler can avoid it) and across zones (soft: clusters without zones still schedule).
+ * Spread pods of one workload across nodes and zones, as a preference the scheduler weighs
+ * (ScheduleAnyway), counting only nodes the pod may run on (nodeTaintsPolicy Honor). A hard
+ * (DoNotSchedule) hostname rule counted tainted and full nodes as empty domains: on kind (a tainted
+ * control plane and two workers) the third Redis pod stayed Pending and `pulumi up` waited for it; in
+ * prod one full or tainted node capped every node at its count + 1.
  */
 export function spreadAcrossNodes(matchLabels: Record<string, string>): k8s.types.input.core.v1.TopologySpreadConstraint[] {
-    return [
-        { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels } },
-        { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels } },
-    ];
+    return ["kubernetes.io/hostname", "topology.kubernetes.io/zone"].map((topologyKey) => ({
+        maxSkew: 1,
+        topologyKey,
+        whenUnsatisfiable: "ScheduleAnyway",
+        nodeTaintsPolicy: "Honor",
+        labelSelector: { matchLabels },
+    }));
 }
 
 /** The checksum annotation that rolls pods when any of the rendered files change. */

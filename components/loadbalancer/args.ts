@@ -40,7 +40,11 @@ export const loadBalancerSettingsSchema = z.strictObject({
      * a node) and skips the extra node hop. Ignored for ClusterIP.
      */
     externalTrafficPolicy: z.enum(["Local", "Cluster"]).default("Local"),
-    /** Annotations of the Service, e.g. the cloud's load balancer type. */
+    /**
+     * Annotations of the Service: the cloud's load balancer type. Without them the per-client
+     * limits may key on a few balancer addresses (a classic ELB does not pass client addresses) or
+     * the balancer may be internal. CLOUD_LOAD_BALANCER_ANNOTATIONS has the checked examples.
+     */
     serviceAnnotations: z.record(z.string(), z.string()).default({}),
     /** Port of the Service (clients); nginx listens on 8080 inside the pod. */
     servicePort: port.default(80),
@@ -117,6 +121,26 @@ export const loadBalancerSettingsSchema = z.strictObject({
     /** Share of 5xx responses through the tier that pages (Nginx5xxRatioHigh; 0.01 = 1%). */
     http5xxAlertRatio: z.number().gt(0).lt(1).default(0.01),
 });
+
+/**
+ * `serviceAnnotations` for a public load balancer that keeps the client's address (with the default
+ * externalTrafficPolicy Local), per cloud; the README shows them as stack config.
+ * - aws: the AWS Load Balancer Controller makes an internal NLB unless told `internet-facing`;
+ *   instance targets with Local traffic policy see the client's address.
+ * - gcp: GKE's default external passthrough Network Load Balancer keeps client addresses; the
+ *   annotation asks for the backend-service based one.
+ * - azure: AKS's default public Standard Load Balancer keeps client addresses with Local; the health
+ *   probe follows the Service's healthCheckNodePort.
+ */
+export const CLOUD_LOAD_BALANCER_ANNOTATIONS: Readonly<Record<"aws" | "gcp" | "azure", Readonly<Record<string, string>>>> = {
+    aws: {
+        "service.beta.kubernetes.io/aws-load-balancer-type": "external",
+        "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance",
+        "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+    },
+    gcp: { "cloud.google.com/l4-rbs": "enabled" },
+    azure: { "service.beta.kubernetes.io/azure-load-balancer-internal": "false" },
+};
 
 /** The cross-field rules of the load balancer's settings. */
 export function checkLoadBalancerSettings(value: z.output<typeof loadBalancerSettingsSchema>, ctx: z.RefinementCtx): void {

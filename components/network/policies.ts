@@ -9,6 +9,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { standardLabels } from "../k8s";
+import { NetworkSettings, networkSettingsSchema } from "./args";
 
 /** A label selector; an empty one selects every pod of the namespace. */
 export interface LabelSelector {
@@ -66,6 +67,11 @@ export interface NetworkPolicyInput {
     postgresPrimary: PodsOnPort;
     /** Every Patroni member (leader and replicas): PostgreSQL port and Patroni REST port (8008). */
     postgresMembers: { labels: Record<string, string>; port: number; patroniPort: number };
+    /**
+     * The streaming standbys (member labels plus Patroni's replica role label), which `<name>-ro`
+     * selects: the services that use the database may read from them.
+     */
+    postgresStandbys: PodsOnPort;
     /** Redis cluster pods: client port and cluster bus port; `bootstrapLabels` = the pods of the cluster-forming Job. */
     redis: { labels: Record<string, string>; port: number; busPort: number; bootstrapLabels?: Record<string, string> };
     /** Prometheus pods and their HTTP port (Grafana queries it). */
@@ -92,19 +98,20 @@ export interface NetworkPolicyInput {
     dns?: ClusterDns;
 }
 
-/** Where the cluster DNS runs: its namespace's and pods' labels, and its port. */
+/** Where the cluster DNS runs: its namespace's and pods' labels, its port, and a node-local cache. */
 export interface ClusterDns {
     namespaceLabels: Record<string, string>;
     podLabels: Record<string, string>;
     port: number;
+    /**
+     * NodeLocal DNSCache's link-local address (usually 169.254.20.10), where pods of such clusters
+     * send their queries: no pod selector matches it, so it needs its own rule. Unset: no cache.
+     */
+    nodeLocalCacheAddress?: string;
 }
 
-/** Defaults of the optional inputs. */
-export const NETWORK_POLICY_DEFAULTS = {
-    kubernetesApi: { cidrs: ["0.0.0.0/0"], ports: [443, 6443] },
-    kubelets: { cidrs: ["0.0.0.0/0"], ports: [10250] },
-    dns: { namespaceLabels: { "kubernetes.io/metadata.name": "kube-system" }, podLabels: { "k8s-app": "kube-dns" }, port: 53 },
-};
+/** Defaults of the optional inputs: the `network` settings' own defaults (network/args.ts). */
+export const NETWORK_POLICY_DEFAULTS: NetworkSettings = networkSettingsSchema.parse({});
 
 const tcp = (...ports: number[]): PolicyPort[] => ports.map((port) => ({ protocol: "TCP", port }));
 const pods = (labels: Record<string, string>): PolicyPeer => ({ podSelector: { matchLabels: { ...labels } } });
@@ -192,13 +199,16 @@ function namespaceBaseline(dns: ClusterDns): RenderedPolicy[] {
         },
         {
             name: "allow-dns",
-            purpose: "Every pod may resolve names with the cluster DNS (UDP and TCP 53).",
+            purpose: "Every pod may resolve names with the cluster DNS (UDP and TCP 53), and its node-local cache where there is one.",
             spec: {
                 podSelector: {},
                 policyTypes: ["Egress"],
                 egress: [
                     {
-                        to: [{ namespaceSelector: { matchLabels: { ...dns.namespaceLabels } }, podSelector: { matchLabels: { ...dns.podLabels } } }],
+                        to: [
+                            { namespaceSelector: { matchLabels: { ...dns.namespaceLabels } }, podSelector: { matchLabels: { ...dns.podLabels } } },
+                            ...(dns.nodeLocalCacheAddress ? [{ ipBlock: { cidr: `${dns.nodeLocalCacheAddress}/32` } }] : []),
+                        ],
                         ports: [
                             { protocol: "UDP", port: dns.port },
                             { protocol: "TCP", port: dns.port },
@@ -232,12 +242,14 @@ function edgePolicies(input: NetworkPolicyInput): RenderedPolicy[] {
         const egress = [
             ...toPeers([pods(input.redis.labels)], tcp(input.redis.port)),
             ...(service.usesDatabase ? toPeers([pods(input.pgbouncer.labels)], tcp(input.pgbouncer.port)) : []),
+            // Reads that may lag go to the standbys directly, through `<name>-ro`.
+            ...(service.usesDatabase ? toPeers([pods(input.postgresStandbys.labels)], tcp(input.postgresStandbys.port)) : []),
             // One rule per backend, so the gateway reaches each backend on that backend's port only.
             ...(gateway ? backends.flatMap((backend) => toPeers([pods(backend.labels)], tcp(backend.port))) : []),
         ];
         const purpose = gateway
-            ? "The gateway accepts the load balancer; reaches Redis, PgBouncer (if it uses the database) and the backend services."
-            : "A backend service accepts the gateway; reaches Redis and PgBouncer (if it uses the database).";
+            ? "The gateway accepts the load balancer; reaches Redis, PgBouncer and the standbys (if it uses the database) and the backend services."
+            : "A backend service accepts the gateway; reaches Redis, and PgBouncer and the standbys (if it uses the database).";
         policies.push(policy(`service-${service.name}`, purpose, service.labels, ingress, egress));
     }
     return policies;
@@ -262,6 +274,13 @@ function dataPolicies(input: NetworkPolicyInput, apiEgress: EgressRule): Rendere
             "The PostgreSQL leader (selected by Patroni's role label, which follows a failover) accepts PgBouncer.",
             input.postgresPrimary.labels,
             fromPeers([pods(input.pgbouncer.labels)], tcp(input.postgresPrimary.port)),
+            [],
+        ),
+        policy(
+            "postgres-standbys",
+            "The streaming standbys (selected by Patroni's replica role label, which follows a failover) accept the services that use the database, through `<name>-ro`.",
+            input.postgresStandbys.labels,
+            fromPeers(databaseClients.map((service) => pods(service.labels)), tcp(input.postgresStandbys.port)),
             [],
         ),
         policy(

@@ -4,6 +4,7 @@
 // accepts (every field validated) and whether the provider's awaits end. Steps a-f of issue 10.
 import * as fs from "fs";
 import * as path from "path";
+import { spreadAcrossNodes } from "../../components/k8s";
 import { CLUSTER_BIN, LOCAL_CONTEXT, LocalCluster, startCluster } from "../../tools/cluster/cluster";
 import { prepareStack } from "../../tools/cluster/deploy";
 import { describeStep, EngineSandbox, ENGINE_BIN, expectExit, PreviewJson, PROJECT_ROOT, readRenderFile } from "../engine/support";
@@ -67,7 +68,7 @@ beforeAll(async () => {
     if (!fs.existsSync(path.join(CLUSTER_BIN, "kube-apiserver"))) throw new Error("the control plane is not built: run tools/cluster/build.sh (npm run test:cluster does)");
     const started = Date.now();
     cluster = await startCluster();
-    clusterReport(`control plane and 3 kwok nodes up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cluster.server}`);
+    clusterReport(`control plane and kwok nodes (a tainted control plane, two workers) up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cluster.server}`);
     project = sandbox.copyProject("project");
     await prepareStack(sandbox, project, "dev", cluster.kubeconfig);
     await prepareStack(sandbox, project, "prod", cluster.kubeconfig);
@@ -246,4 +247,41 @@ test("f. unknown-field: `up` drops the field without a word, so the strict dry r
     });
     expect(refusal).toMatch(/\.spec\.template\.spec\.containers\[name="x"\]\.resourcez: field not declared in schema/);
     clusterReport(`f. unknown-field: up exit ${result.code} in ${result.seconds.toFixed(1)} s, field dropped without a warning; strict dry run: ${refusal}`);
+});
+
+test("g. spread: three pods of one workload all run on kind's shape (a tainted control plane, two workers); the former hard rule left one Pending", async () => {
+    const namespace = "spread-check";
+    expect((await cluster.request("POST", "/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name: namespace } })).status).toBe(201);
+    const statefulSet = (name: string, constraints: unknown) => ({
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        metadata: { name, namespace },
+        spec: {
+            replicas: 3,
+            serviceName: name,
+            selector: { matchLabels: { app: name } },
+            template: {
+                metadata: { labels: { app: name } },
+                spec: { topologySpreadConstraints: constraints, containers: [{ name: "x", image: "redis:7.2.5" }] },
+            },
+        },
+    });
+    const hardRule = [{ maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: { app: "hard" } } }];
+    for (const [name, constraints] of [["current", spreadAcrossNodes({ app: "current" })], ["hard", hardRule]] as const) {
+        const created = await cluster.request("POST", `/apis/apps/v1/namespaces/${namespace}/statefulsets`, statefulSet(name, constraints));
+        expect(created.status).toBe(201);
+    }
+    const scheduled = async (name: string) => {
+        const pods = (await cluster.request("GET", `/api/v1/namespaces/${namespace}/pods?labelSelector=app%3D${name}`)).body as { items: { spec: { nodeName?: string } }[] };
+        return pods.items.map((item) => item.spec.nodeName ?? "Pending");
+    };
+    const current = await waitUntil("the current spread's 3 pods scheduled", () => scheduled("current"), (nodes) => nodes.length === 3 && !nodes.includes("Pending"), 60_000);
+    // The hard rule: the third pod (ordered StatefulSet start) cannot be placed; give it the same time.
+    const hard = await waitUntil("the hard rule's third pod created", () => scheduled("hard"), (nodes) => nodes.length === 3, 60_000);
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const hardAfter = await scheduled("hard");
+    clusterReport(`g. spread on kind's shape: current rule ${current.join(", ")}; former hard rule ${hardAfter.join(", ")}`);
+    expect(current.every((node) => node.startsWith("kwok-worker-"))).toBe(true);
+    expect(hard.length).toBe(3);
+    expect(hardAfter.filter((node) => node === "Pending")).toHaveLength(1);
 });

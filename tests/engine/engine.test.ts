@@ -188,6 +188,8 @@ test("e. a consumer stack with two copies of every component, installed from the
 
 test("f. `pulumi destroy` of prod is refused by protect and deletes nothing", async () => {
     const manifests = path.join(sandbox.root, "manifests-prod");
+    // Written to a directory instead of prod's cluster, which therefore is not named (config.ts).
+    expectExit(await sandbox.cli(["config", "rm", "kubeContext", "--stack", "prod"], project), 0, "config rm kubeContext");
     expectExit(await sandbox.cli(["config", "set", "renderYamlToDirectory", manifests, "--stack", "prod"], project), 0, "config set");
     expectExit(await sandbox.withProgram(project, ["up", "--yes", "--skip-preview", "--stack", "prod"]), 0, "up prod");
     const before = readRenderedDirectory(manifests).size;

@@ -7,6 +7,8 @@ import { parseAlertRules } from "./monitoring-files";
 export interface MonitoringExpectations {
     rules: Record<string, string | null>;
     dashboards: string[];
+    /** The kubeconfig context the provider is given (undefined: kubectl's current context). */
+    kubeContext?: string;
 }
 
 /** The stack outputs these checks read. */
@@ -54,7 +56,7 @@ export function describeComposedStack(
             const { recorded } = get();
             for (const type of COMPONENT_TYPES) expect(ofType(recorded, type)).toHaveLength(1);
             const provider = find(recorded, "pulumi:providers:kubernetes", "k8s");
-            expect(provider.inputs.context).toBeUndefined();
+            expect(provider.inputs.context).toBe(monitoring.kubeContext);
             for (const object of recorded.filter((r) => r.type.startsWith("kubernetes:"))) {
                 expect(`${object.type} ${object.name} ${object.provider}`).toContain(`${object.type} ${object.name} ${provider.urn}::`);
             }

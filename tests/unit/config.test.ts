@@ -26,6 +26,15 @@ describe("stack configuration", () => {
         );
     });
 
+    test("a protected stack must name its cluster; an unprotected one may use kubectl's current context", () => {
+        expect(errorOf(prodWith((r) => delete r.kubeContext))).toBe(
+            "prod: kubeContext must be set (or kubeconfig) when protectData is true: a protected stack names its cluster instead of using kubectl's current context (not set)",
+        );
+        expect(() => parseStackConfig("prod", configWith("prod", (r) => ((r.kubeconfig = "/etc/prepx/prod.kubeconfig"), delete r.kubeContext)))).not.toThrow();
+        expect(() => parseStackConfig("prod", configWith("prod", (r) => ((r.renderYamlToDirectory = "out"), delete r.kubeContext)))).not.toThrow();
+        expect(parseStackConfig("dev", readStackConfig("dev")).kubeContext).toBeUndefined();
+    });
+
     test("prod carries the plan's numbers", () => {
         const prod = parseStackConfig("prod", readStackConfig("prod"));
         expect(prod.namespace).toBe("prepx");
@@ -59,7 +68,8 @@ describe("stack configuration", () => {
     test("dev is the same shape, shrunk", () => {
         const dev = parseStackConfig("dev", readStackConfig("dev"));
         const prod = parseStackConfig("prod", readStackConfig("prod"));
-        expect(Object.keys(dev).sort()).toEqual(Object.keys(prod).sort());
+        // prod names its cluster; dev uses kubectl's current context (the laptop's kind cluster).
+        expect(Object.keys(dev).sort()).toEqual(Object.keys(prod).filter((key) => key !== "kubeContext").sort());
         expect(dev.protectData).toBe(false);
         expect(dev.redis.masters).toBe(3);
         expect(dev.redis.replicasPerMaster).toBe(0);

@@ -200,6 +200,7 @@ describe("NetworkPolicies from the fleet's labels", () => {
             pgbouncer: { labels: { ...members, "app.kubernetes.io/component": "pooler" }, port: 6432 },
             postgresPrimary: { labels: { ...members, role: "master" }, port: 5432 },
             postgresMembers: { labels: members, port: 5432, patroniPort: 8008 },
+            postgresStandbys: { labels: { ...members, role: "replica" }, port: 5432 },
             redis: { labels: { "app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "redis", "app.kubernetes.io/component": "cache" }, port: 6379, busPort: 16379 },
             prometheus: { labels: { "app.kubernetes.io/name": "prometheus" }, port: 9090 },
             grafana: { labels: { "app.kubernetes.io/name": "grafana" }, port: 3000 },

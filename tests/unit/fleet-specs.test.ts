@@ -222,8 +222,8 @@ describe("pod", () => {
     test("pods spread across nodes (hard) and zones (soft), counting only the same revision", () => {
         const selector = { "app.kubernetes.io/name": "user-service", "app.kubernetes.io/instance": "user-service", "app.kubernetes.io/component": "service" };
         expect(servicePodTemplate(user, settings, inputs).spec.topologySpreadConstraints).toEqual([
-            { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "DoNotSchedule", labelSelector: { matchLabels: selector }, matchLabelKeys: ["pod-template-hash"] },
-            { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", labelSelector: { matchLabels: selector }, matchLabelKeys: ["pod-template-hash"] },
+            { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", nodeTaintsPolicy: "Honor", labelSelector: { matchLabels: selector }, matchLabelKeys: ["pod-template-hash"] },
+            { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", nodeTaintsPolicy: "Honor", labelSelector: { matchLabels: selector }, matchLabelKeys: ["pod-template-hash"] },
         ]);
     });
 

@@ -1,7 +1,7 @@
 // The load balancer tier's args schema and pure spec builders, called directly (no Pulumi mocks):
 // the defaults, the mapping to nginx.conf's options, the nginx pod (containers, probes, volumes,
 // stop sequence), the Deployment and the Service.
-import { loadBalancerSettingsSchema, checkLoadBalancerSettings, loadBalancerTierArgsSchema, ResolvedLoadBalancerTierArgs } from "../../components/loadbalancer/args";
+import { CLOUD_LOAD_BALANCER_ANNOTATIONS, loadBalancerSettingsSchema, checkLoadBalancerSettings, loadBalancerTierArgsSchema, ResolvedLoadBalancerTierArgs } from "../../components/loadbalancer/args";
 import {
     GRACE_MARGIN_SECONDS,
     nginxConfOptions,
@@ -173,7 +173,7 @@ describe("nginx pod", () => {
         ]);
     });
 
-    test("pod: runs as nginx's uid, spread hard across nodes, every mount backed by a volume", () => {
+    test("pod: runs as nginx's uid, spread across the nodes it may run on, every mount backed by a volume", () => {
         const spec = nginxPodSpec(prod, selector, "lb-config");
         expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101 });
         expect(spec.terminationGracePeriodSeconds).toBe(terminationGracePeriodSeconds(prod));
@@ -181,7 +181,8 @@ describe("nginx pod", () => {
         expect(spec.topologySpreadConstraints).toContainEqual({
             maxSkew: 1,
             topologyKey: "kubernetes.io/hostname",
-            whenUnsatisfiable: "DoNotSchedule",
+            whenUnsatisfiable: "ScheduleAnyway",
+            nodeTaintsPolicy: "Honor",
             labelSelector: { matchLabels: selector },
         });
         const volumes = (spec.volumes as { name: string }[]).map((volume) => volume.name);
@@ -225,4 +226,13 @@ describe("Service", () => {
     test("NodePort (dev) keeps externalTrafficPolicy", () => {
         expect(nginxService(metadata, dev, selector).spec).toMatchObject({ type: "NodePort", externalTrafficPolicy: "Local" });
     });
+});
+
+test.each(Object.entries(CLOUD_LOAD_BALANCER_ANNOTATIONS))("the %s example set as prod's loadBalancer.serviceAnnotations reaches the Service, with client addresses kept (Local)", (_cloud, annotations) => {
+    const raw = structuredClone(readStackConfig("prod")) as { loadBalancer: Record<string, unknown> };
+    raw.loadBalancer.serviceAnnotations = { ...annotations };
+    const args = loadBalancerTierArgsSchema.parse(loadBalancerTierArgs(parseStackConfig("prod", raw), "prepx", "api-gateway-headless.prepx.svc.cluster.local"));
+    const service = nginxService({ name: "lb", namespace: "prepx", labels: {} }, args, { app: "nginx" });
+    expect(service.metadata).toMatchObject({ annotations });
+    expect(service.spec).toMatchObject({ type: "LoadBalancer", externalTrafficPolicy: "Local" });
 });

@@ -1,6 +1,9 @@
 // The NetworkPolicies as pure data: every policy present with its selectors and ports, and — read
 // with Kubernetes' semantics by a small evaluator below — exactly the intended flows allowed.
-import { NetworkPolicyInput, PolicyPeer, RenderedPolicy, renderNetworkPolicies } from "../../components/network/policies";
+import { NETWORK_POLICY_DEFAULTS, NetworkPolicyInput, PolicyPeer, RenderedPolicy, renderNetworkPolicies } from "../../components/network/policies";
+import { parseStackConfig } from "../../config";
+import { readStackConfig } from "../../scripts/stack-files";
+import { configErrorOf } from "../helpers/config-errors";
 
 const app = (name: string, component: string) => ({
     "app.kubernetes.io/name": name,
@@ -31,6 +34,7 @@ const input: NetworkPolicyInput = {
     pgbouncer: { labels: pgbouncer, port: 6432 },
     postgresPrimary: { labels: primary, port: 5432 },
     postgresMembers: { labels: members, port: 5432, patroniPort: 8008 },
+    postgresStandbys: { labels: { ...members, role: "replica" }, port: 5432 },
     redis: { labels: redis, port: 6379, busPort: 16379, bootstrapLabels: redisBootstrap },
     prometheus: { labels: prometheus, port: 9090 },
     grafana: { labels: grafana, port: 3000 },
@@ -107,6 +111,7 @@ describe("rendered policies", () => {
             "service-report-service",
             "pgbouncer",
             "postgres-primary",
+            "postgres-standbys",
             "postgres-members",
             "redis",
             "redis-bootstrap",
@@ -180,13 +185,21 @@ describe("rendered policies", () => {
         }
     });
 
-    test("defaults: the Kubernetes API on 443/6443 and kubelets on 10250, anywhere, when no address is given", () => {
+    test("defaults: the Kubernetes API on 443/6443/8443 (minikube) and kubelets on 10250, anywhere, when no address is given", () => {
         const rendered = renderNetworkPolicies({ ...input, kubernetesApi: undefined, kubelets: undefined });
         const egress = rendered.find((p) => p.name === "prometheus")?.spec.egress ?? [];
         expect(egress.slice(-2)).toEqual([
-            { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 6443 }] },
+            { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [443, 6443, 8443].map((port) => ({ protocol: "TCP", port })) },
             { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 10250 }] },
         ]);
+    });
+
+    test("NodeLocal DNSCache: its address is allowed on 53 beside kube-dns, only when configured", () => {
+        const dns = { namespaceLabels: { "kubernetes.io/metadata.name": "kube-system" }, podLabels: { "k8s-app": "kube-dns" }, port: 53 };
+        const withCache = renderNetworkPolicies({ ...input, dns: { ...dns, nodeLocalCacheAddress: "169.254.20.10" } });
+        const to = (rendered: RenderedPolicy[]) => rendered.find((p) => p.name === "allow-dns")?.spec.egress?.[0].to;
+        expect(to(withCache)).toContainEqual({ ipBlock: { cidr: "169.254.20.10/32" } });
+        expect(to(renderNetworkPolicies({ ...input, dns }))).toEqual([{ namespaceSelector: { matchLabels: dns.namespaceLabels }, podSelector: { matchLabels: dns.podLabels } }]);
     });
 
     test("no database user => PgBouncer accepts nobody (no empty 'from', which would mean everyone)", () => {
@@ -216,6 +229,8 @@ describe("flows, read with Kubernetes semantics", () => {
         ["user-service -> Redis", pod(users), pod(redis), 6379, "TCP"],
         ["report-service -> Redis", pod(reports), pod(redis), 6379, "TCP"],
         ["PgBouncer -> primary", pod(pgbouncer), pod(primary), 5432, "TCP"],
+        ["user-service -> a standby (postgres-ro reads)", pod(users), replica, 5432, "TCP"],
+        ["gateway -> a standby (postgres-ro reads)", pod(gateway), replica, 5432, "TCP"],
         ["replica -> primary (replication)", replica, pod(primary), 5432, "TCP"],
         ["primary -> replica (pg_rewind after failover)", pod(primary), replica, 5432, "TCP"],
         ["replica -> primary Patroni REST", replica, pod(primary), 8008, "TCP"],
@@ -247,6 +262,8 @@ describe("flows, read with Kubernetes semantics", () => {
         ["load balancer -> user-service", pod(lb), pod(users), 3001],
         ["load balancer -> PgBouncer", pod(lb), pod(pgbouncer), 6432],
         ["gateway -> primary, bypassing PgBouncer", pod(gateway), pod(primary), 5432],
+        ["report-service (no pool) -> a standby", pod(reports), replica, 5432],
+        ["user-service -> a standby's Patroni API", pod(users), replica, 8008],
         ["report-service (no pool) -> PgBouncer", pod(reports), pod(pgbouncer), 6432],
         ["user-service -> gateway", pod(users), pod(gateway), 8080],
         ["user-service -> report-service", pod(users), pod(reports), 3002],
@@ -268,5 +285,35 @@ describe("flows, read with Kubernetes semantics", () => {
     ];
     test.each(denied)("denied: %s", (_, from, to, port) => {
         expect(allowed(from, to, port)).toBe(false);
+    });
+});
+
+describe("the stack's `network` section", () => {
+    const withNetwork = (network: unknown) => {
+        const raw = structuredClone(readStackConfig("dev")) as Record<string, unknown>;
+        raw.network = network;
+        return raw;
+    };
+
+    test("defaults: the API server anywhere on 443/6443/8443, kubelets on 10250, kube-dns, no node-local cache", () => {
+        expect(parseStackConfig("dev", readStackConfig("dev")).network).toEqual({ ...NETWORK_POLICY_DEFAULTS });
+        expect(NETWORK_POLICY_DEFAULTS.kubernetesApi.ports).toEqual([443, 6443, 8443]);
+        expect(NETWORK_POLICY_DEFAULTS.dns.nodeLocalCacheAddress).toBeUndefined();
+    });
+
+    test("its values reach the policies: the API server's address, the node-local DNS cache", () => {
+        const config = parseStackConfig("dev", withNetwork({ kubernetesApi: { cidrs: ["172.18.0.2/32"] }, dns: { nodeLocalCacheAddress: "169.254.20.10" } }));
+        const rendered = renderNetworkPolicies({ ...input, ...config.network });
+        const prometheusEgress = rendered.find((p) => p.name === "prometheus")?.spec.egress ?? [];
+        expect(prometheusEgress).toContainEqual({ to: [{ ipBlock: { cidr: "172.18.0.2/32" } }], ports: [443, 6443, 8443].map((port) => ({ protocol: "TCP", port })) });
+        expect(rendered.find((p) => p.name === "allow-dns")?.spec.egress?.[0].to).toContainEqual({ ipBlock: { cidr: "169.254.20.10/32" } });
+    });
+
+    test("bad values are refused with the key path", () => {
+        expect(configErrorOf(withNetwork({ dns: { nodeLocalCacheAddress: "localhost" } }), "dev")).toBe(
+            'dev: network.dns.nodeLocalCacheAddress must be an IPv4 address such as 169.254.20.10 (got "localhost")',
+        );
+        expect(configErrorOf(withNetwork({ kubernetesApi: { cidrs: [] } }), "dev")).toBe("dev: network.kubernetesApi.cidrs must have at least 1 entry (got [])");
+        expect(configErrorOf(withNetwork({ kubelets: { cidrs: ["10.0.0.0/33"] } }), "dev")).toBe('dev: network.kubelets.cidrs[0] must be an IPv4 CIDR such as 10.0.0.0/8 (got "10.0.0.0/33")');
     });
 });

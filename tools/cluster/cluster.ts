@@ -5,6 +5,7 @@
 // Everything listens on 127.0.0.1 on free ports, lives in one temp dir and is stopped by PID.
 //
 // `tsx tools/cluster/cluster.ts up [--dir <dir>]` starts one and prints its kubeconfig; Ctrl-C stops it.
+// The nodes have kind's shape (DEFAULT_NODES): one tainted control-plane node and two workers.
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
@@ -22,16 +23,27 @@ const POD_CIDR = "10.244.0.0/16";
 /** How long one component may take to become ready; a start that takes longer is a failure. */
 const READY_TIMEOUT_MS = 60_000;
 
-/** A fake node: capacity enough for prod's requests at its HPA maximum spread over three nodes. */
+/** A fake node kwok keeps Ready. */
 export interface FakeNode {
     name: string;
     zone: string;
     cpu: string;
     memory: string;
     pods: number;
+    /** Taints, e.g. a control plane's NoSchedule, which pods without a toleration must avoid. */
+    taints?: { key: string; effect: "NoSchedule" | "NoExecute" | "PreferNoSchedule" }[];
 }
 
-export const DEFAULT_NODES: FakeNode[] = ["a", "b", "c"].map((zone, index) => ({ name: `kwok-node-${index}`, zone: `zone-${zone}`, cpu: "64", memory: "256Gi", pods: 250 }));
+/**
+ * kind's shape: a tainted control-plane node and two workers, in two zones. The workers hold prod's
+ * requests at its HPA minimum (about 60 cores); the tainted node is what made a hard hostname spread
+ * leave pods Pending.
+ */
+export const DEFAULT_NODES: FakeNode[] = [
+    { name: "kwok-control-plane", zone: "zone-a", cpu: "8", memory: "16Gi", pods: 110, taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] },
+    { name: "kwok-worker-0", zone: "zone-a", cpu: "96", memory: "384Gi", pods: 250 },
+    { name: "kwok-worker-1", zone: "zone-b", cpu: "96", memory: "384Gi", pods: 250 },
+];
 
 /** The answer of one API request. */
 export interface ApiResponse {
@@ -344,6 +356,7 @@ function fakeNode(node: FakeNode): unknown {
                 type: "kwok",
             },
         },
+        spec: { taints: node.taints ?? [] },
         status: { allocatable: capacity, capacity },
     };
 }
