@@ -6,7 +6,17 @@ import { z } from "zod";
 import { connectionBudget } from "../budget";
 import { dnsName, imageSourceSchema, input, int, memory, onlyWhenValid, pinnedImage, registrySchema, resourcesWithDefault } from "../schema";
 import { parseMemoryQuantity, parsePostgresSize, POSTGRES_SIZE } from "../units";
-import { memberCount, MONITOR_USER, REPLICATION_USER, SUPERUSER } from "./render";
+import { memberCount, MONITOR_USER, PGBOUNCER_IMAGE_LAYOUT, REPLICATION_USER, SUPERUSER } from "./render";
+
+/**
+ * PgBouncer's default image: CloudNativePG's (github.com/cloudnative-pg/pgbouncer-containers), PGDG's
+ * pgbouncer package on debian:trixie-slim, rebuilt by that project's CI (scanned, cosign-signed) for
+ * each PgBouncer release and base-image update, non-root. 1.25.2 fixes CVE-2026-6664 to -6667. Its layout
+ * (binary, config file, user) is PGBOUNCER_IMAGE_LAYOUT. The tag follows rebuilds of the same
+ * PgBouncer version; pin a digest (`...:1.25.2@sha256:...`) to freeze it. Replaces
+ * bitnami/pgbouncer:1.23.1, whose versioned tags Bitnami moved to bitnamilegacy (no updates).
+ */
+export const DEFAULT_PGBOUNCER_IMAGE = "ghcr.io/cloudnative-pg/pgbouncer:1.25.2";
 
 /** Roles the cluster creates for itself; the application role must be another one. */
 const RESERVED_ROLES = [SUPERUSER, REPLICATION_USER, MONITOR_USER];
@@ -103,8 +113,10 @@ export const postgresSettingsSchema = z.strictObject({
     clusterDomain: dnsName.default("cluster.local"),
     /** UID/GID of the postgres user in the image (the official postgres image and images/postgres: 999). */
     postgresUid: int(1).default(999),
-    /** UID/GID PgBouncer runs as (bitnami/pgbouncer: 1001). */
-    pgbouncerUid: int(1).default(1001),
+    /** UID PgBouncer runs as: the user of `pgbouncer.image` (the default image's `pgbouncer` user, 998). */
+    pgbouncerUid: int(1).default(PGBOUNCER_IMAGE_LAYOUT.uid),
+    /** GID PgBouncer runs as, also the group of its mounted config and auth file (the default image's `pgbouncer` group, 996). */
+    pgbouncerGid: int(1).default(PGBOUNCER_IMAGE_LAYOUT.gid),
 });
 
 /** The PostgreSQL members' settings with defaults applied. */
@@ -114,8 +126,11 @@ export type PostgresSettings = z.output<typeof postgresSettingsSchema>;
 export const pgbouncerSettingsSchema = z.strictObject({
     /** PgBouncer pods; more than one gets spread across nodes. */
     replicas: int(1, 50).default(3),
-    /** PgBouncer image, pinned; it must have `pgbouncer` on its PATH and run as a non-root user. */
-    image: pinnedImage.default("bitnami/pgbouncer:1.23.1"),
+    /**
+     * PgBouncer image, pinned (default DEFAULT_PGBOUNCER_IMAGE). Another image must have PgBouncer at
+     * /usr/bin/pgbouncer, and its non-root user given as `postgres.pgbouncerUid`/`pgbouncerGid`.
+     */
+    image: pinnedImage.default(DEFAULT_PGBOUNCER_IMAGE),
     /** prometheuscommunity/pgbouncer-exporter image, pinned. */
     exporterImage: pinnedImage.default("prometheuscommunity/pgbouncer-exporter:v0.9.0"),
     /** Client connections each pod accepts (`max_client_conn`). */

@@ -364,7 +364,9 @@ export function renderPgbouncerIni(options: PgbouncerIniOptions): string {
         "[pgbouncer]",
         `listen_addr = ${options.listenAddr}`,
         `listen_port = ${options.listenPort}`,
-        // No unix socket: clients come over TCP, and the root filesystem stays read-only.
+        // No unix socket (clients come over TCP), and no pidfile or logfile (unset: none is written;
+        // logs go to stderr): PgBouncer writes no file, so its root filesystem stays read-only
+        // without scratch volumes.
         "unix_socket_dir =",
         "auth_type = scram-sha-256",
         `auth_file = ${options.authFile}`,
@@ -407,9 +409,29 @@ export function postgresUri(user: string, password: string, host: string, port: 
     return `postgresql://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${encodeURIComponent(database)}${query ? `?${query}` : ""}`;
 }
 
+/**
+ * What the default PgBouncer image (DEFAULT_PGBOUNCER_IMAGE in args.ts, CloudNativePG's) provides,
+ * checked against its source, github.com/cloudnative-pg/pgbouncer-containers at 7b391df (2026-06-25):
+ * - binary: Dockerfile `ln -s /usr/sbin/pgbouncer /usr/bin/pgbouncer` (PGDG's Debian package
+ *   installs /usr/sbin/pgbouncer), and entrypoint.sh runs `/usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini`;
+ * - configFile: that entrypoint.sh line (unchanged since the repository's first commit);
+ * - uid, gid: Dockerfile `groupadd -r --gid 996 pgbouncer`, `useradd -r --uid 998 --gid 996
+ *   pgbouncer` and `USER pgbouncer` (a name, so Kubernetes needs the numeric runAsUser); the same
+ *   since 6866264 (2022), which matched them to what the CloudNativePG operator runs it as.
+ */
+export const PGBOUNCER_IMAGE_LAYOUT = {
+    binary: "/usr/bin/pgbouncer",
+    configFile: "/etc/pgbouncer/pgbouncer.ini",
+    uid: 998,
+    gid: 996,
+} as const;
+
 /** Where PgBouncer's files are mounted in its pod. */
 export const POOLER_PATHS = {
-    /** pgbouncer.ini (a ConfigMap mount). */
+    /**
+     * pgbouncer.ini (a ConfigMap mount): the image's own config directory, so the mounted file is
+     * the one its entrypoint would start PgBouncer with (PGBOUNCER_IMAGE_LAYOUT.configFile).
+     */
     configDir: "/etc/pgbouncer",
     /** userlist.txt (a Secret mount). */
     authDir: "/etc/pgbouncer-auth",

@@ -27,6 +27,7 @@ import {
     MONITOR_USER,
     PATRONI_PORT,
     PGBOUNCER_EXPORTER_PORT,
+    PGBOUNCER_IMAGE_LAYOUT,
     PGBOUNCER_PORT,
     POOLER_PATHS,
     POSTGRES_EXPORTER_PORT,
@@ -220,12 +221,23 @@ export function memberStatefulSetSpec(args: ResolvedPostgresClusterArgs, refs: M
     };
 }
 
-/** PgBouncer itself, checked by TCP connects on its port. */
+/**
+ * PgBouncer's command: the line the image's entrypoint.sh runs, with the mounted pgbouncer.ini. Run
+ * directly rather than through that script: /bin/sh (dash) runs its last command as a child, and a
+ * shell as PID 1 has no SIGTERM handler, so the kernel drops Kubernetes' SIGTERM and PgBouncer would
+ * be SIGKILLed after the grace period instead of shutting down (it waits for its clients on SIGTERM).
+ */
+export const PGBOUNCER_COMMAND: readonly string[] = [PGBOUNCER_IMAGE_LAYOUT.binary, `${POOLER_PATHS.configDir}/pgbouncer.ini`];
+
+/**
+ * PgBouncer itself, checked by TCP connects on its port. Read-only root filesystem and no scratch
+ * volume: its pgbouncer.ini sets no pidfile, logfile or unix socket, so it writes no file.
+ */
 export function pgbouncerContainer(pgbouncer: PgbouncerSettings): Container {
     return {
         name: "pgbouncer",
         image: pgbouncer.image,
-        command: ["pgbouncer", `${POOLER_PATHS.configDir}/pgbouncer.ini`],
+        command: [...PGBOUNCER_COMMAND],
         ports: [{ name: "pgbouncer", containerPort: PGBOUNCER_PORT }],
         resources: containerResources(pgbouncer.resources),
         securityContext: containerSecurityContext(),
@@ -252,7 +264,7 @@ export function pgbouncerExporterContainer(pgbouncer: PgbouncerSettings, poolerS
 /** A PgBouncer pod: no service account token, spread across nodes. */
 export function poolerPodSpec(args: ResolvedPostgresClusterArgs, selector: Record<string, string>, refs: PoolerPodRefs): PodSpec {
     return {
-        securityContext: podSecurityContext(args.pgbouncerUid),
+        securityContext: podSecurityContext(args.pgbouncerUid, args.pgbouncerGid),
         topologySpreadConstraints: spreadAcrossNodes(selector),
         automountServiceAccountToken: false,
         enableServiceLinks: false,

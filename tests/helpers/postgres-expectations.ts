@@ -175,6 +175,10 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(spec.replicas).toBe(args.pgbouncer.replicas);
             const [pgbouncer, exporter] = spec.template.spec.containers;
             expect(pgbouncer.image).toBe(args.pgbouncer.image);
+            // Both stacks keep the default image, so the pods run its binary as its user (PGBOUNCER_IMAGE_LAYOUT).
+            expect(pgbouncer.image).toBe("ghcr.io/cloudnative-pg/pgbouncer:1.25.2");
+            expect(pgbouncer.command).toEqual(["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
+            expect(spec.template.spec.securityContext).toMatchObject({ runAsUser: 998, runAsGroup: 996, fsGroup: 996 });
             expect(pgbouncer.resources).toEqual(args.pgbouncer.resources);
             expect(exporter.image).toBe(args.pgbouncer.exporterImage);
             expect(exporter.env[0].valueFrom.secretKeyRef).toEqual({ name: "postgres-pooler-auth", key: "exporter-uri" });

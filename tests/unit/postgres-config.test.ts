@@ -2,8 +2,8 @@
 // naming the stack, the key path, what was expected and the value given. Plus the component's
 // settings schemas themselves: their defaults, and the rules the stack composes with them.
 import { z } from "zod";
-import { checkPostgresSettings, pgbouncerSettingsSchema, postgresClusterArgsSchema, postgresSettingsSchema } from "../../components/postgres/args";
-import { onlyWhenValid } from "../../components/schema";
+import { checkPostgresSettings, DEFAULT_PGBOUNCER_IMAGE, pgbouncerSettingsSchema, postgresClusterArgsSchema, postgresSettingsSchema } from "../../components/postgres/args";
+import { onlyWhenValid, pinnedImage } from "../../components/schema";
 import { parseStackConfig } from "../../config";
 import { configErrorOf, configWith, RawConfig } from "../helpers/config-errors";
 import { readStackConfig } from "../../scripts/stack-files";
@@ -83,7 +83,7 @@ describe("PostgresCluster settings", () => {
             patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 },
             pgbouncer: {
                 replicas: 3,
-                image: "bitnami/pgbouncer:1.23.1",
+                image: "ghcr.io/cloudnative-pg/pgbouncer:1.25.2",
                 exporterImage: "prometheuscommunity/pgbouncer-exporter:v0.9.0",
                 maxClientConn: 5000,
                 defaultPoolSize: 120,
@@ -95,8 +95,20 @@ describe("PostgresCluster settings", () => {
             passwords: {},
             clusterDomain: "cluster.local",
             postgresUid: 999,
-            pgbouncerUid: 1001,
+            pgbouncerUid: 998,
+            pgbouncerGid: 996,
         });
+    });
+
+    test("the default PgBouncer image is a maintained one pinned to a PgBouncer release with the 2026 CVE fixes, not Bitnami's withdrawn tags", () => {
+        expect(DEFAULT_PGBOUNCER_IMAGE).toBe("ghcr.io/cloudnative-pg/pgbouncer:1.25.2");
+        expect(postgresClusterArgsSchema.parse({ namespace: "prepx" }).pgbouncer.image).toBe(DEFAULT_PGBOUNCER_IMAGE);
+        expect(pinnedImage.safeParse(DEFAULT_PGBOUNCER_IMAGE).success).toBe(true);
+        // bitnami/* versioned tags moved to bitnamilegacy/*, which gets no updates: neither may come back.
+        expect(DEFAULT_PGBOUNCER_IMAGE).not.toMatch(/^(docker\.io\/)?bitnami(legacy)?\//);
+        // The tag is the PgBouncer version: 1.25.2 fixes CVE-2026-6664..6667 (PgBouncer's NEWS.md).
+        const [major, minor, patch] = (DEFAULT_PGBOUNCER_IMAGE.split(":")[1] ?? "").split(".").map(Number);
+        expect(major * 10000 + minor * 100 + patch).toBeGreaterThanOrEqual(12502);
     });
 
     test("a nested section given in part keeps the defaults of the fields it leaves out", () => {

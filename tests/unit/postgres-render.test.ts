@@ -210,6 +210,11 @@ describe("PgBouncer", () => {
         expect(ini.indexOf("[databases]")).toBeLessThan(ini.indexOf("[pgbouncer]"));
     });
 
+    test("PgBouncer writes no file, so its container's root filesystem can stay read-only: no unix socket, no pidfile, no logfile", () => {
+        expect(settings.unix_socket_dir).toBe("");
+        expect(Object.keys(settings).filter((key) => ["pidfile", "logfile", "syslog"].includes(key))).toEqual([]);
+    });
+
     test("the auth file holds the application and monitoring roles, quoting users and passwords, doubling quotes", () => {
         expect(renderPgbouncerUserlist(pgbouncerUsers(ARGS.appUser, { app: "s3cret", monitor: 'a"b' }))).toBe('"prepx" "s3cret"\n"monitor" "a""b"\n');
     });

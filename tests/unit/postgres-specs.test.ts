@@ -1,8 +1,9 @@
 // PostgresCluster's spec builders called directly (no mocks): the member and PgBouncer pods, their
 // containers, probes and volumes, the StatefulSet and Deployment specs, the Services and Patroni's Role.
+import * as path from "path";
 import { selectorLabels, standardLabels } from "../../components/k8s";
 import { postgresClusterArgsSchema, PostgresClusterArgs } from "../../components/postgres/args";
-import { postgresNames } from "../../components/postgres/render";
+import { PGBOUNCER_IMAGE_LAYOUT, postgresNames } from "../../components/postgres/render";
 import {
     clusterMetricsTargets,
     memberPodSpec,
@@ -11,6 +12,7 @@ import {
     memberVolumes,
     PATRONI_RBAC_RULES,
     patroniContainer,
+    PGBOUNCER_COMMAND,
     pgbouncerContainer,
     pgbouncerExporterContainer,
     poolerDeploymentSpec,
@@ -155,11 +157,34 @@ describe("the members' StatefulSet", () => {
 });
 
 describe("PgBouncer", () => {
+    test("the default image's layout, as its Dockerfile and entrypoint.sh (cloudnative-pg/pgbouncer-containers 7b391df) set it", () => {
+        // Dockerfile: `ln -s /usr/sbin/pgbouncer /usr/bin/pgbouncer`, `groupadd -r --gid 996 pgbouncer`,
+        // `useradd -r --uid 998 --gid 996 pgbouncer`, `USER pgbouncer`;
+        // entrypoint.sh: `/usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini`.
+        expect(PGBOUNCER_IMAGE_LAYOUT).toEqual({ binary: "/usr/bin/pgbouncer", configFile: "/etc/pgbouncer/pgbouncer.ini", uid: 998, gid: 996 });
+    });
+
+    test("the pgbouncer container runs the image's entrypoint line itself, on the ini mounted where that line reads it", () => {
+        const container = pgbouncerContainer(DEFAULTS.pgbouncer);
+        expect(PGBOUNCER_COMMAND).toEqual(["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
+        expect(container.command).toEqual([PGBOUNCER_IMAGE_LAYOUT.binary, PGBOUNCER_IMAGE_LAYOUT.configFile]);
+        expect(container.volumeMounts).toContainEqual({ name: "config", mountPath: path.posix.dirname(PGBOUNCER_IMAGE_LAYOUT.configFile), readOnly: true });
+    });
+
+    test("the pgbouncer container writes nothing: read-only root filesystem, only the read-only config and auth mounts", () => {
+        const container = pgbouncerContainer(DEFAULTS.pgbouncer);
+        expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
+        expect(container.volumeMounts).toEqual([
+            { name: "config", mountPath: "/etc/pgbouncer", readOnly: true },
+            { name: "auth", mountPath: "/etc/pgbouncer-auth", readOnly: true },
+        ]);
+    });
+
     test("the pgbouncer container reads the mounted ini and is probed by TCP connects", () => {
         expect(pgbouncerContainer(DEFAULTS.pgbouncer)).toMatchObject({
             name: "pgbouncer",
-            image: DEFAULTS.pgbouncer.image,
-            command: ["pgbouncer", "/etc/pgbouncer/pgbouncer.ini"],
+            image: "ghcr.io/cloudnative-pg/pgbouncer:1.25.2",
+            command: ["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"],
             ports: [{ name: "pgbouncer", containerPort: 6432 }],
             resources: DEFAULTS.pgbouncer.resources,
             readinessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
@@ -183,12 +208,18 @@ describe("PgBouncer", () => {
         });
     });
 
+    test("a pod runs as the image's pgbouncer user and group (998:996), or the ones the args give for another image", () => {
+        const selector = selectorLabels(POOLER_LABELS);
+        expect(poolerPodSpec(DEFAULTS, selector, POOLER_REFS).securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 998, runAsGroup: 996, fsGroup: 996 });
+        expect(poolerPodSpec(argsWith({ pgbouncerUid: 70, pgbouncerGid: 71 }), selector, POOLER_REFS).securityContext).toMatchObject({ runAsUser: 70, runAsGroup: 71, fsGroup: 71 });
+    });
+
     test("a pod: no service account token, PgBouncer's user, the default grace period, the ini and the auth file", () => {
         const selector = selectorLabels(POOLER_LABELS);
         expect(poolerPodSpec(DEFAULTS, selector, POOLER_REFS)).toMatchObject({
             automountServiceAccountToken: false,
             enableServiceLinks: false,
-            securityContext: { runAsUser: 1001, fsGroup: 1001 },
+            securityContext: { runAsUser: 998, runAsGroup: 996, fsGroup: 996 },
             terminationGracePeriodSeconds: 30,
             containers: [{ name: "pgbouncer" }, { name: "exporter" }],
             volumes: [
