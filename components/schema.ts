@@ -69,8 +69,21 @@ export function resourcesWithDefault(requests: { cpu: string; memory: string }, 
 export const registrySchema = z.strictObject({
     /** Registry and repository prefix, e.g. `ghcr.io/prepx`. */
     server: z.string().min(1),
-    /** Push built images (prod); false builds them locally only (dev, a laptop cluster). */
+    /**
+     * Push built images (prod, and dev to the local registry of `scripts/kind-up.sh`); false builds
+     * them into the local Docker only, which a cluster can run only if its nodes share that daemon.
+     */
     push: z.boolean(),
+    /**
+     * The one platform images are built for, `os/arch[/variant]` as `docker build --platform`
+     * takes it (`linux/amd64`, `linux/arm64`). Unset: the platform of the machine running Pulumi
+     * (`linux/amd64` on x64, `linux/arm64` on arm64), right for a laptop cluster on that machine; a
+     * stack whose nodes have another architecture than the machine deploying it sets it.
+     */
+    platform: z
+        .string()
+        .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, "a single platform os/arch[/variant] such as linux/amd64 or linux/arm64")
+        .optional(),
 });
 
 /** The image registry built images are tagged for and pushed to. */
@@ -202,3 +215,12 @@ export function parseArgs<S extends z.ZodType>(
     });
     throw new pulumi.ResourceError(lines.join("\n"), component);
 }
+
+/**
+ * Names of image pull Secrets (type kubernetes.io/dockerconfigjson) in the namespace, created out of
+ * band (`kubectl create secret docker-registry ...`): the ServiceAccount of every pod references
+ * them, so private registries (ghcr.io images are private by default) can be pulled from.
+ */
+export const imagePullSecretsSchema = z
+    .array(z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "a Secret name (lower-case letters, digits, '-' and '.')"))
+    .default([]);

@@ -75,8 +75,16 @@ describe("stack configuration", () => {
         expect(dev.redis.replicasPerMaster).toBe(0);
         expect(dev.postgres.synchronousMode).toBe(false);
         expect(dev.loadBalancer.replicas).toBe(1);
-        expect(dev.registry.push).toBe(false);
+        // dev pushes to the local registry of scripts/kind-up.sh, which the kind nodes pull from.
+        expect(dev.registry.push).toBe(true);
         expect(dev.services.map((s) => s.autoscaling.minReplicas)).toEqual([1, 1]);
+    });
+
+    test("registry.platform is optional: unset it stays unset (the build takes this machine's), set it is kept", () => {
+        expect(parseStackConfig("dev", readStackConfig("dev")).registry).toEqual({ server: "localhost:5001/prepx", push: true });
+        for (const platform of ["linux/amd64", "linux/arm64", "linux/arm/v7"]) {
+            expect(parseStackConfig("prod", configWith("prod", (r) => (r.registry.platform = platform))).registry.platform).toBe(platform);
+        }
     });
 
     test("Pulumi.yaml defaults apply under the stack file", () => {
@@ -147,6 +155,16 @@ describe("stack configuration", () => {
         ],
         ["a namespace that is not a DNS label", (r) => (r.namespace = "Prepx_Prod"), 'prod: namespace must be a DNS label (lower-case letters, digits and \'-\', at most 63) (got "Prepx_Prod")'],
         ["a boolean given as a string", (r) => (r.protectData = "yes"), 'prod: protectData must be a boolean (got "yes")'],
+        [
+            "a build platform without its OS",
+            (r) => (r.registry.platform = "amd64"),
+            'prod: registry.platform must be a single platform os/arch[/variant] such as linux/amd64 or linux/arm64 (got "amd64")',
+        ],
+        [
+            "two build platforms (the docker provider builds one)",
+            (r) => (r.registry.platform = "linux/amd64,linux/arm64"),
+            'prod: registry.platform must be a single platform os/arch[/variant] such as linux/amd64 or linux/arm64 (got "linux/amd64,linux/arm64")',
+        ],
         [
             "a rendered stack that also names a cluster",
             (r) => Object.assign(r, { renderYamlToDirectory: "out", kubeContext: "kind-prepx" }),

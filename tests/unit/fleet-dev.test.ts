@@ -1,5 +1,6 @@
-// ServiceFleet with Pulumi.dev.yaml under mocks: api-gateway given a build context (built, not
-// pushed: a laptop cluster shares the Docker daemon), plus a service that holds no database pool.
+// ServiceFleet with Pulumi.dev.yaml under mocks: api-gateway given a build context (built and pushed
+// to the local registry of scripts/kind-up.sh, which the kind nodes pull from), plus a service that
+// holds no database pool.
 import * as pulumi from "@pulumi/pulumi";
 import { baselineViolations } from "../helpers/baseline";
 import { find, installMocks, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
@@ -53,16 +54,18 @@ test.each(["api-gateway", "user-service", "notifier"])("%s: one replica, HPA 1..
     expect([hpa.minReplicas, hpa.maxReplicas, hpa.metrics[0].resource.target.averageUtilization]).toEqual([1, 2, 80]);
 });
 
-test("the build context is built locally, not pushed; pods use the local tag", async () => {
+test("the build context is built and pushed to the local registry; pods run the pushed digest", async () => {
+    const pushed = `localhost:5001/prepx/api-gateway:dev-1@sha256:${"0".repeat(64)}`;
     const images = ofType(recorded, IMAGE);
     expect(images.map((image) => image.name)).toEqual(["services-api-gateway-image"]);
-    expect(images[0].inputs.skipPush).toBe(true);
+    expect(images[0].inputs.skipPush).toBe(false);
     expect(images[0].inputs.imageName).toBe("localhost:5001/prepx/api-gateway:dev-1");
-    expect(images[0].inputs.build.dockerfile).toMatch(/services\/api-gateway\/Dockerfile\.dev$/);
-    expect(container("api-gateway").image).toBe("localhost:5001/prepx/api-gateway:dev-1");
+    expect(images[0].inputs.build.context).toBe("services/api-gateway");
+    expect(images[0].inputs.build.dockerfile).toBe("services/api-gateway/Dockerfile.dev");
+    expect(container("api-gateway").image).toBe(pushed);
     expect(container("user-service").image).toBe("ghcr.io/prepx/user-service:2.7.0");
     expect(await valueOf(fleet.images)).toEqual({
-        "api-gateway": "localhost:5001/prepx/api-gateway:dev-1",
+        "api-gateway": pushed,
         "user-service": "ghcr.io/prepx/user-service:2.7.0",
         notifier: "ghcr.io/prepx/notifier:0.3.0",
     });

@@ -18,8 +18,9 @@ beforeAll(async () => {
 
 describePostgresCluster(() => context, {
     stack: "dev",
-    // dev builds into the laptop's Docker daemon without pushing: pods run the tag.
-    image: "localhost:5001/prepx/postgres-patroni:15.10-patroni3.0.2",
+    // dev builds and pushes to the local registry of scripts/kind-up.sh: pods run the pushed digest
+    // (the mock engine's digest), so a rebuilt image rolls them.
+    image: `localhost:5001/prepx/postgres-patroni:15.10-patroni3.0.2@sha256:${"0".repeat(64)}`,
     protect: false,
     standbys: 1,
     synchronousMode: false,
