@@ -13,7 +13,7 @@ import { checkMonitoringSettings, monitoringSettingsSchema } from "./components/
 import { networkSettingsSchema } from "./components/network/args";
 import { checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema } from "./components/postgres/args";
 import { checkRedisSettings, redisSettingsSchema } from "./components/redis/args";
-import { dnsLabel, formatIssues, int, onlyWhenValid, registrySchema } from "./components/schema";
+import { dnsLabel, formatIssues, imagePullSecretsSchema, int, onlyWhenValid, registrySchema } from "./components/schema";
 
 /** The Pulumi config namespace of this project (`prepx-platform:<key>`). */
 export const CONFIG_NAMESPACE = "prepx-platform";
@@ -69,6 +69,8 @@ export const stackConfigSchema = z
         passwords: passwordsSchema.optional(),
         /** Where images the stack builds are pushed. */
         registry: registrySchema,
+        /** Image pull Secrets (existing, in the namespace) every pod's ServiceAccount references: private registries. */
+        imagePullSecrets: imagePullSecretsSchema,
         /** The cluster's API server, kubelets and DNS, which the NetworkPolicies open egress to. */
         network: networkSettingsSchema.prefault({}),
         /** RedisCluster. */

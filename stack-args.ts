@@ -11,8 +11,13 @@ function placement(config: StackConfig): { storageClass: string | undefined; pro
     return { storageClass: config.storageClass, protectData: config.protectData };
 }
 
+/** What every component's pods pull their images with. */
+function pulling(config: StackConfig): { imagePullSecrets: string[] } {
+    return { imagePullSecrets: config.imagePullSecrets };
+}
+
 export function redisClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): RedisClusterArgs {
-    return { namespace, ...config.redis, ...placement(config), password: config.passwords?.redis };
+    return { namespace, ...config.redis, ...placement(config), ...pulling(config), password: config.passwords?.redis };
 }
 
 export function postgresClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): PostgresClusterArgs {
@@ -23,6 +28,7 @@ export function postgresClusterArgs(config: StackConfig, namespace: pulumi.Input
         pgbouncer: config.pgbouncer,
         registry: config.registry,
         ...placement(config),
+        ...pulling(config),
         passwords: {
             superuser: passwords.postgresSuperuser,
             replication: passwords.postgresReplication,
@@ -48,6 +54,7 @@ export function loadBalancerTierArgs(config: StackConfig, namespace: pulumi.Inpu
         ...loadBalancer,
         upstream: { host: upstreamHost, port: gatewayService(config).port },
         p95LatencyMs: config.targets.p95LatencyMs,
+        ...pulling(config),
     };
 }
 
@@ -65,6 +72,7 @@ export function serviceFleetArgs(
         rateLimits: config.rateLimits,
         healthCheck: config.healthCheck,
         registry: config.registry,
+        ...pulling(config),
     };
 }
 
@@ -74,5 +82,5 @@ export function monitoringStackArgs(
     namespace: pulumi.Input<string>,
     observed: Pick<MonitoringStackArgs, "alertRules" | "dashboards" | "portScrapeJobs">,
 ): MonitoringStackArgs {
-    return { namespace, ...config.monitoring, ...placement(config), grafanaAdminPassword: config.passwords?.grafanaAdmin, ...observed };
+    return { namespace, ...config.monitoring, ...placement(config), ...pulling(config), grafanaAdminPassword: config.passwords?.grafanaAdmin, ...observed };
 }

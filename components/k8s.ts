@@ -174,6 +174,39 @@ export interface ServiceAccountWithRoleArgs {
     labels: Record<string, string>;
     /** What the account may do in its namespace (and nowhere else). */
     rules: k8s.types.input.rbac.v1.PolicyRule[];
+    /** Image pull Secrets of the pods running as this account. */
+    imagePullSecrets?: readonly string[];
+}
+
+/** Arguments of podServiceAccount. */
+export interface PodServiceAccountArgs {
+    namespace: pulumi.Input<string>;
+    labels: Record<string, string>;
+    /** Names of image pull Secrets in the namespace (schema.ts imagePullSecretsSchema). */
+    imagePullSecrets: readonly string[];
+    /** The object's name (default: the resource name). */
+    objectName?: string;
+}
+
+/**
+ * The ServiceAccount of pods that do not talk to the Kubernetes API: it carries the stack's image
+ * pull Secrets (every pod pulls through its account, not a field of its own) and mounts no token.
+ */
+export function podServiceAccount(name: string, args: PodServiceAccountArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.ServiceAccount {
+    return new k8s.core.v1.ServiceAccount(
+        name,
+        {
+            metadata: { name: args.objectName ?? name, namespace: args.namespace, labels: args.labels },
+            automountServiceAccountToken: false,
+            ...pullSecrets(args.imagePullSecrets),
+        },
+        opts,
+    );
+}
+
+/** `imagePullSecrets` of a ServiceAccount; none written when the list is empty (the provider drops an empty list). */
+function pullSecrets(names: readonly string[] | undefined): { imagePullSecrets?: { name: string }[] } {
+    return names && names.length > 0 ? { imagePullSecrets: names.map((name) => ({ name })) } : {};
 }
 
 /**
@@ -186,7 +219,7 @@ export function serviceAccountWithRole(
     opts: pulumi.CustomResourceOptions,
 ): { serviceAccount: k8s.core.v1.ServiceAccount; role: k8s.rbac.v1.Role; roleBinding: k8s.rbac.v1.RoleBinding } {
     const metadata = { name, namespace: args.namespace, labels: args.labels };
-    const serviceAccount = new k8s.core.v1.ServiceAccount(name, { metadata }, opts);
+    const serviceAccount = new k8s.core.v1.ServiceAccount(name, { metadata, ...pullSecrets(args.imagePullSecrets) }, opts);
     const role = new k8s.rbac.v1.Role(name, { metadata, rules: args.rules }, opts);
     const roleBinding = new k8s.rbac.v1.RoleBinding(
         name,

@@ -4,7 +4,7 @@
 // its own cross-field rule, so the key paths of its problems are the same in both places); the
 // component parses `serviceFleetArgsSchema`, which adds the wiring and its rules.
 import { z } from "zod";
-import { dnsLabel, dnsName, imageSourceSchema, input, int, onlyWhenValid, port, registrySchema, resources } from "../schema";
+import { dnsLabel, dnsName, imagePullSecretsSchema, imageSourceSchema, input, int, onlyWhenValid, port, registrySchema, resources } from "../schema";
 
 /** 63 (the DNS label limit) minus `-headless`, which a service's headless Service appends. */
 const MAX_SERVICE_NAME = 63 - "-headless".length;
@@ -148,6 +148,8 @@ const secretKeyRefSchema = z.strictObject({
 const serviceFleetArgsShape = z.strictObject({
     /** Namespace of every object. */
     namespace: input(dnsLabel),
+    /** Image pull Secrets (names in the namespace) on the ServiceAccounts of every service pod. */
+    imagePullSecrets: imagePullSecretsSchema,
     /** The services, at least one, names unique. */
     services: servicesSchema,
     /** PgBouncer and the application role (from PostgresCluster); required when a service has `usesDatabase`. */

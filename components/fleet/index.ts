@@ -3,7 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { resolveImage } from "../images";
-import { disruptionBudget } from "../k8s";
+import { disruptionBudget, podServiceAccount } from "../k8s";
 import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observability";
 import { parseArgs } from "../schema";
 import { serviceFleetDashboards } from "./alerts";
@@ -95,10 +95,15 @@ export class ServiceFleet extends pulumi.ComponentResource implements Observable
         const labels = serviceLabels(service.name);
         const metadata = (objectName: string) => ({ name: objectName, namespace: settings.namespace, labels });
         const image = resolveImage(childName(fleet, service.name), service.image, settings.registry, childOpts(this, `${service.name}-image`));
+        const account = podServiceAccount(
+            childName(fleet, service.name),
+            { namespace: settings.namespace, labels, imagePullSecrets: settings.imagePullSecrets, objectName: service.name },
+            { parent: this },
+        );
 
         const deployment = new k8s.apps.v1.Deployment(
             childName(fleet, service.name),
-            { metadata: metadata(service.name), spec: serviceDeploymentSpec(service, settings, { image, redisNodes }) },
+            { metadata: metadata(service.name), spec: serviceDeploymentSpec(service, settings, { image, redisNodes, serviceAccountName: account.metadata.name }) },
             // With server-side apply, an ignored field owned by another manager (the HPA's scale subresource) is
             // left out of Pulumi's apply, so `pulumi up` neither resets the scale nor hits a field conflict
             // (pulumi/pulumi-kubernetes#2566).

@@ -111,6 +111,8 @@ export interface PodInputs {
     image: pulumi.Input<string>;
     /** The Redis seed nodes, comma-separated (redisNodesValue). */
     redisNodes: pulumi.Input<string>;
+    /** The ServiceAccount the pods run as (image pull Secrets, no API token). */
+    serviceAccountName: pulumi.Input<string>;
 }
 
 /** The service container: its port, environment, probes, resources and the restricted baseline with a writable /tmp. */
@@ -133,6 +135,7 @@ export function servicePodTemplate(service: FleetService, settings: ResolvedServ
     return {
         metadata: { labels, annotations: scrapeAnnotations(service.port, settings.metricsPath) },
         spec: {
+            serviceAccountName: inputs.serviceAccountName,
             securityContext: podSecurityContext(settings.runAsUser),
             // Node spreading counts only pods of the same revision, so a rollout's surge pods are not
             // blocked by the old ReplicaSet's pods still on every node.

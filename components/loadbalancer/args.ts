@@ -3,7 +3,7 @@
 // `checkLoadBalancerSettings` into the stack schema; the component parses its args with
 // `loadBalancerTierArgsSchema`.
 import { z } from "zod";
-import { dnsName, input, int, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
+import { dnsName, imagePullSecretsSchema, input, int, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
 
 /** First open-source nginx with `resolve` on upstream servers. */
 const MIN_NGINX_VERSION = [1, 27, 3];
@@ -159,6 +159,8 @@ export const loadBalancerTierArgsSchema = loadBalancerSettingsSchema
     .extend({
         /** Namespace for every object of the tier. */
         namespace: input(z.string()),
+        /** Image pull Secrets (names in the namespace) on the ServiceAccounts of every pod. */
+        imagePullSecrets: imagePullSecretsSchema,
         /**
          * The gateways nginx proxies to: `host` is the FQDN of their headless Service (one DNS record
          * per ready pod, re-resolved by nginx while running), `port` their container port.

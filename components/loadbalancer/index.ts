@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { disruptionBudget, podTemplateAnnotations, selectorLabels, standardLabels } from "../k8s";
+import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, standardLabels } from "../k8s";
 import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observability";
 import { parseArgs } from "../schema";
 import { loadBalancerAlertRules, loadBalancerDashboards } from "./alerts";
@@ -78,9 +78,10 @@ export class LoadBalancerTier extends pulumi.ComponentResource implements Observ
         this.configMapName = configMap.metadata.name;
 
         const annotations = podTemplateAnnotations(STUB_EXPORTER_PORT, [nginxConf, logExporterConf]);
+        const account = podServiceAccount(name, { namespace: settings.namespace, labels, imagePullSecrets: settings.imagePullSecrets }, child);
         new k8s.apps.v1.Deployment(
             name,
-            { metadata: { name, namespace: settings.namespace, labels }, spec: nginxDeploymentSpec(settings, labels, selector, configMap.metadata.name, annotations) },
+            { metadata: { name, namespace: settings.namespace, labels }, spec: nginxDeploymentSpec(settings, labels, selector, { configMapName: configMap.metadata.name, serviceAccountName: account.metadata.name }, annotations) },
             child,
         );
 

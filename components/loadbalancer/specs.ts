@@ -153,18 +153,23 @@ export function nginxPodVolumes(configMapName: pulumi.Input<string>): k8s.types.
 }
 
 /** The nginx pods' spec: non-root, spread across nodes, a grace period that covers the drain. */
-export function nginxPodSpec(
-    args: ResolvedLoadBalancerTierArgs,
-    selector: Record<string, string>,
-    configMapName: pulumi.Input<string>,
-): k8s.types.input.core.v1.PodSpec {
+/** Objects the nginx pods refer to. */
+export interface NginxPodRefs {
+    /** The ConfigMap with nginx.conf and the log exporter's config. */
+    configMapName: pulumi.Input<string>;
+    /** The ServiceAccount the pods run as (image pull Secrets, no API token). */
+    serviceAccountName: pulumi.Input<string>;
+}
+
+export function nginxPodSpec(args: ResolvedLoadBalancerTierArgs, selector: Record<string, string>, refs: NginxPodRefs): k8s.types.input.core.v1.PodSpec {
     return {
+        serviceAccountName: refs.serviceAccountName,
         securityContext: podSecurityContext(NGINX_UID),
         topologySpreadConstraints: spreadAcrossNodes(selector),
         terminationGracePeriodSeconds: terminationGracePeriodSeconds(args),
         enableServiceLinks: false,
         containers: nginxPodContainers(args),
-        volumes: nginxPodVolumes(configMapName),
+        volumes: nginxPodVolumes(refs.configMapName),
     };
 }
 
@@ -173,7 +178,7 @@ export function nginxDeploymentSpec(
     args: ResolvedLoadBalancerTierArgs,
     labels: Record<string, string>,
     selector: Record<string, string>,
-    configMapName: pulumi.Input<string>,
+    refs: NginxPodRefs,
     annotations: pulumi.Input<Record<string, string>>,
 ): k8s.types.input.apps.v1.DeploymentSpec {
     return {
@@ -181,7 +186,7 @@ export function nginxDeploymentSpec(
         selector: { matchLabels: selector },
         // A new pod is ready before an old one goes: the tier never loses capacity on rollout.
         strategy: { type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
-        template: { metadata: { labels, annotations }, spec: nginxPodSpec(args, selector, configMapName) },
+        template: { metadata: { labels, annotations }, spec: nginxPodSpec(args, selector, refs) },
     };
 }
 

@@ -4,7 +4,7 @@
 // components' alert rules and dashboards come in as plain data (`alertRules`, `dashboards`), so this
 // component knows none of their metric names.
 import { z } from "zod";
-import { dnsLabel, dnsName, input, int, memory, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
+import { dnsLabel, dnsName, imagePullSecretsSchema, input, int, memory, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
 import { PROMETHEUS_DURATION, PROMETHEUS_SIZE, parseMemoryQuantity, parsePrometheusSize } from "../units";
 import { dashboardProblems } from "./dashboards";
 import { OWN_SCRAPE_JOBS } from "./render";
@@ -142,6 +142,8 @@ export const monitoringStackArgsSchema = monitoringSettingsSchema
     .extend({
         /** Namespace of every object, and the only namespace Prometheus discovers pods in. */
         namespace: input(z.string()),
+        /** Image pull Secrets (names in the namespace) on the ServiceAccounts of every pod. */
+        imagePullSecrets: imagePullSecretsSchema,
         /** The other components' alert rules, rendered in this order before MonitoringStack's own. */
         alertRules: z.array(alertRuleSchema).default([]),
         /** Grafana dashboards by file name (`redis.json`), provisioned in this order. */

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { podTemplateAnnotations, serviceAccountWithRole, standardLabels, volumeClaimTemplate } from "../k8s";
+import { podServiceAccount, podTemplateAnnotations, serviceAccountWithRole, standardLabels, volumeClaimTemplate } from "../k8s";
 import type { MetricsTarget } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -110,7 +110,11 @@ export class MonitoringStack extends pulumi.ComponentResource {
     private createPrometheus(app: App, args: ResolvedMonitoringStackArgs): k8s.core.v1.Service {
         const child = { parent: this };
         const metadata = { name: app.name, namespace: args.namespace, labels: app.labels };
-        const { serviceAccount } = serviceAccountWithRole(app.name, { namespace: args.namespace, labels: app.labels, rules: PROMETHEUS_DISCOVERY_RULES }, child);
+        const { serviceAccount } = serviceAccountWithRole(
+            app.name,
+            { namespace: args.namespace, labels: app.labels, rules: PROMETHEUS_DISCOVERY_RULES, imagePullSecrets: args.imagePullSecrets },
+            child,
+        );
         // Cluster-scoped names must be unique across namespaces.
         const kubeletAccess = { name: pulumi.interpolate`${app.namespace}-${app.name}-kubelet`, labels: app.labels };
         const kubeletRole = new k8s.rbac.v1.ClusterRole(`${app.name}-kubelet`, { metadata: kubeletAccess, rules: KUBELET_METRICS_RULES }, child);
@@ -145,7 +149,11 @@ export class MonitoringStack extends pulumi.ComponentResource {
     /** kube-state-metrics, limited to this namespace. */
     private createKubeStateMetrics(app: App, args: ResolvedMonitoringStackArgs): void {
         const child = { parent: this };
-        const { serviceAccount } = serviceAccountWithRole(app.name, { namespace: args.namespace, labels: app.labels, rules: KUBE_STATE_METRICS_RULES }, child);
+        const { serviceAccount } = serviceAccountWithRole(
+            app.name,
+            { namespace: args.namespace, labels: app.labels, rules: KUBE_STATE_METRICS_RULES, imagePullSecrets: args.imagePullSecrets },
+            child,
+        );
         const spec = kubeStateMetricsDeploymentSpec(args.kubeStateMetrics, { labels: app.labels, namespace: app.namespace, serviceAccountName: serviceAccount.metadata.name });
         new k8s.apps.v1.Deployment(app.name, { metadata: { name: app.name, namespace: args.namespace, labels: app.labels }, spec }, child);
     }
@@ -174,7 +182,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
             ? new k8s.core.v1.PersistentVolumeClaim(app.name, { metadata: metadata(), spec: volumeClaimTemplate("data", args.grafana.storage, args.storageClass).spec }, dataOpts)
             : undefined;
         const service = new k8s.core.v1.Service(app.name, { metadata: metadata(), spec: httpServiceSpec(app.labels, GRAFANA_PORT) }, child);
+        const account = podServiceAccount(app.name, { namespace: args.namespace, labels: app.labels, imagePullSecrets: args.imagePullSecrets }, child);
         const spec = grafanaDeploymentSpec(args.grafana, {
+            serviceAccountName: account.metadata.name,
             labels: app.labels,
             annotations: podTemplateAnnotations(GRAFANA_PORT, [datasources, provider, ...Object.values(dashboards)]),
             secretName: secret.metadata.name,

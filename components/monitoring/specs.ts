@@ -222,6 +222,8 @@ export function grafanaEnv(secretName: pulumi.Input<string>): k8s.types.input.co
 
 /** What Grafana's pod refers to: the admin Secret, the two ConfigMaps and its data volume. */
 export interface GrafanaRefs {
+    /** The ServiceAccount Grafana runs as (image pull Secrets, no API token). */
+    serviceAccountName: pulumi.Input<string>;
     secretName: pulumi.Input<string>;
     provisioningConfigMapName: pulumi.Input<string>;
     dashboardsConfigMapName: pulumi.Input<string>;
@@ -245,6 +247,7 @@ export function grafanaDeploymentSpec(
 /** Grafana's pod: the datasource and dashboards provisioned from ConfigMaps, its database on `dataVolume`. */
 export function grafanaPodSpec(grafana: ResolvedMonitoringStackArgs["grafana"], refs: GrafanaRefs): PodSpec {
     return {
+        serviceAccountName: refs.serviceAccountName,
         automountServiceAccountToken: false,
         securityContext: podSecurityContext(GRAFANA_UID),
         enableServiceLinks: false,

@@ -4,7 +4,7 @@
 // with postgresClusterArgsSchema.
 import { z } from "zod";
 import { connectionBudget } from "../budget";
-import { dnsName, imageSourceSchema, input, int, memory, onlyWhenValid, pinnedImage, registrySchema, resourcesWithDefault } from "../schema";
+import { dnsName, imagePullSecretsSchema, imageSourceSchema, input, int, memory, onlyWhenValid, pinnedImage, registrySchema, resourcesWithDefault } from "../schema";
 import { parseMemoryQuantity, parsePostgresSize, POSTGRES_SIZE } from "../units";
 import { memberCount, MONITOR_USER, PGBOUNCER_IMAGE_LAYOUT, REPLICATION_USER, SUPERUSER } from "./render";
 
@@ -210,6 +210,8 @@ export const postgresClusterArgsSchema = postgresSettingsSchema
     .extend({
         /** Namespace for every object of the cluster. */
         namespace: input(z.string()),
+        /** Image pull Secrets (names in the namespace) on the ServiceAccounts of every pod. */
+        imagePullSecrets: imagePullSecretsSchema,
         /** The PgBouncer tier. */
         pgbouncer: pgbouncerSettingsSchema.prefault({}),
         /** Where a built image is pushed; required when `image` is a build. */

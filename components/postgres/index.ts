@@ -3,7 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { resolveImage } from "../images";
-import { disruptionBudget, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, standardLabels } from "../k8s";
+import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, standardLabels } from "../k8s";
 import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE_JOBS } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -152,7 +152,11 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
             { metadata: metadata(names.patroniConfig, labels), data: { "patroni.yml": patroniYaml, "post-bootstrap.sh": postBootstrap } },
             child,
         );
-        const { serviceAccount, roleBinding } = serviceAccountWithRole(names.role, { namespace, labels, rules: PATRONI_RBAC_RULES }, child);
+        const { serviceAccount, roleBinding } = serviceAccountWithRole(
+            names.role,
+            { namespace, labels, rules: PATRONI_RBAC_RULES, imagePullSecrets: settings.imagePullSecrets },
+            child,
+        );
         const service = (spec: ServiceSpecOf, serviceLabels: Record<string, string>) =>
             new k8s.core.v1.Service(spec.name, { metadata: metadata(spec.name, serviceLabels), spec: spec.spec }, child);
         const services = memberServices(names, { members: this.podLabels, leader: this.leaderLabels, standbys: this.standbyLabels });
@@ -191,6 +195,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                 spec: poolerDeploymentSpec(settings, poolerLabels, podTemplateAnnotations(PGBOUNCER_EXPORTER_PORT, [pgbouncerIni]), {
                     poolerConfig: poolerConfig.metadata.name,
                     poolerSecret: poolerSecret.metadata.name,
+                    serviceAccount: podServiceAccount(names.pooler, { namespace, labels: poolerLabels, imagePullSecrets: settings.imagePullSecrets }, child).metadata.name,
                 }),
             },
             { parent: this, dependsOn: [rwService, statefulSet] },

@@ -95,6 +95,8 @@ export interface PoolerPodRefs {
     poolerConfig: pulumi.Input<string>;
     /** Secret with userlist.txt and the exporter's connection string. */
     poolerSecret: pulumi.Input<string>;
+    /** The ServiceAccount the pods run as (image pull Secrets, no API token). */
+    serviceAccount: pulumi.Input<string>;
 }
 
 const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
@@ -264,6 +266,7 @@ export function pgbouncerExporterContainer(pgbouncer: PgbouncerSettings, poolerS
 /** A PgBouncer pod: no service account token, spread across nodes. */
 export function poolerPodSpec(args: ResolvedPostgresClusterArgs, selector: Record<string, string>, refs: PoolerPodRefs): PodSpec {
     return {
+        serviceAccountName: refs.serviceAccount,
         securityContext: podSecurityContext(args.pgbouncerUid, args.pgbouncerGid),
         topologySpreadConstraints: spreadAcrossNodes(selector),
         automountServiceAccountToken: false,

@@ -2,7 +2,7 @@
 // config's `redis` section is `redisSettingsSchema` (config.ts composes it), the component parses
 // `redisClusterArgsSchema`; both apply `checkRedisSettings`.
 import { z } from "zod";
-import { dnsName, input, int, memory, onlyWhenValid, pinnedImage, resources, resourcesWithDefault } from "../schema";
+import { dnsName, imagePullSecretsSchema, input, int, memory, onlyWhenValid, pinnedImage, resources, resourcesWithDefault } from "../schema";
 import { parseMemoryQuantity } from "../units";
 
 /** A Redis size as redis.conf takes it, in whole mb or gb (Redis' mb and gb are powers of 1024). */
@@ -94,6 +94,8 @@ export const redisClusterArgsSchema = redisSettingsSchema
     .extend({
         /** Namespace for every object of the cluster. */
         namespace: input(z.string()),
+        /** Image pull Secrets (names in the namespace) on the ServiceAccounts of every pod. */
+        imagePullSecrets: imagePullSecretsSchema,
         /** The cluster's password; unset = generated once (RandomPassword) and kept in the stack's state. */
         password: input(z.string()).optional(),
     })

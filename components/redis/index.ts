@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { disruptionBudget, podTemplateAnnotations, selectorLabels, standardLabels } from "../k8s";
+import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, standardLabels } from "../k8s";
 import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -78,7 +78,8 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         const headless = new k8s.core.v1.Service(names.headless, { metadata: metadata(names.headless), spec: headlessServiceSpec(this.podLabels) }, child);
         const clientService = new k8s.core.v1.Service(names.statefulSet, { metadata: metadata(names.statefulSet), spec: clientServiceSpec(this.podLabels) }, child);
 
-        const podRefs = { secretName: secret.metadata.name, configMapName: configMap.metadata.name };
+        const account = podServiceAccount(names.statefulSet, { namespace: settings.namespace, labels, imagePullSecrets: settings.imagePullSecrets }, child);
+        const podRefs = { secretName: secret.metadata.name, configMapName: configMap.metadata.name, serviceAccountName: account.metadata.name };
         const template = { labels, annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf]) };
         const statefulSet = new k8s.apps.v1.StatefulSet(
             names.statefulSet,
@@ -92,7 +93,7 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         const scriptConfigMap = new k8s.core.v1.ConfigMap(names.bootstrap, { metadata: metadata(names.bootstrap), data: { "bootstrap.sh": bootstrapScript } }, child);
         const bootstrapLabels = standardLabels("redis", name, "cluster-bootstrap");
         this.bootstrapLabels = selectorLabels(bootstrapLabels);
-        const bootstrapRefs = { secretName: secret.metadata.name, scriptConfigMapName: scriptConfigMap.metadata.name };
+        const bootstrapRefs = { secretName: secret.metadata.name, scriptConfigMapName: scriptConfigMap.metadata.name, serviceAccountName: account.metadata.name };
         new k8s.batch.v1.Job(
             names.bootstrap,
             { metadata: metadata(names.bootstrap, bootstrapLabels), spec: bootstrapJobSpec(settings, bootstrapRefs, bootstrapLabels) },

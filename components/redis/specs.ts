@@ -116,6 +116,8 @@ export interface RedisPodRefs {
     secretName: pulumi.Input<string>;
     /** The ConfigMap with redis.conf. */
     configMapName: pulumi.Input<string>;
+    /** The ServiceAccount the pods run as (image pull Secrets, no API token). */
+    serviceAccountName: pulumi.Input<string>;
 }
 
 /** The redis-server container: cluster node, announcing its stable hostname. */
@@ -171,6 +173,7 @@ export function redisVolumes(refs: RedisPodRefs): k8s.types.input.core.v1.Volume
 /** A node pod: redis-server and its exporter, as the redis user, one pod per node. */
 export function redisPodSpec(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs, labels: Record<string, string>): k8s.types.input.core.v1.PodSpec {
     return {
+        serviceAccountName: refs.serviceAccountName,
         securityContext: podSecurityContext(REDIS_UID),
         topologySpreadConstraints: spreadAcrossNodes(selectorLabels(labels)),
         terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
@@ -220,6 +223,8 @@ export interface BootstrapRefs {
     secretName: pulumi.Input<string>;
     /** The ConfigMap with bootstrap.sh. */
     scriptConfigMapName: pulumi.Input<string>;
+    /** The ServiceAccount the Job's pod runs as. */
+    serviceAccountName: pulumi.Input<string>;
 }
 
 /** The bootstrap's redis-cli container, running the mounted script with the node image. */
@@ -243,6 +248,7 @@ export function bootstrapJobSpec(args: ResolvedRedisClusterArgs, refs: Bootstrap
             metadata: { labels },
             spec: {
                 restartPolicy: "Never",
+                serviceAccountName: refs.serviceAccountName,
                 securityContext: podSecurityContext(REDIS_UID),
                 enableServiceLinks: false,
                 containers: [bootstrapContainer(args, refs)],

@@ -95,12 +95,13 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(count("kubernetes:core/v1:Secret")).toBe(3);
             expect(count("kubernetes:core/v1:ConfigMap")).toBe(2);
             expect(count("kubernetes:core/v1:Service")).toBe(6);
+            // Patroni's (with its Role) and PgBouncer's.
+            expect(count("kubernetes:core/v1:ServiceAccount")).toBe(2);
             expect(count("kubernetes:apps/v1:StatefulSet")).toBe(1);
             expect(count("kubernetes:apps/v1:Deployment")).toBe(1);
             expect(count("kubernetes:policy/v1:PodDisruptionBudget")).toBe(2);
             expect(count("kubernetes:rbac.authorization.k8s.io/v1:Role")).toBe(1);
             expect(count("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding")).toBe(1);
-            expect(count("kubernetes:core/v1:ServiceAccount")).toBe(1);
             for (const resource of children()) expect(resource.urn).toContain(`${COMPONENT}$`);
         });
 

@@ -40,6 +40,7 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
                     "kubernetes:core/v1:Secret",
                     "kubernetes:core/v1:Service",
                     "kubernetes:core/v1:Service",
+                    "kubernetes:core/v1:ServiceAccount",
                     "kubernetes:policy/v1:PodDisruptionBudget",
                     "random:index/randomPassword:RandomPassword",
                 ].sort(),

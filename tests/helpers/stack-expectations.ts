@@ -9,6 +9,8 @@ export interface MonitoringExpectations {
     dashboards: string[];
     /** The kubeconfig context the provider is given (undefined: kubectl's current context). */
     kubeContext?: string;
+    /** The image pull Secrets every pod's ServiceAccount must carry. */
+    imagePullSecrets: string[];
 }
 
 /** The stack outputs these checks read. */
@@ -102,6 +104,20 @@ export function describeComposedStack(
             for (const rule of rules) expect(rule.labels).toEqual({ severity: rule.labels.severity, namespace });
             const dashboards = find(get().recorded, "kubernetes:core/v1:ConfigMap", "monitoring-grafana-dashboards").inputs.data;
             expect(Object.keys(dashboards).sort()).toEqual([...monitoring.dashboards].sort());
+        });
+
+        test("every pod runs as a ServiceAccount of the stack, which carries the stack's image pull Secrets", () => {
+            const { recorded } = get();
+            const accounts = new Map(ofType(recorded, "kubernetes:core/v1:ServiceAccount").map((account) => [account.inputs.metadata.name as string, account.inputs]));
+            const workloads = recorded.filter((r) => ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job"].includes(r.type));
+            expect(workloads.length).toBeGreaterThan(8);
+            const expected = monitoring.imagePullSecrets.map((name) => ({ name }));
+            for (const workload of workloads) {
+                const accountName: string | undefined = workload.inputs.spec.template.spec.serviceAccountName;
+                const account = accountName === undefined ? undefined : accounts.get(accountName);
+                expect(`${workload.name}: ${accountName} ${JSON.stringify(account?.imagePullSecrets ?? [])}`).toBe(`${workload.name}: ${accountName} ${JSON.stringify(expected)}`);
+                expect(account).toBeDefined();
+            }
         });
 
         test("secret outputs are secret", async () => {

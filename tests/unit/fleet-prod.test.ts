@@ -93,6 +93,8 @@ test("one component; per service a Deployment, two Services, an HPA and a PDB; o
             `${HPA} services-user-service`,
             `${PDB} services-api-gateway`,
             `${PDB} services-user-service`,
+            `kubernetes:core/v1:ServiceAccount services-api-gateway`,
+            `kubernetes:core/v1:ServiceAccount services-user-service`,
             `${IMAGE} services-user-service-image`,
         ].sort(),
     );
@@ -124,7 +126,7 @@ test("every object carries its builder's spec, with the stack's values and the o
     for (const service of expected.services) {
         const image = service.name === "user-service" ? DIGEST : "ghcr.io/prepx/api-gateway:1.4.2";
         const metadata = { name: service.name, namespace: "prepx", labels: specs.serviceLabels(service.name) };
-        expect(objectOf(DEPLOYMENT, service.name)).toEqual({ metadata, spec: specs.serviceDeploymentSpec(service, expected, { image, redisNodes: SEEDS.join(",") }) });
+        expect(objectOf(DEPLOYMENT, service.name)).toEqual({ metadata, spec: specs.serviceDeploymentSpec(service, expected, { image, redisNodes: SEEDS.join(","), serviceAccountName: service.name }) });
         expect(objectOf(SERVICE, service.name)).toEqual({ metadata, spec: specs.clusterIpServiceSpec(service) });
         const headlessName = `${service.name}-headless`;
         expect(objectOf(SERVICE, headlessName)).toEqual({ metadata: { ...metadata, name: headlessName }, spec: specs.headlessServiceSpec(service) });

@@ -80,6 +80,7 @@ describe("args", () => {
             terminationGracePeriodSeconds: 30,
             metricsPath: "/metrics",
             clusterDomain: "cluster.local",
+            imagePullSecrets: [],
         });
     });
 
@@ -189,7 +190,7 @@ describe("serviceProbes", () => {
 });
 
 describe("pod", () => {
-    const inputs = { image: IMAGE, redisNodes: REDIS_NODES };
+    const inputs = { image: IMAGE, redisNodes: REDIS_NODES, serviceAccountName: "user-service" };
 
     test("the container: named port, environment, probes, resources, restricted with a writable /tmp", () => {
         const container = serviceContainer(user, settings, inputs);
@@ -211,6 +212,8 @@ describe("pod", () => {
         });
         const pod = template.spec;
         expect(pod).toMatchObject({ terminationGracePeriodSeconds: 30, automountServiceAccountToken: false, enableServiceLinks: false });
+        // Through its ServiceAccount the pod gets the stack's image pull Secrets.
+        expect(pod.serviceAccountName).toBe("user-service");
         expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001 });
         expect(pod.containers).toEqual([serviceContainer(user, settings, inputs)]);
         expect(pod.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }]);
@@ -242,7 +245,7 @@ describe("workload objects", () => {
     const selector = { "app.kubernetes.io/name": "user-service", "app.kubernetes.io/instance": "user-service", "app.kubernetes.io/component": "service" };
 
     test("the Deployment starts at the HPA minimum and rolls without losing capacity", () => {
-        const inputs = { image: IMAGE, redisNodes: REDIS_NODES };
+        const inputs = { image: IMAGE, redisNodes: REDIS_NODES, serviceAccountName: "user-service" };
         expect(serviceDeploymentSpec(user, settings, inputs)).toEqual({
             replicas: 40,
             revisionHistoryLimit: 5,

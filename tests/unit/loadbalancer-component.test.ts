@@ -55,7 +55,7 @@ describe("prod", () => {
     test("one component, its children parented to it", () => {
         const component = find(recorded, "prepx:network:LoadBalancerTier", "lb");
         const children = recorded.filter((resource) => resource.parent === component.urn);
-        expect(children.map((resource) => resource.type).sort()).toEqual([DEPLOYMENT, CONFIG_MAP, SERVICE, PDB]);
+        expect(children.map((resource) => resource.type).sort()).toEqual([DEPLOYMENT, CONFIG_MAP, SERVICE, "kubernetes:core/v1:ServiceAccount", PDB]);
     });
 
 

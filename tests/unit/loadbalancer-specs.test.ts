@@ -34,8 +34,9 @@ const selector = { "app.kubernetes.io/name": "nginx", "app.kubernetes.io/instanc
 const labels = { ...selector, "app.kubernetes.io/part-of": "prepx", "app.kubernetes.io/managed-by": "pulumi" };
 
 describe("args", () => {
-    test("the defaults are the prod shape: prod's stack section only restates them", () => {
-        expect(loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM })).toEqual(prod);
+    test("the defaults are the prod shape: prod's stack section only restates them (the pull Secrets are the stack's)", () => {
+        expect(loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM })).toEqual({ ...prod, imagePullSecrets: [] });
+        expect(prod.imagePullSecrets).toEqual(["ghcr-pull"]);
     });
 
     test("nested defaults apply field by field", () => {
@@ -174,7 +175,9 @@ describe("nginx pod", () => {
     });
 
     test("pod: runs as nginx's uid, spread across the nodes it may run on, every mount backed by a volume", () => {
-        const spec = nginxPodSpec(prod, selector, "lb-config");
+        const spec = nginxPodSpec(prod, selector, { configMapName: "lb-config", serviceAccountName: "lb" });
+        // Through its ServiceAccount the pod gets the stack's image pull Secrets (and no API token).
+        expect(spec.serviceAccountName).toBe("lb");
         expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101 });
         expect(spec.terminationGracePeriodSeconds).toBe(terminationGracePeriodSeconds(prod));
         expect(spec.enableServiceLinks).toBe(false);
@@ -194,11 +197,12 @@ describe("nginx pod", () => {
 
 test("Deployment: the replicas, rolling updates that never drop a pod first, the template's labels and annotations", () => {
     const annotations = { "checksum/config": "abc" };
-    const spec = nginxDeploymentSpec(prod, labels, selector, "lb-config", annotations);
+    const refs = { configMapName: "lb-config", serviceAccountName: "lb" };
+    const spec = nginxDeploymentSpec(prod, labels, selector, refs, annotations);
     expect(spec.replicas).toBe(3);
     expect(spec.selector).toEqual({ matchLabels: selector });
     expect(spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
-    expect(spec.template).toEqual({ metadata: { labels, annotations }, spec: nginxPodSpec(prod, selector, "lb-config") });
+    expect(spec.template).toEqual({ metadata: { labels, annotations }, spec: nginxPodSpec(prod, selector, refs) });
 });
 
 describe("Service", () => {

@@ -62,6 +62,7 @@ test("one component, every child parented to it", () => {
             "kubernetes:core/v1:Service",
             "kubernetes:core/v1:ServiceAccount",
             "kubernetes:core/v1:ServiceAccount",
+            "kubernetes:core/v1:ServiceAccount", // grafana
             "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
             "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
             "kubernetes:rbac.authorization.k8s.io/v1:Role",

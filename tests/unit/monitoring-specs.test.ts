@@ -125,7 +125,13 @@ describe("kube-state-metrics", () => {
 });
 
 describe("Grafana", () => {
-    const refs = { secretName: "admin", provisioningConfigMapName: "prov", dashboardsConfigMapName: "dash", dataVolume: grafanaDataVolume(DEFAULTS.grafana, "claim") };
+    const refs = {
+        serviceAccountName: "monitoring-grafana",
+        secretName: "admin",
+        provisioningConfigMapName: "prov",
+        dashboardsConfigMapName: "dash",
+        dataVolume: grafanaDataVolume(DEFAULTS.grafana, "claim"),
+    };
     const spec = plain<k8s.types.output.apps.v1.DeploymentSpec>(grafanaDeploymentSpec(DEFAULTS.grafana, { ...refs, labels: LABELS, annotations: { "checksum/config": "x" } }));
     const pod = spec.template.spec;
     const container = pod.containers[0];
@@ -134,7 +140,8 @@ describe("Grafana", () => {
         expect(spec.replicas).toBe(1);
         expect(spec.strategy).toEqual({ type: "Recreate" });
         expect(spec.selector).toEqual({ matchLabels: SELECTOR });
-        expect(pod).toMatchObject({ automountServiceAccountToken: false, enableServiceLinks: false });
+        // Its own ServiceAccount brings the stack's image pull Secrets; no API token is mounted.
+        expect(pod).toMatchObject({ serviceAccountName: "monitoring-grafana", automountServiceAccountToken: false, enableServiceLinks: false });
         expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 472 });
     });
 

@@ -92,6 +92,7 @@ describe("PostgresCluster settings", () => {
                 exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
             },
             protectData: true,
+            imagePullSecrets: [],
             passwords: {},
             clusterDomain: "cluster.local",
             postgresUid: 999,

@@ -28,7 +28,7 @@ const SELECTOR = selectorLabels(LABELS);
 const POOLER_LABELS = standardLabels("pgbouncer", "db", "pooler");
 const IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2";
 const MEMBER_REFS = { serviceAccount: "db-patroni", patroniConfig: "db-patroni", credentialsSecret: "db-credentials", appSecret: "db-app" };
-const POOLER_REFS = { poolerConfig: "db-pooler", poolerSecret: "db-pooler-auth" };
+const POOLER_REFS = { poolerConfig: "db-pooler", poolerSecret: "db-pooler-auth", serviceAccount: "db-pooler" };
 const memberSet = (args = DEFAULTS) =>
     memberStatefulSetSpec(args, { ...MEMBER_REFS, labels: LABELS, annotations: { "checksum/config": "abc" }, serviceName: "db-members", image: IMAGE });
 const secretRef = (name: string, key: string) => ({ secretKeyRef: { name, key } });
@@ -214,9 +214,10 @@ describe("PgBouncer", () => {
         expect(poolerPodSpec(argsWith({ pgbouncerUid: 70, pgbouncerGid: 71 }), selector, POOLER_REFS).securityContext).toMatchObject({ runAsUser: 70, runAsGroup: 71, fsGroup: 71 });
     });
 
-    test("a pod: no service account token, PgBouncer's user, the default grace period, the ini and the auth file", () => {
+    test("a pod: its own ServiceAccount (pull Secrets) without a token, PgBouncer's user, the default grace period, the ini and the auth file", () => {
         const selector = selectorLabels(POOLER_LABELS);
         expect(poolerPodSpec(DEFAULTS, selector, POOLER_REFS)).toMatchObject({
+            serviceAccountName: "db-pooler",
             automountServiceAccountToken: false,
             enableServiceLinks: false,
             securityContext: { runAsUser: 998, runAsGroup: 996, fsGroup: 996 },

@@ -41,6 +41,7 @@ describe("defaults", () => {
             resources: { requests: { cpu: "1", memory: "8Gi" }, limits: { cpu: "2", memory: "8Gi" } },
             exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
             protectData: true,
+            imagePullSecrets: [],
             clusterDomain: "cluster.local",
         });
     });

@@ -22,7 +22,7 @@ import {
 
 const DEFAULTS: ResolvedRedisClusterArgs = redisClusterArgsSchema.parse({ namespace: "cache" });
 const NAMES = redisObjectNames("redis");
-const REFS = { secretName: "redis-auth", configMapName: "redis-config" };
+const REFS = { secretName: "redis-auth", configMapName: "redis-config", serviceAccountName: "redis" };
 const LABELS = {
     "app.kubernetes.io/name": "redis",
     "app.kubernetes.io/instance": "redis",
@@ -124,6 +124,8 @@ describe("node pod", () => {
         expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
         expect(pod.terminationGracePeriodSeconds).toBe(30);
         expect(pod.enableServiceLinks).toBe(false);
+        // Through its ServiceAccount the pod gets the stack's image pull Secrets (and no API token).
+        expect(pod.serviceAccountName).toBe("redis");
         expect(pod.topologySpreadConstraints).toEqual([
             { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", nodeTaintsPolicy: "Honor", labelSelector: { matchLabels: SELECTOR } },
             { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", nodeTaintsPolicy: "Honor", labelSelector: { matchLabels: SELECTOR } },
@@ -194,7 +196,7 @@ describe("Services", () => {
 
 describe("bootstrap Job", () => {
     const bootstrapLabels = { ...SELECTOR, "app.kubernetes.io/component": "cluster-bootstrap" };
-    const refs = { secretName: "redis-auth", scriptConfigMapName: "redis-bootstrap" };
+    const refs = { secretName: "redis-auth", scriptConfigMapName: "redis-bootstrap", serviceAccountName: "redis" };
     const containerOf = (args: ResolvedRedisClusterArgs) => bootstrapContainer(args, refs);
 
     test("runs the mounted script once with the node image and the password from the Secret", () => {
@@ -204,6 +206,7 @@ describe("bootstrap Job", () => {
             metadata: { labels: bootstrapLabels },
             spec: {
                 restartPolicy: "Never",
+                serviceAccountName: "redis",
                 enableServiceLinks: false,
                 securityContext: { runAsUser: 999 },
                 containers: [containerOf(DEFAULTS)],

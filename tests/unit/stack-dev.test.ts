@@ -33,6 +33,7 @@ describeComposedStack(() => ({ recorded, program }), "prepx-dev", {
         NginxP95LatencyAboveSlo: "> 0.1",
     },
     dashboards: ["overview.json", "postgres.json", "redis.json", "loadbalancer.json", "service-fleet.json"],
+    imagePullSecrets: [],
 });
 
 // The offline render checks on the same evaluation (one whole-stack evaluation per file).

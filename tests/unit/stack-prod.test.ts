@@ -46,6 +46,7 @@ describeComposedStack(() => ({ recorded, program }), "prepx", {
         PodRestarting: ">= 3",
     },
     dashboards: ["overview.json", "postgres.json", "redis.json", "loadbalancer.json", "service-fleet.json"],
+    imagePullSecrets: ["ghcr-pull"],
     kubeContext: "prepx-prod",
 });
 
