@@ -340,6 +340,9 @@ function monitoringPolicies(input: NetworkPolicyInput, endpoints: { apiEgress: E
     ];
 }
 
+/** The resource-name prefix of the stack's own set of policies. */
+const DEFAULT_POLICY_PREFIX = "netpol";
+
 /** Labels of every NetworkPolicy object the stack creates. */
 export const NETWORK_POLICY_LABELS = standardLabels("prepx", "network-policies", "network-policy");
 
@@ -351,8 +354,12 @@ export function createNetworkPolicies(
     namespace: pulumi.Input<string>,
     policies: RenderedPolicy[],
     opts: pulumi.CustomResourceOptions = {},
-    /** Prefix of the resource names (`<prefix>-<policy>`); give each set in one stack its own. */
-    resourcePrefix = "netpol",
+    /**
+     * Prefix of the resource names (`<prefix>-<policy>`); give each set in one stack its own. A set
+     * with a prefix other than the default also prefixes its object names, so two sets can share a
+     * namespace; the stack's own set keeps the bare policy names.
+     */
+    resourcePrefix = DEFAULT_POLICY_PREFIX,
 ): k8s.networking.v1.NetworkPolicy[] {
     const names = policies.map((rendered) => rendered.name);
     const duplicate = names.find((name, index) => names.indexOf(name) !== index);
@@ -362,7 +369,12 @@ export function createNetworkPolicies(
             new k8s.networking.v1.NetworkPolicy(
                 `${resourcePrefix}-${rendered.name}`,
                 {
-                    metadata: { name: rendered.name, namespace, labels: NETWORK_POLICY_LABELS, annotations: { "prepx/purpose": rendered.purpose } },
+                    metadata: {
+                        name: resourcePrefix === DEFAULT_POLICY_PREFIX ? rendered.name : `${resourcePrefix}-${rendered.name}`,
+                        namespace,
+                        labels: NETWORK_POLICY_LABELS,
+                        annotations: { "prepx/purpose": rendered.purpose },
+                    },
                     spec: rendered.spec,
                 },
                 opts,

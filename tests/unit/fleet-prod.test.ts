@@ -236,6 +236,19 @@ describe("NetworkPolicies from the fleet's labels", () => {
         expect(gateway.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/name": "nginx", "app.kubernetes.io/instance": "lb", "app.kubernetes.io/component": "load-balancer" } } }], ports: [{ protocol: "TCP", port: 8080 }] }]);
     });
 
+    test("a second set in the same namespace, with its own prefix, collides neither in URNs nor in object names", async () => {
+        const before = recorded.length;
+        const second = policyModule.createNetworkPolicies("prepx", rendered, {}, "blue");
+        await Promise.all(second.map((policy) => valueOf(policy.urn)));
+        await settled(recorded);
+        const blue = recorded.slice(before).filter((r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy");
+        expect(blue.map((r) => r.inputs.metadata.name).sort()).toEqual(rendered.map((p) => `blue-${p.name}`).sort());
+        const objectNames = [...created, ...blue].map((r) => r.inputs.metadata.name);
+        expect(new Set(objectNames).size).toBe(objectNames.length);
+        const urns = [...created, ...blue].map((r) => r.urn);
+        expect(new Set(urns).size).toBe(urns.length);
+    });
+
     test("duplicate policy names are refused", () => {
         expect(() => policyModule.createNetworkPolicies("prepx", [rendered[0], rendered[0]])).toThrow("two policies are named 'default-deny'");
     });
