@@ -16,6 +16,16 @@ module.exports = {
       setupFilesAfterEnv: ["<rootDir>/tests/unit/setup.ts"],
     },
     {
+      // The package as another stack installs it (npm pack, npm install into a temp project, tsc,
+      // two of each component under mocks); `npm run test:package`. Apart from `unit`: its npm
+      // install alone takes longer than the whole unit suite should.
+      displayName: "package",
+      testEnvironment: "node",
+      transform,
+      testMatch: ["<rootDir>/tests/package/**/*.test.ts"],
+      setupFilesAfterEnv: ["<rootDir>/tests/unit/setup.ts"],
+    },
+    {
       // The real Pulumi engine (tools/engine/build.sh); run via `npm run test:engine`.
       displayName: "engine",
       testEnvironment: "node",

@@ -149,11 +149,15 @@ test("e. a consumer stack with two copies of every component, installed from the
     const consumer = path.join(sandbox.root, "consumer");
     fs.mkdirSync(consumer);
     fs.copyFileSync(path.join(PROJECT_ROOT, "tests/engine/consumer/index.ts"), path.join(consumer, "index.ts"));
-    const ownManifest = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
-    const { zod: _zod, ...pulumiPackages } = ownManifest.dependencies;
+    const ownManifest = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")) as {
+        peerDependencies: Record<string, string>;
+        devDependencies: Record<string, string>;
+    };
+    // The consumer pins the package's peer dependencies itself, to the versions this repo tests with.
+    const peerPins = Object.fromEntries(Object.keys(ownManifest.peerDependencies).map((name) => [name, ownManifest.devDependencies[name]]));
     fs.writeFileSync(
         path.join(consumer, "package.json"),
-        JSON.stringify({ name: "consumer", private: true, dependencies: { ...pulumiPackages, "prepx-platform": `file:${tarball}` } }, null, 2),
+        JSON.stringify({ name: "consumer", private: true, dependencies: { ...peerPins, "prepx-platform": `file:${tarball}` } }, null, 2),
     );
     fs.writeFileSync(path.join(consumer, "Pulumi.yaml"), "name: consumer\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
     fs.writeFileSync(
