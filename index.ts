@@ -62,16 +62,7 @@ const postgres = new PostgresCluster("postgres", postgresClusterArgs(config, ns)
 
 const fleet = new ServiceFleet(
     "services",
-    serviceFleetArgs(config, ns, {
-        database: {
-            host: postgres.poolerHost,
-            port: postgres.poolerPort,
-            name: postgres.database,
-            user: postgres.appUser,
-            passwordSecret: { name: postgres.appSecretName, key: "password" },
-        },
-        redis: { seedNodes: redis.seedNodes, passwordSecret: { name: redis.secretName, key: "password" } },
-    }),
+    serviceFleetArgs(config, ns, { database: postgres.connection, redis: redis.connection }),
     { ...componentOpts, dependsOn: [postgres, redis] },
 );
 

@@ -82,6 +82,8 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
     public readonly replicationPassword: pulumi.Output<string>;
     /** The monitoring role's password (pg_monitor; exporters). */
     public readonly monitorPassword: pulumi.Output<string>;
+    /** What ServiceFleet's `database` arg takes: PgBouncer's host and port, the database, the role and its password Secret. */
+    public readonly connection: { host: pulumi.Output<string>; port: number; name: string; user: string; passwordSecret: { name: pulumi.Output<string>; key: string } };
     /** Patroni's cluster name (scope). */
     public readonly patroniScope: string;
     /** Labels on every member pod (selector labels; for NetworkPolicies and monitoring). */
@@ -142,6 +144,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         const poolerSecret = secret(names.poolerSecret, poolerLabels, poolerSecretData(settings.appUser, passwords), child);
         this.credentialsSecretName = credentials.metadata.name;
         this.appSecretName = appSecret.metadata.name;
+        this.connection = { host: this.poolerHost, port: this.poolerPort, name: this.database, user: this.appUser, passwordSecret: { name: this.appSecretName, key: "password" } };
         this.poolerSecretName = poolerSecret.metadata.name;
 
         // Patroni's configuration: one text for every member (per-member values come from env).

@@ -40,6 +40,8 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
     public readonly secretName: pulumi.Output<string>;
     /** The cluster password. */
     public readonly password: pulumi.Output<string>;
+    /** What ServiceFleet's `redis` arg takes: the seed nodes and the password Secret. */
+    public readonly connection: { seedNodes: pulumi.Output<string[]>; passwordSecret: { name: pulumi.Output<string>; key: string } };
     /** Name of the headless Service that gives pods their stable names. */
     public readonly headlessServiceName: pulumi.Output<string>;
     /** Selector labels of every node pod (for NetworkPolicies and monitoring). */
@@ -89,6 +91,7 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         disruptionBudget(names.statefulSet, { namespace: settings.namespace, labels }, child);
 
         this.seedNodes = namespace.apply((resolved) => nodeAddresses(names, resolved, settings));
+        this.connection = { seedNodes: this.seedNodes, passwordSecret: { name: this.secretName, key: "password" } };
         const bootstrapScript = this.seedNodes.apply((nodes) => renderBootstrapScript(bootstrapScriptOptions(settings, nodes)));
         const scriptConfigMap = new k8s.core.v1.ConfigMap(names.bootstrap, { metadata: metadata(names.bootstrap), data: { "bootstrap.sh": bootstrapScript } }, child);
         const bootstrapLabels = standardLabels("redis", name, "cluster-bootstrap");

@@ -52,8 +52,8 @@ export const copies = ["blue", "green"].map((copy) => {
                     resources: { requests: { cpu: "50m", memory: "128Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
                 },
             ],
-            database: { host: db.poolerHost, port: db.poolerPort, name: db.database, user: db.appUser, passwordSecret: { name: db.appSecretName, key: "password" } },
-            redis: { seedNodes: cache.seedNodes, passwordSecret: { name: cache.secretName, key: "password" } },
+            database: db.connection,
+            redis: cache.connection,
         },
         opts,
     );
