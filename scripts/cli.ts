@@ -22,3 +22,19 @@ export function parseFlags<Name extends string>(argv: readonly string[], names: 
     }
     return flags;
 }
+
+/**
+ * Runs a command's `main` and exits with its code; an error ends it with exit 1 and the error's
+ * message (its stack when `withStack`). Exiting explicitly: the Pulumi runtime and child processes
+ * keep handles open after the work is done.
+ */
+export function runMain(main: (argv: string[]) => Promise<number>, options: { withStack?: boolean } = {}): void {
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(code),
+        (error: unknown) => {
+            const text = error instanceof Error ? (options.withStack ? (error.stack ?? error.message) : error.message) : String(error);
+            process.stderr.write(`${text}\n`);
+            process.exit(1);
+        },
+    );
+}

@@ -9,12 +9,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseStackConfig, StackConfig } from "../config";
 import { capacityReport, CapacityLine, formatCapacity } from "./capacity";
-import { parseFlags } from "./cli";
 import { manifestsYaml, renderObjects, RenderResult } from "./manifests";
 import { installMocks, RecordedResource, settled } from "./mock-runtime";
 import { SchemaReport, validateAll } from "./schema";
 import { knownStacks, PROJECT_ROOT, readStackConfig } from "./stack-files";
 import { formatResourceSummary, ResourceSummary, summarize } from "./summary";
+import { parseFlags, runMain } from "./cli";
 
 /** Everything one render produced. */
 export interface StackRender {
@@ -151,13 +151,4 @@ export async function runRender(argv: readonly string[]): Promise<number> {
     return 0;
 }
 
-if (require.main === module) {
-    // The Pulumi runtime keeps handles open after evaluation; exit explicitly.
-    runRender(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            console.error(error);
-            process.exit(1);
-        },
-    );
-}
+if (require.main === module) runMain(runRender, { withStack: true });

@@ -19,19 +19,10 @@ KUBERNETES_VERSION=v1.34.4
 ETCD_VERSION=v3.6.14
 KWOK_VERSION=v0.8.0
 
-fingerprint() {
-  { go version; sha256sum "$CLUSTER_DIR/build.sh"; for file in "$@"; do sha256sum "$file"; done; } | sha256sum | cut -d' ' -f1
-}
-up_to_date() {
-  local stamp=$1; shift
-  for binary in "$@"; do
-    [ -x "$BIN_DIR/$binary" ] && [ -f "$BIN_DIR/.$binary.stamp" ] && [ "$(cat "$BIN_DIR/.$binary.stamp")" = "$stamp" ] || return 1
-  done
-}
-stamp() {
-  local stamp=$1; shift
-  for binary in "$@"; do echo "$stamp" > "$BIN_DIR/.$binary.stamp"; done
-}
+BUILD_SCRIPT="$CLUSTER_DIR/build.sh"
+# shellcheck source=../stamps.sh
+source "$CLUSTER_DIR/../stamps.sh"
+
 # Builds `binaries` from a wrapper module unless they are up to date.
 build() {
   local module=$1 label=$2; shift 2
@@ -44,7 +35,7 @@ build() {
   fi
   local start=$SECONDS
   "build_$module"
-  stamp "$fingerprint_value" "${binaries[@]}"
+  write_stamp "$fingerprint_value" "${binaries[@]}"
   echo "cluster: built $label in $((SECONDS - start)) s"
 }
 

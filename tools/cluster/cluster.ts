@@ -12,6 +12,7 @@ import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
+import { runMain } from "../../scripts/cli";
 
 export const CLUSTER_BIN = path.join(__dirname, "bin");
 /** The kubeconfig context of every local cluster. */
@@ -381,12 +382,4 @@ async function main(argv: string[]): Promise<number> {
     return 0;
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            process.stderr.write(`${(error as Error).message}\n`);
-            process.exit(1);
-        },
-    );
-}
+if (require.main === module) runMain(main);

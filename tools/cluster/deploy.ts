@@ -10,9 +10,9 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { parseFlags } from "../../scripts/cli";
 import { CommandResult, EngineSandbox, newPassword, PASSWORD_NAMES } from "../engine/sandbox";
 import { LOCAL_CONTEXT, startCluster } from "./cluster";
+import { parseFlags, runMain } from "../../scripts/cli";
 
 /** The published image of images/postgres, used where the stack would build it. */
 export const PREBUILT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2";
@@ -67,12 +67,4 @@ async function main(argv: readonly string[]): Promise<number> {
     }
 }
 
-if (require.main === module) {
-    main(process.argv.slice(2)).then(
-        (code) => process.exit(code),
-        (error: unknown) => {
-            process.stderr.write(`${(error as Error).message}\n`);
-            process.exit(1);
-        },
-    );
-}
+if (require.main === module) runMain(main);

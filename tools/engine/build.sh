@@ -19,14 +19,9 @@ PULUMI_VERSION=v3.248.0
 KUBERNETES_MODULE=github.com/pulumi/pulumi-kubernetes/provider/v4
 KUBERNETES_VERSION=4.25.0
 
-# A binary is up to date when the hash of everything it is built from matches its stamp.
-fingerprint() {
-  { go version; sha256sum "$ENGINE_DIR/build.sh"; for file in "$@"; do sha256sum "$file"; done; } | sha256sum | cut -d' ' -f1
-}
-up_to_date() {
-  local binary=$1 stamp=$2
-  [ -x "$BIN_DIR/$binary" ] && [ -f "$BIN_DIR/.$binary.stamp" ] && [ "$(cat "$BIN_DIR/.$binary.stamp")" = "$stamp" ]
-}
+BUILD_SCRIPT="$ENGINE_DIR/build.sh"
+# shellcheck source=../stamps.sh
+source "$ENGINE_DIR/../stamps.sh"
 timed() {
   local label=$1; shift
   local start=$SECONDS
@@ -61,19 +56,19 @@ build_kubernetes() {
 }
 
 cli_stamp=$(fingerprint cli/go.mod cli/go.sum)
-if up_to_date pulumi "$cli_stamp"; then
+if up_to_date "$cli_stamp" pulumi; then
   echo "engine: pulumi is up to date"
 else
   timed "pulumi $PULUMI_VERSION" build_cli
-  echo "$cli_stamp" > "$BIN_DIR/.pulumi.stamp"
+  write_stamp "$cli_stamp" pulumi
 fi
 
 kubernetes_stamp=$(fingerprint kubernetes/go.mod kubernetes/go.sum kubernetes/main.go)
-if up_to_date pulumi-resource-kubernetes "$kubernetes_stamp"; then
+if up_to_date "$kubernetes_stamp" pulumi-resource-kubernetes; then
   echo "engine: pulumi-resource-kubernetes is up to date"
 else
   timed "pulumi-resource-kubernetes $KUBERNETES_VERSION" build_kubernetes
-  echo "$kubernetes_stamp" > "$BIN_DIR/.pulumi-resource-kubernetes.stamp"
+  write_stamp "$kubernetes_stamp" pulumi-resource-kubernetes
 fi
 
 "$BIN_DIR/pulumi" version
