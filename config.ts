@@ -11,7 +11,7 @@ import { appRateLimitsSchema, healthCheckSchema, servicePoolSchema, servicesSche
 import { checkLoadBalancerSettings, loadBalancerSettingsSchema } from "./components/loadbalancer/args";
 import { checkMonitoringSettings, monitoringSettingsSchema } from "./components/monitoring/args";
 import { networkSettingsSchema } from "./components/network/args";
-import { checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema } from "./components/postgres/args";
+import { checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema, RENAMED_ARGS as POSTGRES_RENAMED_ARGS } from "./components/postgres/args";
 import { checkRedisSettings, redisSettingsSchema } from "./components/redis/args";
 import { dnsLabel, formatIssues, imagePullSecretsSchema, int, onlyWhenValid, registrySchema } from "./components/schema";
 
@@ -50,7 +50,10 @@ export const stackConfigSchema = z
         namespace: dnsLabel,
         /** Path to a kubeconfig file; unset = the provider's default (KUBECONFIG or ~/.kube/config). */
         kubeconfig: z.string().min(1).optional(),
-        /** kubeconfig context; unset = the current context. */
+        /**
+         * kubeconfig context; unset = the current context, which a protected stack (protectData) may
+         * not use: it sets this, kubeconfig or renderYamlToDirectory (the rule below).
+         */
         kubeContext: z.string().min(1).optional(),
         /** Pulumi `protect` on every resource of the stack (destroy deletes nothing) plus PVC retention. */
         protectData: z.boolean(),
@@ -158,8 +161,13 @@ export class StackConfigError extends Error {
 /** Config sections whose values never appear in a message (they are secrets). */
 const SECRET_SECTIONS: ReadonlySet<PropertyKey> = new Set(["passwords"]);
 
-/** Keys renamed since a stack file may have been written; the message says what to write instead. */
-const RENAMED_KEYS: Readonly<Record<string, string>> = { "postgres.replicas": "postgres.standbys" };
+/**
+ * Keys renamed since a stack file may have been written; the message says what to write instead.
+ * The `postgres` section is PostgresCluster's settings, so its renames are the component's.
+ */
+const RENAMED_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
+    Object.entries(POSTGRES_RENAMED_ARGS).map(([old, now]) => [`postgres.${old}`, `postgres.${now}`]),
+);
 
 /**
  * Validates a stack's raw `prepx-platform:` values (keys without the namespace, structured values
@@ -169,11 +177,7 @@ const RENAMED_KEYS: Readonly<Record<string, string>> = { "postgres.replicas": "p
 export function parseStackConfig(stack: string, raw: Record<string, unknown>): StackConfig {
     const result = stackConfigSchema.safeParse(raw);
     if (result.success) return result.data;
-    const lines = formatIssues(stack, raw, result.error.issues, SECRET_SECTIONS).map((line) => {
-        const renamed = Object.keys(RENAMED_KEYS).find((key) => line.startsWith(`${stack}: ${key} is not a known key`));
-        return renamed ? `${line}; it is now ${RENAMED_KEYS[renamed]}` : line;
-    });
-    throw new StackConfigError(lines.join("\n"));
+    throw new StackConfigError(formatIssues(stack, raw, result.error.issues, SECRET_SECTIONS, RENAMED_KEYS).join("\n"));
 }
 
 /**

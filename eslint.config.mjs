@@ -21,7 +21,7 @@ const COMPONENT_INTERNALS = {
 };
 
 export default tseslint.config(
-    { ignores: ["node_modules/**", "dist/**", "rendered/**", "tools/engine/bin/**", "coverage/**"] },
+    { ignores: ["node_modules/**", "dist/**", "rendered/**", "tools/*/bin/**", "coverage/**"] },
     js.configs.recommended,
     ...tseslint.configs.recommended,
     {

@@ -77,7 +77,7 @@ const loadBalancer = new LoadBalancerTier(
 const monitoring = new MonitoringStack(
     "monitoring",
     monitoringStackArgs(config, ns, {
-        alertRules: [...postgres.alertRules, ...redis.alertRules, ...loadBalancer.alertRules],
+        alertRules: [...postgres.alertRules, ...redis.alertRules, ...loadBalancer.alertRules, ...fleet.alertRules],
         dashboards: { ...overviewDashboards, ...postgres.dashboards, ...redis.dashboards, ...loadBalancer.dashboards, ...fleet.dashboards },
         portScrapeJobs: postgres.portScrapeJobs,
     }),

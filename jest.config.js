@@ -1,5 +1,6 @@
-// Two projects: `unit` (Pulumi mocks, no servers) runs on every `npm test`;
-// `live` starts real servers from Debian's packages and runs via `npm run test:live`.
+// Five projects, each run by its own npm script: `unit` (Pulumi mocks, no servers) on every `npm test`;
+// `package`, `engine` and `cluster` as described below; `live` starts real servers from Debian's
+// packages and runs via `npm run test:live`.
 // @swc/jest strips types without checking them; `npm run typecheck` checks them once.
 const transform = { "^.+\\.ts$": ["@swc/jest", { jsc: { target: "es2022" } }] };
 

@@ -1,15 +1,24 @@
 // Kubernetes building blocks every component uses, so labels, the container baseline (security
-// context, resources), disruption budgets, spreading and config checksums are written once.
+// context, resources), probes, exporter sidecars, service accounts, disruption budgets, spreading and
+// config checksums are written once.
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-
 import type { ContainerResources } from "./schema";
+import { serviceHost } from "./dns";
 
-export type { ContainerResources } from "./schema";
+/** The @pulumi/kubernetes input types the spec builders return, by their Kubernetes names. */
+export type Container = k8s.types.input.core.v1.Container;
+export type EnvVar = k8s.types.input.core.v1.EnvVar;
+export type PodSpec = k8s.types.input.core.v1.PodSpec;
+export type Probe = k8s.types.input.core.v1.Probe;
+export type ServicePort = k8s.types.input.core.v1.ServicePort;
+export type ServiceSpec = k8s.types.input.core.v1.ServiceSpec;
+export type Volume = k8s.types.input.core.v1.Volume;
+export type VolumeMount = k8s.types.input.core.v1.VolumeMount;
 
 /** The part-of label value every object of the stack carries. */
-export const PART_OF = "prepx";
+const PART_OF = "prepx";
 
 /**
  * The recommended Kubernetes labels. `name` is the application (redis, postgres, nginx...),
@@ -103,7 +112,7 @@ export function podTemplateAnnotations(metricsPort: number, renderedFiles: pulum
 }
 
 /** Hex SHA-256 of a string. */
-export function sha256(text: string): string {
+function sha256(text: string): string {
     return createHash("sha256").update(text).digest("hex");
 }
 
@@ -164,7 +173,7 @@ export function pvcRetentionPolicy(retain: boolean): k8s.types.input.apps.v1.Sta
 }
 
 /** A small writable emptyDir for paths a read-only-root container must write (tmp, sockets). */
-export function scratchVolume(name: string, sizeLimit = "64Mi"): k8s.types.input.core.v1.Volume {
+export function scratchVolume(name: string, sizeLimit = "64Mi"): Volume {
     return { name, emptyDir: { sizeLimit } };
 }
 
@@ -174,8 +183,8 @@ export interface ServiceAccountWithRoleArgs {
     labels: Record<string, string>;
     /** What the account may do in its namespace (and nowhere else). */
     rules: k8s.types.input.rbac.v1.PolicyRule[];
-    /** Image pull Secrets of the pods running as this account. */
-    imagePullSecrets?: readonly string[];
+    /** Names of image pull Secrets in the namespace (schema.ts imagePullSecretsSchema), for the pods running as this account. */
+    imagePullSecrets: readonly string[];
 }
 
 /** Arguments of podServiceAccount. */
@@ -205,8 +214,8 @@ export function podServiceAccount(name: string, args: PodServiceAccountArgs, opt
 }
 
 /** `imagePullSecrets` of a ServiceAccount; none written when the list is empty (the provider drops an empty list). */
-function pullSecrets(names: readonly string[] | undefined): { imagePullSecrets?: { name: string }[] } {
-    return names && names.length > 0 ? { imagePullSecrets: names.map((name) => ({ name })) } : {};
+function pullSecrets(names: readonly string[]): { imagePullSecrets?: { name: string }[] } {
+    return names.length > 0 ? { imagePullSecrets: names.map((name) => ({ name })) } : {};
 }
 
 /**
@@ -242,22 +251,22 @@ export interface ProbeTiming {
 }
 
 /** An HTTP GET probe on a named container port. */
-export function httpProbe(path: string, port: string, timing: ProbeTiming): k8s.types.input.core.v1.Probe {
+export function httpProbe(path: string, port: string, timing: ProbeTiming): Probe {
     return { httpGet: { path, port }, periodSeconds: timing.periodSeconds, timeoutSeconds: timing.timeoutSeconds ?? 3, failureThreshold: timing.failureThreshold };
 }
 
 /** A probe that runs `sh -c <script>` in the container; exit 0 is success. */
-export function shellProbe(script: string, timing: ProbeTiming): k8s.types.input.core.v1.Probe {
+export function shellProbe(script: string, timing: ProbeTiming): Probe {
     return { exec: { command: ["sh", "-c", script] }, periodSeconds: timing.periodSeconds, timeoutSeconds: timing.timeoutSeconds ?? 3, failureThreshold: timing.failureThreshold };
 }
 
 /** A TCP connect probe on a named container port. */
-export function tcpProbe(port: string, timing: ProbeTiming): k8s.types.input.core.v1.Probe {
+export function tcpProbe(port: string, timing: ProbeTiming): Probe {
     return { tcpSocket: { port }, periodSeconds: timing.periodSeconds, timeoutSeconds: timing.timeoutSeconds ?? 3, failureThreshold: timing.failureThreshold };
 }
 
 /** An environment variable read from a key of a Secret. */
-export function secretEnv(name: string, secretName: pulumi.Input<string>, key: string): k8s.types.input.core.v1.EnvVar {
+export function secretEnv(name: string, secretName: pulumi.Input<string>, key: string): EnvVar {
     return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
 }
 
@@ -277,9 +286,9 @@ export function exporterSidecar(spec: {
     probePath?: string;
     resources: ContainerResources;
     args?: string[];
-    env?: k8s.types.input.core.v1.EnvVar[];
-    volumeMounts?: k8s.types.input.core.v1.VolumeMount[];
-}): k8s.types.input.core.v1.Container {
+    env?: EnvVar[];
+    volumeMounts?: VolumeMount[];
+}): Container {
     const portName = spec.portName ?? "metrics";
     const probePath = spec.probePath ?? "/metrics";
     return {
@@ -294,4 +303,9 @@ export function exporterSidecar(spec: {
         livenessProbe: httpProbe(probePath, portName, EXPORTER_LIVENESS),
         ...(spec.volumeMounts ? { volumeMounts: spec.volumeMounts } : {}),
     };
+}
+
+/** The in-cluster DNS name of a Service whose name or namespace is known only during the deployment. */
+export function serviceHostOutput(service: pulumi.Input<string>, namespace: pulumi.Input<string>, clusterDomain: string): pulumi.Output<string> {
+    return pulumi.all([service, namespace]).apply(([serviceName, namespaceName]) => serviceHost(serviceName, namespaceName, clusterDomain));
 }

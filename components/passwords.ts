@@ -4,7 +4,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 
 /** Length of a generated password (letters and digits only: safe in URLs, redis.conf and pgpass). */
-export const GENERATED_PASSWORD_LENGTH = 32;
+const GENERATED_PASSWORD_LENGTH = 32;
 
 /**
  * The supplied password, or a RandomPassword named `name` when none is supplied. Marked secret

@@ -11,7 +11,7 @@ export const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().in
 /** A TCP port number. */
 export const port = int(1, 65535);
 /** A Kubernetes CPU quantity. */
-export const cpu = z.string().regex(CPU_QUANTITY, "a CPU quantity such as 500m or 2");
+const cpu = z.string().regex(CPU_QUANTITY, "a CPU quantity such as 500m or 2");
 /** A Kubernetes memory or storage quantity. */
 export const memory = z.string().regex(MEMORY_QUANTITY, "a memory quantity such as 512Mi or 8Gi");
 /** A DNS label: Kubernetes object names, service names, database names. */
@@ -132,7 +132,7 @@ function describeSchema(schema: z.ZodType, value: unknown): string {
 }
 
 /** A key path as people write it: `services[0].autoscaling.maxReplicas`. */
-export function formatPath(path: readonly PropertyKey[]): string {
+function formatPath(path: readonly PropertyKey[]): string {
     return path.reduce<string>((text, key) => (typeof key === "number" ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), "");
 }
 
@@ -176,12 +176,23 @@ function expectation(issue: z.core.$ZodIssue): string {
 
 /**
  * One line per problem: `<subject>: <key path> <expected> (got <value>)`. An unknown key is named as
- * such; a problem of the whole value (the connection budget) carries its own text.
+ * such, and one in `renamed` (old key path -> new) with what to write instead; a problem of the
+ * whole value (the connection budget) carries its own text.
  */
-export function formatIssues(subject: string, raw: unknown, issues: readonly z.core.$ZodIssue[], secretKeys: ReadonlySet<PropertyKey> = new Set()): string[] {
+export function formatIssues(
+    subject: string,
+    raw: unknown,
+    issues: readonly z.core.$ZodIssue[],
+    secretKeys: ReadonlySet<PropertyKey> = new Set(),
+    renamed: Readonly<Record<string, string>> = {},
+): string[] {
     return issues.flatMap((issue) => {
         if (issue.code === "unrecognized_keys") {
-            return issue.keys.map((key) => `${subject}: ${formatPath([...issue.path, key])} is not a known key (got ${describeValue(raw, [...issue.path, key], secretKeys)})`);
+            return issue.keys.map((key) => {
+                const keyPath = formatPath([...issue.path, key]);
+                const hint = Object.hasOwn(renamed, keyPath) ? `; it is now ${renamed[keyPath]}` : "";
+                return `${subject}: ${keyPath} is not a known key (got ${describeValue(raw, [...issue.path, key], secretKeys)})${hint}`;
+            });
         }
         if (issue.path.length === 0) return [`${subject}: ${issue.message}`];
         // A rule between fields also sees values left out (their defaults, or nothing): say so.
@@ -208,11 +219,7 @@ export function parseArgs<S extends z.ZodType>(
 ): z.output<S> {
     const result = schema.safeParse(args);
     if (result.success) return result.data;
-    const subject = `${type} ${name}`;
-    const lines = formatIssues(subject, args, result.error.issues, SECRET_ARGS).map((line) => {
-        const old = Object.keys(renamed).find((key) => line.startsWith(`${subject}: ${key} is not a known key`));
-        return old === undefined ? line : `${line}; it is now ${renamed[old]}`;
-    });
+    const lines = formatIssues(`${type} ${name}`, args, result.error.issues, SECRET_ARGS, renamed);
     throw new pulumi.ResourceError(lines.join("\n"), component);
 }
 

@@ -6,6 +6,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { parseAllDocuments } from "yaml";
+import { runMain } from "./cli";
 import { knownStacks, PROJECT_ROOT } from "./stack-files";
 
 const BIN = path.join(PROJECT_ROOT, "node_modules", ".bin");
@@ -70,10 +71,4 @@ async function main(): Promise<number> {
     return failed ? 1 : 0;
 }
 
-main().then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-        console.error(error);
-        process.exit(1);
-    },
-);
+runMain(main, { withStack: true });

@@ -6,7 +6,7 @@
 import { connectionBudgetInput, StackConfig } from "../config";
 import { connectionBudget } from "../components/budget";
 import { parseCpuQuantity, parseMemoryQuantity, parsePrometheusDuration, parsePrometheusSize } from "../components/units";
-import { formatCores, formatGiB, Footprint, ResourceSummary, WorkloadRow } from "./summary";
+import { formatCores, formatGiB, ResourceSummary, WorkloadRow } from "./summary";
 
 /** One line of the report. */
 export interface CapacityLine {
@@ -80,9 +80,9 @@ function nginxLine(config: StackConfig, assumptions: CapacityAssumptions): Capac
 
 /**
  * Scrape targets as rendered: every pod whose template asks Prometheus to scrape it, HPA-managed
- * workloads at their maximum (run-once Jobs are not counted). One target per pod; the second
- * exporter port of a pod (nginx's access-log exporter, Patroni's REST API) is left in the
- * per-target series assumption.
+ * workloads at their maximum (`workloads` are the long-running ones: Jobs and DaemonSets are not
+ * among them). One target per pod; the second exporter port of a pod (nginx's access-log
+ * exporter, Patroni's REST API) is left in the per-target series assumption.
  */
 export function scrapeTargets(workloads: readonly WorkloadRow[]): { total: number; terms: string } {
     const parts = workloads.filter((row) => row.scraped).map((row): [string, number] => [row.name, row.replicas.max]);
@@ -92,7 +92,8 @@ export function scrapeTargets(workloads: readonly WorkloadRow[]): { total: numbe
 /**
  * Prometheus disk: series x samples/s x bytes/sample x retention time. Prometheus deletes blocks
  * at whichever of retention time and size comes first, so the estimate must fit retentionSize for
- * the configured history to be kept (and retentionSize fits the PVC: config.ts refuses otherwise).
+ * the configured history to be kept (and retentionSize fits the PVC: checkMonitoringSettings
+ * refuses otherwise).
  */
 function prometheusLine(config: StackConfig, workloads: readonly WorkloadRow[], assumptions: CapacityAssumptions): CapacityLine {
     const prometheus = config.monitoring.prometheus;
@@ -122,7 +123,7 @@ function prometheusLine(config: StackConfig, workloads: readonly WorkloadRow[], 
  * worst case the HPAs may reach): SHORT means provisioning only the plan's figures would not fit
  * the stack. Requests, not limits: requests are what the scheduler reserves.
  */
-function budgetLines(totals: { min: Footprint; max: Footprint }, assumptions: CapacityAssumptions): CapacityLine[] {
+function budgetLines(totals: ResourceSummary["totals"], assumptions: CapacityAssumptions): CapacityLine[] {
     const { plan } = assumptions;
     /** How a measure prints: its own unit, plus the plan's decimal unit in brackets where they differ. */
     interface Measure {

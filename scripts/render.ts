@@ -9,12 +9,12 @@ import * as fs from "fs";
 import * as path from "path";
 import { parseStackConfig, StackConfig } from "../config";
 import { capacityReport, CapacityLine, formatCapacity } from "./capacity";
+import { parseFlags, runMain } from "./cli";
 import { manifestsYaml, renderObjects, RenderResult } from "./manifests";
 import { installMocks, RecordedResource, settled } from "./mock-runtime";
 import { SchemaReport, validateAll } from "./schema";
 import { knownStacks, PROJECT_ROOT, readStackConfig } from "./stack-files";
 import { formatResourceSummary, ResourceSummary, summarize } from "./summary";
-import { parseFlags, runMain } from "./cli";
 
 /** Everything one render produced. */
 export interface StackRender {

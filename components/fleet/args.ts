@@ -24,7 +24,7 @@ const httpPath = z.string().regex(/^\/\S*$/, "an HTTP path starting with /");
 const nonEmpty = z.string().regex(/\S/, "a non-empty string");
 
 /** One microservice of the fleet: an entry of the stack's `services`. */
-export const serviceSchema = z.strictObject({
+const serviceSchema = z.strictObject({
     /** Names the Deployment, its Services, HPA and PDB; at most 54 characters (the headless Service appends `-headless`). */
     name: serviceName,
     /** Port the service's HTTP server listens on; it also serves the health path and /metrics. */
@@ -52,7 +52,7 @@ export const serviceSchema = z.strictObject({
 export type FleetService = z.output<typeof serviceSchema>;
 
 /** The rule between a service's fields: the HPA's maximum is at least its minimum. */
-export function checkService(service: FleetService, ctx: z.RefinementCtx): void {
+function checkService(service: FleetService, ctx: z.RefinementCtx): void {
     if (service.autoscaling.maxReplicas < service.autoscaling.minReplicas) {
         ctx.addIssue({
             code: "custom",
@@ -63,7 +63,7 @@ export function checkService(service: FleetService, ctx: z.RefinementCtx): void 
 }
 
 /** The rule between the services: names are unique (they name Kubernetes objects and DNS records). */
-export function checkServices(services: FleetService[], ctx: z.RefinementCtx): void {
+function checkServices(services: FleetService[], ctx: z.RefinementCtx): void {
     const names = services.map((service) => service.name);
     names.forEach((name, index) => {
         if (names.indexOf(name) !== index) ctx.addIssue({ code: "custom", path: [index, "name"], message: "must be unique among services" });
@@ -198,7 +198,7 @@ const serviceFleetArgsShape = z.strictObject({
 export type ResolvedServiceFleetArgs = z.output<typeof serviceFleetArgsShape>;
 
 /** The rules between the services and the wiring: the database and the registry are there when needed. */
-export function checkServiceFleetArgs(args: ResolvedServiceFleetArgs, ctx: z.RefinementCtx): void {
+function checkServiceFleetArgs(args: ResolvedServiceFleetArgs, ctx: z.RefinementCtx): void {
     const databaseUsers = args.services.filter((service) => service.usesDatabase).map((service) => service.name);
     if (databaseUsers.length > 0 && args.database === undefined) {
         ctx.addIssue({ code: "custom", path: ["database"], message: `is required: ${databaseUsers.join(", ")} use the database` });

@@ -3,13 +3,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { resolveImage } from "../images";
-import { disruptionBudget, podServiceAccount } from "../k8s";
+import { disruptionBudget, podServiceAccount, serviceHostOutput } from "../k8s";
 import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observability";
 import { parseArgs } from "../schema";
 import { serviceFleetDashboards } from "./alerts";
 import { serviceFleetArgsSchema } from "./args";
 import type { FleetService, ResolvedServiceFleetArgs, ServiceFleetArgs } from "./args";
-import { headlessServiceName, serviceHost } from "./render";
+import { headlessServiceName } from "./render";
 import {
     autoscalerSpec,
     clusterIpServiceSpec,
@@ -43,9 +43,9 @@ const childOpts = (parent: pulumi.Resource, objectName: string) => ({ parent, al
  * The microservices: per service a Deployment (started at the HPA minimum, rolling with
  * maxUnavailable 0, spread across nodes, restricted security context with a read-only root and a
  * /tmp emptyDir, health probes, scrape annotations), a ClusterIP Service, a headless Service for
- * per-pod load balancing, an autoscaling/v2 HorizontalPodAutoscaler on CPU and a
- * PodDisruptionBudget. Services reach PostgreSQL through PgBouncer and Redis as a cluster; every
- * password arrives through a secretKeyRef.
+ * per-pod load balancing, an autoscaling/v2 HorizontalPodAutoscaler on CPU, a
+ * PodDisruptionBudget and a ServiceAccount (the image pull Secrets, no API token). Services reach
+ * PostgreSQL through PgBouncer and Redis as a cluster; every password arrives through a secretKeyRef.
  */
 export class ServiceFleet extends pulumi.ComponentResource implements Observable {
     /** Service name -> DNS name of its ClusterIP Service. */
@@ -90,7 +90,7 @@ export class ServiceFleet extends pulumi.ComponentResource implements Observable
         return labels;
     }
 
-    /** One service's image, Deployment, Services, HPA and PDB. */
+    /** One service's image, ServiceAccount, Deployment, Services, HPA and PDB. */
     private createService(fleet: string, service: FleetService, settings: ResolvedServiceFleetArgs, redisNodes: pulumi.Output<string>): ServiceOutputs {
         const labels = serviceLabels(service.name);
         const metadata = (objectName: string) => ({ name: objectName, namespace: settings.namespace, labels });
@@ -98,6 +98,7 @@ export class ServiceFleet extends pulumi.ComponentResource implements Observable
         const account = podServiceAccount(
             childName(fleet, service.name),
             { namespace: settings.namespace, labels, imagePullSecrets: settings.imagePullSecrets, objectName: service.name },
+            // No alias: the accounts came with the prefixed names, there is no earlier name to keep.
             { parent: this },
         );
 
@@ -132,7 +133,7 @@ export class ServiceFleet extends pulumi.ComponentResource implements Observable
         );
 
         const hostOf = (objectName: pulumi.Output<string>) =>
-            pulumi.all([objectName, settings.namespace]).apply(([serviceName, namespace]) => serviceHost(serviceName, namespace, settings.clusterDomain));
+            serviceHostOutput(objectName, settings.namespace, settings.clusterDomain);
         return { image, host: hostOf(clusterIp.metadata.name), headlessHost: hostOf(headless.metadata.name) };
     }
 }

@@ -54,10 +54,7 @@ export const ENV_DOCS: ReadonlyArray<{ name: string; meaning: string; scope: "al
     }),
 ];
 
-/** In-cluster DNS name of a Service. */
-export function serviceHost(service: string, namespace: string, clusterDomain: string): string {
-    return `${service}.${namespace}.svc.${clusterDomain}`;
-}
+
 
 /** Name of a service's headless Service (one DNS record per ready pod; the load balancer resolves it). */
 export function headlessServiceName(service: string): string {

@@ -6,23 +6,25 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import {
+    Container,
     containerResources,
     containerSecurityContext,
+    EnvVar,
     httpProbe,
     podSecurityContext,
+    Probe,
     scrapeAnnotations,
     scratchVolume,
     secretEnv,
     selectorLabels,
+    ServicePort,
+    ServiceSpec,
     spreadAcrossNodes,
     standardLabels,
 } from "../k8s";
 import type { MetricsTarget } from "../observability";
 import type { FleetService, HealthCheck, ResolvedServiceFleetArgs } from "./args";
 import { ENV, RATE_LIMIT_TIERS, rateLimitEnvNames } from "./render";
-
-type EnvVar = k8s.types.input.core.v1.EnvVar;
-type Probe = k8s.types.input.core.v1.Probe;
 
 /** The app.kubernetes.io/component label of every service pod. */
 const SERVICE_COMPONENT = "service";
@@ -105,7 +107,7 @@ export function serviceProbes(
     };
 }
 
-/** Values known only during the deployment: the image a service runs and REDIS_CLUSTER_NODES. */
+/** Values known only during the deployment: the image a service runs, REDIS_CLUSTER_NODES and its ServiceAccount. */
 export interface PodInputs {
     /** The image reference (a pushed digest for built images). */
     image: pulumi.Input<string>;
@@ -116,7 +118,7 @@ export interface PodInputs {
 }
 
 /** The service container: its port, environment, probes, resources and the restricted baseline with a writable /tmp. */
-export function serviceContainer(service: FleetService, settings: ResolvedServiceFleetArgs, inputs: PodInputs): k8s.types.input.core.v1.Container {
+export function serviceContainer(service: FleetService, settings: ResolvedServiceFleetArgs, inputs: PodInputs): Container {
     return {
         name: service.name,
         image: inputs.image,
@@ -137,8 +139,8 @@ export function servicePodTemplate(service: FleetService, settings: ResolvedServ
         spec: {
             serviceAccountName: inputs.serviceAccountName,
             securityContext: podSecurityContext(settings.runAsUser),
-            // Node spreading counts only pods of the same revision, so a rollout's surge pods are not
-            // blocked by the old ReplicaSet's pods still on every node.
+            // Spreading counts only pods of the same revision, so a rollout's surge pods are not weighed
+            // against the old ReplicaSet's pods still on every node.
             topologySpreadConstraints: spreadAcrossNodes(selectorLabels(labels)).map((constraint) => ({ ...constraint, matchLabelKeys: ["pod-template-hash"] })),
             terminationGracePeriodSeconds: settings.terminationGracePeriodSeconds,
             // Services talk to nothing in the Kubernetes API; no token in the pod.
@@ -166,12 +168,12 @@ export function serviceDeploymentSpec(service: FleetService, settings: ResolvedS
     };
 }
 
-function servicePorts(service: FleetService): k8s.types.input.core.v1.ServicePort[] {
+function servicePorts(service: FleetService): ServicePort[] {
     return [{ name: HTTP_PORT_NAME, port: service.port, targetPort: HTTP_PORT_NAME, protocol: "TCP" }];
 }
 
 /** The ClusterIP Service of a service: one virtual address, port = container port. */
-export function clusterIpServiceSpec(service: FleetService): k8s.types.input.core.v1.ServiceSpec {
+export function clusterIpServiceSpec(service: FleetService): ServiceSpec {
     return { type: "ClusterIP", selector: selectorLabels(serviceLabels(service.name)), ports: servicePorts(service) };
 }
 
@@ -181,7 +183,7 @@ export function clusterIpServiceSpec(service: FleetService): k8s.types.input.cor
  * and must never be handed a pod that is starting or draining. Not written out: the provider drops
  * false fields, and the offline render must show what the engine sends.
  */
-export function headlessServiceSpec(service: FleetService): k8s.types.input.core.v1.ServiceSpec {
+export function headlessServiceSpec(service: FleetService): ServiceSpec {
     return { clusterIP: "None", selector: selectorLabels(serviceLabels(service.name)), ports: servicePorts(service) };
 }
 

@@ -4,6 +4,7 @@
 // `loadBalancerTierArgsSchema`.
 import { z } from "zod";
 import { dnsName, imagePullSecretsSchema, input, int, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
+import { serviceHost } from "../dns";
 
 /** First open-source nginx with `resolve` on upstream servers. */
 const MIN_NGINX_VERSION = [1, 27, 3];
@@ -129,8 +130,8 @@ export const loadBalancerSettingsSchema = z.strictObject({
  *   instance targets with Local traffic policy see the client's address.
  * - gcp: GKE's default external passthrough Network Load Balancer keeps client addresses; the
  *   annotation asks for the backend-service based one.
- * - azure: AKS's default public Standard Load Balancer keeps client addresses with Local; the health
- *   probe follows the Service's healthCheckNodePort.
+ * - azure: AKS's default public Standard Load Balancer keeps client addresses with Local (its health
+ *   probe follows the Service's healthCheckNodePort); the annotation only pins it public.
  */
 export const CLOUD_LOAD_BALANCER_ANNOTATIONS: Readonly<Record<"aws" | "gcp" | "azure", Readonly<Record<string, string>>>> = {
     aws: {
@@ -151,7 +152,7 @@ export function checkLoadBalancerSettings(value: z.output<typeof loadBalancerSet
 
 /** The kube-dns Service of a cluster, nginx's resolver unless one is given. */
 function kubeDns(clusterDomain: string): string {
-    return `kube-dns.kube-system.svc.${clusterDomain}`;
+    return serviceHost("kube-dns", "kube-system", clusterDomain);
 }
 
 /** Arguments of a LoadBalancerTier: the settings plus where it runs and what it proxies to. */

@@ -7,8 +7,8 @@ import { loadBalancerAlertRules, loadBalancerDashboards } from "./alerts";
 import { LoadBalancerTierArgs, loadBalancerTierArgsSchema, resolvedUpstreamSchema } from "./args";
 import { LOG_EXPORTER_PORT, NGINX_HTTP_PORT, renderLogExporterConfig, renderNginxConf, STUB_EXPORTER_PORT } from "./render";
 import { CONFIG_KEYS, LOG_EXPORTER_CONFIG, nginxConfOptions, nginxDeploymentSpec, nginxService } from "./specs";
+import { serviceHost } from "../dns";
 
-export { checkLoadBalancerSettings, loadBalancerSettingsSchema, loadBalancerTierArgsSchema } from "./args";
 export type { LoadBalancerTierArgs, ResolvedLoadBalancerTierArgs } from "./args";
 
 const TYPE = "LoadBalancerTier";
@@ -93,7 +93,7 @@ export class LoadBalancerTier extends pulumi.ComponentResource implements Observ
         this.serviceName = service.metadata.name;
         this.endpoint = pulumi.all([service.status, service.metadata.name, settings.namespace]).apply(([status, serviceName, namespace]) => {
             const ingress = status?.loadBalancer?.ingress?.[0];
-            return ingress?.hostname || ingress?.ip || `${serviceName}.${namespace}.svc.${settings.clusterDomain}`;
+            return ingress?.hostname || ingress?.ip || serviceHost(serviceName, namespace, settings.clusterDomain);
         });
         this.registerOutputs({
             serviceName: this.serviceName,

@@ -25,11 +25,11 @@ export const LOG_EXPORTER_PORT_NAME = "metrics-log";
 /** UDP port on 127.0.0.1 where the log exporter receives nginx's access log as syslog. */
 export const LOG_EXPORTER_SYSLOG_PORT = 5531;
 /** The metric namespace of the log exporter: metric names start with `nginx_`. */
-export const LOG_EXPORTER_NAMESPACE = "nginx";
+const LOG_EXPORTER_NAMESPACE = "nginx";
 /** The syslog tag nginx sends and the log exporter follows (it drops lines of other tags). */
 export const ACCESS_LOG_SYSLOG_TAG = "nginx";
 /** Name of the upstream block every proxied location passes to. */
-export const UPSTREAM_NAME = "gateways";
+const UPSTREAM_NAME = "gateways";
 
 /**
  * The access-log line the log exporter parses. It holds what the metrics need and nothing more:
@@ -45,7 +45,7 @@ export const METRICS_LOG_FORMAT = '$remote_addr "$request" $status $body_bytes_s
 export const LATENCY_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
- * Metric names the tier exports, for MonitoringStack's alert rules. The first two come from
+ * Metric names the tier exports, for its alert rules (alerts.ts). The first two come from
  * prometheus-nginxlog-exporter (namespace `nginx`): a counter labelled `method` and `status`, and
  * a histogram of $request_time. That exporter names its histogram `<ns>_http_response_time_seconds_hist`
  * (the un-suffixed `<ns>_http_response_time_seconds` is a summary with fixed 0.5/0.9/0.99

@@ -4,14 +4,17 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import {
+    Container,
     containerResources,
     containerSecurityContext,
     exporterSidecar,
     httpProbe,
     podSecurityContext,
+    PodSpec,
     ProbeTiming,
     scratchVolume,
     spreadAcrossNodes,
+    Volume,
 } from "../k8s";
 import type { ResolvedLoadBalancerTierArgs } from "./args";
 import {
@@ -99,7 +102,7 @@ export function terminationGracePeriodSeconds(args: Pick<ResolvedLoadBalancerTie
 }
 
 /** The nginx container: the mounted nginx.conf, probes on /healthz, the graceful stop. */
-export function nginxContainer(args: ResolvedLoadBalancerTierArgs): k8s.types.input.core.v1.Container {
+export function nginxContainer(args: ResolvedLoadBalancerTierArgs): Container {
     return {
         name: "nginx",
         image: args.image,
@@ -119,7 +122,7 @@ export function nginxContainer(args: ResolvedLoadBalancerTierArgs): k8s.types.in
 }
 
 /** nginx and its two metrics sidecars: nginx-prometheus-exporter (stub_status) and the access-log exporter. */
-export function nginxPodContainers(args: ResolvedLoadBalancerTierArgs): k8s.types.input.core.v1.Container[] {
+export function nginxPodContainers(args: ResolvedLoadBalancerTierArgs): Container[] {
     return [
         nginxContainer(args),
         exporterSidecar({
@@ -143,7 +146,7 @@ export function nginxPodContainers(args: ResolvedLoadBalancerTierArgs): k8s.type
 }
 
 /** Each container's file from the ConfigMap, and the writable run directory. */
-export function nginxPodVolumes(configMapName: pulumi.Input<string>): k8s.types.input.core.v1.Volume[] {
+export function nginxPodVolumes(configMapName: pulumi.Input<string>): Volume[] {
     const file = (key: string) => ({ name: configMapName, items: [{ key, path: key }] });
     return [
         { name: "config", configMap: file(CONFIG_KEYS.nginx) },
@@ -152,7 +155,6 @@ export function nginxPodVolumes(configMapName: pulumi.Input<string>): k8s.types.
     ];
 }
 
-/** The nginx pods' spec: non-root, spread across nodes, a grace period that covers the drain. */
 /** Objects the nginx pods refer to. */
 export interface NginxPodRefs {
     /** The ConfigMap with nginx.conf and the log exporter's config. */
@@ -161,7 +163,8 @@ export interface NginxPodRefs {
     serviceAccountName: pulumi.Input<string>;
 }
 
-export function nginxPodSpec(args: ResolvedLoadBalancerTierArgs, selector: Record<string, string>, refs: NginxPodRefs): k8s.types.input.core.v1.PodSpec {
+/** The nginx pods' spec: non-root, spread across nodes, a grace period that covers the drain. */
+export function nginxPodSpec(args: ResolvedLoadBalancerTierArgs, selector: Record<string, string>, refs: NginxPodRefs): PodSpec {
     return {
         serviceAccountName: refs.serviceAccountName,
         securityContext: podSecurityContext(NGINX_UID),

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { podServiceAccount, podTemplateAnnotations, serviceAccountWithRole, standardLabels, volumeClaimTemplate } from "../k8s";
+import { podServiceAccount, podTemplateAnnotations, serviceAccountWithRole, serviceHostOutput, standardLabels, volumeClaimTemplate } from "../k8s";
 import type { MetricsTarget } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -32,7 +32,6 @@ import {
     prometheusStatefulSetSpec,
 } from "./specs";
 
-export { checkMonitoringSettings, monitoringSettingsSchema, monitoringStackArgsSchema } from "./args";
 export type { MonitoringStackArgs, PortScrapeJob, ResolvedMonitoringStackArgs } from "./args";
 
 /** Where one of the stack's apps lives: its object name prefix, labels and namespace. */
@@ -91,13 +90,13 @@ export class MonitoringStack extends pulumi.ComponentResource {
 
         const prometheusService = this.createPrometheus(prometheus, resolved);
         this.prometheusServiceName = prometheusService.metadata.name;
-        this.prometheusUrl = pulumi.interpolate`http://${prometheusService.metadata.name}.${namespace}.svc.${resolved.clusterDomain}:${PROMETHEUS_PORT}`;
+        this.prometheusUrl = pulumi.interpolate`http://${serviceHostOutput(prometheusService.metadata.name, namespace, resolved.clusterDomain)}:${PROMETHEUS_PORT}`;
         this.createKubeStateMetrics(kubeStateMetrics, resolved);
         const grafanaObjects = this.createGrafana(grafana, resolved, this.prometheusUrl);
         this.grafanaAdminPassword = grafanaObjects.adminPassword;
         this.grafanaSecretName = grafanaObjects.secret.metadata.name;
         this.grafanaServiceName = grafanaObjects.service.metadata.name;
-        this.grafanaUrl = pulumi.interpolate`http://${grafanaObjects.service.metadata.name}.${namespace}.svc.${resolved.clusterDomain}:${GRAFANA_PORT}`;
+        this.grafanaUrl = pulumi.interpolate`http://${serviceHostOutput(grafanaObjects.service.metadata.name, namespace, resolved.clusterDomain)}:${GRAFANA_PORT}`;
         this.registerOutputs({
             prometheusUrl: this.prometheusUrl,
             grafanaUrl: this.grafanaUrl,

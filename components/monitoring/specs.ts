@@ -1,25 +1,28 @@
 // Pure builders of MonitoringStack's Kubernetes specs: the Prometheus StatefulSet, the
 // kube-state-metrics and Grafana Deployments, their Services and RBAC rules. No resources are
 // created here; the constructor passes the names of the objects these refer to.
-import * as k8s from "@pulumi/kubernetes";
+import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
+    Container,
     containerResources,
     containerSecurityContext,
+    EnvVar,
     httpProbe,
     podSecurityContext,
+    PodSpec,
     ProbeTiming,
     pvcRetentionPolicy,
     scrapeAnnotations,
     scratchVolume,
     secretEnv,
     selectorLabels,
+    ServiceSpec,
+    Volume,
     volumeClaimTemplate,
 } from "../k8s";
 import type { ResolvedMonitoringStackArgs } from "./args";
 import { ALERT_RULES_FILE, KUBELET_CA_FILE, KUBELET_TOKEN_FILE, PROMETHEUS_CONFIG_FILE } from "./render";
-
-type PodSpec = k8s.types.input.core.v1.PodSpec;
 
 export const PROMETHEUS_PORT = 9090;
 export const GRAFANA_PORT = 3000;
@@ -72,7 +75,7 @@ export const KUBE_STATE_METRICS_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
 ];
 
 /** A ClusterIP Service of one HTTP port, named `http` on both sides. */
-export function httpServiceSpec(labels: Record<string, string>, port: number): k8s.types.input.core.v1.ServiceSpec {
+export function httpServiceSpec(labels: Record<string, string>, port: number): ServiceSpec {
     return { type: "ClusterIP", selector: selectorLabels(labels), ports: [{ name: "http", port, targetPort: "http" }] };
 }
 
@@ -81,7 +84,7 @@ export function httpServiceSpec(labels: Record<string, string>, port: number): k
  * and (when kubelet TLS is verified) the cluster CA side by side, so the rendered file names them by
  * relative paths that are the same in the pod and in the live test.
  */
-export function prometheusConfigVolume(configMapName: pulumi.Input<string>, verifyKubeletTls: boolean): k8s.types.input.core.v1.Volume {
+export function prometheusConfigVolume(configMapName: pulumi.Input<string>, verifyKubeletTls: boolean): Volume {
     const files = [PROMETHEUS_CONFIG_FILE, ALERT_RULES_FILE].map((file) => ({ key: file, path: file }));
     const sources: k8s.types.input.core.v1.VolumeProjection[] = [
         { configMap: { name: configMapName, items: files } },
@@ -92,7 +95,7 @@ export function prometheusConfigVolume(configMapName: pulumi.Input<string>, veri
 }
 
 /** The Prometheus container: retention from the args, the lifecycle API for a manual /-/reload. */
-export function prometheusContainer(prometheus: ResolvedMonitoringStackArgs["prometheus"]): k8s.types.input.core.v1.Container {
+export function prometheusContainer(prometheus: ResolvedMonitoringStackArgs["prometheus"]): Container {
     return {
         name: "prometheus",
         image: prometheus.image,
@@ -168,7 +171,7 @@ export function kubeStateMetricsDeploymentSpec(kubeStateMetrics: ResolvedMonitor
 }
 
 /** kube-state-metrics' pod: the pods, workloads and HPAs of `namespace` only. */
-export function kubeStateMetricsPodSpec(kubeStateMetrics: ResolvedMonitoringStackArgs["kubeStateMetrics"], refs: KubeStateMetricsRefs): PodSpec {
+function kubeStateMetricsPodSpec(kubeStateMetrics: ResolvedMonitoringStackArgs["kubeStateMetrics"], refs: KubeStateMetricsRefs): PodSpec {
     return {
         serviceAccountName: refs.serviceAccountName,
         automountServiceAccountToken: true,
@@ -198,12 +201,12 @@ export function kubeStateMetricsPodSpec(kubeStateMetrics: ResolvedMonitoringStac
 }
 
 /** Grafana's data volume: its PVC when persistent, else an emptyDir of the same size. */
-export function grafanaDataVolume(grafana: ResolvedMonitoringStackArgs["grafana"], claimName: pulumi.Input<string> | undefined): k8s.types.input.core.v1.Volume {
+export function grafanaDataVolume(grafana: ResolvedMonitoringStackArgs["grafana"], claimName: pulumi.Input<string> | undefined): Volume {
     return claimName === undefined ? { name: "data", emptyDir: { sizeLimit: grafana.storage } } : { name: "data", persistentVolumeClaim: { claimName } };
 }
 
 /** Grafana's environment: admin credentials from the Secret, paths, and nothing calling home. */
-export function grafanaEnv(secretName: pulumi.Input<string>): k8s.types.input.core.v1.EnvVar[] {
+export function grafanaEnv(secretName: pulumi.Input<string>): EnvVar[] {
     return [
         secretEnv("GF_SECURITY_ADMIN_USER", secretName, "admin-user"),
         secretEnv("GF_SECURITY_ADMIN_PASSWORD", secretName, "admin-password"),
@@ -227,7 +230,7 @@ export interface GrafanaRefs {
     secretName: pulumi.Input<string>;
     provisioningConfigMapName: pulumi.Input<string>;
     dashboardsConfigMapName: pulumi.Input<string>;
-    dataVolume: k8s.types.input.core.v1.Volume;
+    dataVolume: Volume;
 }
 
 /** Grafana's Deployment: one pod, replaced (not rolled) because its volume and SQLite cannot be shared. */
@@ -245,7 +248,7 @@ export function grafanaDeploymentSpec(
 }
 
 /** Grafana's pod: the datasource and dashboards provisioned from ConfigMaps, its database on `dataVolume`. */
-export function grafanaPodSpec(grafana: ResolvedMonitoringStackArgs["grafana"], refs: GrafanaRefs): PodSpec {
+function grafanaPodSpec(grafana: ResolvedMonitoringStackArgs["grafana"], refs: GrafanaRefs): PodSpec {
     return {
         serviceAccountName: refs.serviceAccountName,
         automountServiceAccountToken: false,

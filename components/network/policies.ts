@@ -81,34 +81,20 @@ export interface NetworkPolicyInput {
     /** Every scrape target: the pods and the ports of their metrics endpoints (exporter sidecars, services). */
     metricsTargets: { name: string; labels: Record<string, string>; ports: number[] }[];
     /**
-     * Where the Kubernetes API is, for Patroni (its DCS) and Prometheus (service discovery).
-     * NetworkPolicies see the API server's endpoint address after the `kubernetes` Service is
-     * translated, which no label selects. Default: any address on 443 and 6443; narrow it with
-     * `kubectl get endpoints kubernetes -n default`.
+     * Where the Kubernetes API is, for Patroni (its DCS) and Prometheus (service discovery): an
+     * address no label selects. Fields, defaults and how to narrow them: network/args.ts.
      */
-    kubernetesApi?: { cidrs: string[]; ports: number[] };
+    kubernetesApi?: NetworkSettings["kubernetesApi"];
     /** Further pods that read the Kubernetes API (e.g. kube-state-metrics): each gets egress to it. */
     kubernetesApiClients?: { name: string; labels: Record<string, string> }[];
-    /**
-     * The kubelets Prometheus scrapes for volume statistics (PVC usage). Node addresses are no pods
-     * either. Default: any address on 10250; narrow it to the node CIDR.
-     */
-    kubelets?: { cidrs: string[]; ports: number[] };
-    /** Cluster DNS pods (default: `k8s-app: kube-dns` in kube-system), port 53 UDP and TCP. */
+    /** The kubelets Prometheus scrapes for volume statistics (PVC usage); see network/args.ts. */
+    kubelets?: NetworkSettings["kubelets"];
+    /** The cluster DNS pods and an optional NodeLocal DNSCache address; see network/args.ts. */
     dns?: ClusterDns;
 }
 
 /** Where the cluster DNS runs: its namespace's and pods' labels, its port, and a node-local cache. */
-export interface ClusterDns {
-    namespaceLabels: Record<string, string>;
-    podLabels: Record<string, string>;
-    port: number;
-    /**
-     * NodeLocal DNSCache's link-local address (usually 169.254.20.10), where pods of such clusters
-     * send their queries: no pod selector matches it, so it needs its own rule. Unset: no cache.
-     */
-    nodeLocalCacheAddress?: string;
-}
+type ClusterDns = NetworkSettings["dns"];
 
 /** Defaults of the optional inputs: the `network` settings' own defaults (network/args.ts). */
 export const NETWORK_POLICY_DEFAULTS: NetworkSettings = networkSettingsSchema.parse({});
@@ -207,6 +193,7 @@ function namespaceBaseline(dns: ClusterDns): RenderedPolicy[] {
                     {
                         to: [
                             { namespaceSelector: { matchLabels: { ...dns.namespaceLabels } }, podSelector: { matchLabels: { ...dns.podLabels } } },
+                            // A node-local cache answers on a link-local address, which no pod selector matches.
                             ...(dns.nodeLocalCacheAddress ? [{ ipBlock: { cidr: `${dns.nodeLocalCacheAddress}/32` } }] : []),
                         ],
                         ports: [
@@ -344,7 +331,7 @@ function monitoringPolicies(input: NetworkPolicyInput, endpoints: { apiEgress: E
 const DEFAULT_POLICY_PREFIX = "netpol";
 
 /** Labels of every NetworkPolicy object the stack creates. */
-export const NETWORK_POLICY_LABELS = standardLabels("prepx", "network-policies", "network-policy");
+const NETWORK_POLICY_LABELS = standardLabels("prepx", "network-policies", "network-policy");
 
 /**
  * Creates one `networking.k8s.io/v1` NetworkPolicy per rendered policy in `namespace`. Pass the

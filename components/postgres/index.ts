@@ -3,7 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { resolveImage } from "../images";
-import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, standardLabels } from "../k8s";
+import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
 import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE_JOBS } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -114,7 +114,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         const child: pulumi.CustomResourceOptions = { parent: this };
         const dataOpts: pulumi.CustomResourceOptions = { parent: this, protect: settings.protectData };
         const metadata = (objectName: string, objectLabels: Record<string, string>) => ({ name: objectName, namespace, labels: objectLabels });
-        const host = (service: string) => pulumi.interpolate`${service}.${namespace}.svc.${settings.clusterDomain}`;
+        const host = (service: string) => serviceHostOutput(service, namespace, settings.clusterDomain);
 
         const labels = standardLabels("postgres", name, "database");
         const poolerLabels = standardLabels("pgbouncer", name, "pooler");

@@ -6,18 +6,23 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { MetricsTarget } from "../observability";
 import {
+    type Container,
     containerResources,
     containerSecurityContext,
+    type EnvVar,
     exporterSidecar,
     httpProbe,
     podSecurityContext,
-    ProbeTiming,
+    type PodSpec,
+    type ProbeTiming,
     pvcRetentionPolicy,
     scratchVolume,
     secretEnv,
     selectorLabels,
+    type ServiceSpec,
     spreadAcrossNodes,
     tcpProbe,
+    type Volume,
     volumeClaimTemplate,
 } from "../k8s";
 import type { PgbouncerSettings, ResolvedPostgresClusterArgs } from "./args";
@@ -35,32 +40,26 @@ import {
     PostgresNames,
 } from "./render";
 
-type Container = k8s.types.input.core.v1.Container;
-type EnvVar = k8s.types.input.core.v1.EnvVar;
-type PodSpec = k8s.types.input.core.v1.PodSpec;
-type ServiceSpec = k8s.types.input.core.v1.ServiceSpec;
-type Volume = k8s.types.input.core.v1.Volume;
-
 /** Where patroni.yml and the post-bootstrap script are mounted (MEMBER_PATHS.postBootstrapScript is in it). */
-export const PATRONI_CONFIG_DIR = "/etc/patroni";
+const PATRONI_CONFIG_DIR = "/etc/patroni";
 /** The PVC's mount; PGDATA (MEMBER_PATHS.dataDir) is a directory inside it, not the volume's root. */
-export const DATA_MOUNT = "/var/lib/postgresql/data";
+const DATA_MOUNT = "/var/lib/postgresql/data";
 
 /** A leader's clean shutdown (checkpoint, release of the leader lock) needs a moment. */
-export const MEMBER_GRACE_PERIOD_SECONDS = 60;
+const MEMBER_GRACE_PERIOD_SECONDS = 60;
 /** PgBouncer's grace period: the Kubernetes default. */
-export const POOLER_GRACE_PERIOD_SECONDS = 30;
+const POOLER_GRACE_PERIOD_SECONDS = 30;
 
 /**
  * Probes on Patroni's REST health endpoints, each attempt allowed 5 s. The startup probe gives
  * Patroni 5 minutes (60 x 5 s) to answer /liveness at all.
  */
-export const PATRONI_STARTUP: ProbeTiming = { periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 };
-export const PATRONI_LIVENESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5 };
-export const PATRONI_READINESS: ProbeTiming = { periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 5 };
+const PATRONI_STARTUP: ProbeTiming = { periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 };
+const PATRONI_LIVENESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: 5 };
+const PATRONI_READINESS: ProbeTiming = { periodSeconds: 5, failureThreshold: 3, timeoutSeconds: 5 };
 /** PgBouncer leaves the Service after 15 s without accepting connections, and is restarted after a minute. */
-export const PGBOUNCER_READINESS: ProbeTiming = { periodSeconds: 5, failureThreshold: 3 };
-export const PGBOUNCER_LIVENESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 6 };
+const PGBOUNCER_READINESS: ProbeTiming = { periodSeconds: 5, failureThreshold: 3 };
+const PGBOUNCER_LIVENESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 6 };
 
 /** Mode of mounted config files (readable by the container's user) and of mounted secrets (owner only). */
 const CONFIG_FILE_MODE = 0o444;
@@ -102,7 +101,7 @@ export interface PoolerPodRefs {
 const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
 
 /** Patroni's per-member settings: the pod's identity from the downward API, the passwords from the Secret. */
-export function patroniEnv(credentialsSecret: pulumi.Input<string>): EnvVar[] {
+function patroniEnv(credentialsSecret: pulumi.Input<string>): EnvVar[] {
     return [
         fieldEnv("PATRONI_NAME", "metadata.name"),
         fieldEnv("PATRONI_KUBERNETES_NAMESPACE", "metadata.namespace"),

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, standardLabels } from "../k8s";
+import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceHostOutput, standardLabels } from "../k8s";
 import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -104,7 +104,7 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
             { parent: this, dependsOn: [statefulSet, clientService], replaceOnChanges: ["spec"], deleteBeforeReplace: true },
         );
 
-        this.serviceHost = pulumi.interpolate`${clientService.metadata.name}.${namespace}.svc.${settings.clusterDomain}`;
+        this.serviceHost = serviceHostOutput(clientService.metadata.name, namespace, settings.clusterDomain);
         this.headlessServiceName = headless.metadata.name;
         this.registerOutputs({
             seedNodes: this.seedNodes,

@@ -1,6 +1,7 @@
 // Pure renderers for the Redis cluster: redis.conf, the auth include, server arguments, node
 // addresses and the idempotent bootstrap script. The component puts them in a ConfigMap, a Secret
 // and a Job; the live tests run the very same text on real redis-server processes.
+import { serviceHost } from "../dns";
 
 /** The Redis client port. The cluster bus is always this + 10000. */
 export const REDIS_PORT = 6379;
@@ -21,7 +22,7 @@ export function statefulSetPodNames(statefulSet: string, count: number): string[
 
 /** The stable DNS name of a StatefulSet pod behind its headless Service. */
 export function podHostname(pod: string, headlessService: string, namespace: string, clusterDomain: string): string {
-    return `${pod}.${headlessService}.${namespace}.svc.${clusterDomain}`;
+    return `${pod}.${serviceHost(headlessService, namespace, clusterDomain)}`;
 }
 
 export interface RedisConfOptions {

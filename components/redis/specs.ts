@@ -4,16 +4,21 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import {
-    type ProbeTiming,
+    type Container,
     containerResources,
     containerSecurityContext,
     exporterSidecar,
     podSecurityContext,
+    type PodSpec,
+    type ProbeTiming,
     pvcRetentionPolicy,
     secretEnv,
     selectorLabels,
+    type ServicePort,
+    type ServiceSpec,
     shellProbe,
     spreadAcrossNodes,
+    type Volume,
     volumeClaimTemplate,
 } from "../k8s";
 import type { RedisSettings, ResolvedRedisClusterArgs } from "./args";
@@ -79,7 +84,7 @@ export function redisObjectNames(name: string): RedisObjectNames {
 export type RedisNodeLayout = Pick<RedisConfOptions, "bind" | "port" | "dataDir" | "authIncludePath">;
 
 /** A node in a pod: every interface, the PVC at /data, the Secret-mounted include. */
-export const POD_LAYOUT: RedisNodeLayout = { bind: "* -::*", port: REDIS_PORT, dataDir: DATA_DIR, authIncludePath: `${AUTH_DIR}/auth.conf` };
+const POD_LAYOUT: RedisNodeLayout = { bind: "* -::*", port: REDIS_PORT, dataDir: DATA_DIR, authIncludePath: `${AUTH_DIR}/auth.conf` };
 
 /** redis.conf's options from the cluster's settings; the layout is the pod's unless given. */
 export function redisConfOptions(
@@ -121,7 +126,7 @@ export interface RedisPodRefs {
 }
 
 /** The redis-server container: cluster node, announcing its stable hostname. */
-export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs): k8s.types.input.core.v1.Container {
+export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs): Container {
     // Kubernetes expands $(VAR) from the env below: each pod announces its own name.
     const announcedHostname = podHostname("$(POD_NAME)", names.headless, "$(POD_NAMESPACE)", args.clusterDomain);
     return {
@@ -152,7 +157,7 @@ export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjec
 }
 
 /** The redis_exporter sidecar, reading its node over loopback. */
-export function exporterContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "secretName">): k8s.types.input.core.v1.Container {
+export function exporterContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "secretName">): Container {
     return exporterSidecar({
         image: args.exporterImage,
         port: EXPORTER_PORT,
@@ -163,7 +168,7 @@ export function exporterContainer(args: ResolvedRedisClusterArgs, refs: Pick<Red
 }
 
 /** The node pod's volumes besides its PVC: redis.conf and the auth include. */
-export function redisVolumes(refs: RedisPodRefs): k8s.types.input.core.v1.Volume[] {
+export function redisVolumes(refs: RedisPodRefs): Volume[] {
     return [
         { name: "config", configMap: { name: refs.configMapName } },
         { name: "auth", secret: { secretName: refs.secretName, items: [{ key: "auth.conf", path: "auth.conf" }], defaultMode: AUTH_FILE_MODE } },
@@ -171,7 +176,7 @@ export function redisVolumes(refs: RedisPodRefs): k8s.types.input.core.v1.Volume
 }
 
 /** A node pod: redis-server and its exporter, as the redis user, one pod per node. */
-export function redisPodSpec(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs, labels: Record<string, string>): k8s.types.input.core.v1.PodSpec {
+export function redisPodSpec(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs, labels: Record<string, string>): PodSpec {
     return {
         serviceAccountName: refs.serviceAccountName,
         securityContext: podSecurityContext(REDIS_UID),
@@ -203,17 +208,17 @@ export function redisStatefulSetSpec(
     };
 }
 
-const CLIENT_PORT: k8s.types.input.core.v1.ServicePort = { name: "redis", port: REDIS_PORT, targetPort: "redis" };
-const BUS_PORT: k8s.types.input.core.v1.ServicePort = { name: "cluster-bus", port: CLUSTER_BUS_PORT, targetPort: "cluster-bus" };
+const CLIENT_PORT: ServicePort = { name: "redis", port: REDIS_PORT, targetPort: "redis" };
+const BUS_PORT: ServicePort = { name: "cluster-bus", port: CLUSTER_BUS_PORT, targetPort: "cluster-bus" };
 
 /** The headless Service behind the pods' stable names, client port and cluster bus. */
-export function headlessServiceSpec(selector: Record<string, string>): k8s.types.input.core.v1.ServiceSpec {
+export function headlessServiceSpec(selector: Record<string, string>): ServiceSpec {
     // Nodes must find each other before they are ready, or the cluster never forms.
     return { clusterIP: "None", publishNotReadyAddresses: true, selector, ports: [CLIENT_PORT, BUS_PORT] };
 }
 
 /** The client Service: any node; clients follow MOVED redirects to the others. */
-export function clientServiceSpec(selector: Record<string, string>): k8s.types.input.core.v1.ServiceSpec {
+export function clientServiceSpec(selector: Record<string, string>): ServiceSpec {
     return { type: "ClusterIP", selector, ports: [CLIENT_PORT] };
 }
 
@@ -228,7 +233,7 @@ export interface BootstrapRefs {
 }
 
 /** The bootstrap's redis-cli container, running the mounted script with the node image. */
-export function bootstrapContainer(args: ResolvedRedisClusterArgs, refs: Pick<BootstrapRefs, "secretName">): k8s.types.input.core.v1.Container {
+export function bootstrapContainer(args: ResolvedRedisClusterArgs, refs: Pick<BootstrapRefs, "secretName">): Container {
     return {
         name: "bootstrap",
         image: args.image,

@@ -1,13 +1,13 @@
 // `npm run test:cluster`: the stacks deployed with the real Pulumi engine (tools/engine) to a real
 // kube-apiserver with its controllers and scheduler (tools/cluster; kwok plays the kubelet: pods
 // become Ready, nothing runs). What the render-to-directory run cannot show: what the API server
-// accepts (every field validated) and whether the provider's awaits end. Steps a-f of issue 10.
-import * as fs from "fs";
+// accepts (every field validated) and whether the provider's awaits end. Steps a-f of issue 10; g
+// places pods by the stack's spread rule on kind's node shape.
 import * as path from "path";
 import { spreadAcrossNodes } from "../../components/k8s";
-import { CLUSTER_BIN, LOCAL_CONTEXT, LocalCluster, startCluster } from "../../tools/cluster/cluster";
+import { LOCAL_CONTEXT, LocalCluster, startCluster } from "../../tools/cluster/cluster";
 import { prepareStack } from "../../tools/cluster/deploy";
-import { describeStep, EngineSandbox, ENGINE_BIN, expectExit, PreviewJson, PROJECT_ROOT, readRenderFile } from "../engine/support";
+import { changes, CONFIG_CHANGES, EngineSandbox, previewPlan, renderStack, requireEngineBuilt, requireSuccess } from "../engine/support";
 import { apiPath, clusterReport, listNames, ObjectRef, strictDryRun, waitUntil } from "./support";
 
 jest.setTimeout(900_000);
@@ -24,10 +24,7 @@ interface RenderedObject {
 
 /** What `npm run render` says the stack creates: the objects the API server must hold afterwards. */
 async function renderedObjects(stack: string): Promise<RenderedObject[]> {
-    const out = path.join(sandbox.root, `render-${stack}`);
-    const render = await sandbox.exec(process.execPath, [path.join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/render.ts", "--stack", stack, "--out", out], project);
-    expectExit(render, 0, `npm run render ${stack}`);
-    return [...readRenderFile(path.join(out, "manifests.yaml")).values()].map((object) => ({
+    return [...(await renderStack(sandbox, project, stack)).values()].map((object) => ({
         ref: { apiVersion: object.apiVersion, kind: object.kind, name: object.metadata.name, namespace: object.metadata.namespace },
         manifest: object,
     }));
@@ -45,27 +42,18 @@ async function missing(objects: RenderedObject[]): Promise<string[]> {
 
 async function up(stack: string): Promise<number> {
     const result = await sandbox.withProgram(project, ["up", "--yes", "--skip-preview", "--stack", stack]);
-    expectExit(result, 0, `up ${stack}`);
+    requireSuccess(result, `up ${stack}`);
     return result.seconds;
-}
-
-async function preview(stack: string): Promise<PreviewJson> {
-    const result = await sandbox.withProgram(project, ["preview", "--stack", stack, "--json"]);
-    expectExit(result, 0, `preview ${stack}`);
-    return JSON.parse(result.stdout) as PreviewJson;
 }
 
 async function outputs(stack: string): Promise<Record<string, unknown>> {
     const result = await sandbox.cli(["stack", "output", "--json", "--stack", stack], project);
-    expectExit(result, 0, "stack output");
+    requireSuccess(result, "stack output");
     return JSON.parse(result.stdout) as Record<string, unknown>;
 }
 
 beforeAll(async () => {
-    for (const binary of ["pulumi", "pulumi-resource-kubernetes"]) {
-        if (!fs.existsSync(path.join(ENGINE_BIN, binary))) throw new Error(`${binary} is not built: run tools/engine/build.sh (npm run test:cluster does)`);
-    }
-    if (!fs.existsSync(path.join(CLUSTER_BIN, "kube-apiserver"))) throw new Error("the control plane is not built: run tools/cluster/build.sh (npm run test:cluster does)");
+    requireEngineBuilt("npm run test:cluster");
     const started = Date.now();
     cluster = await startCluster();
     clusterReport(`control plane and kwok nodes (a tainted control plane, two workers) up in ${((Date.now() - started) / 1000).toFixed(1)} s at ${cluster.server}`);
@@ -117,7 +105,7 @@ test("a. `pulumi up` of dev ends with every await met, the API server holds ever
 
 test("b. a preview afterwards has no changes", async () => {
     const result = await sandbox.withProgram(project, ["preview", "--expect-no-changes", "--stack", "dev"]);
-    expectExit(result, 0, "preview --expect-no-changes");
+    requireSuccess(result, "preview --expect-no-changes");
     clusterReport(`b. preview --expect-no-changes dev: passed in ${result.seconds.toFixed(1)} s`);
 });
 
@@ -142,23 +130,11 @@ async function claimUids(): Promise<string[]> {
     return claims.items.map((claim) => claim.metadata.uid).sort();
 }
 
-const CONFIG_CHANGES: Array<{ key: string; value: string; expected: string[]; rolls?: { kind: "deployments" | "statefulsets"; name: string } }> = [
-    { key: "loadBalancer.rateLimits.api.rate", value: "60", expected: ["update apps/v1:Deployment lb", "update core/v1:ConfigMap lb-config"], rolls: { kind: "deployments", name: "lb" } },
-    {
-        key: "postgres.parameters.work_mem",
-        value: "8MB",
-        expected: ["update apps/v1:StatefulSet postgres", "update core/v1:ConfigMap postgres-patroni"],
-        rolls: { kind: "statefulsets", name: "postgres" },
-    },
-    { key: "redis.maxmemory", value: "180mb", expected: ["update apps/v1:StatefulSet redis", "update core/v1:ConfigMap redis-config"], rolls: { kind: "statefulsets", name: "redis" } },
-    { key: "services[1].autoscaling.maxReplicas", value: "3", expected: ["update autoscaling/v2:HorizontalPodAutoscaler services-user-service"] },
-];
-
 test.each(CONFIG_CHANGES)("c. $key: up changes exactly the expected objects, the pods roll, nothing stateful is replaced", async ({ key, value, expected, rolls }) => {
     const claimsBefore = await claimUids();
     const before = rolls ? await rollout(rolls.kind, rolls.name) : undefined;
-    expectExit(await sandbox.cli(["config", "set", "--path", key, value, "--stack", "dev"], project), 0, `config set ${key}`);
-    const planned = (await preview("dev")).steps.filter((step) => step.op !== "same").map(describeStep).sort();
+    requireSuccess(await sandbox.cli(["config", "set", "--path", key, value, "--stack", "dev"], project), `config set ${key}`);
+    const planned = changes(await previewPlan(sandbox, project, "dev"));
     expect(planned).toEqual([...expected].sort());
     const seconds = await up("dev");
     expect(await claimUids()).toEqual(claimsBefore);
@@ -193,7 +169,7 @@ test("d. prod: up (the LoadBalancer gets its address from kwok), then destroy is
 test("e. `pulumi destroy` of dev removes every object; its PVCs go with it (retention Delete)", async () => {
     expect((await claimUids()).length).toBeGreaterThan(0);
     const destroy = await sandbox.withProgram(project, ["destroy", "--yes", "--skip-preview", "--stack", "dev"]);
-    expectExit(destroy, 0, "destroy dev");
+    requireSuccess(destroy, "destroy dev");
     const gone = await waitUntil("dev's objects gone", () => missing(devObjects), (absent) => absent.length === devObjects.length, 120_000);
     const claims = await waitUntil("dev's PVCs gone", claimUids, (uids) => uids.length === 0, 120_000);
     clusterReport(`e. destroy dev: ${gone.length}/${devObjects.length} objects gone, ${claims.length} PVCs left, ${destroy.seconds.toFixed(1)} s`);
@@ -203,12 +179,12 @@ test("e. `pulumi destroy` of dev removes every object; its PVCs go with it (rete
 /** Runs `up` of the bad-object fixture with `which`; `first` is applied once before, when given. */
 async function upBadObject(which: string, first?: string): Promise<{ code: number; output: string; seconds: number }> {
     const program = path.join(project, "tests/cluster/bad-object");
-    expectExit(await sandbox.cli(["stack", "init", which], program), 0, "stack init");
+    requireSuccess(await sandbox.cli(["stack", "init", which], program), "stack init");
     const settings = [`case=${which}`, `kubeconfig=${cluster.kubeconfig}`, `context=${LOCAL_CONTEXT}`, `version=${first ?? "1"}`].flatMap((pair) => ["--plaintext", pair]);
-    expectExit(await sandbox.cli(["config", "set-all", ...settings, "--stack", which], program), 0, "config");
+    requireSuccess(await sandbox.cli(["config", "set-all", ...settings, "--stack", which], program), "config");
     if (first !== undefined) {
-        expectExit(await sandbox.withProgram(program, ["up", "--yes", "--skip-preview", "--stack", which]), 0, "first up");
-        expectExit(await sandbox.cli(["config", "set", "version", String(Number(first) + 1), "--stack", which], program), 0, "config set version");
+        requireSuccess(await sandbox.withProgram(program, ["up", "--yes", "--skip-preview", "--stack", which]), "first up");
+        requireSuccess(await sandbox.cli(["config", "set", "version", String(Number(first) + 1), "--stack", which], program), "config set version");
     }
     const result = await sandbox.withProgram(program, ["up", "--yes", "--skip-preview", "--stack", which]);
     return { code: result.code, output: result.stdout + result.stderr, seconds: result.seconds };

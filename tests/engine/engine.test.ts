@@ -5,55 +5,32 @@
 import * as fs from "fs";
 import * as path from "path";
 import {
-    describeStep,
+    changes,
+    CONFIG_CHANGES,
     EngineSandbox,
-    ENGINE_BIN,
-    expectExit,
     manifestDifferences,
     newPassword,
-    PASSWORD_NAMES,
     PreviewJson,
+    previewPlan,
     PROJECT_ROOT,
     readRenderedDirectory,
-    readRenderFile,
+    renderStack,
     report,
+    requireEngineBuilt,
+    requireSuccess,
 } from "./support";
 
-// Every step runs the CLI; each command is bounded by support.ts' own timeout.
+// Every step runs the CLI; each command is bounded by the sandbox's own timeout.
 jest.setTimeout(600_000);
-
-// Stacks run here take a prebuilt PostgreSQL image: the docker provider cannot be built from any registry.
-const POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2";
 
 const sandbox = new EngineSandbox();
 let project: string;
 
-/** Applies what every stack run by the engine here needs: a prebuilt image and supplied passwords. */
-async function prepareStack(stack: string): Promise<void> {
-    expectExit(await sandbox.cli(["stack", "init", stack], project), 0, `stack init ${stack}`);
-    expectExit(await sandbox.cli(["config", "rm", "--path", "postgres.image.build", "--stack", stack], project), 0, "config rm");
-    expectExit(await sandbox.cli(["config", "set", "--path", "postgres.image.prebuilt", POSTGRES_IMAGE, "--stack", stack], project), 0, "config set");
-    const passwords = PASSWORD_NAMES.flatMap((name) => ["--secret", `passwords.${name}=${newPassword()}`]);
-    expectExit(await sandbox.cli(["config", "set-all", "--path", ...passwords, "--stack", stack], project), 0, "config set-all");
-}
-
-async function preview(stack: string, ...flags: string[]): Promise<PreviewJson> {
-    const result = await sandbox.withProgram(project, ["preview", "--stack", stack, "--json", ...flags]);
-    expectExit(result, 0, `preview ${stack}`);
-    return JSON.parse(result.stdout) as PreviewJson;
-}
-
-function changes(plan: PreviewJson): string[] {
-    return plan.steps.filter((step) => step.op !== "same").map(describeStep).sort();
-}
-
 beforeAll(async () => {
-    for (const binary of ["pulumi", "pulumi-resource-kubernetes"]) {
-        if (!fs.existsSync(path.join(ENGINE_BIN, binary))) throw new Error(`${binary} is not built: run tools/engine/build.sh (npm run test:engine does)`);
-    }
+    requireEngineBuilt("npm run test:engine");
     project = sandbox.copyProject("project");
-    await prepareStack("dev");
-    await prepareStack("prod");
+    await sandbox.initStack(project, "dev");
+    await sandbox.initStack(project, "prod");
 }, 120_000);
 
 afterAll(() => sandbox.dispose());
@@ -61,7 +38,7 @@ afterAll(() => sandbox.dispose());
 test("a. `pulumi preview` of dev and prod succeeds", async () => {
     for (const stack of ["dev", "prod"]) {
         const started = Date.now();
-        const plan = await preview(stack);
+        const plan = await previewPlan(sandbox, project, stack);
         const errors = (plan.diagnostics ?? []).filter((diagnostic) => diagnostic.severity === "error");
         expect(errors).toEqual([]);
         expect(plan.changeSummary.create).toBeGreaterThan(50);
@@ -72,15 +49,11 @@ test("a. `pulumi preview` of dev and prod succeeds", async () => {
 
 test("b. `pulumi up` of dev through the kubernetes provider writes the objects `npm run render` shows", async () => {
     const manifests = path.join(sandbox.root, "manifests-dev");
-    expectExit(await sandbox.cli(["config", "set", "renderYamlToDirectory", manifests, "--stack", "dev"], project), 0, "config set");
+    requireSuccess(await sandbox.cli(["config", "set", "renderYamlToDirectory", manifests, "--stack", "dev"], project), "config set");
     const up = await sandbox.withProgram(project, ["up", "--yes", "--skip-preview", "--stack", "dev"]);
-    expectExit(up, 0, "up dev");
+    requireSuccess(up, "up dev");
     const engineObjects = readRenderedDirectory(manifests);
-
-    const renderDir = path.join(sandbox.root, "render-dev");
-    const render = await sandbox.exec(process.execPath, [path.join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/render.ts", "--stack", "dev", "--out", renderDir], project);
-    expectExit(render, 0, "npm run render");
-    const renderObjects = readRenderFile(path.join(renderDir, "manifests.yaml"));
+    const renderObjects = await renderStack(sandbox, project, "dev");
 
     const differences = manifestDifferences(engineObjects, renderObjects);
     for (const difference of differences) report(`b. ${difference}`);
@@ -91,51 +64,20 @@ test("b. `pulumi up` of dev through the kubernetes provider writes the objects `
 
 test("c. a second preview has no changes (no perpetual diff)", async () => {
     const result = await sandbox.withProgram(project, ["preview", "--expect-no-changes", "--stack", "dev"]);
-    expectExit(result, 0, "preview --expect-no-changes");
+    requireSuccess(result, "preview --expect-no-changes");
     report(`c. preview --expect-no-changes dev: passed in ${result.seconds.toFixed(1)} s`);
 });
 
-// Each change a user makes, and exactly what it may touch: the config object in place and a roll of
-// the pods that read it (checksum annotation), never a replacement.
-const CONFIG_CHANGES: Array<{ what: string; key: string; value: string; expected: string[] }> = [
-    {
-        what: "an nginx rate",
-        key: "loadBalancer.rateLimits.api.rate",
-        value: "60",
-        expected: ["update apps/v1:Deployment lb", "update core/v1:ConfigMap lb-config"],
-    },
-    {
-        what: "a PostgreSQL runtime parameter",
-        key: "postgres.parameters.work_mem",
-        value: "8MB",
-        expected: ["update apps/v1:StatefulSet postgres", "update core/v1:ConfigMap postgres-patroni"],
-    },
-    {
-        what: "Redis maxmemory",
-        key: "redis.maxmemory",
-        // Within 80% of dev's 256Mi limit (the maxmemory rule); 256mb, used before that rule, is refused.
-        value: "180mb",
-        expected: ["update apps/v1:StatefulSet redis", "update core/v1:ConfigMap redis-config"],
-    },
-    {
-        what: "a service's replica bounds",
-        key: "services[1].autoscaling.maxReplicas",
-        value: "3",
-        expected: ["update autoscaling/v2:HorizontalPodAutoscaler services-user-service"],
-    },
-];
-
 test.each(CONFIG_CHANGES)("d. $what ($key) updates exactly the expected objects, replacing nothing", async ({ key, value, expected }) => {
     const original = await sandbox.cli(["config", "get", "--path", key, "--stack", "dev"], project);
-    expectExit(original, 0, `config get ${key}`);
-    expectExit(await sandbox.cli(["config", "set", "--path", key, value, "--stack", "dev"], project), 0, `config set ${key}`);
+    requireSuccess(original, `config get ${key}`);
+    requireSuccess(await sandbox.cli(["config", "set", "--path", key, value, "--stack", "dev"], project), `config set ${key}`);
     try {
-        const plan = await preview("dev");
-        const planned = changes(plan);
+        const planned = changes(await previewPlan(sandbox, project, "dev"));
         report(`d. ${key} ${original.stdout.trim()} -> ${value}: ${planned.join("; ")}`);
         expect(planned).toEqual([...expected].sort());
     } finally {
-        expectExit(await sandbox.cli(["config", "set", "--path", key, original.stdout.trim(), "--stack", "dev"], project), 0, `restore ${key}`);
+        requireSuccess(await sandbox.cli(["config", "set", "--path", key, original.stdout.trim(), "--stack", "dev"], project), `restore ${key}`);
     }
 });
 
@@ -143,7 +85,7 @@ test("e. a consumer stack with two copies of every component, installed from the
     const packDir = path.join(sandbox.root, "pack");
     fs.mkdirSync(packDir);
     const pack = await sandbox.exec("npm", ["pack", "--silent", "--pack-destination", packDir], project);
-    expectExit(pack, 0, "npm pack");
+    requireSuccess(pack, "npm pack");
     const tarball = path.join(packDir, pack.stdout.trim().split("\n").pop() ?? "");
 
     const consumer = path.join(sandbox.root, "consumer");
@@ -166,20 +108,20 @@ test("e. a consumer stack with two copies of every component, installed from the
     );
     // The install hook of @pulumi/kubernetes only tries to download its plugin; offline it would fail.
     const install = await sandbox.exec("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"], consumer);
-    expectExit(install, 0, "npm install");
+    requireSuccess(install, "npm install");
     expect(fs.lstatSync(path.join(consumer, "node_modules/prepx-platform")).isSymbolicLink()).toBe(false);
     // The consumer type-checks against the packed declarations, not the sources.
     const typecheck = await sandbox.exec(process.execPath, [path.join(PROJECT_ROOT, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", "."], consumer);
-    expectExit(typecheck, 0, "tsc --noEmit in the consumer");
+    requireSuccess(typecheck, "tsc --noEmit in the consumer");
 
-    expectExit(await sandbox.cli(["stack", "init", "test"], consumer), 0, "stack init");
+    requireSuccess(await sandbox.cli(["stack", "init", "test"], consumer), "stack init");
     const passwords = ["blue", "green"].flatMap((copy) =>
         ["cache", "superuser", "replication", "app", "monitor", "restapi", "grafana"].flatMap((name) => ["--secret", `consumer:password-${copy}-${name}=${newPassword()}`]),
     );
-    expectExit(await sandbox.cli(["config", "set-all", ...passwords, "--plaintext", `consumer:renderYamlToDirectory=${path.join(sandbox.root, "manifests-consumer")}`, "--stack", "test"], consumer), 0, "config");
+    requireSuccess(await sandbox.cli(["config", "set-all", ...passwords, "--plaintext", `consumer:renderYamlToDirectory=${path.join(sandbox.root, "manifests-consumer")}`, "--stack", "test"], consumer), "config");
 
     const result = await sandbox.withProgram(consumer, ["preview", "--stack", "test", "--json"]);
-    expectExit(result, 0, "consumer preview");
+    requireSuccess(result, "consumer preview");
     const plan = JSON.parse(result.stdout) as PreviewJson;
     const objects = plan.steps.filter((step) => step.newState?.inputs?.metadata?.name !== undefined && step.newState.type.startsWith("kubernetes:"));
     const names = objects.map((step) => `${step.newState?.inputs?.kind} ${step.newState?.inputs?.metadata?.namespace}/${step.newState?.inputs?.metadata?.name}`);
@@ -193,9 +135,9 @@ test("e. a consumer stack with two copies of every component, installed from the
 test("f. `pulumi destroy` of prod is refused by protect and deletes nothing", async () => {
     const manifests = path.join(sandbox.root, "manifests-prod");
     // Written to a directory instead of prod's cluster, which therefore is not named (config.ts).
-    expectExit(await sandbox.cli(["config", "rm", "kubeContext", "--stack", "prod"], project), 0, "config rm kubeContext");
-    expectExit(await sandbox.cli(["config", "set", "renderYamlToDirectory", manifests, "--stack", "prod"], project), 0, "config set");
-    expectExit(await sandbox.withProgram(project, ["up", "--yes", "--skip-preview", "--stack", "prod"]), 0, "up prod");
+    requireSuccess(await sandbox.cli(["config", "rm", "kubeContext", "--stack", "prod"], project), "config rm kubeContext");
+    requireSuccess(await sandbox.cli(["config", "set", "renderYamlToDirectory", manifests, "--stack", "prod"], project), "config set");
+    requireSuccess(await sandbox.withProgram(project, ["up", "--yes", "--skip-preview", "--stack", "prod"]), "up prod");
     const before = readRenderedDirectory(manifests).size;
     const exported = async () => (JSON.parse((await sandbox.cli(["stack", "export", "--stack", "prod"], project)).stdout) as { deployment: { resources: unknown[] } }).deployment.resources.length;
     const resourcesBefore = await exported();

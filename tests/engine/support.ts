@@ -1,22 +1,21 @@
-// Helpers of the engine test: a sandbox with its own Pulumi home, file backend and passphrase, the
-// real CLI (tools/engine/bin) run on a program through tools/engine/pulumi.ts, and readers for the
-// manifests that renderYamlToDirectory and `npm run render` write.
+// Helpers of the engine and cluster tests around the sandbox of tools/engine/sandbox.ts (the real CLI
+// with its own Pulumi home, file backend and passphrase): previews and their changes, and readers
+// for the manifests that renderYamlToDirectory and `npm run render` write.
 import * as fs from "fs";
 import * as path from "path";
 import { parseAllDocuments } from "yaml";
+import { EngineSandbox, ENGINE_BIN, requireSuccess, TSX_CLI } from "../../tools/engine/sandbox";
+export { EngineSandbox, newPassword, PROJECT_ROOT, requireSuccess } from "../../tools/engine/sandbox";
 
-export { CommandResult, EngineSandbox, ENGINE_BIN, newPassword, PASSWORD_NAMES, PROJECT_ROOT } from "../../tools/engine/sandbox";
-import type { CommandResult } from "../../tools/engine/sandbox";
-
-/** Fails with the command's output when it did not exit as expected. */
-export function expectExit(result: CommandResult, code: number, what: string): void {
-    if (result.code !== code) {
-        throw new Error(`${what}: exit ${result.code}, expected ${code}\n--- stdout\n${result.stdout.slice(-6000)}\n--- stderr\n${result.stderr.slice(-6000)}`);
+/** Throws unless tools/engine/build.sh has built the CLI and the provider (`script` builds them first). */
+export function requireEngineBuilt(script: string): void {
+    for (const binary of ["pulumi", "pulumi-resource-kubernetes"]) {
+        if (!fs.existsSync(path.join(ENGINE_BIN, binary))) throw new Error(`${binary} is not built: run tools/engine/build.sh (${script} does)`);
     }
 }
 
 /** One step of `pulumi preview --json`. */
-export interface PlanStep {
+interface PlanStep {
     op: string;
     urn: string;
     newState?: { type: string; inputs?: { kind?: string; metadata?: { name?: string; namespace?: string } } };
@@ -28,13 +27,66 @@ export interface PreviewJson {
     diagnostics?: { severity: string; message: string }[];
 }
 
-/** `<op> <type without package> <name>`, e.g. `update core/v1:ConfigMap lb-config`. */
-export function describeStep(step: PlanStep): string {
+/** `pulumi preview --json` of `stack` in `project`, which must succeed. */
+export async function previewPlan(sandbox: EngineSandbox, project: string, stack: string): Promise<PreviewJson> {
+    const result = await sandbox.withProgram(project, ["preview", "--stack", stack, "--json"]);
+    requireSuccess(result, `preview ${stack}`);
+    return JSON.parse(result.stdout) as PreviewJson;
+}
+
+/** What a plan changes: each step that is not `same`, as `<op> <type without package> <name>` (e.g. `update core/v1:ConfigMap lb-config`), sorted. */
+export function changes(plan: PreviewJson): string[] {
+    return plan.steps.filter((step) => step.op !== "same").map(describeStep).sort();
+}
+
+function describeStep(step: PlanStep): string {
     // urn:pulumi:<stack>::<project>::<parent types $ type>::<name>
     const [, , typeChain, name] = step.urn.split("::");
     const type = typeChain.split("$").pop() ?? typeChain;
     return `${step.op} ${type.replace(/^kubernetes:/, "")} ${name}`;
 }
+
+/**
+ * Each config change a user makes, and exactly what it may touch: the config object in place and a
+ * roll of the pods that read it (checksum annotation on `rolls`), or the HPA; never a replacement.
+ * The engine test previews each change; the cluster test applies it and watches `rolls` roll.
+ */
+export const CONFIG_CHANGES: Array<{
+    what: string;
+    key: string;
+    value: string;
+    expected: string[];
+    rolls?: { kind: "deployments" | "statefulsets"; name: string };
+}> = [
+    {
+        what: "an nginx rate",
+        key: "loadBalancer.rateLimits.api.rate",
+        value: "60",
+        expected: ["update apps/v1:Deployment lb", "update core/v1:ConfigMap lb-config"],
+        rolls: { kind: "deployments", name: "lb" },
+    },
+    {
+        what: "a PostgreSQL runtime parameter",
+        key: "postgres.parameters.work_mem",
+        value: "8MB",
+        expected: ["update apps/v1:StatefulSet postgres", "update core/v1:ConfigMap postgres-patroni"],
+        rolls: { kind: "statefulsets", name: "postgres" },
+    },
+    {
+        what: "Redis maxmemory",
+        key: "redis.maxmemory",
+        // Within 80% of dev's 256Mi limit (the maxmemory rule); 256mb, used before that rule, is refused.
+        value: "180mb",
+        expected: ["update apps/v1:StatefulSet redis", "update core/v1:ConfigMap redis-config"],
+        rolls: { kind: "statefulsets", name: "redis" },
+    },
+    {
+        what: "a service's replica bounds",
+        key: "services[1].autoscaling.maxReplicas",
+        value: "3",
+        expected: ["update autoscaling/v2:HorizontalPodAutoscaler services-user-service"],
+    },
+];
 
 /** A Kubernetes object as written to YAML. */
 interface ManifestObject {
@@ -73,8 +125,12 @@ export function readRenderedDirectory(dir: string): Map<string, ManifestObject> 
     return objects;
 }
 
-/** Every object of `npm run render`'s manifests.yaml, by `<kind> <namespace>/<name>`. */
-export function readRenderFile(file: string): Map<string, ManifestObject> {
+/** Runs `npm run render` of `stack` in the project copy `project`: every object of its manifests.yaml, by `<kind> <namespace>/<name>`. */
+export async function renderStack(sandbox: EngineSandbox, project: string, stack: string): Promise<Map<string, ManifestObject>> {
+    const out = path.join(sandbox.root, `render-${stack}`);
+    const render = await sandbox.exec(process.execPath, [TSX_CLI, "scripts/render.ts", "--stack", stack, "--out", out], project);
+    requireSuccess(render, `npm run render ${stack}`);
+    const file = path.join(out, "manifests.yaml");
     return new Map(parseObjects(fs.readFileSync(file, "utf8"), file).map((object) => [identity(object), object]));
 }
 

@@ -3,9 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { find, ofType, RecordedResource } from "./mocks";
 import { parseAlertRules } from "./monitoring-files";
 
-/** What the stack's monitoring must hold: each rule's threshold as it appears in its expression (null = not rendered). */
-export interface MonitoringExpectations {
+/** What differs between the stacks' composed checks. */
+export interface StackExpectations {
+    /** Each alert rule's threshold as it appears in its expression (null = not rendered). */
     rules: Record<string, string | null>;
+    /** The dashboards Grafana is given, by file name. */
     dashboards: string[];
     /** The kubeconfig context the provider is given (undefined: kubectl's current context). */
     kubeContext?: string;
@@ -51,14 +53,14 @@ const POLICIES = [
 export function describeComposedStack(
     get: () => { recorded: RecordedResource[]; program: StackOutputs },
     namespace: string,
-    monitoring: MonitoringExpectations,
+    expected: StackExpectations,
 ): void {
     describe("the composed stack", () => {
         test("each of the five components exists once, every Kubernetes object through the explicit provider", () => {
             const { recorded } = get();
             for (const type of COMPONENT_TYPES) expect(ofType(recorded, type)).toHaveLength(1);
             const provider = find(recorded, "pulumi:providers:kubernetes", "k8s");
-            expect(provider.inputs.context).toBe(monitoring.kubeContext);
+            expect(provider.inputs.context).toBe(expected.kubeContext);
             for (const object of recorded.filter((r) => r.type.startsWith("kubernetes:"))) {
                 expect(`${object.type} ${object.name} ${object.provider}`).toContain(`${object.type} ${object.name} ${provider.urn}::`);
             }
@@ -96,14 +98,14 @@ export function describeComposedStack(
         test("MonitoringStack renders every component's rules with the stack's counts and thresholds, and every dashboard", async () => {
             const data = find(get().recorded, "kubernetes:core/v1:ConfigMap", "monitoring-prometheus-config").inputs.data;
             const rules = parseAlertRules(await data["alerts.yml"]);
-            for (const [alert, threshold] of Object.entries(monitoring.rules)) {
+            for (const [alert, threshold] of Object.entries(expected.rules)) {
                 const rule = rules.find((candidate) => candidate.alert === alert);
                 if (threshold === null) expect(rule).toBeUndefined();
                 else expect(`${alert}: ${rule?.expr}`).toContain(threshold);
             }
             for (const rule of rules) expect(rule.labels).toEqual({ severity: rule.labels.severity, namespace });
             const dashboards = find(get().recorded, "kubernetes:core/v1:ConfigMap", "monitoring-grafana-dashboards").inputs.data;
-            expect(Object.keys(dashboards).sort()).toEqual([...monitoring.dashboards].sort());
+            expect(Object.keys(dashboards).sort()).toEqual([...expected.dashboards].sort());
         });
 
         test("every pod runs as a ServiceAccount of the stack, which carries the stack's image pull Secrets", () => {
@@ -111,11 +113,11 @@ export function describeComposedStack(
             const accounts = new Map(ofType(recorded, "kubernetes:core/v1:ServiceAccount").map((account) => [account.inputs.metadata.name as string, account.inputs]));
             const workloads = recorded.filter((r) => ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job"].includes(r.type));
             expect(workloads.length).toBeGreaterThan(8);
-            const expected = monitoring.imagePullSecrets.map((name) => ({ name }));
+            const pullSecrets = expected.imagePullSecrets.map((name) => ({ name }));
             for (const workload of workloads) {
                 const accountName: string | undefined = workload.inputs.spec.template.spec.serviceAccountName;
                 const account = accountName === undefined ? undefined : accounts.get(accountName);
-                expect(`${workload.name}: ${accountName} ${JSON.stringify(account?.imagePullSecrets ?? [])}`).toBe(`${workload.name}: ${accountName} ${JSON.stringify(expected)}`);
+                expect(`${workload.name}: ${accountName} ${JSON.stringify(account?.imagePullSecrets ?? [])}`).toBe(`${workload.name}: ${accountName} ${JSON.stringify(pullSecrets)}`);
                 expect(account).toBeDefined();
             }
         });

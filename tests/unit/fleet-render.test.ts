@@ -1,5 +1,6 @@
 // The fleet's contract as text: the documented environment variables and the services' DNS names.
-import { ENV_DOCS, headlessServiceName, rateLimitEnvNames, serviceHost } from "../../components/fleet/render";
+import { serviceHost } from "../../components/dns";
+import { ENV_DOCS, headlessServiceName, rateLimitEnvNames } from "../../components/fleet/render";
 
 describe("the environment contract", () => {
     test("every documented variable has a meaning; names are unique", () => {

@@ -222,7 +222,7 @@ describe("pod", () => {
         expect([changed.spec.terminationGracePeriodSeconds, changed.metadata.annotations["prometheus.io/path"]]).toEqual([60, "/prom"]);
     });
 
-    test("pods spread across nodes (hard) and zones (soft), counting only the same revision", () => {
+    test("pods spread across nodes and zones as a preference, counting only the same revision", () => {
         const selector = { "app.kubernetes.io/name": "user-service", "app.kubernetes.io/instance": "user-service", "app.kubernetes.io/component": "service" };
         expect(servicePodTemplate(user, settings, inputs).spec.topologySpreadConstraints).toEqual([
             { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", nodeTaintsPolicy: "Honor", labelSelector: { matchLabels: selector }, matchLabelKeys: ["pod-template-hash"] },

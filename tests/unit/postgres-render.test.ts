@@ -31,14 +31,14 @@ const PLAN = {
     maintenance_work_mem: "512MB",
     max_connections: 500,
     superuser_reserved_connections: 5,
-    wal_level: "replica",
+    wal_level: "replica" as const,
     max_wal_senders: 10,
     max_replication_slots: 10,
 };
 
 /** The args the renderers read, with the plan's sizing (the component's defaults, postgres-config.test.ts). */
 const ARGS = {
-    parameters: { ...PLAN, wal_level: "replica" as const },
+    parameters: PLAN,
     patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 },
     synchronousMode: true,
     database: "prepx",

@@ -63,9 +63,7 @@ describe("refused args", () => {
     test("a misspelt key is an error, not a silent default", () => {
         expect(refusal({ replcasPerMaster: 0 })).toBe("RedisCluster bad: replcasPerMaster is not a known key (got 0)");
         expect(refusal({ resources: { requests: { cpu: "1", memory: "1Gi" }, limit: { cpu: "1", memory: "1Gi" } } })).toBe(
-            [
-                'RedisCluster bad: resources.limit is not a known key (got {"cpu":"1","memory":"1Gi"})',
-            ].join("\n"),
+            'RedisCluster bad: resources.limit is not a known key (got {"cpu":"1","memory":"1Gi"})',
         );
     });
 
@@ -128,11 +126,13 @@ describe("maxmemory leaves 20% of the memory limit for buffers and the AOF rewri
     });
 
     test.each([
-        ["dev", "200mb of 256Mi (78%)"],
-        ["prod", "6gb of 8Gi (75%)"],
-    ])("the %s stack's section passes: %s", (stack) => {
+        ["dev", "200mb", "256Mi", "78%"],
+        ["prod", "6gb", "8Gi", "75%"],
+    ])("the %s stack's section passes: %s of %s (%s)", (stack, maxmemory, limit) => {
         // prod's file leaves the section out: the defaults are its sizing.
         const section = readStackConfig(stack).redis ?? {};
-        expect(redisSettingsSchema.superRefine(checkRedisSettings, onlyWhenValid).safeParse(section).error?.issues).toBeUndefined();
+        const result = redisSettingsSchema.superRefine(checkRedisSettings, onlyWhenValid).safeParse(section);
+        expect(result.error?.issues).toBeUndefined();
+        expect([result.data?.maxmemory, result.data?.resources.limits.memory]).toEqual([maxmemory, limit]);
     });
 });

@@ -6,8 +6,9 @@
 #   kube-controller-manager   the same
 #   kube-scheduler            the same
 #   kwok                      sigs.k8s.io/kwok v0.8.0, the controller that plays the kubelet of fake nodes
-# Each binary is rebuilt only when its wrapper module, this script or the Go version changed (a stamp
-# per binary, as tools/engine/build.sh does); Go's module and build caches make a rebuild incremental.
+# Each binary is rebuilt only when its wrapper module, this script, tools/stamps.sh or the Go version
+# changed (a stamp per binary, as for tools/engine/build.sh); Go's module and build caches make a
+# rebuild incremental.
 set -euo pipefail
 cd "$(dirname "$0")"
 CLUSTER_DIR=$(pwd)
@@ -22,22 +23,6 @@ KWOK_VERSION=v0.8.0
 BUILD_SCRIPT="$CLUSTER_DIR/build.sh"
 # shellcheck source=../stamps.sh
 source "$CLUSTER_DIR/../stamps.sh"
-
-# Builds `binaries` from a wrapper module unless they are up to date.
-build() {
-  local module=$1 label=$2; shift 2
-  local binaries=("$@")
-  local fingerprint_value
-  fingerprint_value=$(fingerprint "$module/go.mod" "$module/go.sum")
-  if up_to_date "$fingerprint_value" "${binaries[@]}"; then
-    echo "cluster: ${binaries[*]} up to date"
-    return
-  fi
-  local start=$SECONDS
-  "build_$module"
-  write_stamp "$fingerprint_value" "${binaries[@]}"
-  echo "cluster: built $label in $((SECONDS - start)) s"
-}
 
 build_etcd() {
   (cd etcd && go build -trimpath -ldflags "-s -w" -o "$BIN_DIR/etcd" go.etcd.io/etcd/server/v3)

@@ -5,16 +5,16 @@
 // Everything listens on 127.0.0.1 on free ports, lives in one temp dir and is stopped by PID.
 //
 // `tsx tools/cluster/cluster.ts up [--dir <dir>]` starts one and prints its kubeconfig; Ctrl-C stops it.
-// The nodes have kind's shape (DEFAULT_NODES): one tainted control-plane node and two workers.
+// The nodes have kind's shape (NODES): one tainted control-plane node and two workers.
 import { ChildProcess, execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
-import { runMain } from "../../scripts/cli";
+import { parseFlags, runMain } from "../../scripts/cli";
 
-export const CLUSTER_BIN = path.join(__dirname, "bin");
+const CLUSTER_BIN = path.join(__dirname, "bin");
 /** The kubeconfig context of every local cluster. */
 export const LOCAL_CONTEXT = "prepx-local";
 /** Stages kwok moves objects through (assembled by build.sh from kwok's module plus ours). */
@@ -25,7 +25,7 @@ const POD_CIDR = "10.244.0.0/16";
 const READY_TIMEOUT_MS = 60_000;
 
 /** A fake node kwok keeps Ready. */
-export interface FakeNode {
+interface FakeNode {
     name: string;
     zone: string;
     cpu: string;
@@ -40,7 +40,7 @@ export interface FakeNode {
  * requests at its HPA minimum (about 60 cores); the tainted node is what made a hard hostname spread
  * leave pods Pending.
  */
-export const DEFAULT_NODES: FakeNode[] = [
+const NODES: FakeNode[] = [
     { name: "kwok-control-plane", zone: "zone-a", cpu: "8", memory: "16Gi", pods: 110, taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] },
     { name: "kwok-worker-0", zone: "zone-a", cpu: "96", memory: "384Gi", pods: 250 },
     { name: "kwok-worker-1", zone: "zone-b", cpu: "96", memory: "384Gi", pods: 250 },
@@ -60,8 +60,6 @@ export interface LocalCluster {
     readonly kubeconfig: string;
     /** https://127.0.0.1:<port> */
     readonly server: string;
-    /** PID of each process, by component. */
-    readonly pids: Readonly<Record<string, number>>;
     /** One request to the API server as the admin; the body is sent as JSON (or as `contentType`, e.g. an apply patch). */
     request(method: string, apiPath: string, body?: unknown, contentType?: string): Promise<ApiResponse>;
     /** Stops every process (SIGTERM, then SIGKILL after 10 s) and, unless kept, removes the dir. */
@@ -184,7 +182,7 @@ function plainHttpOk(url: string): Promise<boolean> {
 }
 
 /** Starts a control plane with kwok nodes. The caller must `stop()` it (the test's afterAll does). */
-export async function startCluster(options: { dir?: string; nodes?: FakeNode[] } = {}): Promise<LocalCluster> {
+export async function startCluster(options: { dir?: string } = {}): Promise<LocalCluster> {
     for (const binary of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]) {
         if (!fs.existsSync(path.join(CLUSTER_BIN, binary))) throw new Error(`${binary} is not built: run tools/cluster/build.sh (npm run test:cluster does)`);
     }
@@ -195,8 +193,7 @@ export async function startCluster(options: { dir?: string; nodes?: FakeNode[] }
     const server = `https://127.0.0.1:${apiserverPort}`;
     const kubeconfig = writeKubeconfig(dir, server);
     const file = (name: string) => path.join(dir, name);
-    const processes: { name: string; child: ChildProcess }[] = [];
-    const pids: Record<string, number> = {};
+    const children: ChildProcess[] = [];
 
     const start = (name: string, args: string[]): string => {
         const logFile = file(`logs/${name}.log`);
@@ -204,13 +201,12 @@ export async function startCluster(options: { dir?: string; nodes?: FakeNode[] }
         const child = spawn(path.join(CLUSTER_BIN, name), args, { cwd: dir, stdio: ["ignore", log, log], env: { ...process.env, KWOK_WORKDIR: file("kwok") } });
         fs.closeSync(log);
         if (child.pid === undefined) throw new Error(`${name} did not start`);
-        processes.push({ name, child });
-        pids[name] = child.pid;
+        children.push(child);
         return logFile;
     };
 
     const stop = async (stopOptions: { keepDir?: boolean } = {}): Promise<void> => {
-        for (const { child } of [...processes].reverse()) {
+        for (const child of [...children].reverse()) {
             if (child.exitCode !== null || child.signalCode !== null) continue;
             const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
             child.kill("SIGTERM");
@@ -254,28 +250,25 @@ export async function startCluster(options: { dir?: string; nodes?: FakeNode[] }
         ]);
         await waitFor("kube-apiserver", async () => (await request("GET", "/readyz")).status === 200, apiserverLog);
 
-        const controllerLog = start("kube-controller-manager", [
+        // What the controller manager and the scheduler share: the admin kubeconfig for the API and for
+        // delegated authentication and authorization, a self-signed port on 127.0.0.1, no leader election.
+        const componentFlags = (port: number, certDir: string): string[] => [
             `--kubeconfig=${kubeconfig}`,
             `--authentication-kubeconfig=${kubeconfig}`,
             `--authorization-kubeconfig=${kubeconfig}`,
             "--bind-address=127.0.0.1",
-            `--secure-port=${controllerPort}`,
-            `--cert-dir=${file("controller-manager-certs")}`,
+            `--secure-port=${port}`,
+            `--cert-dir=${file(certDir)}`,
             "--leader-elect=false",
+        ];
+        const controllerLog = start("kube-controller-manager", [
+            ...componentFlags(controllerPort, "controller-manager-certs"),
             `--service-account-private-key-file=${file("sa.key")}`,
             `--root-ca-file=${file("ca.crt")}`,
             `--service-cluster-ip-range=${SERVICE_CIDR}`,
             "--cluster-name=prepx-local",
         ]);
-        const schedulerLog = start("kube-scheduler", [
-            `--kubeconfig=${kubeconfig}`,
-            `--authentication-kubeconfig=${kubeconfig}`,
-            `--authorization-kubeconfig=${kubeconfig}`,
-            "--bind-address=127.0.0.1",
-            `--secure-port=${schedulerPort}`,
-            `--cert-dir=${file("scheduler-certs")}`,
-            "--leader-elect=false",
-        ]);
+        const schedulerLog = start("kube-scheduler", componentFlags(schedulerPort, "scheduler-certs"));
         const kwokLog = start("kwok", [
             `--kubeconfig=${kubeconfig}`,
             `--config=${STAGES_FILE}`,
@@ -304,17 +297,16 @@ export async function startCluster(options: { dir?: string; nodes?: FakeNode[] }
                 ),
             apiserverLog,
         );
-        for (const node of options.nodes ?? DEFAULT_NODES) {
+        for (const node of NODES) {
             const created = await request("POST", "/api/v1/nodes", fakeNode(node));
             if (created.status !== 201) throw new Error(`node ${node.name}: ${created.status} ${JSON.stringify(created.body)}`);
         }
-        const names = (options.nodes ?? DEFAULT_NODES).map((node) => node.name);
         await waitFor(
             "kwok's nodes",
             async () => {
                 const list = (await request("GET", "/api/v1/nodes")).body as { items: { metadata: { name: string }; status?: { conditions?: { type: string; status: string }[] } }[] };
                 const ready = list.items.filter((node) => node.status?.conditions?.some((condition) => condition.type === "Ready" && condition.status === "True"));
-                return names.every((name) => ready.some((node) => node.metadata.name === name));
+                return NODES.every(({ name }) => ready.some((node) => node.metadata.name === name));
             },
             kwokLog,
         );
@@ -322,7 +314,7 @@ export async function startCluster(options: { dir?: string; nodes?: FakeNode[] }
         for (const [name, port, log] of [["kube-scheduler", schedulerPort, schedulerLog], ["kube-controller-manager", controllerPort, controllerLog]] as const) {
             await waitFor(name, () => insecureHealthz(port), log);
         }
-        return { dir, kubeconfig, server, pids, request, stop };
+        return { dir, kubeconfig, server, request, stop };
     } catch (error) {
         await stop({ keepDir: true });
         throw new Error(`local cluster failed to start (logs in ${path.join(dir, "logs")}): ${(error as Error).message}`, { cause: error });
@@ -363,12 +355,13 @@ function fakeNode(node: FakeNode): unknown {
 }
 
 async function main(argv: string[]): Promise<number> {
+    const usage = "usage: tsx tools/cluster/cluster.ts up [--dir <dir>]";
     if (argv[0] !== "up") {
-        process.stderr.write("usage: tsx tools/cluster/cluster.ts up [--dir <dir>]\n");
+        process.stderr.write(`${usage}\n`);
         return 2;
     }
-    const dirIndex = argv.indexOf("--dir");
-    const dir = dirIndex > 0 ? path.resolve(argv[dirIndex + 1]) : undefined;
+    const flags = parseFlags(argv.slice(1), ["dir"], usage);
+    const dir = flags.dir ? path.resolve(flags.dir) : undefined;
     if (dir) fs.mkdirSync(dir, { recursive: true });
     const cluster = await startCluster({ dir });
     process.stdout.write(`local cluster at ${cluster.server}\nexport KUBECONFIG=${cluster.kubeconfig}\nlogs: ${path.join(cluster.dir, "logs")}\nCtrl-C stops it.\n`);

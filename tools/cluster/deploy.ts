@@ -10,32 +10,18 @@
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { CommandResult, EngineSandbox, newPassword, PASSWORD_NAMES } from "../engine/sandbox";
+import { EngineSandbox, requireSuccess } from "../engine/sandbox";
 import { LOCAL_CONTEXT, startCluster } from "./cluster";
 import { parseFlags, runMain } from "../../scripts/cli";
 
-/** The published image of images/postgres, used where the stack would build it. */
-export const PREBUILT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2";
-
-function check(result: CommandResult, what: string): void {
-    if (result.code !== 0) throw new Error(`${what}: exit ${result.code}\n${result.stdout.slice(-4000)}\n${result.stderr.slice(-4000)}`);
-}
-
 /**
- * Creates `stack` in the project copy `project`, aimed at the cluster of `kubeconfig`: a prebuilt
- * PostgreSQL image and a generated password for every `passwords` key (the random provider cannot be
- * built here either).
+ * Creates `stack` in the project copy `project` as the engine here can run it (EngineSandbox.initStack:
+ * a prebuilt PostgreSQL image, generated passwords), aimed at the cluster of `kubeconfig`.
  */
-export async function prepareStack(sandbox: EngineSandbox, project: string, stack: string, kubeconfig?: string): Promise<void> {
-    check(await sandbox.cli(["stack", "init", stack], project), `stack init ${stack}`);
-    check(await sandbox.cli(["config", "rm", "--path", "postgres.image.build", "--stack", stack], project), "config rm postgres.image.build");
-    check(await sandbox.cli(["config", "set", "--path", "postgres.image.prebuilt", PREBUILT_POSTGRES_IMAGE, "--stack", stack], project), "config set postgres.image");
-    const passwords = PASSWORD_NAMES.flatMap((name) => ["--secret", `passwords.${name}=${newPassword()}`]);
-    check(await sandbox.cli(["config", "set-all", "--path", ...passwords, "--stack", stack], project), "config passwords");
-    if (kubeconfig) {
-        const target = ["--plaintext", `kubeconfig=${kubeconfig}`, "--plaintext", `kubeContext=${LOCAL_CONTEXT}`];
-        check(await sandbox.cli(["config", "set-all", ...target, "--stack", stack], project), "config kubeconfig");
-    }
+export async function prepareStack(sandbox: EngineSandbox, project: string, stack: string, kubeconfig: string): Promise<void> {
+    await sandbox.initStack(project, stack);
+    const target = ["--plaintext", `kubeconfig=${kubeconfig}`, "--plaintext", `kubeContext=${LOCAL_CONTEXT}`];
+    requireSuccess(await sandbox.cli(["config", "set-all", ...target, "--stack", stack], project), "config kubeconfig");
 }
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -53,7 +39,7 @@ async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`pulumi up --stack ${flags.stack} ...\n`);
         const up = await sandbox.withProgram(project, ["up", "--yes", "--skip-preview", "--stack", flags.stack]);
         process.stdout.write(up.stdout);
-        check(up, `pulumi up ${flags.stack}`);
+        requireSuccess(up, `pulumi up ${flags.stack}`);
         const outputs = await sandbox.cli(["stack", "output", "--stack", flags.stack], project);
         process.stdout.write(`${outputs.stdout}\nexport KUBECONFIG=${cluster.kubeconfig}   # kubectl get pods -A\n`);
         process.stdout.write(`Pulumi state, project copy and logs: ${dir}\nCtrl-C stops the cluster.\n`);

@@ -3,8 +3,8 @@
 # tools/engine/bin (git-ignored):
 #   pulumi                      the CLI, github.com/pulumi/pulumi/pkg/v3 v3.248.0 (= @pulumi/pulumi)
 #   pulumi-resource-kubernetes  github.com/pulumi/pulumi-kubernetes/provider/v4 at v4.25.0's commit
-# Each binary is rebuilt only when its wrapper module (go.mod, go.sum, main.go), this script or the
-# Go version changed; a second run with nothing changed takes well under a second. Go's module and
+# Each binary is rebuilt only when its wrapper module (go.mod, go.sum, main.go), this script,
+# tools/stamps.sh or the Go version changed; a second run with nothing changed takes well under a second. Go's module and
 # build caches (GOMODCACHE, GOCACHE) make a rebuild after a small change incremental.
 # What the proxy does not serve (the Node.js language host, the random and docker providers) is
 # listed in tools/engine/README.md with what the engine test does instead.
@@ -22,12 +22,6 @@ KUBERNETES_VERSION=4.25.0
 BUILD_SCRIPT="$ENGINE_DIR/build.sh"
 # shellcheck source=../stamps.sh
 source "$ENGINE_DIR/../stamps.sh"
-timed() {
-  local label=$1; shift
-  local start=$SECONDS
-  "$@"
-  echo "engine: built $label in $((SECONDS - start)) s"
-}
 
 build_cli() {
   (cd cli && go build -trimpath -tags osusergo,grpcnotrace \
@@ -55,20 +49,7 @@ build_kubernetes() {
   )
 }
 
-cli_stamp=$(fingerprint cli/go.mod cli/go.sum)
-if up_to_date "$cli_stamp" pulumi; then
-  echo "engine: pulumi is up to date"
-else
-  timed "pulumi $PULUMI_VERSION" build_cli
-  write_stamp "$cli_stamp" pulumi
-fi
-
-kubernetes_stamp=$(fingerprint kubernetes/go.mod kubernetes/go.sum kubernetes/main.go)
-if up_to_date "$kubernetes_stamp" pulumi-resource-kubernetes; then
-  echo "engine: pulumi-resource-kubernetes is up to date"
-else
-  timed "pulumi-resource-kubernetes $KUBERNETES_VERSION" build_kubernetes
-  write_stamp "$kubernetes_stamp" pulumi-resource-kubernetes
-fi
+build cli "pulumi $PULUMI_VERSION" pulumi
+build kubernetes "pulumi-resource-kubernetes $KUBERNETES_VERSION" pulumi-resource-kubernetes
 
 "$BIN_DIR/pulumi" version

@@ -16,6 +16,7 @@ import { spawn } from "child_process";
 import { createRequire } from "module";
 import * as path from "path";
 import { register } from "tsx/cjs/api";
+import { runMain } from "../../scripts/cli";
 
 interface GrpcServer {
     addService(service: unknown, implementation: unknown): void;
@@ -30,8 +31,8 @@ interface LanguageServerInstance {
     onPulumiExit(hasError: boolean): void;
 }
 
-async function main(): Promise<number> {
-    const [programArg, ...pulumiArgs] = process.argv.slice(2);
+async function main(argv: string[]): Promise<number> {
+    const [programArg, ...pulumiArgs] = argv;
     if (!programArg || pulumiArgs.length === 0) {
         process.stderr.write("usage: tsx tools/engine/pulumi.ts <program dir> <pulumi args...>\n");
         return 2;
@@ -68,10 +69,4 @@ async function main(): Promise<number> {
     return code;
 }
 
-main().then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-        process.stderr.write(`${error instanceof Error ? error.stack : String(error)}\n`);
-        process.exit(1);
-    },
-);
+runMain(main, { withStack: true });

@@ -9,7 +9,8 @@ import * as path from "path";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "../..");
 export const ENGINE_BIN = path.join(PROJECT_ROOT, "tools/engine/bin");
-const TSX_CLI = path.join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs");
+/** tsx's CLI, run with this Node.js: the programs and `npm run render` are TypeScript. */
+export const TSX_CLI = path.join(PROJECT_ROOT, "node_modules/tsx/dist/cli.mjs");
 const RUNNER = path.join(PROJECT_ROOT, "tools/engine/pulumi.ts");
 /** Longest any one command may take before it is killed (a hang is a failure, not a wait). */
 const COMMAND_TIMEOUT_MS = 5 * 60_000;
@@ -22,12 +23,21 @@ export interface CommandResult {
     seconds: number;
 }
 
+/** The published image of images/postgres, used where the stack would build it: the docker provider is not built here. */
+const PREBUILT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2";
 /** Every password a stack may supply (config.ts `passwords`): the random provider is not built here. */
-export const PASSWORD_NAMES = ["postgresSuperuser", "postgresReplication", "postgresApp", "postgresMonitor", "postgresRestApi", "redis", "grafanaAdmin"];
+const PASSWORD_NAMES = ["postgresSuperuser", "postgresReplication", "postgresApp", "postgresMonitor", "postgresRestApi", "redis", "grafanaAdmin"];
 
 /** A fresh password of 32 hex characters. */
 export function newPassword(): string {
     return crypto.randomBytes(16).toString("hex");
+}
+
+/** Fails with the command's output unless it exited 0. */
+export function requireSuccess(result: CommandResult, what: string): void {
+    if (result.code !== 0) {
+        throw new Error(`${what}: exit ${result.code}\n--- stdout\n${result.stdout.slice(-6000)}\n--- stderr\n${result.stderr.slice(-6000)}`);
+    }
 }
 
 function run(file: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv): Promise<CommandResult> {
@@ -85,6 +95,18 @@ export class EngineSandbox {
     /** The CLI with the program in `programDir` (preview, up, destroy). */
     withProgram(programDir: string, args: readonly string[]): Promise<CommandResult> {
         return run(process.execPath, [TSX_CLI, RUNNER, programDir, ...args, "--non-interactive"], programDir, this.env);
+    }
+
+    /**
+     * Creates `stack` in the project copy `project` as the engine here can run it: a prebuilt
+     * PostgreSQL image instead of a build, and a generated password for every `passwords` key.
+     */
+    async initStack(project: string, stack: string): Promise<void> {
+        requireSuccess(await this.cli(["stack", "init", stack], project), `stack init ${stack}`);
+        requireSuccess(await this.cli(["config", "rm", "--path", "postgres.image.build", "--stack", stack], project), "config rm postgres.image.build");
+        requireSuccess(await this.cli(["config", "set", "--path", "postgres.image.prebuilt", PREBUILT_POSTGRES_IMAGE, "--stack", stack], project), "config set postgres.image");
+        const passwords = PASSWORD_NAMES.flatMap((name) => ["--secret", `passwords.${name}=${newPassword()}`]);
+        requireSuccess(await this.cli(["config", "set-all", "--path", ...passwords, "--stack", stack], project), "config passwords");
     }
 
     /** Any other command, in the sandbox's environment. */

@@ -1,5 +1,6 @@
 // Builds the kwok controller v0.8.0 from the Go module proxy (tools/cluster/build.sh): it plays the
-// kubelet of fake nodes, moving pods, nodes and volumes through the stages in tools/cluster/stages.
+// kubelet of fake nodes, moving pods, nodes and volumes through the stages build.sh assembles in
+// tools/cluster/bin/stages.yaml.
 module prepx-platform/tools/cluster/kwok
 
 go 1.26.0

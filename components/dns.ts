@@ -1,0 +1,7 @@
+// The cluster's DNS names, written once: components publish in-cluster hosts and render them into
+// config files. Pure (no Pulumi), so renderers can use it.
+
+/** The in-cluster DNS name of a Service: `<service>.<namespace>.svc.<clusterDomain>`. */
+export function serviceHost(service: string, namespace: string, clusterDomain: string): string {
+    return `${service}.${namespace}.svc.${clusterDomain}`;
+}
