@@ -129,15 +129,22 @@ for node in $NODES; do
   done
 done
 
-fresh=0; formed=0
-for node in $NODES; do
-  host=\${node%:*}; port=\${node##*:}
-  known=$(info_field "$host" "$port" cluster_known_nodes)
-  assigned=$(info_field "$host" "$port" cluster_slots_assigned)
-  if [ "$known" = "1" ] && [ "$assigned" = "0" ]; then fresh=$((fresh + 1));
-  elif [ "$known" = "$TOTAL" ] && [ "$assigned" = "${CLUSTER_SLOTS}" ]; then formed=$((formed + 1));
-  else echo "bootstrap: $node is partly joined (known nodes $known, slots $assigned)" >&2; fi
+# Gossip takes a few seconds to tell every node about every other after a create or a restart:
+# a node that is partly joined is asked again until the deadline before the script gives up.
+while :; do
+  fresh=0; formed=0; partly=""
+  for node in $NODES; do
+    host=\${node%:*}; port=\${node##*:}
+    known=$(info_field "$host" "$port" cluster_known_nodes)
+    assigned=$(info_field "$host" "$port" cluster_slots_assigned)
+    if [ "$known" = "1" ] && [ "$assigned" = "0" ]; then fresh=$((fresh + 1));
+    elif [ "$known" = "$TOTAL" ] && [ "$assigned" = "${CLUSTER_SLOTS}" ]; then formed=$((formed + 1));
+    else partly="$partly $node/known-nodes=$known/slots=$assigned"; fi
+  done
+  if [ -z "$partly" ] || [ "$(date +%s)" -ge "$DEADLINE" ]; then break; fi
+  sleep 1
 done
+for node in $partly; do echo "bootstrap: partly joined: $node" >&2; done
 
 if [ "$formed" -eq "$TOTAL" ]; then
   echo "bootstrap: cluster already formed ($TOTAL nodes, ${CLUSTER_SLOTS} slots); nothing to do"
