@@ -76,6 +76,7 @@ describe("the patroni container", () => {
             { name: "secrets", mountPath: "/etc/patroni-secrets", readOnly: true },
             { name: "run", mountPath: "/var/run/postgresql" },
             { name: "tmp", mountPath: "/tmp" },
+            { name: "shm", mountPath: "/dev/shm" },
         ]);
     });
 });
@@ -96,8 +97,8 @@ test("postgres_exporter logs in as the monitoring role over loopback and is prob
     });
 });
 
-test("member volumes: the config world-readable, only the two password files the post-bootstrap script reads, small scratch dirs", () => {
-    expect(memberVolumes(MEMBER_REFS)).toEqual([
+test("member volumes: the config world-readable, only the two password files the post-bootstrap script reads, small scratch dirs, a memory-backed /dev/shm", () => {
+    expect(memberVolumes(MEMBER_REFS, DEFAULTS.parameters)).toEqual([
         { name: "config", configMap: { name: "db-patroni", defaultMode: 0o444 } },
         {
             name: "secrets",
@@ -111,15 +112,18 @@ test("member volumes: the config world-readable, only the two password files the
         },
         { name: "run", emptyDir: { sizeLimit: "16Mi" } },
         { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+        // work_mem 64MB x hash_mem_multiplier 2 x (8 parallel workers + the leader process).
+        { name: "shm", emptyDir: { medium: "Memory", sizeLimit: "1152Mi" } },
     ]);
 });
 
-test("a member pod: Patroni's service account (its token mounted), the postgres user, 60 s to shut down cleanly, spread over nodes", () => {
+test("a member pod: Patroni's service account (its token mounted), the postgres user, time to checkpoint shared_buffers on shutdown, spread over nodes", () => {
     const pod = memberPodSpec(DEFAULTS, IMAGE, SELECTOR, MEMBER_REFS);
     expect(pod).toMatchObject({
         serviceAccountName: "db-patroni",
         securityContext: { runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true },
-        terminationGracePeriodSeconds: 60,
+        // 30 s floor + 4GB of shared_buffers at 100 MiB/s (41 s).
+        terminationGracePeriodSeconds: 71,
         enableServiceLinks: false,
         containers: [{ name: "postgres" }, { name: "exporter" }],
         topologySpreadConstraints: [{ labelSelector: { matchLabels: SELECTOR } }, { labelSelector: { matchLabels: SELECTOR } }],
