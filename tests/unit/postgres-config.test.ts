@@ -35,6 +35,12 @@ describe("postgres and pgbouncer stack config", () => {
         ["prod", "fewer replication slots than members", (r) => (r.postgres.parameters.max_replication_slots = 2), "prod: postgres.parameters.max_replication_slots must be at least standbys + 1 (3) (got 2)"],
         ["prod", "shared_buffers as large as the memory limit", (r) => (r.postgres.parameters.shared_buffers = "16GB"), 'prod: postgres.parameters.shared_buffers must be less than resources.limits.memory (16Gi) (got "16GB")'],
         ["dev", "shared_buffers above dev's memory limit", (r) => (r.postgres.parameters.shared_buffers = "2GB"), 'dev: postgres.parameters.shared_buffers must be less than resources.limits.memory (1Gi) (got "2GB")'],
+        [
+            "dev",
+            "shared_buffers plus the memory-backed /dev/shm at dev's memory limit",
+            (r) => (r.postgres.parameters.shared_buffers = "800MB"),
+            "dev: postgres.parameters.work_mem sizes /dev/shm at 256Mi (work_mem x 2 x 9 parallel participants, at least 256Mi), which with shared_buffers (800MB) must stay below resources.limits.memory (1Gi) (got \"4MB\")",
+        ],
         ["prod", "a leader TTL shorter than loop + 2 retries", (r) => (r.postgres.patroni.ttl = 6), "prod: postgres.patroni.ttl must be at least loopWait + 2 x retryTimeout (7) (got 6)"],
         ["prod", "an application user that is not a role name", (r) => (r.postgres.appUser = "Prepx-App"), 'prod: postgres.appUser must be a lower-case PostgreSQL identifier (got "Prepx-App")'],
         ["prod", "an unpinned exporter", (r) => (r.pgbouncer.exporterImage = "prometheuscommunity/pgbouncer-exporter"), 'prod: pgbouncer.exporterImage must be an image pinned to a version tag or digest (not \'latest\', not untagged) (got "prometheuscommunity/pgbouncer-exporter")'],

@@ -6,6 +6,9 @@ import { postgresClusterArgsSchema, PostgresClusterArgs } from "../../components
 import { PGBOUNCER_IMAGE_LAYOUT, postgresNames } from "../../components/postgres/render";
 import {
     clusterMetricsTargets,
+    DYNAMIC_CONFIG_DEADLINE_SECONDS,
+    DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS,
+    dynamicConfigJobSpec,
     memberPodSpec,
     memberServices,
     memberStatefulSetSpec,
@@ -19,6 +22,7 @@ import {
     poolerPodSpec,
     poolerServiceSpec,
     postgresExporterContainer,
+    sharedMemoryVolume,
 } from "../../components/postgres/specs";
 
 const argsWith = (args: Partial<PostgresClusterArgs> = {}) => postgresClusterArgsSchema.parse({ namespace: "prepx", ...args });
@@ -293,4 +297,50 @@ test("metrics targets: every port Prometheus scrapes is a container port of the 
     const poolers = poolerPodSpec(DEFAULTS, poolerSelector, POOLER_REFS).containers;
     for (const port of targets[0].ports) expect(members).toEqual(exposing(port));
     for (const port of targets[1].ports) expect(poolers).toEqual(exposing(port));
+});
+
+test("/dev/shm: a memory-backed emptyDir sized from work_mem (dev's 4MB gets the 256Mi floor)", () => {
+    expect(sharedMemoryVolume(DEFAULTS.parameters)).toEqual({ name: "shm", emptyDir: { medium: "Memory", sizeLimit: "1152Mi" } });
+    expect(sharedMemoryVolume({ work_mem: "4MB" })).toEqual({ name: "shm", emptyDir: { medium: "Memory", sizeLimit: "256Mi" } });
+});
+
+test("the members' grace period follows shared_buffers", () => {
+    const grace = (shared_buffers: string) => memberPodSpec(argsWith({ parameters: { shared_buffers } }), IMAGE, SELECTOR, MEMBER_REFS).terminationGracePeriodSeconds;
+    expect(grace("128MB")).toBe(32);
+    expect(grace("4GB")).toBe(71);
+});
+
+describe("the dynamic-config Job", () => {
+    const labels = standardLabels("postgres", "db", "dcs-config");
+    const refs = { image: IMAGE, credentialsSecret: "db-credentials", serviceAccount: "db-dcs-config" };
+    const spec = dynamicConfigJobSpec(DEFAULTS, "print('hi')", labels, refs);
+
+    test("runs the script inline with the members' image and the REST API password from the Secret, no API token", () => {
+        expect(spec.template).toEqual({
+            metadata: { labels },
+            spec: {
+                restartPolicy: "Never",
+                serviceAccountName: "db-dcs-config",
+                automountServiceAccountToken: false,
+                enableServiceLinks: false,
+                securityContext: expect.objectContaining({ runAsUser: 999, runAsGroup: 999, runAsNonRoot: true }),
+                containers: [
+                    {
+                        name: "apply",
+                        image: IMAGE,
+                        command: ["python3", "-c", "print('hi')"],
+                        env: [{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: secretRef("db-credentials", "restapi-password") }],
+                        resources: DEFAULTS.exporterResources,
+                        securityContext: expect.objectContaining({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false }),
+                    },
+                ],
+            },
+        });
+    });
+
+    test("one retry (the script is idempotent), within a deadline that covers both attempts of the script", () => {
+        expect(spec.backoffLimit).toBe(1);
+        expect(spec.activeDeadlineSeconds).toBe(DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS);
+        expect(DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS).toBeGreaterThanOrEqual(2 * DYNAMIC_CONFIG_DEADLINE_SECONDS);
+    });
 });
