@@ -29,6 +29,7 @@ import {
     renderPgbouncerUserlist,
     renderPostBootstrapScript,
 } from "../../components/postgres/render";
+import type { PostgresParameters } from "../../components/postgres/args";
 import { toYaml } from "../../components/yaml";
 
 const PLAN = {
@@ -259,7 +260,7 @@ describe("names, sizes and the YAML emitter", () => {
 });
 
 describe("Patroni's dynamic configuration on a running cluster", () => {
-    const withParameters = (parameters: Partial<typeof PLAN>) => patroniConfigOptions({ ...ARGS, parameters: { ...PLAN, ...parameters } }, "postgres", podMemberEnvironment(POD_LABELS));
+    const withParameters = (parameters: Partial<PostgresParameters>) => patroniConfigOptions({ ...ARGS, parameters: { ...PLAN, ...parameters } }, "postgres", podMemberEnvironment(POD_LABELS));
 
     test("the DCS failsafe is on: a leader that reaches every member survives a DCS outage longer than retry_timeout", () => {
         expect(patroniDynamicConfig(kubernetesOptions)).toMatchObject({ failsafe_mode: true });
