@@ -22,7 +22,7 @@ import {
     ROLE_LABEL,
     dynamicConfigJobName,
     patroniConfigOptions,
-    patroniDynamicConfig,
+    patroniDcsSettings,
     patroniMemberConfigText,
     pgbouncerIniOptions,
     pgbouncerUsers,
@@ -203,7 +203,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         // Patroni's dynamic configuration (bootstrap.dcs) applied to the running cluster, members
         // restarted where PostgreSQL needs it; a new Job for each set of settings.
         const dynamicConfigScript = renderDynamicConfigScript({
-            config: patroniDynamicConfig(patroniOptions),
+            config: patroniDcsSettings(patroniOptions),
             patroniUrl: `http://${names.membersService}:${PATRONI_PORT}`,
             deadlineSeconds: DYNAMIC_CONFIG_DEADLINE_SECONDS,
         });

@@ -293,6 +293,21 @@ export function patroniDynamicConfig(options: PatroniConfigOptions): { [key: str
 }
 
 /**
+ * What the dynamic-config Job keeps in the DCS of a running cluster: the cluster-wide settings
+ * (timing, synchronous mode, ...) with only the parameters Patroni takes from the DCS alone
+ * (DCS_ONLY_PARAMETERS). The others are in every member's local configuration, which overrides the
+ * DCS and rolls the members when it changes; leaving them out keeps the Job as it is when one of
+ * them changes. Pure.
+ */
+export function patroniDcsSettings(options: PatroniConfigOptions): { [key: string]: YamlValue } {
+    const dynamic = patroniDynamicConfig(options);
+    const postgresql = dynamic.postgresql as { [key: string]: YamlValue };
+    const parameters = postgresql.parameters as { [key: string]: YamlValue };
+    const dcsOnly = Object.fromEntries(Object.entries(parameters).filter(([key]) => (DCS_ONLY_PARAMETERS as readonly string[]).includes(key)));
+    return { ...dynamic, postgresql: { ...postgresql, parameters: dcsOnly } };
+}
+
+/**
  * Patroni's configuration file. Per-member values (name, connect addresses, the passwords and, in
  * a pod, the namespace and pod IP) come from PATRONI_* environment variables, so every member
  * shares this one text. Pure.
@@ -303,8 +318,8 @@ export function renderPatroniConfig(options: PatroniConfigOptions): string {
 
 /**
  * The part of patroni.yml a running member acts on: everything but `bootstrap.dcs`, which Patroni
- * reads only when it initialises a new cluster (the dynamic-config Job applies those settings to a
- * running one, renderDynamicConfigScript). The members' pod template checksums this text, so a
+ * reads only when it initialises a new cluster (the dynamic-config Job applies the cluster-wide ones
+ * to a running cluster: patroniDcsSettings, renderDynamicConfigScript). The members' pod template checksums this text, so a
  * change of a DCS setting alone does not roll the members. Pure.
  */
 export function patroniMemberConfigText(options: PatroniConfigOptions): string {
@@ -381,7 +396,7 @@ function renderDcs(dcs: PatroniDcs): { [key: string]: YamlValue } {
 
 /** What the dynamic-config script needs besides the password (PATRONI_RESTAPI_PASSWORD in its env). */
 export interface DynamicConfigScriptOptions {
-    /** Patroni's cluster-wide settings to apply (patroniDynamicConfig). */
+    /** Patroni's cluster-wide settings to apply (patroniDcsSettings). */
     config: { [key: string]: YamlValue };
     /** Base URL of any member's REST API; the script finds the leader and the others from its /cluster. */
     patroniUrl: string;

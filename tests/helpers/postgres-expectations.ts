@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import type { PostgresCluster } from "../../components/postgres";
 import { postgresClusterArgsSchema, type PostgresClusterArgs, type ResolvedPostgresClusterArgs } from "../../components/postgres/args";
-import { dynamicConfigJobName, memberCount } from "../../components/postgres/render";
+import { DCS_ONLY_PARAMETERS, dynamicConfigJobName, memberCount } from "../../components/postgres/render";
 import { PATRONI_RBAC_RULES } from "../../components/postgres/specs";
 import type { StackConfig } from "../../config";
 import { postgresClusterArgs } from "../../stack-args";
@@ -202,9 +202,11 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(apply.command.slice(0, 2)).toEqual(["python3", "-c"]);
             expect(job.inputs.metadata.name).toMatch(/^postgres-dcs-config-[0-9a-f]{8}$/);
             expect(job.inputs.metadata.name).toBe(dynamicConfigJobName({ dynamicConfigJob: "postgres-dcs-config" }, script));
-            // Exactly the settings Patroni bootstraps with, sent to the members' REST API.
-            const embedded = JSON.parse(JSON.parse(/^CONFIG = json\.loads\((.*)\)$/m.exec(script)?.[1] ?? "null")) as unknown;
-            expect(embedded).toEqual(patroniConfig().bootstrap.dcs);
+            // The settings Patroni bootstraps with, the parameters only those it takes from the DCS alone.
+            const embedded = JSON.parse(JSON.parse(/^CONFIG = json\.loads\((.*)\)$/m.exec(script)?.[1] ?? "null")) as PatroniYaml["bootstrap"]["dcs"];
+            const { postgresql, ...settings } = patroniConfig().bootstrap.dcs;
+            expect(embedded).toMatchObject(settings);
+            expect(embedded.postgresql.parameters).toEqual(Object.fromEntries(DCS_ONLY_PARAMETERS.filter((key) => key in postgresql.parameters).map((key) => [key, postgresql.parameters[key]])));
             expect(script).toContain('BASE_URL = "http://postgres-members:8008"');
             expect(apply.image).toBe(want.image);
             expect(apply.env).toEqual([{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "restapi-password" } } }]);

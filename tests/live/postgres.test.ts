@@ -24,7 +24,7 @@ import {
     SUPERUSER,
     memberCount,
     patroniConfigOptions,
-    patroniDynamicConfig,
+    patroniDcsSettings,
     pgbouncerIniOptions,
     pgbouncerUsers,
     postBootstrapOptions,
@@ -642,7 +642,7 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
     test("a bootstrap-only setting (max_connections) changed: the dynamic-config script applies it to every member, replicas restarted first, the leader in place", async () => {
         const leader = await healthyCluster();
         const wanted = args.parameters.max_connections + 100;
-        const config = patroniDynamicConfig(patroniConfigOptions({ ...args, parameters: { ...args.parameters, max_connections: wanted } }, SCOPE, memberEnvironment));
+        const config = patroniDcsSettings(patroniConfigOptions({ ...args, parameters: { ...args.parameters, max_connections: wanted } }, SCOPE, memberEnvironment));
         const script = renderDynamicConfigScript({ config, patroniUrl: `http://127.0.0.1:${members[0].restPort}`, deadlineSeconds: 240 });
         // Writes through PgBouncer meanwhile: the leader's restart pauses them; none acknowledged may be lost.
         const writer = new Writer(99, pgbouncerPort);

@@ -10,6 +10,7 @@ import {
     dynamicSharedMemoryBytes,
     MEMBER_PATHS,
     memberGracePeriodSeconds,
+    patroniDcsSettings,
     patroniDynamicConfig,
     patroniMemberConfigText,
     PatroniConfigOptions,
@@ -284,11 +285,25 @@ describe("Patroni's dynamic configuration on a running cluster", () => {
         expect(patroniMemberConfigText(withParameters({ shared_buffers: "2GB" }))).not.toBe(base);
     });
 
-    const script = renderDynamicConfigScript({ config: patroniDynamicConfig(kubernetesOptions), patroniUrl: "http://postgres-members:8008", deadlineSeconds: 600 });
+    test("the Job's settings: bootstrap.dcs with only the parameters Patroni takes from the DCS alone", () => {
+        const dcs = patroniDynamicConfig(kubernetesOptions);
+        const settings = patroniDcsSettings(kubernetesOptions);
+        expect({ ...settings, postgresql: undefined }).toEqual({ ...dcs, postgresql: undefined });
+        expect(settings.postgresql).toEqual({
+            use_pg_rewind: true,
+            use_slots: true,
+            parameters: { max_connections: 500, max_wal_senders: 10, max_replication_slots: 10, wal_level: "replica", wal_log_hints: "on", hot_standby: "on" },
+        });
+        // A member-local parameter (which rolls the members) leaves them alone; a DCS-only one changes them.
+        expect(patroniDcsSettings(withParameters({ work_mem: "8MB" }))).toEqual(settings);
+        expect(patroniDcsSettings(withParameters({ max_connections: 600 }))).not.toEqual(settings);
+    });
 
-    test("the script carries the DCS settings exactly, the members' REST address and its deadline; the password only from env", () => {
+    const script = renderDynamicConfigScript({ config: patroniDcsSettings(kubernetesOptions), patroniUrl: "http://postgres-members:8008", deadlineSeconds: 600 });
+
+    test("the script carries the settings exactly, the members' REST address and its deadline; the password only from env", () => {
         const embedded = /^CONFIG = json\.loads\((.*)\)$/m.exec(script)?.[1];
-        expect(JSON.parse(JSON.parse(embedded ?? "null"))).toEqual(parse(renderPatroniConfig(kubernetesOptions)).bootstrap.dcs);
+        expect(JSON.parse(JSON.parse(embedded ?? "null"))).toEqual(patroniDcsSettings(kubernetesOptions));
         expect(script).toContain('BASE_URL = "http://postgres-members:8008"');
         expect(script).toMatch(/^DEADLINE = time\.monotonic\(\) \+ 600$/m);
         expect(script).toContain('os.environ["PATRONI_RESTAPI_PASSWORD"]');
