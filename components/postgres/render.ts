@@ -518,9 +518,13 @@ def patch_config():
 
 def restart(member):
     log("restarting %s (%s)" % (member["name"], member["role"]))
-    status, body = call("POST", member["api_url"].rsplit("/", 1)[0] + "/restart", {"restart_pending": True, "timeout": RESTART_TIMEOUT}, timeout=RESTART_TIMEOUT + 30)
+    try:
+        status, body = call("POST", member["api_url"].rsplit("/", 1)[0] + "/restart", {"restart_pending": True, "timeout": RESTART_TIMEOUT}, timeout=RESTART_TIMEOUT + 30)
+    except OSError as error:
+        # The next pass sees whether the restart is still pending.
+        status, body = 0, "no answer (%s)" % error
     # 503: restart conditions not met, i.e. nothing pending any more.
-    if status not in (200, 503):
+    if status not in (0, 200, 503):
         fail("restart of %s answered %d: %s" % (member["name"], status, body))
     wait_for("%s running again" % member["name"], lambda: any(m["name"] == member["name"] and m.get("state") in ("running", "streaming") for m in cluster()) and healthy_cluster())
     log("%s: %s" % (member["name"], body.strip()))
