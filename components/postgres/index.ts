@@ -200,8 +200,8 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         );
         disruptionBudget(names.statefulSet, { namespace, labels }, child);
 
-        // Patroni's dynamic configuration (bootstrap.dcs) applied to the running cluster, members
-        // restarted where PostgreSQL needs it; a new Job for each set of settings.
+        // The settings Patroni keeps in the DCS (bootstrap.dcs only seeds them) applied to the
+        // running cluster, members restarted where PostgreSQL needs it; a new Job for each set.
         const dynamicConfigScript = renderDynamicConfigScript({
             config: patroniDcsSettings(patroniOptions),
             patroniUrl: `http://${names.membersService}:${PATRONI_PORT}`,

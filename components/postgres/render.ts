@@ -405,9 +405,11 @@ export interface DynamicConfigScriptOptions {
 }
 
 /**
- * Seconds the dynamic-config script gives one member's restart (Patroni's own restart timeout,
- * then the wait for it to run again): a leader's fast shutdown writes a checkpoint of its dirty
- * shared_buffers first (memberGracePeriodSeconds in specs.ts sizes the same thing).
+ * The `timeout` of the dynamic-config script's POST /restart: how long Patroni waits for the
+ * restarted PostgreSQL to run again (for the leader, past it Patroni would rather fail over). The
+ * script waits that plus 30 s for the answer; a leader's fast shutdown writes its dirty
+ * shared_buffers first (memberGracePeriodSeconds), and a call that outlasts it is left to the next
+ * pass, which sees whether the restart is still pending.
  */
 export const MEMBER_RESTART_TIMEOUT_SECONDS = 180;
 
@@ -523,7 +525,7 @@ def restart(member):
     except OSError as error:
         # The next pass sees whether the restart is still pending.
         status, body = 0, "no answer (%s)" % error
-    # 503: restart conditions not met, i.e. nothing pending any more.
+    # 503: nothing pending any more, or the restart did not finish in time: the next pass sees which.
     if status not in (0, 200, 503):
         fail("restart of %s answered %d: %s" % (member["name"], status, body))
     wait_for("%s running again" % member["name"], lambda: any(m["name"] == member["name"] and m.get("state") in ("running", "streaming") for m in cluster()) and healthy_cluster())
