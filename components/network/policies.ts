@@ -65,8 +65,11 @@ export interface NetworkPolicyInput {
     pgbouncer: PodsOnPort;
     /** The current PostgreSQL leader: member labels plus the leader role label Patroni sets. */
     postgresPrimary: PodsOnPort;
-    /** Every Patroni member (leader and replicas): PostgreSQL port and Patroni REST port (8008). */
-    postgresMembers: { labels: Record<string, string>; port: number; patroniPort: number };
+    /**
+     * Every Patroni member (leader and replicas): PostgreSQL port and Patroni REST port (8008);
+     * `dynamicConfigJobLabels` = the pods of the Job applying Patroni's dynamic configuration.
+     */
+    postgresMembers: { labels: Record<string, string>; port: number; patroniPort: number; dynamicConfigJobLabels?: Record<string, string> };
     /**
      * The streaming standbys (member labels plus Patroni's replica role label), which `<name>-ro`
      * selects: the services that use the database may read from them.
@@ -275,9 +278,23 @@ function dataPolicies(input: NetworkPolicyInput, apiEgress: EgressRule): Rendere
             "Patroni members reach each other on PostgreSQL (streaming replication, pg_rewind; any member may become leader) " +
                 "and the Patroni REST API, and reach the Kubernetes API, Patroni's DCS (leader lock, member keys, role labels).",
             members.labels,
-            fromPeers([pods(members.labels)], tcp(members.port, members.patroniPort)),
+            [
+                ...fromPeers([pods(members.labels)], tcp(members.port, members.patroniPort)),
+                ...(members.dynamicConfigJobLabels ? fromPeers([pods(members.dynamicConfigJobLabels)], tcp(members.patroniPort)) : []),
+            ],
             [...toPeers([pods(members.labels)], tcp(members.port, members.patroniPort)), apiEgress],
         ),
+        ...(members.dynamicConfigJobLabels
+            ? [
+                  policy(
+                      "postgres-dcs-config",
+                      "The Job applying Patroni's dynamic configuration reaches every member's Patroni REST API (PATCH /config, POST /restart).",
+                      members.dynamicConfigJobLabels,
+                      [],
+                      toPeers([pods(members.labels)], tcp(members.patroniPort)),
+                  ),
+              ]
+            : []),
         policy(
             "redis",
             "Redis nodes accept the services (and the bootstrap Job) on the client port, and talk to each other on the client and cluster bus ports.",

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { connectionBudget } from "../budget";
 import { dnsName, imagePullSecretsSchema, imageSourceSchema, input, int, memory, onlyWhenValid, pinnedImage, registrySchema, resourcesWithDefault } from "../schema";
 import { parseMemoryQuantity, parsePostgresSize, POSTGRES_SIZE } from "../units";
-import { memberCount, MONITOR_USER, PGBOUNCER_IMAGE_LAYOUT, REPLICATION_USER, SUPERUSER } from "./render";
+import { dynamicSharedMemoryBytes, memberCount, MONITOR_USER, PGBOUNCER_IMAGE_LAYOUT, REPLICATION_USER, SUPERUSER } from "./render";
 
 /**
  * PgBouncer's default image: CloudNativePG's (github.com/cloudnative-pg/pgbouncer-containers), PGDG's
@@ -57,14 +57,30 @@ const parametersSchema = z.strictObject({
 /** The PostgreSQL settings the stack sizes (`postgres.parameters`). */
 export type PostgresParameters = z.output<typeof parametersSchema>;
 
-/** Patroni's timing (seconds) and failover lag limit (bytes). */
+/**
+ * Patroni's timing (seconds) and failover lag limit (bytes). The defaults (7 / 1 / 3, Patroni's own
+ * are 30 / 10 / 10) aim at a write accepted through PgBouncer at most 10 s after the leader dies.
+ * Where the time goes after a SIGKILL of the leader (Patroni 3.0.2):
+ * - the leader lock expires ttl after its last renewal, which was at most loop_wait before the
+ *   kill: ttl - loop_wait .. ttl (6-7 s). With the Kubernetes DCS a standby times the TTL from when
+ *   it saw that renewal and notices the expiry on its next HA loop: up to loop_wait + 0.5 s more;
+ *   etcd deletes the key itself and wakes the standbys at once (the live test's DCS);
+ * - the synchronous standby asks the other members' REST APIs (2 s timeout each, at once; a dead
+ *   pod's port refuses at once), takes the lock and promotes: about 1 s;
+ * - Patroni relabels the pods (`role: master`), `<name>-rw` follows, and PgBouncer's next login
+ *   attempt (server_login_retry 1 s, server_connect_timeout 3 s) reaches the new leader.
+ * Patroni's rule ttl >= loop_wait + 2 x retry_timeout holds (1 + 2 x 3 = 7). The price of a short
+ * retry_timeout, a leader demoting after 3 s without the DCS, is taken off by failsafe_mode
+ * (render.ts): a leader that still reaches every member keeps running. A running cluster takes a
+ * change of these through the dynamic-config Job, without rolling the members.
+ */
 const patroniTimingSchema = z.strictObject({
     /** Leader lock TTL: a dead leader is replaced at most this long after its last renewal. */
-    ttl: int(5, 300).default(30),
-    /** Seconds between HA loop runs. */
-    loopWait: int(1, 60).default(10),
+    ttl: int(5, 300).default(7),
+    /** Seconds between HA loop runs (the leader renews its lock each run). */
+    loopWait: int(1, 60).default(1),
     /** Seconds DCS and PostgreSQL operations are retried before the leader demotes itself. */
-    retryTimeout: int(1, 300).default(10),
+    retryTimeout: int(1, 300).default(3),
     /** A standby lagging more than this many bytes is not promoted. */
     maximumLagOnFailover: int(0).default(1048576),
 });
@@ -169,6 +185,14 @@ export function checkPostgresSettings(value: PostgresSettings & { pgbouncer?: Pg
     // shared_buffers is allocated up front; at or above the limit the member is OOM-killed.
     if (parsePostgresSize(parameters.shared_buffers) >= parseMemoryQuantity(value.resources.limits.memory)) {
         ctx.addIssue({ code: "custom", path: ["parameters", "shared_buffers"], message: `must be less than resources.limits.memory (${value.resources.limits.memory})` });
+    } else if (parsePostgresSize(parameters.shared_buffers) + dynamicSharedMemoryBytes(parameters) >= parseMemoryQuantity(value.resources.limits.memory)) {
+        // The memory-backed /dev/shm counts against the same limit.
+        const shmMiB = dynamicSharedMemoryBytes(parameters) / (1024 * 1024);
+        ctx.addIssue({
+            code: "custom",
+            path: ["parameters", "work_mem"],
+            message: `sizes /dev/shm at ${shmMiB}Mi (work_mem x 2 x 9 parallel participants, at least 256Mi), which with shared_buffers (${parameters.shared_buffers}) must stay below resources.limits.memory (${value.resources.limits.memory})`,
+        });
     }
     if (patroni.loopWait + 2 * patroni.retryTimeout > patroni.ttl) {
         ctx.addIssue({ code: "custom", path: ["patroni", "ttl"], message: `must be at least loopWait + 2 x retryTimeout (${patroni.loopWait + 2 * patroni.retryTimeout})` });

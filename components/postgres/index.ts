@@ -20,7 +20,10 @@ import {
     POSTGRES_PORT,
     REPLICA_ROLE,
     ROLE_LABEL,
+    dynamicConfigJobName,
     patroniConfigOptions,
+    patroniDcsSettings,
+    patroniMemberConfigText,
     pgbouncerIniOptions,
     pgbouncerUsers,
     podMemberEnvironment,
@@ -28,6 +31,7 @@ import {
     postBootstrapOptions,
     postgresNames,
     postgresUri,
+    renderDynamicConfigScript,
     renderPatroniConfig,
     renderPgbouncerIni,
     renderPgbouncerUserlist,
@@ -35,6 +39,9 @@ import {
 } from "./render";
 import {
     clusterMetricsTargets,
+    DYNAMIC_CONFIG_DEADLINE_SECONDS,
+    DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS,
+    dynamicConfigJobSpec,
     memberServices,
     memberStatefulSetSpec,
     PATRONI_RBAC_RULES,
@@ -94,6 +101,8 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
     public readonly standbyLabels: Record<string, string>;
     /** Labels on every PgBouncer pod (selector labels). */
     public readonly poolerLabels: Record<string, string>;
+    /** Labels of the dynamic-config Job's pod (selector labels): it reaches every member's Patroni REST API. */
+    public readonly dynamicConfigJobLabels: Record<string, string>;
     /** The member pods (postgres_exporter and Patroni's /metrics) and the PgBouncer pods (pgbouncer_exporter). */
     public readonly metricsTargets: MetricsTarget[];
     /** Members down, standbys lagging (in time, and in WAL beyond patroni.maximumLagOnFailover), standbys missing. */
@@ -148,7 +157,8 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         this.poolerSecretName = poolerSecret.metadata.name;
 
         // Patroni's configuration: one text for every member (per-member values come from env).
-        const patroniYaml = renderPatroniConfig(patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels)));
+        const patroniOptions = patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels));
+        const patroniYaml = renderPatroniConfig(patroniOptions);
         const postBootstrap = renderPostBootstrapScript(postBootstrapOptions(settings, MEMBER_PATHS.secretsDir));
         const patroniConfig = new k8s.core.v1.ConfigMap(
             names.patroniConfig,
@@ -169,15 +179,17 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         const rwService = service(services.rw, labels);
         service(services.ro, labels);
 
+        const memberImage = resolveImage(name, settings.image, settings.registry, { parent: this });
         const statefulSet = new k8s.apps.v1.StatefulSet(
             names.statefulSet,
             {
                 metadata: metadata(names.statefulSet, labels),
                 spec: memberStatefulSetSpec(settings, {
                     labels,
-                    annotations: podTemplateAnnotations(POSTGRES_EXPORTER_PORT, [patroniYaml, postBootstrap]),
+                    // Without bootstrap.dcs: the dynamic-config Job below applies those settings in place.
+                    annotations: podTemplateAnnotations(POSTGRES_EXPORTER_PORT, [patroniMemberConfigText(patroniOptions), postBootstrap]),
                     serviceName: membersService.metadata.name,
-                    image: resolveImage(name, settings.image, settings.registry, { parent: this }),
+                    image: memberImage,
                     serviceAccount: serviceAccount.metadata.name,
                     patroniConfig: patroniConfig.metadata.name,
                     credentialsSecret: credentials.metadata.name,
@@ -187,6 +199,29 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
             { ...dataOpts, dependsOn: [roleBinding, membersService] },
         );
         disruptionBudget(names.statefulSet, { namespace, labels }, child);
+
+        // The settings Patroni keeps in the DCS (bootstrap.dcs only seeds them) applied to the
+        // running cluster, members restarted where PostgreSQL needs it; a new Job for each set.
+        const dynamicConfigScript = renderDynamicConfigScript({
+            config: patroniDcsSettings(patroniOptions),
+            patroniUrl: `http://${names.membersService}:${PATRONI_PORT}`,
+            deadlineSeconds: DYNAMIC_CONFIG_DEADLINE_SECONDS,
+        });
+        const dynamicConfigLabels = standardLabels("postgres", name, "dcs-config");
+        this.dynamicConfigJobLabels = selectorLabels(dynamicConfigLabels);
+        new k8s.batch.v1.Job(
+            names.dynamicConfigJob,
+            {
+                metadata: metadata(dynamicConfigJobName(names, dynamicConfigScript), dynamicConfigLabels),
+                spec: dynamicConfigJobSpec(settings, dynamicConfigScript, dynamicConfigLabels, {
+                    image: memberImage,
+                    credentialsSecret: credentials.metadata.name,
+                    serviceAccount: podServiceAccount(names.dynamicConfigJob, { namespace, labels: dynamicConfigLabels, imagePullSecrets: settings.imagePullSecrets }, child).metadata.name,
+                }),
+            },
+            // A Job's spec is immutable: another image or script is a new Job (the script is idempotent).
+            { parent: this, dependsOn: [statefulSet, membersService], replaceOnChanges: ["spec"], deleteBeforeReplace: true, customTimeouts: { create: `${DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS + 120}s` } },
+        );
 
         // PgBouncer in front of the leader (through `<name>-rw`, which follows a failover).
         const pgbouncerIni = this.rwHost.apply((rwHost) => renderPgbouncerIni(pgbouncerIniOptions(settings, podPgbouncerEndpoints(rwHost))));

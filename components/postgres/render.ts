@@ -3,6 +3,8 @@
 // roles, pgbouncer.ini and PgBouncer's auth file, plus the names and sizes the component uses.
 // The component puts them in ConfigMaps and Secrets; the live tests run the very same text on
 // Debian's patroni, postgresql-15 and pgbouncer (with the DCS section pointed at a local etcd).
+import { createHash } from "crypto";
+import { parsePostgresSize } from "../units";
 import { toYaml, YamlValue } from "../yaml";
 import type { PatroniTiming, PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
 
@@ -37,6 +39,50 @@ export function memberCount(standbys: number): number {
     return 1 + standbys;
 }
 
+const MIB = 1024 * 1024;
+
+/** PostgreSQL 15's max_parallel_workers default: parallel workers the whole server runs at once. */
+const PARALLEL_WORKERS = 8;
+/** PostgreSQL 15's hash_mem_multiplier default: a hash table may take this many times work_mem. */
+const HASH_MEM_MULTIPLIER = 2;
+/** The smallest /dev/shm a member gets: parallel query's own segments and a few small shared hashes. */
+const MIN_DYNAMIC_SHARED_MEMORY_BYTES = 256 * MIB;
+
+/**
+ * Bytes of the member's memory-backed /dev/shm. PostgreSQL's dynamic shared memory (posix, in
+ * /dev/shm) holds what parallel workers share, chiefly parallel hash joins: up to work_mem x
+ * hash_mem_multiplier per participant, for every parallel worker the server may run plus a leader
+ * process; rounded up to MiB, at least 256 MiB. shared_buffers is not in it (PostgreSQL maps it
+ * anonymously). The container runtime's default /dev/shm is 64 MiB. Pure.
+ */
+export function dynamicSharedMemoryBytes(parameters: Pick<PostgresParameters, "work_mem">): number {
+    const parallelHash = parsePostgresSize(parameters.work_mem) * HASH_MEM_MULTIPLIER * (PARALLEL_WORKERS + 1);
+    return Math.ceil(Math.max(parallelHash, MIN_DYNAMIC_SHARED_MEMORY_BYTES) / MIB) * MIB;
+}
+
+/**
+ * Write rate assumed for a shutdown checkpoint: a network-attached SSD volume's baseline throughput
+ * (AWS gp3 125 MiB/s, GCP pd-balanced from 140 MiB/s, Azure Premium SSD P30 200 MiB/s), rounded down.
+ */
+export const CHECKPOINT_WRITE_BYTES_PER_SECOND = 100 * MIB;
+/**
+ * What a member's shutdown takes besides writing its dirty buffers: Patroni stops PostgreSQL in
+ * fast mode (backends ended), the WAL senders send the shutdown checkpoint to the standbys, and
+ * Patroni (no primary_stop_timeout, so it never SIGKILLs the postmaster itself) removes the leader
+ * key so a standby takes over at once rather than after the ttl.
+ */
+const SHUTDOWN_FLOOR_SECONDS = 30;
+
+/**
+ * The members' terminationGracePeriodSeconds: the shutdown floor plus the time to write every
+ * shared buffer at CHECKPOINT_WRITE_BYTES_PER_SECOND (the worst case: all of them dirty). Killed
+ * before that, the member restarts with crash recovery, and a leader's lock lingers until its ttl
+ * runs out. Pure.
+ */
+export function memberGracePeriodSeconds(parameters: Pick<PostgresParameters, "shared_buffers">): number {
+    return SHUTDOWN_FLOOR_SECONDS + Math.ceil(parsePostgresSize(parameters.shared_buffers) / CHECKPOINT_WRITE_BYTES_PER_SECOND);
+}
+
 /** The Kubernetes object names of a PostgresCluster called `name`. */
 export interface PostgresNames {
     /** StatefulSet of the members, and Patroni's scope (cluster name). */
@@ -68,6 +114,8 @@ export interface PostgresNames {
     appSecret: string;
     /** Secret with PgBouncer's auth file and its exporter's connection string. */
     poolerSecret: string;
+    /** Prefix of the Job applying Patroni's dynamic configuration (dynamicConfigJobName adds the hash). */
+    dynamicConfigJob: string;
 }
 
 /** Object names derived from the component name. Pure. */
@@ -86,7 +134,16 @@ export function postgresNames(name: string): PostgresNames {
         credentialsSecret: `${name}-credentials`,
         appSecret: `${name}-app`,
         poolerSecret: `${name}-pooler-auth`,
+        dynamicConfigJob: `${name}-dcs-config`,
     };
+}
+
+/**
+ * The dynamic-config Job's object name: `<name>-dcs-config-` and the first 8 hex digits of the
+ * script's SHA-256, so each set of settings is its own Job (at most 60 characters). Pure.
+ */
+export function dynamicConfigJobName(names: Pick<PostgresNames, "dynamicConfigJob">, script: string): string {
+    return `${names.dynamicConfigJob}-${createHash("sha256").update(script).digest("hex").slice(0, 8)}`;
 }
 
 /**
@@ -222,6 +279,11 @@ export function patroniDynamicConfig(options: PatroniConfigOptions): { [key: str
         // Not strict: with every standby gone the leader keeps accepting writes (availability);
         // strict mode would stop writes instead.
         synchronous_mode_strict: false,
+        // Patroni 3's DCS failsafe: while the DCS (the Kubernetes API) is unreachable, a leader that
+        // still reaches every member over their REST APIs keeps running instead of demoting once
+        // retry_timeout runs out. The short retry_timeout of the failover timings (args.ts) then
+        // costs no write outage during an API server hiccup or upgrade.
+        failsafe_mode: true,
         postgresql: {
             use_pg_rewind: true,
             use_slots: true,
@@ -231,14 +293,47 @@ export function patroniDynamicConfig(options: PatroniConfigOptions): { [key: str
 }
 
 /**
+ * What the dynamic-config Job keeps in the DCS of a running cluster: the cluster-wide settings
+ * (timing, synchronous mode, ...) with only the parameters Patroni takes from the DCS alone
+ * (DCS_ONLY_PARAMETERS). The others are in every member's local configuration, which overrides the
+ * DCS and rolls the members when it changes; leaving them out keeps the Job as it is when one of
+ * them changes. Pure.
+ */
+export function patroniDcsSettings(options: PatroniConfigOptions): { [key: string]: YamlValue } {
+    const dynamic = patroniDynamicConfig(options);
+    const postgresql = dynamic.postgresql as { [key: string]: YamlValue };
+    const parameters = postgresql.parameters as { [key: string]: YamlValue };
+    const dcsOnly = Object.fromEntries(Object.entries(parameters).filter(([key]) => (DCS_ONLY_PARAMETERS as readonly string[]).includes(key)));
+    return { ...dynamic, postgresql: { ...postgresql, parameters: dcsOnly } };
+}
+
+/**
  * Patroni's configuration file. Per-member values (name, connect addresses, the passwords and, in
  * a pod, the namespace and pod IP) come from PATRONI_* environment variables, so every member
  * shares this one text. Pure.
  */
 export function renderPatroniConfig(options: PatroniConfigOptions): string {
+    return toYaml(patroniConfigDocument(options), "Rendered by prepx-platform (components/postgres/render.ts). Holds no password.");
+}
+
+/**
+ * The part of patroni.yml a running member acts on: everything but `bootstrap.dcs`, which Patroni
+ * reads only when it initialises a new cluster (the dynamic-config Job applies the cluster-wide ones
+ * to a running cluster: patroniDcsSettings, renderDynamicConfigScript). The members' pod template checksums this text, so a
+ * change of a DCS setting alone does not roll the members. Pure.
+ */
+export function patroniMemberConfigText(options: PatroniConfigOptions): string {
+    const document = patroniConfigDocument(options);
+    const bootstrap = document.bootstrap as { [key: string]: YamlValue };
+    return toYaml({ ...document, bootstrap: { ...bootstrap, dcs: undefined } });
+}
+
+/** Patroni's configuration file as a document (renderPatroniConfig writes it out). Pure. */
+function patroniConfigDocument(options: PatroniConfigOptions): { [key: string]: YamlValue } {
     const allParameters = postgresParameters(options.parameters, options.paths.socketDir);
     // Local copies of the per-member parameters apply on every reload, so a changed stack config
-    // takes effect when pods roll; the DCS-only ones change through `patronictl edit-config`.
+    // takes effect when pods roll; the DCS-only ones change through the dynamic-config Job
+    // (renderDynamicConfigScript), which also restarts the members that need it.
     const localParameters = Object.fromEntries(
         Object.entries(allParameters).filter(([key]) => !(DCS_ONLY_PARAMETERS as readonly string[]).includes(key)),
     );
@@ -280,7 +375,7 @@ export function renderPatroniConfig(options: PatroniConfigOptions): string {
         watchdog: { mode: "off" },
         tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
     };
-    return toYaml(config, "Rendered by prepx-platform (components/postgres/render.ts). Holds no password.");
+    return config;
 }
 
 function renderDcs(dcs: PatroniDcs): { [key: string]: YamlValue } {
@@ -297,6 +392,159 @@ function renderDcs(dcs: PatroniDcs): { [key: string]: YamlValue } {
             ports: [{ name: "postgresql", port: POSTGRES_PORT }],
         },
     };
+}
+
+/** What the dynamic-config script needs besides the password (PATRONI_RESTAPI_PASSWORD in its env). */
+export interface DynamicConfigScriptOptions {
+    /** Patroni's cluster-wide settings to apply (patroniDcsSettings). */
+    config: { [key: string]: YamlValue };
+    /** Base URL of any member's REST API; the script finds the leader and the others from its /cluster. */
+    patroniUrl: string;
+    /** Seconds the whole run may take before it gives up (exit 1). */
+    deadlineSeconds: number;
+}
+
+/**
+ * The `timeout` of the dynamic-config script's POST /restart: how long Patroni waits for the
+ * restarted PostgreSQL to run again (for the leader, past it Patroni would rather fail over). The
+ * script waits that plus 30 s for the answer; a leader's fast shutdown writes its dirty
+ * shared_buffers first (memberGracePeriodSeconds), and a call that outlasts it is left to the next
+ * pass, which sees whether the restart is still pending.
+ */
+export const MEMBER_RESTART_TIMEOUT_SECONDS = 180;
+
+/**
+ * The dynamic-config Job's script (Python 3, standard library only: the Patroni image has it). It
+ * applies `config` to a running cluster, which Patroni otherwise takes from patroni.yml only at
+ * bootstrap:
+ * 1. waits for a leader and every member running;
+ * 2. PATCHes Patroni's /config with the settings (a JSON merge: keys set by hand and not rendered
+ *    here stay; nothing is written when nothing differs), then waits for the members' HA loops to
+ *    reload them (3 x loop_wait);
+ * 3. restarts, through each member's REST API with `restart_pending`, the members whose PostgreSQL
+ *    reports a pending restart: standbys first, one at a time, each running again before the next
+ *    (a standby must run with max_connections, max_wal_senders, ... at least the leader's), then
+ *    the leader in place: it keeps the leader lock, so no failover, a pause of writes while its
+ *    PostgreSQL restarts. A decrease needs a second pass: Patroni starts a standby with the
+ *    leader's higher values from pg_controldata until the leader runs the lower ones;
+ * 4. exits 0 once no member has a restart pending, 1 (with the reason) at the deadline.
+ * Idempotent: a rerun finds nothing to patch and nothing pending. Holds no password. Pure.
+ */
+export function renderDynamicConfigScript(options: DynamicConfigScriptOptions): string {
+    return `# Rendered by prepx-platform (components/postgres/render.ts): applies Patroni's dynamic configuration.
+import base64, json, os, sys, time, urllib.error, urllib.request
+
+CONFIG = json.loads(${JSON.stringify(JSON.stringify(options.config))})
+BASE_URL = ${JSON.stringify(options.patroniUrl)}
+DEADLINE = time.monotonic() + ${options.deadlineSeconds}
+RESTART_TIMEOUT = ${MEMBER_RESTART_TIMEOUT_SECONDS}
+AUTH = "Basic " + base64.b64encode((${JSON.stringify(RESTAPI_USER)} + ":" + os.environ["PATRONI_RESTAPI_PASSWORD"]).encode()).decode()
+SETTLE = 3 * int(CONFIG.get("loop_wait", 10)) + 1
+started = time.monotonic()
+
+
+def log(message):
+    print("[%6.1f s] %s" % (time.monotonic() - started, message), flush=True)
+
+
+def fail(message):
+    log("FAILED: " + message)
+    sys.exit(1)
+
+
+def call(method, url, body=None, timeout=10):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": AUTH, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def wait_for(what, check, interval=1.0):
+    last = None
+    while time.monotonic() < DEADLINE:
+        try:
+            value = check()
+            if value:
+                return value
+        except (OSError, ValueError) as error:
+            last = error
+        time.sleep(interval)
+    fail("timed out waiting for %s%s" % (what, " (last error: %s)" % last if last else ""))
+
+
+def cluster():
+    status, body = call("GET", BASE_URL + "/cluster")
+    if status != 200:
+        raise ValueError("GET /cluster answered %d" % status)
+    return json.loads(body)["members"]
+
+
+def healthy_cluster():
+    members = cluster()
+    leaders = [m for m in members if m["role"] == "leader" and m.get("state") == "running"]
+    return members if len(leaders) == 1 and all(m.get("state") in ("running", "streaming") for m in members) else None
+
+
+def leader_url():
+    return [m for m in wait_for("a leader and every member running", healthy_cluster) if m["role"] == "leader"][0]["api_url"].rsplit("/", 1)[0]
+
+
+def changes(current, wanted, prefix=""):
+    found = []
+    for key, value in wanted.items():
+        if isinstance(value, dict) and isinstance(current.get(key), dict):
+            found += changes(current[key], value, prefix + key + ".")
+        elif current.get(key) != value:
+            found.append("%s%s: %s -> %s" % (prefix, key, json.dumps(current.get(key)), json.dumps(value)))
+    return found
+
+
+def patch_config():
+    url = leader_url()
+    status, body = call("GET", url + "/config")
+    if status != 200:
+        raise ValueError("GET /config answered %d" % status)
+    found = changes(json.loads(body), CONFIG)
+    if not found:
+        log("dynamic configuration already as rendered")
+        return "unchanged"
+    status, body = call("PATCH", url + "/config", CONFIG)
+    if status != 200:
+        raise ValueError("PATCH /config answered %d: %s" % (status, body))
+    log("patched /config: " + "; ".join(found))
+    return "patched"
+
+
+def restart(member):
+    log("restarting %s (%s)" % (member["name"], member["role"]))
+    try:
+        status, body = call("POST", member["api_url"].rsplit("/", 1)[0] + "/restart", {"restart_pending": True, "timeout": RESTART_TIMEOUT}, timeout=RESTART_TIMEOUT + 30)
+    except OSError as error:
+        # The next pass sees whether the restart is still pending.
+        status, body = 0, "no answer (%s)" % error
+    # 503: nothing pending any more, or the restart did not finish in time: the next pass sees which.
+    if status not in (0, 200, 503):
+        fail("restart of %s answered %d: %s" % (member["name"], status, body))
+    wait_for("%s running again" % member["name"], lambda: any(m["name"] == member["name"] and m.get("state") in ("running", "streaming") for m in cluster()) and healthy_cluster())
+    log("%s: %s" % (member["name"], body.strip()))
+
+
+if wait_for("the dynamic configuration to be patched", patch_config, interval=2.0) == "patched":
+    log("waiting %d s for every member to reload it" % SETTLE)
+    time.sleep(SETTLE)
+for attempt in range(3):
+    pending = [m for m in wait_for("a leader and every member running", healthy_cluster) if m.get("pending_restart")]
+    if not pending:
+        log("done: no member has a restart pending")
+        sys.exit(0)
+    for member in sorted(pending, key=lambda m: m["role"] == "leader"):
+        restart(member)
+    time.sleep(SETTLE)
+fail("members still have a restart pending after 3 passes: %s" % [m["name"] for m in cluster() if m.get("pending_restart")])
+`;
 }
 
 export interface PostBootstrapOptions {
@@ -377,15 +625,24 @@ export function renderPgbouncerIni(options: PgbouncerIniOptions): string {
         "reserve_pool_timeout = 3",
         // The connection budget counts default + reserve per pod: hold PgBouncer to it.
         `max_db_connections = ${options.defaultPoolSize + options.reservePoolSize}`,
-        // After a failover the old leader's connections fail; retry the new one after 1 s, not 15.
+        // After a failover the old leader's connections fail; retry the new one after 1 s, not 15
+        // (the failover budget in args.ts counts this second).
         "server_login_retry = 1",
-        "server_connect_timeout = 5",
+        // A connect to a leader whose node is gone (its address still behind `<name>-rw` until
+        // Patroni relabels the pods) times out after this, then the next attempt may reach the new one.
+        "server_connect_timeout = 3",
         "server_check_delay = 10",
         "server_lifetime = 3600",
         "server_idle_timeout = 600",
         "query_wait_timeout = 30",
         "dns_max_ttl = 15",
         "tcp_keepalive = 1",
+        // A server connection to a leader that vanished without a FIN/RST (node loss) is dropped
+        // after 5 + 3 x 1 s idle, or 5 s of unacknowledged data, not the kernel's 2 h / 15 min.
+        "tcp_keepidle = 5",
+        "tcp_keepintvl = 1",
+        "tcp_keepcnt = 3",
+        "tcp_user_timeout = 5000",
         // JDBC and node-postgres send it at startup; transaction pooling cannot keep it per client.
         "ignore_startup_parameters = extra_float_digits",
         `stats_users = ${options.statsUsers.join(", ")}`,

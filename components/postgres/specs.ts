@@ -25,10 +25,12 @@ import {
     type Volume,
     volumeClaimTemplate,
 } from "../k8s";
-import type { PgbouncerSettings, ResolvedPostgresClusterArgs } from "./args";
+import type { PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
 import {
+    dynamicSharedMemoryBytes,
     MEMBER_PATHS,
     memberCount,
+    memberGracePeriodSeconds,
     MONITOR_USER,
     PATRONI_PORT,
     PGBOUNCER_EXPORTER_PORT,
@@ -45,8 +47,6 @@ const PATRONI_CONFIG_DIR = "/etc/patroni";
 /** The PVC's mount; PGDATA (MEMBER_PATHS.dataDir) is a directory inside it, not the volume's root. */
 const DATA_MOUNT = "/var/lib/postgresql/data";
 
-/** A leader's clean shutdown (checkpoint, release of the leader lock) needs a moment. */
-const MEMBER_GRACE_PERIOD_SECONDS = 60;
 /** PgBouncer's grace period: the Kubernetes default. */
 const POOLER_GRACE_PERIOD_SECONDS = 30;
 
@@ -139,6 +139,7 @@ export function patroniContainer(args: ResolvedPostgresClusterArgs, image: pulum
             { name: "secrets", mountPath: MEMBER_PATHS.secretsDir, readOnly: true },
             { name: "run", mountPath: MEMBER_PATHS.socketDir },
             { name: "tmp", mountPath: "/tmp" },
+            { name: "shm", mountPath: "/dev/shm" },
         ],
     };
 }
@@ -160,7 +161,7 @@ export function postgresExporterContainer(args: ResolvedPostgresClusterArgs, cre
 }
 
 /** A member's volumes besides its PVC: the config, the password files the post-bootstrap script reads, scratch space. */
-export function memberVolumes(refs: MemberPodRefs): Volume[] {
+export function memberVolumes(refs: MemberPodRefs, parameters: Pick<PostgresParameters, "work_mem">): Volume[] {
     return [
         { name: "config", configMap: { name: refs.patroniConfig, defaultMode: CONFIG_FILE_MODE } },
         {
@@ -176,7 +177,17 @@ export function memberVolumes(refs: MemberPodRefs): Volume[] {
         },
         scratchVolume("run", "16Mi"),
         scratchVolume("tmp", "64Mi"),
+        sharedMemoryVolume(parameters),
     ];
+}
+
+/**
+ * PostgreSQL's /dev/shm: memory-backed (tmpfs), sized by dynamicSharedMemoryBytes. Its pages count
+ * against the container's memory limit, which checkPostgresSettings keeps above shared_buffers plus
+ * this size.
+ */
+export function sharedMemoryVolume(parameters: Pick<PostgresParameters, "work_mem">): Volume {
+    return { name: "shm", emptyDir: { medium: "Memory", sizeLimit: `${dynamicSharedMemoryBytes(parameters) / (1024 * 1024)}Mi` } };
 }
 
 /** A member pod: Patroni (which needs its service account token) and the exporter, spread across nodes. */
@@ -185,10 +196,11 @@ export function memberPodSpec(args: ResolvedPostgresClusterArgs, image: pulumi.I
         serviceAccountName: refs.serviceAccount,
         securityContext: podSecurityContext(args.postgresUid),
         topologySpreadConstraints: spreadAcrossNodes(selector),
-        terminationGracePeriodSeconds: MEMBER_GRACE_PERIOD_SECONDS,
+        // Long enough for the shutdown checkpoint of a full shared_buffers.
+        terminationGracePeriodSeconds: memberGracePeriodSeconds(args.parameters),
         enableServiceLinks: false,
         containers: [patroniContainer(args, image, refs.credentialsSecret), postgresExporterContainer(args, refs.credentialsSecret)],
-        volumes: memberVolumes(refs),
+        volumes: memberVolumes(refs, args.parameters),
     };
 }
 
@@ -219,6 +231,60 @@ export function memberStatefulSetSpec(args: ResolvedPostgresClusterArgs, refs: M
             spec: memberPodSpec(args, refs.image, selector, refs),
         },
         volumeClaimTemplates: [volumeClaimTemplate("data", args.storage, args.storageClass)],
+    };
+}
+
+/** Seconds the dynamic-config script may run: waiting for the cluster, the patch, every member's restart. */
+export const DYNAMIC_CONFIG_DEADLINE_SECONDS = 600;
+/** Runs of the dynamic-config Job's pod: one retry (the script is idempotent), then the Job fails. */
+const DYNAMIC_CONFIG_ATTEMPTS = 2;
+/** The Job's own limit: every attempt's deadline plus a minute per attempt to pull and start. */
+export const DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS = DYNAMIC_CONFIG_ATTEMPTS * (DYNAMIC_CONFIG_DEADLINE_SECONDS + 60);
+
+/** Names of the objects the dynamic-config Job's pod refers to. */
+export interface DynamicConfigJobRefs {
+    /** The members' image: it has Python 3, which runs the script. */
+    image: pulumi.Input<string>;
+    /** Secret with `restapi-password` (Patroni's REST API; PATCH and POST need it). */
+    credentialsSecret: pulumi.Input<string>;
+    /** ServiceAccount with the image pull Secrets and no API token (the script talks only to Patroni). */
+    serviceAccount: pulumi.Input<string>;
+}
+
+/**
+ * The Job that applies Patroni's dynamic configuration to the running cluster and restarts the
+ * members that need it (renderDynamicConfigScript). `script` is passed inline (`python3 -c`): it
+ * holds no password, and a changed script is a new Job.
+ */
+export function dynamicConfigJobSpec(
+    args: ResolvedPostgresClusterArgs,
+    script: pulumi.Input<string>,
+    labels: Record<string, string>,
+    refs: DynamicConfigJobRefs,
+): k8s.types.input.batch.v1.JobSpec {
+    return {
+        backoffLimit: DYNAMIC_CONFIG_ATTEMPTS - 1,
+        activeDeadlineSeconds: DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS,
+        template: {
+            metadata: { labels },
+            spec: {
+                restartPolicy: "Never",
+                serviceAccountName: refs.serviceAccount,
+                automountServiceAccountToken: false,
+                enableServiceLinks: false,
+                securityContext: podSecurityContext(args.postgresUid),
+                containers: [
+                    {
+                        name: "apply",
+                        image: refs.image,
+                        command: ["python3", "-c", script],
+                        env: [secretEnv("PATRONI_RESTAPI_PASSWORD", refs.credentialsSecret, "restapi-password")],
+                        resources: containerResources(args.exporterResources),
+                        securityContext: containerSecurityContext(),
+                    },
+                ],
+            },
+        },
     };
 }
 

@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import type { PostgresCluster } from "../../components/postgres";
 import { postgresClusterArgsSchema, type PostgresClusterArgs, type ResolvedPostgresClusterArgs } from "../../components/postgres/args";
-import { memberCount } from "../../components/postgres/render";
+import { DCS_ONLY_PARAMETERS, dynamicConfigJobName, memberCount } from "../../components/postgres/render";
 import { PATRONI_RBAC_RULES } from "../../components/postgres/specs";
 import type { StackConfig } from "../../config";
 import { postgresClusterArgs } from "../../stack-args";
@@ -95,8 +95,9 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(count("kubernetes:core/v1:Secret")).toBe(3);
             expect(count("kubernetes:core/v1:ConfigMap")).toBe(2);
             expect(count("kubernetes:core/v1:Service")).toBe(6);
-            // Patroni's (with its Role) and PgBouncer's.
-            expect(count("kubernetes:core/v1:ServiceAccount")).toBe(2);
+            // Patroni's (with its Role), PgBouncer's and the dynamic-config Job's.
+            expect(count("kubernetes:core/v1:ServiceAccount")).toBe(3);
+            expect(count("kubernetes:batch/v1:Job")).toBe(1);
             expect(count("kubernetes:apps/v1:StatefulSet")).toBe(1);
             expect(count("kubernetes:apps/v1:Deployment")).toBe(1);
             expect(count("kubernetes:policy/v1:PodDisruptionBudget")).toBe(2);
@@ -191,6 +192,28 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(ini).toContain(`max_db_connections = ${args.pgbouncer.defaultPoolSize + args.pgbouncer.reservePoolSize}\n`);
             expect(pdb("postgres-pooler").maxUnavailable).toBe(1);
             expect(selects(pdb("postgres-pooler").selector.matchLabels, poolerLabels())).toBe(true);
+        });
+
+        test("the dynamic-config Job applies Patroni's bootstrap.dcs to the running cluster, named by the script's hash", () => {
+            const job = child("kubernetes:batch/v1:Job", "postgres-dcs-config");
+            const spec = job.inputs.spec as k8s.types.output.batch.v1.JobSpec;
+            const [apply] = spec.template.spec.containers;
+            const script = apply.command[2];
+            expect(apply.command.slice(0, 2)).toEqual(["python3", "-c"]);
+            expect(job.inputs.metadata.name).toMatch(/^postgres-dcs-config-[0-9a-f]{8}$/);
+            expect(job.inputs.metadata.name).toBe(dynamicConfigJobName({ dynamicConfigJob: "postgres-dcs-config" }, script));
+            // The settings Patroni bootstraps with, the parameters only those it takes from the DCS alone.
+            const embedded = JSON.parse(JSON.parse(/^CONFIG = json\.loads\((.*)\)$/m.exec(script)?.[1] ?? "null")) as PatroniYaml["bootstrap"]["dcs"];
+            const { postgresql, ...settings } = patroniConfig().bootstrap.dcs;
+            expect(embedded).toMatchObject(settings);
+            expect(embedded.postgresql.parameters).toEqual(Object.fromEntries(DCS_ONLY_PARAMETERS.filter((key) => key in postgresql.parameters).map((key) => [key, postgresql.parameters[key]])));
+            expect(script).toContain('BASE_URL = "http://postgres-members:8008"');
+            expect(apply.image).toBe(want.image);
+            expect(apply.env).toEqual([{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "restapi-password" } } }]);
+            expect(spec.template.spec.serviceAccountName).toBe("postgres-dcs-config");
+            expect(spec.template.spec.automountServiceAccountToken).toBe(false);
+            expect(selects(spec.template.metadata.labels, podLabels())).toBe(false);
+            expect(selects(get().cluster.dynamicConfigJobLabels, spec.template.metadata.labels)).toBe(true);
         });
 
         test("members' PDB allows one down; both pod templates roll on config changes and are scraped", () => {

@@ -19,6 +19,7 @@ const members = app("postgres", "database");
 const primary = { ...members, role: "master" };
 const redis = app("redis", "cache");
 const redisBootstrap = app("redis", "cluster-bootstrap");
+const postgresDcsConfig = app("postgres", "dcs-config");
 const prometheus = app("prometheus", "monitoring");
 const grafana = app("grafana", "dashboards");
 const kubeStateMetrics = app("kube-state-metrics", "monitoring");
@@ -33,7 +34,7 @@ const input: NetworkPolicyInput = {
     ],
     pgbouncer: { labels: pgbouncer, port: 6432 },
     postgresPrimary: { labels: primary, port: 5432 },
-    postgresMembers: { labels: members, port: 5432, patroniPort: 8008 },
+    postgresMembers: { labels: members, port: 5432, patroniPort: 8008, dynamicConfigJobLabels: postgresDcsConfig },
     postgresStandbys: { labels: { ...members, role: "replica" }, port: 5432 },
     redis: { labels: redis, port: 6379, busPort: 16379, bootstrapLabels: redisBootstrap },
     prometheus: { labels: prometheus, port: 9090 },
@@ -113,6 +114,7 @@ describe("rendered policies", () => {
             "postgres-primary",
             "postgres-standbys",
             "postgres-members",
+            "postgres-dcs-config",
             "redis",
             "redis-bootstrap",
             "prometheus",
@@ -161,9 +163,12 @@ describe("rendered policies", () => {
         expect(byName("postgres-primary").spec.podSelector.matchLabels).toEqual(primary);
     });
 
-    test("Patroni members: 5432 and 8008 among themselves, and the Kubernetes API", () => {
+    test("Patroni members: 5432 and 8008 among themselves, and the Kubernetes API; 8008 from the dynamic-config Job", () => {
         const spec = byName("postgres-members").spec;
-        expect(spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: members } }], ports: [{ protocol: "TCP", port: 5432 }, { protocol: "TCP", port: 8008 }] }]);
+        expect(spec.ingress).toEqual([
+            { from: [{ podSelector: { matchLabels: members } }], ports: [{ protocol: "TCP", port: 5432 }, { protocol: "TCP", port: 8008 }] },
+            { from: [{ podSelector: { matchLabels: postgresDcsConfig } }], ports: [{ protocol: "TCP", port: 8008 }] },
+        ]);
         expect(spec.egress).toEqual([
             { to: [{ podSelector: { matchLabels: members } }], ports: [{ protocol: "TCP", port: 5432 }, { protocol: "TCP", port: 8008 }] },
             { to: [{ ipBlock: { cidr: "10.0.0.1/32" } }], ports: [{ protocol: "TCP", port: 6443 }] },
@@ -238,6 +243,8 @@ describe("flows, read with Kubernetes semantics", () => {
         ["Redis -> Redis client port", pod(redis), pod(redis), 6379, "TCP"],
         ["Redis -> Redis cluster bus", pod(redis), pod(redis), 16379, "TCP"],
         ["Redis bootstrap -> Redis", pod(redisBootstrap), pod(redis), 6379, "TCP"],
+        ["dynamic-config Job -> the leader's Patroni REST API", pod(postgresDcsConfig), pod(primary), 8008, "TCP"],
+        ["dynamic-config Job -> a standby's Patroni REST API", pod(postgresDcsConfig), replica, 8008, "TCP"],
         ["Prometheus -> redis_exporter", pod(prometheus), pod(redis), 9121, "TCP"],
         ["Prometheus -> postgres_exporter", pod(prometheus), pod(primary), 9187, "TCP"],
         ["Prometheus -> nginx stub_status exporter", pod(prometheus), pod(lb), 9113, "TCP"],
@@ -264,6 +271,8 @@ describe("flows, read with Kubernetes semantics", () => {
         ["gateway -> primary, bypassing PgBouncer", pod(gateway), pod(primary), 5432],
         ["report-service (no pool) -> a standby", pod(reports), replica, 5432],
         ["user-service -> a standby's Patroni API", pod(users), replica, 8008],
+        ["dynamic-config Job -> PostgreSQL (it needs only Patroni's API)", pod(postgresDcsConfig), pod(primary), 5432],
+        ["dynamic-config Job -> Kubernetes API", pod(postgresDcsConfig), apiServer, 6443],
         ["report-service (no pool) -> PgBouncer", pod(reports), pod(pgbouncer), 6432],
         ["user-service -> gateway", pod(users), pod(gateway), 8080],
         ["user-service -> report-service", pod(users), pod(reports), 3002],

@@ -35,7 +35,13 @@ describe("postgres and pgbouncer stack config", () => {
         ["prod", "fewer replication slots than members", (r) => (r.postgres.parameters.max_replication_slots = 2), "prod: postgres.parameters.max_replication_slots must be at least standbys + 1 (3) (got 2)"],
         ["prod", "shared_buffers as large as the memory limit", (r) => (r.postgres.parameters.shared_buffers = "16GB"), 'prod: postgres.parameters.shared_buffers must be less than resources.limits.memory (16Gi) (got "16GB")'],
         ["dev", "shared_buffers above dev's memory limit", (r) => (r.postgres.parameters.shared_buffers = "2GB"), 'dev: postgres.parameters.shared_buffers must be less than resources.limits.memory (1Gi) (got "2GB")'],
-        ["prod", "a leader TTL shorter than loop + 2 retries", (r) => (r.postgres.patroni.ttl = 20), "prod: postgres.patroni.ttl must be at least loopWait + 2 x retryTimeout (30) (got 20)"],
+        [
+            "dev",
+            "shared_buffers plus the memory-backed /dev/shm at dev's memory limit",
+            (r) => (r.postgres.parameters.shared_buffers = "800MB"),
+            "dev: postgres.parameters.work_mem sizes /dev/shm at 256Mi (work_mem x 2 x 9 parallel participants, at least 256Mi), which with shared_buffers (800MB) must stay below resources.limits.memory (1Gi) (got \"4MB\")",
+        ],
+        ["prod", "a leader TTL shorter than loop + 2 retries", (r) => (r.postgres.patroni.ttl = 6), "prod: postgres.patroni.ttl must be at least loopWait + 2 x retryTimeout (7) (got 6)"],
         ["prod", "an application user that is not a role name", (r) => (r.postgres.appUser = "Prepx-App"), 'prod: postgres.appUser must be a lower-case PostgreSQL identifier (got "Prepx-App")'],
         ["prod", "an unpinned exporter", (r) => (r.pgbouncer.exporterImage = "prometheuscommunity/pgbouncer-exporter"), 'prod: pgbouncer.exporterImage must be an image pinned to a version tag or digest (not \'latest\', not untagged) (got "prometheuscommunity/pgbouncer-exporter")'],
         ["prod", "an unknown postgres key", (r) => (r.postgres.synchronous = true), "prod: postgres.synchronous is not a known key (got true)"],
@@ -80,7 +86,7 @@ describe("PostgresCluster settings", () => {
             },
             reservedConnections: 40,
             replicationLagAlertSeconds: 30,
-            patroni: { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 },
+            patroni: { ttl: 7, loopWait: 1, retryTimeout: 3, maximumLagOnFailover: 1048576 },
             pgbouncer: {
                 replicas: 3,
                 image: "ghcr.io/cloudnative-pg/pgbouncer:1.25.2",
@@ -115,7 +121,7 @@ describe("PostgresCluster settings", () => {
     test("a nested section given in part keeps the defaults of the fields it leaves out", () => {
         const args = postgresClusterArgsSchema.parse({ namespace: "prepx", parameters: { work_mem: "32MB" }, patroni: { ttl: 60 }, pgbouncer: { replicas: 2 } });
         expect(args.parameters).toMatchObject({ work_mem: "32MB", shared_buffers: "4GB", max_connections: 500 });
-        expect(args.patroni).toEqual({ ttl: 60, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 });
+        expect(args.patroni).toEqual({ ttl: 60, loopWait: 1, retryTimeout: 3, maximumLagOnFailover: 1048576 });
         expect(args.pgbouncer).toMatchObject({ replicas: 2, maxClientConn: 5000, defaultPoolSize: 120 });
     });
 

@@ -55,7 +55,7 @@ describe("PostgresCluster rejects bad args with one error listing every problem"
         ["too few WAL senders", (a) => (a.parameters.max_wal_senders = 2), "parameters.max_wal_senders must be at least standbys + 1 (3) (got 2)"],
         ["too few slots", (a) => (a.parameters.max_replication_slots = 2), "parameters.max_replication_slots must be at least standbys + 1 (3) (got 2)"],
         ["shared_buffers as large as the memory limit", (a) => (a.parameters.shared_buffers = "16GB"), 'parameters.shared_buffers must be less than resources.limits.memory (16Gi) (got "16GB")'],
-        ["a short leader TTL", (a) => (a.patroni.ttl = 20), "patroni.ttl must be at least loopWait + 2 x retryTimeout (30) (got 20)"],
+        ["a short leader TTL", (a) => (a.patroni.ttl = 6), "patroni.ttl must be at least loopWait + 2 x retryTimeout (7) (got 6)"],
         ["a reserved role as app user", (a) => (a.appUser = "replicator"), 'appUser must not be one of the cluster\'s own roles (postgres, replicator, monitor) (got "replicator")'],
         ["a database name that is not an identifier", (a) => (a.database = "Prepx-DB"), 'database must be a lower-case PostgreSQL identifier (got "Prepx-DB")'],
         ["no PgBouncer", (a) => (a.pgbouncer.replicas = 0), "pgbouncer.replicas must be at least 1 (got 0)"],

@@ -4,8 +4,15 @@
 import { execFileSync } from "child_process";
 import { parse } from "yaml";
 import {
+    CHECKPOINT_WRITE_BYTES_PER_SECOND,
     DCS_ONLY_PARAMETERS,
+    dynamicConfigJobName,
+    dynamicSharedMemoryBytes,
     MEMBER_PATHS,
+    memberGracePeriodSeconds,
+    patroniDcsSettings,
+    patroniDynamicConfig,
+    patroniMemberConfigText,
     PatroniConfigOptions,
     memberCount,
     patroniConfigOptions,
@@ -16,12 +23,14 @@ import {
     postBootstrapOptions,
     postgresNames,
     postgresUri,
+    renderDynamicConfigScript,
     renderPatroniConfig,
     renderPgHba,
     renderPgbouncerIni,
     renderPgbouncerUserlist,
     renderPostBootstrapScript,
 } from "../../components/postgres/render";
+import type { PostgresParameters } from "../../components/postgres/args";
 import { toYaml } from "../../components/yaml";
 
 const PLAN = {
@@ -210,6 +219,17 @@ describe("PgBouncer", () => {
         expect(ini.indexOf("[databases]")).toBeLessThan(ini.indexOf("[pgbouncer]"));
     });
 
+    test("a dead leader is noticed in seconds: a short connect timeout, keepalives and a TCP user timeout on every connection", () => {
+        expect(settings).toMatchObject({
+            server_connect_timeout: "3",
+            tcp_keepalive: "1",
+            tcp_keepidle: "5",
+            tcp_keepintvl: "1",
+            tcp_keepcnt: "3",
+            tcp_user_timeout: "5000",
+        });
+    });
+
     test("PgBouncer writes no file, so its container's root filesystem can stay read-only: no unix socket, no pidfile, no logfile", () => {
         expect(settings.unix_socket_dir).toBe("");
         expect(Object.keys(settings).filter((key) => ["pidfile", "logfile", "syslog"].includes(key))).toEqual([]);
@@ -237,5 +257,95 @@ describe("names, sizes and the YAML emitter", () => {
     test("strings stay strings (YAML 1.1 would read on/off/yes and octal-looking text otherwise)", () => {
         const value = { a: "on", b: "off", c: "0700", d: "*", e: ["yes", 1, true, { f: "x: y" }], g: {}, h: [] as string[], "i j": null };
         expect(parse(toYaml(value))).toEqual(value);
+    });
+});
+
+describe("Patroni's dynamic configuration on a running cluster", () => {
+    const withParameters = (parameters: Partial<PostgresParameters>) => patroniConfigOptions({ ...ARGS, parameters: { ...PLAN, ...parameters } }, "postgres", podMemberEnvironment(POD_LABELS));
+
+    test("the DCS failsafe is on: a leader that reaches every member survives a DCS outage longer than retry_timeout", () => {
+        expect(patroniDynamicConfig(kubernetesOptions)).toMatchObject({ failsafe_mode: true });
+    });
+
+    test("the members' config text is patroni.yml without bootstrap.dcs", () => {
+        const full = parse(renderPatroniConfig(kubernetesOptions)) as PatroniFile;
+        const member = parse(patroniMemberConfigText(kubernetesOptions)) as PatroniFile;
+        const { dcs: _dcs, ...bootstrap } = full.bootstrap;
+        expect(member).toEqual({ ...full, bootstrap });
+    });
+
+    test("settings Patroni keeps in the DCS leave the members' config text alone (no roll); a member-local one changes it", () => {
+        const base = patroniMemberConfigText(kubernetesOptions);
+        for (const change of [{ max_connections: 600 }, { wal_level: "logical" as const }, { max_wal_senders: 12 }, { max_replication_slots: 12 }]) {
+            expect(patroniMemberConfigText(withParameters(change))).toBe(base);
+            expect(renderPatroniConfig(withParameters(change))).not.toBe(renderPatroniConfig(kubernetesOptions));
+        }
+        expect(patroniMemberConfigText({ ...kubernetesOptions, timing: { ...kubernetesOptions.timing, ttl: 40 } })).toBe(base);
+        expect(patroniMemberConfigText({ ...kubernetesOptions, synchronousMode: false })).toBe(base);
+        expect(patroniMemberConfigText(withParameters({ shared_buffers: "2GB" }))).not.toBe(base);
+    });
+
+    test("the Job's settings: bootstrap.dcs with only the parameters Patroni takes from the DCS alone", () => {
+        const dcs = patroniDynamicConfig(kubernetesOptions);
+        const settings = patroniDcsSettings(kubernetesOptions);
+        expect({ ...settings, postgresql: undefined }).toEqual({ ...dcs, postgresql: undefined });
+        expect(settings.postgresql).toEqual({
+            use_pg_rewind: true,
+            use_slots: true,
+            parameters: { max_connections: 500, max_wal_senders: 10, max_replication_slots: 10, wal_level: "replica", wal_log_hints: "on", hot_standby: "on" },
+        });
+        // A member-local parameter (which rolls the members) leaves them alone; a DCS-only one changes them.
+        expect(patroniDcsSettings(withParameters({ work_mem: "8MB" }))).toEqual(settings);
+        expect(patroniDcsSettings(withParameters({ max_connections: 600 }))).not.toEqual(settings);
+    });
+
+    const script = renderDynamicConfigScript({ config: patroniDcsSettings(kubernetesOptions), patroniUrl: "http://postgres-members:8008", deadlineSeconds: 600 });
+
+    test("the script carries the settings exactly, the members' REST address and its deadline; the password only from env", () => {
+        const embedded = /^CONFIG = json\.loads\((.*)\)$/m.exec(script)?.[1];
+        expect(JSON.parse(JSON.parse(embedded ?? "null"))).toEqual(patroniDcsSettings(kubernetesOptions));
+        expect(script).toContain('BASE_URL = "http://postgres-members:8008"');
+        expect(script).toMatch(/^DEADLINE = time\.monotonic\(\) \+ 600$/m);
+        expect(script).toContain('os.environ["PATRONI_RESTAPI_PASSWORD"]');
+        expect(script).toContain('"patroni" + ":"');
+    });
+
+    test("the script restarts only members with a restart pending, standbys before the leader, and PATCHes rather than replaces /config", () => {
+        expect(script).toContain('{"restart_pending": True, "timeout": RESTART_TIMEOUT}');
+        expect(script).toContain('sorted(pending, key=lambda m: m["role"] == "leader")');
+        expect(script).toContain('call("PATCH", url + "/config", CONFIG)');
+        expect(script).not.toContain('"PUT"');
+    });
+
+    test("the script is valid Python 3", () => {
+        expect(() => execFileSync("python3", ["-c", "import ast, sys; ast.parse(sys.stdin.read())"], { input: script })).not.toThrow();
+    });
+
+    test("the Job's name: the prefix and 8 hex digits of the script's hash, within a DNS label for a 40-character cluster name", () => {
+        const names = postgresNames("p".repeat(40));
+        const name = dynamicConfigJobName(names, script);
+        expect(name).toMatch(new RegExp(`^${"p".repeat(40)}-dcs-config-[0-9a-f]{8}$`));
+        expect(name.length).toBeLessThanOrEqual(63);
+        expect(dynamicConfigJobName(names, script)).toBe(name);
+        expect(dynamicConfigJobName(names, script.replace("600", "601"))).not.toBe(name);
+    });
+});
+
+describe("what the server needs from its pod", () => {
+    const MIB = 1024 * 1024;
+
+    test("/dev/shm holds a parallel hash of work_mem x 2 for 8 workers and the leader, at least 256 MiB", () => {
+        expect(dynamicSharedMemoryBytes({ work_mem: "64MB" })).toBe(64 * 2 * 9 * MIB);
+        expect(dynamicSharedMemoryBytes({ work_mem: "4MB" })).toBe(256 * MIB);
+        expect(dynamicSharedMemoryBytes({ work_mem: "1000kB" })).toBe(256 * MIB);
+        // Rounded up to whole MiB.
+        expect(dynamicSharedMemoryBytes({ work_mem: "20000kB" })).toBe(Math.ceil((20000 * 1024 * 18) / MIB) * MIB);
+    });
+
+    test("the grace period: 30 s plus every shared buffer written at 100 MiB/s", () => {
+        expect(CHECKPOINT_WRITE_BYTES_PER_SECOND).toBe(100 * MIB);
+        expect(memberGracePeriodSeconds({ shared_buffers: "4GB" })).toBe(30 + 41);
+        expect(memberGracePeriodSeconds({ shared_buffers: "128MB" })).toBe(30 + 2);
+        expect(memberGracePeriodSeconds({ shared_buffers: "16GB" })).toBe(30 + 164);
     });
 });

@@ -6,6 +6,9 @@ import { postgresClusterArgsSchema, PostgresClusterArgs } from "../../components
 import { PGBOUNCER_IMAGE_LAYOUT, postgresNames } from "../../components/postgres/render";
 import {
     clusterMetricsTargets,
+    DYNAMIC_CONFIG_DEADLINE_SECONDS,
+    DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS,
+    dynamicConfigJobSpec,
     memberPodSpec,
     memberServices,
     memberStatefulSetSpec,
@@ -19,6 +22,7 @@ import {
     poolerPodSpec,
     poolerServiceSpec,
     postgresExporterContainer,
+    sharedMemoryVolume,
 } from "../../components/postgres/specs";
 
 const argsWith = (args: Partial<PostgresClusterArgs> = {}) => postgresClusterArgsSchema.parse({ namespace: "prepx", ...args });
@@ -76,6 +80,7 @@ describe("the patroni container", () => {
             { name: "secrets", mountPath: "/etc/patroni-secrets", readOnly: true },
             { name: "run", mountPath: "/var/run/postgresql" },
             { name: "tmp", mountPath: "/tmp" },
+            { name: "shm", mountPath: "/dev/shm" },
         ]);
     });
 });
@@ -96,8 +101,8 @@ test("postgres_exporter logs in as the monitoring role over loopback and is prob
     });
 });
 
-test("member volumes: the config world-readable, only the two password files the post-bootstrap script reads, small scratch dirs", () => {
-    expect(memberVolumes(MEMBER_REFS)).toEqual([
+test("member volumes: the config world-readable, only the two password files the post-bootstrap script reads, small scratch dirs, a memory-backed /dev/shm", () => {
+    expect(memberVolumes(MEMBER_REFS, DEFAULTS.parameters)).toEqual([
         { name: "config", configMap: { name: "db-patroni", defaultMode: 0o444 } },
         {
             name: "secrets",
@@ -111,15 +116,18 @@ test("member volumes: the config world-readable, only the two password files the
         },
         { name: "run", emptyDir: { sizeLimit: "16Mi" } },
         { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+        // work_mem 64MB x hash_mem_multiplier 2 x (8 parallel workers + the leader process).
+        { name: "shm", emptyDir: { medium: "Memory", sizeLimit: "1152Mi" } },
     ]);
 });
 
-test("a member pod: Patroni's service account (its token mounted), the postgres user, 60 s to shut down cleanly, spread over nodes", () => {
+test("a member pod: Patroni's service account (its token mounted), the postgres user, time to checkpoint shared_buffers on shutdown, spread over nodes", () => {
     const pod = memberPodSpec(DEFAULTS, IMAGE, SELECTOR, MEMBER_REFS);
     expect(pod).toMatchObject({
         serviceAccountName: "db-patroni",
         securityContext: { runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true },
-        terminationGracePeriodSeconds: 60,
+        // 30 s floor + 4GB of shared_buffers at 100 MiB/s (41 s).
+        terminationGracePeriodSeconds: 71,
         enableServiceLinks: false,
         containers: [{ name: "postgres" }, { name: "exporter" }],
         topologySpreadConstraints: [{ labelSelector: { matchLabels: SELECTOR } }, { labelSelector: { matchLabels: SELECTOR } }],
@@ -289,4 +297,50 @@ test("metrics targets: every port Prometheus scrapes is a container port of the 
     const poolers = poolerPodSpec(DEFAULTS, poolerSelector, POOLER_REFS).containers;
     for (const port of targets[0].ports) expect(members).toEqual(exposing(port));
     for (const port of targets[1].ports) expect(poolers).toEqual(exposing(port));
+});
+
+test("/dev/shm: a memory-backed emptyDir sized from work_mem (dev's 4MB gets the 256Mi floor)", () => {
+    expect(sharedMemoryVolume(DEFAULTS.parameters)).toEqual({ name: "shm", emptyDir: { medium: "Memory", sizeLimit: "1152Mi" } });
+    expect(sharedMemoryVolume({ work_mem: "4MB" })).toEqual({ name: "shm", emptyDir: { medium: "Memory", sizeLimit: "256Mi" } });
+});
+
+test("the members' grace period follows shared_buffers", () => {
+    const grace = (shared_buffers: string) => memberPodSpec(argsWith({ parameters: { shared_buffers } }), IMAGE, SELECTOR, MEMBER_REFS).terminationGracePeriodSeconds;
+    expect(grace("128MB")).toBe(32);
+    expect(grace("4GB")).toBe(71);
+});
+
+describe("the dynamic-config Job", () => {
+    const labels = standardLabels("postgres", "db", "dcs-config");
+    const refs = { image: IMAGE, credentialsSecret: "db-credentials", serviceAccount: "db-dcs-config" };
+    const spec = dynamicConfigJobSpec(DEFAULTS, "print('hi')", labels, refs);
+
+    test("runs the script inline with the members' image and the REST API password from the Secret, no API token", () => {
+        expect(spec.template).toEqual({
+            metadata: { labels },
+            spec: {
+                restartPolicy: "Never",
+                serviceAccountName: "db-dcs-config",
+                automountServiceAccountToken: false,
+                enableServiceLinks: false,
+                securityContext: expect.objectContaining({ runAsUser: 999, runAsGroup: 999, runAsNonRoot: true }),
+                containers: [
+                    {
+                        name: "apply",
+                        image: IMAGE,
+                        command: ["python3", "-c", "print('hi')"],
+                        env: [{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: secretRef("db-credentials", "restapi-password") }],
+                        resources: DEFAULTS.exporterResources,
+                        securityContext: expect.objectContaining({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false }),
+                    },
+                ],
+            },
+        });
+    });
+
+    test("one retry (the script is idempotent), within a deadline that covers both attempts of the script", () => {
+        expect(spec.backoffLimit).toBe(1);
+        expect(spec.activeDeadlineSeconds).toBe(DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS);
+        expect(DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS).toBeGreaterThanOrEqual(2 * DYNAMIC_CONFIG_DEADLINE_SECONDS);
+    });
 });
