@@ -3,7 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { resolveImage } from "../images";
-import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
+import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
 import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE_JOBS } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -150,11 +150,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         // Patroni's configuration: one text for every member (per-member values come from env).
         const patroniYaml = renderPatroniConfig(patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels)));
         const postBootstrap = renderPostBootstrapScript(postBootstrapOptions(settings, MEMBER_PATHS.secretsDir));
-        const patroniConfig = new k8s.core.v1.ConfigMap(
-            names.patroniConfig,
-            { metadata: metadata(names.patroniConfig, labels), data: { "patroni.yml": patroniYaml, "post-bootstrap.sh": postBootstrap } },
-            child,
-        );
+        const patroniConfig = contentNamedConfigMap(names.patroniConfig, { namespace, labels, data: { "patroni.yml": patroniYaml, "post-bootstrap.sh": postBootstrap } }, child);
         const { serviceAccount, roleBinding } = serviceAccountWithRole(
             names.role,
             { namespace, labels, rules: PATRONI_RBAC_RULES, imagePullSecrets: settings.imagePullSecrets },
@@ -190,7 +186,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
 
         // PgBouncer in front of the leader (through `<name>-rw`, which follows a failover).
         const pgbouncerIni = this.rwHost.apply((rwHost) => renderPgbouncerIni(pgbouncerIniOptions(settings, podPgbouncerEndpoints(rwHost))));
-        const poolerConfig = new k8s.core.v1.ConfigMap(names.poolerConfig, { metadata: metadata(names.poolerConfig, poolerLabels), data: { "pgbouncer.ini": pgbouncerIni } }, child);
+        const poolerConfig = contentNamedConfigMap(names.poolerConfig, { namespace, labels: poolerLabels, data: { "pgbouncer.ini": pgbouncerIni } }, child);
         new k8s.apps.v1.Deployment(
             names.pooler,
             {
