@@ -34,6 +34,8 @@ import {
     PGBOUNCER_EXPORTER_PORT,
     PGBOUNCER_IMAGE_LAYOUT,
     PGBOUNCER_PORT,
+    pgbouncerOpenFiles,
+    renderPgbouncerStartScript,
     POOLER_PATHS,
     POSTGRES_EXPORTER_PORT,
     POSTGRES_PORT,
@@ -227,8 +229,18 @@ export function memberStatefulSetSpec(args: ResolvedPostgresClusterArgs, refs: M
  * directly rather than through that script: /bin/sh (dash) runs its last command as a child, and a
  * shell as PID 1 has no SIGTERM handler, so the kernel drops Kubernetes' SIGTERM and PgBouncer would
  * be SIGKILLed after the grace period instead of shutting down (it waits for its clients on SIGTERM).
+ * The container starts it through pgbouncerStartCommand, whose script ends by exec-ing this line.
  */
 export const PGBOUNCER_COMMAND: readonly string[] = [PGBOUNCER_IMAGE_LAYOUT.binary, `${POOLER_PATHS.configDir}/pgbouncer.ini`];
+
+/**
+ * The container's command: the image's /bin/sh (debian:trixie-slim's dash) raises the open-files
+ * soft limit to what max_client_conn needs, then execs PGBOUNCER_COMMAND (renderPgbouncerStartScript).
+ */
+export function pgbouncerStartCommand(pgbouncer: Pick<PgbouncerSettings, "maxClientConn" | "defaultPoolSize" | "reservePoolSize">): string[] {
+    const [binary, configFile] = PGBOUNCER_COMMAND;
+    return ["/bin/sh", "-c", renderPgbouncerStartScript({ binary, configFile, openFiles: pgbouncerOpenFiles(pgbouncer), maxClientConn: pgbouncer.maxClientConn })];
+}
 
 /**
  * PgBouncer itself, checked by TCP connects on its port. Read-only root filesystem and no scratch
@@ -238,7 +250,7 @@ export function pgbouncerContainer(pgbouncer: PgbouncerSettings): Container {
     return {
         name: "pgbouncer",
         image: pgbouncer.image,
-        command: [...PGBOUNCER_COMMAND],
+        command: pgbouncerStartCommand(pgbouncer),
         ports: [{ name: "pgbouncer", containerPort: PGBOUNCER_PORT }],
         resources: containerResources(pgbouncer.resources),
         securityContext: containerSecurityContext(),

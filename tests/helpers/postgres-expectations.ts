@@ -178,7 +178,11 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(pgbouncer.image).toBe(args.pgbouncer.image);
             // Both stacks keep the default image, so the pods run its binary as its user (PGBOUNCER_IMAGE_LAYOUT).
             expect(pgbouncer.image).toBe("ghcr.io/cloudnative-pg/pgbouncer:1.25.2");
-            expect(pgbouncer.command).toEqual(["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
+            // Started through sh, which raises the open-files limit to what max_client_conn needs and execs PgBouncer.
+            const { defaultPoolSize, reservePoolSize, maxClientConn } = args.pgbouncer;
+            expect(pgbouncer.command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+            expect(pgbouncer.command[2]).toContain(`need=${maxClientConn + defaultPoolSize + reservePoolSize + 64}\n`);
+            expect(pgbouncer.command[2]).toMatch(/\nexec \/usr\/bin\/pgbouncer \/etc\/pgbouncer\/pgbouncer.ini\n$/);
             expect(spec.template.spec.securityContext).toMatchObject({ runAsUser: 998, runAsGroup: 996, fsGroup: 996 });
             expect(pgbouncer.resources).toEqual(args.pgbouncer.resources);
             expect(exporter.image).toBe(args.pgbouncer.exporterImage);
@@ -186,6 +190,7 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             const ini = pgbouncerIni();
             expect(ini).toContain(`prepx = host=postgres-rw.${namespace()}.svc.cluster.local port=5432 dbname=prepx`);
             expect(ini).toMatch(/^pool_mode = transaction$/m);
+            expect(ini).toContain(`max_prepared_statements = ${args.pgbouncer.maxPreparedStatements}\n`);
             expect(ini).toContain(`max_client_conn = ${args.pgbouncer.maxClientConn}\n`);
             expect(ini).toContain(`default_pool_size = ${args.pgbouncer.defaultPoolSize}\n`);
             expect(ini).toContain(`max_db_connections = ${args.pgbouncer.defaultPoolSize + args.pgbouncer.reservePoolSize}\n`);

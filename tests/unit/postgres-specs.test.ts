@@ -3,7 +3,7 @@
 import * as path from "path";
 import { selectorLabels, standardLabels } from "../../components/k8s";
 import { postgresClusterArgsSchema, PostgresClusterArgs } from "../../components/postgres/args";
-import { PGBOUNCER_IMAGE_LAYOUT, postgresNames } from "../../components/postgres/render";
+import { PGBOUNCER_IMAGE_LAYOUT, postgresNames, renderPgbouncerStartScript } from "../../components/postgres/render";
 import {
     clusterMetricsTargets,
     memberPodSpec,
@@ -164,10 +164,13 @@ describe("PgBouncer", () => {
         expect(PGBOUNCER_IMAGE_LAYOUT).toEqual({ binary: "/usr/bin/pgbouncer", configFile: "/etc/pgbouncer/pgbouncer.ini", uid: 998, gid: 996 });
     });
 
-    test("the pgbouncer container runs the image's entrypoint line itself, on the ini mounted where that line reads it", () => {
+    test("the pgbouncer container runs the image's entrypoint line itself (exec'd after raising the open-files limit), on the ini mounted where that line reads it", () => {
         const container = pgbouncerContainer(DEFAULTS.pgbouncer);
         expect(PGBOUNCER_COMMAND).toEqual(["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
-        expect(container.command).toEqual([PGBOUNCER_IMAGE_LAYOUT.binary, PGBOUNCER_IMAGE_LAYOUT.configFile]);
+        const script = renderPgbouncerStartScript({ binary: PGBOUNCER_IMAGE_LAYOUT.binary, configFile: PGBOUNCER_IMAGE_LAYOUT.configFile, openFiles: 5000 + 120 + 20 + 64, maxClientConn: 5000 });
+        expect(container.command).toEqual(["/bin/sh", "-c", script]);
+        expect(script).toContain("need=5204\n");
+        expect(script).toContain(`exec ${PGBOUNCER_IMAGE_LAYOUT.binary} ${PGBOUNCER_IMAGE_LAYOUT.configFile}\n`);
         expect(container.volumeMounts).toContainEqual({ name: "config", mountPath: path.posix.dirname(PGBOUNCER_IMAGE_LAYOUT.configFile), readOnly: true });
     });
 
@@ -184,7 +187,7 @@ describe("PgBouncer", () => {
         expect(pgbouncerContainer(DEFAULTS.pgbouncer)).toMatchObject({
             name: "pgbouncer",
             image: "ghcr.io/cloudnative-pg/pgbouncer:1.25.2",
-            command: ["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"],
+            command: ["/bin/sh", "-c", expect.stringContaining("exec /usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini")],
             ports: [{ name: "pgbouncer", containerPort: 6432 }],
             resources: DEFAULTS.pgbouncer.resources,
             readinessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
