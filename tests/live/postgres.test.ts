@@ -608,7 +608,7 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
  * own transactions. Bounded by 90 s; prints one JSON line. The password comes from PGPASSWORD.
  */
 const CLIENT_SCRIPT = `
-import json, sys, time
+import json, re, sys, time
 mode, port, user, database, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
 dsn = f"host=127.0.0.1 port={port} user={user} dbname={database} connect_timeout=5"
 deadline = time.time() + 90
@@ -635,10 +635,10 @@ else:
         for number, client in enumerate(clients):
             if time.time() > deadline: break
             try:
-                row = client.execute("SELECT $1::int + $2::int", [number, round], prepare=True).fetchone()
+                row = client.execute("SELECT %s::int + %s::int", [number, round], prepare=True).fetchone()
                 ok += row[0] == number + round
             except Exception as e:
-                key = str(e).strip().splitlines()[0]
+                key = re.sub(r"_pg3_\\d+", "_pg3_N", str(e).strip().splitlines()[0])
                 errors[key] = errors.get(key, 0) + 1
     print(json.dumps({"ok": ok, "errors": errors}))
 `;
