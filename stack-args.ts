@@ -5,6 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { LoadBalancerTierArgs, MonitoringStackArgs, PostgresClusterArgs, RedisClusterArgs, ServiceFleetArgs } from "./components";
 import type { StackConfig } from "./config";
+import { concurrentRequestsFor } from "./components";
 
 /** Where stateful components put and keep their data. */
 function placement(config: StackConfig): { storageClass: string | undefined; protectData: boolean } {
@@ -54,6 +55,7 @@ export function loadBalancerTierArgs(config: StackConfig, namespace: pulumi.Inpu
         ...loadBalancer,
         upstream: { host: upstreamHost, port: gatewayService(config).port },
         p95LatencyMs: config.targets.p95LatencyMs,
+        concurrentRequests: concurrentRequestsFor(config.targets),
         ...pulling(config),
     };
 }

@@ -19,7 +19,7 @@ export type { MonitoringStackArgs, PortScrapeJob, ResolvedMonitoringStackArgs } 
 export { checkRedisSettings, redisSettingsSchema } from "./redis/args";
 export { checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema } from "./postgres/args";
 export { appRateLimitsSchema, healthCheckSchema, servicePoolSchema, servicesSchema } from "./fleet/args";
-export { checkLoadBalancerSettings, loadBalancerSettingsSchema } from "./loadbalancer/args";
+export { checkLoadBalancerSettings, concurrentRequestsFor, loadBalancerSettingsSchema } from "./loadbalancer/args";
 export { checkMonitoringSettings, monitoringSettingsSchema } from "./monitoring/args";
 
 // The NetworkPolicies between the components: computed from their labels and ports, then created.

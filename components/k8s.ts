@@ -309,3 +309,108 @@ export function exporterSidecar(spec: {
 export function serviceHostOutput(service: pulumi.Input<string>, namespace: pulumi.Input<string>, clusterDomain: string): pulumi.Output<string> {
     return pulumi.all([service, namespace]).apply(([serviceName, namespaceName]) => serviceHost(serviceName, namespaceName, clusterDomain));
 }
+
+/** Hex digits of the data hash a content-named ConfigMap's name ends with. */
+const CONTENT_HASH_DIGITS = 10;
+
+/**
+ * The name of a ConfigMap holding `data`: `<base>-<10 hex digits of the SHA-256 of its keys and
+ * values>`. The same data always gives the same name (no random suffix: renders and previews are
+ * reproducible); any change to a key or a value gives another name.
+ */
+export function contentName(base: string, data: Record<string, string>): string {
+    // JSON of the sorted entries: unambiguous whatever the keys and values hold.
+    const entries = Object.keys(data)
+        .sort()
+        .map((key) => [key, data[key]]);
+    return `${base}-${sha256(JSON.stringify(entries)).slice(0, CONTENT_HASH_DIGITS)}`;
+}
+
+/** Arguments of contentNamedConfigMap. */
+export interface ContentNamedConfigMapArgs {
+    namespace: pulumi.Input<string>;
+    labels: Record<string, string>;
+    /** The files. Rendered text only: never a password (the name carries a hash of it). */
+    data: Record<string, pulumi.Input<string>>;
+    /** The name before the content hash (default: the resource name). */
+    baseName?: string;
+    /**
+     * The files the name is hashed from when that is not all of `data`. The rest of `data` then
+     * changes in place under the same name (the ConfigMap is not immutable, and pods that mount it
+     * do not roll): for text that only matters once, such as Patroni's `bootstrap.dcs`, which
+     * seeds a new cluster and is applied to a running one by another route.
+     */
+    nameFrom?: Record<string, pulumi.Input<string>>;
+}
+
+/**
+ * A ConfigMap named after its content (contentName) and immutable. A data change is then a new
+ * ConfigMap under a new name, created before the pods are pointed at it, and the old one is deleted
+ * only after the workload's rollout: no pod ever finds its ConfigMap missing, old pods keep their
+ * own files while they drain, and the workloads are updated, never replaced. This holds whatever
+ * provider the component is given: a fixed-name ConfigMap whose data changes is deleted and
+ * re-created by a provider without `enableConfigMapMutable` (the gap), and the engine then replaces
+ * every Deployment and StatefulSet that refers to it (a StatefulSet replaced with PVC retention
+ * Delete loses its data). Not protected even under a protected parent: it holds only text the
+ * program renders again, and each change of it is a replacement, which protect would refuse.
+ */
+export function contentNamedConfigMap(name: string, args: ContentNamedConfigMapArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.ConfigMap {
+    const base = args.baseName ?? name;
+    return new k8s.core.v1.ConfigMap(
+        name,
+        {
+            metadata: { name: pulumi.output(args.nameFrom ?? args.data).apply((files) => contentName(base, files)), namespace: args.namespace, labels: args.labels },
+            immutable: args.nameFrom === undefined,
+            data: args.data,
+        },
+        { ...opts, protect: false },
+    );
+}
+
+/** What bounds a Job's run: its script's own deadline, its retries and the start of each pod. */
+export interface JobTiming {
+    /** The longest one run of the script takes before it gives up by itself (its deadline). */
+    scriptDeadlineSeconds: number;
+    /** The Job's backoffLimit: failed pods retried before the Job fails. */
+    backoffLimit: number;
+    /** Scheduling, image pull and container start of one pod (default JOB_POD_START_SECONDS). */
+    podStartSeconds?: number;
+}
+
+/** Scheduling plus an image pull on a busy node: what each Job pod may take before its script runs. */
+export const JOB_POD_START_SECONDS = 120;
+/** Kubernetes' delay before retrying a failed Job pod: 10 s, doubled each time, at most 6 min. */
+const JOB_RETRY_BASE_SECONDS = 10;
+const JOB_RETRY_MAX_SECONDS = 360;
+/** How much longer Pulumi waits than the Job may run, so it reads the Job's own verdict, not its own timeout. */
+export const JOB_AWAIT_MARGIN_SECONDS = 60;
+
+/** The delays Kubernetes waits between a Job's failed pods and their retries. */
+function jobRetryDelaysSeconds(backoffLimit: number): number {
+    let total = 0;
+    for (let retry = 0; retry < backoffLimit; retry++) total += Math.min(JOB_RETRY_BASE_SECONDS * 2 ** retry, JOB_RETRY_MAX_SECONDS);
+    return total;
+}
+
+/**
+ * A Job's time bounds, from its script's deadline, computed in one place for every Job:
+ * `activeDeadlineSeconds`, the longest every attempt (each pod's start and the script's full
+ * deadline) plus Kubernetes' retry delays can take, after which Kubernetes fails the Job; and
+ * `awaitSeconds`, how long `pulumi up` waits for it (the `pulumi.com/timeoutSeconds` annotation),
+ * JOB_AWAIT_MARGIN_SECONDS longer, so a slow but healthy Job is never cut off by Pulumi's default
+ * 10 minutes and a stuck one ends with the Job's own failure.
+ */
+export function jobDeadlines(timing: JobTiming): { activeDeadlineSeconds: number; awaitSeconds: number } {
+    const { scriptDeadlineSeconds, backoffLimit } = timing;
+    const podStartSeconds = timing.podStartSeconds ?? JOB_POD_START_SECONDS;
+    for (const [field, value] of Object.entries({ scriptDeadlineSeconds, backoffLimit, podStartSeconds })) {
+        if (!Number.isInteger(value) || value < 0) throw new Error(`${field} must be a non-negative integer (got ${value})`);
+    }
+    const activeDeadlineSeconds = (backoffLimit + 1) * (podStartSeconds + scriptDeadlineSeconds) + jobRetryDelaysSeconds(backoffLimit);
+    return { activeDeadlineSeconds, awaitSeconds: activeDeadlineSeconds + JOB_AWAIT_MARGIN_SECONDS };
+}
+
+/** The annotation that sets how long the Kubernetes provider awaits an object (it applies whatever provider is used). */
+export function awaitTimeoutAnnotation(seconds: number): Record<string, string> {
+    return { "pulumi.com/timeoutSeconds": String(seconds) };
+}

@@ -44,6 +44,11 @@ export function parseCpuQuantity(quantity: string): number {
     return match[2] === "m" ? Number(match[1]) / 1000 : Number(match[1]);
 }
 
+/** Whole cores a process may keep busy under a CPU limit: the limit rounded up, at least 1. */
+export function wholeCores(cpuLimit: string): number {
+    return Math.max(1, Math.ceil(parseCpuQuantity(cpuLimit)));
+}
+
 /** Bytes in a PostgreSQL size setting (PostgreSQL's kB/MB/GB/TB are powers of 1024). */
 export function parsePostgresSize(size: string): number {
     const match = POSTGRES_SIZE.exec(size);

@@ -5,7 +5,7 @@
 // Pure: scripts/render.ts prints it, tests/unit/capacity.test.ts checks it.
 import { connectionBudgetInput, StackConfig } from "../config";
 import { connectionBudget } from "../components/budget";
-import { parseCpuQuantity, parseMemoryQuantity, parsePrometheusDuration, parsePrometheusSize } from "../components/units";
+import { parseMemoryQuantity, parsePrometheusDuration, parsePrometheusSize, wholeCores } from "../components/units";
 import { formatCores, formatGiB, ResourceSummary, WorkloadRow } from "./summary";
 
 /** One line of the report. */
@@ -54,12 +54,12 @@ function connectionLines(config: StackConfig): CapacityLine[] {
 
 /**
  * nginx tier: replicas x workers x worker_connections, halved because each proxied request holds a
- * client and an upstream connection. `worker_processes auto` starts one worker per CPU nginx sees;
- * the report assumes the pod's CPU limit (whole cores, at least 1) is what it gets to use.
+ * client and an upstream connection. worker_processes is rendered from the pod's CPU limit (whole
+ * cores rounded up, at least 1), so the report counts the workers nginx runs.
  */
 function nginxLine(config: StackConfig, assumptions: CapacityAssumptions): CapacityLine {
     const lb = config.loadBalancer;
-    const cores = Math.max(1, Math.floor(parseCpuQuantity(lb.resources.limits.cpu)));
+    const cores = wholeCores(lb.resources.limits.cpu);
     // A worker cannot hold more connections than it may open files.
     const perWorker = Math.min(lb.workerConnections, lb.workerRlimitNofile);
     const capped = perWorker < lb.workerConnections ? ` (capped by worker_rlimit_nofile ${lb.workerRlimitNofile})` : "";
@@ -71,7 +71,7 @@ function nginxLine(config: StackConfig, assumptions: CapacityAssumptions): Capac
         check: "nginx connections",
         ok,
         detail:
-            `${lb.replicas} pods x ${cores} workers (worker_processes auto; assumed ${cores} cores per LB pod = its CPU limit ${lb.resources.limits.cpu}) ` +
+            `${lb.replicas} pods x ${cores} workers (worker_processes from the LB pod's CPU limit ${lb.resources.limits.cpu}) ` +
             `x ${perWorker} worker_connections${capped} / 2 (proxying) = ${number(clients)} concurrent clients; ` +
             `target ${number(config.targets.concurrentUsers)} concurrent users x ${assumptions.connectionsPerUser} connection` +
             (ok ? "" : `; needs ${replicasNeeded} pods at ${cores} workers`),

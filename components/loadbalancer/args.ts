@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { dnsName, imagePullSecretsSchema, input, int, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
 import { serviceHost } from "../dns";
+import { nginxWorkerProcesses, upstreamKeepaliveFor } from "./render";
 
 /** First open-source nginx with `resolve` on upstream servers. */
 const MIN_NGINX_VERSION = [1, 27, 3];
@@ -63,9 +64,13 @@ export const loadBalancerSettingsSchema = z.strictObject({
     exporterImage: pinnedImage.default("nginx/nginx-prometheus-exporter:1.4.1"),
     /** prometheus-nginxlog-exporter image, pinned: responses by status and the latency histogram, from nginx's access log. */
     logExporterImage: pinnedImage.default("quay.io/martinhelmich/prometheus-nginxlog-exporter:v1.11.0"),
-    /** worker_connections per worker process. */
+    /** worker_connections per worker process (clients and upstream connections together). */
     workerConnections: int(512, 1048576).default(8192),
-    /** worker_rlimit_nofile: open files per worker (at least 2 per proxied connection). */
+    /**
+     * worker_rlimit_nofile: open files per worker, at least twice workerConnections (each
+     * connection's socket, plus a temp file when a body is buffered to disk). nginx runs as non-root,
+     * so it must not exceed the container runtime's hard limit (containerd 2.x: 524288).
+     */
     workerRlimitNofile: int(1024, 1048576).default(65535),
     /** Requests per second per client address for the whole tier, per zone (divided by replicas). */
     rateLimits: z.strictObject({ global: zoneRate(1000), api: zoneRate(500), trading: zoneRate(100) }).prefault({}),
@@ -75,8 +80,13 @@ export const loadBalancerSettingsSchema = z.strictObject({
     limitConn: int(1).default(1000),
     /** Size of each limit zone, e.g. `100m` (about 16,000 addresses per megabyte). */
     zoneSize: z.string().regex(/^\d+[km]$/, "an nginx size such as 10m").default("100m"),
-    /** Idle keepalive connections to the gateways cached per nginx worker. */
-    upstreamKeepalive: int(1, 10000).default(64),
+    /**
+     * Idle keepalive connections to the gateways cached per nginx worker. Unset: sized for
+     * concurrentRequests (upstreamKeepaliveFor: its share per worker of every instance, at least 32).
+     */
+    upstreamKeepalive: int(1, 10000).optional(),
+    /** Requests one upstream connection carries before nginx closes it (keepalive_requests; nginx's default is 1000). */
+    upstreamKeepaliveRequests: int(1).default(10000),
     /**
      * Idle time of a cached upstream connection; keep it below the gateways' keep-alive timeout
      * (Node's default keepAliveTimeout is 5 s: nginx must drop idle connections first).
@@ -148,6 +158,30 @@ export function checkLoadBalancerSettings(value: z.output<typeof loadBalancerSet
     if (value.tradingPathPrefix === value.apiPathPrefix) {
         ctx.addIssue({ code: "custom", path: ["tradingPathPrefix"], message: `must differ from apiPathPrefix (${value.apiPathPrefix})` });
     }
+    if (value.workerRlimitNofile < 2 * value.workerConnections) {
+        ctx.addIssue({ code: "custom", path: ["workerRlimitNofile"], message: `must be at least 2 x workerConnections (${2 * value.workerConnections})` });
+    }
+}
+
+/** What sizes each worker's upstream keepalive cache. */
+type KeepaliveSizing = Pick<z.output<typeof loadBalancerSettingsSchema>, "upstreamKeepalive" | "replicas" | "resources"> & { concurrentRequests: number };
+
+/** The keepalive each worker caches: upstreamKeepalive as given, or sized for concurrentRequests. */
+export function upstreamKeepalive(value: KeepaliveSizing): number {
+    return value.upstreamKeepalive ?? upstreamKeepaliveFor({ concurrentRequests: value.concurrentRequests, replicas: value.replicas, workerProcesses: nginxWorkerProcesses(value.resources.limits.cpu) });
+}
+
+/** The keepalive cache shares a worker's connection slots with the clients it serves: at most half of them. */
+function checkKeepalive(value: KeepaliveSizing & { workerConnections: number }, ctx: z.RefinementCtx): void {
+    const keepalive = upstreamKeepalive(value);
+    if (keepalive > value.workerConnections / 2) {
+        const path = value.upstreamKeepalive === undefined ? "concurrentRequests" : "upstreamKeepalive";
+        ctx.addIssue({
+            code: "custom",
+            path: [path],
+            message: `gives ${keepalive} idle upstream connections per worker, more than half of workerConnections (${value.workerConnections}): add replicas or CPU, or raise workerConnections`,
+        });
+    }
 }
 
 /** The kube-dns Service of a cluster, nginx's resolver unless one is given. */
@@ -169,8 +203,15 @@ export const loadBalancerTierArgsSchema = loadBalancerSettingsSchema
         upstream: z.strictObject({ host: input(dnsName), port }),
         /** The p95 latency SLO in ms (the stack's targets.p95LatencyMs): NginxP95LatencyAboveSlo fires above it. */
         p95LatencyMs: int(1).default(100),
+        /**
+         * Requests in flight through the whole tier at peak; sizes upstreamKeepalive when that is
+         * unset. The stack passes concurrentRequestsFor(targets); the default is the plan's
+         * 100,000 req/s x 100 ms.
+         */
+        concurrentRequests: int(1).default(10000),
     })
     .superRefine(checkLoadBalancerSettings, onlyWhenValid)
+    .superRefine(checkKeepalive, onlyWhenValid)
     .transform((args) => ({ ...args, resolver: args.resolver ?? kubeDns(args.clusterDomain) }));
 
 /** The upstream host once known (an Output host is checked when it resolves). */
@@ -180,3 +221,11 @@ export const resolvedUpstreamSchema = z.strictObject({ upstream: z.strictObject(
 export type LoadBalancerTierArgs = z.input<typeof loadBalancerTierArgsSchema>;
 /** LoadBalancerTierArgs with every default applied (the resolver too). */
 export type ResolvedLoadBalancerTierArgs = z.output<typeof loadBalancerTierArgsSchema>;
+
+/**
+ * Requests in flight through the tier at a target rate and latency (Little's law: rate x time in
+ * the system), the p95 standing in for the mean on the safe side.
+ */
+export function concurrentRequestsFor(targets: { requestsPerSecond: number; p95LatencyMs: number }): number {
+    return Math.ceil((targets.requestsPerSecond * targets.p95LatencyMs) / 1000);
+}

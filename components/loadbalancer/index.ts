@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, standardLabels } from "../k8s";
+import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, standardLabels } from "../k8s";
 import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observability";
 import { parseArgs } from "../schema";
 import { loadBalancerAlertRules, loadBalancerDashboards } from "./alerts";
@@ -46,7 +46,7 @@ export class LoadBalancerTier extends pulumi.ComponentResource implements Observ
     public readonly alertRules: AlertRule[];
     /** The load balancer dashboard (requests, statuses, latency, connections). */
     public readonly dashboards: Dashboards = loadBalancerDashboards;
-    /** Name of the ConfigMap holding nginx.conf and the log exporter's config. */
+    /** Name of the ConfigMap holding nginx.conf and the log exporter's config (`<name>-config-<content hash>`: a config change is a new ConfigMap). */
     public readonly configMapName: pulumi.Output<string>;
 
     constructor(name: string, args: LoadBalancerTierArgs, opts: pulumi.ComponentResourceOptions = {}) {
@@ -67,12 +67,9 @@ export class LoadBalancerTier extends pulumi.ComponentResource implements Observ
         });
         const logExporterConf = renderLogExporterConfig(LOG_EXPORTER_CONFIG);
 
-        const configMap = new k8s.core.v1.ConfigMap(
+        const configMap = contentNamedConfigMap(
             `${name}-config`,
-            {
-                metadata: { name: `${name}-config`, namespace: settings.namespace, labels },
-                data: { [CONFIG_KEYS.nginx]: nginxConf, [CONFIG_KEYS.logExporter]: logExporterConf },
-            },
+            { namespace: settings.namespace, labels, data: { [CONFIG_KEYS.nginx]: nginxConf, [CONFIG_KEYS.logExporter]: logExporterConf } },
             child,
         );
         this.configMapName = configMap.metadata.name;

@@ -16,7 +16,7 @@ import {
     spreadAcrossNodes,
     Volume,
 } from "../k8s";
-import type { ResolvedLoadBalancerTierArgs } from "./args";
+import { ResolvedLoadBalancerTierArgs, upstreamKeepalive } from "./args";
 import {
     drainSeconds,
     HEALTH_PATH,
@@ -27,6 +27,7 @@ import {
     NGINX_HTTP_PORT,
     NGINX_STATUS_PORT,
     NginxConfOptions,
+    nginxWorkerProcesses,
     STUB_EXPORTER_PORT,
     STUB_EXPORTER_PORT_NAME,
     STUB_STATUS_PATH,
@@ -57,6 +58,7 @@ const ACCESS_LOG_SYSLOG_ADDRESS = `127.0.0.1:${LOG_EXPORTER_SYSLOG_PORT}`;
 export function nginxConfOptions(args: ResolvedLoadBalancerTierArgs, upstreamHost: string): NginxConfOptions {
     return {
         replicas: args.replicas,
+        workerProcesses: nginxWorkerProcesses(args.resources.limits.cpu),
         workerConnections: args.workerConnections,
         workerRlimitNofile: args.workerRlimitNofile,
         rateLimits: { global: args.rateLimits.global.rate, api: args.rateLimits.api.rate, trading: args.rateLimits.trading.rate },
@@ -64,7 +66,8 @@ export function nginxConfOptions(args: ResolvedLoadBalancerTierArgs, upstreamHos
         limitConn: args.limitConn,
         zoneSize: args.zoneSize,
         upstream: { kind: "resolve", host: upstreamHost, port: args.upstream.port, resolver: args.resolver, resolverValidSeconds: args.resolverValidSeconds },
-        upstreamKeepalive: args.upstreamKeepalive,
+        upstreamKeepalive: upstreamKeepalive(args),
+        upstreamKeepaliveRequests: args.upstreamKeepaliveRequests,
         upstreamKeepaliveTimeoutSeconds: args.upstreamKeepaliveTimeoutSeconds,
         maxFails: args.maxFails,
         failTimeoutSeconds: args.failTimeoutSeconds,

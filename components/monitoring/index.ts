@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { podServiceAccount, podTemplateAnnotations, serviceAccountWithRole, serviceHostOutput, standardLabels, volumeClaimTemplate } from "../k8s";
+import { contentNamedConfigMap, podServiceAccount, podTemplateAnnotations, serviceAccountWithRole, serviceHostOutput, standardLabels, volumeClaimTemplate } from "../k8s";
 import type { MetricsTarget } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -128,9 +128,9 @@ export class MonitoringStack extends pulumi.ComponentResource {
         );
         const prometheusYml = app.namespace.apply((namespace) => renderPrometheusConfig(prometheusConfigOptions(args, namespace)));
         const alertsYml = app.namespace.apply((namespace) => renderAlertRules(alertRulesOptions(args, namespace)));
-        const config = new k8s.core.v1.ConfigMap(
+        const config = contentNamedConfigMap(
             `${app.name}-config`,
-            { metadata: { ...metadata, name: `${app.name}-config` }, data: { [PROMETHEUS_CONFIG_FILE]: prometheusYml, [ALERT_RULES_FILE]: alertsYml } },
+            { namespace: args.namespace, labels: app.labels, data: { [PROMETHEUS_CONFIG_FILE]: prometheusYml, [ALERT_RULES_FILE]: alertsYml } },
             child,
         );
         const service = new k8s.core.v1.Service(app.name, { metadata, spec: httpServiceSpec(app.labels, PROMETHEUS_PORT) }, child);
@@ -170,13 +170,13 @@ export class MonitoringStack extends pulumi.ComponentResource {
         );
         const datasources = prometheusUrl.apply((url) => renderGrafanaDatasources({ prometheusUrl: url, scrapeInterval: args.prometheus.scrapeInterval }));
         const provider = renderGrafanaDashboardProvider({ path: GRAFANA_DASHBOARDS_DIR, folder: "prepx" });
-        const provisioning = new k8s.core.v1.ConfigMap(
+        const provisioning = contentNamedConfigMap(
             `${app.name}-provisioning`,
-            { metadata: metadata("-provisioning"), data: { "datasources.yaml": datasources, "dashboards.yaml": provider } },
+            { namespace: args.namespace, labels: app.labels, data: { "datasources.yaml": datasources, "dashboards.yaml": provider } },
             child,
         );
         const dashboards = dashboardFiles(args.dashboards);
-        const dashboardsMap = new k8s.core.v1.ConfigMap(`${app.name}-dashboards`, { metadata: metadata("-dashboards"), data: dashboards }, child);
+        const dashboardsMap = contentNamedConfigMap(`${app.name}-dashboards`, { namespace: args.namespace, labels: app.labels, data: dashboards }, child);
         const claim = args.grafana.persistent
             ? new k8s.core.v1.PersistentVolumeClaim(app.name, { metadata: metadata(), spec: volumeClaimTemplate("data", args.grafana.storage, args.storageClass).spec }, dataOpts)
             : undefined;

@@ -155,6 +155,12 @@ export const pgbouncerSettingsSchema = z.strictObject({
     defaultPoolSize: int(1, 10000).default(120),
     /** Extra server connections each pod may open under load (`reserve_pool_size`). */
     reservePoolSize: int(0, 10000).default(20),
+    /**
+     * `max_prepared_statements`: named prepared statements tracked per server connection, so
+     * clients' protocol-level prepared statements (JDBC, node-postgres with a name, pgx) work in
+     * transaction pooling; 0 turns the tracking off. Needs PgBouncer >= 1.21 (the default image is 1.25).
+     */
+    maxPreparedStatements: int(0, 100000).default(200),
     /** Resources of each pgbouncer container. */
     resources: resourcesWithDefault({ cpu: "1", memory: "512Mi" }, { cpu: "2", memory: "1Gi" }),
     /** Resources of each exporter sidecar. */

@@ -3,7 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { resolveImage } from "../images";
-import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
+import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
 import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE_JOBS } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -40,7 +40,7 @@ import {
 import {
     clusterMetricsTargets,
     DYNAMIC_CONFIG_DEADLINE_SECONDS,
-    DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS,
+    DYNAMIC_CONFIG_JOB_DEADLINES,
     dynamicConfigJobSpec,
     memberServices,
     memberStatefulSetSpec,
@@ -160,9 +160,12 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         const patroniOptions = patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels));
         const patroniYaml = renderPatroniConfig(patroniOptions);
         const postBootstrap = renderPostBootstrapScript(postBootstrapOptions(settings, MEMBER_PATHS.secretsDir));
-        const patroniConfig = new k8s.core.v1.ConfigMap(
+        // Named (and the members' checksum taken) without bootstrap.dcs: a change there only
+        // updates the seed for a new cluster in place; the dynamic-config Job applies it.
+        const memberFiles = { "patroni.yml": patroniMemberConfigText(patroniOptions), "post-bootstrap.sh": postBootstrap };
+        const patroniConfig = contentNamedConfigMap(
             names.patroniConfig,
-            { metadata: metadata(names.patroniConfig, labels), data: { "patroni.yml": patroniYaml, "post-bootstrap.sh": postBootstrap } },
+            { namespace, labels, data: { "patroni.yml": patroniYaml, "post-bootstrap.sh": postBootstrap }, nameFrom: memberFiles },
             child,
         );
         const { serviceAccount, roleBinding } = serviceAccountWithRole(
@@ -187,7 +190,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                 spec: memberStatefulSetSpec(settings, {
                     labels,
                     // Without bootstrap.dcs: the dynamic-config Job below applies those settings in place.
-                    annotations: podTemplateAnnotations(POSTGRES_EXPORTER_PORT, [patroniMemberConfigText(patroniOptions), postBootstrap]),
+                    annotations: podTemplateAnnotations(POSTGRES_EXPORTER_PORT, Object.values(memberFiles)),
                     serviceName: membersService.metadata.name,
                     image: memberImage,
                     serviceAccount: serviceAccount.metadata.name,
@@ -220,12 +223,12 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                 }),
             },
             // A Job's spec is immutable: another image or script is a new Job (the script is idempotent).
-            { parent: this, dependsOn: [statefulSet, membersService], replaceOnChanges: ["spec"], deleteBeforeReplace: true, customTimeouts: { create: `${DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS + 120}s` } },
+            { parent: this, dependsOn: [statefulSet, membersService], replaceOnChanges: ["spec"], deleteBeforeReplace: true, customTimeouts: { create: `${DYNAMIC_CONFIG_JOB_DEADLINES.awaitSeconds}s` } },
         );
 
         // PgBouncer in front of the leader (through `<name>-rw`, which follows a failover).
         const pgbouncerIni = this.rwHost.apply((rwHost) => renderPgbouncerIni(pgbouncerIniOptions(settings, podPgbouncerEndpoints(rwHost))));
-        const poolerConfig = new k8s.core.v1.ConfigMap(names.poolerConfig, { metadata: metadata(names.poolerConfig, poolerLabels), data: { "pgbouncer.ini": pgbouncerIni } }, child);
+        const poolerConfig = contentNamedConfigMap(names.poolerConfig, { namespace, labels: poolerLabels, data: { "pgbouncer.ini": pgbouncerIni } }, child);
         new k8s.apps.v1.Deployment(
             names.pooler,
             {

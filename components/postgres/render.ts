@@ -600,6 +600,12 @@ export interface PgbouncerIniOptions {
     reservePoolSize: number;
     /** Users allowed to run SHOW commands on the admin console (the exporter). */
     statsUsers: string[];
+    /**
+     * `max_prepared_statements`: named prepared statements PgBouncer tracks per server connection,
+     * so clients' protocol-level prepared statements work in transaction pooling (PgBouncer >= 1.21).
+     * Unset: the line is left out, for a PgBouncer older than 1.21, which refuses the key.
+     */
+    maxPreparedStatements?: number;
 }
 
 /** pgbouncer.ini with transaction pooling in front of the leader. Holds no password. Pure. */
@@ -643,11 +649,64 @@ export function renderPgbouncerIni(options: PgbouncerIniOptions): string {
         "tcp_keepintvl = 1",
         "tcp_keepcnt = 3",
         "tcp_user_timeout = 5000",
+        ...(options.maxPreparedStatements === undefined ? [] : [`max_prepared_statements = ${options.maxPreparedStatements}`]),
         // JDBC and node-postgres send it at startup; transaction pooling cannot keep it per client.
         "ignore_startup_parameters = extra_float_digits",
         `stats_users = ${options.statsUsers.join(", ")}`,
         "log_connections = 0",
         "log_disconnections = 0",
+        "",
+    ].join("\n");
+}
+
+/**
+ * Open files PgBouncer beyond its client and server sockets may hold: listening sockets, the
+ * admin console, DNS lookups, its log and the auth file (PgBouncer's own estimate adds 10).
+ */
+export const PGBOUNCER_OPEN_FILES_MARGIN = 64;
+
+/**
+ * Open files one PgBouncer needs: a socket per client (max_client_conn), one per server connection
+ * (max_db_connections = default + reserve pool, the one database), and PGBOUNCER_OPEN_FILES_MARGIN.
+ */
+export function pgbouncerOpenFiles(options: Pick<PgbouncerIniOptions, "maxClientConn" | "defaultPoolSize" | "reservePoolSize">): number {
+    return options.maxClientConn + options.defaultPoolSize + options.reservePoolSize + PGBOUNCER_OPEN_FILES_MARGIN;
+}
+
+/** What PgBouncer's start script runs and needs. */
+export interface PgbouncerStartOptions {
+    /** PgBouncer's binary (PGBOUNCER_IMAGE_LAYOUT.binary in the pod, Debian's /usr/sbin/pgbouncer in the live tests). */
+    binary: string;
+    configFile: string;
+    /** Open files it needs (pgbouncerOpenFiles). */
+    openFiles: number;
+    /** max_client_conn, named in the error message. */
+    maxClientConn: number;
+}
+
+/**
+ * The POSIX sh script PgBouncer starts through: it raises the open-files soft limit to what
+ * max_client_conn needs, then execs PgBouncer, which so becomes PID 1 and gets Kubernetes'
+ * SIGTERM itself. PgBouncer only logs the limit: with the 1024 soft limit containers commonly get
+ * (containerd 2.x: 1024 soft, 524288 hard), the 1025th socket fails with "Too many open files". A
+ * non-root process may raise its soft limit up to the hard limit only, so a hard limit below the
+ * need stops the start with a message naming both, rather than a pooler that fails under load.
+ */
+export function renderPgbouncerStartScript(options: PgbouncerStartOptions): string {
+    const need = options.openFiles;
+    return [
+        "set -eu",
+        `need=${need}`,
+        'soft=$(ulimit -S -n)',
+        'hard=$(ulimit -H -n)',
+        'if [ "$soft" != unlimited ] && [ "$soft" -lt "$need" ]; then',
+        '  if [ "$hard" != unlimited ] && [ "$hard" -lt "$need" ]; then',
+        `    echo "pgbouncer: max_client_conn ${options.maxClientConn} needs $need open files, but the hard limit is $hard (soft $soft): raise the container runtime's open-files limit (LimitNOFILE) or lower max_client_conn" >&2`,
+        "    exit 1",
+        "  fi",
+        '  ulimit -S -n "$need"',
+        "fi",
+        `exec ${options.binary} ${options.configFile}`,
         "",
     ].join("\n");
 }
@@ -751,7 +810,7 @@ export function podPgbouncerEndpoints(rwHost: string): PgbouncerEndpoints {
 /** The args pgbouncer.ini is rendered from. */
 interface PoolerArgs {
     database: string;
-    pgbouncer: Pick<PgbouncerSettings, "maxClientConn" | "defaultPoolSize" | "reservePoolSize">;
+    pgbouncer: Pick<PgbouncerSettings, "maxClientConn" | "defaultPoolSize" | "reservePoolSize" | "maxPreparedStatements">;
 }
 
 /** pgbouncer.ini's options: the application database, the pools' sizes and the exporter's stats user. Pure. */
@@ -763,6 +822,7 @@ export function pgbouncerIniOptions(args: PoolerArgs, endpoints: PgbouncerEndpoi
         defaultPoolSize: args.pgbouncer.defaultPoolSize,
         reservePoolSize: args.pgbouncer.reservePoolSize,
         statsUsers: [MONITOR_USER],
+        maxPreparedStatements: args.pgbouncer.maxPreparedStatements,
     };
 }
 

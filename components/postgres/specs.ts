@@ -21,6 +21,7 @@ import {
     selectorLabels,
     type ServiceSpec,
     spreadAcrossNodes,
+    jobDeadlines,
     tcpProbe,
     type Volume,
     volumeClaimTemplate,
@@ -36,6 +37,8 @@ import {
     PGBOUNCER_EXPORTER_PORT,
     PGBOUNCER_IMAGE_LAYOUT,
     PGBOUNCER_PORT,
+    pgbouncerOpenFiles,
+    renderPgbouncerStartScript,
     POOLER_PATHS,
     POSTGRES_EXPORTER_PORT,
     POSTGRES_PORT,
@@ -238,8 +241,8 @@ export function memberStatefulSetSpec(args: ResolvedPostgresClusterArgs, refs: M
 export const DYNAMIC_CONFIG_DEADLINE_SECONDS = 600;
 /** Runs of the dynamic-config Job's pod: one retry (the script is idempotent), then the Job fails. */
 const DYNAMIC_CONFIG_ATTEMPTS = 2;
-/** The Job's own limit: every attempt's deadline plus a minute per attempt to pull and start. */
-export const DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS = DYNAMIC_CONFIG_ATTEMPTS * (DYNAMIC_CONFIG_DEADLINE_SECONDS + 60);
+/** The Job's own limit and how long `pulumi up` waits for it (k8s.ts jobDeadlines, as for every Job). */
+export const DYNAMIC_CONFIG_JOB_DEADLINES = jobDeadlines({ scriptDeadlineSeconds: DYNAMIC_CONFIG_DEADLINE_SECONDS, backoffLimit: DYNAMIC_CONFIG_ATTEMPTS - 1 });
 
 /** Names of the objects the dynamic-config Job's pod refers to. */
 export interface DynamicConfigJobRefs {
@@ -264,7 +267,7 @@ export function dynamicConfigJobSpec(
 ): k8s.types.input.batch.v1.JobSpec {
     return {
         backoffLimit: DYNAMIC_CONFIG_ATTEMPTS - 1,
-        activeDeadlineSeconds: DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS,
+        activeDeadlineSeconds: DYNAMIC_CONFIG_JOB_DEADLINES.activeDeadlineSeconds,
         template: {
             metadata: { labels },
             spec: {
@@ -293,8 +296,18 @@ export function dynamicConfigJobSpec(
  * directly rather than through that script: /bin/sh (dash) runs its last command as a child, and a
  * shell as PID 1 has no SIGTERM handler, so the kernel drops Kubernetes' SIGTERM and PgBouncer would
  * be SIGKILLed after the grace period instead of shutting down (it waits for its clients on SIGTERM).
+ * The container starts it through pgbouncerStartCommand, whose script ends by exec-ing this line.
  */
 export const PGBOUNCER_COMMAND: readonly string[] = [PGBOUNCER_IMAGE_LAYOUT.binary, `${POOLER_PATHS.configDir}/pgbouncer.ini`];
+
+/**
+ * The container's command: the image's /bin/sh (debian:trixie-slim's dash) raises the open-files
+ * soft limit to what max_client_conn needs, then execs PGBOUNCER_COMMAND (renderPgbouncerStartScript).
+ */
+export function pgbouncerStartCommand(pgbouncer: Pick<PgbouncerSettings, "maxClientConn" | "defaultPoolSize" | "reservePoolSize">): string[] {
+    const [binary, configFile] = PGBOUNCER_COMMAND;
+    return ["/bin/sh", "-c", renderPgbouncerStartScript({ binary, configFile, openFiles: pgbouncerOpenFiles(pgbouncer), maxClientConn: pgbouncer.maxClientConn })];
+}
 
 /**
  * PgBouncer itself, checked by TCP connects on its port. Read-only root filesystem and no scratch
@@ -304,7 +317,7 @@ export function pgbouncerContainer(pgbouncer: PgbouncerSettings): Container {
     return {
         name: "pgbouncer",
         image: pgbouncer.image,
-        command: [...PGBOUNCER_COMMAND],
+        command: pgbouncerStartCommand(pgbouncer),
         ports: [{ name: "pgbouncer", containerPort: PGBOUNCER_PORT }],
         resources: containerResources(pgbouncer.resources),
         securityContext: containerSecurityContext(),

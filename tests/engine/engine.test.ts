@@ -68,7 +68,7 @@ test("c. a second preview has no changes (no perpetual diff)", async () => {
     report(`c. preview --expect-no-changes dev: passed in ${result.seconds.toFixed(1)} s`);
 });
 
-test.each(CONFIG_CHANGES)("d. $what ($key) updates exactly the expected objects, replacing nothing", async ({ key, value, expected }) => {
+test.each(CONFIG_CHANGES)("d. $what ($key) updates exactly the expected objects, replacing no workload", async ({ key, value, expected }) => {
     const original = await sandbox.cli(["config", "get", "--path", key, "--stack", "dev"], project);
     requireSuccess(original, `config get ${key}`);
     requireSuccess(await sandbox.cli(["config", "set", "--path", key, value, "--stack", "dev"], project), `config set ${key}`);
@@ -130,6 +130,25 @@ test("e. a consumer stack with two copies of every component, installed from the
     expect(duplicates).toEqual([]);
     expect(plan.steps.filter((step) => step.urn.includes("ServiceFleet$")).length).toBeGreaterThan(0);
     expect(objects.length).toBeGreaterThan(100);
+
+    // The consumer's provider does not set enableConfigMapMutable: a config change must still replace
+    // no workload (a fixed-name ConfigMap would be deleted first, and the engine would replace the
+    // Deployment and the StatefulSet that mount it). Content-named ConfigMaps are created first instead.
+    requireSuccess(await sandbox.withProgram(consumer, ["up", "--yes", "--skip-preview", "--stack", "test"]), "consumer up");
+    requireSuccess(await sandbox.cli(["config", "set", "workMem", "32MB", "--stack", "test"], consumer), "config set workMem");
+    requireSuccess(await sandbox.cli(["config", "set", "edgeBurst", "50", "--stack", "test"], consumer), "config set edgeBurst");
+    const planned = changes(await previewPlan(sandbox, consumer, "test"));
+    report(`e. consumer (provider defaults) work_mem 64MB -> 32MB, burst 100 -> 50: ${planned.join("; ")}`);
+    expect(planned).toEqual(
+        ["blue", "green"]
+            .flatMap((copy) => [
+                `replace (create first) core/v1:ConfigMap ${copy}-db-patroni`,
+                `update apps/v1:StatefulSet ${copy}-db`,
+                `replace (create first) core/v1:ConfigMap ${copy}-edge-config`,
+                `update apps/v1:Deployment ${copy}-edge`,
+            ])
+            .sort(),
+    );
 }, 600_000);
 
 test("f. `pulumi destroy` of prod is refused by protect and deletes nothing", async () => {

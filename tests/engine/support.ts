@@ -27,16 +27,36 @@ export interface PreviewJson {
     diagnostics?: { severity: string; message: string }[];
 }
 
-/** `pulumi preview --json` of `stack` in `project`, which must succeed. */
+/**
+ * `pulumi preview --json` of `stack` in `project`, which must succeed. With the replacement steps
+ * (`create-replacement`, `delete-replaced`), whose order tells which of the two comes first.
+ */
 export async function previewPlan(sandbox: EngineSandbox, project: string, stack: string): Promise<PreviewJson> {
-    const result = await sandbox.withProgram(project, ["preview", "--stack", stack, "--json"]);
+    const result = await sandbox.withProgram(project, ["preview", "--stack", stack, "--json", "--show-replacement-steps"]);
     requireSuccess(result, `preview ${stack}`);
     return JSON.parse(result.stdout) as PreviewJson;
 }
 
-/** What a plan changes: each step that is not `same`, as `<op> <type without package> <name>` (e.g. `update core/v1:ConfigMap lb-config`), sorted. */
+/**
+ * What a plan changes: each step that is not `same`, as `<op> <type without package> <name>` (e.g.
+ * `update core/v1:ConfigMap lb-config`), sorted. A replacement is one entry, `replace (create first)`
+ * when the new object is created before the old one is deleted (another name: nothing is ever
+ * missing), `replace (delete first)` when the old one goes first (the same name: a gap, and the
+ * engine replaces what refers to it too).
+ */
 export function changes(plan: PreviewJson): string[] {
-    return plan.steps.filter((step) => step.op !== "same").map(describeStep).sort();
+    const steps = plan.steps.filter((step) => step.op !== "same");
+    const position = (op: string, urn: string) => steps.findIndex((step) => step.op === op && step.urn === urn);
+    return steps
+        .filter((step) => step.op !== "create-replacement" && step.op !== "delete-replaced")
+        .map((step) => {
+            if (step.op !== "replace") return describeStep(step);
+            const created = position("create-replacement", step.urn);
+            const deleted = position("delete-replaced", step.urn);
+            const order = created < 0 || deleted < 0 ? "order unknown" : created < deleted ? "create first" : "delete first";
+            return describeStep({ ...step, op: `replace (${order})` });
+        })
+        .sort();
 }
 
 function describeStep(step: PlanStep): string {
@@ -47,8 +67,10 @@ function describeStep(step: PlanStep): string {
 }
 
 /**
- * Each config change a user makes, and exactly what it may touch: the config object in place and a
- * roll of the pods that read it (checksum annotation on `rolls`), or the HPA; never a replacement.
+ * Each config change a user makes, and exactly what it may touch: a roll of the pods that read the
+ * config (checksum annotation on `rolls`), or the HPA; never a replacement of a workload. The config
+ * object is updated in place (the Redis ConfigMaps, fixed names on the stack's provider) or, when it
+ * is named after its content (k8s.ts contentNamedConfigMap), replaced by a new one created first.
  * The engine test previews each change; the cluster test applies it and watches `rolls` roll.
  */
 export const CONFIG_CHANGES: Array<{
@@ -62,14 +84,14 @@ export const CONFIG_CHANGES: Array<{
         what: "an nginx rate",
         key: "loadBalancer.rateLimits.api.rate",
         value: "60",
-        expected: ["update apps/v1:Deployment lb", "update core/v1:ConfigMap lb-config"],
+        expected: ["update apps/v1:Deployment lb", "replace (create first) core/v1:ConfigMap lb-config"],
         rolls: { kind: "deployments", name: "lb" },
     },
     {
         what: "a PostgreSQL runtime parameter",
         key: "postgres.parameters.work_mem",
         value: "8MB",
-        expected: ["update apps/v1:StatefulSet postgres", "update core/v1:ConfigMap postgres-patroni"],
+        expected: ["update apps/v1:StatefulSet postgres", "replace (create first) core/v1:ConfigMap postgres-patroni"],
         rolls: { kind: "statefulsets", name: "postgres" },
     },
     {

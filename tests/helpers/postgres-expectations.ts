@@ -5,7 +5,10 @@
 // The shapes of pods, containers, probes and Services are tested on the builders (postgres-specs.test.ts).
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "crypto";
 import { parse } from "yaml";
+import { contentName } from "../../components/k8s";
+import { toYaml } from "../../components/yaml";
 import type { PostgresCluster } from "../../components/postgres";
 import { postgresClusterArgsSchema, type PostgresClusterArgs, type ResolvedPostgresClusterArgs } from "../../components/postgres/args";
 import { DCS_ONLY_PARAMETERS, dynamicConfigJobName, memberCount } from "../../components/postgres/render";
@@ -16,6 +19,7 @@ import { baselineViolations } from "./baseline";
 import { find, isWireSecret, mockPassword, ofType, RecordedResource, valueOf } from "./mocks";
 
 const COMPONENT = "prepx:database:PostgresCluster";
+const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");
 const NAME = "postgres";
 const PASSWORD_ROLES = ["superuser", "replication", "app", "monitor", "restapi"];
 
@@ -106,6 +110,17 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             for (const resource of children()) expect(resource.urn).toContain(`${COMPONENT}$`);
         });
 
+        test("the Patroni ConfigMap is named from the members' files without bootstrap.dcs, so a bootstrap.dcs change updates it in place and rolls no member", () => {
+            const configMap = child("kubernetes:core/v1:ConfigMap", "postgres-patroni").inputs;
+            const document = parse(configMap.data["patroni.yml"]) as { bootstrap: Record<string, unknown> };
+            expect(document.bootstrap.dcs).toBeDefined();
+            const memberFiles = { "patroni.yml": toYaml({ ...document, bootstrap: { ...document.bootstrap, dcs: undefined } }), "post-bootstrap.sh": configMap.data["post-bootstrap.sh"] };
+            expect(configMap.metadata.name).toBe(contentName("postgres-patroni", memberFiles));
+            expect(configMap.metadata.name).not.toBe(contentName("postgres-patroni", configMap.data));
+            expect(configMap.immutable).toBe(false);
+            expect(statefulSet().spec.template.metadata.annotations["checksum/config"]).toBe(sha256Hex(Object.values(memberFiles).join("\u0000")));
+        });
+
         test("the stack's standbys, image, resources and storage reach the members", () => {
             const { args } = get();
             expect([args.standbys, args.synchronousMode]).toEqual([want.standbys, want.synchronousMode]);
@@ -179,7 +194,11 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(pgbouncer.image).toBe(args.pgbouncer.image);
             // Both stacks keep the default image, so the pods run its binary as its user (PGBOUNCER_IMAGE_LAYOUT).
             expect(pgbouncer.image).toBe("ghcr.io/cloudnative-pg/pgbouncer:1.25.2");
-            expect(pgbouncer.command).toEqual(["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
+            // Started through sh, which raises the open-files limit to what max_client_conn needs and execs PgBouncer.
+            const { defaultPoolSize, reservePoolSize, maxClientConn } = args.pgbouncer;
+            expect(pgbouncer.command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+            expect(pgbouncer.command[2]).toContain(`need=${maxClientConn + defaultPoolSize + reservePoolSize + 64}\n`);
+            expect(pgbouncer.command[2]).toMatch(/\nexec \/usr\/bin\/pgbouncer \/etc\/pgbouncer\/pgbouncer.ini\n$/);
             expect(spec.template.spec.securityContext).toMatchObject({ runAsUser: 998, runAsGroup: 996, fsGroup: 996 });
             expect(pgbouncer.resources).toEqual(args.pgbouncer.resources);
             expect(exporter.image).toBe(args.pgbouncer.exporterImage);
@@ -187,6 +206,7 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             const ini = pgbouncerIni();
             expect(ini).toContain(`prepx = host=postgres-rw.${namespace()}.svc.cluster.local port=5432 dbname=prepx`);
             expect(ini).toMatch(/^pool_mode = transaction$/m);
+            expect(ini).toContain(`max_prepared_statements = ${args.pgbouncer.maxPreparedStatements}\n`);
             expect(ini).toContain(`max_client_conn = ${args.pgbouncer.maxClientConn}\n`);
             expect(ini).toContain(`default_pool_size = ${args.pgbouncer.defaultPoolSize}\n`);
             expect(ini).toContain(`max_db_connections = ${args.pgbouncer.defaultPoolSize + args.pgbouncer.reservePoolSize}\n`);

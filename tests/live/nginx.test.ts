@@ -17,12 +17,13 @@ import {
     NginxConfOptions,
     perInstanceLimits,
     renderNginxConf,
+    upstreamKeepaliveFor,
 } from "../../components/loadbalancer/render";
 import { nginxConfOptions } from "../../components/loadbalancer/specs";
 import { parseStackConfig } from "../../config";
 import { readStackConfig } from "../../scripts/stack-files";
 import { loadBalancerTierArgs } from "../../stack-args";
-import { freePorts, isAlive, killServer, makeTempDir, report, Server, sleep, startServer, stopAllServers, waitFor } from "./support";
+import { freePorts, isAlive, killServer, makeTempDir, report, Server, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
 const NGINX = "/usr/sbin/nginx";
 const NOBODY = { uid: 65534, gid: 65534 };
@@ -35,7 +36,8 @@ const deployed = nginxConfOptions(loadBalancerTierArgsSchema.parse(loadBalancerT
 const limits = perInstanceLimits(deployed);
 
 /**
- * One upstream "gateway": answers with its name, `/slow...` after 1.5 s, and its counters on
+ * One upstream "gateway": answers with its name, `/slow...` after 1.5 s, `/busy...` after 20 ms
+ * (so requests overlap), and its counters on
  * `/__stats` (asked directly, not through nginx). It counts the distinct TCP connections that
  * carried proxied requests, to measure keepalive reuse. Its idle timeout is longer than nginx's
  * upstream keepalive_timeout, as the gateways' must be.
@@ -54,7 +56,9 @@ const server = http.createServer((req, res) => {
     requests++;
     if (!seen.has(req.socket)) { seen.add(req.socket); connections++; }
     const reply = () => { res.setHeader("content-type", "text/plain"); res.end(name); };
-    if (req.url.startsWith("/slow")) setTimeout(reply, 1500); else reply();
+    if (req.url.startsWith("/slow")) setTimeout(reply, 1500);
+    else if (req.url.startsWith("/busy")) setTimeout(reply, 20);
+    else reply();
 });
 server.keepAliveTimeout = 120000;
 server.headersTimeout = 121000;
@@ -261,6 +265,88 @@ test("upstream connections are reused (keepalive)", async () => {
     // Without keepalive every request opens its own connection.
     expect(connections).toBeLessThanOrEqual(requests / 10);
 });
+
+/**
+ * Upstream connection reuse at `clients` concurrent client connections, each sending `perClient`
+ * requests one after another to the upstreams' 20 ms `/busy` path, through an nginx rendered from
+ * the deployed options with `workers` workers and `keepalive` idle connections per worker. The
+ * limits are raised out of the way (this measures keepalive, not limiting). Its own nginx, started
+ * and stopped here; bounded by the request count and 60 s.
+ */
+async function keepaliveReuse(name: string, keepalive: number, workers: number, clients: number, perClient: number): Promise<{ requests: number; newConnections: number; failed: number }> {
+    const dir = path.join(root, name);
+    fs.mkdirSync(path.join(dir, "tmp"), { recursive: true });
+    if ("uid" in RUN_AS) for (const owned of [dir, path.join(dir, "tmp")]) fs.chownSync(owned, NOBODY.uid, NOBODY.gid);
+    const [port, statusPort] = await freePorts(2);
+    const conf = path.join(dir, "nginx.conf");
+    fs.writeFileSync(
+        conf,
+        renderNginxConf({
+            ...deployed,
+            workerProcesses: workers,
+            upstreamKeepalive: keepalive,
+            rateLimits: { global: 1_000_000, api: 1_000_000, trading: 1_000_000 },
+            // Requests arriving in the same millisecond count against the burst, whatever the rate.
+            burst: 100_000,
+            limitConn: 100_000,
+            upstream: { kind: "static", servers: upstreams.map((upstream) => `127.0.0.1:${upstream.port}`) },
+            listenPort: port,
+            statusPort,
+            paths: { pidFile: path.join(dir, "nginx.pid"), tempDir: path.join(dir, "tmp"), errorLog: path.join(dir, "error.log") },
+            accessLogSyslog: `127.0.0.1:${(syslog.address() as { port: number }).port}`,
+        }),
+    );
+    const server = startServer(`nginx-${name}`, NGINX, ["-p", dir, "-c", conf], path.join(dir, "nginx.out"), RUN_AS);
+    const clientAgent = new http.Agent({ keepAlive: true, maxSockets: clients });
+    try {
+        await waitFor(`nginx ${name} answering`, async () => (await request(port, HEALTH_PATH, 2000, false)).status === 200, 10000, 100);
+        const before = await Promise.all(upstreams.map(stats));
+        const deadline = Date.now() + 60000;
+        const failures: Record<string, number> = {};
+        await Promise.all(
+            Array.from({ length: clients }, async (_, client) => {
+                for (let i = 0; i < perClient && Date.now() < deadline; i++) {
+                    const outcome = await request(port, `/busy/${client}/${i}`, 10000, clientAgent);
+                    if (outcome.status !== 200) {
+                        const key = String(outcome.status || outcome.error);
+                        failures[key] = (failures[key] ?? 0) + 1;
+                    }
+                }
+            }),
+        );
+        const failed = Object.values(failures).reduce((total, count) => total + count, 0);
+        if (failed > 0) report(`nginx ${name}: failures ${JSON.stringify(failures)}; error log: ${fs.readFileSync(path.join(dir, "error.log"), "utf8").split("\n").slice(-3).join(" | ")}`);
+        const after = await Promise.all(upstreams.map(stats));
+        const delta = (key: "requests" | "connections") => after.reduce((total, s, i) => total + s[key] - before[i][key], 0);
+        return { requests: delta("requests"), newConnections: delta("connections"), failed };
+    } finally {
+        clientAgent.destroy();
+        await stopServer(server, 10000);
+    }
+}
+
+test("upstream keepalive sized for the concurrency reuses connections where the old 64 could not", async () => {
+    // Two workers, as a 2-CPU limit gives; 512 client connections are 256 per worker, above the old 64.
+    const workers = 2;
+    const clients = 512;
+    const perClient = 10;
+    const sized = upstreamKeepaliveFor({ concurrentRequests: clients, replicas: 1, workerProcesses: workers });
+    const results: Record<string, { requests: number; newConnections: number; failed: number }> = {};
+    for (const [name, keepalive] of [["old-64", 64], [`sized-${sized}`, sized]] as const) {
+        const result = await keepaliveReuse(name, keepalive, workers, clients, perClient);
+        results[name] = result;
+        const reuse = 1 - result.newConnections / result.requests;
+        report(
+            `nginx keepalive ${keepalive}/worker, ${workers} workers, ${clients} concurrent clients x ${perClient} requests: ${result.requests} upstream requests over ` +
+                `${result.newConnections} new upstream connections (the first ${clients} concurrent requests need ${clients}; ${result.newConnections - clients} beyond), ` +
+                `reuse ${(100 * reuse).toFixed(1)}% (${result.failed} failed)`,
+        );
+        expect(result.failed).toBe(0);
+        expect(result.requests).toBe(clients * perClient);
+    }
+    const [old, fitted] = Object.values(results);
+    expect(fitted.newConnections).toBeLessThan(old.newConnections);
+}, 180000);
 
 test("requests above the trading rate get 429", async () => {
     await sleep(1500); // let earlier phases' buckets drain

@@ -25,12 +25,15 @@ import {
     memberCount,
     patroniConfigOptions,
     patroniDcsSettings,
+    PgbouncerIniOptions,
     pgbouncerIniOptions,
+    pgbouncerOpenFiles,
     pgbouncerUsers,
     postBootstrapOptions,
     renderDynamicConfigScript,
     renderPatroniConfig,
     renderPgbouncerIni,
+    renderPgbouncerStartScript,
     renderPgbouncerUserlist,
     renderPostBootstrapScript,
 } from "../../components/postgres/render";
@@ -49,6 +52,21 @@ const BIN_DIR = "/usr/lib/postgresql/15/bin";
 const PSQL = `${BIN_DIR}/psql`;
 const POSTGRES_UID = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
 const POSTGRES_GID = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
+
+/** Debian's PgBouncer unless PGBOUNCER_BIN names another build (max_prepared_statements needs 1.21+). */
+const PGBOUNCER = process.env.PGBOUNCER_BIN ?? "/usr/sbin/pgbouncer";
+const PGBOUNCER_VERSION = (/PgBouncer (\d+)\.(\d+)/.exec(execFileSync(PGBOUNCER, ["--version"]).toString()) ?? []).slice(1, 3).map(Number);
+const PGBOUNCER_TRACKS_PREPARED = PGBOUNCER_VERSION[0] > 1 || (PGBOUNCER_VERSION[0] === 1 && PGBOUNCER_VERSION[1] >= 21);
+/** Debian's python3-psycopg2 (hold) and python3-psycopg (prepared), on the system python. */
+const SYSTEM_PYTHON = "/usr/bin/python3";
+
+/**
+ * pgbouncer.ini's options for the PgBouncer under test: as rendered, except that a PgBouncer older
+ * than 1.21 (Debian bookworm's 1.18) refuses `max_prepared_statements`, so it is left out there.
+ */
+function forThisPgbouncer(options: PgbouncerIniOptions): PgbouncerIniOptions {
+    return PGBOUNCER_TRACKS_PREPARED ? options : { ...options, maxPreparedStatements: undefined };
+}
 
 // Generated per run; they reach the servers through env and 0600 files, never a command line.
 const secret = (role: string) => `${role}-${process.pid}-${Math.random().toString(36).slice(2, 12)}`;
@@ -408,10 +426,10 @@ beforeAll(async () => {
     const iniPath = postgresFile(
         path.join(bouncerDir, "pgbouncer.ini"),
         // The stack's pgbouncer.ini, listening on loopback in front of the relay that stands in for `<name>-rw`.
-        renderPgbouncerIni(pgbouncerIniOptions(args, { listenAddr: "127.0.0.1", listenPort: pgbouncerPort, upstreamHost: "127.0.0.1", upstreamPort: relayPort, authFile })),
+        renderPgbouncerIni(forThisPgbouncer(pgbouncerIniOptions(args, { listenAddr: "127.0.0.1", listenPort: pgbouncerPort, upstreamHost: "127.0.0.1", upstreamPort: relayPort, authFile }))),
         0o400,
     );
-    startServer("pgbouncer", "/usr/sbin/pgbouncer", [iniPath], path.join(bouncerDir, "pgbouncer.log"), { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: bouncerDir });
+    startServer("pgbouncer", PGBOUNCER, [iniPath], path.join(bouncerDir, "pgbouncer.log"), { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: bouncerDir });
     await waitFor("PgBouncer to serve the application database", async () => (await psql(appOn(pgbouncerPort), "SELECT 1")) === "1", 20000, 250);
 }, 240000);
 
@@ -538,7 +556,7 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         const writers = [1, 2, 3].map((id) => new Writer(10 * round + id, pgbouncerPort));
         writers.forEach((w) => w.start());
         let killedAt = 0;
-        let syncStandbys: string[] = [];
+        let syncStandbys: string[] | undefined;
         let killed: number[] = [];
         let acknowledgedAtKill: number;
         let newLeader: Member;
@@ -573,7 +591,7 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
 
         // Synchronous mode: only the synchronous standby may be promoted.
         expect(syncStandbys).toHaveLength(1);
-        expect(newLeader.name).toBe(syncStandbys[0]);
+        expect(newLeader.name).toBe(syncStandbys?.[0]);
         const rows = await ledgerRows({ ...superuserOn(newLeader), database: args.database });
         const acknowledged = writers.flatMap((w) => w.acknowledged.map((a) => `${w.id}:${a.seq}`));
         const lost = acknowledged.filter((key) => !rows.has(key));
@@ -689,4 +707,145 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         expect(again.stdout).toContain("dynamic configuration already as rendered");
         expect(again.stdout).not.toContain("restarting ");
     }, 300000);
+});
+
+/**
+ * The PgBouncer clients: `hold` opens up to `count` connections one after another, runs SELECT 1
+ * on each as it opens and keeps them all open, stopping at the first failure; `prepared` runs `count`
+ * clients, each executing a named prepared statement (protocol level, psycopg 3) 20 times in its
+ * own transactions. Bounded by 90 s; prints one JSON line. The password comes from PGPASSWORD.
+ */
+const CLIENT_SCRIPT = `
+import json, re, sys, time
+mode, port, user, database, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+dsn = f"host=127.0.0.1 port={port} user={user} dbname={database} connect_timeout=5"
+deadline = time.time() + 90
+if mode == "hold":
+    import psycopg2
+    connections, answered, error = [], 0, None
+    while len(connections) < count and time.time() < deadline:
+        try:
+            connection = psycopg2.connect(dsn)
+            connection.autocommit = True  # no transaction left open: the server connection goes back to the pool
+            connections.append(connection)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+                answered += cursor.fetchone()[0]
+        except Exception as e:
+            error = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            break
+    print(json.dumps({"connected": len(connections), "answered": answered, "error": error}))
+else:
+    import psycopg
+    clients = [psycopg.connect(dsn, autocommit=True) for _ in range(count)]
+    ok, errors = 0, {}
+    for round in range(20):
+        for number, client in enumerate(clients):
+            if time.time() > deadline: break
+            try:
+                row = client.execute("SELECT %s::int + %s::int", [number, round], prepare=True).fetchone()
+                ok += row[0] == number + round
+            except Exception as e:
+                key = re.sub(r"_pg3_\\d+", "_pg3_N", str(e).strip().splitlines()[0])
+                errors[key] = errors.get(key, 0) + 1
+    print(json.dumps({"ok": ok, "errors": errors}))
+`;
+
+describe("PgBouncer started as in the pod: open-files limit and prepared statements (its own instance in front of the same leader)", () => {
+    /** Client connections above the 1024 soft limit containers commonly get. */
+    const CLIENTS = 1200;
+    /** This instance's sizing: room for CLIENTS, and a small server pool so clients share server connections. */
+    const sizing = { ...args.pgbouncer, maxClientConn: 1500, defaultPoolSize: 4, reservePoolSize: 0 };
+    const openFiles = pgbouncerOpenFiles(sizing);
+    let dir: string;
+    let clientScript: string;
+
+    beforeAll(() => {
+        dir = postgresDir(path.join(root, "pgbouncer-limits"));
+        clientScript = postgresFile(path.join(dir, "clients.py"), CLIENT_SCRIPT, 0o444);
+        if (!PGBOUNCER_TRACKS_PREPARED) {
+            report(`pgbouncer: prepared statements through transaction pooling NOT checked (test skipped): ${PGBOUNCER} is PgBouncer ${PGBOUNCER_VERSION.join(".")}, older than 1.21 (max_prepared_statements); set PGBOUNCER_BIN to a 1.21+ build`);
+        }
+    });
+
+    /** Starts PgBouncer under `soft:hard` open files, through the start script or directly; waits until it serves or exits. */
+    async function startPgbouncer(name: string, limits: { soft: number; hard: number }, how: "script" | "direct", maxPreparedStatements?: number): Promise<{ server: Server; port: number; serving: boolean; log: string }> {
+        const [port] = await freePorts(1);
+        const relayPort = (relay?.server.address() as net.AddressInfo).port;
+        const authFile = postgresFile(path.join(dir, `${name}.users`), renderPgbouncerUserlist(pgbouncerUsers(args.appUser, PASSWORDS)));
+        const endpoints = { listenAddr: "127.0.0.1", listenPort: port, upstreamHost: "127.0.0.1", upstreamPort: relayPort, authFile };
+        const options = { ...forThisPgbouncer(pgbouncerIniOptions({ ...args, pgbouncer: sizing }, endpoints)), ...(maxPreparedStatements === undefined ? {} : { maxPreparedStatements }) };
+        const ini = postgresFile(path.join(dir, `${name}.ini`), renderPgbouncerIni(options), 0o400);
+        const script = renderPgbouncerStartScript({ binary: PGBOUNCER, configFile: ini, openFiles, maxClientConn: sizing.maxClientConn });
+        const command = how === "script" ? ["sh", "-c", script] : [PGBOUNCER, ini];
+        const logFile = path.join(dir, `${name}.log`);
+        const server = startServer(`pgbouncer-${name}`, "prlimit", [`--nofile=${limits.soft}:${limits.hard}`, ...command], logFile, { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: dir });
+        const serving = await waitFor(
+            `PgBouncer ${name} to serve or exit`,
+            async () => (isAlive(server.pid) ? ((await psql(appOn(port), "SELECT 1").catch(() => "")) === "1" ? "serving" : undefined) : "exited"),
+            20000,
+            200,
+        );
+        return { server, port, serving: serving === "serving", log: fs.readFileSync(logFile, "utf8") };
+    }
+
+    async function clients(mode: "hold" | "prepared", port: number, count: number): Promise<Record<string, unknown>> {
+        const { stdout } = await run(SYSTEM_PYTHON, [clientScript, mode, String(port), args.appUser, args.database, String(count)], {
+            env: { PATH: process.env.PATH, PGPASSWORD: PASSWORDS.app },
+            timeoutMs: 120000,
+        });
+        return JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Record<string, unknown>;
+    }
+
+    test(`the start script raises a 1024 soft limit to ${openFiles} open files and PgBouncer serves ${CLIENTS} clients at once; started directly it cannot`, async () => {
+        const direct = await startPgbouncer("direct", { soft: 1024, hard: 4096 }, "direct");
+        expect(direct.serving).toBe(true);
+        const directClients = await clients("hold", direct.port, CLIENTS);
+        await stopServer(direct.server);
+        const directLog = fs.readFileSync(direct.server.logFile, "utf8").split("\n").filter((line) => /open files|accept|limit/i.test(line)).slice(0, 3).join(" | ");
+
+        const scripted = await startPgbouncer("script", { soft: 1024, hard: 4096 }, "script");
+        expect(scripted.serving).toBe(true);
+        // The start script exec'd PgBouncer: it is the process started, with the raised soft limit.
+        expect(fs.readFileSync(`/proc/${scripted.server.pid}/comm`, "utf8").trim()).toBe("pgbouncer");
+        const limitLine = fs.readFileSync(`/proc/${scripted.server.pid}/limits`, "utf8").split("\n").find((line) => line.startsWith("Max open files")) ?? "";
+        const scriptedClients = await clients("hold", scripted.port, CLIENTS);
+        await stopServer(scripted.server);
+
+        report(
+            `pgbouncer open files (${PGBOUNCER_VERSION.join(".")}, max_client_conn ${sizing.maxClientConn}, limit 1024 soft / 4096 hard): ` +
+                `started directly ${directClients.connected}/${CLIENTS} clients connected, ${directClients.answered} answered SELECT 1 ` +
+                `(${String(directClients.error ?? "no error")}; its log: ${directLog}); ` +
+                `through the start script ${scriptedClients.connected}/${CLIENTS} connected and ${scriptedClients.answered} answered SELECT 1; ` +
+                `/proc limits: ${limitLine.replace(/\s+/g, " ").trim()}`,
+        );
+        expect(limitLine).toMatch(new RegExp(`^Max open files\\s+${openFiles}\\s+4096\\s+files`));
+        expect(scriptedClients).toEqual({ connected: CLIENTS, answered: CLIENTS, error: null });
+        expect(directClients.answered).toBeLessThan(CLIENTS);
+    }, 300000);
+
+    test("with a hard limit below the need, the start script refuses to start and says why", async () => {
+        const refused = await startPgbouncer("low-hard", { soft: 1024, hard: 1200 }, "script");
+        report(`pgbouncer start under 1024/1200 open files: ${refused.serving ? "serving" : "exited"}: ${refused.log.trim()}`);
+        expect(refused.serving).toBe(false);
+        expect(refused.log).toContain(`pgbouncer: max_client_conn ${sizing.maxClientConn} needs ${openFiles} open files, but the hard limit is 1200 (soft 1024)`);
+    }, 60000);
+
+    (PGBOUNCER_TRACKS_PREPARED ? test : test.skip)(
+        `named prepared statements work through transaction pooling with max_prepared_statements ${args.pgbouncer.maxPreparedStatements}, and fail without (PgBouncer ${PGBOUNCER_VERSION.join(".")})`,
+        async () => {
+            const results: Record<string, Record<string, unknown>> = {};
+            for (const [name, maxPrepared] of [["prepared-off", 0], ["prepared-on", args.pgbouncer.maxPreparedStatements]] as const) {
+                const bouncer = await startPgbouncer(name, { soft: 1024, hard: 4096 }, "script", maxPrepared);
+                expect(bouncer.serving).toBe(true);
+                results[name] = await clients("prepared", bouncer.port, 12);
+                await stopServer(bouncer.server);
+                report(`pgbouncer ${PGBOUNCER_VERSION.join(".")} max_prepared_statements ${maxPrepared}: 12 clients x 20 prepared executions over ${sizing.defaultPoolSize} server connections -> ${JSON.stringify(results[name])}`);
+            }
+            expect(results["prepared-on"]).toEqual({ ok: 240, errors: {} });
+            expect(results["prepared-off"].ok).toBeLessThan(240);
+        },
+        120000,
+    );
+
 });

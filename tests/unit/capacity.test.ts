@@ -91,7 +91,7 @@ describe("capacity report", () => {
             check: "nginx connections",
             ok: false,
             detail:
-                "3 pods x 4 workers (worker_processes auto; assumed 4 cores per LB pod = its CPU limit 4) x 8192 worker_connections / 2 (proxying) " +
+                "3 pods x 4 workers (worker_processes from the LB pod's CPU limit 4) x 8192 worker_connections / 2 (proxying) " +
                 "= 49,152 concurrent clients; target 100,000 concurrent users x 1 connection; needs 7 pods at 4 workers",
         });
         const sevenPods = withChanges((c) => Object.assign(c, config, { loadBalancer: { ...config.loadBalancer, replicas: 7 } }));
@@ -105,7 +105,7 @@ describe("capacity report", () => {
             c.targets.concurrentUsers = 4096;
         });
         const nginx = line(capacityReport(config, small), "nginx connections");
-        expect(nginx.detail).toContain("2 pods x 1 workers (worker_processes auto; assumed 1 cores per LB pod = its CPU limit 500m) x 4096 worker_connections (capped by worker_rlimit_nofile 4096) / 2 (proxying) = 4,096 concurrent clients");
+        expect(nginx.detail).toContain("2 pods x 1 workers (worker_processes from the LB pod's CPU limit 500m) x 4096 worker_connections (capped by worker_rlimit_nofile 4096) / 2 (proxying) = 4,096 concurrent clients");
         expect(nginx.ok).toBe(true);
     });
 

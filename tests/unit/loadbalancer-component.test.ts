@@ -8,7 +8,7 @@ import type * as LoadBalancerModule from "../../components/loadbalancer";
 import type { LoadBalancerTier, LoadBalancerTierArgs } from "../../components/loadbalancer";
 import { baselineViolations } from "../helpers/baseline";
 import { find, installMocks, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
-import { configChecksumAnnotation } from "../../components/k8s";
+import { configChecksumAnnotation, contentName } from "../../components/k8s";
 import { resolvedUpstreamSchema } from "../../components/loadbalancer/args";
 import { parseArgs } from "../../components/schema";
 import { readStackConfig } from "../../scripts/stack-files";
@@ -103,7 +103,11 @@ describe("prod", () => {
         const fromConfigMap = spec.volumes.filter((v: { configMap?: unknown }) => v.configMap);
         // nginx.conf and the log exporter's config: a loop over no volume would prove nothing.
         expect(fromConfigMap).toHaveLength(2);
-        for (const volume of fromConfigMap) expect(volume.configMap.name).toBe("lb-config");
+        const configMap = find(recorded, CONFIG_MAP, "lb-config").inputs;
+        // Named after its content: a config change is a new ConfigMap, created before the pods move to it.
+        expect(configMap.metadata.name).toBe(contentName("lb-config", configMap.data));
+        expect(configMap.metadata.name).toMatch(/^lb-config-[0-9a-f]{10}$/);
+        for (const volume of fromConfigMap) expect(volume.configMap.name).toBe(configMap.metadata.name);
         expect(nginxConf()).toContain("worker_shutdown_timeout 65s;");
         expect(spec.terminationGracePeriodSeconds).toBe(10 + 65 + 10);
         expect(nginxConf()).toContain("access_log syslog:server=127.0.0.1:5531,tag=nginx prepx_metrics;");

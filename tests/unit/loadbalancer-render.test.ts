@@ -8,7 +8,10 @@ import {
     NginxConfOptions,
     NginxUpstream,
     drainSeconds,
+    MIN_UPSTREAM_KEEPALIVE,
+    nginxWorkerProcesses,
     perInstanceLimits,
+    upstreamKeepaliveFor,
     renderLogExporterConfig,
     renderNginxConf,
 } from "../../components/loadbalancer/render";
@@ -84,7 +87,9 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
     const http = block(conf, "http");
 
     test("worker and event settings of the plan", () => {
-        expect(main).toEqual(expect.arrayContaining(["worker_processes auto;", "worker_rlimit_nofile 65535;", "daemon off;"]));
+        // prod's nginx limit is 4 CPUs: 4 workers, whatever the node's core count.
+        expect(main).toEqual(expect.arrayContaining(["worker_processes 4;", "worker_rlimit_nofile 65535;", "daemon off;"]));
+        expect(conf).not.toContain("worker_processes auto");
         expect(directives(block(conf, "events"))).toEqual(["events {", "worker_connections 8192;", "use epoll;", "multi_accept on;", "}"]);
     });
 
@@ -123,7 +128,9 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
             "zone gateways 1m;",
             "least_conn;",
             "server api-gateway-headless.prepx.svc.cluster.local:8080 resolve max_fails=3 fail_timeout=30s;",
-            "keepalive 64;",
+            // 100,000 req/s x 100 ms in flight over 3 instances x 4 workers.
+            "keepalive 834;",
+            "keepalive_requests 10000;",
             "keepalive_timeout 4s;",
             "}",
         ]);
@@ -243,5 +250,22 @@ describe("renderLogExporterConfig", () => {
             responseTimeBucket: "nginx_http_response_time_seconds_hist_bucket",
             up: "nginx_up",
         });
+    });
+});
+
+describe("limits from the container and the tier's concurrency", () => {
+    test("worker_processes: one per core of the CPU limit, rounded up, at least one", () => {
+        expect(nginxWorkerProcesses("4")).toBe(4);
+        expect(nginxWorkerProcesses("2.5")).toBe(3);
+        expect(nginxWorkerProcesses("500m")).toBe(1);
+        expect(nginxWorkerProcesses("1")).toBe(1);
+        expect(() => nginxWorkerProcesses("four")).toThrow("not a Kubernetes CPU quantity: four");
+    });
+
+    test("upstream keepalive: each worker's share of the requests in flight, at least the minimum", () => {
+        expect(upstreamKeepaliveFor({ concurrentRequests: 10000, replicas: 3, workerProcesses: 4 })).toBe(834);
+        // The measured case: 256 concurrent requests on one instance with 1 worker need 256 idle slots, not 64.
+        expect(upstreamKeepaliveFor({ concurrentRequests: 256, replicas: 1, workerProcesses: 1 })).toBe(256);
+        expect(upstreamKeepaliveFor({ concurrentRequests: 10, replicas: 1, workerProcesses: 1 })).toBe(MIN_UPSTREAM_KEEPALIVE);
     });
 });

@@ -1,7 +1,7 @@
 // The load balancer tier's args schema and pure spec builders, called directly (no Pulumi mocks):
 // the defaults, the mapping to nginx.conf's options, the nginx pod (containers, probes, volumes,
 // stop sequence), the Deployment and the Service.
-import { CLOUD_LOAD_BALANCER_ANNOTATIONS, loadBalancerSettingsSchema, checkLoadBalancerSettings, loadBalancerTierArgsSchema, ResolvedLoadBalancerTierArgs } from "../../components/loadbalancer/args";
+import { CLOUD_LOAD_BALANCER_ANNOTATIONS, concurrentRequestsFor, loadBalancerSettingsSchema, checkLoadBalancerSettings, loadBalancerTierArgsSchema, ResolvedLoadBalancerTierArgs, upstreamKeepalive } from "../../components/loadbalancer/args";
 import {
     GRACE_MARGIN_SECONDS,
     nginxConfOptions,
@@ -62,6 +62,27 @@ describe("args", () => {
         }
     });
 
+    test("worker_rlimit_nofile covers twice worker_connections; the keepalive cache at most half of them", () => {
+        const problemsOf = (args: Record<string, unknown>) => {
+            const result = loadBalancerTierArgsSchema.safeParse({ namespace: "n", upstream: { host: "gw.example", port: 8080 }, ...args });
+            return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+        };
+        expect(problemsOf({ workerConnections: 8192, workerRlimitNofile: 10000 })).toEqual(["workerRlimitNofile: must be at least 2 x workerConnections (16384)"]);
+        expect(problemsOf({ workerConnections: 1024, workerRlimitNofile: 4096, upstreamKeepalive: 600 })).toEqual([
+            "upstreamKeepalive: gives 600 idle upstream connections per worker, more than half of workerConnections (1024): add replicas or CPU, or raise workerConnections",
+        ]);
+        expect(problemsOf({ workerConnections: 1024, workerRlimitNofile: 4096, replicas: 1, concurrentRequests: 8000 })[0]).toMatch(/^concurrentRequests: gives 2000 idle upstream connections per worker/);
+        expect(problemsOf({})).toEqual([]);
+    });
+
+    test("the stack sizes the keepalive from its targets (Little's law), or takes the stack's own number", () => {
+        expect(concurrentRequestsFor({ requestsPerSecond: 100000, p95LatencyMs: 100 })).toBe(10000);
+        expect(concurrentRequestsFor({ requestsPerSecond: 100, p95LatencyMs: 100 })).toBe(10);
+        expect(prod.concurrentRequests).toBe(10000);
+        expect(upstreamKeepalive({ ...prod, upstreamKeepalive: 8 })).toBe(8);
+        expect(stackArgs("dev").upstreamKeepalive).toBe(8);
+    });
+
     test("the settings' cross-field rule, as config.ts composes it", () => {
         const section = { apiPathPrefix: "/v1/", tradingPathPrefix: "/v1/" };
         const result = loadBalancerSettingsSchema.superRefine(checkLoadBalancerSettings).safeParse(section);
@@ -74,6 +95,7 @@ describe("nginxConfOptions", () => {
     test("prod: the args, the pod's ports and paths, the drain as shutdown timeout", () => {
         expect(nginxConfOptions(prod, HEADLESS)).toEqual({
             replicas: 3,
+            workerProcesses: 4,
             workerConnections: 8192,
             workerRlimitNofile: 65535,
             rateLimits: { global: 1000, api: 500, trading: 100 },
@@ -81,7 +103,8 @@ describe("nginxConfOptions", () => {
             limitConn: 1000,
             zoneSize: "100m",
             upstream: { kind: "resolve", host: HEADLESS, port: 8080, resolver: "kube-dns.kube-system.svc.cluster.local", resolverValidSeconds: 5 },
-            upstreamKeepalive: 64,
+            upstreamKeepalive: 834,
+            upstreamKeepaliveRequests: 10000,
             upstreamKeepaliveTimeoutSeconds: 4,
             maxFails: 3,
             failTimeoutSeconds: 30,

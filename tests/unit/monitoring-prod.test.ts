@@ -96,15 +96,16 @@ test("the pods refer to the objects created for them and roll on a config change
     const pod = prometheus().inputs.spec.template;
     expect(pod.spec.serviceAccountName).toBe("monitoring-prometheus");
     expect(prometheus().inputs.spec.serviceName).toBe("monitoring-prometheus");
-    expect(pod.spec.volumes[0].projected.sources[0].configMap.name).toBe("monitoring-prometheus-config");
+    expect(pod.spec.volumes[0].projected.sources[0].configMap.name).toMatch(/^monitoring-prometheus-config-[0-9a-f]{10}$/);
+    expect(pod.spec.volumes[0].projected.sources[0].configMap.name).toBe(find(recorded, "kubernetes:core/v1:ConfigMap", "monitoring-prometheus-config").inputs.metadata.name);
     expect(pod.metadata.annotations["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
     expect(pod.metadata.annotations["prometheus.io/port"]).toBe("9090");
     const grafanaPod: PodTemplateSpec = grafana().inputs.spec.template;
     expect(grafanaPod.metadata.annotations["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
     expect(grafanaPod.spec.volumes.map((volume) => volume.persistentVolumeClaim?.claimName ?? volume.configMap?.name ?? volume.name)).toEqual([
         "monitoring-grafana",
-        "monitoring-grafana-provisioning",
-        "monitoring-grafana-dashboards",
+        find(recorded, "kubernetes:core/v1:ConfigMap", "monitoring-grafana-provisioning").inputs.metadata.name,
+        find(recorded, "kubernetes:core/v1:ConfigMap", "monitoring-grafana-dashboards").inputs.metadata.name,
         "tmp",
     ]);
     const ksm = find(recorded, "kubernetes:apps/v1:Deployment", "monitoring-kube-state-metrics").inputs.spec.template.spec;

@@ -94,6 +94,7 @@ describe("PostgresCluster settings", () => {
                 maxClientConn: 5000,
                 defaultPoolSize: 120,
                 reservePoolSize: 20,
+                maxPreparedStatements: 200,
                 resources: { requests: { cpu: "1", memory: "512Mi" }, limits: { cpu: "2", memory: "1Gi" } },
                 exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
             },

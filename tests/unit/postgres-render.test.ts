@@ -26,7 +26,10 @@ import {
     renderDynamicConfigScript,
     renderPatroniConfig,
     renderPgHba,
+    PGBOUNCER_OPEN_FILES_MARGIN,
+    pgbouncerOpenFiles,
     renderPgbouncerIni,
+    renderPgbouncerStartScript,
     renderPgbouncerUserlist,
     renderPostBootstrapScript,
 } from "../../components/postgres/render";
@@ -52,7 +55,7 @@ const ARGS = {
     synchronousMode: true,
     database: "prepx",
     appUser: "prepx",
-    pgbouncer: { maxClientConn: 5000, defaultPoolSize: 120, reservePoolSize: 20 },
+    pgbouncer: { maxClientConn: 5000, defaultPoolSize: 120, reservePoolSize: 20, maxPreparedStatements: 200 },
 };
 /** Selector labels of the member pods of a PostgresCluster called `postgres`. */
 const POD_LABELS = { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "postgres", "app.kubernetes.io/component": "database" };
@@ -215,6 +218,8 @@ describe("PgBouncer", () => {
             listen_port: "6432",
             stats_users: "monitor",
             server_login_retry: "1",
+            // Clients' named prepared statements survive transaction pooling (PgBouncer >= 1.21).
+            max_prepared_statements: "200",
         });
         expect(ini.indexOf("[databases]")).toBeLessThan(ini.indexOf("[pgbouncer]"));
     });
@@ -347,5 +352,50 @@ describe("what the server needs from its pod", () => {
         expect(memberGracePeriodSeconds({ shared_buffers: "4GB" })).toBe(30 + 41);
         expect(memberGracePeriodSeconds({ shared_buffers: "128MB" })).toBe(30 + 2);
         expect(memberGracePeriodSeconds({ shared_buffers: "16GB" })).toBe(30 + 164);
+    });
+});
+
+describe("PgBouncer's open-files limit", () => {
+    test("covers a socket per client and per server connection, plus a margin", () => {
+        expect(pgbouncerOpenFiles({ maxClientConn: 5000, defaultPoolSize: 120, reservePoolSize: 20 })).toBe(5000 + 140 + PGBOUNCER_OPEN_FILES_MARGIN);
+        expect(pgbouncerOpenFiles({ maxClientConn: 5000, defaultPoolSize: 120, reservePoolSize: 20 })).toBeGreaterThan(5000 + 10 + 140);
+    });
+
+    test("without max_prepared_statements the line is left out (PgBouncer 1.18 refuses the key)", () => {
+        const ini = renderPgbouncerIni({ ...pgbouncerIniOptions(ARGS, podPgbouncerEndpoints("h")), maxPreparedStatements: undefined });
+        expect(ini).not.toContain("max_prepared_statements");
+    });
+
+    // Limits below the test process's own hard limit: only root may raise a hard limit.
+    const script = renderPgbouncerStartScript({ binary: "/usr/bin/pgbouncer", configFile: "/etc/pgbouncer/pgbouncer.ini", openFiles: 2000, maxClientConn: 1800 });
+    /** Runs the script in dash under the given limits, with `exec` of PgBouncer replaced by printing the soft limit it would get. */
+    const runUnder = (soft: number, hard: number) => {
+        const probe = script.replace("exec /usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini", 'echo "soft=$(ulimit -S -n) exec"');
+        expect(probe).not.toBe(script);
+        try {
+            return { status: 0, out: execFileSync("prlimit", [`--nofile=${soft}:${hard}`, "sh", "-c", probe], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
+        } catch (error) {
+            const failed = error as { status: number; stderr: string };
+            return { status: failed.status, out: failed.stderr };
+        }
+    };
+
+    test("is valid sh and ends by exec-ing PgBouncer (so it is PID 1 and gets SIGTERM)", () => {
+        expect(() => execFileSync("sh", ["-n"], { input: script })).not.toThrow();
+        expect(script.trim().split("\n").pop()).toBe("exec /usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini");
+    });
+
+    test("raises a 1024 soft limit to the need when the hard limit allows it", () => {
+        expect(runUnder(1024, 4096)).toEqual({ status: 0, out: "soft=2000 exec\n" });
+    });
+
+    test("leaves a soft limit that already covers the need", () => {
+        expect(runUnder(4096, 4096)).toEqual({ status: 0, out: "soft=4096 exec\n" });
+    });
+
+    test("refuses to start, naming both numbers, when the hard limit is too low", () => {
+        const result = runUnder(1024, 1500);
+        expect(result.status).toBe(1);
+        expect(result.out).toContain("pgbouncer: max_client_conn 1800 needs 2000 open files, but the hard limit is 1500 (soft 1024)");
     });
 });

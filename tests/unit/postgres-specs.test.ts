@@ -3,11 +3,11 @@
 import * as path from "path";
 import { selectorLabels, standardLabels } from "../../components/k8s";
 import { postgresClusterArgsSchema, PostgresClusterArgs } from "../../components/postgres/args";
-import { PGBOUNCER_IMAGE_LAYOUT, postgresNames } from "../../components/postgres/render";
+import { PGBOUNCER_IMAGE_LAYOUT, postgresNames, renderPgbouncerStartScript } from "../../components/postgres/render";
 import {
     clusterMetricsTargets,
     DYNAMIC_CONFIG_DEADLINE_SECONDS,
-    DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS,
+    DYNAMIC_CONFIG_JOB_DEADLINES,
     dynamicConfigJobSpec,
     memberPodSpec,
     memberServices,
@@ -172,10 +172,13 @@ describe("PgBouncer", () => {
         expect(PGBOUNCER_IMAGE_LAYOUT).toEqual({ binary: "/usr/bin/pgbouncer", configFile: "/etc/pgbouncer/pgbouncer.ini", uid: 998, gid: 996 });
     });
 
-    test("the pgbouncer container runs the image's entrypoint line itself, on the ini mounted where that line reads it", () => {
+    test("the pgbouncer container runs the image's entrypoint line itself (exec'd after raising the open-files limit), on the ini mounted where that line reads it", () => {
         const container = pgbouncerContainer(DEFAULTS.pgbouncer);
         expect(PGBOUNCER_COMMAND).toEqual(["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"]);
-        expect(container.command).toEqual([PGBOUNCER_IMAGE_LAYOUT.binary, PGBOUNCER_IMAGE_LAYOUT.configFile]);
+        const script = renderPgbouncerStartScript({ binary: PGBOUNCER_IMAGE_LAYOUT.binary, configFile: PGBOUNCER_IMAGE_LAYOUT.configFile, openFiles: 5000 + 120 + 20 + 64, maxClientConn: 5000 });
+        expect(container.command).toEqual(["/bin/sh", "-c", script]);
+        expect(script).toContain("need=5204\n");
+        expect(script).toContain(`exec ${PGBOUNCER_IMAGE_LAYOUT.binary} ${PGBOUNCER_IMAGE_LAYOUT.configFile}\n`);
         expect(container.volumeMounts).toContainEqual({ name: "config", mountPath: path.posix.dirname(PGBOUNCER_IMAGE_LAYOUT.configFile), readOnly: true });
     });
 
@@ -192,7 +195,7 @@ describe("PgBouncer", () => {
         expect(pgbouncerContainer(DEFAULTS.pgbouncer)).toMatchObject({
             name: "pgbouncer",
             image: "ghcr.io/cloudnative-pg/pgbouncer:1.25.2",
-            command: ["/usr/bin/pgbouncer", "/etc/pgbouncer/pgbouncer.ini"],
+            command: ["/bin/sh", "-c", expect.stringContaining("exec /usr/bin/pgbouncer /etc/pgbouncer/pgbouncer.ini")],
             ports: [{ name: "pgbouncer", containerPort: 6432 }],
             resources: DEFAULTS.pgbouncer.resources,
             readinessProbe: { tcpSocket: { port: "pgbouncer" }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
@@ -340,7 +343,8 @@ describe("the dynamic-config Job", () => {
 
     test("one retry (the script is idempotent), within a deadline that covers both attempts of the script", () => {
         expect(spec.backoffLimit).toBe(1);
-        expect(spec.activeDeadlineSeconds).toBe(DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS);
-        expect(DYNAMIC_CONFIG_JOB_DEADLINE_SECONDS).toBeGreaterThanOrEqual(2 * DYNAMIC_CONFIG_DEADLINE_SECONDS);
+        expect(spec.activeDeadlineSeconds).toBe(DYNAMIC_CONFIG_JOB_DEADLINES.activeDeadlineSeconds);
+        expect(DYNAMIC_CONFIG_JOB_DEADLINES.activeDeadlineSeconds).toBeGreaterThanOrEqual(2 * DYNAMIC_CONFIG_DEADLINE_SECONDS);
+        expect(DYNAMIC_CONFIG_JOB_DEADLINES.awaitSeconds).toBeGreaterThan(DYNAMIC_CONFIG_JOB_DEADLINES.activeDeadlineSeconds);
     });
 });

@@ -1,7 +1,8 @@
 // The whole program evaluated under mocks with Pulumi.prod.yaml.
 import { describeRedisCluster } from "../helpers/redis-expectations";
-import { installMocks, RecordedResource, settled } from "../helpers/mocks";
+import { find, installMocks, RecordedResource, settled } from "../helpers/mocks";
 import { baselineViolations } from "../helpers/baseline";
+import { contentName } from "../../components/k8s";
 import { describeStackRender } from "../fixtures/render-suite";
 import { describeComposedStack } from "../helpers/stack-expectations";
 
@@ -18,9 +19,26 @@ test("every workload meets the baseline", () => {
     expect(baselineViolations(recorded)).toEqual([]);
 });
 
-test("every resource of prod is protected, so `pulumi destroy` deletes nothing (the engine test runs it)", () => {
-    const unprotected = recorded.filter((r) => !r.protect && !r.type.startsWith("pulumi:providers:")).map((r) => `${r.type} ${r.name}`);
-    expect(unprotected).toEqual([]);
+test("every resource of prod is protected but the content-named ConfigMaps, so `pulumi destroy` deletes nothing (the engine test runs it)", () => {
+    const unprotected = recorded.filter((r) => !r.protect && !r.type.startsWith("pulumi:providers:"));
+    // A content-named ConfigMap is replaced on every change, which protect would refuse. Destroy still
+    // leaves it: it goes only after the protected workloads that mount it, whose deletion is refused.
+    expect(unprotected.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
+        ["lb-config", "monitoring-grafana-dashboards", "monitoring-grafana-provisioning", "monitoring-prometheus-config", "postgres-patroni", "postgres-pooler"].map(
+            (name) => `kubernetes:core/v1:ConfigMap ${name}`,
+        ),
+    );
+    for (const configMap of unprotected) {
+        // Patroni's is named from its member files only (postgres-expectations.ts checks how).
+        if (configMap.name === "postgres-patroni") expect(configMap.inputs.metadata.name).toMatch(/^postgres-patroni-[0-9a-f]{10}$/);
+        else {
+            expect(configMap.inputs.immutable).toBe(true);
+            expect(configMap.inputs.metadata.name).toBe(contentName(configMap.name, configMap.inputs.data));
+        }
+        const workloads = recorded.filter((r) => ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"].includes(r.type));
+        const mountedBy = workloads.filter((r) => r.protect && JSON.stringify(r.inputs.spec.template.spec.volumes ?? []).includes(`"${configMap.inputs.metadata.name}"`));
+        expect(mountedBy.length).toBeGreaterThan(0);
+    }
     expect(recorded.filter((r) => r.custom).length).toBeGreaterThan(80);
 });
 
@@ -52,3 +70,10 @@ describeComposedStack(() => ({ recorded, program }), "prepx", {
 
 // The offline render checks on the same evaluation (one whole-stack evaluation per file).
 describeStackRender("prod", () => recorded);
+
+test("the stack's provider updates ConfigMaps and Secrets in place (a protected Secret's data can change; the Redis ConfigMaps keep fixed names)", () => {
+    const provider = find(recorded, "pulumi:providers:kubernetes", "k8s").inputs;
+    // Provider inputs reach the engine as strings.
+    expect(provider.enableConfigMapMutable).toBe("true");
+    expect(provider.enableSecretMutable).toBe("true");
+});

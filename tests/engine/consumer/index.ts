@@ -12,6 +12,10 @@ const config = new pulumi.Config();
 const provider = new k8s.Provider("k8s", { renderYamlToDirectory: config.require("renderYamlToDirectory"), kubeconfig: "" });
 const opts = { providers: { kubernetes: provider } };
 const namespace = "team-b";
+// Two settings the engine test changes, to preview what a config change does under this provider,
+// which leaves enableConfigMapMutable and enableSecretMutable unset (the provider's defaults).
+const workMem = config.get("workMem") ?? "64MB";
+const edgeBurst = config.getNumber("edgeBurst") ?? 100;
 // The random provider cannot be built here (tools/engine/README.md): every password is supplied.
 const password = (name: string) => config.requireSecret(`password-${name}`);
 
@@ -26,6 +30,7 @@ export const copies = ["blue", "green"].map((copy) => {
             image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2" },
             storage: "2Gi",
             protectData: false,
+            parameters: { work_mem: workMem },
             passwords: {
                 superuser: password(`${copy}-superuser`),
                 replication: password(`${copy}-replication`),
@@ -59,7 +64,7 @@ export const copies = ["blue", "green"].map((copy) => {
     );
     const edge = new LoadBalancerTier(
         `${copy}-edge`,
-        { namespace, serviceType: "ClusterIP", upstream: { host: fleet.headlessHosts.apply((hosts) => hosts[service]), port: 8080 } },
+        { namespace, serviceType: "ClusterIP", burst: edgeBurst, upstream: { host: fleet.headlessHosts.apply((hosts) => hosts[service]), port: 8080 } },
         opts,
     );
     const monitoring = new MonitoringStack(
