@@ -7,7 +7,8 @@ import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLa
 import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE_JOBS } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
-import { postgresAlertRules, postgresDashboards } from "./alerts";
+import { postgresAlertRules, postgresBackupAlertRules, postgresDashboards } from "./alerts";
+import { backupNames, clusterArchiveSettings, podBackupFiles, repositoryClaimSpec } from "./backup";
 import { CLUSTER_NAME, RENAMED_ARGS, PostgresClusterArgs, PostgresPasswords, postgresClusterArgsSchema, ResolvedPostgresClusterArgs } from "./args";
 import {
     LEADER_ROLE,
@@ -122,7 +123,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         this.leaderLabels = { ...this.podLabels, [ROLE_LABEL]: LEADER_ROLE };
         this.standbyLabels = { ...this.podLabels, [ROLE_LABEL]: REPLICA_ROLE };
         this.poolerLabels = selectorLabels(poolerLabels);
-        this.metricsTargets = clusterMetricsTargets(this.podLabels, this.poolerLabels);
+        this.metricsTargets = clusterMetricsTargets(this.podLabels, this.poolerLabels, settings.backup.enabled);
         ({ alertRules: this.alertRules, portScrapeJobs: this.portScrapeJobs } = clusterMonitoring(settings, labels["app.kubernetes.io/name"]));
         this.database = settings.database;
         this.appUser = settings.appUser;
@@ -148,7 +149,10 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         this.poolerSecretName = poolerSecret.metadata.name;
 
         // Patroni's configuration: one text for every member (per-member values come from env).
-        const patroniYaml = renderPatroniConfig(patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels)));
+        const patroniYaml = renderPatroniConfig(
+            patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels), clusterArchiveSettings(settings.backup, names.statefulSet)),
+        );
+        const backup = clusterBackup(name, settings, metadata, labels, dataOpts);
         const postBootstrap = renderPostBootstrapScript(postBootstrapOptions(settings, MEMBER_PATHS.secretsDir));
         const patroniConfig = new k8s.core.v1.ConfigMap(
             names.patroniConfig,
@@ -175,13 +179,14 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                 metadata: metadata(names.statefulSet, labels),
                 spec: memberStatefulSetSpec(settings, {
                     labels,
-                    annotations: podTemplateAnnotations(POSTGRES_EXPORTER_PORT, [patroniYaml, postBootstrap]),
+                    annotations: podTemplateAnnotations(POSTGRES_EXPORTER_PORT, [patroniYaml, postBootstrap, ...(backup?.files ?? [])]),
                     serviceName: membersService.metadata.name,
                     image: resolveImage(name, settings.image, settings.registry, { parent: this }),
                     serviceAccount: serviceAccount.metadata.name,
                     patroniConfig: patroniConfig.metadata.name,
                     credentialsSecret: credentials.metadata.name,
                     appSecret: appSecret.metadata.name,
+                    ...(backup ? { backup: backup.refs } : {}),
                 }),
             },
             { ...dataOpts, dependsOn: [roleBinding, membersService] },
@@ -254,6 +259,34 @@ function poolerSecretData(appUser: string, passwords: ClusterPasswords): Record<
 }
 
 /**
+ * The backup pieces besides the member pods' own (backup.ts): the ConfigMap with pgbackrest.conf and
+ * the agent, and a volume repository's PVC (protected and kept like the data). Undefined when
+ * backups are off. An S3 repository's credentials Secret is created beforehand, not here.
+ */
+function clusterBackup(
+    name: string,
+    settings: ResolvedPostgresClusterArgs,
+    metadata: (objectName: string, objectLabels: Record<string, string>) => k8s.types.input.meta.v1.ObjectMeta,
+    labels: Record<string, string>,
+    dataOpts: pulumi.CustomResourceOptions,
+): { files: string[]; refs: { config: pulumi.Output<string>; repositoryClaim: pulumi.Output<string> } } | undefined {
+    if (!settings.backup.enabled) return undefined;
+    const names = backupNames(name);
+    const data = podBackupFiles(settings.backup, postgresNames(name).statefulSet);
+    const config = new k8s.core.v1.ConfigMap(names.config, { metadata: metadata(names.config, labels), data }, { parent: dataOpts.parent });
+    const { repository } = settings.backup;
+    const repositoryClaim =
+        repository.type === "volume"
+            ? new k8s.core.v1.PersistentVolumeClaim(
+                  names.repositoryClaim,
+                  { metadata: metadata(names.repositoryClaim, labels), spec: repositoryClaimSpec(repository, settings.storageClass) },
+                  { ...dataOpts, retainOnDelete: settings.protectData },
+              ).metadata.name
+            : pulumi.output("");
+    return { files: Object.values(data), refs: { config: config.metadata.name, repositoryClaim } };
+}
+
+/**
  * What monitoring needs beyond the exporters' annotations: the alert rules, with Patroni's failover
  * lag limit as the WAL-lag threshold, and the scrape job of Patroni's own /metrics.
  */
@@ -264,7 +297,11 @@ function clusterMonitoring(settings: ResolvedPostgresClusterArgs, app: string): 
             standbys: settings.standbys,
             replicationLagSeconds: settings.replicationLagAlertSeconds,
             replicationLagBytes: settings.patroni.maximumLagOnFailover,
-        }),
+        }).concat(
+            settings.backup.enabled
+                ? postgresBackupAlertRules({ backupAgeHours: settings.backup.backupAgeAlertHours, walArchiveMinutes: settings.backup.walArchiveAlertMinutes })
+                : [],
+        ),
         portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app, port: PATRONI_PORT }],
     };
 }

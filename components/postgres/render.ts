@@ -5,6 +5,7 @@
 // Debian's patroni, postgresql-15 and pgbouncer (with the DCS section pointed at a local etcd).
 import { toYaml, YamlValue } from "../yaml";
 import type { PatroniTiming, PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
+import type { ArchiveSettings } from "./backup";
 
 /** PostgreSQL's port in every member. */
 export const POSTGRES_PORT = 5432;
@@ -150,6 +151,8 @@ export interface PatroniConfigOptions {
     database: string;
     /** Application role created at bootstrap. */
     appUser: string;
+    /** WAL archiving into the backup repository (backup.ts); unset: no archiving. */
+    archive?: ArchiveSettings;
 }
 
 /**
@@ -268,7 +271,9 @@ export function renderPatroniConfig(options: PatroniConfigOptions): string {
                 replication: { username: REPLICATION_USER },
             },
             pg_hba: renderPgHba(options.clientNetworks),
-            parameters: localParameters,
+            parameters: { ...localParameters, ...options.archive?.parameters },
+            // A standby fetches from the archive the WAL its upstream no longer has.
+            ...(options.archive ? { recovery_conf: { restore_command: options.archive.restoreCommand } } : {}),
             create_replica_methods: ["basebackup"],
             basebackup: [{ checkpoint: "fast" }],
             // A member that cannot be rewound (or whose timeline diverged) is re-cloned from the
@@ -460,10 +465,11 @@ export function podMemberEnvironment(podLabels: Record<string, string>): MemberE
 type MemberArgs = Pick<ResolvedPostgresClusterArgs, "parameters" | "patroni" | "synchronousMode" | "database" | "appUser">;
 
 /** Patroni's configuration options of a cluster called `scope`, its members running in `environment`. Pure. */
-export function patroniConfigOptions(args: MemberArgs, scope: string, environment: MemberEnvironment): PatroniConfigOptions {
+export function patroniConfigOptions(args: MemberArgs, scope: string, environment: MemberEnvironment, archive?: ArchiveSettings): PatroniConfigOptions {
     return {
         scope,
         ...environment,
+        ...(archive ? { archive } : {}),
         parameters: args.parameters,
         timing: args.patroni,
         synchronousMode: args.synchronousMode,

@@ -42,6 +42,8 @@ export interface PostgresExpectations {
     /** Streaming standbys the stack asks for. */
     standbys: number;
     synchronousMode: boolean;
+    /** Where the stack keeps backups: `volume` adds the repository's PVC. */
+    backupRepository: "s3" | "volume";
 }
 
 export interface PostgresContext {
@@ -93,7 +95,9 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             const count = (type: string) => types.filter((t) => t === type).length;
             expect(count("random:index/randomPassword:RandomPassword")).toBe(PASSWORD_ROLES.length);
             expect(count("kubernetes:core/v1:Secret")).toBe(3);
-            expect(count("kubernetes:core/v1:ConfigMap")).toBe(2);
+            // Patroni's, PgBouncer's and the backup's (pgbackrest.conf, the agent).
+            expect(count("kubernetes:core/v1:ConfigMap")).toBe(3);
+            expect(count("kubernetes:core/v1:PersistentVolumeClaim")).toBe(want.backupRepository === "volume" ? 1 : 0);
             expect(count("kubernetes:core/v1:Service")).toBe(6);
             // Patroni's (with its Role) and PgBouncer's.
             expect(count("kubernetes:core/v1:ServiceAccount")).toBe(2);
@@ -223,7 +227,8 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             const containers = [...statefulSet().spec.template.spec.containers, ...pooler().spec.template.spec.containers];
             const secretEnv = containers.flatMap((c) => c.env ?? []).filter((e) => /PASSWORD|PASS$|CONNECTION_STRING/.test(e.name));
             expect(secretEnv.map((e) => e.name).sort()).toEqual(
-                ["DATA_SOURCE_PASS", "PATRONI_REPLICATION_PASSWORD", "PATRONI_RESTAPI_PASSWORD", "PATRONI_SUPERUSER_PASSWORD", "PGBOUNCER_EXPORTER_CONNECTION_STRING"].sort(),
+                // PGPASSWORD: the backup agent's (pgBackRest logs in as the superuser).
+                ["DATA_SOURCE_PASS", "PATRONI_REPLICATION_PASSWORD", "PATRONI_RESTAPI_PASSWORD", "PATRONI_SUPERUSER_PASSWORD", "PGBOUNCER_EXPORTER_CONNECTION_STRING", "PGPASSWORD"].sort(),
             );
             for (const env of secretEnv) {
                 expect(env.value).toBeUndefined();
@@ -267,7 +272,7 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(selects(cluster.podLabels, podLabels())).toBe(true);
             expect(selects(cluster.poolerLabels, poolerLabels())).toBe(true);
             expect(cluster.metricsTargets).toEqual([
-                { name: "postgres", labels: cluster.podLabels, ports: [9187, 8008] },
+                { name: "postgres", labels: cluster.podLabels, ports: [9187, 8008, 9854] },
                 { name: "pgbouncer", labels: cluster.poolerLabels, ports: [9127] },
             ]);
         });
