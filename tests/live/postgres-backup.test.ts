@@ -19,6 +19,7 @@ import {
     type BackupDatabase,
     type BackupPaths,
     backupCheckIntervalSeconds,
+    podBackupFiles,
     pointInTimeRestoreArgs,
     renderBackupAgent,
     renderPgbackrestConfig,
@@ -26,7 +27,7 @@ import {
 import { patroniConfigOptions, renderPatroniConfig, SUPERUSER } from "../../components/postgres/render";
 import { readStackConfig } from "../../scripts/stack-files";
 import { postgresClusterArgs } from "../../stack-args";
-import { freePorts, isAlive, makeTempDir, report, Server, startServer, stopAllServers, stopServer, waitFor } from "./support";
+import { freePorts, isAlive, makeTempDir, report, run, Server, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
 /** The dev stack's PostgresCluster args (its backups go to a volume), defaults applied. */
 const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("dev", readStackConfig("dev")), "prepx-dev"));
@@ -141,6 +142,17 @@ afterAll(async () => {
 }, 60000);
 
 describe("pgBackRest from the rendered config: archive, scheduled backup, point-in-time restore (Debian packages)", () => {
+    test("pgbackrest accepts every option of both stacks' pgbackrest.conf (S3 in prod, a volume in dev)", async () => {
+        for (const stack of ["prod", "dev"] as const) {
+            const stackArgs = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig(stack, readStackConfig(stack)), "prepx"));
+            const file = postgresFile(path.join(root, `${stack}-pgbackrest.conf`), podBackupFiles(stackArgs.backup, STANZA)["pgbackrest.conf"], 0o444);
+            // `help` parses the whole file and warns about any option it does not know.
+            const { stdout, stderr } = await run(paths.pgbackrest, [`--config=${file}`, `--stanza=${STANZA}`, "help", "backup"]);
+            expect(stdout).toContain("pgBackRest 2.45");
+            expect(`${stdout}${stderr}`).not.toMatch(/WARN|ERROR/);
+        }
+    });
+
     test("a restore to a time between two batches holds exactly the rows committed up to that time", async () => {
         expect(args.backup.repository.type).toBe("volume");
         const [pgPort, restoredPort, metricsPort] = await freePorts(3);
