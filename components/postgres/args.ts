@@ -92,7 +92,7 @@ const backupRepositorySchema = z.discriminatedUnion("type", [
         /** `host`: bucket.endpoint (AWS); `path`: endpoint/bucket (MinIO and most self-hosted stores). */
         uriStyle: z.enum(["host", "path"]).default("host"),
         /** Path of the repository inside the bucket; each cluster is a stanza (its name) under it. */
-        path: z.string().regex(/^\/[A-Za-z0-9._\/-]*$/, "an absolute path such as /pgbackrest").default("/pgbackrest"),
+        path: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, "an absolute path such as /pgbackrest").default("/pgbackrest"),
         /**
          * Secret (created beforehand in the namespace) with the store's `access-key-id` and
          * `secret-access-key`; they reach pgBackRest as environment variables, never a file.
