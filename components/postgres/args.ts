@@ -137,8 +137,33 @@ const backupSettingsSchema = z
         walArchiveAlertMinutes: int(3, 24 * 60).default(15),
         /** Resources of the backup agent sidecar (pgBackRest's backup processes run in it). */
         resources: resourcesWithDefault({ cpu: "100m", memory: "128Mi" }, { cpu: "2", memory: "1Gi" }),
+        /**
+         * Point-in-time recovery (the README's restore runbook): a cluster created while this is set
+         * is bootstrapped from the repository as it was at `targetTime`, instead of by initdb. Read
+         * only when Patroni bootstraps (an empty data directory and no cluster state); remove it
+         * once the cluster runs. Unset: initdb.
+         */
+        restore: z
+            .strictObject({
+                /** The time to recover to, with its zone; commits up to it (inclusive) are kept. */
+                targetTime: z
+                    .string()
+                    .regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/, "a time with its zone, such as 2026-11-30 06:30:00+00"),
+                /**
+                 * The timeline to follow to targetTime: unset = PostgreSQL's `latest`, which follows
+                 * failovers (each one starts a timeline). `current` (the backup's) when an earlier
+                 * restore to the same time left a newer timeline that forks off before the target.
+                 */
+                targetTimeline: z.union([z.enum(["current", "latest"]), int(1)]).optional(),
+                /** The stanza restored from; unset: this cluster's own (its name). */
+                stanza: z.string().regex(/^[A-Za-z0-9_.-]+$/, "a pgBackRest stanza name").optional(),
+            })
+            .optional(),
     })
     .superRefine((backup, ctx) => {
+        if (backup.restore && !backup.enabled) {
+            ctx.addIssue({ code: "custom", path: ["restore"], message: "needs enabled: true (the restore reads the repository, and the restored cluster archives into it)" });
+        }
         if (backup.differentialIntervalHours >= backup.fullIntervalHours) {
             ctx.addIssue({ code: "custom", path: ["differentialIntervalHours"], message: `must be less than fullIntervalHours (${backup.fullIntervalHours}), or 0` });
         }

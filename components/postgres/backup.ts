@@ -15,6 +15,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { type Container, containerResources, containerSecurityContext, type EnvVar, httpProbe, type ProbeTiming, secretEnv, scratchVolume, type Volume, type VolumeMount } from "../k8s";
+import type { YamlValue } from "../yaml";
 import type { BackupRepository, BackupSettings } from "./args";
 import { MEMBER_PATHS, POSTGRES_PORT, SUPERUSER } from "./render";
 
@@ -140,6 +141,8 @@ export interface ArchiveSettings {
     parameters: Record<string, string | number>;
     /** restore_command: a standby (Patroni's `postgresql.recovery_conf`) fetches WAL streaming cannot give it. */
     restoreCommand: string;
+    /** Patroni's bootstrap method restoring the repository to a point in time, replacing initdb and post_bootstrap (restoreBootstrap). */
+    restoreBootstrap?: { [key: string]: YamlValue };
 }
 
 /** The pgbackrest command line with this cluster's config file and stanza. */
@@ -160,20 +163,81 @@ export function archiveSettings(paths: Pick<BackupPaths, "pgbackrest" | "configF
     };
 }
 
-/** The archive settings of a cluster whose backups are configured, or undefined when backups are off. Pure. */
-export function clusterArchiveSettings(backup: Pick<BackupSettings, "enabled">, stanza: string, paths: BackupPaths = POD_BACKUP_PATHS): ArchiveSettings | undefined {
-    return backup.enabled ? archiveSettings(paths, stanza) : undefined;
+/**
+ * The archive settings of a cluster whose backups are configured, with the restore bootstrap when
+ * `backup.restore` is set; undefined when backups are off. `dataDir` is the members' PGDATA. Pure.
+ */
+export function clusterArchiveSettings(
+    backup: Pick<BackupSettings, "enabled" | "restore">,
+    stanza: string,
+    paths: BackupPaths = POD_BACKUP_PATHS,
+    dataDir: string = MEMBER_PATHS.dataDir,
+): ArchiveSettings | undefined {
+    if (!backup.enabled) return undefined;
+    const settings = archiveSettings(paths, stanza);
+    if (!backup.restore) return settings;
+    const { targetTime, targetTimeline } = backup.restore;
+    return { ...settings, restoreBootstrap: restoreBootstrap(paths, { stanza: backup.restore.stanza ?? stanza, targetTime, targetTimeline }, dataDir) };
+}
+
+/** An argument quoted for a POSIX shell, and for Python's shlex.split (which Patroni runs the bootstrap command through). */
+function shellQuote(arg: string): string {
+    return /^[A-Za-z0-9_@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'"'"'`)}'`;
+}
+
+/**
+ * Patroni's custom bootstrap restoring the repository to `targetTime` (the restore runbook): the
+ * command creates PGDATA (pgBackRest restores into an existing directory) and runs the point-in-time
+ * restore; `recovery_conf` repeats the target, because Patroni writes it itself and strips recovery
+ * settings from postgresql.auto.conf (where pgBackRest writes them), so standbys cloned later do not
+ * inherit a recovery target. PostgreSQL replays to the target and promotes; Patroni then takes the
+ * leader lock, updates the superuser and replication passwords, and the other members clone from it.
+ * No post_bootstrap: the roles and database come from the backup. Pure.
+ */
+export function restoreBootstrap(
+    paths: Pick<BackupPaths, "pgbackrest" | "configFile">,
+    restore: { stanza: string; targetTime: string; targetTimeline?: RestoreTimeline },
+    dataDir: string,
+): { [key: string]: YamlValue } {
+    const restoreArgs = pointInTimeRestoreArgs(paths, restore.stanza, dataDir, restore.targetTime, restore.targetTimeline);
+    const command = ["sh", "-c", 'mkdir -p -m 0700 "$1" && shift && exec "$@"', "restore", dataDir, paths.pgbackrest, ...restoreArgs];
+    return {
+        method: "pgbackrest",
+        pgbackrest: {
+            command: command.map(shellQuote).join(" "),
+            // pgbackrest takes no --scope/--datadir (Patroni's default parameters).
+            no_params: true,
+            recovery_conf: {
+                restore_command: `${pgbackrestCommand(paths, restore.stanza)} archive-get %f "%p"`,
+                recovery_target_time: restore.targetTime,
+                ...(restore.targetTimeline === undefined ? {} : { recovery_target_timeline: String(restore.targetTimeline) }),
+                recovery_target_action: "promote",
+            },
+        },
+    };
 }
 
 /**
  * The arguments of a point-in-time restore into `dataDir` (which must be empty or absent): the
  * newest backup before `targetTime`, then archived WAL replayed up to `targetTime` (inclusive),
  * then PostgreSQL promotes itself on a new timeline. `targetTime` is a PostgreSQL timestamp with a
- * time zone, e.g. `2026-11-30 06:30:00+00`. Pure.
+ * time zone, e.g. `2026-11-30 06:30:00+00`; `targetTimeline` unset follows the latest timeline. Pure.
  */
-export function pointInTimeRestoreArgs(paths: Pick<BackupPaths, "configFile">, stanza: string, dataDir: string, targetTime: string): string[] {
-    return [`--config=${paths.configFile}`, `--stanza=${stanza}`, `--pg1-path=${dataDir}`, "--type=time", `--target=${targetTime}`, "--target-action=promote", "restore"];
+export function pointInTimeRestoreArgs(paths: Pick<BackupPaths, "configFile">, stanza: string, dataDir: string, targetTime: string, targetTimeline?: RestoreTimeline): string[] {
+    return [
+        `--config=${paths.configFile}`,
+        `--stanza=${stanza}`,
+        `--pg1-path=${dataDir}`,
+        "--type=time",
+        `--target=${targetTime}`,
+        ...(targetTimeline === undefined ? [] : [`--target-timeline=${targetTimeline}`]),
+        "--target-action=promote",
+        "restore",
+    ];
 }
+
+/** A recovery target timeline: `current` (the backup's), `latest`, or a timeline number. */
+export type RestoreTimeline = NonNullable<NonNullable<BackupSettings["restore"]>["targetTimeline"]>;
 
 export interface BackupAgentOptions {
     stanza: string;

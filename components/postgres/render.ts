@@ -256,8 +256,9 @@ export function renderPatroniConfig(options: PatroniConfigOptions): string {
         bootstrap: {
             dcs: patroniDynamicConfig(options),
             initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
-            // Patroni appends the superuser connection string; it sets PGPASSFILE for the script.
-            post_bootstrap: `sh ${options.paths.postBootstrapScript}`,
+            // Patroni appends the superuser connection string; it sets PGPASSFILE for the script. A
+            // restore from a backup (backup.ts) replaces initdb, and brings the roles and database.
+            ...(options.archive?.restoreBootstrap ?? { post_bootstrap: `sh ${options.paths.postBootstrapScript}` }),
         },
         postgresql: {
             listen: `0.0.0.0:${POSTGRES_PORT}`,

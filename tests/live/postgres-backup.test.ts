@@ -16,6 +16,7 @@ import { postgresClusterArgsSchema } from "../../components/postgres/args";
 import {
     archiveSettings,
     BACKUP_METRICS,
+    clusterArchiveSettings,
     type BackupDatabase,
     type BackupPaths,
     backupCheckIntervalSeconds,
@@ -38,11 +39,15 @@ const POSTGRES_GID = Number(execFileSync("id", ["-g", "postgres"]).toString().tr
 // Generated per run; it reaches the servers through a 0600 file and the environment, never a command line.
 const PASSWORD = `su-${process.pid}-${Math.random().toString(36).slice(2, 12)}`;
 const ROWS_PER_BATCH = 25;
+/** Patroni runs on the system python (Debian's package), not whatever python3 is first on PATH. */
+const PATRONI = ["/usr/bin/python3", "/usr/bin/patroni"];
 
 let root: string;
 let paths: BackupPaths;
 let socketDir: string;
 const servers: Server[] = [];
+/** What the point-in-time test restored to, for the Patroni restore that follows it. */
+let restoredTo: { target: string; rows: string[]; timeline: number } | undefined;
 
 function postgresDir(dir: string): string {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -138,7 +143,7 @@ beforeAll(() => {
 afterAll(async () => {
     await stopAllServers();
     for (const server of servers) if (isAlive(server.pid)) await stopServer(server);
-    if (root) fs.rmSync(root, { recursive: true, force: true });
+    if (root && !process.env.KEEP_PGBACKUP) fs.rmSync(root, { recursive: true, force: true });
 }, 60000);
 
 describe("pgBackRest from the rendered config: archive, scheduled backup, point-in-time restore (Debian packages)", () => {
@@ -253,8 +258,10 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
         const primary = servers.find((server) => server.name === "postgres");
         if (primary) await stopServer(primary, 30000);
 
-        // The runbook's restore into a fresh, empty data directory, then PostgreSQL replays to the target and promotes.
-        const restoredDir = postgresDir(path.join(root, "restored"));
+        // The runbook's restore into a fresh, empty data directory at the members' PGDATA path (a new
+        // PVC in a pod; the lost one moved aside here), then PostgreSQL replays to the target and promotes.
+        fs.renameSync(dataDir, `${dataDir}-lost`);
+        const restoredDir = postgresDir(dataDir);
         const restoreStarted = Date.now();
         await asPostgres(paths.pgbackrest, pointInTimeRestoreArgs(paths, STANZA, restoredDir, target), { timeoutMs: 300000 });
         const restoreCommandSeconds = (Date.now() - restoreStarted) / 1000;
@@ -267,6 +274,16 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
         expect(await psql(restoredPort, "SELECT timeline_id FROM pg_control_checkpoint()")).not.toBe("1");
         const log = fs.readFileSync(path.join(root, "restored.log"), "utf8");
         expect(log).toMatch(/recovery stopping (before|after) commit of transaction \d+, time/);
+        const timeline = Number(await psql(restoredPort, "SELECT timeline_id FROM pg_control_checkpoint()"));
+        restoredTo = { target, rows: expected, timeline };
+        // The restored server archives on its new timeline: its history file, then its segments.
+        const history = `${timeline.toString(16).toUpperCase().padStart(8, "0")}.history`;
+        await waitFor(`${history} archived`, async () => fs.readdirSync(path.join(paths.volumeRepository, "archive", STANZA), { recursive: true }).some((f) => String(f).endsWith(history)), 30000, 250);
+        const newSegment = await psql(restoredPort, "SELECT pg_walfile_name(pg_switch_wal())");
+        await waitFor(`segment ${newSegment} archived`, async () => (await psql(restoredPort, "SELECT last_archived_wal FROM pg_stat_archiver")) >= newSegment, 60000, 250);
+        expect(await psql(restoredPort, "SELECT failed_count FROM pg_stat_archiver")).toBe("0");
+        const restoredServer = servers.find((server) => server.name === "restored");
+        if (restoredServer) await stopServer(restoredServer, 30000);
 
         report(
             `pgbackrest: first full backup by the agent ${backupSeconds.toFixed(1)} s after its start (stanza-create, check, backup; ` +
@@ -276,5 +293,122 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
             `pgbackrest: point-in-time restore to ${target}: ${restored.length} of ${committed.length} rows back (exactly the ${expected.length} committed by then), ` +
                 `restore command ${restoreCommandSeconds.toFixed(1)} s, to a promoted server ${restoreSeconds.toFixed(1)} s`,
         );
+    });
+    test("Patroni bootstraps a new cluster from the repository to that time (the runbook's restore), then archives on", async () => {
+        if (!restoredTo) throw new Error("needs the point-in-time test before it");
+        const [etcdClient, etcdPeer, pgPort, restPort] = await freePorts(4);
+        const etcdDir = postgresDir(path.join(root, "etcd"));
+        const etcd = startServer(
+            "etcd",
+            "etcd",
+            [
+                "--name", "live",
+                "--data-dir", path.join(etcdDir, "data"),
+                "--listen-client-urls", `http://127.0.0.1:${etcdClient}`,
+                "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
+                "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`,
+                "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
+                "--initial-cluster", `live=http://127.0.0.1:${etcdPeer}`,
+            ],
+            path.join(etcdDir, "etcd.log"),
+            { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: etcdDir },
+        );
+        servers.push(etcd);
+        await waitFor("etcd to answer /health", async () => JSON.parse(await httpGet(etcdClient, "/health")).health === "true", 20000);
+
+        // The dev stack with the runbook's change: postgres.backup.restore. The first restore left
+        // timeline 2, forking off at the target with no commit after it: following it (`latest`)
+        // PostgreSQL would stop "before configured recovery target was reached" (seen here), so this
+        // restore follows the backup's timeline, as the runbook says for a repeated restore.
+        const stack = parseStackConfig("dev", readStackConfig("dev"));
+        const restoreArgs = postgresClusterArgsSchema.parse(
+            postgresClusterArgs({ ...stack, postgres: { ...stack.postgres, backup: { ...stack.postgres.backup, restore: { targetTime: restoredTo.target, targetTimeline: "current" } } } }, "prepx-dev"),
+        );
+        const memberDir = postgresDir(path.join(root, "member"));
+        const dataDir = path.join(memberDir, "data"); // absent: the restore creates it
+        const memberPaths: BackupPaths = { ...paths, configFile: path.join(memberDir, "pgbackrest.conf") };
+        postgresFile(
+            memberPaths.configFile,
+            renderPgbackrestConfig({ stanza: STANZA, repository: restoreArgs.backup.repository, retentionFull: restoreArgs.backup.retentionFull, database: { dataDir, socketDir, port: pgPort }, paths: memberPaths }),
+            0o444,
+        );
+        const archive = clusterArchiveSettings(restoreArgs.backup, STANZA, memberPaths, dataDir);
+        const configPath = postgresFile(
+            path.join(memberDir, "patroni.yml"),
+            renderPatroniConfig(
+                patroniConfigOptions(
+                    restoreArgs,
+                    STANZA,
+                    {
+                        dcs: { kind: "etcd3", hosts: [`127.0.0.1:${etcdClient}`] },
+                        paths: { dataDir, binDir: BIN_DIR, pgpass: path.join(memberDir, "pgpass"), socketDir, postBootstrapScript: path.join(memberDir, "post-bootstrap.sh"), secretsDir: memberDir },
+                        clientNetworks: ["127.0.0.1/32"],
+                    },
+                    archive,
+                ),
+            ),
+            0o400,
+        );
+        const rendered = parse(fs.readFileSync(configPath, "utf8")) as { bootstrap: Record<string, unknown> };
+        expect(rendered.bootstrap.method).toBe("pgbackrest");
+        expect(rendered.bootstrap.post_bootstrap).toBeUndefined();
+
+        const started = Date.now();
+        const patroni = startServer("patroni", PATRONI[0], [PATRONI[1], configPath], path.join(memberDir, "patroni.log"), {
+            uid: POSTGRES_UID,
+            gid: POSTGRES_GID,
+            cwd: memberDir,
+            env: {
+                PATH: "/usr/bin:/bin",
+                LANG: "C.UTF-8",
+                HOME: memberDir,
+                PATRONI_NAME: "m0",
+                PATRONI_POSTGRESQL_LISTEN: `127.0.0.1:${pgPort}`,
+                PATRONI_POSTGRESQL_CONNECT_ADDRESS: `127.0.0.1:${pgPort}`,
+                PATRONI_RESTAPI_LISTEN: `127.0.0.1:${restPort}`,
+                PATRONI_RESTAPI_CONNECT_ADDRESS: `127.0.0.1:${restPort}`,
+                PATRONI_SUPERUSER_PASSWORD: PASSWORD,
+                PATRONI_REPLICATION_PASSWORD: `repl-${PASSWORD}`,
+                PATRONI_RESTAPI_PASSWORD: `api-${PASSWORD}`,
+            },
+        });
+        servers.push(patroni);
+        try {
+            // /primary answers 200 once PostgreSQL runs as the primary holding the leader lock; after a
+            // custom bootstrap Patroni restarts it once more (post_bootstrap) before that settles.
+            await waitFor(
+                "Patroni to restore, promote, take the leader lock and run the primary",
+                async () => JSON.parse(await httpGet(restPort, "/primary")).state === "running" && (await psql(pgPort, "SELECT pg_is_in_recovery()")) === "f",
+                180000,
+                500,
+            );
+            const leaderSeconds = (Date.now() - started) / 1000;
+
+            const rows = (await psql(pgPort, "SELECT batch || ':' || seq FROM ledger ORDER BY id", args.database)).split("\n");
+            expect(rows).toEqual(restoredTo.rows);
+            const timeline = Number(await psql(pgPort, "SELECT timeline_id FROM pg_control_checkpoint()"));
+            expect(timeline).toBeGreaterThan(restoredTo.timeline);
+            // Patroni took the recovery target out of postgresql.auto.conf (pgBackRest's) and rewrote its
+            // postgresql.conf without it: a restart, or a standby cloned from this leader, recovers to no target.
+            await waitFor("Patroni to rewrite postgresql.conf without recovery settings", () => !/recovery_target/.test(fs.readFileSync(path.join(dataDir, "postgresql.conf"), "utf8")), 30000, 250);
+            expect(fs.readFileSync(path.join(dataDir, "postgresql.auto.conf"), "utf8")).not.toMatch(/recovery_target/);
+            expect(fs.existsSync(path.join(dataDir, "recovery.signal"))).toBe(false);
+            // It archives on its new timeline into the same stanza.
+            await psql(pgPort, "INSERT INTO ledger (batch, seq) VALUES ('d', 1)", args.database);
+            const segment = await psql(pgPort, "SELECT pg_walfile_name(pg_switch_wal())");
+            await waitFor(`segment ${segment} archived`, async () => (await psql(pgPort, "SELECT last_archived_wal FROM pg_stat_archiver")) >= segment, 60000, 250);
+            expect(await psql(pgPort, "SELECT failed_count FROM pg_stat_archiver")).toBe("0");
+            report(
+                `pgbackrest: Patroni restored the repository to ${restoredTo.target} as a new cluster's bootstrap and took the leader lock ${leaderSeconds.toFixed(1)} s after its start ` +
+                    `(${rows.length} rows, timeline ${timeline}); archiving continues on the new timeline`,
+            );
+        } finally {
+            await stopServer(patroni, 30000);
+            // Patroni detaches the postmaster into its own session: stop it by PID if it outlived Patroni.
+            const pidFile = path.join(dataDir, "postmaster.pid");
+            const postmaster = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").split("\n")[0]) : 0;
+            if (postmaster > 0 && isAlive(postmaster)) process.kill(postmaster, "SIGTERM");
+            await waitFor("the restored cluster's postmaster to stop", () => !(postmaster > 0 && isAlive(postmaster)), 30000, 200);
+        }
     });
 });
