@@ -182,6 +182,58 @@ test("the restore runbook's command: a time target, promotion at the target, int
     ]);
 });
 
+describe("the restore bootstrap (postgres.backup.restore)", () => {
+    const TARGET = "2026-11-30 06:30:00.5+00";
+    const restoring = argsWith({ backup: { restore: { targetTime: TARGET } } });
+    const settings = clusterArchiveSettings(restoring.backup, "db");
+    const bootstrap = settings?.restoreBootstrap as { method: string; pgbackrest: { command: string; no_params: boolean; recovery_conf: Record<string, string> } };
+
+    test("replaces initdb and post_bootstrap in Patroni's config; without it initdb and the script stay", () => {
+        const rendered = parse(renderPatroniConfig(patroniConfigOptions(restoring, "db", podMemberEnvironment(POD_LABELS), settings)));
+        expect(rendered.bootstrap.method).toBe("pgbackrest");
+        expect(rendered.bootstrap.post_bootstrap).toBeUndefined();
+        expect(rendered.bootstrap.pgbackrest).toEqual(bootstrap.pgbackrest);
+        const normal = parse(renderPatroniConfig(patroniConfigOptions(DEFAULTS, "db", podMemberEnvironment(POD_LABELS), clusterArchiveSettings(DEFAULTS.backup, "db"))));
+        expect(normal.bootstrap.method).toBeUndefined();
+        expect(normal.bootstrap.post_bootstrap).toBe("sh /etc/patroni/post-bootstrap.sh");
+    });
+
+    test("the command, as Patroni splits it (shlex), creates PGDATA and restores to the target; recovery_conf repeats the target", () => {
+        const split = execFileSync("/usr/bin/python3", ["-c", "import json, shlex, sys; print(json.dumps(shlex.split(sys.stdin.read())))"], { input: bootstrap.pgbackrest.command, encoding: "utf8" });
+        expect(JSON.parse(split)).toEqual([
+            "sh",
+            "-c",
+            'mkdir -p -m 0700 "$1" && shift && exec "$@"',
+            "restore",
+            MEMBER_PATHS.dataDir,
+            "/usr/bin/pgbackrest",
+            ...pointInTimeRestoreArgs(POD_BACKUP_PATHS, "db", MEMBER_PATHS.dataDir, TARGET),
+        ]);
+        expect(bootstrap.pgbackrest.no_params).toBe(true);
+        expect(bootstrap.pgbackrest.recovery_conf).toEqual({
+            restore_command: '/usr/bin/pgbackrest --config=/etc/pgbackrest/pgbackrest.conf --stanza=db archive-get %f "%p"',
+            recovery_target_time: TARGET,
+            recovery_target_action: "promote",
+        });
+    });
+
+    test("another stanza and the backup's timeline when asked", () => {
+        const other = clusterArchiveSettings(argsWith({ backup: { restore: { targetTime: TARGET, stanza: "old-db", targetTimeline: "current" } } }).backup, "db");
+        const method = (other?.restoreBootstrap as typeof bootstrap).pgbackrest;
+        expect(method.command).toContain("--stanza=old-db --pg1-path=/var/lib/postgresql/data/pgdata --type=time '--target=2026-11-30 06:30:00.5+00' --target-timeline=current");
+        expect(method.recovery_conf).toMatchObject({ restore_command: expect.stringContaining("--stanza=old-db archive-get"), recovery_target_timeline: "current" });
+        // The restored cluster archives into its own stanza.
+        expect(other?.parameters.archive_command).toContain("--stanza=db archive-push");
+    });
+
+    test("refused without backups, or with a time without its zone", () => {
+        expect(issues({ backup: { enabled: false, restore: { targetTime: TARGET } } })).toEqual([
+            "backup.restore: needs enabled: true (the restore reads the repository, and the restored cluster archives into it)",
+        ]);
+        expect(issues({ backup: { restore: { targetTime: "2026-11-30 06:30:00" } } })).toEqual(["backup.restore.targetTime: a time with its zone, such as 2026-11-30 06:30:00+00"]);
+    });
+});
+
 describe("a member pod with backups", () => {
     const refs = { serviceAccount: "db-patroni", patroniConfig: "db-patroni", credentialsSecret: "db-credentials", appSecret: "db-app", backup: { config: "db-backup", repositoryClaim: "db-backup" } };
     const IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2";
