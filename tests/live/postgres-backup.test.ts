@@ -143,7 +143,7 @@ beforeAll(() => {
 afterAll(async () => {
     await stopAllServers();
     for (const server of servers) if (isAlive(server.pid)) await stopServer(server);
-    if (root && !process.env.KEEP_PGBACKUP) fs.rmSync(root, { recursive: true, force: true });
+    if (root) fs.rmSync(root, { recursive: true, force: true });
 }, 60000);
 
 describe("pgBackRest from the rendered config: archive, scheduled backup, point-in-time restore (Debian packages)", () => {
