@@ -64,6 +64,8 @@ export function postgresAlertRules(options: PostgresAlertOptions): AlertRule[] {
 
 /** What the backup rules compare against (the `postgres.backup` settings). */
 export interface PostgresBackupAlertOptions {
+    /** `app.kubernetes.io/name` of the PostgreSQL pods (their `app` label once scraped): one cluster's agents. */
+    app: string;
     /** Hours after which the newest backup in the repository is too old. */
     backupAgeHours: number;
     /** Minutes after which the leader's last archived WAL segment is too old. */
@@ -77,11 +79,12 @@ export interface PostgresBackupAlertOptions {
  */
 export function postgresBackupAlertRules(options: PostgresBackupAlertOptions): AlertRule[] {
     const backupAgeSeconds = options.backupAgeHours * 3600;
+    const lastBackup = `${BACKUP_METRICS.lastBackup}{app="${options.app}"}`;
     const walAgeSeconds = options.walArchiveMinutes * 60;
     return [
         alertRule(
             "PostgresBackupTooOld",
-            `(time() - max(${BACKUP_METRICS.lastBackup})) > ${backupAgeSeconds} or absent(${BACKUP_METRICS.lastBackup})`,
+            `(time() - max by (app) (${lastBackup})) > ${backupAgeSeconds} or absent(${lastBackup})`,
             "10m",
             "critical",
             `The newest PostgreSQL backup is older than ${options.backupAgeHours}h`,

@@ -299,7 +299,7 @@ function clusterMonitoring(settings: ResolvedPostgresClusterArgs, app: string): 
             replicationLagBytes: settings.patroni.maximumLagOnFailover,
         }).concat(
             settings.backup.enabled
-                ? postgresBackupAlertRules({ backupAgeHours: settings.backup.backupAgeAlertHours, walArchiveMinutes: settings.backup.walArchiveAlertMinutes })
+                ? postgresBackupAlertRules({ app, backupAgeHours: settings.backup.backupAgeAlertHours, walArchiveMinutes: settings.backup.walArchiveAlertMinutes })
                 : [],
         ),
         portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app, port: PATRONI_PORT }],

@@ -48,7 +48,7 @@ const MONITORING_ARGS: MonitoringStackArgs = {
     ...config.monitoring,
     alertRules: [
         ...postgresAlertRules({ app: "postgres", standbys: 2, replicationLagSeconds: 30, replicationLagBytes: 1048576 }),
-        ...postgresBackupAlertRules({ backupAgeHours: config.postgres.backup.backupAgeAlertHours, walArchiveMinutes: config.postgres.backup.walArchiveAlertMinutes }),
+        ...postgresBackupAlertRules({ app: "postgres", backupAgeHours: config.postgres.backup.backupAgeAlertHours, walArchiveMinutes: config.postgres.backup.walArchiveAlertMinutes }),
         ...redisAlertRules({ masters: 3, replicasPerMaster: 1 }),
         ...loadBalancerAlertRules({ p95LatencyMs: 100, http5xxRatio: 0.01 }),
     ],
@@ -200,8 +200,15 @@ const CASES: AlertCase[] = [
         fires: null,
     },
     // prod: PostgresBackupTooOld above 26 h (93600 s), PostgresWalArchiveTooOld above 15 min (900 s).
-    { alert: "PostgresBackupTooOld", what: "the newest backup 25 h 50 min old at the start", series: [lastBackup(93000)], evalTime: "30m", pendingAt: "15m", fires: { labels: {}, value: "94800" } },
-    { alert: "PostgresBackupTooOld", what: "no backup agent reports at all", series: [s("pg_up", PG0, "1x20")], evalTime: "15m", fires: { labels: {}, value: "1" } },
+    { alert: "PostgresBackupTooOld", what: "the newest backup 25 h 50 min old at the start", series: [lastBackup(93000)], evalTime: "30m", pendingAt: "15m", fires: { labels: { app: "postgres" }, value: "94800" } },
+    { alert: "PostgresBackupTooOld", what: "no backup agent reports at all", series: [s("pg_up", PG0, "1x20")], evalTime: "15m", fires: { labels: { app: "postgres" }, value: "1" } },
+    {
+        alert: "PostgresBackupTooOld",
+        what: "another app's agent reports a fresh backup; this cluster's none",
+        series: [s("pgbackrest_backup_last_completion_timestamp_seconds", pod("other-0", "other", "kubernetes-pods-extra-metrics"), "0x20")],
+        evalTime: "15m",
+        fires: { labels: { app: "postgres" }, value: "1" },
+    },
     { alert: "PostgresBackupTooOld", what: "the newest backup 4 h old", series: [lastBackup(4 * 3600)], evalTime: "30m", fires: null },
     {
         alert: "PostgresWalArchiveTooOld",

@@ -298,10 +298,10 @@ describe("a member pod with backups", () => {
 });
 
 test("the backup alerts: thresholds from the args, no agent counts as no backup, only the leader's archiver counts", () => {
-    const [backupRule, walRule] = postgresBackupAlertRules({ backupAgeHours: 26, walArchiveMinutes: 15 });
+    const [backupRule, walRule] = postgresBackupAlertRules({ app: "postgres", backupAgeHours: 26, walArchiveMinutes: 15 });
     expect(backupRule.alert).toBe("PostgresBackupTooOld");
     expect(backupRule.expr).toBe(
-        "(time() - max(pgbackrest_backup_last_completion_timestamp_seconds)) > 93600 or absent(pgbackrest_backup_last_completion_timestamp_seconds)",
+        '(time() - max by (app) (pgbackrest_backup_last_completion_timestamp_seconds{app="postgres"})) > 93600 or absent(pgbackrest_backup_last_completion_timestamp_seconds{app="postgres"})',
     );
     expect(walRule.alert).toBe("PostgresWalArchiveTooOld");
     expect(walRule.expr).toBe(
