@@ -240,6 +240,32 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
         const [full] = info[0].backup;
         expect(full.type).toBe("full");
 
+        // A standby's agent does nothing: no check, no backup (only the primary's agent acts).
+        const standbyPort = restoredPort;
+        const standbyDir = path.join(root, "standby");
+        await asPostgres(`${BIN_DIR}/pg_basebackup`, ["-D", standbyDir, "-h", socketDir, "-p", String(pgPort), "-U", SUPERUSER, "-R", "-X", "stream", "-c", "fast"], { timeoutMs: 120000 });
+        const standby = startPostgres("standby", standbyDir, standbyPort);
+        await waitFor("the standby to run in recovery", async () => (await psql(standbyPort, "SELECT pg_is_in_recovery()")) === "t", 30000, 200);
+        const standbyAgent = postgresFile(
+            path.join(root, "standby-agent.py"),
+            renderBackupAgent({
+                stanza: STANZA,
+                paths,
+                database: { dataDir: standbyDir, socketDir, port: standbyPort },
+                fullIntervalHours: args.backup.fullIntervalHours,
+                differentialIntervalHours: args.backup.differentialIntervalHours,
+                checkIntervalSeconds: backupCheckIntervalSeconds(args.backup),
+                pollSeconds: 1,
+                listenAddress: "127.0.0.1",
+                metricsPort,
+            }),
+            0o444,
+        );
+        const standbyRound = await asPostgres("/usr/bin/python3", [standbyAgent, "--once"], { timeoutMs: 120000 });
+        expect(standbyRound).not.toMatch(/stanza-create|check|backup --type/);
+        await stopServer(standby, 30000);
+        expect(JSON.parse(await asPostgres(paths.pgbackrest, [`--config=${paths.configFile}`, `--stanza=${STANZA}`, "--output=json", "info"]))[0].backup).toHaveLength(1);
+
         // Batch b after the backup, then the target time, then batch c: only WAL replay brings b back.
         await commitBatch(pgPort, "b", ROWS_PER_BATCH);
         const target = await psql(pgPort, "SELECT clock_timestamp()::text");
