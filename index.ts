@@ -97,7 +97,7 @@ createNetworkPolicies(
         })),
         pgbouncer: { labels: postgres.poolerLabels, port: postgres.poolerPort },
         postgresPrimary: { labels: postgres.leaderLabels, port: postgres.port },
-        postgresMembers: { labels: postgres.podLabels, port: postgres.port, patroniPort: postgres.patroniPort, dynamicConfigJobLabels: postgres.dynamicConfigJobLabels },
+        postgresMembers: { labels: postgres.podLabels, port: postgres.port, patroniPort: postgres.patroniPort, dynamicConfigJobLabels: postgres.dynamicConfigJobLabels, backsUpToObjectStorage: postgres.backsUpToObjectStorage },
         postgresStandbys: { labels: postgres.standbyLabels, port: postgres.port },
         redis: { labels: redis.podLabels, port: redis.port, busPort: redis.busPort, bootstrapLabels: redis.bootstrapLabels },
         prometheus: { labels: monitoring.podLabels, port: monitoring.prometheusPort },

@@ -24,6 +24,12 @@ export const networkSettingsSchema = z.strictObject({
     kubernetesApi: endpoints(["0.0.0.0/0"], [443, 6443, 8443]),
     /** The kubelets Prometheus scrapes for volume statistics: narrow the CIDR to the node network. */
     kubelets: endpoints(["0.0.0.0/0"], [10250]),
+    /**
+     * The object store PostgreSQL archives WAL and backs up to (the S3 backup repository), for the
+     * members only and only when their repository is object storage. HTTPS: narrow the CIDR to your
+     * VPC endpoint's or the store's address range.
+     */
+    backupRepository: endpoints(["0.0.0.0/0"], [443]),
     /** The cluster DNS. */
     dns: z
         .strictObject({

@@ -67,9 +67,10 @@ export interface NetworkPolicyInput {
     postgresPrimary: PodsOnPort;
     /**
      * Every Patroni member (leader and replicas): PostgreSQL port and Patroni REST port (8008);
-     * `dynamicConfigJobLabels` = the pods of the Job applying Patroni's dynamic configuration.
+     * `dynamicConfigJobLabels` = the pods of the Job applying Patroni's dynamic configuration;
+     * `backsUpToObjectStorage` = the members reach the backup repository (`backupRepository`).
      */
-    postgresMembers: { labels: Record<string, string>; port: number; patroniPort: number; dynamicConfigJobLabels?: Record<string, string> };
+    postgresMembers: { labels: Record<string, string>; port: number; patroniPort: number; dynamicConfigJobLabels?: Record<string, string>; backsUpToObjectStorage?: boolean };
     /**
      * The streaming standbys (member labels plus Patroni's replica role label), which `<name>-ro`
      * selects: the services that use the database may read from them.
@@ -92,6 +93,8 @@ export interface NetworkPolicyInput {
     kubernetesApiClients?: { name: string; labels: Record<string, string> }[];
     /** The kubelets Prometheus scrapes for volume statistics (PVC usage); see network/args.ts. */
     kubelets?: NetworkSettings["kubelets"];
+    /** The object store of PostgreSQL's backup repository; see network/args.ts. */
+    backupRepository?: NetworkSettings["backupRepository"];
     /** The cluster DNS pods and an optional NodeLocal DNSCache address; see network/args.ts. */
     dns?: ClusterDns;
 }
@@ -149,7 +152,7 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
     return [
         ...namespaceBaseline(endpoints.dns),
         ...edgePolicies(input),
-        ...dataPolicies(input, endpoints.apiEgress),
+        ...dataPolicies(input, endpoints.apiEgress, endpoints.backupEgress),
         ...monitoringPolicies(input, endpoints),
     ];
 }
@@ -161,20 +164,22 @@ type EgressRule = { to: PolicyPeer[]; ports: PolicyPort[] };
  * The defaults applied and the input checked: a rule with no ports allows every port and one with no
  * peers every address, so an empty list here would open a policy wide.
  */
-function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgress: EgressRule; kubeletEgress: EgressRule } {
+function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgress: EgressRule; kubeletEgress: EgressRule; backupEgress: EgressRule } {
     if (input.loadBalancer.listenPorts.length === 0) throw new Error("renderNetworkPolicies: loadBalancer.listenPorts must list at least one port");
     for (const target of input.metricsTargets) {
         if (target.ports.length === 0) throw new Error(`renderNetworkPolicies: metricsTargets ${target.name} must list at least one port`);
     }
     const api = input.kubernetesApi ?? NETWORK_POLICY_DEFAULTS.kubernetesApi;
     const kubelets = input.kubelets ?? NETWORK_POLICY_DEFAULTS.kubelets;
-    for (const [arg, block] of [["kubernetesApi", api], ["kubelets", kubelets]] as const) {
+    const backupRepository = input.backupRepository ?? NETWORK_POLICY_DEFAULTS.backupRepository;
+    for (const [arg, block] of [["kubernetesApi", api], ["kubelets", kubelets], ["backupRepository", backupRepository]] as const) {
         if (block.cidrs.length === 0 || block.ports.length === 0) throw new Error(`renderNetworkPolicies: ${arg} must list at least one CIDR and one port`);
     }
     return {
         dns: input.dns ?? NETWORK_POLICY_DEFAULTS.dns,
         apiEgress: { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) },
         kubeletEgress: { to: kubelets.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...kubelets.ports) },
+        backupEgress: { to: backupRepository.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...backupRepository.ports) },
     };
 }
 
@@ -246,7 +251,7 @@ function edgePolicies(input: NetworkPolicyInput): RenderedPolicy[] {
 }
 
 /** PgBouncer, the PostgreSQL leader and members, the Redis nodes and their bootstrap Job. */
-function dataPolicies(input: NetworkPolicyInput, apiEgress: EgressRule): RenderedPolicy[] {
+function dataPolicies(input: NetworkPolicyInput, apiEgress: EgressRule, backupEgress: EgressRule): RenderedPolicy[] {
     const databaseClients = input.services.filter((service) => service.usesDatabase);
     const redisClients = [...input.services.map((service) => pods(service.labels)), ...(input.redis.bootstrapLabels ? [pods(input.redis.bootstrapLabels)] : [])];
     const members = input.postgresMembers;
@@ -276,13 +281,14 @@ function dataPolicies(input: NetworkPolicyInput, apiEgress: EgressRule): Rendere
         policy(
             "postgres-members",
             "Patroni members reach each other on PostgreSQL (streaming replication, pg_rewind; any member may become leader) " +
-                "and the Patroni REST API, and reach the Kubernetes API, Patroni's DCS (leader lock, member keys, role labels).",
+                "and the Patroni REST API, and reach the Kubernetes API, Patroni's DCS (leader lock, member keys, role labels)" +
+                (members.backsUpToObjectStorage ? ", and the object store of the backup repository." : "."),
             members.labels,
             [
                 ...fromPeers([pods(members.labels)], tcp(members.port, members.patroniPort)),
                 ...(members.dynamicConfigJobLabels ? fromPeers([pods(members.dynamicConfigJobLabels)], tcp(members.patroniPort)) : []),
             ],
-            [...toPeers([pods(members.labels)], tcp(members.port, members.patroniPort)), apiEgress],
+            [...toPeers([pods(members.labels)], tcp(members.port, members.patroniPort)), apiEgress, ...(members.backsUpToObjectStorage ? [backupEgress] : [])],
         ),
         ...(members.dynamicConfigJobLabels
             ? [

@@ -1,6 +1,7 @@
 // PostgreSQL's alert rules and Grafana dashboard, handed to MonitoringStack (which adds the namespace
-// label and renders them). The metric names are postgres_exporter's and Patroni's.
+// label and renders them). The metric names are postgres_exporter's, Patroni's and the backup agent's (backup.ts).
 import { alertRule, AlertRule, countOrZero, Dashboards, SCRAPE_JOBS } from "../observability";
+import { BACKUP_METRICS } from "./backup";
 import dashboard from "./dashboard.json";
 
 /** What the PostgreSQL rules compare against. */
@@ -57,6 +58,50 @@ export function postgresAlertRules(options: PostgresAlertOptions): AlertRule[] {
             `PostgreSQL has {{ $value }} of ${options.standbys} replicas`,
             `Only {{ $value }} PostgreSQL replicas are up and in recovery; the stack runs ${options.standbys}. ` +
                 "Failover capacity (and, with synchronous_mode, write availability) is reduced.",
+        ),
+    ];
+}
+
+/** What the backup rules compare against (the `postgres.backup` settings). */
+export interface PostgresBackupAlertOptions {
+    /** `app.kubernetes.io/name` of the PostgreSQL pods (their `app` label once scraped): one cluster's agents. */
+    app: string;
+    /** Hours after which the newest backup in the repository is too old. */
+    backupAgeHours: number;
+    /** Minutes after which the leader's last archived WAL segment is too old. */
+    walArchiveMinutes: number;
+}
+
+/**
+ * Backups and WAL archiving falling behind: the newest backup in the repository (the backup agent's
+ * metrics; no agent answering counts as no backup) and the leader's last archived WAL segment
+ * (postgres_exporter's pg_stat_archiver; archiving that never succeeded but failed counts too).
+ */
+export function postgresBackupAlertRules(options: PostgresBackupAlertOptions): AlertRule[] {
+    const backupAgeSeconds = options.backupAgeHours * 3600;
+    const lastBackup = `${BACKUP_METRICS.lastBackup}{app="${options.app}"}`;
+    const walAgeSeconds = options.walArchiveMinutes * 60;
+    return [
+        alertRule(
+            "PostgresBackupTooOld",
+            `(time() - max by (app) (${lastBackup})) > ${backupAgeSeconds} or absent(${lastBackup})`,
+            "10m",
+            "critical",
+            `The newest PostgreSQL backup is older than ${options.backupAgeHours}h`,
+            `No backup newer than ${options.backupAgeHours} hours is in the repository, or no backup agent reports it ` +
+                "(value: seconds since the newest backup, 1 when no agent answers). Point-in-time recovery reaches back only to the newest backup " +
+                "and replays every WAL segment since: check the `backup` container's log on the leader pod.",
+        ),
+        alertRule(
+            "PostgresWalArchiveTooOld",
+            `(pg_stat_archiver_last_archive_age > ${walAgeSeconds} or (pg_stat_archiver_failed_count > 0 unless pg_stat_archiver_archived_count > 0)) ` +
+                "and on (namespace, pod) pg_replication_is_replica == 0",
+            "5m",
+            "critical",
+            `PostgreSQL on {{ $labels.pod }} has archived no WAL for ${options.walArchiveMinutes} minutes`,
+            `The leader {{ $labels.pod }} has archived no WAL segment for more than ${options.walArchiveMinutes} minutes, or every attempt failed ` +
+                "(the backup agent forces a segment switch more often than that). Commits since the last archived segment cannot be recovered " +
+                "from the repository, and pg_wal grows until the disk fills: check archive_command errors in the postgres container's log.",
         ),
     ];
 }

@@ -88,6 +88,110 @@ const patroniTimingSchema = z.strictObject({
 /** Patroni's timing (seconds) and failover lag limit (bytes). */
 export type PatroniTiming = z.output<typeof patroniTimingSchema>;
 
+/** A Kubernetes object name (a DNS subdomain), e.g. of a Secret created beforehand. */
+const objectName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, "a Kubernetes object name");
+
+/**
+ * Where pgBackRest keeps base backups and archived WAL: an S3-compatible object store (prod), or a
+ * volume the component creates (dev). Every member mounts or reaches it: the leader archives WAL
+ * into it and takes the backups, whichever member leads.
+ */
+const backupRepositorySchema = z.discriminatedUnion("type", [
+    z.strictObject({
+        type: z.literal("s3"),
+        /** The bucket, created beforehand (the component does not create it). */
+        bucket: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, "an S3 bucket name").default("prepx-postgres-backups"),
+        /** The object store's endpoint (AWS: `s3.<region>.amazonaws.com`; MinIO, Ceph: their host). */
+        endpoint: dnsName.default("s3.us-east-1.amazonaws.com"),
+        /** The bucket's region (required by the signature even on stores that ignore it). */
+        region: z.string().min(1).default("us-east-1"),
+        /** `host`: bucket.endpoint (AWS); `path`: endpoint/bucket (MinIO and most self-hosted stores). */
+        uriStyle: z.enum(["host", "path"]).default("host"),
+        /** Path of the repository inside the bucket; each cluster is a stanza (its name) under it. */
+        path: z.string().regex(/^\/[A-Za-z0-9._/-]*$/, "an absolute path such as /pgbackrest").default("/pgbackrest"),
+        /**
+         * Secret (created beforehand in the namespace) with the store's `access-key-id` and
+         * `secret-access-key`; they reach pgBackRest as environment variables, never a file.
+         */
+        credentialsSecret: objectName.default("postgres-backup-s3"),
+    }),
+    z.strictObject({
+        type: z.literal("volume"),
+        /** Size of the repository's PVC (`<name>-backup`): retentionFull full backups, the WAL between them. */
+        size: memory.default("50Gi"),
+        /**
+         * Access mode of that PVC. Every member mounts it, so ReadWriteOnce needs every member on one
+         * node (dev's single-node kind); with members on several nodes use a ReadWriteMany class.
+         */
+        accessMode: z.enum(["ReadWriteOnce", "ReadWriteMany"]).default("ReadWriteOnce"),
+    }),
+]);
+
+/** Where backups and archived WAL are kept (`postgres.backup.repository`). */
+export type BackupRepository = z.output<typeof backupRepositorySchema>;
+
+/** Continuous WAL archiving and scheduled base backups with pgBackRest (the stack's `postgres.backup`). */
+const backupSettingsSchema = z
+    .strictObject({
+        /** WAL archiving and backups on; off runs PostgreSQL without archive_mode (no point-in-time recovery). */
+        enabled: z.boolean().default(true),
+        /** Where backups and archived WAL go: S3 by default (prod); dev uses a volume. */
+        repository: backupRepositorySchema.prefault({ type: "s3" }),
+        /** Full backups kept; archived WAL older than the oldest kept full backup is expired with it. */
+        retentionFull: int(1, 1000).default(7),
+        /** Hours between full backups, counted from the newest full backup in the repository. */
+        fullIntervalHours: int(1, 24 * 31).default(24),
+        /** Hours between differential backups (changes since the last full one) in between; 0 = none. */
+        differentialIntervalHours: int(0, 24 * 31).default(4),
+        /** PostgresBackupTooOld fires when the newest backup in the repository is older than this. */
+        backupAgeAlertHours: int(1, 24 * 62).default(26),
+        /**
+         * PostgresWalArchiveTooOld fires when the leader's last archived WAL segment is older than
+         * this. The backup agent forces a segment switch every third of it, so an idle database
+         * archives too and only a broken archive makes the alert fire.
+         */
+        walArchiveAlertMinutes: int(3, 24 * 60).default(15),
+        /** Resources of the backup agent sidecar (pgBackRest's backup processes run in it). */
+        resources: resourcesWithDefault({ cpu: "100m", memory: "128Mi" }, { cpu: "2", memory: "1Gi" }),
+        /**
+         * Point-in-time recovery (the README's restore runbook): a cluster created while this is set
+         * is bootstrapped from the repository as it was at `targetTime`, instead of by initdb. Read
+         * only when Patroni bootstraps (an empty data directory and no cluster state); remove it
+         * once the cluster runs. Unset: initdb.
+         */
+        restore: z
+            .strictObject({
+                /** The time to recover to, with its zone; commits up to it (inclusive) are kept. */
+                targetTime: z
+                    .string()
+                    .regex(/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}(:?\d{2})?)$/, "a time with its zone, such as 2026-11-30 06:30:00+00"),
+                /**
+                 * The timeline to follow to targetTime: unset = PostgreSQL's `latest`, which follows
+                 * failovers (each one starts a timeline). `current` (the backup's) when an earlier
+                 * restore to the same time left a newer timeline that forks off before the target.
+                 */
+                targetTimeline: z.union([z.enum(["current", "latest"]), int(1)]).optional(),
+                /** The stanza restored from; unset: this cluster's own (its name). */
+                stanza: z.string().regex(/^[A-Za-z0-9_.-]+$/, "a pgBackRest stanza name").optional(),
+            })
+            .optional(),
+    })
+    .superRefine((backup, ctx) => {
+        if (backup.restore && !backup.enabled) {
+            ctx.addIssue({ code: "custom", path: ["restore"], message: "needs enabled: true (the restore reads the repository, and the restored cluster archives into it)" });
+        }
+        if (backup.differentialIntervalHours >= backup.fullIntervalHours) {
+            ctx.addIssue({ code: "custom", path: ["differentialIntervalHours"], message: `must be less than fullIntervalHours (${backup.fullIntervalHours}), or 0` });
+        }
+        const newestEvery = backup.differentialIntervalHours || backup.fullIntervalHours;
+        if (backup.backupAgeAlertHours <= newestEvery) {
+            ctx.addIssue({ code: "custom", path: ["backupAgeAlertHours"], message: `must exceed the interval of the newest backup (${newestEvery} h), or the alert fires on schedule` });
+        }
+    }, onlyWhenValid);
+
+/** WAL archiving and backup settings with defaults applied. */
+export type BackupSettings = z.output<typeof backupSettingsSchema>;
+
 /** The PostgreSQL members (the stack's `postgres` section), plus the knobs only a caller of the component sets. */
 export const postgresSettingsSchema = z.strictObject({
     /** Streaming standbys next to the leader; members = 1 + standbys. */
@@ -133,6 +237,8 @@ export const postgresSettingsSchema = z.strictObject({
     pgbouncerUid: int(1).default(PGBOUNCER_IMAGE_LAYOUT.uid),
     /** GID PgBouncer runs as, also the group of its mounted config and auth file (the default image's `pgbouncer` group, 996). */
     pgbouncerGid: int(1).default(PGBOUNCER_IMAGE_LAYOUT.gid),
+    /** Continuous WAL archiving and scheduled base backups (pgBackRest), their retention and alerts. */
+    backup: backupSettingsSchema.prefault({}),
 });
 
 /** The PostgreSQL members' settings with defaults applied. */

@@ -7,7 +7,8 @@ import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplate
 import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE_JOBS } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
-import { postgresAlertRules, postgresDashboards } from "./alerts";
+import { postgresAlertRules, postgresBackupAlertRules, postgresDashboards } from "./alerts";
+import { backupNames, clusterArchiveSettings, podBackupFiles, repositoryClaimSpec } from "./backup";
 import { CLUSTER_NAME, RENAMED_ARGS, PostgresClusterArgs, PostgresPasswords, postgresClusterArgsSchema, ResolvedPostgresClusterArgs } from "./args";
 import {
     LEADER_ROLE,
@@ -103,6 +104,8 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
     public readonly poolerLabels: Record<string, string>;
     /** Labels of the dynamic-config Job's pod (selector labels): it reaches every member's Patroni REST API. */
     public readonly dynamicConfigJobLabels: Record<string, string>;
+    /** True when the members archive WAL and back up to object storage outside the cluster (S3): their NetworkPolicy must let them reach it. */
+    public readonly backsUpToObjectStorage: boolean;
     /** The member pods (postgres_exporter and Patroni's /metrics) and the PgBouncer pods (pgbouncer_exporter). */
     public readonly metricsTargets: MetricsTarget[];
     /** Members down, standbys lagging (in time, and in WAL beyond patroni.maximumLagOnFailover), standbys missing. */
@@ -131,7 +134,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         this.leaderLabels = { ...this.podLabels, [ROLE_LABEL]: LEADER_ROLE };
         this.standbyLabels = { ...this.podLabels, [ROLE_LABEL]: REPLICA_ROLE };
         this.poolerLabels = selectorLabels(poolerLabels);
-        this.metricsTargets = clusterMetricsTargets(this.podLabels, this.poolerLabels);
+        this.metricsTargets = clusterMetricsTargets(this.podLabels, this.poolerLabels, settings.backup.enabled);
         ({ alertRules: this.alertRules, portScrapeJobs: this.portScrapeJobs } = clusterMonitoring(settings, labels["app.kubernetes.io/name"]));
         this.database = settings.database;
         this.appUser = settings.appUser;
@@ -157,8 +160,10 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         this.poolerSecretName = poolerSecret.metadata.name;
 
         // Patroni's configuration: one text for every member (per-member values come from env).
-        const patroniOptions = patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels));
+        const patroniOptions = patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels), clusterArchiveSettings(settings.backup, names.statefulSet));
         const patroniYaml = renderPatroniConfig(patroniOptions);
+        const backup = clusterBackup(name, settings, metadata, labels, dataOpts);
+        this.backsUpToObjectStorage = settings.backup.enabled && settings.backup.repository.type === "s3";
         const postBootstrap = renderPostBootstrapScript(postBootstrapOptions(settings, MEMBER_PATHS.secretsDir));
         // Named (and the members' checksum taken) without bootstrap.dcs: a change there only
         // updates the seed for a new cluster in place; the dynamic-config Job applies it.
@@ -190,13 +195,14 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                 spec: memberStatefulSetSpec(settings, {
                     labels,
                     // Without bootstrap.dcs: the dynamic-config Job below applies those settings in place.
-                    annotations: podTemplateAnnotations(POSTGRES_EXPORTER_PORT, Object.values(memberFiles)),
+                    annotations: podTemplateAnnotations(POSTGRES_EXPORTER_PORT, [...Object.values(memberFiles), ...(backup?.files ?? [])]),
                     serviceName: membersService.metadata.name,
                     image: memberImage,
                     serviceAccount: serviceAccount.metadata.name,
                     patroniConfig: patroniConfig.metadata.name,
                     credentialsSecret: credentials.metadata.name,
                     appSecret: appSecret.metadata.name,
+                    ...(backup ? { backup: backup.refs } : {}),
                 }),
             },
             { ...dataOpts, dependsOn: [roleBinding, membersService] },
@@ -292,6 +298,34 @@ function poolerSecretData(appUser: string, passwords: ClusterPasswords): Record<
 }
 
 /**
+ * The backup pieces besides the member pods' own (backup.ts): the ConfigMap with pgbackrest.conf and
+ * the agent, and a volume repository's PVC (protected and kept like the data). Undefined when
+ * backups are off. An S3 repository's credentials Secret is created beforehand, not here.
+ */
+function clusterBackup(
+    name: string,
+    settings: ResolvedPostgresClusterArgs,
+    metadata: (objectName: string, objectLabels: Record<string, string>) => k8s.types.input.meta.v1.ObjectMeta,
+    labels: Record<string, string>,
+    dataOpts: pulumi.CustomResourceOptions,
+): { files: string[]; refs: { config: pulumi.Output<string>; repositoryClaim: pulumi.Output<string> } } | undefined {
+    if (!settings.backup.enabled) return undefined;
+    const names = backupNames(name);
+    const data = podBackupFiles(settings.backup, postgresNames(name).statefulSet);
+    const config = contentNamedConfigMap(names.config, { namespace: settings.namespace, labels, data }, { parent: dataOpts.parent });
+    const { repository } = settings.backup;
+    const repositoryClaim =
+        repository.type === "volume"
+            ? new k8s.core.v1.PersistentVolumeClaim(
+                  names.repositoryClaim,
+                  { metadata: metadata(names.repositoryClaim, labels), spec: repositoryClaimSpec(repository, settings.storageClass) },
+                  { ...dataOpts, retainOnDelete: settings.protectData },
+              ).metadata.name
+            : pulumi.output("");
+    return { files: Object.values(data), refs: { config: config.metadata.name, repositoryClaim } };
+}
+
+/**
  * What monitoring needs beyond the exporters' annotations: the alert rules, with Patroni's failover
  * lag limit as the WAL-lag threshold, and the scrape job of Patroni's own /metrics.
  */
@@ -302,7 +336,11 @@ function clusterMonitoring(settings: ResolvedPostgresClusterArgs, app: string): 
             standbys: settings.standbys,
             replicationLagSeconds: settings.replicationLagAlertSeconds,
             replicationLagBytes: settings.patroni.maximumLagOnFailover,
-        }),
+        }).concat(
+            settings.backup.enabled
+                ? postgresBackupAlertRules({ app, backupAgeHours: settings.backup.backupAgeAlertHours, walArchiveMinutes: settings.backup.walArchiveAlertMinutes })
+                : [],
+        ),
         portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app, port: PATRONI_PORT }],
     };
 }

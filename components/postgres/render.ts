@@ -7,6 +7,7 @@ import { createHash } from "crypto";
 import { parsePostgresSize } from "../units";
 import { toYaml, YamlValue } from "../yaml";
 import type { PatroniTiming, PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
+import type { ArchiveSettings } from "./backup";
 
 /** PostgreSQL's port in every member. */
 export const POSTGRES_PORT = 5432;
@@ -207,6 +208,8 @@ export interface PatroniConfigOptions {
     database: string;
     /** Application role created at bootstrap. */
     appUser: string;
+    /** WAL archiving into the backup repository (backup.ts); unset: no archiving. */
+    archive?: ArchiveSettings;
 }
 
 /**
@@ -348,8 +351,9 @@ function patroniConfigDocument(options: PatroniConfigOptions): { [key: string]: 
         bootstrap: {
             dcs: patroniDynamicConfig(options),
             initdb: [{ encoding: "UTF8" }, { locale: "C.UTF-8" }, "data-checksums"],
-            // Patroni appends the superuser connection string; it sets PGPASSFILE for the script.
-            post_bootstrap: `sh ${options.paths.postBootstrapScript}`,
+            // Patroni appends the superuser connection string; it sets PGPASSFILE for the script. A
+            // restore from a backup (backup.ts) replaces initdb, and brings the roles and database.
+            ...(options.archive?.restoreBootstrap ?? { post_bootstrap: `sh ${options.paths.postBootstrapScript}` }),
         },
         postgresql: {
             listen: `0.0.0.0:${POSTGRES_PORT}`,
@@ -363,7 +367,9 @@ function patroniConfigDocument(options: PatroniConfigOptions): { [key: string]: 
                 replication: { username: REPLICATION_USER },
             },
             pg_hba: renderPgHba(options.clientNetworks),
-            parameters: localParameters,
+            parameters: { ...localParameters, ...options.archive?.parameters },
+            // A standby fetches from the archive the WAL its upstream no longer has.
+            ...(options.archive ? { recovery_conf: { restore_command: options.archive.restoreCommand } } : {}),
             create_replica_methods: ["basebackup"],
             basebackup: [{ checkpoint: "fast" }],
             // A member that cannot be rewound (or whose timeline diverged) is re-cloned from the
@@ -776,10 +782,11 @@ export function podMemberEnvironment(podLabels: Record<string, string>): MemberE
 type MemberArgs = Pick<ResolvedPostgresClusterArgs, "parameters" | "patroni" | "synchronousMode" | "database" | "appUser">;
 
 /** Patroni's configuration options of a cluster called `scope`, its members running in `environment`. Pure. */
-export function patroniConfigOptions(args: MemberArgs, scope: string, environment: MemberEnvironment): PatroniConfigOptions {
+export function patroniConfigOptions(args: MemberArgs, scope: string, environment: MemberEnvironment, archive?: ArchiveSettings): PatroniConfigOptions {
     return {
         scope,
         ...environment,
+        ...(archive ? { archive } : {}),
         parameters: args.parameters,
         timing: args.patroni,
         synchronousMode: args.synchronousMode,

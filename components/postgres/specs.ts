@@ -27,6 +27,7 @@ import {
     volumeClaimTemplate,
 } from "../k8s";
 import type { PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
+import { BACKUP_AGENT_PORT, type MemberBackup, memberBackup } from "./backup";
 import {
     dynamicSharedMemoryBytes,
     MEMBER_PATHS,
@@ -89,6 +90,8 @@ export interface MemberPodRefs {
     credentialsSecret: pulumi.Input<string>;
     /** Secret with the application role's password. */
     appSecret: pulumi.Input<string>;
+    /** The backup ConfigMap and a volume repository's PVC (backup.ts); unset when backups are off. */
+    backup?: { config: pulumi.Input<string>; repositoryClaim: pulumi.Input<string> };
 }
 
 /** Names of the objects a PgBouncer pod refers to. */
@@ -119,12 +122,18 @@ function patroniEnv(credentialsSecret: pulumi.Input<string>): EnvVar[] {
 }
 
 /** The member's main container: Patroni running PostgreSQL, health-checked on Patroni's REST API. */
-export function patroniContainer(args: ResolvedPostgresClusterArgs, image: pulumi.Input<string>, credentialsSecret: pulumi.Input<string>): Container {
+export function patroniContainer(
+    args: ResolvedPostgresClusterArgs,
+    image: pulumi.Input<string>,
+    credentialsSecret: pulumi.Input<string>,
+    backup?: Pick<MemberBackup, "postgresEnv" | "postgresMounts">,
+): Container {
     return {
         name: "postgres",
         image,
         command: ["patroni", `${PATRONI_CONFIG_DIR}/patroni.yml`],
-        env: patroniEnv(credentialsSecret),
+        // archive_command (pgbackrest archive-push) runs here and inherits this environment.
+        env: [...patroniEnv(credentialsSecret), ...(backup?.postgresEnv ?? [])],
         ports: [
             { name: "postgresql", containerPort: POSTGRES_PORT },
             { name: "patroni", containerPort: PATRONI_PORT },
@@ -143,6 +152,7 @@ export function patroniContainer(args: ResolvedPostgresClusterArgs, image: pulum
             { name: "run", mountPath: MEMBER_PATHS.socketDir },
             { name: "tmp", mountPath: "/tmp" },
             { name: "shm", mountPath: "/dev/shm" },
+            ...(backup?.postgresMounts ?? []),
         ],
     };
 }
@@ -195,6 +205,10 @@ export function sharedMemoryVolume(parameters: Pick<PostgresParameters, "work_me
 
 /** A member pod: Patroni (which needs its service account token) and the exporter, spread across nodes. */
 export function memberPodSpec(args: ResolvedPostgresClusterArgs, image: pulumi.Input<string>, selector: Record<string, string>, refs: MemberPodRefs): PodSpec {
+    const backup =
+        refs.backup && args.backup.enabled
+            ? memberBackup(args.backup, { ...refs.backup, image, credentialsSecret: refs.credentialsSecret, dataVolume: "data", dataMount: DATA_MOUNT, socketVolume: "run" })
+            : undefined;
     return {
         serviceAccountName: refs.serviceAccount,
         securityContext: podSecurityContext(args.postgresUid),
@@ -202,8 +216,8 @@ export function memberPodSpec(args: ResolvedPostgresClusterArgs, image: pulumi.I
         // Long enough for the shutdown checkpoint of a full shared_buffers.
         terminationGracePeriodSeconds: memberGracePeriodSeconds(args.parameters),
         enableServiceLinks: false,
-        containers: [patroniContainer(args, image, refs.credentialsSecret), postgresExporterContainer(args, refs.credentialsSecret)],
-        volumes: memberVolumes(refs, args.parameters),
+        containers: [patroniContainer(args, image, refs.credentialsSecret, backup), postgresExporterContainer(args, refs.credentialsSecret), ...(backup ? [backup.agent] : [])],
+        volumes: [...memberVolumes(refs, args.parameters), ...(backup?.volumes ?? [])],
     };
 }
 
@@ -418,10 +432,10 @@ export function poolerServiceSpec(selector: Record<string, string>): ServiceSpec
     return { type: "ClusterIP", selector, ports: [{ name: "pgbouncer", port: PGBOUNCER_PORT, targetPort: "pgbouncer" }] };
 }
 
-/** What Prometheus scrapes: postgres_exporter and Patroni's /metrics on the members, pgbouncer_exporter on PgBouncer. */
-export function clusterMetricsTargets(podLabels: Record<string, string>, poolerLabels: Record<string, string>): MetricsTarget[] {
+/** What Prometheus scrapes: postgres_exporter, Patroni's /metrics and the backup agent (`backupAgent`) on the members, pgbouncer_exporter on PgBouncer. */
+export function clusterMetricsTargets(podLabels: Record<string, string>, poolerLabels: Record<string, string>, backupAgent = false): MetricsTarget[] {
     return [
-        { name: "postgres", labels: podLabels, ports: [POSTGRES_EXPORTER_PORT, PATRONI_PORT] },
+        { name: "postgres", labels: podLabels, ports: [POSTGRES_EXPORTER_PORT, PATRONI_PORT, ...(backupAgent ? [BACKUP_AGENT_PORT] : [])] },
         { name: "pgbouncer", labels: poolerLabels, ports: [PGBOUNCER_EXPORTER_PORT] },
     ];
 }

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { parse } from "yaml";
 import { contentName } from "../../components/k8s";
+import { podBackupFiles } from "../../components/postgres/backup";
 import { toYaml } from "../../components/yaml";
 import type { PostgresCluster } from "../../components/postgres";
 import { postgresClusterArgsSchema, type PostgresClusterArgs, type ResolvedPostgresClusterArgs } from "../../components/postgres/args";
@@ -46,6 +47,8 @@ export interface PostgresExpectations {
     /** Streaming standbys the stack asks for. */
     standbys: number;
     synchronousMode: boolean;
+    /** Where the stack keeps backups: `volume` adds the repository's PVC. */
+    backupRepository: "s3" | "volume";
 }
 
 export interface PostgresContext {
@@ -97,7 +100,9 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             const count = (type: string) => types.filter((t) => t === type).length;
             expect(count("random:index/randomPassword:RandomPassword")).toBe(PASSWORD_ROLES.length);
             expect(count("kubernetes:core/v1:Secret")).toBe(3);
-            expect(count("kubernetes:core/v1:ConfigMap")).toBe(2);
+            // Patroni's, PgBouncer's and the backup's (pgbackrest.conf, the agent).
+            expect(count("kubernetes:core/v1:ConfigMap")).toBe(3);
+            expect(count("kubernetes:core/v1:PersistentVolumeClaim")).toBe(want.backupRepository === "volume" ? 1 : 0);
             expect(count("kubernetes:core/v1:Service")).toBe(6);
             // Patroni's (with its Role), PgBouncer's and the dynamic-config Job's.
             expect(count("kubernetes:core/v1:ServiceAccount")).toBe(3);
@@ -118,7 +123,10 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(configMap.metadata.name).toBe(contentName("postgres-patroni", memberFiles));
             expect(configMap.metadata.name).not.toBe(contentName("postgres-patroni", configMap.data));
             expect(configMap.immutable).toBe(false);
-            expect(statefulSet().spec.template.metadata.annotations["checksum/config"]).toBe(sha256Hex(Object.values(memberFiles).join("\u0000")));
+            // The backup agent's files roll the members too (they are read at start).
+            const { args } = get();
+            const backupFiles = args.backup.enabled ? Object.values(podBackupFiles(args.backup, NAME)) : [];
+            expect(statefulSet().spec.template.metadata.annotations["checksum/config"]).toBe(sha256Hex([...Object.values(memberFiles), ...backupFiles].join("\u0000")));
         });
 
         test("the stack's standbys, image, resources and storage reach the members", () => {
@@ -266,7 +274,8 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             const containers = [...statefulSet().spec.template.spec.containers, ...pooler().spec.template.spec.containers];
             const secretEnv = containers.flatMap((c) => c.env ?? []).filter((e) => /PASSWORD|PASS$|CONNECTION_STRING/.test(e.name));
             expect(secretEnv.map((e) => e.name).sort()).toEqual(
-                ["DATA_SOURCE_PASS", "PATRONI_REPLICATION_PASSWORD", "PATRONI_RESTAPI_PASSWORD", "PATRONI_SUPERUSER_PASSWORD", "PGBOUNCER_EXPORTER_CONNECTION_STRING"].sort(),
+                // PGPASSWORD: the backup agent's (pgBackRest logs in as the superuser).
+                ["DATA_SOURCE_PASS", "PATRONI_REPLICATION_PASSWORD", "PATRONI_RESTAPI_PASSWORD", "PATRONI_SUPERUSER_PASSWORD", "PGBOUNCER_EXPORTER_CONNECTION_STRING", "PGPASSWORD"].sort(),
             );
             for (const env of secretEnv) {
                 expect(env.value).toBeUndefined();
@@ -310,7 +319,7 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(selects(cluster.podLabels, podLabels())).toBe(true);
             expect(selects(cluster.poolerLabels, poolerLabels())).toBe(true);
             expect(cluster.metricsTargets).toEqual([
-                { name: "postgres", labels: cluster.podLabels, ports: [9187, 8008] },
+                { name: "postgres", labels: cluster.podLabels, ports: [9187, 8008, 9854] },
                 { name: "pgbouncer", labels: cluster.poolerLabels, ports: [9127] },
             ]);
         });

@@ -27,7 +27,7 @@ import {
     renderPrometheusConfig,
 } from "../../components/monitoring/render";
 import { SCRAPE_JOBS } from "../../components/observability";
-import { postgresAlertRules, postgresDashboards } from "../../components/postgres/alerts";
+import { postgresAlertRules, postgresBackupAlertRules, postgresDashboards } from "../../components/postgres/alerts";
 import { PATRONI_PORT } from "../../components/postgres/render";
 import { redisAlertRules, redisDashboards } from "../../components/redis/alerts";
 import { serviceFleetDashboards } from "../../components/fleet/alerts";
@@ -48,6 +48,7 @@ const MONITORING_ARGS: MonitoringStackArgs = {
     ...config.monitoring,
     alertRules: [
         ...postgresAlertRules({ app: "postgres", standbys: 2, replicationLagSeconds: 30, replicationLagBytes: 1048576 }),
+        ...postgresBackupAlertRules({ app: "postgres", backupAgeHours: config.postgres.backup.backupAgeAlertHours, walArchiveMinutes: config.postgres.backup.walArchiveAlertMinutes }),
         ...redisAlertRules({ masters: 3, replicasPerMaster: 1 }),
         ...loadBalancerAlertRules({ p95LatencyMs: 100, http5xxRatio: 0.01 }),
     ],
@@ -117,6 +118,9 @@ const PG1 = pod("postgres-1", "postgres");
 const PG2 = pod("postgres-2", "postgres");
 const PAT0 = pod("postgres-0", "postgres", "patroni");
 const PAT1 = pod("postgres-1", "postgres", "patroni");
+const AGENT0 = pod("postgres-0", "postgres", "kubernetes-pods-extra-metrics");
+/** The newest backup `ageSeconds` old at promtool's time 0 (its clock starts at the epoch). */
+const lastBackup = (ageSeconds: number) => s("pgbackrest_backup_last_completion_timestamp_seconds", AGENT0, `-${ageSeconds}x40`);
 const redis = (i: number) => pod(`redis-${i}`, "redis");
 const info = (i: number, role: string, values = "1x20") => s("redis_instance_info", { ...redis(i), role }, values);
 const NGINX = pod("nginx-0", "nginx");
@@ -193,6 +197,46 @@ const CASES: AlertCase[] = [
         what: "both replicas up",
         series: [s("pg_up", PG0, "1x15"), s("pg_replication_is_replica", PG0, "0x15"), s("pg_up", PG1, "1x15"), s("pg_replication_is_replica", PG1, "1x15"), s("pg_up", PG2, "1x15"), s("pg_replication_is_replica", PG2, "1x15")],
         evalTime: "10m",
+        fires: null,
+    },
+    // prod: PostgresBackupTooOld above 26 h (93600 s), PostgresWalArchiveTooOld above 15 min (900 s).
+    { alert: "PostgresBackupTooOld", what: "the newest backup 25 h 50 min old at the start", series: [lastBackup(93000)], evalTime: "30m", pendingAt: "15m", fires: { labels: { app: "postgres" }, value: "94800" } },
+    { alert: "PostgresBackupTooOld", what: "no backup agent reports at all", series: [s("pg_up", PG0, "1x20")], evalTime: "15m", fires: { labels: { app: "postgres" }, value: "1" } },
+    {
+        alert: "PostgresBackupTooOld",
+        what: "another app's agent reports a fresh backup; this cluster's none",
+        series: [s("pgbackrest_backup_last_completion_timestamp_seconds", pod("other-0", "other", "kubernetes-pods-extra-metrics"), "0x20")],
+        evalTime: "15m",
+        fires: { labels: { app: "postgres" }, value: "1" },
+    },
+    { alert: "PostgresBackupTooOld", what: "the newest backup 4 h old", series: [lastBackup(4 * 3600)], evalTime: "30m", fires: null },
+    {
+        alert: "PostgresWalArchiveTooOld",
+        what: "the leader archives nothing for 25 minutes",
+        series: [s("pg_stat_archiver_last_archive_age", PG0, "0+60x30"), s("pg_replication_is_replica", PG0, "0x30")],
+        evalTime: "25m",
+        pendingAt: "18m",
+        fires: { labels: PG0, value: "1500" },
+    },
+    {
+        alert: "PostgresWalArchiveTooOld",
+        what: "every archive attempt of a new leader fails (it never archived)",
+        series: [s("pg_stat_archiver_failed_count", PG0, "0+1x20"), s("pg_stat_archiver_archived_count", PG0, "0x20"), s("pg_replication_is_replica", PG0, "0x20")],
+        evalTime: "10m",
+        fires: { labels: PG0, value: "10" },
+    },
+    {
+        alert: "PostgresWalArchiveTooOld",
+        what: "the leader archives every minute; a standby (which never archives) ages",
+        series: [
+            s("pg_stat_archiver_last_archive_age", PG0, "30x30"),
+            s("pg_stat_archiver_failed_count", PG0, "0+1x30"),
+            s("pg_stat_archiver_archived_count", PG0, "5+1x30"),
+            s("pg_replication_is_replica", PG0, "0x30"),
+            s("pg_stat_archiver_last_archive_age", PG1, "0+60x30"),
+            s("pg_replication_is_replica", PG1, "1x30"),
+        ],
+        evalTime: "25m",
         fires: null,
     },
     { alert: "RedisDown", what: "a node stops answering", series: [s("redis_up", redis(1), "1 0x10")], evalTime: "5m", fires: { labels: redis(1), value: "0" } },

@@ -199,6 +199,18 @@ describe("rendered policies", () => {
         ]);
     });
 
+    test("the backup repository's object store: members reach it on 443 only when they back up to it, and only they", () => {
+        const egressOf = (rendered: RenderedPolicy[], name: string) => rendered.find((p) => p.name === name)?.spec.egress ?? [];
+        const store = { to: [{ ipBlock: { cidr: "52.216.0.0/15" } }], ports: [{ protocol: "TCP", port: 443 }] };
+        const withS3 = renderNetworkPolicies({ ...input, postgresMembers: { ...input.postgresMembers, backsUpToObjectStorage: true }, backupRepository: { cidrs: ["52.216.0.0/15"], ports: [443] } });
+        expect(egressOf(withS3, "postgres-members")).toContainEqual(store);
+        for (const other of withS3.filter((p) => p.name !== "postgres-members")) expect(egressOf(withS3, other.name)).not.toContainEqual(store);
+        expect(egressOf(policies, "postgres-members").some((rule) => JSON.stringify(rule.ports).includes('"port":443'))).toBe(false);
+        const byDefault = renderNetworkPolicies({ ...input, postgresMembers: { ...input.postgresMembers, backsUpToObjectStorage: true } });
+        expect(egressOf(byDefault, "postgres-members")).toContainEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] });
+        expect(() => renderNetworkPolicies({ ...input, backupRepository: { cidrs: [], ports: [443] } })).toThrow("backupRepository must list at least one CIDR and one port");
+    });
+
     test("NodeLocal DNSCache: its address is allowed on 53 beside kube-dns, only when configured", () => {
         const dns = { namespaceLabels: { "kubernetes.io/metadata.name": "kube-system" }, podLabels: { "k8s-app": "kube-dns" }, port: 53 };
         const withCache = renderNetworkPolicies({ ...input, dns: { ...dns, nodeLocalCacheAddress: "169.254.20.10" } });

@@ -24,4 +24,5 @@ describePostgresCluster(() => context, {
     protect: false,
     standbys: 1,
     synchronousMode: false,
+    backupRepository: "volume",
 });

@@ -28,6 +28,7 @@ describePostgresCluster(() => context, {
     protect: true,
     standbys: 2,
     synchronousMode: true,
+    backupRepository: "s3",
 });
 
 /** Args as loosely typed as a caller's JavaScript: any key, any value. */

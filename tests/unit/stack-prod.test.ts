@@ -24,7 +24,7 @@ test("every resource of prod is protected but the content-named ConfigMaps, so `
     // A content-named ConfigMap is replaced on every change, which protect would refuse. Destroy still
     // leaves it: it goes only after the protected workloads that mount it, whose deletion is refused.
     expect(unprotected.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
-        ["lb-config", "monitoring-grafana-dashboards", "monitoring-grafana-provisioning", "monitoring-prometheus-config", "postgres-patroni", "postgres-pooler"].map(
+        ["lb-config", "monitoring-grafana-dashboards", "monitoring-grafana-provisioning", "monitoring-prometheus-config", "postgres-backup", "postgres-patroni", "postgres-pooler"].map(
             (name) => `kubernetes:core/v1:ConfigMap ${name}`,
         ),
     );
