@@ -206,7 +206,7 @@ export const postgresSettingsSchema = z.strictObject({
      * build images/postgres of this repo). The default is that image as published, because a build
      * context is a path in the caller's project.
      */
-    image: imageSourceSchema.default({ prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2" }),
+    image: imageSourceSchema.default({ prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45" }),
     /** postgres_exporter image, pinned. */
     exporterImage: pinnedImage.default("quay.io/prometheuscommunity/postgres-exporter:v0.15.0"),
     /** Database created at bootstrap, owned by `appUser`. */

@@ -27,7 +27,7 @@ export const copies = ["blue", "green"].map((copy) => {
             namespace,
             standbys: 1,
             synchronousMode: false,
-            image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2" },
+            image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45" },
             storage: "2Gi",
             protectData: false,
             parameters: { work_mem: workMem },
