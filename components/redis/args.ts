@@ -47,6 +47,11 @@ export const redisSettingsSchema = z.strictObject({
     image: pinnedImage.default("redis:7.2.5"),
     /** oliver006/redis_exporter image, pinned. */
     exporterImage: pinnedImage.default("oliver006/redis_exporter:v1.62.0"),
+    /**
+     * An image with `sh` and `kubectl`, pinned: the bootstrap Job's init container reads where the
+     * node pods run and the nodes' zones with it, for the replica placement.
+     */
+    kubectlImage: pinnedImage.default("alpine/k8s:1.30.0"),
     /** PVC size per pod (AOF + nodes.conf). */
     storage: memory.default("50Gi"),
     /** StorageClass of the PVCs; unset = the cluster default. */

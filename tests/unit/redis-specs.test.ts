@@ -8,6 +8,7 @@ import {
     bootstrapContainer,
     bootstrapJobSpec,
     bootstrapScriptOptions,
+    topologyContainer,
     clientServiceSpec,
     exporterContainer,
     headlessServiceSpec,
@@ -200,7 +201,7 @@ describe("bootstrap Job", () => {
     const containerOf = (args: ResolvedRedisClusterArgs) => bootstrapContainer(args, refs);
 
     test("runs the mounted script once with the node image and the password from the Secret", () => {
-        const spec = bootstrapJobSpec(DEFAULTS, refs, bootstrapLabels);
+        const spec = bootstrapJobSpec(DEFAULTS, refs, bootstrapLabels, SELECTOR);
         expect(spec.backoffLimit).toBe(3);
         expect(spec.template).toMatchObject({
             metadata: { labels: bootstrapLabels },
@@ -209,8 +210,9 @@ describe("bootstrap Job", () => {
                 serviceAccountName: "redis",
                 enableServiceLinks: false,
                 securityContext: { runAsUser: 999 },
+                initContainers: [topologyContainer(DEFAULTS, SELECTOR)],
                 containers: [containerOf(DEFAULTS)],
-                volumes: [{ name: "scripts", configMap: { name: "redis-bootstrap" } }],
+                volumes: [{ name: "scripts", configMap: { name: "redis-bootstrap" } }, { name: "topology", emptyDir: { sizeLimit: "1Mi" } }],
             },
         });
         expect(containerOf(DEFAULTS)).toMatchObject({
@@ -265,7 +267,7 @@ describe("args to the renderers' options", () => {
 
     test("bootstrap: the nodes, the replicas per master and a ten-minute deadline", () => {
         const nodes = ["a:6379", "b:6379", "c:6379"];
-        expect(bootstrapScriptOptions({ replicasPerMaster: 0 }, nodes)).toEqual({ nodes, replicasPerMaster: 0, timeoutSeconds: 600 });
+        expect(bootstrapScriptOptions({ masters: 3, replicasPerMaster: 0 }, nodes)).toEqual({ nodes, masters: 3, replicasPerMaster: 0, timeoutSeconds: 600, topologyDir: "/topology" });
         expect(BOOTSTRAP_TIMEOUT_SECONDS).toBe(600);
         expect(renderBootstrapScript(bootstrapScriptOptions(DEFAULTS, nodes))).toContain("DEADLINE=$(( $(date +%s) + 600 ))");
     });
