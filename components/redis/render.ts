@@ -320,6 +320,14 @@ cli() { # node command...
 }
 info_field() { cli "$1" cluster info | sed -n "s/^$2://p"; }
 past_deadline() { [ "$(date +%s)" -ge "$DEADLINE" ]; }
+wait_all_ok() { # a node that has not learned every slot yet answers CLUSTERDOWN, also to MIGRATE
+  for node in $NODES; do
+    until [ "$(info_field "$node" cluster_state)" = "ok" ]; do
+      if past_deadline; then echo "bootstrap: cluster_state did not become ok on $node in time" >&2; exit 1; fi
+      sleep 1
+    done
+  done
+}
 resolve() { # host:port -> ip:port (redis-cli --cluster takes IP addresses only)
   ip=$(getent hosts "$(host_of "$1")" | awk 'NR == 1 {print $1}')
   if [ -z "$ip" ]; then echo "bootstrap: cannot resolve $1" >&2; exit 1; fi
@@ -371,15 +379,18 @@ for node in $fresh; do
   redis-cli --no-auth-warning --cluster add-node "$(resolve "$node")" "$(resolve "$SEED")"
 done
 
-# Every node must see every other (and no more) before roles and slots are read from one view.
-until [ "$(info_field "$SEED" cluster_known_nodes)" = "$TOTAL" ] && [ -z "$(cli "$SEED" cluster nodes | awk '$3 ~ /handshake|noaddr/')" ]; do
-  known=$(info_field "$SEED" cluster_known_nodes)
-  if [ -n "$known" ] && [ "$known" -gt "$TOTAL" ]; then
-    echo "bootstrap: the cluster has $known nodes, more than the $TOTAL configured: a scale-in is a runbook (README, Redis scale-in), refusing" >&2
-    exit 1
-  fi
-  if past_deadline; then echo "bootstrap: $SEED knows $known of $TOTAL nodes at the deadline" >&2; exit 1; fi
-  sleep 1
+# Every node must see every other (and no more) before roles and slots are read from one view and
+# slots move (a node that does not know the new master yet refuses CLUSTER SETSLOT ... NODE).
+for node in $NODES; do
+  until [ "$(info_field "$node" cluster_known_nodes)" = "$TOTAL" ] && [ -z "$(cli "$node" cluster nodes | awk '$3 ~ /handshake|noaddr/')" ]; do
+    known=$(info_field "$node" cluster_known_nodes)
+    if [ -n "$known" ] && [ "$known" -gt "$TOTAL" ]; then
+      echo "bootstrap: the cluster has $known nodes, more than the $TOTAL configured: a scale-in is a runbook (README, Redis scale-in), refusing" >&2
+      exit 1
+    fi
+    if past_deadline; then echo "bootstrap: $node knows $known of $TOTAL nodes at the deadline" >&2; exit 1; fi
+    sleep 1
+  done
 done
 
 # id of each node, and its line in CLUSTER NODES (id address flags master ... slots)
@@ -405,8 +416,14 @@ for node in $NODES; do
     cli "$node" cluster replicate "$a_master" >/dev/null
   fi
 done
-if [ "$new_masters" -gt 0 ]; then
-  echo "bootstrap: moving slots (and their keys) to $new_masters new master(s)"
+if [ "$new_masters" -gt 0 ] || [ -n "$(view | awk '$3 ~ /master/ && NF == 8 && $3 !~ /fail/')" ]; then
+  wait_all_ok
+  # A run stopped half-way through a migration leaves slots open; --cluster fix closes them.
+  if redis-cli --no-auth-warning --cluster check "$(resolve "$SEED")" | grep -q 'in migrating state\|in importing state'; then
+    echo "bootstrap: closing slots a previous run left open"
+    redis-cli --no-auth-warning --cluster fix "$(resolve "$SEED")" --cluster-yes
+  fi
+  echo "bootstrap: moving slots (and their keys) to the new master(s)"
   redis-cli --no-auth-warning --cluster rebalance "$(resolve "$SEED")" --cluster-use-empty-masters
 fi
 
@@ -416,6 +433,9 @@ ${REPLICA_PLACEMENT_AWK.trim()}
 AWK
 )
 if [ "$REPLICAS" -gt 0 ] && [ -r "$TOPOLOGY_DIR/pods.txt" ]; then
+  # Placement reads one node's view: let it see every replica first (gossip lags a create by seconds).
+  wait_all_ok
+  until [ "$(view | awk '$3 ~ /slave/' | wc -l)" -eq $((TOTAL - MASTERS)) ] || past_deadline; do sleep 1; done
   placement_input=""; ordinal=0
   for node in $NODES; do
     id=$(node_id "$node")
@@ -441,12 +461,7 @@ elif [ "$REPLICAS" -gt 0 ]; then
   echo "bootstrap: WARNING no topology in $TOPOLOGY_DIR: replicas left where redis-cli put them" >&2
 fi
 
-for node in $NODES; do
-  until [ "$(info_field "$node" cluster_state)" = "ok" ]; do
-    if past_deadline; then echo "bootstrap: cluster_state did not become ok on $node in time" >&2; exit 1; fi
-    sleep 1
-  done
-done
+wait_all_ok
 echo "bootstrap: cluster_state:ok on all $TOTAL nodes ($MASTERS masters, $REPLICAS replicas each)"
 `;
 }

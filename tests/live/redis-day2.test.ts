@@ -182,7 +182,8 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
             "every replica attached to its placed master",
             async () => {
                 const list = await clusterNodes(env, ports[0]);
-                return list.filter((n) => n.role === "slave" && n.connected && !n.failed).length === prod.masters * prod.replicasPerMaster && sharedHosts(list).length === 0 ? list : undefined;
+                const balanced = list.filter((n) => n.role === "master").every((master) => list.filter((n) => n.masterId === master.id).length === prod.replicasPerMaster);
+                return list.filter((n) => n.role === "slave" && n.connected && !n.failed).length === prod.masters * prod.replicasPerMaster && balanced && sharedHosts(list).length === 0 ? list : undefined;
             },
             30000,
         );
