@@ -3,6 +3,7 @@
 // `redisClusterArgsSchema`; both apply `checkRedisSettings`.
 import { z } from "zod";
 import { dnsName, imagePullSecretsSchema, input, int, memory, onlyWhenValid, pinnedImage, resources, resourcesWithDefault } from "../schema";
+import { storageClassAllowsExpansion } from "../storage";
 import { parseMemoryQuantity } from "../units";
 
 /** A Redis size as redis.conf takes it, in whole mb or gb (Redis' mb and gb are powers of 1024). */
@@ -56,6 +57,8 @@ export const redisSettingsSchema = z.strictObject({
     storage: memory.default("50Gi"),
     /** StorageClass of the PVCs; unset = the cluster default. */
     storageClass: z.string().min(1).optional(),
+    /** Whether the StorageClass allows volume expansion (components/storage.ts): a larger `storage` grows every PVC in place. */
+    storageClassAllowsExpansion,
     /**
      * Redis `maxmemory`, e.g. `6gb`: at most 80% of resources.limits.memory, which must also hold
      * buffers and the AOF rewrite's copy-on-write (MAXMEMORY_SHARE_OF_LIMIT).

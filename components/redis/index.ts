@@ -3,10 +3,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
 import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observability";
 import { stackPassword } from "../passwords";
+import { CLAIM_TEMPLATE_SIZE_PATH, expandClaims } from "../storage";
 import { parseArgs } from "../schema";
 import { redisAlertRules, redisDashboards } from "./alerts";
 import { type RedisClusterArgs, redisClusterArgsSchema } from "./args";
-import { REDIS_PORT, renderBootstrapScript, renderRedisAuthConf, renderRedisConf } from "./render";
+import { REDIS_PORT, redisPodCount, renderBootstrapScript, renderRedisAuthConf, renderRedisConf } from "./render";
 import {
     BOOTSTRAP_AWAIT_SECONDS,
     BOOTSTRAP_NODE_RULES,
@@ -91,7 +92,21 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         const statefulSet = new k8s.apps.v1.StatefulSet(
             names.statefulSet,
             { metadata: metadata(names.statefulSet), spec: redisStatefulSetSpec(settings, names, podRefs, template) },
-            { ...dataOpts, dependsOn: [headless] },
+            // The claim template keeps its first size; expandClaims grows the claims in place.
+            { ...dataOpts, dependsOn: [headless], ignoreChanges: [CLAIM_TEMPLATE_SIZE_PATH] },
+        );
+        expandClaims(
+            names.statefulSet,
+            {
+                namespace: settings.namespace,
+                statefulSetName: names.statefulSet,
+                claimTemplate: "data",
+                replicas: redisPodCount(settings.masters, settings.replicasPerMaster),
+                requested: settings.storage,
+                expansionAllowed: settings.storageClassAllowsExpansion,
+                currentTemplateSize: statefulSet.spec.volumeClaimTemplates.apply((templates) => templates?.[0]?.spec?.resources?.requests?.storage),
+            },
+            { parent: this, dependsOn: [statefulSet] },
         );
         disruptionBudget(names.statefulSet, { namespace: settings.namespace, labels }, child);
 
