@@ -80,9 +80,9 @@ describe("redis container", () => {
         ]);
     });
 
-    test("PING probes: five minutes to load the AOF, out of the Service after 15 s, restarted after a minute", () => {
+    test("PING probes: five minutes to load the AOF, restarted after a minute; ready by the rendered readiness script", () => {
         expect(container.startupProbe).toEqual({ ...PING, periodSeconds: 5, failureThreshold: 60 });
-        expect(container.readinessProbe).toEqual({ ...PING, periodSeconds: 5, failureThreshold: 3 });
+        expect(container.readinessProbe).toEqual({ exec: { command: ["sh", "-c", "sh /etc/redis/readiness.sh"] }, timeoutSeconds: 3, periodSeconds: 5, failureThreshold: 3 });
         expect(container.livenessProbe).toEqual({ ...PING, periodSeconds: 10, failureThreshold: 6 });
     });
 
@@ -121,7 +121,7 @@ describe("node pod", () => {
     const pod = redisPodSpec(DEFAULTS, NAMES, REFS, LABELS);
 
     test("redis and its exporter, as the redis user, spread over nodes, 30 s to shut down", () => {
-        expect((pod.containers as Array<{ name: string }>).map((container) => container.name)).toEqual(["redis", "exporter"]);
+        expect((pod.containers as Array<{ name: string }>).map((container) => container.name)).toEqual(["redis", "cluster-heal", "exporter"]);
         expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
         expect(pod.terminationGracePeriodSeconds).toBe(30);
         expect(pod.enableServiceLinks).toBe(false);
@@ -136,7 +136,7 @@ describe("node pod", () => {
     test("every container of the node pod and of the bootstrap Job takes the password through secretKeyRef, never a literal", () => {
         const containers = [...(pod.containers as EnvHolder[]), bootstrapContainer(DEFAULTS, REFS) as EnvHolder];
         const passwordVariables = containers.flatMap((container) => container.env ?? []).filter((env) => /AUTH|PASSWORD/.test(env.name));
-        expect(passwordVariables.map((env) => env.name)).toEqual(["REDISCLI_AUTH", "REDIS_PASSWORD", "REDISCLI_AUTH"]);
+        expect(passwordVariables.map((env) => env.name)).toEqual(["REDISCLI_AUTH", "REDISCLI_AUTH", "REDIS_PASSWORD", "REDISCLI_AUTH"]);
         for (const env of passwordVariables) expect(env).toEqual({ name: env.name, valueFrom: PASSWORD_REF });
     });
 
@@ -220,7 +220,10 @@ describe("bootstrap Job", () => {
             image: "redis:7.2.5",
             command: ["sh", "/scripts/bootstrap.sh"],
             env: [{ name: "REDISCLI_AUTH", valueFrom: PASSWORD_REF }],
-            volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }],
+            volumeMounts: [
+                { name: "scripts", mountPath: "/scripts", readOnly: true },
+                { name: "topology", mountPath: "/topology", readOnly: true },
+            ],
             securityContext: { readOnlyRootFilesystem: true },
         });
     });
