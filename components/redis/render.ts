@@ -314,24 +314,25 @@ DEADLINE=$(( $(date +%s) + ${options.timeoutSeconds} ))
 
 host_of() { printf '%s' "\${1%:*}"; }
 port_of() { printf '%s' "\${1##*:}"; }
+# sh has no local variables: the functions below use names of their own, never a caller's loop variable.
 cli() { # node command...
-  node=$1; shift
-  redis-cli --no-auth-warning -h "$(host_of "$node")" -p "$(port_of "$node")" "$@" 2>/dev/null | tr -d '\\r'
+  cli_node=$1; shift
+  redis-cli --no-auth-warning -h "$(host_of "$cli_node")" -p "$(port_of "$cli_node")" "$@" 2>/dev/null | tr -d '\\r'
 }
 info_field() { cli "$1" cluster info | sed -n "s/^$2://p"; }
 past_deadline() { [ "$(date +%s)" -ge "$DEADLINE" ]; }
 wait_all_ok() { # a node that has not learned every slot yet answers CLUSTERDOWN, also to MIGRATE
-  for node in $NODES; do
-    until [ "$(info_field "$node" cluster_state)" = "ok" ]; do
-      if past_deadline; then echo "bootstrap: cluster_state did not become ok on $node in time" >&2; exit 1; fi
+  for ok_node in $NODES; do
+    until [ "$(info_field "$ok_node" cluster_state)" = "ok" ]; do
+      if past_deadline; then echo "bootstrap: cluster_state did not become ok on $ok_node in time" >&2; exit 1; fi
       sleep 1
     done
   done
 }
 resolve() { # host:port -> ip:port (redis-cli --cluster takes IP addresses only)
-  ip=$(getent hosts "$(host_of "$1")" | awk 'NR == 1 {print $1}')
-  if [ -z "$ip" ]; then echo "bootstrap: cannot resolve $1" >&2; exit 1; fi
-  printf '%s:%s' "$ip" "$(port_of "$1")"
+  resolved_ip=$(getent hosts "$(host_of "$1")" | awk 'NR == 1 {print $1}')
+  if [ -z "$resolved_ip" ]; then echo "bootstrap: cannot resolve $1" >&2; exit 1; fi
+  printf '%s:%s' "$resolved_ip" "$(port_of "$1")"
 }
 
 for node in $NODES; do
@@ -374,24 +375,38 @@ elif [ -z "$fresh" ]; then
 fi
 set -- $members; SEED=$1
 
+# redis-cli --cluster refuses to add a node while the members' views differ (gossip of the last add).
+wait_agreement() {
+  while redis-cli --no-auth-warning --cluster check "$(resolve "$SEED")" 2>&1 | grep -q "don't agree"; do
+    if past_deadline; then echo "bootstrap: the nodes did not agree about the configuration in time" >&2; exit 1; fi
+    sleep 1
+  done
+}
+wait_known() { # every node of the list knows exactly that many nodes, none still in handshake
+  for known_node in $1; do
+    until [ "$(info_field "$known_node" cluster_known_nodes)" = "$2" ] && [ -z "$(cli "$known_node" cluster nodes | awk '$3 ~ /handshake|noaddr/')" ]; do
+      known=$(info_field "$known_node" cluster_known_nodes)
+      if [ -n "$known" ] && [ "$known" -gt "$TOTAL" ]; then
+        echo "bootstrap: the cluster has $known nodes, more than the $TOTAL configured: a scale-in is a runbook (README, Redis scale-in), refusing" >&2
+        exit 1
+      fi
+      if past_deadline; then echo "bootstrap: $known_node knows $known of $2 nodes at the deadline" >&2; exit 1; fi
+      sleep 1
+    done
+  done
+}
+joined="$members"
 for node in $fresh; do
+  wait_known "$joined" "$(echo $joined | wc -w)"
+  wait_agreement
   echo "bootstrap: adding $node to the cluster"
   redis-cli --no-auth-warning --cluster add-node "$(resolve "$node")" "$(resolve "$SEED")"
+  joined="$joined $node"
 done
 
 # Every node must see every other (and no more) before roles and slots are read from one view and
 # slots move (a node that does not know the new master yet refuses CLUSTER SETSLOT ... NODE).
-for node in $NODES; do
-  until [ "$(info_field "$node" cluster_known_nodes)" = "$TOTAL" ] && [ -z "$(cli "$node" cluster nodes | awk '$3 ~ /handshake|noaddr/')" ]; do
-    known=$(info_field "$node" cluster_known_nodes)
-    if [ -n "$known" ] && [ "$known" -gt "$TOTAL" ]; then
-      echo "bootstrap: the cluster has $known nodes, more than the $TOTAL configured: a scale-in is a runbook (README, Redis scale-in), refusing" >&2
-      exit 1
-    fi
-    if past_deadline; then echo "bootstrap: $node knows $known of $TOTAL nodes at the deadline" >&2; exit 1; fi
-    sleep 1
-  done
-done
+wait_known "$NODES" "$TOTAL"
 
 # id of each node, and its line in CLUSTER NODES (id address flags master ... slots)
 view() { cli "$SEED" cluster nodes; }
@@ -416,10 +431,15 @@ for node in $NODES; do
     cli "$node" cluster replicate "$a_master" >/dev/null
   fi
 done
-if [ "$new_masters" -gt 0 ] || [ -n "$(view | awk '$3 ~ /master/ && NF == 8 && $3 !~ /fail/')" ]; then
+empty_masters() { view | awk '$3 ~ /master/ && NF == 8 && $3 !~ /fail/' | wc -l; }
+# rebalance reads roles from the seed's view: let it see the new replicas as replicas first.
+until [ "$(empty_masters)" -le "$new_masters" ] || past_deadline; do sleep 1; done
+# A run stopped half-way through a migration leaves slots open; --cluster fix closes them.
+open_slots() { redis-cli --no-auth-warning --cluster check "$(resolve "$SEED")" | grep -Eq 'in (migrating|importing) state'; }
+if [ "$(empty_masters)" -gt 0 ] || open_slots; then
   wait_all_ok
-  # A run stopped half-way through a migration leaves slots open; --cluster fix closes them.
-  if redis-cli --no-auth-warning --cluster check "$(resolve "$SEED")" | grep -q 'in migrating state\|in importing state'; then
+  wait_agreement
+  if open_slots; then
     echo "bootstrap: closing slots a previous run left open"
     redis-cli --no-auth-warning --cluster fix "$(resolve "$SEED")" --cluster-yes
   fi

@@ -23,7 +23,7 @@ import {
 import { bootstrapScriptOptions, redisConfOptions } from "../../components/redis/specs";
 import { readStackConfig } from "../../scripts/stack-files";
 import { cli, clusterInfo, clusterNodes, ClusterNode, ownerPort, RespConnection, RespError, slotCount } from "./redis-support";
-import { freePorts, makeTempDir, report, run, Server, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
+import { freePorts, killServer, makeTempDir, report, run, Server, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
 const prod = parseStackConfig("prod", readStackConfig("prod")).redis;
 const PASSWORD = `live-${process.pid}-${Date.now()}`;
@@ -296,11 +296,14 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         const tookMs = Date.now() - startedAt;
         expect(output).toContain("adding");
         expect(output).not.toContain("creating the cluster");
+        // The view of one node catches up with the placement's CLUSTER REPLICATE moves within seconds.
         const nodes = await waitFor(
-            "4 masters and 4 attached replicas",
+            "4 masters, each with one attached replica on another host",
             async () => {
                 const list = await clusterNodes(env, ports[0]);
-                return list.filter((n) => n.role === "master" && n.slots !== "").length === 4 && list.filter((n) => n.role === "slave" && n.connected).length === 4 ? list : undefined;
+                const masters = list.filter((n) => n.role === "master" && n.slots !== "");
+                const balanced = masters.every((master) => list.filter((n) => n.masterId === master.id && n.connected).length === 1);
+                return masters.length === 4 && balanced && sharedHosts(list).length === 0 ? list : undefined;
             },
             60000,
         );
@@ -316,5 +319,30 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         const again = await runBootstrap(count, 4);
         expect(again).toContain("already formed");
         expect(again).not.toMatch(/now replicates|creating|adding|moving slots/);
+    });
+
+    test("readiness is not PING: a replica whose master died is not ready until it is promoted", async () => {
+        const count = ports.length;
+        // The replica's own ROLE names its master (another node's view may lag a recent move).
+        const replicaOrdinal = ports.length - 1;
+        const role = (await cli(env, ports[replicaOrdinal], "role")).split("\n");
+        expect(role[0]).toBe("slave");
+        const masterOrdinal = ports.indexOf(Number(role[2]));
+        const replica = { port: ports[replicaOrdinal] };
+        await waitFor("the replica ready (synced) before the kill", () => isReady(replicaOrdinal), 30000);
+        const killedAt = Date.now();
+        const killed = running.get(masterOrdinal)!;
+        await killServer(killed.server);
+        await stopServer(killed.heal);
+        running.delete(masterOrdinal);
+        // PING still answers PONG on the replica; the readiness script sees the link down.
+        expect(await cli(env, replica.port, "ping")).toBe("PONG");
+        await waitFor("the replica to be not ready", async () => !(await isReady(replicaOrdinal)), 5000, 100);
+        const notReadyAfter = Date.now() - killedAt;
+        await waitFor("the replica promoted and ready", () => isReady(replicaOrdinal), 60000, 200);
+        report(`redis: master killed: its replica not ready after ${notReadyAfter} ms (PING still PONG), promoted and ready again after ${Date.now() - killedAt} ms`);
+        startNode(masterOrdinal);
+        await waitFor("every node ready again", async () => (await Promise.all(ports.map((_, i) => isReady(i)))).every(Boolean), 60000);
+        await waitFor("cluster_state:ok everywhere", () => allOk(count), 30000);
     });
 });
