@@ -71,27 +71,30 @@ export interface ClaimExpansionArgs {
 
 /**
  * One PersistentVolumeClaimPatch per pod holding the requested size (a no-op while it is the size
- * the claim has). Created after the StatefulSet (its claims exist once its pods do). A refused plan
- * fails the patches' registration, so preview stops with the reason.
+ * the claim has), created after the StatefulSet (its claims exist once its pods do). The plan is
+ * checked against the template's size as deployed: a refusal fails the program with its reason, at
+ * preview already. The patches take the size from the config, not from that check, so that they
+ * show no change (and no unknown value) in a preview where the StatefulSet itself is updated.
  */
 export function expandClaims(name: string, args: ClaimExpansionArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.PersistentVolumeClaimPatch[] {
-    const plan = args.currentTemplateSize.apply((current) =>
-        resizePlan({ statefulSet: args.statefulSetName, claimTemplate: args.claimTemplate, replicas: args.replicas, requested: args.requested, current, expansionAllowed: args.expansionAllowed }),
+    const base = { statefulSet: args.statefulSetName, claimTemplate: args.claimTemplate, replicas: args.replicas, requested: args.requested, expansionAllowed: args.expansionAllowed };
+    args.currentTemplateSize.apply((current) => {
+        const plan = resizePlan({ ...base, current });
+        if (plan.kind === "refuse") throw new pulumi.RunError(plan.reason);
+        return plan;
+    });
+    const plan = resizePlan({ ...base, current: undefined });
+    const claims = plan.kind === "apply" ? plan.claims : [];
+    return claims.map(
+        (claim) =>
+            new k8s.core.v1.PersistentVolumeClaimPatch(
+                `${name}-${claim}`,
+                {
+                    // The StatefulSet controller created the claim and owns the field: take it over.
+                    metadata: { name: claim, namespace: args.namespace, annotations: { "pulumi.com/patchForce": "true" } },
+                    spec: { resources: { requests: { storage: args.requested } } },
+                },
+                opts,
+            ),
     );
-    const size = plan.apply((resolved) => {
-        if (resolved.kind === "refuse") throw new Error(resolved.reason);
-        return resolved.size;
-    });
-    return Array.from({ length: args.replicas }, (_, ordinal) => {
-        const claim = `${args.claimTemplate}-${args.statefulSetName}-${ordinal}`;
-        return new k8s.core.v1.PersistentVolumeClaimPatch(
-            `${name}-${claim}`,
-            {
-                // The StatefulSet controller created the claim and owns the field: take it over.
-                metadata: { name: claim, namespace: args.namespace, annotations: { "pulumi.com/patchForce": "true" } },
-                spec: { resources: { requests: { storage: size } } },
-            },
-            opts,
-        );
-    });
 }
