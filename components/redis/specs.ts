@@ -188,7 +188,9 @@ export function clusterHealContainer(args: ResolvedRedisClusterArgs, refs: Pick<
         env: [secretEnv("REDISCLI_AUTH", refs.secretName, "password")],
         resources: containerResources(args.bootstrapResources ?? args.exporterResources),
         securityContext: containerSecurityContext(),
-        // It can only heal through its node: ready and alive while the node answers.
+        // It can only heal through its node: ready and alive while the node answers, with the
+        // node's own allowance for loading its AOF first.
+        startupProbe: shellProbe(PING_SCRIPT, STARTUP_PROBE),
         readinessProbe: shellProbe(PING_SCRIPT, READINESS_PROBE),
         livenessProbe: shellProbe(PING_SCRIPT, LIVENESS_PROBE),
         volumeMounts: [{ name: "config", mountPath: CONF_DIR, readOnly: true }],
