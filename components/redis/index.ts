@@ -29,8 +29,10 @@ export type { RedisClusterArgs, ResolvedRedisClusterArgs } from "./args";
 
 /**
  * A Redis 7 cluster: a StatefulSet of masters x (1 + replicasPerMaster) pods with stable
- * hostnames, formed once by an idempotent bootstrap Job, with AOF on a PVC per pod, a
- * redis_exporter sidecar and a generated password held only in a Secret.
+ * hostnames, formed and grown (scale-out, replicas placed away from their master's node or zone) by
+ * an idempotent bootstrap Job, with AOF on a PVC per pod (grown in place on a resize), a
+ * cluster-heal sidecar that re-meets peers after a full restart on new IPs, readiness on cluster
+ * health, a redis_exporter sidecar and a generated password held only in a Secret.
  */
 export class RedisCluster extends pulumi.ComponentResource implements Observable {
     /** `host:port` of every node, usable as cluster seeds by clients. */
