@@ -373,6 +373,7 @@ if [ -z "$members" ]; then
 elif [ -z "$fresh" ]; then
   echo "bootstrap: cluster already formed ($TOTAL nodes, $SLOTS slots assigned); checking roles and placement"
 fi
+# shellcheck disable=SC2086 # split into the member list on purpose
 set -- $members; SEED=$1
 
 # redis-cli --cluster refuses to add a node while the members' views differ (gossip of the last add).
@@ -397,6 +398,7 @@ wait_known() { # every node of the list knows exactly that many nodes, none stil
 }
 joined="$members"
 for node in $fresh; do
+  # shellcheck disable=SC2086 # count the words of the list
   wait_known "$joined" "$(echo $joined | wc -w)"
   wait_agreement
   echo "bootstrap: adding $node to the cluster"
