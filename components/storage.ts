@@ -94,7 +94,9 @@ export function expandClaims(name: string, args: ClaimExpansionArgs, opts: pulum
                     metadata: { name: claim, namespace: args.namespace, annotations: { "pulumi.com/patchForce": "true" } },
                     spec: { resources: { requests: { storage: args.requested } } },
                 },
-                opts,
+                // Deleting a patch must not try to give up the claim's size (a required field the
+                // provider refuses to release); the claim itself goes with its StatefulSet's retention policy.
+                { ...opts, retainOnDelete: true },
             ),
     );
 }

@@ -143,7 +143,12 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         };
         new k8s.batch.v1.Job(
             names.bootstrap,
-            { metadata: metadata(names.bootstrap, bootstrapLabels), spec: bootstrapJobSpec(settings, bootstrapRefs, bootstrapLabels, this.podLabels) },
+            {
+                // A Job that failed (e.g. a scale-out past its deadline) is replaced and re-run by the next
+                // `up` instead of being awaited again forever; the script is idempotent.
+                metadata: { ...metadata(names.bootstrap, bootstrapLabels), annotations: { "pulumi.com/replaceUnready": "true" } },
+                spec: bootstrapJobSpec(settings, bootstrapRefs, bootstrapLabels, this.podLabels),
+            },
             // The Job's spec is immutable; a changed script replaces it, and the script is idempotent.
             // Awaited as long as its attempts may take (BOOTSTRAP_AWAIT_SECONDS), not the provider's 10 minutes.
             {
