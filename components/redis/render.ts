@@ -410,28 +410,47 @@ done
 # slots move (a node that does not know the new master yet refuses CLUSTER SETSLOT ... NODE).
 wait_known "$NODES" "$TOTAL"
 
-# id of each node, and its line in CLUSTER NODES (id address flags master ... slots)
+# The seed's CLUSTER NODES (id address flags master ... slots) lags a create or an add by seconds:
+# whether a node is an empty master is asked of the node itself, and the roles are decided once
+# every node sees every slot assigned.
 view() { cli "$SEED" cluster nodes; }
 node_id() { cli "$1" cluster myid; }
-is_empty_master() { view | awk -v id="$1" '$1 == id && $3 ~ /master/ && $3 !~ /fail/ && NF == 8 {found = 1} END {exit !found}'; }
+is_empty_master() { cli "$1" cluster nodes | awk '$3 ~ /myself/ && $3 ~ /master/ && NF == 8 {found = 1} END {exit !found}'; }
+# The master (holding slots, or kept as a new master) with the fewest replicas, counting the ones
+# this run already sent there.
+least_replicated_master() { # kept-ids chosen-ids
+  view | awk -v kept=" $1 " -v chosen="$2" '
+    $3 ~ /master/ && $3 !~ /fail/ && (NF > 8 || index(kept, " " $1 " ")) { count[$1] += 0; order[++n] = $1 }
+    $3 ~ /slave/ { replicas[$4]++ }
+    END {
+      m = split(chosen, c, " "); for (i = 1; i <= m; i++) replicas[c[i]]++
+      for (i = 1; i <= n; i++) if (best == "" || replicas[order[i]] < replicas[best]) best = order[i]
+      print best
+    }'
+}
+wait_all_ok
 slot_masters=$(view | awk '$3 ~ /master/ && NF > 8' | wc -l)
 if [ "$slot_masters" -gt "$MASTERS" ]; then
   echo "bootstrap: $slot_masters masters hold slots, more than the $MASTERS configured: a scale-in is a runbook (README, Redis scale-in), refusing" >&2
   exit 1
 fi
 needed=$((MASTERS - slot_masters))
-a_master=$(view | awk '$3 ~ /master/ && NF > 8 {print $1; exit}')
-new_masters=0
+new_masters=0; kept=""; to_replicas=""
 for node in $NODES; do
-  id=$(node_id "$node")
-  is_empty_master "$id" || continue
+  is_empty_master "$node" || continue
   if [ "$needed" -gt 0 ]; then
-    needed=$((needed - 1)); new_masters=$((new_masters + 1))
+    needed=$((needed - 1)); new_masters=$((new_masters + 1)); kept="$kept $(node_id "$node")"
     echo "bootstrap: $node stays a master and will receive slots"
   else
-    echo "bootstrap: $node becomes a replica"
-    cli "$node" cluster replicate "$a_master" >/dev/null
+    to_replicas="$to_replicas $node"
   fi
+done
+chosen=""
+for node in $to_replicas; do
+  target=$(least_replicated_master "$kept" "$chosen")
+  echo "bootstrap: $node becomes a replica of $target"
+  cli "$node" cluster replicate "$target" >/dev/null
+  chosen="$chosen $target"
 done
 empty_masters() { view | awk '$3 ~ /master/ && NF == 8 && $3 !~ /fail/' | wc -l; }
 # rebalance reads roles from the seed's view: let it see the new replicas as replicas first.
