@@ -102,7 +102,11 @@ createNetworkPolicies(
         redis: { labels: redis.podLabels, port: redis.port, busPort: redis.busPort, bootstrapLabels: redis.bootstrapLabels },
         prometheus: { labels: monitoring.podLabels, port: monitoring.prometheusPort },
         grafana: { labels: monitoring.grafanaPodLabels, port: monitoring.grafanaPort },
-        kubernetesApiClients: [{ name: "kube-state-metrics", labels: monitoring.kubeStateMetricsPodLabels }],
+        kubernetesApiClients: [
+            { name: "kube-state-metrics", labels: monitoring.kubeStateMetricsPodLabels },
+            // The Redis bootstrap reads where the node pods run (replica placement).
+            { name: "redis-bootstrap", labels: redis.bootstrapLabels },
+        ],
         metricsTargets: [fleet, loadBalancer, postgres, redis, monitoring].flatMap((component) => component.metricsTargets),
         ...config.network,
     }),

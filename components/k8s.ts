@@ -396,7 +396,7 @@ function jobRetryDelaysSeconds(backoffLimit: number): number {
  * A Job's time bounds, from its script's deadline, computed in one place for every Job:
  * `activeDeadlineSeconds`, the longest every attempt (each pod's start and the script's full
  * deadline) plus Kubernetes' retry delays can take, after which Kubernetes fails the Job; and
- * `awaitSeconds`, how long `pulumi up` waits for it (the `pulumi.com/timeoutSeconds` annotation),
+ * `awaitSeconds`, how long `pulumi up` waits for it (the Job's `customTimeouts`),
  * JOB_AWAIT_MARGIN_SECONDS longer, so a slow but healthy Job is never cut off by Pulumi's default
  * 10 minutes and a stuck one ends with the Job's own failure.
  */
@@ -408,9 +408,4 @@ export function jobDeadlines(timing: JobTiming): { activeDeadlineSeconds: number
     }
     const activeDeadlineSeconds = (backoffLimit + 1) * (podStartSeconds + scriptDeadlineSeconds) + jobRetryDelaysSeconds(backoffLimit);
     return { activeDeadlineSeconds, awaitSeconds: activeDeadlineSeconds + JOB_AWAIT_MARGIN_SECONDS };
-}
-
-/** The annotation that sets how long the Kubernetes provider awaits an object (it applies whatever provider is used). */
-export function awaitTimeoutAnnotation(seconds: number): Record<string, string> {
-    return { "pulumi.com/timeoutSeconds": String(seconds) };
 }

@@ -86,7 +86,8 @@ const KIND_ORDER = [
 export function kubernetesTypeParts(type: string): { apiVersion: string; kind: string } | undefined {
     const match = /^kubernetes:([^:]+):([^:]+)$/.exec(type);
     if (!match) return undefined;
-    return { apiVersion: match[1] === "core/v1" ? "v1" : match[1], kind: match[2] };
+    // A `<Kind>Patch` resource (server-side apply of some fields) sends an object of its kind.
+    return { apiVersion: match[1] === "core/v1" ? "v1" : match[1], kind: match[2].replace(/Patch$/, "") };
 }
 
 /** The type and logical name at the end of a URN (`urn:pulumi:stack::project::a$b::name`). */

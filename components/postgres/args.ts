@@ -3,6 +3,7 @@
 // `postgres` and `pgbouncer` sections from the two settings schemas; the component parses its args
 // with postgresClusterArgsSchema.
 import { z } from "zod";
+import { storageClassAllowsExpansion } from "../storage";
 import { connectionBudget } from "../budget";
 import { dnsName, imagePullSecretsSchema, imageSourceSchema, input, int, memory, onlyWhenValid, pinnedImage, registrySchema, resourcesWithDefault } from "../schema";
 import { parseMemoryQuantity, parsePostgresSize, POSTGRES_SIZE } from "../units";
@@ -354,6 +355,8 @@ export const postgresClusterArgsSchema = postgresSettingsSchema
         registry: registrySchema.optional(),
         /** StorageClass of the PVCs; unset = the cluster default. */
         storageClass: z.string().min(1).optional(),
+        /** Whether the StorageClass allows volume expansion (components/storage.ts): a larger `storage` grows every PVC in place. */
+        storageClassAllowsExpansion,
         /** Pulumi `protect` on the StatefulSet, Secrets and passwords, and PVCs retained on delete/scale-down. */
         protectData: z.boolean().default(true),
         /** Passwords of the PostgreSQL roles and Patroni's REST API; each one unset is generated once (RandomPassword). */

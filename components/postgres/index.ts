@@ -7,6 +7,7 @@ import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplate
 import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE_JOBS } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
+import { CLAIM_TEMPLATE_SIZE_PATH, expandClaims } from "../storage";
 import { postgresAlertRules, postgresBackupAlertRules, postgresDashboards } from "./alerts";
 import { backupNames, clusterArchiveSettings, podBackupFiles, repositoryClaimSpec } from "./backup";
 import { CLUSTER_NAME, RENAMED_ARGS, PostgresClusterArgs, PostgresPasswords, postgresClusterArgsSchema, ResolvedPostgresClusterArgs } from "./args";
@@ -205,7 +206,21 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                     ...(backup ? { backup: backup.refs } : {}),
                 }),
             },
-            { ...dataOpts, dependsOn: [roleBinding, membersService] },
+            // The claim template keeps its first size; expandClaims grows the claims in place.
+            { ...dataOpts, dependsOn: [roleBinding, membersService], ignoreChanges: [CLAIM_TEMPLATE_SIZE_PATH] },
+        );
+        expandClaims(
+            names.statefulSet,
+            {
+                namespace,
+                statefulSetName: names.statefulSet,
+                claimTemplate: "data",
+                replicas: 1 + settings.standbys,
+                requested: settings.storage,
+                expansionAllowed: settings.storageClassAllowsExpansion,
+                currentTemplateSize: statefulSet.spec.volumeClaimTemplates.apply((templates) => templates?.[0]?.spec?.resources?.requests?.storage),
+            },
+            { parent: this, dependsOn: [statefulSet] },
         );
         disruptionBudget(names.statefulSet, { namespace, labels }, child);
 

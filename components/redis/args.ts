@@ -3,6 +3,7 @@
 // `redisClusterArgsSchema`; both apply `checkRedisSettings`.
 import { z } from "zod";
 import { dnsName, imagePullSecretsSchema, input, int, memory, onlyWhenValid, pinnedImage, resources, resourcesWithDefault } from "../schema";
+import { storageClassAllowsExpansion } from "../storage";
 import { parseMemoryQuantity } from "../units";
 
 /** A Redis size as redis.conf takes it, in whole mb or gb (Redis' mb and gb are powers of 1024). */
@@ -47,10 +48,17 @@ export const redisSettingsSchema = z.strictObject({
     image: pinnedImage.default("redis:7.2.5"),
     /** oliver006/redis_exporter image, pinned. */
     exporterImage: pinnedImage.default("oliver006/redis_exporter:v1.62.0"),
+    /**
+     * An image with `sh` and `kubectl`, pinned: the bootstrap Job's init container reads where the
+     * node pods run and the nodes' zones with it, for the replica placement.
+     */
+    kubectlImage: pinnedImage.default("alpine/k8s:1.30.0"),
     /** PVC size per pod (AOF + nodes.conf). */
     storage: memory.default("50Gi"),
     /** StorageClass of the PVCs; unset = the cluster default. */
     storageClass: z.string().min(1).optional(),
+    /** Whether the StorageClass allows volume expansion (components/storage.ts): a larger `storage` grows every PVC in place. */
+    storageClassAllowsExpansion,
     /**
      * Redis `maxmemory`, e.g. `6gb`: at most 80% of resources.limits.memory, which must also hold
      * buffers and the AOF rewrite's copy-on-write (MAXMEMORY_SHARE_OF_LIMIT).

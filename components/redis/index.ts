@@ -1,13 +1,17 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceHostOutput, standardLabels } from "../k8s";
+import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
 import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observability";
 import { stackPassword } from "../passwords";
+import { CLAIM_TEMPLATE_SIZE_PATH, expandClaims } from "../storage";
 import { parseArgs } from "../schema";
 import { redisAlertRules, redisDashboards } from "./alerts";
 import { type RedisClusterArgs, redisClusterArgsSchema } from "./args";
-import { REDIS_PORT, renderBootstrapScript, renderRedisAuthConf, renderRedisConf } from "./render";
+import { REDIS_PORT, redisPodCount, renderBootstrapScript, renderRedisAuthConf, renderRedisConf } from "./render";
 import {
+    BOOTSTRAP_AWAIT_SECONDS,
+    BOOTSTRAP_NODE_RULES,
+    BOOTSTRAP_POD_RULES,
     CLUSTER_BUS_PORT,
     EXPORTER_PORT,
     bootstrapJobSpec,
@@ -16,6 +20,7 @@ import {
     headlessServiceSpec,
     nodeAddresses,
     redisConfOptions,
+    redisNodeScripts,
     redisObjectNames,
     redisStatefulSetSpec,
 } from "./specs";
@@ -24,8 +29,10 @@ export type { RedisClusterArgs, ResolvedRedisClusterArgs } from "./args";
 
 /**
  * A Redis 7 cluster: a StatefulSet of masters x (1 + replicasPerMaster) pods with stable
- * hostnames, formed once by an idempotent bootstrap Job, with AOF on a PVC per pod, a
- * redis_exporter sidecar and a generated password held only in a Secret.
+ * hostnames, formed and grown (scale-out, replicas placed away from their master's node or zone) by
+ * an idempotent bootstrap Job, with AOF on a PVC per pod (grown in place on a resize), a
+ * cluster-heal sidecar that re-meets peers after a full restart on new IPs, readiness on cluster
+ * health, a redis_exporter sidecar and a generated password held only in a Secret.
  */
 export class RedisCluster extends pulumi.ComponentResource implements Observable {
     /** `host:port` of every node, usable as cluster seeds by clients. */
@@ -76,17 +83,32 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         this.secretName = secret.metadata.name;
 
         const redisConf = renderRedisConf(redisConfOptions(settings));
-        const configMap = new k8s.core.v1.ConfigMap(names.config, { metadata: metadata(names.config), data: { "redis.conf": redisConf } }, child);
+        const nodeScripts = redisNodeScripts();
+        const configMap = new k8s.core.v1.ConfigMap(names.config, { metadata: metadata(names.config), data: { "redis.conf": redisConf, ...nodeScripts } }, child);
         const headless = new k8s.core.v1.Service(names.headless, { metadata: metadata(names.headless), spec: headlessServiceSpec(this.podLabels) }, child);
         const clientService = new k8s.core.v1.Service(names.statefulSet, { metadata: metadata(names.statefulSet), spec: clientServiceSpec(this.podLabels) }, child);
 
         const account = podServiceAccount(names.statefulSet, { namespace: settings.namespace, labels, imagePullSecrets: settings.imagePullSecrets }, child);
         const podRefs = { secretName: secret.metadata.name, configMapName: configMap.metadata.name, serviceAccountName: account.metadata.name };
-        const template = { labels, annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf]) };
+        const template = { labels, annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf, ...Object.values(nodeScripts)]) };
         const statefulSet = new k8s.apps.v1.StatefulSet(
             names.statefulSet,
             { metadata: metadata(names.statefulSet), spec: redisStatefulSetSpec(settings, names, podRefs, template) },
-            { ...dataOpts, dependsOn: [headless] },
+            // The claim template keeps its first size; expandClaims grows the claims in place.
+            { ...dataOpts, dependsOn: [headless], ignoreChanges: [CLAIM_TEMPLATE_SIZE_PATH] },
+        );
+        expandClaims(
+            names.statefulSet,
+            {
+                namespace: settings.namespace,
+                statefulSetName: names.statefulSet,
+                claimTemplate: "data",
+                replicas: redisPodCount(settings.masters, settings.replicasPerMaster),
+                requested: settings.storage,
+                expansionAllowed: settings.storageClassAllowsExpansion,
+                currentTemplateSize: statefulSet.spec.volumeClaimTemplates.apply((templates) => templates?.[0]?.spec?.resources?.requests?.storage),
+            },
+            { parent: this, dependsOn: [statefulSet] },
         );
         disruptionBudget(names.statefulSet, { namespace: settings.namespace, labels }, child);
 
@@ -96,12 +118,46 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         const scriptConfigMap = new k8s.core.v1.ConfigMap(names.bootstrap, { metadata: metadata(names.bootstrap), data: { "bootstrap.sh": bootstrapScript } }, child);
         const bootstrapLabels = standardLabels("redis", name, "cluster-bootstrap");
         this.bootstrapLabels = selectorLabels(bootstrapLabels);
-        const bootstrapRefs = { secretName: secret.metadata.name, scriptConfigMapName: scriptConfigMap.metadata.name, serviceAccountName: account.metadata.name };
+        // The bootstrap reads where the node pods run (pods, here) and the nodes' zones (cluster-wide).
+        const bootstrapAccess = serviceAccountWithRole(
+            names.bootstrap,
+            { namespace: settings.namespace, labels: bootstrapLabels, rules: BOOTSTRAP_POD_RULES, imagePullSecrets: settings.imagePullSecrets },
+            child,
+        );
+        // Cluster-scoped names must be unique across namespaces.
+        const nodeAccess = { name: pulumi.interpolate`${namespace}-${names.bootstrap}-nodes`, labels: bootstrapLabels };
+        const nodeReader = new k8s.rbac.v1.ClusterRole(`${names.bootstrap}-nodes`, { metadata: nodeAccess, rules: BOOTSTRAP_NODE_RULES }, child);
+        const nodeBinding = new k8s.rbac.v1.ClusterRoleBinding(
+            `${names.bootstrap}-nodes`,
+            {
+                metadata: nodeAccess,
+                roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: nodeReader.metadata.name },
+                subjects: [{ kind: "ServiceAccount", name: bootstrapAccess.serviceAccount.metadata.name, namespace: settings.namespace }],
+            },
+            child,
+        );
+        const bootstrapRefs = {
+            secretName: secret.metadata.name,
+            scriptConfigMapName: scriptConfigMap.metadata.name,
+            serviceAccountName: bootstrapAccess.serviceAccount.metadata.name,
+        };
         new k8s.batch.v1.Job(
             names.bootstrap,
-            { metadata: metadata(names.bootstrap, bootstrapLabels), spec: bootstrapJobSpec(settings, bootstrapRefs, bootstrapLabels) },
+            {
+                // A Job that failed (e.g. a scale-out past its deadline) is replaced and re-run by the next
+                // `up` instead of being awaited again forever; the script is idempotent.
+                metadata: { ...metadata(names.bootstrap, bootstrapLabels), annotations: { "pulumi.com/replaceUnready": "true" } },
+                spec: bootstrapJobSpec(settings, bootstrapRefs, bootstrapLabels, this.podLabels),
+            },
             // The Job's spec is immutable; a changed script replaces it, and the script is idempotent.
-            { parent: this, dependsOn: [statefulSet, clientService], replaceOnChanges: ["spec"], deleteBeforeReplace: true },
+            // Awaited as long as its attempts may take (BOOTSTRAP_AWAIT_SECONDS), not the provider's 10 minutes.
+            {
+                parent: this,
+                dependsOn: [statefulSet, clientService, bootstrapAccess.roleBinding, nodeBinding],
+                replaceOnChanges: ["spec"],
+                deleteBeforeReplace: true,
+                customTimeouts: { create: `${BOOTSTRAP_AWAIT_SECONDS}s`, update: `${BOOTSTRAP_AWAIT_SECONDS}s` },
+            },
         );
 
         this.serviceHost = serviceHostOutput(clientService.metadata.name, namespace, settings.clusterDomain);

@@ -90,21 +90,213 @@ export function redisServerArgs(confPath: string, announceHostname: string): str
     return [confPath, "--cluster-announce-hostname", announceHostname];
 }
 
-export interface BootstrapOptions {
-    /** Every node as `host:port`, in pod order. */
-    nodes: string[];
-    replicasPerMaster: number;
-    /** Seconds to wait for every node to answer and for cluster_state:ok. */
-    timeoutSeconds: number;
+/**
+ * How a node finds where a peer now lives, from the hostname the peer announced. Pods resolve it in
+ * DNS and keep the port (a restarted pod keeps its name and port, and gets a new IP). The live tests,
+ * whose servers all share 127.0.0.1 and differ by port, read a file of `hostname ip:port` lines.
+ */
+export type PeerAddressSource = { kind: "dns" } | { kind: "file"; path: string };
+
+/** The body of the sh function `peer_address HOSTNAME PORT`, printing `ip:port` or nothing. */
+function peerAddressFunction(source: PeerAddressSource): string {
+    if (source.kind === "dns") {
+        return `peer_address() { # hostname port: the peer's address now, from DNS; the port does not change
+  ip=$(getent hosts "$1" | awk 'NR == 1 {print $1}')
+  if [ -n "$ip" ]; then echo "$ip:$2"; fi
+}`;
+    }
+    return `peer_address() { # hostname port: the peer's address now, from ${source.path}
+  awk -v host="$1" '$1 == host {print $2; exit}' "${source.path}"
+}`;
+}
+
+export interface ClusterHealOptions {
+    /** The local node's client port. */
+    port: number;
+    /** Seconds between two passes over the node's peers. */
+    intervalSeconds: number;
+    /** Where peers' current addresses come from. */
+    peers: PeerAddressSource;
 }
 
 /**
- * A POSIX sh script that forms the cluster exactly once. It reads the password from REDISCLI_AUTH
- * (never from its arguments, which show in `ps`), waits for every node, and then:
- * - all nodes already in one cluster with every slot assigned: prints so and changes nothing;
- * - all nodes fresh (knowing only themselves, no slots): runs `redis-cli --cluster create`;
- * - anything in between: stops with an error and changes nothing, since guessing could lose data.
- * `redis-cli --cluster create` needs IP addresses, so hostnames are resolved first.
+ * A POSIX sh loop run beside every node (the `cluster-heal` container). The cluster bus only
+ * reconnects to the IP a peer had when nodes.conf was written, so after every pod restarted with a
+ * new IP the cluster stayed down for good. Every few seconds this asks its own node for the peers
+ * it knows, looks up each one's announced hostname, and where the address differs sends
+ * `CLUSTER MEET new-ip port`: the handshake reaches the peer, whose reply carries its known node ID,
+ * and Redis then replaces that node's stored address (cluster.c, "Handshake: we already know node
+ * ..., updating the address if needed"). It only ever meets nodes its own node already knows, so it
+ * never joins a fresh node to a cluster (that is the bootstrap's decision).
+ */
+export function renderClusterHealScript(options: ClusterHealOptions): string {
+    return `#!/bin/sh
+# Rendered by prepx-platform (components/redis/render.ts): re-meets peers whose address changed.
+set -u
+: "\${REDISCLI_AUTH:?REDISCLI_AUTH must hold the cluster password}"
+PORT=${options.port}
+INTERVAL=${options.intervalSeconds}
+
+${peerAddressFunction(options.peers)}
+
+heal_once() {
+  redis-cli --no-auth-warning -h 127.0.0.1 -p "$PORT" cluster nodes 2>/dev/null | tr -d '\\r' |
+  while read -r id address flags _rest; do
+    case ",$flags," in *,myself,*|*,handshake,*|*,noaddr,*) continue ;; esac
+    case "$address" in *,?*) ;; *) continue ;; esac # no announced hostname: nothing to look up
+    hostname=\${address#*,}; hostname=\${hostname%%,*}
+    known=\${address%%@*}
+    now=$(peer_address "$hostname" "\${known##*:}")
+    if [ -n "$now" ] && [ "$now" != "$known" ]; then
+      echo "cluster-heal: $hostname ($id) moved from $known to $now; meeting it there"
+      redis-cli --no-auth-warning -h 127.0.0.1 -p "$PORT" cluster meet "\${now%:*}" "\${now##*:}" >/dev/null 2>&1 || true
+    fi
+  done
+}
+
+while :; do
+  heal_once
+  sleep "$INTERVAL"
+done
+`;
+}
+
+/**
+ * The readiness check of a node (exit 0 = ready), so that a rolling update waits for each node to
+ * have caught up before it takes the next one:
+ * - a fresh node (it knows only itself, no slot is assigned) is ready: the pods must be ready before
+ *   the bootstrap Job runs, and forming the cluster is the Job's work;
+ * - any other node needs `cluster_state:ok`;
+ * - a replica also needs its link to its master up and no sync in progress.
+ */
+export function renderReadinessScript(port: number): string {
+    return `#!/bin/sh
+# Rendered by prepx-platform (components/redis/render.ts): ready only when the node can serve.
+set -u
+info=$(redis-cli --no-auth-warning -h 127.0.0.1 -p ${port} cluster info 2>/dev/null | tr -d '\\r') || exit 1
+field() { printf '%s\\n' "$1" | sed -n "s/^$2://p"; }
+if [ "$(field "$info" cluster_known_nodes)" = "1" ] && [ "$(field "$info" cluster_slots_assigned)" = "0" ]; then
+  echo "fresh node, waiting for the bootstrap"; exit 0
+fi
+state=$(field "$info" cluster_state)
+if [ "$state" != "ok" ]; then echo "cluster_state:$state"; exit 1; fi
+replication=$(redis-cli --no-auth-warning -h 127.0.0.1 -p ${port} info replication 2>/dev/null | tr -d '\\r') || exit 1
+if [ "$(field "$replication" role)" = "slave" ]; then
+  link=$(field "$replication" master_link_status); syncing=$(field "$replication" master_sync_in_progress)
+  if [ "$link" != "up" ] || [ "$syncing" != "0" ]; then echo "replica: master_link_status:$link master_sync_in_progress:$syncing"; exit 1; fi
+fi
+exit 0
+`;
+}
+
+/**
+ * An awk program placing replicas so that none shares a failure domain with its master. Input, one
+ * line per node: `id role master-id zone host` (role `master` for a master holding slots, `replica`
+ * otherwise; `-` for an unknown master, zone or host); `-v R=<replicas per master>`. Output:
+ * - `replicate <replica> <master>`: a CLUSTER REPLICATE to send;
+ * - `shared <replica> <master> <why>`: a replica left beside its master (only one domain has room).
+ * Zones are used when every node has one and there are at least two; if they cannot separate every
+ * pair, hosts (Kubernetes nodes) are. The assignment is a bipartite matching (augmenting paths) that
+ * starts from the current valid pairs, so a replica already well placed is moved only to make room.
+ */
+export const REPLICA_PLACEMENT_AWK = String.raw`
+{
+  id = $1; role[id] = $2; current[id] = $3; zone[id] = $4; host[id] = $5
+  if ($2 == "master") masters[++masterCount] = id; else replicas[++replicaCount] = id
+  if ($4 == "-") zoneMissing = 1; else if (!(($4) in zoneSeen)) { zoneSeen[$4] = 1; zoneCount++ }
+}
+function domainOf(node, level) { return level == "zone" ? zone[node] : host[node] }
+function separate(replica, master, level) {
+  return domainOf(replica, level) != "-" && domainOf(master, level) != "-" && domainOf(replica, level) != domainOf(master, level)
+}
+function assign(replica, master) {
+  if (at[replica] != "") load[at[replica]]--
+  at[replica] = master; load[master]++
+}
+function augment(replica, level,    i, j, master, other) {
+  for (i = 1; i <= masterCount; i++) {
+    master = masters[i]
+    if (!visited[master] && load[master] < R && separate(replica, master, level)) { visited[master] = 1; assign(replica, master); return 1 }
+  }
+  for (i = 1; i <= masterCount; i++) {
+    master = masters[i]
+    if (visited[master] || !separate(replica, master, level)) continue
+    visited[master] = 1
+    for (j = 1; j <= replicaCount; j++) {
+      other = replicas[j]
+      if (at[other] == master && augment(other, level)) { assign(replica, master); return 1 }
+    }
+  }
+  return 0
+}
+function place(level,    i, j, replica, unplaced) {
+  for (i = 1; i <= masterCount; i++) load[masters[i]] = 0
+  for (j = 1; j <= replicaCount; j++) {
+    replica = replicas[j]; at[replica] = ""
+    if ((current[replica] in role) && role[current[replica]] == "master" && load[current[replica]] < R && separate(replica, current[replica], level)) assign(replica, current[replica])
+  }
+  unplaced = 0
+  for (j = 1; j <= replicaCount; j++) {
+    replica = replicas[j]
+    if (at[replica] != "") continue
+    split("", visited)
+    if (!augment(replica, level)) unplaced++
+  }
+  return unplaced
+}
+END {
+  level = "host"
+  if (!zoneMissing && zoneCount >= 2 && place("zone") == 0) level = "zone"
+  else place("host")
+  for (j = 1; j <= replicaCount; j++) {
+    replica = replicas[j]
+    if (at[replica] != "") continue
+    # No master in another domain has room: keep the current master if it has room, else any with room.
+    target = ""
+    if ((current[replica] in role) && role[current[replica]] == "master" && load[current[replica]] < R) target = current[replica]
+    for (i = 1; target == "" && i <= masterCount; i++) if (load[masters[i]] < R) target = masters[i]
+    if (target == "") { print "shared " replica " " current[replica] " no-master-has-room"; continue }
+    assign(replica, target)
+    print "shared " replica " " target " same-" level
+  }
+  for (j = 1; j <= replicaCount; j++) {
+    replica = replicas[j]
+    if (at[replica] != "" && at[replica] != current[replica]) print "replicate " replica " " at[replica]
+  }
+}
+`;
+
+export interface BootstrapOptions {
+    /** Every node as `host:port`, in pod order. */
+    nodes: string[];
+    /** Masters the cluster should have (the first nodes in pod order become them on a create). */
+    masters: number;
+    replicasPerMaster: number;
+    /** Seconds to wait for every node to answer and for cluster_state:ok. */
+    timeoutSeconds: number;
+    /**
+     * Where each node runs, for the replica placement: `pods.txt` (`<pod name> <host>` lines, the pod
+     * name ending in its ordinal, the index of its node in `nodes`) and `zones.txt` (`<host> <zone>`).
+     * Placement is skipped, with a warning, when pods.txt is absent.
+     */
+    topologyDir: string;
+}
+
+/**
+ * A POSIX sh script that forms and grows the cluster; safe to run any number of times. It reads the
+ * password from REDISCLI_AUTH (never from its arguments, which show in `ps`), waits for every node,
+ * and then:
+ * - all nodes fresh (knowing only themselves, no slots): `redis-cli --cluster create`;
+ * - some nodes members of the cluster (all slots assigned), the others fresh: a scale-out; the fresh
+ *   nodes join with `--cluster add-node`;
+ * - anything else (a node that knows others but the slots are not all assigned): it stops and
+ *   changes nothing, since guessing could lose data.
+ * Then it converges: the first empty masters up to `masters` keep the master role and receive slots
+ * (`--cluster rebalance --cluster-use-empty-masters`, which moves keys with their slots), the other
+ * empty masters become replicas, and replicas are placed away from their master's failure domain
+ * (REPLICA_PLACEMENT_AWK). A cluster with more nodes than `nodes` (a scale-in) is refused: that is a
+ * runbook (README), not something to guess. `redis-cli --cluster` needs IP addresses, so hostnames
+ * are resolved first.
  */
 export function renderBootstrapScript(options: BootstrapOptions): string {
     const total = options.nodes.length;
@@ -114,64 +306,203 @@ set -eu
 : "\${REDISCLI_AUTH:?REDISCLI_AUTH must hold the cluster password}"
 NODES="${options.nodes.join(" ")}"
 TOTAL=${total}
+MASTERS=${options.masters}
 REPLICAS=${options.replicasPerMaster}
+SLOTS=${CLUSTER_SLOTS}
+TOPOLOGY_DIR="${options.topologyDir}"
 DEADLINE=$(( $(date +%s) + ${options.timeoutSeconds} ))
 
-info_field() { # host port field
-  redis-cli --no-auth-warning -h "$1" -p "$2" cluster info 2>/dev/null | tr -d '\\r' | sed -n "s/^$3://p"
+host_of() { printf '%s' "\${1%:*}"; }
+port_of() { printf '%s' "\${1##*:}"; }
+# sh has no local variables: the functions below use names of their own, never a caller's loop variable.
+cli() { # node command...
+  cli_node=$1; shift
+  redis-cli --no-auth-warning -h "$(host_of "$cli_node")" -p "$(port_of "$cli_node")" "$@" 2>/dev/null | tr -d '\\r'
+}
+info_field() { cli "$1" cluster info | sed -n "s/^$2://p"; }
+past_deadline() { [ "$(date +%s)" -ge "$DEADLINE" ]; }
+wait_all_ok() { # a node that has not learned every slot yet answers CLUSTERDOWN, also to MIGRATE
+  for ok_node in $NODES; do
+    until [ "$(info_field "$ok_node" cluster_state)" = "ok" ]; do
+      if past_deadline; then echo "bootstrap: cluster_state did not become ok on $ok_node in time" >&2; exit 1; fi
+      sleep 1
+    done
+  done
+}
+resolve() { # host:port -> ip:port (redis-cli --cluster takes IP addresses only)
+  resolved_ip=$(getent hosts "$(host_of "$1")" | awk 'NR == 1 {print $1}')
+  if [ -z "$resolved_ip" ]; then echo "bootstrap: cannot resolve $1" >&2; exit 1; fi
+  printf '%s:%s' "$resolved_ip" "$(port_of "$1")"
 }
 
 for node in $NODES; do
-  host=\${node%:*}; port=\${node##*:}
-  until [ "$(redis-cli --no-auth-warning -h "$host" -p "$port" ping 2>/dev/null | tr -d '\\r')" = "PONG" ]; do
-    if [ "$(date +%s)" -ge "$DEADLINE" ]; then echo "bootstrap: $node did not answer PING in time" >&2; exit 1; fi
+  until [ "$(cli "$node" ping)" = "PONG" ]; do
+    if past_deadline; then echo "bootstrap: $node did not answer PING in time" >&2; exit 1; fi
     sleep 1
   done
 done
 
+# fresh: knows only itself, no slots. member: knows others and sees every slot assigned.
 # Gossip takes a few seconds to tell every node about every other after a create or a restart:
-# a node that is partly joined is asked again until the deadline before the script gives up.
+# a node in between is asked again until the deadline before the script gives up.
 while :; do
-  fresh=0; formed=0; partly=""
+  fresh=""; members=""; partly=""
   for node in $NODES; do
-    host=\${node%:*}; port=\${node##*:}
-    known=$(info_field "$host" "$port" cluster_known_nodes)
-    assigned=$(info_field "$host" "$port" cluster_slots_assigned)
-    if [ "$known" = "1" ] && [ "$assigned" = "0" ]; then fresh=$((fresh + 1));
-    elif [ "$known" = "$TOTAL" ] && [ "$assigned" = "${CLUSTER_SLOTS}" ]; then formed=$((formed + 1));
+    known=$(info_field "$node" cluster_known_nodes)
+    assigned=$(info_field "$node" cluster_slots_assigned)
+    if [ "$known" = "1" ] && [ "$assigned" = "0" ]; then fresh="$fresh $node"
+    elif [ -n "$known" ] && [ "$known" -gt 1 ] && [ "$assigned" = "$SLOTS" ]; then members="$members $node"
     else partly="$partly $node/known-nodes=$known/slots=$assigned"; fi
   done
-  if [ -z "$partly" ] || [ "$(date +%s)" -ge "$DEADLINE" ]; then break; fi
+  if [ -z "$partly" ] || past_deadline; then break; fi
   sleep 1
 done
-for node in $partly; do echo "bootstrap: partly joined: $node" >&2; done
-
-if [ "$formed" -eq "$TOTAL" ]; then
-  echo "bootstrap: cluster already formed ($TOTAL nodes, ${CLUSTER_SLOTS} slots); nothing to do"
-  exit 0
-fi
-if [ "$fresh" -ne "$TOTAL" ]; then
-  echo "bootstrap: $formed of $TOTAL nodes formed, $fresh fresh; refusing to guess. Inspect with 'redis-cli --cluster check' and repair with 'redis-cli --cluster fix'" >&2
+if [ -n "$partly" ]; then
+  for node in $partly; do echo "bootstrap: partly joined: $node" >&2; done
+  echo "bootstrap: refusing to guess. Inspect with 'redis-cli --cluster check' and repair with 'redis-cli --cluster fix'" >&2
   exit 1
 fi
 
-addresses=""
+if [ -z "$members" ]; then
+  addresses=""
+  for node in $NODES; do addresses="$addresses $(resolve "$node")"; done
+  echo "bootstrap: creating the cluster:$addresses (replicas per master: $REPLICAS)"
+  # shellcheck disable=SC2086
+  redis-cli --no-auth-warning --cluster create $addresses --cluster-replicas "$REPLICAS" --cluster-yes
+  fresh=""; members="$NODES"
+elif [ -z "$fresh" ]; then
+  echo "bootstrap: cluster already formed ($TOTAL nodes, $SLOTS slots assigned); checking roles and placement"
+fi
+# shellcheck disable=SC2086 # split into the member list on purpose
+set -- $members; SEED=$1
+
+# redis-cli --cluster refuses to add a node while the members' views differ (gossip of the last add).
+wait_agreement() {
+  while redis-cli --no-auth-warning --cluster check "$(resolve "$SEED")" 2>&1 | grep -q "don't agree"; do
+    if past_deadline; then echo "bootstrap: the nodes did not agree about the configuration in time" >&2; exit 1; fi
+    sleep 1
+  done
+}
+wait_known() { # every node of the list knows exactly that many nodes, none still in handshake
+  for known_node in $1; do
+    until [ "$(info_field "$known_node" cluster_known_nodes)" = "$2" ] && [ -z "$(cli "$known_node" cluster nodes | awk '$3 ~ /handshake|noaddr/')" ]; do
+      known=$(info_field "$known_node" cluster_known_nodes)
+      if [ -n "$known" ] && [ "$known" -gt "$TOTAL" ]; then
+        echo "bootstrap: the cluster has $known nodes, more than the $TOTAL configured: a scale-in is a runbook (README, Redis scale-in), refusing" >&2
+        exit 1
+      fi
+      if past_deadline; then echo "bootstrap: $known_node knows $known of $2 nodes at the deadline" >&2; exit 1; fi
+      sleep 1
+    done
+  done
+}
+joined="$members"
+for node in $fresh; do
+  # shellcheck disable=SC2086 # count the words of the list
+  wait_known "$joined" "$(echo $joined | wc -w)"
+  wait_agreement
+  echo "bootstrap: adding $node to the cluster"
+  redis-cli --no-auth-warning --cluster add-node "$(resolve "$node")" "$(resolve "$SEED")"
+  joined="$joined $node"
+done
+
+# Every node must see every other (and no more) before roles and slots are read from one view and
+# slots move (a node that does not know the new master yet refuses CLUSTER SETSLOT ... NODE).
+wait_known "$NODES" "$TOTAL"
+
+# The seed's CLUSTER NODES (id address flags master ... slots) lags a create or an add by seconds:
+# whether a node is an empty master is asked of the node itself, and the roles are decided once
+# every node sees every slot assigned.
+view() { cli "$SEED" cluster nodes; }
+node_id() { cli "$1" cluster myid; }
+is_empty_master() { cli "$1" cluster nodes | awk '$3 ~ /myself/ && $3 ~ /master/ && NF == 8 {found = 1} END {exit !found}'; }
+# The master (holding slots, or kept as a new master) with the fewest replicas, counting the ones
+# this run already sent there.
+least_replicated_master() { # kept-ids chosen-ids
+  view | awk -v kept=" $1 " -v chosen="$2" '
+    $3 ~ /master/ && $3 !~ /fail/ && (NF > 8 || index(kept, " " $1 " ")) { count[$1] += 0; order[++n] = $1 }
+    $3 ~ /slave/ { replicas[$4]++ }
+    END {
+      m = split(chosen, c, " "); for (i = 1; i <= m; i++) replicas[c[i]]++
+      for (i = 1; i <= n; i++) if (best == "" || replicas[order[i]] < replicas[best]) best = order[i]
+      print best
+    }'
+}
+wait_all_ok
+slot_masters=$(view | awk '$3 ~ /master/ && NF > 8' | wc -l)
+if [ "$slot_masters" -gt "$MASTERS" ]; then
+  echo "bootstrap: $slot_masters masters hold slots, more than the $MASTERS configured: a scale-in is a runbook (README, Redis scale-in), refusing" >&2
+  exit 1
+fi
+needed=$((MASTERS - slot_masters))
+new_masters=0; kept=""; to_replicas=""
 for node in $NODES; do
-  host=\${node%:*}; port=\${node##*:}
-  ip=$(getent hosts "$host" | awk 'NR==1 {print $1}')
-  if [ -z "$ip" ]; then echo "bootstrap: cannot resolve $host" >&2; exit 1; fi
-  addresses="$addresses $ip:$port"
+  is_empty_master "$node" || continue
+  if [ "$needed" -gt 0 ]; then
+    needed=$((needed - 1)); new_masters=$((new_masters + 1)); kept="$kept $(node_id "$node")"
+    echo "bootstrap: $node stays a master and will receive slots"
+  else
+    to_replicas="$to_replicas $node"
+  fi
 done
-
-echo "bootstrap: creating the cluster:$addresses (replicas per master: $REPLICAS)"
-# shellcheck disable=SC2086
-redis-cli --no-auth-warning --cluster create $addresses --cluster-replicas "$REPLICAS" --cluster-yes
-
-first=\${NODES%% *}; host=\${first%:*}; port=\${first##*:}
-until [ "$(info_field "$host" "$port" cluster_state)" = "ok" ]; do
-  if [ "$(date +%s)" -ge "$DEADLINE" ]; then echo "bootstrap: cluster_state did not become ok in time" >&2; exit 1; fi
-  sleep 1
+chosen=""
+for node in $to_replicas; do
+  target=$(least_replicated_master "$kept" "$chosen")
+  echo "bootstrap: $node becomes a replica of $target"
+  cli "$node" cluster replicate "$target" >/dev/null
+  chosen="$chosen $target"
 done
-echo "bootstrap: cluster_state:ok"
+empty_masters() { view | awk '$3 ~ /master/ && NF == 8 && $3 !~ /fail/' | wc -l; }
+# rebalance reads roles from the seed's view: let it see the new replicas as replicas first.
+until [ "$(empty_masters)" -le "$new_masters" ] || past_deadline; do sleep 1; done
+# A run stopped half-way through a migration leaves slots open; --cluster fix closes them.
+open_slots() { redis-cli --no-auth-warning --cluster check "$(resolve "$SEED")" | grep -Eq 'in (migrating|importing) state'; }
+if [ "$(empty_masters)" -gt 0 ] || open_slots; then
+  wait_all_ok
+  wait_agreement
+  if open_slots; then
+    echo "bootstrap: closing slots a previous run left open"
+    redis-cli --no-auth-warning --cluster fix "$(resolve "$SEED")" --cluster-yes
+  fi
+  echo "bootstrap: moving slots (and their keys) to the new master(s)"
+  redis-cli --no-auth-warning --cluster rebalance "$(resolve "$SEED")" --cluster-use-empty-masters
+fi
+
+# Replicas away from their master's failure domain (see REPLICA_PLACEMENT_AWK in render.ts).
+PLACEMENT_PROGRAM=$(cat <<'AWK'
+${REPLICA_PLACEMENT_AWK.trim()}
+AWK
+)
+if [ "$REPLICAS" -gt 0 ] && [ -r "$TOPOLOGY_DIR/pods.txt" ]; then
+  # Placement reads one node's view: let it see every replica first (gossip lags a create by seconds).
+  wait_all_ok
+  until [ "$(view | awk '$3 ~ /slave/' | wc -l)" -eq $((TOTAL - MASTERS)) ] || past_deadline; do sleep 1; done
+  placement_input=""; ordinal=0
+  for node in $NODES; do
+    id=$(node_id "$node")
+    host=$(awk -v ordinal="$ordinal" '{ n = $1; sub(/.*-/, "", n) } n == ordinal && $2 != "" { print $2; exit }' "$TOPOLOGY_DIR/pods.txt")
+    zone=$(awk -v host="$host" '$1 == host && $2 != "" { print $2; exit }' "$TOPOLOGY_DIR/zones.txt" 2>/dev/null || true)
+    line=$(view | awk -v id="$id" -v host="\${host:--}" -v zone="\${zone:--}" '$1 == id {
+      role = ($3 ~ /master/ && NF > 8) ? "master" : "replica"; print id " " role " " $4 " " zone " " host }')
+    placement_input="$placement_input$line
+"
+    ordinal=$((ordinal + 1))
+  done
+  printf '%s' "$placement_input" | awk -v R="$REPLICAS" "$PLACEMENT_PROGRAM" | while read -r action replica master why; do
+    if [ "$action" = "shared" ]; then
+      echo "bootstrap: WARNING replica $replica shares a failure domain with master $master ($why): one node or zone loss can take both" >&2
+    else
+      echo "bootstrap: replica $replica now replicates $master (placement)"
+      target=""
+      for node in $NODES; do if [ "$(node_id "$node")" = "$replica" ]; then target=$node; fi; done
+      cli "$target" cluster replicate "$master" >/dev/null
+    fi
+  done
+elif [ "$REPLICAS" -gt 0 ]; then
+  echo "bootstrap: WARNING no topology in $TOPOLOGY_DIR: replicas left where redis-cli put them" >&2
+fi
+
+wait_all_ok
+echo "bootstrap: cluster_state:ok on all $TOTAL nodes ($MASTERS masters, $REPLICAS replicas each)"
 `;
 }

@@ -8,10 +8,12 @@ import {
     containerResources,
     containerSecurityContext,
     exporterSidecar,
+    jobDeadlines,
     podSecurityContext,
     type PodSpec,
     type ProbeTiming,
     pvcRetentionPolicy,
+    scratchVolume,
     secretEnv,
     selectorLabels,
     type ServicePort,
@@ -30,6 +32,8 @@ import {
     podHostname,
     redisPodCount,
     redisServerArgs,
+    renderClusterHealScript,
+    renderReadinessScript,
     statefulSetPodNames,
 } from "./render";
 
@@ -61,6 +65,12 @@ const READINESS_PROBE: ProbeTiming = { periodSeconds: 5, failureThreshold: 3 };
 const LIVENESS_PROBE: ProbeTiming = { periodSeconds: 10, failureThreshold: 6 };
 /** The node answers PING on its loopback (REDISCLI_AUTH holds the password). */
 const PING_SCRIPT = `redis-cli --no-auth-warning -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`;
+/** Ready only when the node can serve (renderReadinessScript), mounted from the config ConfigMap. */
+const READINESS_SCRIPT = `sh ${CONF_DIR}/readiness.sh`;
+/** Seconds between the cluster-heal container's passes over its node's peers. */
+const CLUSTER_HEAL_INTERVAL_SECONDS = 5;
+/** Where the bootstrap Job's topology init container writes pods.txt and zones.txt. */
+const TOPOLOGY_DIR = "/topology";
 
 /** Names of the cluster's Kubernetes objects. */
 export interface RedisObjectNames {
@@ -100,8 +110,19 @@ export function redisConfOptions(
 }
 
 /** The bootstrap script's options: `nodes` as `host:port`, in pod order. */
-export function bootstrapScriptOptions(settings: Pick<RedisSettings, "replicasPerMaster">, nodes: string[]): BootstrapOptions {
-    return { nodes, replicasPerMaster: settings.replicasPerMaster, timeoutSeconds: BOOTSTRAP_TIMEOUT_SECONDS };
+export function bootstrapScriptOptions(settings: Pick<RedisSettings, "masters" | "replicasPerMaster">, nodes: string[]): BootstrapOptions {
+    return { nodes, masters: settings.masters, replicasPerMaster: settings.replicasPerMaster, timeoutSeconds: BOOTSTRAP_TIMEOUT_SECONDS, topologyDir: TOPOLOGY_DIR };
+}
+
+/**
+ * The scripts beside redis.conf in the config ConfigMap: the readiness check and the cluster-heal
+ * loop, which looks peers up in DNS by the hostnames they announce.
+ */
+export function redisNodeScripts(): Record<"readiness.sh" | "cluster-heal.sh", string> {
+    return {
+        "readiness.sh": renderReadinessScript(REDIS_PORT),
+        "cluster-heal.sh": renderClusterHealScript({ port: REDIS_PORT, intervalSeconds: CLUSTER_HEAL_INTERVAL_SECONDS, peers: { kind: "dns" } }),
+    };
 }
 
 /** `host:port` of every node pod, by its stable name behind the headless Service. */
@@ -146,13 +167,34 @@ export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjec
         resources: containerResources(args.resources),
         securityContext: containerSecurityContext(),
         startupProbe: shellProbe(PING_SCRIPT, STARTUP_PROBE),
-        readinessProbe: shellProbe(PING_SCRIPT, READINESS_PROBE),
+        readinessProbe: shellProbe(READINESS_SCRIPT, READINESS_PROBE),
         livenessProbe: shellProbe(PING_SCRIPT, LIVENESS_PROBE),
         volumeMounts: [
             { name: "data", mountPath: DATA_DIR },
             { name: "config", mountPath: CONF_DIR, readOnly: true },
             { name: "auth", mountPath: AUTH_DIR, readOnly: true },
         ],
+    };
+}
+
+/**
+ * The cluster-heal sidecar: re-meets peers that came back at a new IP (renderClusterHealScript), so
+ * a cluster whose pods all restarted at once heals by itself.
+ */
+export function clusterHealContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "secretName">): Container {
+    return {
+        name: "cluster-heal",
+        image: args.image,
+        command: ["sh", `${CONF_DIR}/cluster-heal.sh`],
+        env: [secretEnv("REDISCLI_AUTH", refs.secretName, "password")],
+        resources: containerResources(args.bootstrapResources ?? args.exporterResources),
+        securityContext: containerSecurityContext(),
+        // It can only heal through its node: ready and alive while the node answers, with the
+        // node's own allowance for loading its AOF first.
+        startupProbe: shellProbe(PING_SCRIPT, STARTUP_PROBE),
+        readinessProbe: shellProbe(PING_SCRIPT, READINESS_PROBE),
+        livenessProbe: shellProbe(PING_SCRIPT, LIVENESS_PROBE),
+        volumeMounts: [{ name: "config", mountPath: CONF_DIR, readOnly: true }],
     };
 }
 
@@ -183,7 +225,7 @@ export function redisPodSpec(args: ResolvedRedisClusterArgs, names: RedisObjectN
         topologySpreadConstraints: spreadAcrossNodes(selectorLabels(labels)),
         terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
         enableServiceLinks: false,
-        containers: [redisContainer(args, names, refs), exporterContainer(args, refs)],
+        containers: [redisContainer(args, names, refs), clusterHealContainer(args, refs), exporterContainer(args, refs)],
         volumes: redisVolumes(refs),
     };
 }
@@ -228,8 +270,47 @@ export interface BootstrapRefs {
     secretName: pulumi.Input<string>;
     /** The ConfigMap with bootstrap.sh. */
     scriptConfigMapName: pulumi.Input<string>;
-    /** The ServiceAccount the Job's pod runs as. */
+    /** The ServiceAccount the Job's pod runs as: it may list the pods of its namespace and the nodes. */
     serviceAccountName: pulumi.Input<string>;
+}
+
+/**
+ * Seconds Pulumi awaits the bootstrap Job (k8s.ts jobDeadlines, as for every Job): every attempt's
+ * pod start and the script's whole deadline, Kubernetes' retry delays, and a margin. The Job itself
+ * gets no activeDeadlineSeconds: the script's deadline bounds its waits, not a `--cluster rebalance`
+ * moving a large dataset, which must not be killed halfway.
+ */
+export const BOOTSTRAP_AWAIT_SECONDS = jobDeadlines({ scriptDeadlineSeconds: BOOTSTRAP_TIMEOUT_SECONDS, backoffLimit: BOOTSTRAP_BACKOFF_LIMIT }).awaitSeconds;
+
+/** What the bootstrap's ServiceAccount may read: the node pods (where they run) and the nodes (their zone). */
+export const BOOTSTRAP_POD_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }];
+export const BOOTSTRAP_NODE_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [{ apiGroups: [""], resources: ["nodes"], verbs: ["list"] }];
+
+/** The `-l` selector of kubectl from selector labels. */
+function labelSelector(labels: Record<string, string>): string {
+    return Object.entries(labels)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(",");
+}
+
+/**
+ * The init container that writes where each node pod runs (TOPOLOGY_DIR/pods.txt, `<pod> <node>`)
+ * and each node's zone (zones.txt, `<node> <zone>`) for the replica placement. Nodes carry the zone
+ * label, pods do not, hence the API. A failed read leaves the file out: the bootstrap then skips the
+ * placement with a warning instead of failing.
+ */
+export function topologyContainer(args: ResolvedRedisClusterArgs, podLabels: Record<string, string>): Container {
+    const cache = `--cache-dir=${TOPOLOGY_DIR}/.kube-cache`;
+    const pods = `kubectl get pods ${cache} -l '${labelSelector(podLabels)}' -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.nodeName}{"\\n"}{end}'`;
+    const zones = `kubectl get nodes ${cache} -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.metadata.labels.topology\\.kubernetes\\.io/zone}{"\\n"}{end}'`;
+    return {
+        name: "topology",
+        image: args.kubectlImage,
+        command: ["sh", "-c", `${pods} > ${TOPOLOGY_DIR}/pods.tmp && mv ${TOPOLOGY_DIR}/pods.tmp ${TOPOLOGY_DIR}/pods.txt; ${zones} > ${TOPOLOGY_DIR}/zones.txt; exit 0`],
+        resources: containerResources(args.bootstrapResources ?? args.exporterResources),
+        securityContext: containerSecurityContext(),
+        volumeMounts: [{ name: "topology", mountPath: TOPOLOGY_DIR }],
+    };
 }
 
 /** The bootstrap's redis-cli container, running the mounted script with the node image. */
@@ -241,12 +322,20 @@ export function bootstrapContainer(args: ResolvedRedisClusterArgs, refs: Pick<Bo
         env: [secretEnv("REDISCLI_AUTH", refs.secretName, "password")],
         resources: containerResources(args.bootstrapResources ?? args.exporterResources),
         securityContext: containerSecurityContext(),
-        volumeMounts: [{ name: "scripts", mountPath: SCRIPTS_DIR, readOnly: true }],
+        volumeMounts: [
+            { name: "scripts", mountPath: SCRIPTS_DIR, readOnly: true },
+            { name: "topology", mountPath: TOPOLOGY_DIR, readOnly: true },
+        ],
     };
 }
 
-/** The Job that forms the cluster once; the script is idempotent, so retries and reruns are safe. */
-export function bootstrapJobSpec(args: ResolvedRedisClusterArgs, refs: BootstrapRefs, labels: Record<string, string>): k8s.types.input.batch.v1.JobSpec {
+/** The Job that forms and grows the cluster; the script is idempotent, so retries and reruns are safe. */
+export function bootstrapJobSpec(
+    args: ResolvedRedisClusterArgs,
+    refs: BootstrapRefs,
+    labels: Record<string, string>,
+    podLabels: Record<string, string>,
+): k8s.types.input.batch.v1.JobSpec {
     return {
         backoffLimit: BOOTSTRAP_BACKOFF_LIMIT,
         template: {
@@ -256,8 +345,12 @@ export function bootstrapJobSpec(args: ResolvedRedisClusterArgs, refs: Bootstrap
                 serviceAccountName: refs.serviceAccountName,
                 securityContext: podSecurityContext(REDIS_UID),
                 enableServiceLinks: false,
+                initContainers: [topologyContainer(args, podLabels)],
                 containers: [bootstrapContainer(args, refs)],
-                volumes: [{ name: "scripts", configMap: { name: refs.scriptConfigMapName } }],
+                volumes: [
+                    { name: "scripts", configMap: { name: refs.scriptConfigMapName } },
+                    scratchVolume("topology", "1Mi"),
+                ],
             },
         },
     };

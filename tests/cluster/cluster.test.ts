@@ -192,7 +192,7 @@ async function upBadObject(which: string, first?: string): Promise<{ code: numbe
 
 const REFUSED: Array<{ which: string; first?: string; message: RegExp }> = [
     { which: "bad-label", message: /metadata\.labels: Invalid value: "not a valid label value!"/ },
-    { which: "pvc-resize", first: "1", message: /only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize/ },
+    { which: "pvc-resize", first: "1", message: /spec\.resources\.requests\.storage: Forbidden: field can not be less than/ },
 ];
 
 test.each(REFUSED)("f. $which: `up` fails with the API server's message, not a hang", async ({ which, first, message }) => {

@@ -103,6 +103,18 @@ export const CONFIG_CHANGES: Array<{
         rolls: { kind: "statefulsets", name: "redis" },
     },
     {
+        what: "Redis storage (every PVC grown in place, the StatefulSet untouched)",
+        key: "redis.storage",
+        value: "2Gi",
+        expected: [0, 1, 2].map((ordinal) => `update core/v1:PersistentVolumeClaimPatch redis-data-redis-${ordinal}`),
+    },
+    {
+        what: "PostgreSQL storage (every PVC grown in place, the StatefulSet untouched)",
+        key: "postgres.storage",
+        value: "4Gi",
+        expected: [0, 1].map((ordinal) => `update core/v1:PersistentVolumeClaimPatch postgres-data-postgres-${ordinal}`),
+    },
+    {
         what: "a service's replica bounds",
         key: "services[1].autoscaling.maxReplicas",
         value: "3",

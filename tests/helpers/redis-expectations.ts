@@ -41,8 +41,16 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
                     "kubernetes:core/v1:Service",
                     "kubernetes:core/v1:Service",
                     "kubernetes:core/v1:ServiceAccount",
+                    // The bootstrap's account: it lists the node pods (Role) and the nodes' zones (ClusterRole).
+                    "kubernetes:core/v1:ServiceAccount",
+                    "kubernetes:rbac.authorization.k8s.io/v1:Role",
+                    "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
+                    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+                    "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
                     "kubernetes:policy/v1:PodDisruptionBudget",
                     "random:index/randomPassword:RandomPassword",
+                    // One storage-resize patch per pod (components/storage.ts).
+                    ...Array.from({ length: want.pods }, () => "kubernetes:core/v1:PersistentVolumeClaimPatch"),
                 ].sort(),
             );
             for (const child of children) expect(child.urn).toContain(`${COMPONENT_URN}$`);

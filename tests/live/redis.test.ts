@@ -16,6 +16,7 @@ import {
 } from "../../components/redis/render";
 import { bootstrapScriptOptions, redisConfOptions } from "../../components/redis/specs";
 import { readStackConfig } from "../../scripts/stack-files";
+import { cli as redisCli, clusterInfo as redisClusterInfo, ClusterNode, clusterNodes as redisClusterNodes, keySlot, ownsSlot } from "./redis-support";
 import { freePorts, makeTempDir, report, run, killServer, Server, startServer, stopAllServers, waitFor } from "./support";
 
 const prod = parseStackConfig("prod", readStackConfig("prod")).redis;
@@ -43,11 +44,6 @@ function startNode(port: number): Server {
     return server;
 }
 
-async function cli(port: number, ...args: string[]): Promise<string> {
-    const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { env, timeoutMs: 10000 });
-    return stdout.trim();
-}
-
 /** Commands piped through one redis-cli connection; one reply line per command. */
 async function pipeline(port: number, commands: string[]): Promise<string[]> {
     const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port)], {
@@ -58,37 +54,9 @@ async function pipeline(port: number, commands: string[]): Promise<string[]> {
     return stdout.trim().split("\n");
 }
 
-async function clusterInfo(port: number): Promise<Record<string, string>> {
-    const text = await cli(port, "cluster", "info");
-    return Object.fromEntries(text.split(/\r?\n/).map((line) => line.split(":") as [string, string]));
-}
-
-interface ClusterNode {
-    id: string;
-    port: number;
-    role: "master" | "slave";
-    masterId: string;
-    failed: boolean;
-    connected: boolean;
-    slots: string;
-}
-
-async function clusterNodes(port: number): Promise<ClusterNode[]> {
-    const text = await cli(port, "cluster", "nodes");
-    return text.split(/\r?\n/).map((line) => {
-        const [id, address, flags, masterId, , , , link, ...slots] = line.split(" ");
-        const flagList = flags.split(",");
-        return {
-            id,
-            port: Number(address.split("@")[0].split(":")[1]),
-            role: flagList.includes("master") ? "master" : "slave",
-            masterId,
-            failed: flagList.includes("fail") || flagList.includes("fail?"),
-            connected: link === "connected",
-            slots: slots.join(" "),
-        };
-    });
-}
+const cli = (port: number, ...args: string[]) => redisCli(env, port, ...args);
+const clusterInfo = (port: number) => redisClusterInfo(env, port);
+const clusterNodes = (port: number) => redisClusterNodes(env, port);
 
 /** The cluster's shape without run-time noise (ping times, epochs): for idempotency checks. */
 function topology(nodes: ClusterNode[]): string[] {
@@ -104,26 +72,6 @@ async function runBootstrap(): Promise<string> {
     );
     const { stdout } = await run("sh", [scriptPath], { env, timeoutMs: 90000 });
     return stdout;
-}
-
-/** CRC16/XMODEM, Redis' key-slot hash. */
-function keySlot(key: string): number {
-    const open = key.indexOf("{");
-    const close = open >= 0 ? key.indexOf("}", open + 1) : -1;
-    const hashed = open >= 0 && close > open + 1 ? key.slice(open + 1, close) : key;
-    let crc = 0;
-    for (const byte of Buffer.from(hashed)) {
-        crc ^= byte << 8;
-        for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    }
-    return crc % CLUSTER_SLOTS;
-}
-
-function ownsSlot(slotRanges: string, slot: number): boolean {
-    return slotRanges.split(" ").some((range) => {
-        const [from, to] = range.split("-").map(Number);
-        return slot >= from && slot <= (to ?? from);
-    });
 }
 
 beforeAll(async () => {

@@ -1,5 +1,5 @@
 // The shared Kubernetes helpers that decide object names and await times: pure, tested directly.
-import { awaitTimeoutAnnotation, contentName, JOB_AWAIT_MARGIN_SECONDS, JOB_POD_START_SECONDS, jobDeadlines } from "../../components/k8s";
+import { contentName, JOB_AWAIT_MARGIN_SECONDS, JOB_POD_START_SECONDS, jobDeadlines } from "../../components/k8s";
 
 describe("contentName: a ConfigMap's name carries its data", () => {
     const data = { "nginx.conf": "worker_processes 4;\n", "exporter.yaml": "port: 4040\n" };
@@ -47,9 +47,5 @@ describe("jobDeadlines: how long a Job may run and how long pulumi up waits for 
         expect(jobDeadlines({ scriptDeadlineSeconds: 60, backoffLimit: 1, podStartSeconds: 30 })).toEqual({ activeDeadlineSeconds: 2 * 90 + 10, awaitSeconds: 190 + JOB_AWAIT_MARGIN_SECONDS });
         expect(() => jobDeadlines({ scriptDeadlineSeconds: -1, backoffLimit: 3 })).toThrow("scriptDeadlineSeconds must be a non-negative integer (got -1)");
         expect(() => jobDeadlines({ scriptDeadlineSeconds: 600, backoffLimit: 1.5 })).toThrow("backoffLimit");
-    });
-
-    test("the await time is the provider's timeout annotation", () => {
-        expect(awaitTimeoutAnnotation(2950)).toEqual({ "pulumi.com/timeoutSeconds": "2950" });
     });
 });

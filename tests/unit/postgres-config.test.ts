@@ -71,6 +71,7 @@ describe("PostgresCluster settings", () => {
             database: "prepx",
             appUser: "prepx",
             storage: "500Gi",
+            storageClassAllowsExpansion: true,
             resources: { requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "16Gi" } },
             exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
             parameters: {

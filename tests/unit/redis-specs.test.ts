@@ -8,6 +8,7 @@ import {
     bootstrapContainer,
     bootstrapJobSpec,
     bootstrapScriptOptions,
+    topologyContainer,
     clientServiceSpec,
     exporterContainer,
     headlessServiceSpec,
@@ -79,9 +80,9 @@ describe("redis container", () => {
         ]);
     });
 
-    test("PING probes: five minutes to load the AOF, out of the Service after 15 s, restarted after a minute", () => {
+    test("PING probes: five minutes to load the AOF, restarted after a minute; ready by the rendered readiness script", () => {
         expect(container.startupProbe).toEqual({ ...PING, periodSeconds: 5, failureThreshold: 60 });
-        expect(container.readinessProbe).toEqual({ ...PING, periodSeconds: 5, failureThreshold: 3 });
+        expect(container.readinessProbe).toEqual({ exec: { command: ["sh", "-c", "sh /etc/redis/readiness.sh"] }, timeoutSeconds: 3, periodSeconds: 5, failureThreshold: 3 });
         expect(container.livenessProbe).toEqual({ ...PING, periodSeconds: 10, failureThreshold: 6 });
     });
 
@@ -120,7 +121,7 @@ describe("node pod", () => {
     const pod = redisPodSpec(DEFAULTS, NAMES, REFS, LABELS);
 
     test("redis and its exporter, as the redis user, spread over nodes, 30 s to shut down", () => {
-        expect((pod.containers as Array<{ name: string }>).map((container) => container.name)).toEqual(["redis", "exporter"]);
+        expect((pod.containers as Array<{ name: string }>).map((container) => container.name)).toEqual(["redis", "cluster-heal", "exporter"]);
         expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
         expect(pod.terminationGracePeriodSeconds).toBe(30);
         expect(pod.enableServiceLinks).toBe(false);
@@ -135,7 +136,7 @@ describe("node pod", () => {
     test("every container of the node pod and of the bootstrap Job takes the password through secretKeyRef, never a literal", () => {
         const containers = [...(pod.containers as EnvHolder[]), bootstrapContainer(DEFAULTS, REFS) as EnvHolder];
         const passwordVariables = containers.flatMap((container) => container.env ?? []).filter((env) => /AUTH|PASSWORD/.test(env.name));
-        expect(passwordVariables.map((env) => env.name)).toEqual(["REDISCLI_AUTH", "REDIS_PASSWORD", "REDISCLI_AUTH"]);
+        expect(passwordVariables.map((env) => env.name)).toEqual(["REDISCLI_AUTH", "REDISCLI_AUTH", "REDIS_PASSWORD", "REDISCLI_AUTH"]);
         for (const env of passwordVariables) expect(env).toEqual({ name: env.name, valueFrom: PASSWORD_REF });
     });
 
@@ -200,7 +201,7 @@ describe("bootstrap Job", () => {
     const containerOf = (args: ResolvedRedisClusterArgs) => bootstrapContainer(args, refs);
 
     test("runs the mounted script once with the node image and the password from the Secret", () => {
-        const spec = bootstrapJobSpec(DEFAULTS, refs, bootstrapLabels);
+        const spec = bootstrapJobSpec(DEFAULTS, refs, bootstrapLabels, SELECTOR);
         expect(spec.backoffLimit).toBe(3);
         expect(spec.template).toMatchObject({
             metadata: { labels: bootstrapLabels },
@@ -209,8 +210,9 @@ describe("bootstrap Job", () => {
                 serviceAccountName: "redis",
                 enableServiceLinks: false,
                 securityContext: { runAsUser: 999 },
+                initContainers: [topologyContainer(DEFAULTS, SELECTOR)],
                 containers: [containerOf(DEFAULTS)],
-                volumes: [{ name: "scripts", configMap: { name: "redis-bootstrap" } }],
+                volumes: [{ name: "scripts", configMap: { name: "redis-bootstrap" } }, { name: "topology", emptyDir: { sizeLimit: "1Mi" } }],
             },
         });
         expect(containerOf(DEFAULTS)).toMatchObject({
@@ -218,7 +220,10 @@ describe("bootstrap Job", () => {
             image: "redis:7.2.5",
             command: ["sh", "/scripts/bootstrap.sh"],
             env: [{ name: "REDISCLI_AUTH", valueFrom: PASSWORD_REF }],
-            volumeMounts: [{ name: "scripts", mountPath: "/scripts", readOnly: true }],
+            volumeMounts: [
+                { name: "scripts", mountPath: "/scripts", readOnly: true },
+                { name: "topology", mountPath: "/topology", readOnly: true },
+            ],
             securityContext: { readOnlyRootFilesystem: true },
         });
     });
@@ -265,7 +270,7 @@ describe("args to the renderers' options", () => {
 
     test("bootstrap: the nodes, the replicas per master and a ten-minute deadline", () => {
         const nodes = ["a:6379", "b:6379", "c:6379"];
-        expect(bootstrapScriptOptions({ replicasPerMaster: 0 }, nodes)).toEqual({ nodes, replicasPerMaster: 0, timeoutSeconds: 600 });
+        expect(bootstrapScriptOptions({ masters: 3, replicasPerMaster: 0 }, nodes)).toEqual({ nodes, masters: 3, replicasPerMaster: 0, timeoutSeconds: 600, topologyDir: "/topology" });
         expect(BOOTSTRAP_TIMEOUT_SECONDS).toBe(600);
         expect(renderBootstrapScript(bootstrapScriptOptions(DEFAULTS, nodes))).toContain("DEADLINE=$(( $(date +%s) + 600 ))");
     });

@@ -292,6 +292,8 @@ export async function startCluster(options: { dir?: string } = {}): Promise<Loca
                             provisioner: "kwok.x-k8s.io/volume",
                             reclaimPolicy: "Delete",
                             volumeBindingMode: "Immediate",
+                            // Like the cloud CSI classes: PVCs grow in place (storage resize, components/storage.ts).
+                            allowVolumeExpansion: true,
                         })
                     ).status,
                 ),

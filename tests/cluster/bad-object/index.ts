@@ -35,12 +35,15 @@ switch (which) {
         new k8s.core.v1.ConfigMap("bad-label", { metadata: { name: "bad-label", namespace, labels: { app: "not a valid label value!" } }, data: { a: "b" } }, opts);
         break;
     case "pvc-resize":
-        // Applied once at 1Gi, then grown: the provider updates the claim in place (its size is not a
-        // replace trigger), and the API server refuses a resize the StorageClass does not allow, as a
-        // cloud class without allowVolumeExpansion would (issue 12's resize path starts here).
+        // Applied once at 9Gi, then shrunk to 8Gi: the provider updates the claim in place (its size is
+        // not a replace trigger), and the API server refuses it (a claim never shrinks; the local
+        // class, like the cloud ones, allows growing: components/storage.ts refuses a shrink at preview).
         new k8s.core.v1.PersistentVolumeClaim(
             "pvc-resize",
-            { metadata: { name: "pvc-resize", namespace }, spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${config.require("version")}Gi` } } } },
+            {
+                metadata: { name: "pvc-resize", namespace },
+                spec: { accessModes: ["ReadWriteOnce"], resources: { requests: { storage: `${10 - Number(config.require("version"))}Gi` } } },
+            },
             opts,
         );
         break;
