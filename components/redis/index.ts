@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
+import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
 import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observability";
 import { stackPassword } from "../passwords";
 import { CLAIM_TEMPLATE_SIZE_PATH, expandClaims } from "../storage";
@@ -84,7 +84,7 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
 
         const redisConf = renderRedisConf(redisConfOptions(settings));
         const nodeScripts = redisNodeScripts();
-        const configMap = new k8s.core.v1.ConfigMap(names.config, { metadata: metadata(names.config), data: { "redis.conf": redisConf, ...nodeScripts } }, child);
+        const configMap = contentNamedConfigMap(names.config, { namespace: settings.namespace, labels, data: { "redis.conf": redisConf, ...nodeScripts } }, child);
         const headless = new k8s.core.v1.Service(names.headless, { metadata: metadata(names.headless), spec: headlessServiceSpec(this.podLabels) }, child);
         const clientService = new k8s.core.v1.Service(names.statefulSet, { metadata: metadata(names.statefulSet), spec: clientServiceSpec(this.podLabels) }, child);
 
@@ -115,7 +115,9 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         this.seedNodes = namespace.apply((resolved) => nodeAddresses(names, resolved, settings));
         this.connection = { seedNodes: this.seedNodes, passwordSecret: { name: this.secretName, key: "password" } };
         const bootstrapScript = this.seedNodes.apply((nodes) => renderBootstrapScript(bootstrapScriptOptions(settings, nodes)));
-        const scriptConfigMap = new k8s.core.v1.ConfigMap(names.bootstrap, { metadata: metadata(names.bootstrap), data: { "bootstrap.sh": bootstrapScript } }, child);
+        // Content-named: a changed script (another node list after a scale-out) changes the Job's
+        // spec, which replaces the Job, so the bootstrap runs again.
+        const scriptConfigMap = contentNamedConfigMap(names.bootstrap, { namespace: settings.namespace, labels, data: { "bootstrap.sh": bootstrapScript } }, child);
         const bootstrapLabels = standardLabels("redis", name, "cluster-bootstrap");
         this.bootstrapLabels = selectorLabels(bootstrapLabels);
         // The bootstrap reads where the node pods run (pods, here) and the nodes' zones (cluster-wide).

@@ -99,7 +99,7 @@ export const CONFIG_CHANGES: Array<{
         key: "redis.maxmemory",
         // Within 80% of dev's 256Mi limit (the maxmemory rule); 256mb, used before that rule, is refused.
         value: "180mb",
-        expected: ["update apps/v1:StatefulSet redis", "update core/v1:ConfigMap redis-config"],
+        expected: ["update apps/v1:StatefulSet redis", "replace (create first) core/v1:ConfigMap redis-config"],
         rolls: { kind: "statefulsets", name: "redis" },
     },
     {
@@ -119,6 +119,24 @@ export const CONFIG_CHANGES: Array<{
         key: "services[1].autoscaling.maxReplicas",
         value: "3",
         expected: ["update autoscaling/v2:HorizontalPodAutoscaler services-user-service"],
+    },
+    // Last: the cluster test applies the changes in turn, and this one adds a pod and its PVC.
+    {
+        what: "Redis scale-out (a fourth master: the bootstrap Job runs again with the new node list)",
+        key: "redis.masters",
+        value: "4",
+        expected: [
+            "update apps/v1:StatefulSet redis",
+            "create core/v1:PersistentVolumeClaimPatch redis-data-redis-3",
+            // The script lists the new node: its ConfigMap has a new name, so the Job is new and runs again.
+            "replace (create first) core/v1:ConfigMap redis-bootstrap",
+            "replace (delete first) batch/v1:Job redis-bootstrap",
+            // The services' seed node list and the masters alert follow.
+            "update apps/v1:Deployment services-api-gateway",
+            "update apps/v1:Deployment services-user-service",
+            "replace (create first) core/v1:ConfigMap monitoring-prometheus-config",
+            "update apps/v1:StatefulSet monitoring-prometheus",
+        ],
     },
 ];
 

@@ -1,6 +1,7 @@
 // RedisCluster expectations shared by the prod and dev stack tests (one stack per jest file,
 // because the Pulumi runtime is process-global).
 import * as pulumi from "@pulumi/pulumi";
+import { contentName } from "../../components/k8s";
 import { find, isWireSecret, mockPassword, ofType, RecordedResource, valueOf } from "./mocks";
 
 interface ProgramOutputs {
@@ -105,6 +106,14 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
             expect(script).toContain(`REPLICAS=${want.replicasPerMaster}`);
             const job = find(recorded, "kubernetes:batch/v1:Job", "redis-bootstrap").inputs.spec.template.spec;
             expect(job.containers[0].command).toEqual(["sh", "/scripts/bootstrap.sh"]);
+        });
+
+        test("the Job mounts its script by a content name: a changed node list (scale-out) is a new Job spec, so the bootstrap runs again", () => {
+            const { recorded } = get();
+            const configMap = find(recorded, "kubernetes:core/v1:ConfigMap", "redis-bootstrap").inputs;
+            expect(configMap.metadata.name).toBe(contentName("redis-bootstrap", configMap.data));
+            const job = find(recorded, "kubernetes:batch/v1:Job", "redis-bootstrap");
+            expect(job.inputs.spec.template.spec.volumes).toContainEqual({ name: "scripts", configMap: { name: configMap.metadata.name } });
         });
 
         test("a disruption budget allows one pod down", () => {

@@ -24,7 +24,7 @@ test("every resource of prod is protected but the content-named ConfigMaps, so `
     // A content-named ConfigMap is replaced on every change, which protect would refuse. Destroy still
     // leaves it: it goes only after the protected workloads that mount it, whose deletion is refused.
     expect(unprotected.map((r) => `${r.type} ${r.name}`).sort()).toEqual(
-        ["lb-config", "monitoring-grafana-dashboards", "monitoring-grafana-provisioning", "monitoring-prometheus-config", "postgres-backup", "postgres-patroni", "postgres-pooler"].map(
+        ["lb-config", "monitoring-grafana-dashboards", "monitoring-grafana-provisioning", "monitoring-prometheus-config", "postgres-backup", "postgres-patroni", "postgres-pooler", "redis-bootstrap", "redis-config"].map(
             (name) => `kubernetes:core/v1:ConfigMap ${name}`,
         ),
     );
@@ -35,7 +35,7 @@ test("every resource of prod is protected but the content-named ConfigMaps, so `
             expect(configMap.inputs.immutable).toBe(true);
             expect(configMap.inputs.metadata.name).toBe(contentName(configMap.name, configMap.inputs.data));
         }
-        const workloads = recorded.filter((r) => ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet"].includes(r.type));
+        const workloads = recorded.filter((r) => ["kubernetes:apps/v1:Deployment", "kubernetes:apps/v1:StatefulSet", "kubernetes:batch/v1:Job"].includes(r.type));
         const mountedBy = workloads.filter((r) => r.protect && JSON.stringify(r.inputs.spec.template.spec.volumes ?? []).includes(`"${configMap.inputs.metadata.name}"`));
         expect(mountedBy.length).toBeGreaterThan(0);
     }
