@@ -6,9 +6,8 @@
 // times; the agent, left to its schedule, takes the first backup; more rows are committed; then the
 // repository restores to a time between two batches into a fresh data directory with the runbook's
 // command, and that PostgreSQL holds exactly the rows committed up to that time.
-import { execFile, execFileSync } from "child_process";
+import { execFile } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
 import * as path from "path";
 import { parse } from "yaml";
 import { parseStackConfig } from "../../config";
@@ -28,14 +27,12 @@ import {
 import { patroniConfigOptions, renderPatroniConfig, SUPERUSER } from "../../components/postgres/render";
 import { readStackConfig } from "../../scripts/stack-files";
 import { postgresClusterArgs } from "../../stack-args";
-import { freePorts, isAlive, makeTempDir, report, run, Server, startServer, stopAllServers, stopServer, waitFor } from "./support";
+import { BIN_DIR, POSTGRES_GID, POSTGRES_UID, postgresDir, postgresFile } from "./postgres-support";
+import { freePorts, loopbackGet, isAlive, makeTempDir, report, run, Server, startEtcd, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
 /** The dev stack's PostgresCluster args (its backups go to a volume), defaults applied. */
 const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("dev", readStackConfig("dev")), "prepx-dev"));
 const STANZA = "postgres";
-const BIN_DIR = "/usr/lib/postgresql/15/bin";
-const POSTGRES_UID = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
-const POSTGRES_GID = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
 // Generated per run; it reaches the servers through a 0600 file and the environment, never a command line.
 const PASSWORD = `su-${process.pid}-${Math.random().toString(36).slice(2, 12)}`;
 const ROWS_PER_BATCH = 25;
@@ -48,20 +45,6 @@ let socketDir: string;
 const servers: Server[] = [];
 /** What the point-in-time test restored to, for the Patroni restore that follows it. */
 let restoredTo: { target: string; rows: string[]; timeline: number } | undefined;
-
-function postgresDir(dir: string): string {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fs.chownSync(dir, POSTGRES_UID, POSTGRES_GID);
-    fs.chmodSync(dir, 0o700);
-    return dir;
-}
-
-function postgresFile(file: string, text: string, mode = 0o600): string {
-    fs.writeFileSync(file, text, { mode });
-    fs.chownSync(file, POSTGRES_UID, POSTGRES_GID);
-    fs.chmodSync(file, mode);
-    return file;
-}
 
 /** The environment of everything run as postgres: the superuser's password for libpq (pgBackRest, psql, the agent). */
 function postgresEnv(): NodeJS.ProcessEnv {
@@ -97,17 +80,11 @@ function startPostgres(name: string, dataDir: string, port: number): Server {
     return server;
 }
 
-function httpGet(port: number, urlPath: string): Promise<string> {
-    return new Promise((resolve, reject) => {
-        const request = http.get({ host: "127.0.0.1", port, path: urlPath, timeout: 2000 }, (response) => {
-            let body = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk) => (body += chunk));
-            response.on("end", () => (response.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${response.statusCode}`))));
-        });
-        request.on("timeout", () => request.destroy(new Error("timeout")));
-        request.on("error", reject);
-    });
+/** The body of a 200 answer from a loopback HTTP endpoint; anything else rejects. */
+async function httpGet(port: number, urlPath: string): Promise<string> {
+    const { status, body } = await loopbackGet(port, urlPath);
+    if (status !== 200) throw new Error(`HTTP ${status}`);
+    return body;
 }
 
 /** The agent's metrics by name (labels kept in the key), as Prometheus would scrape them. */
@@ -323,24 +300,7 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
     test("Patroni bootstraps a new cluster from the repository to that time (the runbook's restore), then archives on", async () => {
         if (!restoredTo) throw new Error("needs the point-in-time test before it");
         const [etcdClient, etcdPeer, pgPort, restPort] = await freePorts(4);
-        const etcdDir = postgresDir(path.join(root, "etcd"));
-        const etcd = startServer(
-            "etcd",
-            "etcd",
-            [
-                "--name", "live",
-                "--data-dir", path.join(etcdDir, "data"),
-                "--listen-client-urls", `http://127.0.0.1:${etcdClient}`,
-                "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
-                "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-                "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-                "--initial-cluster", `live=http://127.0.0.1:${etcdPeer}`,
-            ],
-            path.join(etcdDir, "etcd.log"),
-            { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: etcdDir },
-        );
-        servers.push(etcd);
-        await waitFor("etcd to answer /health", async () => JSON.parse(await httpGet(etcdClient, "/health")).health === "true", 20000);
+        servers.push(await startEtcd(postgresDir(path.join(root, "etcd")), { client: etcdClient, peer: etcdPeer }, { uid: POSTGRES_UID, gid: POSTGRES_GID }));
 
         // The dev stack with the runbook's change: postgres.backup.restore. The first restore left
         // timeline 2, forking off at the target with no commit after it: following it (`latest`)

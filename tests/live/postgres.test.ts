@@ -11,7 +11,6 @@
 // dynamic-config script.
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as http from "http";
 import * as net from "net";
 import * as path from "path";
 import { parseStackConfig } from "../../config";
@@ -39,19 +38,17 @@ import {
 } from "../../components/postgres/render";
 import { readStackConfig } from "../../scripts/stack-files";
 import { postgresClusterArgs } from "../../stack-args";
-import { freePorts, isAlive, makeTempDir, report, run, Server, signalServer, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
+import { BIN_DIR, POSTGRES_GID, POSTGRES_UID, postgresDir, postgresFile } from "./postgres-support";
+import { freePorts, loopbackGet, isAlive, makeTempDir, report, run, Server, signalServer, sleep, startEtcd, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
 /** The prod stack's PostgresCluster args, defaults applied, exactly as the component parses them. */
 const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("prod", readStackConfig("prod")), "prepx"));
 const MEMBERS = memberCount(args.standbys);
 const SCOPE = "postgres";
 const PATRONI = ["/usr/bin/python3", "/usr/bin/patroni"]; // Debian's patroni runs on the system python
-const BIN_DIR = "/usr/lib/postgresql/15/bin";
 // The client binary itself, not Debian's perl wrapper in /usr/bin: it starts several times faster,
 // so writers commit more often around the kill.
 const PSQL = `${BIN_DIR}/psql`;
-const POSTGRES_UID = Number(execFileSync("id", ["-u", "postgres"]).toString().trim());
-const POSTGRES_GID = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
 
 /** Debian's PgBouncer unless PGBOUNCER_BIN names another build (max_prepared_statements needs 1.21+). */
 const PGBOUNCER = process.env.PGBOUNCER_BIN ?? "/usr/sbin/pgbouncer";
@@ -91,21 +88,6 @@ let paths: MemberPaths;
 /** The members' DCS, filesystem and networks: what their Patroni config (and the dynamic config) is rendered with. */
 let memberEnvironment: MemberEnvironment;
 
-/** mkdir owned by postgres, mode 0700 (PostgreSQL refuses a group- or world-readable PGDATA). */
-function postgresDir(dir: string): string {
-    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    fs.chownSync(dir, POSTGRES_UID, POSTGRES_GID);
-    fs.chmodSync(dir, 0o700);
-    return dir;
-}
-
-function postgresFile(file: string, text: string, mode = 0o600): string {
-    fs.writeFileSync(file, text, { mode });
-    fs.chownSync(file, POSTGRES_UID, POSTGRES_GID);
-    fs.chmodSync(file, mode);
-    return file;
-}
-
 /** Starts a member's Patroni with the rendered config; per-member values in env, as in a pod. */
 function startMember(member: Member): Server {
     const env: NodeJS.ProcessEnv = {
@@ -132,19 +114,6 @@ function startMember(member: Member): Server {
     return member.server;
 }
 
-function restGet(port: number, urlPath: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const request = http.get({ host: "127.0.0.1", port, path: urlPath, timeout: 1000 }, (response) => {
-            let body = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk) => (body += chunk));
-            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-        });
-        request.on("timeout", () => request.destroy(new Error("timeout")));
-        request.on("error", reject);
-    });
-}
-
 interface PatroniState {
     role: string;
     state: string;
@@ -152,7 +121,7 @@ interface PatroniState {
 }
 
 async function patroniState(member: Member): Promise<PatroniState> {
-    const { body } = await restGet(member.restPort, "/patroni");
+    const { body } = await loopbackGet(member.restPort, "/patroni");
     return JSON.parse(body) as PatroniState;
 }
 
@@ -160,7 +129,7 @@ async function patroniState(member: Member): Promise<PatroniState> {
 async function currentLeader(candidates: Member[] = members): Promise<Member | undefined> {
     const answers = await Promise.all(
         candidates.map((member) =>
-            restGet(member.restPort, "/primary")
+            loopbackGet(member.restPort, "/primary")
                 .then((r) => (r.status === 200 ? member : undefined))
                 .catch(() => undefined),
         ),
@@ -183,7 +152,7 @@ async function streamingReplicas(leader: Member): Promise<{ name: string; sync: 
 
 /** The members Patroni's /sync key names as synchronous standbys, from the leader's REST /cluster. */
 async function syncStandbysInDcs(leader: Member): Promise<string[]> {
-    const { body } = await restGet(leader.restPort, "/cluster");
+    const { body } = await loopbackGet(leader.restPort, "/cluster");
     const cluster = JSON.parse(body) as { members: { name: string; role: string }[] };
     return cluster.members.filter((m) => m.role === "sync_standby").map((m) => m.name);
 }
@@ -366,23 +335,7 @@ beforeAll(async () => {
         return { name: `m${i}`, pgPort: ports[2 * i], restPort: ports[2 * i + 1], dir, dataDir: path.join(dir, "data") };
     });
 
-    const etcdDir = postgresDir(path.join(root, "etcd"));
-    etcd = startServer(
-        "etcd",
-        "etcd",
-        [
-            "--name", "live",
-            "--data-dir", path.join(etcdDir, "data"),
-            "--listen-client-urls", `http://127.0.0.1:${etcdClient}`,
-            "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
-            "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-            "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-            "--initial-cluster", `live=http://127.0.0.1:${etcdPeer}`,
-        ],
-        path.join(etcdDir, "etcd.log"),
-        { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: etcdDir },
-    );
-    await waitFor("etcd to answer /health", async () => (await restGet(etcdClient, "/health")).status === 200, 20000);
+    etcd = await startEtcd(postgresDir(path.join(root, "etcd")), { client: etcdClient, peer: etcdPeer }, { uid: POSTGRES_UID, gid: POSTGRES_GID });
 
     // The secret files the post-bootstrap script reads (a Secret mount in a pod).
     const secretsDir = postgresDir(path.join(root, "secrets"));

@@ -2,6 +2,7 @@
 // and stopped by PID, and bounded waits. Every server listens on 127.0.0.1 only.
 import { ChildProcess, execFile, spawn, SpawnOptions } from "child_process";
 import * as fs from "fs";
+import * as http from "http";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
@@ -154,4 +155,51 @@ export function run(
 /** Prints a measured figure so it shows in the test log (and in the closing notes). */
 export function report(line: string): void {
     process.stdout.write(`[live] ${line}\n`);
+}
+
+/** GETs a path from 127.0.0.1:`port`; resolves with the status and body (1 s timeout). */
+export function loopbackGet(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const request = http.get({ host: "127.0.0.1", port, path: urlPath, timeout: 1000 }, (response) => {
+            let body = "";
+            response.setEncoding("utf8");
+            response.on("data", (chunk) => (body += chunk));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.on("timeout", () => request.destroy(new Error("timeout")));
+        request.on("error", reject);
+    });
+}
+
+/**
+ * A one-member etcd on 127.0.0.1 (Patroni's DCS in the live tests), its data and log under `dir`;
+ * resolves once it reports itself healthy. `options` set the user it runs as.
+ */
+export async function startEtcd(dir: string, ports: { client: number; peer: number }, options: SpawnOptions = {}): Promise<Server> {
+    const client = `http://127.0.0.1:${ports.client}`;
+    const peer = `http://127.0.0.1:${ports.peer}`;
+    const server = startServer(
+        "etcd",
+        "etcd",
+        [
+            ["--name", "live"],
+            ["--data-dir", path.join(dir, "data")],
+            ["--listen-client-urls", client],
+            ["--advertise-client-urls", client],
+            ["--listen-peer-urls", peer],
+            ["--initial-advertise-peer-urls", peer],
+            ["--initial-cluster", `live=${peer}`],
+        ].flat(),
+        path.join(dir, "etcd.log"),
+        { ...options, cwd: dir },
+    );
+    await waitFor(
+        "etcd to answer /health",
+        async () => {
+            const { status, body } = await loopbackGet(ports.client, "/health").catch(() => ({ status: 0, body: "" }));
+            return status === 200 && (JSON.parse(body) as { health?: string }).health === "true";
+        },
+        20000,
+    );
+    return server;
 }
