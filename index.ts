@@ -31,10 +31,11 @@ const config = loadStackConfig();
 // protected stack (prod) may not: config.ts refuses it without kubeContext or kubeconfig.
 //
 // ConfigMaps and Secrets are updated in place. By default the provider replaces one whose data
-// changed, and since ours have fixed names it deletes before it creates, which makes the engine
-// replace everything that references it: an nginx rate change deleted and re-created the whole
-// load-balancer Deployment (seen with the real engine). Pods roll instead through the checksum
-// annotation on their templates.
+// changed, deleting a fixed-name one before creating it, which makes the engine replace
+// everything that references it: an nginx rate change deleted and re-created the whole
+// load-balancer Deployment (seen with the real engine). The Secrets keep fixed names; the ConfigMaps
+// are content-named (k8s.ts contentNamedConfigMap) but Patroni's, whose bootstrap.dcs changes in
+// place. Pods roll through the checksum annotation on their templates.
 const provider = new k8s.Provider("k8s", {
     enableConfigMapMutable: true,
     enableSecretMutable: true,

@@ -1,6 +1,6 @@
 // Kubernetes building blocks every component uses, so labels, the container baseline (security
-// context, resources), probes, exporter sidecars, service accounts, disruption budgets, spreading and
-// config checksums are written once.
+// context, resources), probes, exporter sidecars, service accounts, disruption budgets, spreading,
+// config checksums, content-named ConfigMaps and Job deadlines are written once.
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -332,19 +332,20 @@ export interface ContentNamedConfigMapArgs {
     labels: Record<string, string>;
     /** The files. Rendered text only: never a password (the name carries a hash of it). */
     data: Record<string, pulumi.Input<string>>;
-    /** The name before the content hash (default: the resource name). */
-    baseName?: string;
     /**
-     * The files the name is hashed from when that is not all of `data`. The rest of `data` then
-     * changes in place under the same name (the ConfigMap is not immutable, and pods that mount it
-     * do not roll): for text that only matters once, such as Patroni's `bootstrap.dcs`, which
-     * seeds a new cluster and is applied to a running one by another route.
+     * What the name is hashed from when it is not `data` itself (Patroni: the members' files without
+     * `bootstrap.dcs`). What `data` holds beyond it then changes in place under the same name (the
+     * ConfigMap is not immutable, and pods that mount it do not roll): for text that only matters
+     * once, such as `bootstrap.dcs`, which seeds a new cluster and is applied to a running one by
+     * another route. In place only under a provider with `enableConfigMapMutable`: under the
+     * provider's default that change is the fixed-name case below.
      */
     nameFrom?: Record<string, pulumi.Input<string>>;
 }
 
 /**
- * A ConfigMap named after its content (contentName) and immutable. A data change is then a new
+ * A ConfigMap named after its content (contentName, the resource name as its base) and immutable
+ * (mutable only with `nameFrom`, for the part left out of the name). A data change is then a new
  * ConfigMap under a new name, created before the pods are pointed at it, and the old one is deleted
  * only after the workload's rollout: no pod ever finds its ConfigMap missing, old pods keep their
  * own files while they drain, and the workloads are updated, never replaced. This holds whatever
@@ -355,11 +356,10 @@ export interface ContentNamedConfigMapArgs {
  * program renders again, and each change of it is a replacement, which protect would refuse.
  */
 export function contentNamedConfigMap(name: string, args: ContentNamedConfigMapArgs, opts: pulumi.CustomResourceOptions): k8s.core.v1.ConfigMap {
-    const base = args.baseName ?? name;
     return new k8s.core.v1.ConfigMap(
         name,
         {
-            metadata: { name: pulumi.output(args.nameFrom ?? args.data).apply((files) => contentName(base, files)), namespace: args.namespace, labels: args.labels },
+            metadata: { name: pulumi.output(args.nameFrom ?? args.data).apply((files) => contentName(name, files)), namespace: args.namespace, labels: args.labels },
             immutable: args.nameFrom === undefined,
             data: args.data,
         },
@@ -395,10 +395,11 @@ function jobRetryDelaysSeconds(backoffLimit: number): number {
 /**
  * A Job's time bounds, from its script's deadline, computed in one place for every Job:
  * `activeDeadlineSeconds`, the longest every attempt (each pod's start and the script's full
- * deadline) plus Kubernetes' retry delays can take, after which Kubernetes fails the Job; and
- * `awaitSeconds`, how long `pulumi up` waits for it (the Job's `customTimeouts`),
- * JOB_AWAIT_MARGIN_SECONDS longer, so a slow but healthy Job is never cut off by Pulumi's default
- * 10 minutes and a stuck one ends with the Job's own failure.
+ * deadline) plus Kubernetes' retry delays can take, after which Kubernetes fails the Job if it
+ * sets it (the PostgreSQL dynamic-config Job does; the Redis bootstrap does not, so that a
+ * rebalance is never cut); and `awaitSeconds`, how long `pulumi up` waits for it (the Job's
+ * `customTimeouts`), JOB_AWAIT_MARGIN_SECONDS longer, so a slow but healthy Job is never cut off
+ * by Pulumi's default 10 minutes, and a stuck Job that sets the deadline ends with its own failure.
  */
 export function jobDeadlines(timing: JobTiming): { activeDeadlineSeconds: number; awaitSeconds: number } {
     const { scriptDeadlineSeconds, backoffLimit } = timing;

@@ -35,9 +35,14 @@ export interface ResizeInput {
 /** What to do: expand `claims` to `size`, or refuse with the reason. */
 export type ResizePlan = { kind: "apply"; claims: string[]; size: string } | { kind: "refuse"; reason: string };
 
+/** The StatefulSet's claims: `<claimTemplate>-<statefulSet>-<ordinal>`. */
+function claimNames(input: Pick<ResizeInput, "statefulSet" | "claimTemplate" | "replicas">): string[] {
+    return Array.from({ length: input.replicas }, (_, ordinal) => `${input.claimTemplate}-${input.statefulSet}-${ordinal}`);
+}
+
 /** The claims to patch to the requested size, or why the change cannot be made. */
 export function resizePlan(input: ResizeInput): ResizePlan {
-    const claims = Array.from({ length: input.replicas }, (_, ordinal) => `${input.claimTemplate}-${input.statefulSet}-${ordinal}`);
+    const claims = claimNames(input);
     if (input.current !== undefined) {
         const requested = parseMemoryQuantity(input.requested);
         const current = parseMemoryQuantity(input.current);
@@ -83,9 +88,7 @@ export function expandClaims(name: string, args: ClaimExpansionArgs, opts: pulum
         if (plan.kind === "refuse") throw new pulumi.RunError(plan.reason);
         return plan;
     });
-    const plan = resizePlan({ ...base, current: undefined });
-    const claims = plan.kind === "apply" ? plan.claims : [];
-    return claims.map(
+    return claimNames(base).map(
         (claim) =>
             new k8s.core.v1.PersistentVolumeClaimPatch(
                 `${name}-${claim}`,

@@ -209,9 +209,8 @@ export const MIN_UPSTREAM_KEEPALIVE = 32;
  * without opening new ones: the requests in flight through the tier at peak, divided over every
  * worker of every instance, rounded up, at least MIN_UPSTREAM_KEEPALIVE. A cache smaller than a
  * worker's concurrent upstream requests closes the surplus connections as they finish, and the
- * next burst opens them again (measured: with `keepalive 64`, reuse fell to ~75% at 256 client
- * connections; the live nginx test prints reuse at 256 concurrent requests per worker with 64 and
- * with this size).
+ * next burst opens them again (measured by the live nginx test, which prints both: at 256
+ * concurrent requests per worker, reuse was ~73% with `keepalive 64` and ~88% with this size).
  */
 export function upstreamKeepaliveFor(tier: { concurrentRequests: number; replicas: number; workerProcesses: number }): number {
     return Math.max(MIN_UPSTREAM_KEEPALIVE, Math.ceil(tier.concurrentRequests / (tier.replicas * tier.workerProcesses)));

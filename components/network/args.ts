@@ -16,7 +16,8 @@ function endpoints(cidrs: string[], ports: number[]) {
 /** The stack's `network` section: the cluster endpoints the NetworkPolicies open egress to. */
 export const networkSettingsSchema = z.strictObject({
     /**
-     * The Kubernetes API server, for Patroni (its DCS), Prometheus (discovery) and kube-state-metrics.
+     * The Kubernetes API server, for Patroni (its DCS), Prometheus (discovery), kube-state-metrics and
+     * the Redis bootstrap (where the nodes run).
      * Policies see the API server's own address after the `kubernetes` Service is translated. Ports:
      * 443 (managed clusters), 6443 (kubeadm, kind), 8443 (minikube). Narrow the CIDR to
      * `kubectl get endpointslices -n default -l kubernetes.io/service-name=kubernetes`.

@@ -22,7 +22,7 @@ import { MEMBER_PATHS, POSTGRES_PORT, SUPERUSER } from "./render";
 /** The backup agent's metrics port. */
 export const BACKUP_AGENT_PORT = 9854;
 /** Its container port's name: a `metrics-*` port, scraped by MonitoringStack's extra-ports job. */
-export const BACKUP_AGENT_PORT_NAME = "metrics-backup";
+const BACKUP_AGENT_PORT_NAME = "metrics-backup";
 
 /** The metrics the agent serves (the alert rules read them). */
 export const BACKUP_METRICS = {
@@ -133,7 +133,7 @@ export function renderPgbackrestConfig(options: PgbackrestConfigOptions): string
 }
 
 /** Seconds after which PostgreSQL switches to a new WAL segment if there was any write, so archived WAL is at most this old. */
-export const ARCHIVE_TIMEOUT_SECONDS = 60;
+const ARCHIVE_TIMEOUT_SECONDS = 60;
 
 /** What the members' PostgreSQL runs with to archive WAL and, as standbys, to fetch it. */
 export interface ArchiveSettings {
@@ -500,7 +500,7 @@ export function podBackupFiles(backup: BackupSettings, stanza: string): Record<s
 }
 
 /** The S3 keys from the credentials Secret, as pgBackRest reads them from the environment; none for a volume. */
-export function repositoryCredentialsEnv(repository: BackupRepository): EnvVar[] {
+function repositoryCredentialsEnv(repository: BackupRepository): EnvVar[] {
     if (repository.type !== "s3") return [];
     return [
         secretEnv("PGBACKREST_REPO1_S3_KEY", repository.credentialsSecret, "access-key-id"),

@@ -23,6 +23,7 @@ import {
     REPLICA_ROLE,
     ROLE_LABEL,
     dynamicConfigJobName,
+    memberCount,
     patroniConfigOptions,
     patroniDcsSettings,
     patroniMemberConfigText,
@@ -163,7 +164,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         // Patroni's configuration: one text for every member (per-member values come from env).
         const patroniOptions = patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels), clusterArchiveSettings(settings.backup, names.statefulSet));
         const patroniYaml = renderPatroniConfig(patroniOptions);
-        const backup = clusterBackup(name, settings, metadata, labels, dataOpts);
+        const backup = clusterBackup(name, names.statefulSet, settings, labels, dataOpts);
         this.backsUpToObjectStorage = settings.backup.enabled && settings.backup.repository.type === "s3";
         const postBootstrap = renderPostBootstrapScript(postBootstrapOptions(settings, MEMBER_PATHS.secretsDir));
         // Named (and the members' checksum taken) without bootstrap.dcs: a change there only
@@ -215,7 +216,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                 namespace,
                 statefulSetName: names.statefulSet,
                 claimTemplate: "data",
-                replicas: 1 + settings.standbys,
+                replicas: memberCount(settings.standbys),
                 requested: settings.storage,
                 expansionAllowed: settings.storageClassAllowsExpansion,
                 currentTemplateSize: statefulSet.spec.volumeClaimTemplates.apply((templates) => templates?.[0]?.spec?.resources?.requests?.storage),
@@ -315,25 +316,26 @@ function poolerSecretData(appUser: string, passwords: ClusterPasswords): Record<
 /**
  * The backup pieces besides the member pods' own (backup.ts): the ConfigMap with pgbackrest.conf and
  * the agent, and a volume repository's PVC (protected and kept like the data). Undefined when
- * backups are off. An S3 repository's credentials Secret is created beforehand, not here.
+ * backups are off. An S3 repository's credentials Secret is created beforehand, not here. `stanza` is
+ * the cluster's Patroni scope.
  */
 function clusterBackup(
     name: string,
+    stanza: string,
     settings: ResolvedPostgresClusterArgs,
-    metadata: (objectName: string, objectLabels: Record<string, string>) => k8s.types.input.meta.v1.ObjectMeta,
     labels: Record<string, string>,
     dataOpts: pulumi.CustomResourceOptions,
 ): { files: string[]; refs: { config: pulumi.Output<string>; repositoryClaim: pulumi.Output<string> } } | undefined {
     if (!settings.backup.enabled) return undefined;
     const names = backupNames(name);
-    const data = podBackupFiles(settings.backup, postgresNames(name).statefulSet);
+    const data = podBackupFiles(settings.backup, stanza);
     const config = contentNamedConfigMap(names.config, { namespace: settings.namespace, labels, data }, { parent: dataOpts.parent });
     const { repository } = settings.backup;
     const repositoryClaim =
         repository.type === "volume"
             ? new k8s.core.v1.PersistentVolumeClaim(
                   names.repositoryClaim,
-                  { metadata: metadata(names.repositoryClaim, labels), spec: repositoryClaimSpec(repository, settings.storageClass) },
+                  { metadata: { name: names.repositoryClaim, namespace: settings.namespace, labels }, spec: repositoryClaimSpec(repository, settings.storageClass) },
                   { ...dataOpts, retainOnDelete: settings.protectData },
               ).metadata.name
             : pulumi.output("");

@@ -417,7 +417,7 @@ export interface DynamicConfigScriptOptions {
  * shared_buffers first (memberGracePeriodSeconds), and a call that outlasts it is left to the next
  * pass, which sees whether the restart is still pending.
  */
-export const MEMBER_RESTART_TIMEOUT_SECONDS = 180;
+const MEMBER_RESTART_TIMEOUT_SECONDS = 180;
 
 /**
  * The dynamic-config Job's script (Python 3, standard library only: the Patroni image has it). It

@@ -318,7 +318,7 @@ export const PGBOUNCER_COMMAND: readonly string[] = [PGBOUNCER_IMAGE_LAYOUT.bina
  * The container's command: the image's /bin/sh (debian:trixie-slim's dash) raises the open-files
  * soft limit to what max_client_conn needs, then execs PGBOUNCER_COMMAND (renderPgbouncerStartScript).
  */
-export function pgbouncerStartCommand(pgbouncer: Pick<PgbouncerSettings, "maxClientConn" | "defaultPoolSize" | "reservePoolSize">): string[] {
+function pgbouncerStartCommand(pgbouncer: Pick<PgbouncerSettings, "maxClientConn" | "defaultPoolSize" | "reservePoolSize">): string[] {
     const [binary, configFile] = PGBOUNCER_COMMAND;
     return ["/bin/sh", "-c", renderPgbouncerStartScript({ binary, configFile, openFiles: pgbouncerOpenFiles(pgbouncer), maxClientConn: pgbouncer.maxClientConn })];
 }

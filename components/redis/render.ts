@@ -1,6 +1,7 @@
-// Pure renderers for the Redis cluster: redis.conf, the auth include, server arguments, node
-// addresses and the idempotent bootstrap script. The component puts them in a ConfigMap, a Secret
-// and a Job; the live tests run the very same text on real redis-server processes.
+// Pure renderers for the Redis cluster: redis.conf, the auth include, server arguments, pod
+// hostnames, the readiness check, the cluster-heal loop, the replica placement program and the
+// idempotent bootstrap script. The component puts them in content-named ConfigMaps, a Secret and a
+// Job; the live tests run the very same text on real redis-server processes.
 import { serviceHost } from "../dns";
 
 /** The Redis client port. The cluster bus is always this + 10000. */
@@ -272,7 +273,11 @@ export interface BootstrapOptions {
     /** Masters the cluster should have (the first nodes in pod order become them on a create). */
     masters: number;
     replicasPerMaster: number;
-    /** Seconds to wait for every node to answer and for cluster_state:ok. */
+    /**
+     * The script's deadline in seconds from its start: every wait (nodes answering, gossip,
+     * agreement, cluster_state:ok) gives up past it; the `redis-cli --cluster` commands it runs (a
+     * rebalance moving keys) are not cut short.
+     */
     timeoutSeconds: number;
     /**
      * Where each node runs, for the replica placement: `pods.txt` (`<pod name> <host>` lines, the pod

@@ -41,7 +41,7 @@ import {
 export const CLUSTER_BUS_PORT = REDIS_PORT + CLUSTER_BUS_OFFSET;
 /** The redis_exporter sidecar's metrics port. */
 export const EXPORTER_PORT = 9121;
-/** Seconds the bootstrap waits for every node to answer PING, then for cluster_state:ok. */
+/** The bootstrap script's deadline (BootstrapOptions.timeoutSeconds): ten minutes for all its waits. */
 export const BOOTSTRAP_TIMEOUT_SECONDS = 600;
 
 /** The `redis` user of the official image. */
@@ -80,9 +80,9 @@ export interface RedisObjectNames {
     headless: string;
     /** The Secret holding the password and the auth include. */
     secret: string;
-    /** The ConfigMap holding redis.conf. */
+    /** Base name of the content-named ConfigMap (`<config>-<hash>`) holding redis.conf and the node scripts. */
     config: string;
-    /** The bootstrap Job and the ConfigMap holding its script. */
+    /** The bootstrap Job, and the base name of the content-named ConfigMap holding its script. */
     bootstrap: string;
 }
 
@@ -140,7 +140,7 @@ export function nodeAddresses(
 export interface RedisPodRefs {
     /** The Secret with the password (key `password`) and the auth include (key `auth.conf`). */
     secretName: pulumi.Input<string>;
-    /** The ConfigMap with redis.conf. */
+    /** The ConfigMap with redis.conf and the node scripts. */
     configMapName: pulumi.Input<string>;
     /** The ServiceAccount the pods run as (image pull Secrets, no API token). */
     serviceAccountName: pulumi.Input<string>;
@@ -217,7 +217,7 @@ export function redisVolumes(refs: RedisPodRefs): Volume[] {
     ];
 }
 
-/** A node pod: redis-server and its exporter, as the redis user, one pod per node. */
+/** A node pod: redis-server, its cluster-heal loop and its exporter, as the redis user, one pod per node. */
 export function redisPodSpec(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs, labels: Record<string, string>): PodSpec {
     return {
         serviceAccountName: refs.serviceAccountName,

@@ -68,9 +68,9 @@ function describeStep(step: PlanStep): string {
 
 /**
  * Each config change a user makes, and exactly what it may touch: a roll of the pods that read the
- * config (checksum annotation on `rolls`), or the HPA; never a replacement of a workload. The config
- * object is updated in place (the Redis ConfigMaps, fixed names on the stack's provider) or, when it
- * is named after its content (k8s.ts contentNamedConfigMap), replaced by a new one created first.
+ * config (checksum annotation on `rolls`), the HPA, or the PVCs; never a replacement of a workload
+ * (the Redis bootstrap Job aside, re-run by a scale-out). The config object is named after its
+ * content (k8s.ts contentNamedConfigMap): replaced by a new one created first.
  * The engine test previews each change; the cluster test applies it and watches `rolls` roll.
  */
 export const CONFIG_CHANGES: Array<{

@@ -140,24 +140,23 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
         const [pgPort, restoredPort, metricsPort] = await freePorts(3);
         const dataDir = path.join(root, "data");
         const database: BackupDatabase = { dataDir, socketDir, port: pgPort };
-
-        // The rendered files, as the ConfigMap holds them (paths into the temp dir).
-        postgresFile(paths.configFile, renderPgbackrestConfig({ stanza: STANZA, repository: args.backup.repository, retentionFull: args.backup.retentionFull, database, paths }), 0o444);
-        postgresFile(
-            paths.agentScript,
+        /** The agent's script for the PostgreSQL at `agentDatabase`: the stack's schedule, a round a second. */
+        const agentScript = (agentDatabase: BackupDatabase) =>
             renderBackupAgent({
                 stanza: STANZA,
                 paths,
-                database,
+                database: agentDatabase,
                 fullIntervalHours: args.backup.fullIntervalHours,
                 differentialIntervalHours: args.backup.differentialIntervalHours,
                 checkIntervalSeconds: backupCheckIntervalSeconds(args.backup),
                 pollSeconds: 1,
                 listenAddress: "127.0.0.1",
                 metricsPort,
-            }),
-            0o444,
-        );
+            });
+
+        // The rendered files, as the ConfigMap holds them (paths into the temp dir).
+        postgresFile(paths.configFile, renderPgbackrestConfig({ stanza: STANZA, repository: args.backup.repository, retentionFull: args.backup.retentionFull, database, paths }), 0o444);
+        postgresFile(paths.agentScript, agentScript(database), 0o444);
         // The archive settings as the members get them: Patroni's rendered postgresql.parameters.
         const patroniYaml = renderPatroniConfig(
             patroniConfigOptions(
@@ -223,21 +222,7 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
         await asPostgres(`${BIN_DIR}/pg_basebackup`, ["-D", standbyDir, "-h", socketDir, "-p", String(pgPort), "-U", SUPERUSER, "-R", "-X", "stream", "-c", "fast"], { timeoutMs: 120000 });
         const standby = startPostgres("standby", standbyDir, standbyPort);
         await waitFor("the standby to run in recovery", async () => (await psql(standbyPort, "SELECT pg_is_in_recovery()")) === "t", 30000, 200);
-        const standbyAgent = postgresFile(
-            path.join(root, "standby-agent.py"),
-            renderBackupAgent({
-                stanza: STANZA,
-                paths,
-                database: { dataDir: standbyDir, socketDir, port: standbyPort },
-                fullIntervalHours: args.backup.fullIntervalHours,
-                differentialIntervalHours: args.backup.differentialIntervalHours,
-                checkIntervalSeconds: backupCheckIntervalSeconds(args.backup),
-                pollSeconds: 1,
-                listenAddress: "127.0.0.1",
-                metricsPort,
-            }),
-            0o444,
-        );
+        const standbyAgent = postgresFile(path.join(root, "standby-agent.py"), agentScript({ dataDir: standbyDir, socketDir, port: standbyPort }), 0o444);
         const standbyRound = await asPostgres("/usr/bin/python3", [standbyAgent, "--once"], { timeoutMs: 120000 });
         expect(standbyRound).not.toMatch(/stanza-create|check|backup --type/);
         await stopServer(standby, 30000);

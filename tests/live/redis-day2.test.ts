@@ -9,25 +9,11 @@
 // address file (PeerAddressSource). Everything else is the rendered text the pods run.
 import * as fs from "fs";
 import * as path from "path";
-import { parseStackConfig } from "../../config";
-import {
-    CLUSTER_BUS_OFFSET,
-    CLUSTER_SLOTS,
-    redisServerArgs,
-    renderBootstrapScript,
-    renderClusterHealScript,
-    renderReadinessScript,
-    renderRedisAuthConf,
-    renderRedisConf,
-} from "../../components/redis/render";
-import { bootstrapScriptOptions, redisConfOptions } from "../../components/redis/specs";
-import { readStackConfig } from "../../scripts/stack-files";
-import { cli, clusterInfo, clusterNodes, ClusterNode, ownerPort, RespConnection, RespError, slotCount } from "./redis-support";
+import { CLUSTER_BUS_OFFSET, CLUSTER_SLOTS, redisPodCount, redisServerArgs, renderBootstrapScript, renderClusterHealScript, renderReadinessScript } from "../../components/redis/render";
+import { bootstrapScriptOptions } from "../../components/redis/specs";
+import { cli, clusterInfo, clusterNodes, ClusterNode, env, ownerPort, PASSWORD, pipeline, prod, RespConnection, RespError, slotCount, writeNodeConfig } from "./redis-support";
 import { freePorts, killServer, makeTempDir, report, run, Server, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
-const prod = parseStackConfig("prod", readStackConfig("prod")).redis;
-const PASSWORD = `live-${process.pid}-${Date.now()}`;
-const env = { ...process.env, REDISCLI_AUTH: PASSWORD };
 /** Fake Kubernetes nodes: three hosts in three zones; pod i runs on host i % 3, so redis-cli's pairs can collide. */
 const HOSTS = ["host-a", "host-b", "host-c"];
 const ZONES: Record<string, string> = { "host-a": "zone-1", "host-b": "zone-2", "host-c": "zone-3" };
@@ -64,13 +50,7 @@ function writeTopology(count: number): void {
 function startNode(ordinal: number): void {
     const port = ports[ordinal];
     const dir = path.join(root, `node-${ordinal}`);
-    const dataDir = path.join(dir, "data");
-    fs.mkdirSync(dataDir, { recursive: true });
-    const authPath = path.join(dir, "auth.conf");
-    fs.writeFileSync(authPath, renderRedisAuthConf(PASSWORD), { mode: 0o600 });
-    const confPath = path.join(dir, "redis.conf");
-    const layout = { bind: "127.0.0.1", port, dataDir, authIncludePath: authPath };
-    fs.writeFileSync(confPath, renderRedisConf(redisConfOptions({ ...prod, maxmemory: "64mb" }, layout)));
+    const confPath = writeNodeConfig(dir, port);
     const healPath = path.join(dir, "cluster-heal.sh");
     fs.writeFileSync(healPath, renderClusterHealScript({ port, intervalSeconds: HEAL_INTERVAL_SECONDS, peers: { kind: "file", path: addressFile } }));
     fs.writeFileSync(path.join(dir, "readiness.sh"), renderReadinessScript(port));
@@ -107,7 +87,7 @@ async function runBootstrap(count: number, masters: number): Promise<string> {
 }
 
 async function allOk(count: number): Promise<boolean> {
-    const infos = await Promise.all(ports.slice(0, count).map((port) => clusterInfo(env, port)));
+    const infos = await Promise.all(ports.slice(0, count).map((port) => clusterInfo(port)));
     return infos.every((info) => info.cluster_state === "ok");
 }
 
@@ -124,18 +104,18 @@ function sharedHosts(nodes: ClusterNode[]): string[] {
 
 /** Writes `keys` through their owners, `SET` then the value read back from the owner of each. */
 async function writeKeys(keys: string[]): Promise<void> {
-    const nodes = await clusterNodes(env, ports[0]);
+    const nodes = await clusterNodes(ports[0]);
     const byOwner = new Map<number, string[]>();
     for (const key of keys) byOwner.set(ownerPort(nodes, key)!, [...(byOwner.get(ownerPort(nodes, key)!) ?? []), key]);
     for (const [port, owned] of byOwner) {
-        const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port)], { env, timeoutMs: 30000, input: owned.map((key) => `SET ${key} value-of-${key}`).join("\n") + "\n" });
-        expect(stdout.trim().split("\n").every((line) => line === "OK")).toBe(true);
+        const replies = await pipeline(port, owned.map((key) => `SET ${key} value-of-${key}`));
+        expect(replies.every((line) => line === "OK")).toBe(true);
     }
 }
 
 /** Keys whose value, read from the master owning them now, is not the one written. */
 async function missingKeys(keys: string[], alive: number): Promise<string[]> {
-    const nodes = await clusterNodes(env, ports[0]);
+    const nodes = await clusterNodes(ports[0]);
     const byOwner = new Map<number, string[]>();
     for (const key of keys) byOwner.set(ownerPort(nodes, key) ?? -1, [...(byOwner.get(ownerPort(nodes, key) ?? -1) ?? []), key]);
     const missing: string[] = [];
@@ -144,8 +124,7 @@ async function missingKeys(keys: string[], alive: number): Promise<string[]> {
             missing.push(...owned);
             continue;
         }
-        const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port)], { env, timeoutMs: 30000, input: owned.map((key) => `GET ${key}`).join("\n") + "\n" });
-        const values = stdout.trim().split("\n");
+        const values = await pipeline(port, owned.map((key) => `GET ${key}`));
         owned.forEach((key, i) => {
             if (values[i] !== `value-of-${key}`) missing.push(key);
         });
@@ -154,7 +133,7 @@ async function missingKeys(keys: string[], alive: number): Promise<string[]> {
 }
 
 const KEYS = Array.from({ length: 3000 }, (_, i) => `day2:${i}`);
-const NODE_COUNT = prod.masters * (1 + prod.replicasPerMaster);
+const NODE_COUNT = redisPodCount(prod.masters, prod.replicasPerMaster);
 
 beforeAll(async () => {
     root = makeTempDir("redis-day2");
@@ -164,7 +143,7 @@ beforeAll(async () => {
     writeAddresses();
     writeTopology(NODE_COUNT);
     for (let i = 0; i < NODE_COUNT; i++) startNode(i);
-    await waitFor("every node to answer PING", async () => (await Promise.all(ports.map((p) => cli(env, p, "ping")))).every((r) => r === "PONG"), 15000);
+    await waitFor("every node to answer PING", async () => (await Promise.all(ports.map((p) => cli(p, "ping")))).every((r) => r === "PONG"), 15000);
 });
 
 afterAll(async () => {
@@ -181,7 +160,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         const nodes = await waitFor(
             "every replica attached to its placed master",
             async () => {
-                const list = await clusterNodes(env, ports[0]);
+                const list = await clusterNodes(ports[0]);
                 const balanced = list.filter((n) => n.role === "master").every((master) => list.filter((n) => n.masterId === master.id).length === prod.replicasPerMaster);
                 return list.filter((n) => n.role === "slave" && n.connected && !n.failed).length === prod.masters * prod.replicasPerMaster && balanced && sharedHosts(list).length === 0 ? list : undefined;
             },
@@ -208,7 +187,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         const okAfter = Date.now() - startedAt;
         await waitFor("every node ready", async () => (await Promise.all(ports.map((_, i) => isReady(i)))).every(Boolean), 60000);
         report(`redis: full restart of ${NODE_COUNT} nodes on new addresses: cluster_state:ok on all after ${okAfter} ms, all ready after ${Date.now() - startedAt} ms (cluster-heal every ${HEAL_INTERVAL_SECONDS} s here, 5 s in pods)`);
-        const nodes = await clusterNodes(env, ports[0]);
+        const nodes = await clusterNodes(ports[0]);
         expect(nodes.every((n) => ports.includes(n.port) && !n.failed)).toBe(true);
         const missing = await missingKeys(KEYS, NODE_COUNT);
         report(`redis: ${KEYS.length - missing.length} of ${KEYS.length} keys read back after the full restart`);
@@ -220,7 +199,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         let attempts = 0;
         let stop = false;
         const connections = new Map<number, RespConnection>();
-        let view = await clusterNodes(env, ports[0]);
+        let view = await clusterNodes(ports[0]);
         const writer = (async () => {
             const deadline = Date.now() + 180000;
             while (!stop && Date.now() < deadline && attempts < 200000) {
@@ -241,7 +220,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
                     connections.get(port ?? -1)?.close();
                     connections.delete(port ?? -1);
                     await sleep(50);
-                    view = await clusterNodes(env, ports.find((p) => running.has(ports.indexOf(p)))!).catch(() => view);
+                    view = await clusterNodes(ports.find((p) => running.has(ports.indexOf(p)))!).catch(() => view);
                 }
             }
         })();
@@ -262,7 +241,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         const rollMs = Date.now() - rollStarted;
         await waitFor("cluster_state:ok everywhere", () => allOk(NODE_COUNT), 30000);
         const keys = [...acknowledged.keys()];
-        const nodes = await clusterNodes(env, ports[0]);
+        const nodes = await clusterNodes(ports[0]);
         const lost: string[] = [];
         for (const key of keys) {
             const value = await (async () => {
@@ -290,7 +269,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         writeAddresses();
         writeTopology(count);
         for (let i = NODE_COUNT; i < count; i++) startNode(i);
-        await waitFor("the new nodes to answer PING", async () => (await Promise.all(ports.slice(NODE_COUNT).map((p) => cli(env, p, "ping")))).every((r) => r === "PONG"), 15000);
+        await waitFor("the new nodes to answer PING", async () => (await Promise.all(ports.slice(NODE_COUNT).map((p) => cli(p, "ping")))).every((r) => r === "PONG"), 15000);
         const startedAt = Date.now();
         const output = await runBootstrap(count, 4);
         const tookMs = Date.now() - startedAt;
@@ -300,7 +279,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         const nodes = await waitFor(
             "4 masters, each with one attached replica on another host",
             async () => {
-                const list = await clusterNodes(env, ports[0]);
+                const list = await clusterNodes(ports[0]);
                 const masters = list.filter((n) => n.role === "master" && n.slots !== "");
                 const balanced = masters.every((master) => list.filter((n) => n.masterId === master.id && n.connected).length === 1);
                 return masters.length === 4 && balanced && sharedHosts(list).length === 0 ? list : undefined;
@@ -325,7 +304,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         const count = ports.length;
         // The replica's own ROLE names its master (another node's view may lag a recent move).
         const replicaOrdinal = ports.length - 1;
-        const role = (await cli(env, ports[replicaOrdinal], "role")).split("\n");
+        const role = (await cli(ports[replicaOrdinal], "role")).split("\n");
         expect(role[0]).toBe("slave");
         const masterOrdinal = ports.indexOf(Number(role[2]));
         const replica = { port: ports[replicaOrdinal] };
@@ -336,7 +315,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         await stopServer(killed.heal);
         running.delete(masterOrdinal);
         // PING still answers PONG on the replica; the readiness script sees the link down.
-        expect(await cli(env, replica.port, "ping")).toBe("PONG");
+        expect(await cli(replica.port, "ping")).toBe("PONG");
         await waitFor("the replica to be not ready", async () => !(await isReady(replicaOrdinal)), 5000, 100);
         const notReadyAfter = Date.now() - killedAt;
         await waitFor("the replica promoted and ready", () => isReady(replicaOrdinal), 60000, 200);

@@ -1,18 +1,53 @@
-// Helpers of the Redis live tests: redis-cli calls, CLUSTER INFO/NODES parsing, Redis' key-slot
-// hash, and a small RESP connection for write loops that must tell an acknowledged write from a
-// failed one without parsing redis-cli's output.
+// Helpers of the Redis live tests: the test cluster's settings and password, a node's rendered
+// files, redis-cli calls, CLUSTER INFO/NODES parsing, Redis' key-slot hash, and a small RESP
+// connection for write loops that must tell an acknowledged write from a failed one without parsing
+// redis-cli's output.
+import * as fs from "fs";
 import * as net from "net";
-import { CLUSTER_SLOTS } from "../../components/redis/render";
+import * as path from "path";
+import { parseStackConfig } from "../../config";
+import { CLUSTER_SLOTS, renderRedisAuthConf, renderRedisConf } from "../../components/redis/render";
+import { redisConfOptions } from "../../components/redis/specs";
+import { readStackConfig } from "../../scripts/stack-files";
 import { run } from "./support";
 
+/** The prod stack's Redis settings, which the live clusters run. */
+export const prod = parseStackConfig("prod", readStackConfig("prod")).redis;
+/** The cluster password of this test file's nodes. */
+export const PASSWORD = `live-${process.pid}-${Date.now()}`;
+/** The environment of redis-cli and the rendered scripts: the password in REDISCLI_AUTH. */
+export const env = { ...process.env, REDISCLI_AUTH: PASSWORD };
+
+/**
+ * A node's data directory, auth include and redis.conf under `dir`, rendered as the component renders
+ * them (prod's settings, but 64mb of data per node: the nodes share the test machine); returns the
+ * path of redis.conf.
+ */
+export function writeNodeConfig(dir: string, port: number): string {
+    const dataDir = path.join(dir, "data");
+    fs.mkdirSync(dataDir, { recursive: true });
+    const authPath = path.join(dir, "auth.conf");
+    fs.writeFileSync(authPath, renderRedisAuthConf(PASSWORD), { mode: 0o600 });
+    const confPath = path.join(dir, "redis.conf");
+    const layout = { bind: "127.0.0.1", port, dataDir, authIncludePath: authPath };
+    fs.writeFileSync(confPath, renderRedisConf(redisConfOptions({ ...prod, maxmemory: "64mb" }, layout)));
+    return confPath;
+}
+
 /** redis-cli against 127.0.0.1:port with the password in the environment. */
-export async function cli(env: NodeJS.ProcessEnv, port: number, ...args: string[]): Promise<string> {
+export async function cli(port: number, ...args: string[]): Promise<string> {
     const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { env, timeoutMs: 10000 });
     return stdout.trim();
 }
 
-export async function clusterInfo(env: NodeJS.ProcessEnv, port: number): Promise<Record<string, string>> {
-    const text = await cli(env, port, "cluster", "info");
+/** Commands piped through one redis-cli connection; one reply line per command. */
+export async function pipeline(port: number, commands: string[]): Promise<string[]> {
+    const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port)], { env, timeoutMs: 30000, input: `${commands.join("\n")}\n` });
+    return stdout.trim().split("\n");
+}
+
+export async function clusterInfo(port: number): Promise<Record<string, string>> {
+    const text = await cli(port, "cluster", "info");
     return Object.fromEntries(text.split(/\r?\n/).map((line) => line.split(":") as [string, string]));
 }
 
@@ -42,8 +77,8 @@ export function parseClusterNodes(text: string): ClusterNode[] {
     });
 }
 
-export async function clusterNodes(env: NodeJS.ProcessEnv, port: number): Promise<ClusterNode[]> {
-    return parseClusterNodes(await cli(env, port, "cluster", "nodes"));
+export async function clusterNodes(port: number): Promise<ClusterNode[]> {
+    return parseClusterNodes(await cli(port, "cluster", "nodes"));
 }
 
 /** CRC16/XMODEM, Redis' key-slot hash. */

@@ -4,24 +4,11 @@
 // rejoins as a replica.
 import * as fs from "fs";
 import * as path from "path";
-import { parseStackConfig } from "../../config";
-import {
-    CLUSTER_BUS_OFFSET,
-    CLUSTER_SLOTS,
-    redisPodCount,
-    redisServerArgs,
-    renderBootstrapScript,
-    renderRedisAuthConf,
-    renderRedisConf,
-} from "../../components/redis/render";
-import { bootstrapScriptOptions, redisConfOptions } from "../../components/redis/specs";
-import { readStackConfig } from "../../scripts/stack-files";
-import { cli as redisCli, clusterInfo as redisClusterInfo, ClusterNode, clusterNodes as redisClusterNodes, keySlot, ownsSlot } from "./redis-support";
+import { CLUSTER_BUS_OFFSET, CLUSTER_SLOTS, redisPodCount, redisServerArgs, renderBootstrapScript } from "../../components/redis/render";
+import { bootstrapScriptOptions } from "../../components/redis/specs";
+import { cli, clusterInfo, ClusterNode, clusterNodes, env, keySlot, ownsSlot, pipeline, prod, writeNodeConfig } from "./redis-support";
 import { freePorts, makeTempDir, report, run, killServer, Server, startServer, stopAllServers, waitFor } from "./support";
 
-const prod = parseStackConfig("prod", readStackConfig("prod")).redis;
-const PASSWORD = `live-${process.pid}-${Date.now()}`;
-const env = { ...process.env, REDISCLI_AUTH: PASSWORD };
 const NODE_COUNT = redisPodCount(prod.masters, prod.replicasPerMaster);
 
 let root: string;
@@ -31,32 +18,11 @@ const servers = new Map<number, Server>();
 /** One node's files, rendered exactly as the component renders them, and its server process. */
 function startNode(port: number): Server {
     const dir = path.join(root, String(port));
-    const dataDir = path.join(dir, "data");
-    fs.mkdirSync(dataDir, { recursive: true });
-    const authPath = path.join(dir, "auth.conf");
-    fs.writeFileSync(authPath, renderRedisAuthConf(PASSWORD), { mode: 0o600 });
-    const confPath = path.join(dir, "redis.conf");
-    // prod's settings, but 64mb of data per node: six nodes share the test machine.
-    const layout = { bind: "127.0.0.1", port, dataDir, authIncludePath: authPath };
-    fs.writeFileSync(confPath, renderRedisConf(redisConfOptions({ ...prod, maxmemory: "64mb" }, layout)));
+    const confPath = writeNodeConfig(dir, port);
     const server = startServer(`redis-${port}`, "redis-server", redisServerArgs(confPath, "127.0.0.1"), path.join(dir, "server.log"));
     servers.set(port, server);
     return server;
 }
-
-/** Commands piped through one redis-cli connection; one reply line per command. */
-async function pipeline(port: number, commands: string[]): Promise<string[]> {
-    const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port)], {
-        env,
-        timeoutMs: 30000,
-        input: `${commands.join("\n")}\n`,
-    });
-    return stdout.trim().split("\n");
-}
-
-const cli = (port: number, ...args: string[]) => redisCli(env, port, ...args);
-const clusterInfo = (port: number) => redisClusterInfo(env, port);
-const clusterNodes = (port: number) => redisClusterNodes(env, port);
 
 /** The cluster's shape without run-time noise (ping times, epochs): for idempotency checks. */
 function topology(nodes: ClusterNode[]): string[] {

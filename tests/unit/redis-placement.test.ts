@@ -26,12 +26,23 @@ function after(nodes: Node[], output: string[]): Record<string, string> {
     return result;
 }
 
+/** Three masters, one on each of hosts a, b and c. */
+const MASTERS_ON_A_B_C: Node[] = [
+    { id: "m0", slots: true, host: "a" },
+    { id: "m1", slots: true, host: "b" },
+    { id: "m2", slots: true, host: "c" },
+];
+
+/** Every replica of the placement sits on another host than its master. */
+function expectReplicasApart(nodes: Node[], placed: Record<string, string>): void {
+    const hostOf = Object.fromEntries(nodes.map((n) => [n.id, n.host]));
+    for (const [replica, master] of Object.entries(placed)) expect(hostOf[replica]).not.toBe(hostOf[master]);
+}
+
 describe("replica placement", () => {
     test("redis-cli's pairs on the same host are swapped so each replica sits on another host", () => {
         const nodes: Node[] = [
-            { id: "m0", slots: true, host: "a" },
-            { id: "m1", slots: true, host: "b" },
-            { id: "m2", slots: true, host: "c" },
+            ...MASTERS_ON_A_B_C,
             { id: "r0", master: "m0", host: "a" },
             { id: "r1", master: "m1", host: "b" },
             { id: "r2", master: "m2", host: "c" },
@@ -39,16 +50,13 @@ describe("replica placement", () => {
         const output = place(nodes);
         expect(output.filter((l) => l.startsWith("shared"))).toEqual([]);
         const placed = after(nodes, output);
-        const hostOf = Object.fromEntries(nodes.map((n) => [n.id, n.host]));
-        for (const [replica, master] of Object.entries(placed)) expect(hostOf[replica]).not.toBe(hostOf[master]);
+        expectReplicasApart(nodes, placed);
         expect(new Set(Object.values(placed)).size).toBe(3);
     });
 
     test("a placement already apart is left alone", () => {
         const nodes: Node[] = [
-            { id: "m0", slots: true, host: "a" },
-            { id: "m1", slots: true, host: "b" },
-            { id: "m2", slots: true, host: "c" },
+            ...MASTERS_ON_A_B_C,
             { id: "r0", master: "m0", host: "b" },
             { id: "r1", master: "m1", host: "c" },
             { id: "r2", master: "m2", host: "a" },
@@ -103,16 +111,13 @@ describe("replica placement", () => {
 
     test("two replicas per master over three hosts", () => {
         const nodes: Node[] = [
-            { id: "m0", slots: true, host: "a" },
-            { id: "m1", slots: true, host: "b" },
-            { id: "m2", slots: true, host: "c" },
+            ...MASTERS_ON_A_B_C,
             ...["a", "a", "b", "b", "c", "c"].map((host, i) => ({ id: `r${i}`, master: `m${Math.floor(i / 2)}`, host })),
         ];
         const output = place(nodes, 2);
         expect(output.filter((l) => l.startsWith("shared"))).toEqual([]);
         const placed = after(nodes, output);
-        const hostOf = Object.fromEntries(nodes.map((n) => [n.id, n.host]));
-        for (const [replica, master] of Object.entries(placed)) expect(hostOf[replica]).not.toBe(hostOf[master]);
+        expectReplicasApart(nodes, placed);
         for (const master of ["m0", "m1", "m2"]) expect(Object.values(placed).filter((m) => m === master)).toHaveLength(2);
     });
 });

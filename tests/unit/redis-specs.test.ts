@@ -120,7 +120,7 @@ describe("exporter sidecar", () => {
 describe("node pod", () => {
     const pod = redisPodSpec(DEFAULTS, NAMES, REFS, LABELS);
 
-    test("redis and its exporter, as the redis user, spread over nodes, 30 s to shut down", () => {
+    test("redis, cluster-heal and the exporter, as the redis user, spread over nodes, 30 s to shut down", () => {
         expect((pod.containers as Array<{ name: string }>).map((container) => container.name)).toEqual(["redis", "cluster-heal", "exporter"]);
         expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
         expect(pod.terminationGracePeriodSeconds).toBe(30);

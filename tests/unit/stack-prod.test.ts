@@ -71,7 +71,7 @@ describeComposedStack(() => ({ recorded, program }), "prepx", {
 // The offline render checks on the same evaluation (one whole-stack evaluation per file).
 describeStackRender("prod", () => recorded);
 
-test("the stack's provider updates ConfigMaps and Secrets in place (a protected Secret's data can change; the Redis ConfigMaps keep fixed names)", () => {
+test("the stack's provider updates ConfigMaps and Secrets in place (a protected Secret's data can change; Patroni's ConfigMap takes bootstrap.dcs changes under the same name)", () => {
     const provider = find(recorded, "pulumi:providers:kubernetes", "k8s").inputs;
     // Provider inputs reach the engine as strings.
     expect(provider.enableConfigMapMutable).toBe("true");
