@@ -338,7 +338,9 @@ export interface ContentNamedConfigMapArgs {
      * ConfigMap is not immutable, and pods that mount it do not roll): for text that only matters
      * once, such as `bootstrap.dcs`, which seeds a new cluster and is applied to a running one by
      * another route. In place only under a provider with `enableConfigMapMutable`: under the
-     * provider's default that change is the fixed-name case below.
+     * provider's default that change is the fixed-name case below, so the pods must refer to it by
+     * `contentName(name, nameFrom)` with `dependsOn`, not by its `metadata.name` output, or the
+     * engine replaces them with it.
      */
     nameFrom?: Record<string, pulumi.Input<string>>;
 }

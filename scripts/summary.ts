@@ -56,6 +56,13 @@ export interface SummaryInput {
     namespace: string;
     name: string;
     object: JsonObject;
+    /** The Pulumi type it was rendered from: a `<Kind>Patch` changes an object that something else creates. */
+    source?: { type: string };
+}
+
+/** A patch of an existing object (e.g. a PVC grown in place), not an object of its own. */
+function isPatch(input: SummaryInput): boolean {
+    return input.source?.type.endsWith("Patch") ?? false;
 }
 
 const ZERO: Resources = { cpuRequests: 0, cpuLimits: 0, memoryRequests: 0, memoryLimits: 0 };
@@ -191,9 +198,11 @@ export function summarize(inputs: readonly SummaryInput[]): ResourceSummary {
     const perNode: WorkloadRow[] = [];
     let standaloneStorage = 0;
     for (const input of inputs) {
-        kinds.set(input.kind, (kinds.get(input.kind) ?? 0) + 1);
-        const where = `${input.kind} ${input.namespace ? `${input.namespace}/` : ""}${input.name}`;
-        if (input.kind === "PersistentVolumeClaim") standaloneStorage += claimStorage(obj(input.object.spec), where, problems);
+        const kind = isPatch(input) ? `${input.kind}Patch` : input.kind;
+        kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+        const where = `${kind} ${input.namespace ? `${input.namespace}/` : ""}${input.name}`;
+        // A claim patch grows a StatefulSet's claim, already counted with its claim templates.
+        if (kind === "PersistentVolumeClaim") standaloneStorage += claimStorage(obj(input.object.spec), where, problems);
         const pods = podsOf(input);
         if (!pods) continue;
         const podSpec = obj(pods.template.spec);

@@ -218,6 +218,8 @@ export const postgresSettingsSchema = z.strictObject({
         .default("prepx"),
     /** PVC size per member. */
     storage: memory.default("500Gi"),
+    /** Whether the StorageClass allows volume expansion (components/storage.ts): a larger `storage` grows every PVC in place. */
+    storageClassAllowsExpansion,
     /** Resources of each PostgreSQL/Patroni container. */
     resources: resourcesWithDefault({ cpu: "4", memory: "8Gi" }, { cpu: "8", memory: "16Gi" }),
     /** Resources of each postgres_exporter sidecar. */
@@ -355,8 +357,6 @@ export const postgresClusterArgsSchema = postgresSettingsSchema
         registry: registrySchema.optional(),
         /** StorageClass of the PVCs; unset = the cluster default. */
         storageClass: z.string().min(1).optional(),
-        /** Whether the StorageClass allows volume expansion (components/storage.ts): a larger `storage` grows every PVC in place. */
-        storageClassAllowsExpansion,
         /** Pulumi `protect` on the StatefulSet, Secrets and passwords, and PVCs retained on delete/scale-down. */
         protectData: z.boolean().default(true),
         /** Passwords of the PostgreSQL roles and Patroni's REST API; each one unset is generated once (RandomPassword). */

@@ -3,7 +3,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { resolveImage } from "../images";
-import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
+import { contentName, contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
 import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE_JOBS } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
@@ -201,14 +201,17 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                     serviceName: membersService.metadata.name,
                     image: memberImage,
                     serviceAccount: serviceAccount.metadata.name,
-                    patroniConfig: patroniConfig.metadata.name,
+                    // By its name (the same content name), not its output: a bootstrap.dcs change keeps the
+                    // name, and a provider without enableConfigMapMutable re-creates the ConfigMap delete
+                    // first; a reference to its output would make the engine replace the members with it.
+                    patroniConfig: contentName(names.patroniConfig, memberFiles),
                     credentialsSecret: credentials.metadata.name,
                     appSecret: appSecret.metadata.name,
                     ...(backup ? { backup: backup.refs } : {}),
                 }),
             },
             // The claim template keeps its first size; expandClaims grows the claims in place.
-            { ...dataOpts, dependsOn: [roleBinding, membersService], ignoreChanges: [CLAIM_TEMPLATE_SIZE_PATH] },
+            { ...dataOpts, dependsOn: [roleBinding, membersService, patroniConfig], ignoreChanges: [CLAIM_TEMPLATE_SIZE_PATH] },
         );
         expandClaims(
             names.statefulSet,

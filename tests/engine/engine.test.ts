@@ -152,6 +152,17 @@ test("e. a consumer stack with two copies of every component, installed from the
             ])
             .sort(),
     );
+
+    // Only a setting Patroni keeps in its DCS: the Patroni ConfigMap keeps its name, so this provider
+    // re-creates it in place (delete first); the members refer to it by name only, so they are not
+    // replaced with it; the dynamic-config Job applies the setting.
+    for (const key of ["workMem", "edgeBurst"]) requireSuccess(await sandbox.cli(["config", "rm", key, "--stack", "test"], consumer), `config rm ${key}`);
+    requireSuccess(await sandbox.cli(["config", "set", "maxConnections", "520", "--stack", "test"], consumer), "config set maxConnections");
+    const dcsOnly = changes(await previewPlan(sandbox, consumer, "test"));
+    report(`e. consumer (provider defaults) max_connections 500 -> 520: ${dcsOnly.join("; ")}`);
+    expect(dcsOnly).toEqual(
+        ["blue", "green"].flatMap((copy) => [`replace (delete first) batch/v1:Job ${copy}-db-dcs-config`, `replace (delete first) core/v1:ConfigMap ${copy}-db-patroni`]).sort(),
+    );
 }, 600_000);
 
 test("f. `pulumi destroy` of prod is refused by protect and deletes nothing", async () => {

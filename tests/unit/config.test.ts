@@ -18,6 +18,14 @@ describe("stack configuration", () => {
         expect(() => parseStackConfig("dev", { ...raw, redis: { protectData: true } })).toThrow("dev: redis.protectData is not a known key (got true)");
     });
 
+    test("storageClassAllowsExpansion is a stack key of both StatefulSet sections", () => {
+        const config = parseStackConfig("prod", configWith("prod", (r) => {
+            r.postgres.storageClassAllowsExpansion = false;
+            r.redis.storageClassAllowsExpansion = false;
+        }));
+        expect([config.postgres.storageClassAllowsExpansion, config.redis.storageClassAllowsExpansion]).toEqual([false, false]);
+    });
+
     test("one quantity of a container's resources can be set alone; the other three keep their defaults, and the limit rule still holds", () => {
         const config = parseStackConfig("prod", configWith("prod", (r) => (r.postgres.resources = { limits: { memory: "32Gi" } })));
         expect(config.postgres.resources).toEqual({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "32Gi" } });

@@ -88,6 +88,15 @@ describe("summarize", () => {
         expect(summary.totals.min.storage).toBe(5 * GI + 2 * GI);
     });
 
+    test("a PVC patch (a StatefulSet's claim grown in place) is counted as a patch, not as storage of its own", () => {
+        const claim = { spec: { resources: { requests: { storage: "50Gi" } } } };
+        const patch: SummaryInput = { kind: "PersistentVolumeClaim", namespace: "ns", name: "data-db-0", object: claim, source: { type: "kubernetes:core/v1:PersistentVolumeClaimPatch" } };
+        const standalone: SummaryInput = { kind: "PersistentVolumeClaim", namespace: "ns", name: "shared", object: claim, source: { type: "kubernetes:core/v1:PersistentVolumeClaim" } };
+        const summary = summarize([patch, standalone]);
+        expect(summary.standaloneStorage).toBe(50 * GI);
+        expect(Object.fromEntries(summary.kinds)).toEqual({ PersistentVolumeClaim: 1, PersistentVolumeClaimPatch: 1 });
+    });
+
     test("a container without requests or limits, or with an unreadable quantity, is named", () => {
         const bare = workload("Deployment", "bare", { template: { spec: { containers: [{ name: "c", image: "x:1", resources: { requests: { cpu: "one", memory: "1Gi" } } }] } } });
         const summary = summarize([bare]);

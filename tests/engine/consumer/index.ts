@@ -16,6 +16,8 @@ const namespace = "team-b";
 // which leaves enableConfigMapMutable and enableSecretMutable unset (the provider's defaults).
 const workMem = config.get("workMem") ?? "64MB";
 const edgeBurst = config.getNumber("edgeBurst") ?? 100;
+// A setting Patroni keeps in its DCS: the dynamic-config Job applies it; the members must not be replaced.
+const maxConnections = config.getNumber("maxConnections") ?? 500;
 // The random provider cannot be built here (tools/engine/README.md): every password is supplied.
 const password = (name: string) => config.requireSecret(`password-${name}`);
 
@@ -30,7 +32,7 @@ export const copies = ["blue", "green"].map((copy) => {
             image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45" },
             storage: "2Gi",
             protectData: false,
-            parameters: { work_mem: workMem },
+            parameters: { work_mem: workMem, max_connections: maxConnections },
             passwords: {
                 superuser: password(`${copy}-superuser`),
                 replication: password(`${copy}-replication`),
