@@ -447,7 +447,7 @@ describe("TLS at the edge", () => {
                 "TLS 1.1": await handshake(nginx.tlsPort, OLD_TLS_CLIENT),
                 "CBC/SHA-1": await handshake(nginx.tlsPort, WEAK_CIPHER_CLIENT),
             };
-            report(`nginx TLS refusals: ${Object.entries(refused).map(([what, outcome]) => `${what} -> ${outcome.error ?? outcome.protocol}`).join("; ")}`);
+            report(`nginx TLS refusals: ${Object.entries(refused).map(([what, outcome]) => `${what} -> ${/alert [a-z ]+/.exec(outcome.error ?? "")?.[0] ?? outcome.error ?? outcome.protocol}`).join("; ")}`);
             expect(control["TLS 1.0"]).toMatchObject({ protocol: "TLSv1", authorized: true });
             expect(control["TLS 1.1"]).toMatchObject({ protocol: "TLSv1.1", authorized: true });
             expect(control["CBC/SHA-1"]).toMatchObject({ protocol: "TLSv1.2", cipher: "ECDHE-ECDSA-AES128-SHA" });
