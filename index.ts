@@ -96,7 +96,7 @@ const monitoring = new MonitoringStack(
 createNetworkPolicies(
     ns,
     renderNetworkPolicies({
-        loadBalancer: { labels: loadBalancer.podLabels, listenPorts: [loadBalancer.containerPort] },
+        loadBalancer: { labels: loadBalancer.podLabels, listenPorts: loadBalancer.containerPorts },
         gateways: { labels: fleet.podLabelsOf(gateway), port: fleet.ports[gateway] },
         services: config.services.map((service) => ({
             name: service.name,

@@ -21,6 +21,10 @@ export const dnsLabel = z
 /** A DNS name such as a Service FQDN (a trailing dot allowed). */
 export const dnsName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/, "a DNS name");
 
+const IPV4_OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+/** An IPv4 CIDR such as 10.0.0.0/8 (each octet at most 255, the prefix at most 32). */
+export const ipv4Cidr = z.string().regex(new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}/(3[0-2]|[12]?\\d)$`), "an IPv4 CIDR such as 10.0.0.0/8");
+
 /**
  * An image reference pinned to a version or digest: `latest` or no tag at all is refused, because a
  * reschedule would silently pull something else.

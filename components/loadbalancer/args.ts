@@ -3,7 +3,7 @@
 // `checkLoadBalancerSettings` into the stack schema; the component parses its args with
 // `loadBalancerTierArgsSchema`.
 import { z } from "zod";
-import { dnsName, imagePullSecretsSchema, input, int, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
+import { dnsLabel, dnsName, imagePullSecretsSchema, input, int, ipv4Cidr, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
 import { serviceHost } from "../dns";
 import { nginxWorkerProcesses, upstreamKeepaliveFor } from "./render";
 
@@ -27,6 +27,69 @@ function compareVersions(left: number[], right: number[]): number {
 /** A path prefix of a limited location: starts and ends with `/`, nothing nginx would parse. */
 const pathPrefix = z.string().regex(/^\/[^\s;{}]*\/$/, "a path starting and ending with /");
 
+/** An nginx size such as `10m` or `512k`. */
+const nginxSize = z.string().regex(/^[1-9]\d*[km]$/, "an nginx size such as 10m or 512k");
+
+/**
+ * TLS at the edge: where the public certificate comes from, and the HTTPS port. The certificate is
+ * a public one (Let's Encrypt or the operator's CA), not the stack's internal CA.
+ */
+const tlsSchema = z
+    .strictObject({
+        /** Port of the Service for HTTPS; nginx listens on 8443 inside the pod. servicePort (HTTP) redirects here. */
+        servicePort: port.default(443),
+        /**
+         * The kubernetes.io/tls Secret (keys tls.crt, tls.key) nginx serves. With certManager, the
+         * Secret cert-manager writes and renews; without, an existing Secret created by the operator.
+         * Unset: `<component name>-tls` (the stack's tier is `lb`: `lb-tls`).
+         */
+        secretName: dnsLabel.optional(),
+        /**
+         * Have cert-manager (it must be installed in the cluster) issue and renew the certificate:
+         * the tier declares a cert-manager.io/v1 Certificate for `dnsNames` from `issuerRef`, written
+         * to secretName. Unset: secretName must already exist.
+         */
+        certManager: z
+            .strictObject({
+                /** Public names the certificate is for (the DNS records of the load balancer): the operator's domain. */
+                dnsNames: z.array(dnsName).min(1),
+                /** The Issuer or ClusterIssuer that signs it (its ACME solver must not need this tier: DNS-01, see the README). */
+                issuerRef: z
+                    .strictObject({
+                        name: dnsName.default("letsencrypt-prod"),
+                        kind: z.enum(["ClusterIssuer", "Issuer"]).default("ClusterIssuer"),
+                        group: dnsName.default("cert-manager.io"),
+                    })
+                    .prefault({}),
+            })
+            .optional(),
+        /** Strict-Transport-Security max-age (with includeSubDomains): browsers refuse plain HTTP to the host this long. One year by default. */
+        hstsMaxAgeSeconds: int(1).default(31536000),
+        /**
+         * Size of each instance's TLS session cache (shared by its workers; about 4,000 sessions per
+         * megabyte): resumed sessions skip the full handshake. 20m holds ~80,000, twice prod's
+         * 100,000 concurrent users' share of one of 3 instances.
+         */
+        sessionCacheSize: nginxSize.default("20m"),
+    })
+    .prefault({});
+
+/** Client-side timeouts and limits: how long a slow or idle client may hold a connection, and the largest body. */
+const clientSchema = z
+    .strictObject({
+        /** client_header_timeout: time to send the whole request header (slowloris). */
+        headerTimeoutSeconds: int(1, 300).default(10),
+        /** client_body_timeout: longest pause between two reads of the request body. */
+        bodyTimeoutSeconds: int(1, 300).default(10),
+        /** send_timeout: longest pause between two writes of the response while the client does not read. */
+        sendTimeoutSeconds: int(1, 600).default(10),
+        /** keepalive_timeout: how long an idle client connection stays open. */
+        keepaliveTimeoutSeconds: int(1, 3600).default(20),
+        /** client_max_body_size: larger request bodies get 413 (the API takes small JSON bodies). */
+        maxBodySize: nginxSize.default("1m"),
+    })
+    .prefault({});
+
 /** A limit_req zone's rate in requests per second per client address, for the whole tier. */
 const zoneRate = (rate: number) => z.strictObject({ rate: int(1).default(rate) }).prefault({});
 
@@ -48,8 +111,23 @@ export const loadBalancerSettingsSchema = z.strictObject({
      * the balancer may be internal. CLOUD_LOAD_BALANCER_ANNOTATIONS has the checked examples.
      */
     serviceAnnotations: z.record(z.string(), z.string()).default({}),
-    /** Port of the Service (clients); nginx listens on 8080 inside the pod. */
+    /**
+     * Port of the Service for plain HTTP; nginx listens on 8080 inside the pod and answers every
+     * request there with a redirect to HTTPS (tls.servicePort), except its health path.
+     */
     servicePort: port.default(80),
+    /** HTTPS: the certificate's source, the HTTPS port, HSTS and the session cache. */
+    tls: tlsSchema,
+    /**
+     * Addresses of balancers in front of nginx that add the client's address to X-Forwarded-For
+     * (an L7 balancer or CDN). From these only, nginx takes the client address from that header
+     * (real_ip: the right-most address not in these ranges); then the limits key on it and the
+     * gateways get it. Empty (default): the client address is the connection's (an L4 balancer with
+     * externalTrafficPolicy Local keeps it), and a client's own X-Forwarded-For is overwritten.
+     */
+    trustedProxies: z.array(ipv4Cidr).default([]),
+    /** Client timeouts (header, body, send, keep-alive) and the largest request body. */
+    client: clientSchema,
     /**
      * nginx image, pinned, open-source nginx >= 1.27.3 (`server ... resolve`). The default is the
      * official image's stable line.
@@ -157,6 +235,9 @@ export const CLOUD_LOAD_BALANCER_ANNOTATIONS: Readonly<Record<"aws" | "gcp" | "a
 export function checkLoadBalancerSettings(value: z.output<typeof loadBalancerSettingsSchema>, ctx: z.RefinementCtx): void {
     if (value.tradingPathPrefix === value.apiPathPrefix) {
         ctx.addIssue({ code: "custom", path: ["tradingPathPrefix"], message: `must differ from apiPathPrefix (${value.apiPathPrefix})` });
+    }
+    if (value.tls.servicePort === value.servicePort) {
+        ctx.addIssue({ code: "custom", path: ["tls", "servicePort"], message: `must differ from servicePort (${value.servicePort}), which redirects to it` });
     }
     if (value.workerRlimitNofile < 2 * value.workerConnections) {
         ctx.addIssue({ code: "custom", path: ["workerRlimitNofile"], message: `must be at least 2 x workerConnections (${2 * value.workerConnections})` });

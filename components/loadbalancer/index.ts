@@ -5,8 +5,8 @@ import type { AlertRule, Dashboards, MetricsTarget, Observable } from "../observ
 import { parseArgs } from "../schema";
 import { loadBalancerAlertRules, loadBalancerDashboards } from "./alerts";
 import { LoadBalancerTierArgs, loadBalancerTierArgsSchema, resolvedUpstreamSchema } from "./args";
-import { LOG_EXPORTER_PORT, NGINX_HTTP_PORT, renderLogExporterConfig, renderNginxConf, STUB_EXPORTER_PORT } from "./render";
-import { CONFIG_KEYS, LOG_EXPORTER_CONFIG, nginxConfOptions, nginxDeploymentSpec, nginxService } from "./specs";
+import { LOG_EXPORTER_PORT, NGINX_HTTP_PORT, NGINX_HTTPS_PORT, renderLogExporterConfig, renderNginxConf, STUB_EXPORTER_PORT } from "./render";
+import { CONFIG_KEYS, edgeCertificate, LOG_EXPORTER_CONFIG, nginxConfOptions, nginxDeploymentSpec, nginxService, tlsSecretName } from "./specs";
 import { serviceHost } from "../dns";
 
 export type { LoadBalancerTierArgs, ResolvedLoadBalancerTierArgs } from "./args";
@@ -14,7 +14,8 @@ export type { LoadBalancerTierArgs, ResolvedLoadBalancerTierArgs } from "./args"
 const TYPE = "LoadBalancerTier";
 
 /**
- * The load balancer tier: nginx instances in front of the gateways' headless Service, with the
+ * The load balancer tier: nginx instances terminating TLS (a public certificate from cert-manager or
+ * an existing Secret; plain HTTP redirected, HSTS) in front of the gateways' headless Service, with the
  * plan's rate limits divided over the replicas, 429 for limited requests, least_conn per gateway
  * pod (nginx re-resolves the headless name), graceful drain on stop, and two metrics sidecars:
  * nginx-prometheus-exporter (stub_status, `nginx_up`) and prometheus-nginxlog-exporter (responses
@@ -28,12 +29,16 @@ export class LoadBalancerTier extends pulumi.ComponentResource implements Observ
      * or, until one is assigned (and for NodePort/ClusterIP), the in-cluster DNS name.
      */
     public readonly endpoint: pulumi.Output<string>;
-    /** The Service's client port. */
+    /** The Service's HTTPS port, where clients connect. */
     public readonly port: number;
+    /** The Service's plain HTTP port: it redirects to `port`. */
+    public readonly httpPort: number;
+    /** Name of the kubernetes.io/tls Secret nginx serves (cert-manager's, or the existing one named in tls.secretName). */
+    public readonly tlsSecretName: pulumi.Output<string>;
     /** Labels that select exactly the tier's nginx pods (for NetworkPolicies). */
     public readonly podLabels: Record<string, string>;
-    /** Port nginx listens on in the pod (NetworkPolicy ingress to the pods targets this, not the Service port). */
-    public readonly containerPort: number = NGINX_HTTP_PORT;
+    /** Ports nginx listens on in the pod, HTTP and HTTPS (NetworkPolicy ingress to the pods targets these, not the Service ports). */
+    public readonly containerPorts: number[] = [NGINX_HTTP_PORT, NGINX_HTTPS_PORT];
     /**
      * Metrics ports on every pod, path /metrics: `stubStatus` (nginx-prometheus-exporter, container
      * port name `metrics`, `nginx_up` and connection gauges) and `accessLog`
@@ -56,7 +61,8 @@ export class LoadBalancerTier extends pulumi.ComponentResource implements Observ
         const labels = standardLabels("nginx", name, "load-balancer");
         const selector = selectorLabels(labels);
         this.podLabels = selector;
-        this.port = settings.servicePort;
+        this.port = settings.tls.servicePort;
+        this.httpPort = settings.servicePort;
         this.metricsTargets = [{ name: "loadbalancer", labels: selector, ports: [STUB_EXPORTER_PORT, LOG_EXPORTER_PORT] }];
         this.alertRules = loadBalancerAlertRules({ p95LatencyMs: settings.p95LatencyMs, http5xxRatio: settings.http5xxAlertRatio });
 
@@ -74,11 +80,18 @@ export class LoadBalancerTier extends pulumi.ComponentResource implements Observ
         );
         this.configMapName = configMap.metadata.name;
 
+        // With cert-manager, the Secret is the Certificate's: the pods wait for it through this output.
+        const secretName = tlsSecretName(name, settings.tls);
+        const certManager = settings.tls.certManager;
+        this.tlsSecretName = certManager
+            ? new k8s.apiextensions.CustomResource(`${name}-tls`, edgeCertificate({ name: `${name}-tls`, namespace: settings.namespace, labels }, certManager, secretName), child).metadata.apply(() => secretName)
+            : pulumi.output(secretName);
+
         const annotations = podTemplateAnnotations(STUB_EXPORTER_PORT, [nginxConf, logExporterConf]);
         const account = podServiceAccount(name, { namespace: settings.namespace, labels, imagePullSecrets: settings.imagePullSecrets }, child);
         new k8s.apps.v1.Deployment(
             name,
-            { metadata: { name, namespace: settings.namespace, labels }, spec: nginxDeploymentSpec(settings, labels, selector, { configMapName: configMap.metadata.name, serviceAccountName: account.metadata.name }, annotations) },
+            { metadata: { name, namespace: settings.namespace, labels }, spec: nginxDeploymentSpec(settings, labels, selector, { configMapName: configMap.metadata.name, serviceAccountName: account.metadata.name, tlsSecretName: this.tlsSecretName }, annotations) },
             child,
         );
 
@@ -95,6 +108,7 @@ export class LoadBalancerTier extends pulumi.ComponentResource implements Observ
         this.registerOutputs({
             serviceName: this.serviceName,
             endpoint: this.endpoint,
+            tlsSecretName: this.tlsSecretName,
             podLabels: this.podLabels,
             metricsPorts: this.metricsPorts,
             metricsTargets: this.metricsTargets,

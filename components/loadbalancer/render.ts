@@ -4,8 +4,26 @@
 // the live tests run the very same nginx.conf on Debian's nginx.
 import { wholeCores } from "../units";
 
-/** Port nginx serves clients on inside the pod (non-root: no port below 1024). */
+/** Port nginx serves plain HTTP on inside the pod (non-root: no port below 1024): the health path, and redirects to HTTPS. */
 export const NGINX_HTTP_PORT = 8080;
+/** Port nginx serves HTTPS on inside the pod. */
+export const NGINX_HTTPS_PORT = 8443;
+/** The port HTTPS clients expect: a redirect to it names no port. */
+const DEFAULT_HTTPS_PORT = 443;
+/** TLS versions nginx accepts: 1.0 and 1.1 are deprecated (RFC 8996). */
+export const TLS_PROTOCOLS = ["TLSv1.2", "TLSv1.3"] as const;
+/**
+ * TLS 1.2 cipher suites: forward-secret ECDHE with AEAD only, Mozilla's "intermediate" list without
+ * its DHE suites (they would need a dhparam file). TLS 1.3 suites are all AEAD (OpenSSL's defaults).
+ */
+export const TLS12_CIPHERS = [
+    "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-RSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "ECDHE-RSA-CHACHA20-POLY1305",
+] as const;
 /** Port of the internal stub_status server, bound to 127.0.0.1 (only the exporter sidecar reads it). */
 export const NGINX_STATUS_PORT = 8081;
 /** Path of the stub_status page on NGINX_STATUS_PORT. */
@@ -94,6 +112,31 @@ export interface ProxySettings {
     nextUpstreamTimeoutSeconds: number;
 }
 
+/** TLS at the edge, as nginx.conf serves it. */
+export interface NginxTlsOptions {
+    /** HTTPS listen port. */
+    listenPort: number;
+    /** The certificate chain (PEM) and its private key: the mounted kubernetes.io/tls Secret's files. */
+    certificateFile: string;
+    keyFile: string;
+    /** The port clients reach HTTPS on (the Service's): redirects name it unless it is 443. */
+    publicPort: number;
+    /** Strict-Transport-Security max-age, sent with includeSubDomains on every HTTPS response. */
+    hstsMaxAgeSeconds: number;
+    /** Size of the TLS session cache shared by the workers, e.g. `20m` (about 4,000 sessions per megabyte). */
+    sessionCacheSize: string;
+}
+
+/** How long nginx waits for slow or idle clients, and the largest body it accepts. */
+export interface ClientSettings {
+    headerTimeoutSeconds: number;
+    bodyTimeoutSeconds: number;
+    sendTimeoutSeconds: number;
+    keepaliveTimeoutSeconds: number;
+    /** client_max_body_size, e.g. `1m`. */
+    maxBodySize: string;
+}
+
 /** Where nginx writes at run time; all under writable volumes so the root filesystem stays read-only. */
 export interface NginxPaths {
     /** The master's pid file (`nginx -s quit` reads it). */
@@ -133,8 +176,17 @@ export interface NginxConfOptions {
     maxFails: number;
     failTimeoutSeconds: number;
     proxy: ProxySettings;
-    /** Client port. */
+    /** Plain HTTP port: the health path and redirects to HTTPS. */
     listenPort: number;
+    /** HTTPS: certificate, port, HSTS, session cache. */
+    tls: NginxTlsOptions;
+    /** Client timeouts and the largest request body. */
+    client: ClientSettings;
+    /**
+     * CIDRs of balancers in front of nginx whose X-Forwarded-For is believed (real_ip). Empty: the
+     * connection's address is the client's.
+     */
+    trustedProxies: string[];
     /** stub_status port, bound to 127.0.0.1. */
     statusPort: number;
     paths: NginxPaths;
@@ -252,12 +304,66 @@ function renderUpstream(options: NginxConfOptions): string[] {
     ];
 }
 
+/** `return 200` from nginx itself, for the probes: never proxied, never limited, not logged. */
+function healthLocation(): string[] {
+    return [
+        `        location = ${HEALTH_PATH} {`,
+        "            access_log off;",
+        "            default_type text/plain;",
+        '            return 200 "ok\\n";',
+        "        }",
+    ];
+}
+
+/** Where a plain HTTP request is sent: the same host and URI over HTTPS, on the public HTTPS port. */
+export function httpsRedirectTarget(publicPort: number): string {
+    return `https://$host${publicPort === DEFAULT_HTTPS_PORT ? "" : `:${publicPort}`}$request_uri`;
+}
+
+/**
+ * The client address: without trusted balancers, the connection's; with them, real_ip takes it from
+ * X-Forwarded-For when (and only when) the connection comes from one of them, walking the header
+ * from the right past every trusted address (real_ip_recursive), so a value the client wrote
+ * itself further left is never taken.
+ */
+function renderClientAddress(trustedProxies: string[]): string[] {
+    if (trustedProxies.length === 0) {
+        return ["    # No balancer in front is trusted: the client address is the connection's ($remote_addr)."];
+    }
+    return [
+        "    # The client address from X-Forwarded-For, believed only from these balancers.",
+        ...trustedProxies.map((cidr) => `    set_real_ip_from ${cidr};`),
+        "    real_ip_header X-Forwarded-For;",
+        "    real_ip_recursive on;",
+    ];
+}
+
+/** The TLS settings of the HTTPS server (Mozilla's "intermediate" profile, TLS 1.2 and 1.3 only). */
+function renderTls(tls: NginxTlsOptions): string[] {
+    return [
+        `        ssl_certificate ${tls.certificateFile};`,
+        `        ssl_certificate_key ${tls.keyFile};`,
+        `        ssl_protocols ${TLS_PROTOCOLS.join(" ")};`,
+        `        ssl_ciphers ${TLS12_CIPHERS.join(":")};`,
+        "        # Every listed suite is strong: the client picks the fastest for its hardware.",
+        "        ssl_prefer_server_ciphers off;",
+        "        ssl_ecdh_curve X25519:prime256v1:secp384r1;",
+        `        ssl_session_cache shared:TLS:${tls.sessionCacheSize};`,
+        "        ssl_session_timeout 1d;",
+        "        # Ticket keys would be per instance and never rotated: the session cache resumes sessions instead.",
+        "        ssl_session_tickets off;",
+        "        # On every response, errors and 429s included.",
+        `        add_header Strict-Transport-Security "max-age=${tls.hstsMaxAgeSeconds}; includeSubDomains" always;`,
+    ];
+}
+
 /**
  * nginx.conf for one instance of the tier (DESIGN.md section 1 and 2). Locations and their zones:
  * every proxied request counts against `global`; requests under apiPathPrefix also against `api`;
  * requests under tradingPathPrefix against `global`, `api` and `trading`. `/healthz` is answered by
- * nginx itself and never limited by rate. Over-limit requests get 429. Only the upstream block
- * (and its resolver) differs between `resolve` and `static` upstreams.
+ * nginx itself and never limited by rate. Over-limit requests get 429. Clients are served over
+ * HTTPS (tls.listenPort); the plain HTTP port answers `/healthz` and redirects everything else.
+ * Only the upstream block (and its resolver) differs between `resolve` and `static` upstreams.
  */
 export function renderNginxConf(options: NginxConfOptions): string {
     const limits = perInstanceLimits(options);
@@ -300,8 +406,14 @@ export function renderNginxConf(options: NginxConfOptions): string {
         "",
         "    server_tokens off;",
         "    default_type application/octet-stream;",
-        "    keepalive_timeout 65s;",
+        "    # Slow or idle clients give their connection back soon.",
+        `    client_header_timeout ${options.client.headerTimeoutSeconds}s;`,
+        `    client_body_timeout ${options.client.bodyTimeoutSeconds}s;`,
+        `    send_timeout ${options.client.sendTimeoutSeconds}s;`,
+        `    keepalive_timeout ${options.client.keepaliveTimeoutSeconds}s;`,
+        `    client_max_body_size ${options.client.maxBodySize};`,
         "    reset_timedout_connection on;",
+        ...renderClientAddress(options.trustedProxies),
         "    # One line per request to the log exporter sidecar (UDP: a missing exporter never slows a request).",
         `    log_format prepx_metrics '${METRICS_LOG_FORMAT}';`,
         `    access_log syslog:server=${options.accessLogSyslog},tag=${ACCESS_LOG_SYSLOG_TAG} prepx_metrics;`,
@@ -319,29 +431,39 @@ export function renderNginxConf(options: NginxConfOptions): string {
         "",
         ...renderUpstream(options),
         "",
+        "    # Plain HTTP: the health path for the probes; everything else to HTTPS (308 keeps the method and body).",
         "    server {",
         `        listen ${options.listenPort} default_server;`,
+        ...healthLocation(),
+        "        location / {",
+        `            return 308 ${httpsRedirectTarget(options.tls.publicPort)};`,
+        "        }",
+        "    }",
+        "",
+        "    server {",
+        `        listen ${options.tls.listenPort} ssl default_server;`,
+        ...renderTls(options.tls),
         `        limit_conn perip ${limits.limitConn};`,
         "",
         "        proxy_http_version 1.1;",
         '        proxy_set_header Connection "";',
         "        proxy_set_header Host $host;",
+        "        # The client address as nginx sees it, replacing whatever the client sent in these headers.",
         "        proxy_set_header X-Real-IP $remote_addr;",
-        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "        proxy_set_header X-Forwarded-For $remote_addr;",
         "        proxy_set_header X-Forwarded-Proto $scheme;",
         `        proxy_connect_timeout ${proxy.connectTimeoutSeconds}s;`,
         `        proxy_send_timeout ${proxy.sendTimeoutSeconds}s;`,
         `        proxy_read_timeout ${proxy.readTimeoutSeconds}s;`,
-        "        # Non-idempotent requests (POST...) are not retried once sent: an order is never placed twice.",
-        "        proxy_next_upstream error timeout invalid_header http_500 http_502 http_503 http_504;",
+        "        # Another gateway is tried only when the attempt failed in transport (refused, reset, timed out),",
+        "        # never on an answer: a gateway's 5xx is its answer, and retrying it multiplies the load of failing",
+        "        # requests. Without `non_idempotent`, nginx passes a POST, PATCH or LOCK to another gateway only if",
+        "        # no gateway got it yet (refused connection): an order is never placed twice.",
+        "        proxy_next_upstream error timeout;",
         `        proxy_next_upstream_tries ${proxy.nextUpstreamTries};`,
         `        proxy_next_upstream_timeout ${proxy.nextUpstreamTimeoutSeconds}s;`,
         "",
-        `        location = ${HEALTH_PATH} {`,
-        "            access_log off;",
-        "            default_type text/plain;",
-        '            return 200 "ok\\n";',
-        "        }",
+        ...healthLocation(),
         ...proxied("/", ["global"]),
         ...proxied(options.apiPathPrefix, ["global", "api"]),
         ...proxied(options.tradingPathPrefix, ["global", "api", "trading"]),
@@ -359,6 +481,71 @@ export function renderNginxConf(options: NginxConfOptions): string {
         "        }",
         "    }",
         "}",
+        "",
+    ].join("\n");
+}
+
+/** What the nginx container runs: nginx, and the watch that reloads it when its certificate is renewed. */
+export interface NginxStartOptions {
+    /** nginx's command line, e.g. `["nginx", "-c", "/etc/nginx/prepx/nginx.conf"]` (with `daemon off;` in the file). */
+    nginxCommand: string[];
+    /** Files whose change reloads nginx: the certificate and its key. */
+    watchedFiles: string[];
+    /** Seconds between two looks at the files. */
+    intervalSeconds: number;
+}
+
+/** A word for `sh`, quoted so nothing in it is expanded. */
+function shellWord(word: string): string {
+    return `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+/**
+ * The nginx container's `sh -c` script. nginx reads its certificate only when it starts or
+ * reloads, and cert-manager renews the Secret in place (the kubelet swaps the mounted files; the pod
+ * template does not change, so nothing rolls). So the script starts nginx in the background and
+ * watches the files: when their content changes and `nginx -t` accepts them, it sends the master
+ * HUP (a graceful reload: in-flight requests finish on the old workers). It runs in the nginx
+ * container, not in a sidecar: a sidecar could signal nginx only through a shared process namespace,
+ * which would also let the exporters reach nginx's memory and key. The shell is PID 1: TERM and INT
+ * go on to nginx as TERM, QUIT as QUIT (the preStop hook signals the master directly), and the
+ * script exits with nginx's status as soon as nginx exits.
+ */
+export function renderNginxStartScript(options: NginxStartOptions): string {
+    if (options.nginxCommand.length === 0) throw new Error("nginxCommand must not be empty");
+    if (options.watchedFiles.length === 0) throw new Error("watchedFiles must not be empty");
+    const [binary, ...args] = options.nginxCommand.map(shellWord);
+    const nginx = [binary, ...args].join(" ");
+    const check = [binary, "-t", "-q", ...args].join(" ");
+    const files = options.watchedFiles.map(shellWord).join(" ");
+    return [
+        "# Rendered by prepx-platform (components/loadbalancer/render.ts). Do not edit by hand.",
+        `${nginx} &`,
+        "master=$!",
+        "trap 'kill -TERM \"$master\" 2>/dev/null' TERM INT",
+        "trap 'kill -QUIT \"$master\" 2>/dev/null' QUIT",
+        `fingerprint() { cat ${files} 2>/dev/null | cksum; }`,
+        "(",
+        "  trap - TERM INT QUIT",
+        "  seen=$(fingerprint)",
+        '  while kill -0 "$master" 2>/dev/null; do',
+        `    sleep ${options.intervalSeconds}`,
+        "    current=$(fingerprint)",
+        `    if [ "$current" != "$seen" ] && ${check}; then`,
+        '      echo "certificate changed: reloading nginx" >&2',
+        '      kill -HUP "$master" && seen=$current',
+        "    fi",
+        "  done",
+        ") &",
+        "watcher=$!",
+        "# wait returns early when a trapped signal arrives: wait again until nginx is gone.",
+        "status=0",
+        "while :; do",
+        '  wait "$master"; status=$?',
+        '  kill -0 "$master" 2>/dev/null || break',
+        "done",
+        'kill "$watcher" 2>/dev/null',
+        'exit "$status"',
         "",
     ].join("\n");
 }

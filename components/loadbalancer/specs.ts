@@ -25,9 +25,11 @@ import {
     LOG_EXPORTER_SYSLOG_PORT,
     LogExporterConfigOptions,
     NGINX_HTTP_PORT,
+    NGINX_HTTPS_PORT,
     NGINX_STATUS_PORT,
     NginxConfOptions,
     nginxWorkerProcesses,
+    renderNginxStartScript,
     STUB_EXPORTER_PORT,
     STUB_EXPORTER_PORT_NAME,
     STUB_STATUS_PATH,
@@ -35,8 +37,17 @@ import {
 
 /** The `nginx` user of the official nginx image; nginx runs as it from the start (no root master). */
 const NGINX_UID = 101;
-/** Container port name of NGINX_HTTP_PORT: the probes and the Service's targetPort use it. */
+/** Container port name of NGINX_HTTP_PORT: the probes and the Service's plain HTTP targetPort use it. */
 const NGINX_HTTP_PORT_NAME = "http";
+/** Container port name of NGINX_HTTPS_PORT: the Service's HTTPS targetPort. */
+const NGINX_HTTPS_PORT_NAME = "https";
+/** Where the certificate Secret is mounted, and its two files (the keys of a kubernetes.io/tls Secret). */
+const TLS_DIR = "/etc/nginx/tls";
+const TLS_KEYS = { certificate: "tls.crt", privateKey: "tls.key" } as const;
+/** Owner and group (fsGroup, nginx's) may read the key; nobody else. */
+const TLS_FILE_MODE = 0o440;
+/** Seconds between two looks at the mounted certificate (renewals come weeks before expiry; the kubelet updates the files within about a minute). */
+export const CERTIFICATE_CHECK_SECONDS = 60;
 /** Where the ConfigMap's nginx.conf is mounted (not /etc/nginx, which the image's scripts rewrite). */
 const CONF_DIR = "/etc/nginx/prepx";
 const CONF_FILE = `${CONF_DIR}/nginx.conf`;
@@ -73,6 +84,16 @@ export function nginxConfOptions(args: ResolvedLoadBalancerTierArgs, upstreamHos
         failTimeoutSeconds: args.failTimeoutSeconds,
         proxy: args.proxy,
         listenPort: NGINX_HTTP_PORT,
+        tls: {
+            listenPort: NGINX_HTTPS_PORT,
+            certificateFile: `${TLS_DIR}/${TLS_KEYS.certificate}`,
+            keyFile: `${TLS_DIR}/${TLS_KEYS.privateKey}`,
+            publicPort: args.tls.servicePort,
+            hstsMaxAgeSeconds: args.tls.hstsMaxAgeSeconds,
+            sessionCacheSize: args.tls.sessionCacheSize,
+        },
+        client: args.client,
+        trustedProxies: args.trustedProxies,
         statusPort: NGINX_STATUS_PORT,
         paths: { pidFile: PID_FILE, tempDir: RUN_DIR, errorLog: "stderr" },
         accessLogSyslog: ACCESS_LOG_SYSLOG_ADDRESS,
@@ -104,14 +125,26 @@ export function terminationGracePeriodSeconds(args: Pick<ResolvedLoadBalancerTie
     return args.preStopDelaySeconds + drainSeconds(args.proxy) + GRACE_MARGIN_SECONDS;
 }
 
-/** The nginx container: the mounted nginx.conf, probes on /healthz, the graceful stop. */
+/** The nginx container's script: nginx, reloaded when the mounted certificate changes (renderNginxStartScript). */
+export function nginxStartScript(): string {
+    return renderNginxStartScript({
+        nginxCommand: ["nginx", "-c", CONF_FILE],
+        watchedFiles: [`${TLS_DIR}/${TLS_KEYS.certificate}`, `${TLS_DIR}/${TLS_KEYS.privateKey}`],
+        intervalSeconds: CERTIFICATE_CHECK_SECONDS,
+    });
+}
+
+/** The nginx container: the mounted nginx.conf and certificate, probes on /healthz, the graceful stop. */
 export function nginxContainer(args: ResolvedLoadBalancerTierArgs): Container {
     return {
         name: "nginx",
         image: args.image,
         // Bypasses the image's entrypoint scripts, which rewrite files under /etc/nginx.
-        command: ["nginx", "-c", CONF_FILE],
-        ports: [{ name: NGINX_HTTP_PORT_NAME, containerPort: NGINX_HTTP_PORT }],
+        command: ["sh", "-c", nginxStartScript()],
+        ports: [
+            { name: NGINX_HTTP_PORT_NAME, containerPort: NGINX_HTTP_PORT },
+            { name: NGINX_HTTPS_PORT_NAME, containerPort: NGINX_HTTPS_PORT },
+        ],
         resources: containerResources(args.resources),
         securityContext: containerSecurityContext(),
         readinessProbe: httpProbe(HEALTH_PATH, NGINX_HTTP_PORT_NAME, NGINX_READINESS),
@@ -119,6 +152,7 @@ export function nginxContainer(args: ResolvedLoadBalancerTierArgs): Container {
         lifecycle: { preStop: { exec: { command: ["sh", "-c", preStopScript(args)] } } },
         volumeMounts: [
             { name: "config", mountPath: CONF_DIR, readOnly: true },
+            { name: "tls", mountPath: TLS_DIR, readOnly: true },
             { name: "run", mountPath: RUN_DIR },
         ],
     };
@@ -148,14 +182,53 @@ export function nginxPodContainers(args: ResolvedLoadBalancerTierArgs): Containe
     ];
 }
 
-/** Each container's file from the ConfigMap, and the writable run directory. */
-export function nginxPodVolumes(configMapName: pulumi.Input<string>): Volume[] {
+/**
+ * Each container's file from the ConfigMap, the certificate and key (readable by nginx's group
+ * only; no subPath, so the kubelet updates them when the Secret is renewed), and the writable run
+ * directory.
+ */
+export function nginxPodVolumes(configMapName: pulumi.Input<string>, tlsSecretName: pulumi.Input<string>): Volume[] {
     const file = (key: string) => ({ name: configMapName, items: [{ key, path: key }] });
     return [
         { name: "config", configMap: file(CONFIG_KEYS.nginx) },
         { name: "log-exporter-config", configMap: file(CONFIG_KEYS.logExporter) },
+        {
+            name: "tls",
+            secret: { secretName: tlsSecretName, defaultMode: TLS_FILE_MODE, items: Object.values(TLS_KEYS).map((key) => ({ key, path: key })) },
+        },
         scratchVolume("run"),
     ];
+}
+
+/** The certificate Secret nginx serves: tls.secretName, or `<component name>-tls`. */
+export function tlsSecretName(componentName: string, tls: Pick<ResolvedLoadBalancerTierArgs["tls"], "secretName">): string {
+    return tls.secretName ?? `${componentName}-tls`;
+}
+
+/**
+ * The cert-manager Certificate of the edge: the configured public names from the configured issuer,
+ * written to `secretName` and renewed there by cert-manager. An ECDSA P-256 key (smaller, faster
+ * handshakes than RSA; every TLS 1.2+ client supports it), a new key at each renewal.
+ */
+export function edgeCertificate(
+    metadata: { name: string; namespace: pulumi.Input<string>; labels: Record<string, string> },
+    certManager: NonNullable<ResolvedLoadBalancerTierArgs["tls"]["certManager"]>,
+    secretName: string,
+): k8s.apiextensions.CustomResourceArgs {
+    return {
+        apiVersion: "cert-manager.io/v1",
+        kind: "Certificate",
+        metadata,
+        spec: {
+            secretName,
+            secretTemplate: { labels: metadata.labels },
+            dnsNames: certManager.dnsNames,
+            issuerRef: certManager.issuerRef,
+            privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+            // No key encipherment: an ECDSA key only signs.
+            usages: ["digital signature", "server auth"],
+        },
+    };
 }
 
 /** Objects the nginx pods refer to. */
@@ -164,18 +237,22 @@ export interface NginxPodRefs {
     configMapName: pulumi.Input<string>;
     /** The ServiceAccount the pods run as (image pull Secrets, no API token). */
     serviceAccountName: pulumi.Input<string>;
+    /** The kubernetes.io/tls Secret nginx serves. */
+    tlsSecretName: pulumi.Input<string>;
 }
 
 /** The nginx pods' spec: non-root, spread across nodes, a grace period that covers the drain. */
 export function nginxPodSpec(args: ResolvedLoadBalancerTierArgs, selector: Record<string, string>, refs: NginxPodRefs): PodSpec {
     return {
         serviceAccountName: refs.serviceAccountName,
+        // nginx never talks to the Kubernetes API: no token in the internet-facing pod.
+        automountServiceAccountToken: false,
         securityContext: podSecurityContext(NGINX_UID),
         topologySpreadConstraints: spreadAcrossNodes(selector),
         terminationGracePeriodSeconds: terminationGracePeriodSeconds(args),
         enableServiceLinks: false,
         containers: nginxPodContainers(args),
-        volumes: nginxPodVolumes(refs.configMapName),
+        volumes: nginxPodVolumes(refs.configMapName, refs.tlsSecretName),
     };
 }
 
@@ -197,12 +274,12 @@ export function nginxDeploymentSpec(
 }
 
 /**
- * The client Service: `metadata` plus the configured annotations, and externalTrafficPolicy only
- * where Kubernetes takes it (not on ClusterIP).
+ * The client Service: plain HTTP (redirects) and HTTPS, `metadata` plus the configured annotations,
+ * and externalTrafficPolicy only where Kubernetes takes it (not on ClusterIP).
  */
 export function nginxService(
     metadata: { name: string; namespace: pulumi.Input<string>; labels: Record<string, string> },
-    args: Pick<ResolvedLoadBalancerTierArgs, "serviceType" | "servicePort" | "externalTrafficPolicy" | "serviceAnnotations">,
+    args: Pick<ResolvedLoadBalancerTierArgs, "serviceType" | "servicePort" | "tls" | "externalTrafficPolicy" | "serviceAnnotations">,
     selector: Record<string, string>,
 ): k8s.core.v1.ServiceArgs {
     const external = args.serviceType !== "ClusterIP";
@@ -212,7 +289,10 @@ export function nginxService(
         spec: {
             type: args.serviceType,
             selector,
-            ports: [{ name: NGINX_HTTP_PORT_NAME, port: args.servicePort, targetPort: NGINX_HTTP_PORT_NAME, protocol: "TCP" }],
+            ports: [
+                { name: NGINX_HTTP_PORT_NAME, port: args.servicePort, targetPort: NGINX_HTTP_PORT_NAME, protocol: "TCP" },
+                { name: NGINX_HTTPS_PORT_NAME, port: args.tls.servicePort, targetPort: NGINX_HTTPS_PORT_NAME, protocol: "TCP" },
+            ],
             ...(external ? { externalTrafficPolicy: args.externalTrafficPolicy } : {}),
         },
     };

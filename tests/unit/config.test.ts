@@ -146,6 +146,9 @@ describe("stack configuration", () => {
         ],
         ["a PostgreSQL parameter that is not a size", (r) => (r.postgres.parameters.shared_buffers = "4 gigs"), 'prod: postgres.parameters.shared_buffers must be a PostgreSQL size such as 4GB (got "4 gigs")'],
         ["a bad service type", (r) => (r.loadBalancer.serviceType = "Ingress"), 'prod: loadBalancer.serviceType must be one of "LoadBalancer", "NodePort", "ClusterIP" (got "Ingress")'],
+        ["a certificate without names", (r) => (r.loadBalancer.tls.certManager.dnsNames = []), "prod: loadBalancer.tls.certManager.dnsNames must have at least 1 entry (got [])"],
+        ["HTTPS on the HTTP port", (r) => (r.loadBalancer.tls.servicePort = 80), "prod: loadBalancer.tls.servicePort must differ from servicePort (80), which redirects to it (got 80)"],
+        ["a trusted balancer that is not a CIDR", (r) => (r.loadBalancer.trustedProxies = ["10.0.0.1"]), 'prod: loadBalancer.trustedProxies[0] must be an IPv4 CIDR such as 10.0.0.0/8 (got "10.0.0.1")'],
         [
             "an upstream that is not a service",
             (r) => (r.loadBalancer.upstreamService = "gateway"),

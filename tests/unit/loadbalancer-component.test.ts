@@ -26,6 +26,7 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const CONFIG_MAP = "kubernetes:core/v1:ConfigMap";
 const SERVICE = "kubernetes:core/v1:Service";
 const PDB = "kubernetes:policy/v1:PodDisruptionBudget";
+const CERTIFICATE = "kubernetes:cert-manager.io/v1:Certificate";
 
 beforeAll(async () => {
     recorded = await installMocks("prod");
@@ -55,7 +56,7 @@ describe("prod", () => {
     test("one component, its children parented to it", () => {
         const component = find(recorded, "prepx:network:LoadBalancerTier", "lb");
         const children = recorded.filter((resource) => resource.parent === component.urn);
-        expect(children.map((resource) => resource.type).sort()).toEqual([DEPLOYMENT, CONFIG_MAP, SERVICE, "kubernetes:core/v1:ServiceAccount", PDB]);
+        expect(children.map((resource) => resource.type).sort()).toEqual([DEPLOYMENT, CERTIFICATE, CONFIG_MAP, SERVICE, "kubernetes:core/v1:ServiceAccount", PDB]);
     });
 
     test("3 nginx replicas, rolling updates that never drop one first", () => {
@@ -72,11 +73,26 @@ describe("prod", () => {
         expect(deployment().inputs.spec.selector.matchLabels).toEqual(tier.podLabels);
     });
 
-    test("the Service selects the nginx pods on the client port", () => {
+    test("the Service selects the nginx pods on the plain HTTP and HTTPS ports", () => {
         const service = find(recorded, SERVICE, "lb");
         expect(service.inputs.metadata).not.toHaveProperty("annotations");
         expect(service.inputs.spec).toMatchObject({ type: "LoadBalancer", externalTrafficPolicy: "Local", selector: tier.podLabels });
-        expect(service.inputs.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
+        expect(service.inputs.spec.ports).toEqual([
+            { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+            { name: "https", port: 443, targetPort: "https", protocol: "TCP" },
+        ]);
+    });
+
+    test("cert-manager issues prod's certificate into the Secret the pods mount; the pods mount no API token", async () => {
+        const certificate = find(recorded, CERTIFICATE, "lb-tls").inputs;
+        expect(certificate.metadata).toMatchObject({ name: "lb-tls", namespace: "prepx" });
+        expect(certificate.spec).toMatchObject({ dnsNames: ["api.prepx.example.com"], issuerRef: { name: "letsencrypt-prod", kind: "ClusterIssuer", group: "cert-manager.io" } });
+        const spec = deployment().inputs.spec.template.spec;
+        const tlsVolume = spec.volumes.find((volume: { name: string }) => volume.name === "tls");
+        expect(tlsVolume.secret).toMatchObject({ secretName: certificate.spec.secretName, defaultMode: 0o440 });
+        expect(await valueOf(tier.tlsSecretName)).toBe(certificate.spec.secretName);
+        expect(spec.automountServiceAccountToken).toBe(false);
+        expect(nginxConf()).toContain("ssl_certificate /etc/nginx/tls/tls.crt;");
     });
 
     test("nginx.conf re-resolves the gateways' headless Service and carries prod's limits divided by 3", () => {
@@ -127,7 +143,8 @@ describe("prod", () => {
             "app.kubernetes.io/instance": "lb",
             "app.kubernetes.io/component": "load-balancer",
         });
-        expect(tier.port).toBe(80);
+        expect([tier.port, tier.httpPort]).toEqual([443, 80]);
+        expect(tier.containerPorts).toEqual([8080, 8443]);
     });
 });
 
@@ -154,6 +171,14 @@ describe("dev: one replica, NodePort, limits undivided; a ClusterIP variant", ()
         expect(conf).toContain("worker_connections 1024;");
         expect(conf).toContain("keepalive 8;");
         expect(conf).toContain("server api-gateway-headless.prepx-dev.svc.cluster.local:8080 resolve max_fails=3 fail_timeout=30s;");
+    });
+
+    test("no cert-manager: the existing Secret named after the component, no Certificate", async () => {
+        expect(ofType(recorded, CERTIFICATE).map((certificate) => certificate.name)).toEqual(["lb-tls"]);
+        const tlsVolume = deployment("lb-dev").inputs.spec.template.spec.volumes.find((volume: { name: string }) => volume.name === "tls");
+        expect(tlsVolume.secret.secretName).toBe("lb-dev-tls");
+        expect(await valueOf(devTier.tlsSecretName)).toBe("lb-dev-tls");
+        expect(nginxConf("lb-dev")).toContain("ssl_session_cache shared:TLS:1m;");
     });
 
     test("endpoints fall back to the in-cluster DNS names", async () => {
@@ -197,6 +222,9 @@ describe("bad args are refused with one ResourceError listing every problem", ()
         ["trading prefix", () => ({ tradingPathPrefix: "/api/" }), 'tradingPathPrefix must differ from apiPathPrefix (/api/) (got "/api/")'],
         ["resolver", () => ({ resolver: "kube dns" }), 'resolver must be a DNS name or IPv4 address (got "kube dns")'],
         ["proxy timeout", () => ({ proxy: { ...args.proxy, readTimeoutSeconds: 0 } }), "proxy.readTimeoutSeconds must be at least 1 (got 0)"],
+        ["TLS on the HTTP port", () => ({ tls: { servicePort: 80 } }), "tls.servicePort must differ from servicePort (80), which redirects to it (got 80)"],
+        ["trusted proxy", () => ({ trustedProxies: ["10.0.0.0/33"] }), 'trustedProxies[0] must be an IPv4 CIDR such as 10.0.0.0/8 (got "10.0.0.0/33")'],
+        ["body size", () => ({ client: { maxBodySize: "1g" } }), 'client.maxBodySize must be an nginx size such as 10m or 512k (got "1g")'],
         ["misspelt key", () => ({ replcas: 3 }), "replcas is not a known key (got 3)"],
         ["misspelt nested key", () => ({ proxy: { ...args.proxy, readTimeout: 30 } }), "proxy.readTimeout is not a known key (got 30)"],
     ];

@@ -1,5 +1,6 @@
-// The nginx.conf and log-exporter renderers, called directly: every setting of DESIGN.md section 1,
-// the division of limits by the replica count, 429 statuses, and resolve vs static upstreams.
+// The nginx.conf, start-script and log-exporter renderers, called directly: every setting of
+// DESIGN.md section 1, the division of limits by the replica count, 429 statuses, resolve vs static
+// upstreams, TLS and the plain HTTP redirect, the client address, client timeouts and retries.
 import { loadBalancerTierArgsSchema } from "../../components/loadbalancer/args";
 import {
     LATENCY_BUCKETS_SECONDS,
@@ -14,6 +15,8 @@ import {
     upstreamKeepaliveFor,
     renderLogExporterConfig,
     renderNginxConf,
+    renderNginxStartScript,
+    TLS12_CIPHERS,
 } from "../../components/loadbalancer/render";
 import { LOG_EXPORTER_CONFIG, nginxConfOptions } from "../../components/loadbalancer/specs";
 import { parseStackConfig } from "../../config";
@@ -38,6 +41,15 @@ function block(conf: string, opener: string): string {
         if (conf[i] === "}" && --depth === 0) return conf.slice(start, i + 1);
     }
     throw new Error(`unbalanced block '${opener}'`);
+}
+
+/** The `server` block that listens on `listen` (e.g. `8443 ssl`). */
+function serverListening(conf: string, listen: string): string {
+    for (let from = conf.indexOf("server {"); from >= 0; from = conf.indexOf("server {", from + 1)) {
+        const server = block(conf.slice(from), "server");
+        if (server.includes(`listen ${listen}`)) return server;
+    }
+    throw new Error(`no server listening on '${listen}'`);
 }
 
 function directives(text: string): string[] {
@@ -85,6 +97,8 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
     const conf = renderNginxConf(prod);
     const main = directives(conf.slice(0, conf.indexOf("events {")));
     const http = block(conf, "http");
+    const https = serverListening(conf, "8443 ssl");
+    const plain = serverListening(conf, "8080 ");
 
     test("worker and event settings of the plan", () => {
         // prod's nginx limit is 4 CPUs: 4 workers, whatever the node's core count.
@@ -108,9 +122,9 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
     });
 
     test("locations: global on all, api under /api/, trading under /api/trading/, bursts divided with nodelay", () => {
-        const root = directives(block(conf, "location /"));
-        const api = directives(block(conf, "location /api/"));
-        const trading = directives(block(conf, "location /api/trading/"));
+        const root = directives(block(https, "location /"));
+        const api = directives(block(https, "location /api/"));
+        const trading = directives(block(https, "location /api/trading/"));
         expect(root.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=33 nodelay;"]);
         expect(api.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=33 nodelay;", "limit_req zone=api burst=33 nodelay;"]);
         expect(trading.filter((d) => d.startsWith("limit_req "))).toEqual([
@@ -137,26 +151,80 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
         expect(http).toContain("resolver kube-dns.kube-system.svc.cluster.local valid=5s;");
     });
 
-    test("proxy timeouts, next-upstream policy and HTTP/1.1 keepalive to the upstream", () => {
-        const server = directives(block(conf, "server"));
+    test("proxy timeouts, HTTP/1.1 keepalive to the upstream; another gateway only after a transport failure, a bounded number of times", () => {
+        const server = directives(https);
         expect(server).toEqual(
             expect.arrayContaining([
                 "proxy_connect_timeout 5s;",
                 "proxy_send_timeout 60s;",
                 "proxy_read_timeout 60s;",
-                "proxy_next_upstream error timeout invalid_header http_500 http_502 http_503 http_504;",
+                "proxy_next_upstream error timeout;",
                 "proxy_next_upstream_tries 3;",
                 "proxy_next_upstream_timeout 10s;",
                 "proxy_http_version 1.1;",
                 'proxy_set_header Connection "";',
             ]),
         );
+        // Never on an answer (a 500 retried on every gateway triples the failing load), never a replayed POST.
+        expect(server.filter((d) => d.startsWith("proxy_next_upstream "))).toEqual(["proxy_next_upstream error timeout;"]);
+        expect(directives(conf).join("\n")).not.toMatch(/http_50\d|non_idempotent|invalid_header/);
     });
 
-    test("/healthz is answered by nginx, not limited by rate, not proxied", () => {
-        const health = directives(block(conf, "location = /healthz"));
-        expect(health).toContain('return 200 "ok\\n";');
-        expect(health.some((d) => d.startsWith("limit_req") || d.startsWith("proxy_pass"))).toBe(false);
+    test("/healthz is answered by nginx on both ports, not limited by rate, not proxied", () => {
+        for (const server of [plain, https]) {
+            const health = directives(block(server, "location = /healthz"));
+            expect(health).toContain('return 200 "ok\\n";');
+            expect(health.some((d) => d.startsWith("limit_req") || d.startsWith("proxy_pass"))).toBe(false);
+        }
+    });
+
+    test("plain HTTP: only /healthz and a 308 to the same host and URI over HTTPS on 443 (no port named)", () => {
+        expect(directives(plain)).toEqual([
+            "server {",
+            "listen 8080 default_server;",
+            "location = /healthz {",
+            "access_log off;",
+            "default_type text/plain;",
+            'return 200 "ok\\n";',
+            "}",
+            "location / {",
+            "return 308 https://$host$request_uri;",
+            "}",
+            "}",
+        ]);
+    });
+
+    test("HTTPS: the mounted certificate, TLS 1.2 and 1.3 only, ECDHE with AEAD suites, a shared session cache, HSTS on every answer", () => {
+        expect(directives(https)).toEqual(
+            expect.arrayContaining([
+                "listen 8443 ssl default_server;",
+                "ssl_certificate /etc/nginx/tls/tls.crt;",
+                "ssl_certificate_key /etc/nginx/tls/tls.key;",
+                "ssl_protocols TLSv1.2 TLSv1.3;",
+                `ssl_ciphers ${TLS12_CIPHERS.join(":")};`,
+                "ssl_prefer_server_ciphers off;",
+                "ssl_session_cache shared:TLS:20m;",
+                "ssl_session_timeout 1d;",
+                "ssl_session_tickets off;",
+                'add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;',
+            ]),
+        );
+        for (const cipher of TLS12_CIPHERS) expect(cipher).toMatch(/^ECDHE-(ECDSA|RSA)-(AES\d+-GCM-SHA\d+|CHACHA20-POLY1305)$/);
+        expect(directives(conf).join("\n")).not.toMatch(/TLSv1(\.1)?[ ;]/);
+        // No location adds headers of its own, which would drop the server's HSTS header there.
+        expect(directives(https).filter((d) => d.startsWith("add_header"))).toHaveLength(1);
+    });
+
+    test("the client address: the connection's, overwriting the client's own X-Forwarded-For and X-Real-IP", () => {
+        expect(directives(https)).toEqual(expect.arrayContaining(["proxy_set_header X-Forwarded-For $remote_addr;", "proxy_set_header X-Real-IP $remote_addr;", "proxy_set_header X-Forwarded-Proto $scheme;"]));
+        expect(conf).not.toContain("$proxy_add_x_forwarded_for");
+        expect(conf).not.toMatch(/set_real_ip_from|real_ip_header/);
+    });
+
+    test("tight client timeouts and an explicit body limit", () => {
+        expect(directives(http)).toEqual(
+            expect.arrayContaining(["client_header_timeout 10s;", "client_body_timeout 10s;", "send_timeout 10s;", "keepalive_timeout 20s;", "client_max_body_size 1m;", "reset_timedout_connection on;"]),
+        );
     });
 
     test("stub_status on a separate loopback-only server", () => {
@@ -165,7 +233,7 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
         const statusServer = conf.slice(conf.lastIndexOf("server {"));
         expect(statusServer).toContain("listen 127.0.0.1:8081;");
         expect(statusServer).toContain("location = /stub_status");
-        expect(block(conf, "server")).not.toContain("stub_status");
+        for (const server of [plain, https]) expect(server).not.toContain("stub_status");
     });
 
     test("graceful stop waits for the longest proxied request; paths come from the options", () => {
@@ -219,10 +287,54 @@ describe("renderNginxConf options", () => {
         expect(conf).toContain("worker_shutdown_timeout 17s;");
     });
 
+    test("trusted balancers: real_ip from X-Forwarded-For for their ranges only, the header's right-most untrusted address", () => {
+        const conf = renderNginxConf({ ...prod, trustedProxies: ["10.0.0.0/8", "192.168.1.0/24"] });
+        expect(directives(block(conf, "http"))).toEqual(
+            expect.arrayContaining(["set_real_ip_from 10.0.0.0/8;", "set_real_ip_from 192.168.1.0/24;", "real_ip_header X-Forwarded-For;", "real_ip_recursive on;"]),
+        );
+        expect(conf.match(/set_real_ip_from/g)).toHaveLength(2);
+        // real_ip sets $remote_addr: the gateways get the address it found, not the header as sent.
+        expect(conf).toContain("proxy_set_header X-Forwarded-For $remote_addr;");
+    });
+
+    test("a Service HTTPS port other than 443 is named in the redirect; client settings are rendered as given", () => {
+        const conf = renderNginxConf({
+            ...prod,
+            tls: { ...prod.tls, publicPort: 30443 },
+            client: { headerTimeoutSeconds: 3, bodyTimeoutSeconds: 4, sendTimeoutSeconds: 5, keepaliveTimeoutSeconds: 6, maxBodySize: "256k" },
+        });
+        expect(conf).toContain("return 308 https://$host:30443$request_uri;");
+        for (const line of ["client_header_timeout 3s;", "client_body_timeout 4s;", "send_timeout 5s;", "keepalive_timeout 6s;", "client_max_body_size 256k;"]) expect(conf).toContain(line);
+    });
+
     test("a burst of 0 renders nodelay without burst", () => {
         const conf = renderNginxConf({ ...prod, burst: 0 });
         expect(conf).toContain("limit_req zone=global nodelay;");
         expect(conf).not.toContain("burst=");
+    });
+});
+
+describe("renderNginxStartScript", () => {
+    const script = renderNginxStartScript({ nginxCommand: ["nginx", "-c", "/etc/nginx/prepx/nginx.conf"], watchedFiles: ["/etc/nginx/tls/tls.crt", "/etc/nginx/tls/tls.key"], intervalSeconds: 60 });
+
+    test("starts nginx in the background, passes TERM/INT and QUIT on, exits with nginx", () => {
+        expect(script).toContain("'nginx' '-c' '/etc/nginx/prepx/nginx.conf' &\nmaster=$!");
+        expect(script).toContain(`trap 'kill -TERM "$master" 2>/dev/null' TERM INT`);
+        expect(script).toContain(`trap 'kill -QUIT "$master" 2>/dev/null' QUIT`);
+        expect(script).toContain('exit "$status"');
+    });
+
+    test("reloads (HUP) only when the certificate files' content changed and nginx -t accepts them", () => {
+        expect(script).toContain("fingerprint() { cat '/etc/nginx/tls/tls.crt' '/etc/nginx/tls/tls.key' 2>/dev/null | cksum; }");
+        expect(script).toContain("    sleep 60\n");
+        expect(script).toContain(`if [ "$current" != "$seen" ] && 'nginx' -t -q '-c' '/etc/nginx/prepx/nginx.conf'; then`);
+        expect(script).toContain('kill -HUP "$master" && seen=$current');
+    });
+
+    test("quotes every word; refuses an empty command or file list", () => {
+        expect(renderNginxStartScript({ nginxCommand: ["/opt/it's/nginx"], watchedFiles: ["/a b"], intervalSeconds: 1 })).toContain(`'/opt/it'\\''s/nginx' &`);
+        expect(() => renderNginxStartScript({ nginxCommand: [], watchedFiles: ["/a"], intervalSeconds: 1 })).toThrow(/nginxCommand/);
+        expect(() => renderNginxStartScript({ nginxCommand: ["nginx"], watchedFiles: [], intervalSeconds: 1 })).toThrow(/watchedFiles/);
     });
 });
 

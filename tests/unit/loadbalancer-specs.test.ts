@@ -1,8 +1,10 @@
 // The load balancer tier's args schema and pure spec builders, called directly (no Pulumi mocks):
 // the defaults, the mapping to nginx.conf's options, the nginx pod (containers, probes, volumes,
-// stop sequence), the Deployment and the Service.
+// stop sequence), the Deployment, the Service and the cert-manager Certificate.
 import { CLOUD_LOAD_BALANCER_ANNOTATIONS, concurrentRequestsFor, loadBalancerSettingsSchema, checkLoadBalancerSettings, loadBalancerTierArgsSchema, ResolvedLoadBalancerTierArgs, upstreamKeepalive } from "../../components/loadbalancer/args";
 import {
+    CERTIFICATE_CHECK_SECONDS,
+    edgeCertificate,
     GRACE_MARGIN_SECONDS,
     nginxConfOptions,
     nginxContainer,
@@ -11,8 +13,10 @@ import {
     nginxPodSpec,
     nginxPodVolumes,
     nginxService,
+    nginxStartScript,
     preStopScript,
     terminationGracePeriodSeconds,
+    tlsSecretName,
 } from "../../components/loadbalancer/specs";
 import { formatIssues } from "../../components/schema";
 import { parseStackConfig } from "../../config";
@@ -34,9 +38,35 @@ const selector = { "app.kubernetes.io/name": "nginx", "app.kubernetes.io/instanc
 const labels = { ...selector, "app.kubernetes.io/part-of": "prepx", "app.kubernetes.io/managed-by": "pulumi" };
 
 describe("args", () => {
-    test("the defaults are the prod shape: prod's stack section only restates them (the pull Secrets are the stack's)", () => {
-        expect(loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM })).toEqual({ ...prod, imagePullSecrets: [] });
+    test("the defaults are the prod shape: prod's stack section only restates them (the pull Secrets and the certificate's names are the stack's)", () => {
+        const { certManager, ...tlsDefaults } = prod.tls;
+        expect(loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM })).toEqual({ ...prod, imagePullSecrets: [], tls: tlsDefaults });
         expect(prod.imagePullSecrets).toEqual(["ghcr-pull"]);
+        // prod names its public host; the issuer is the default's.
+        expect(certManager).toEqual({ dnsNames: ["api.prepx.example.com"], issuerRef: { name: "letsencrypt-prod", kind: "ClusterIssuer", group: "cert-manager.io" } });
+    });
+
+    test("TLS, client and real_ip defaults: HTTPS on 443, a year of HSTS, an existing Secret unless cert-manager is asked, tight client timeouts, no trusted balancer", () => {
+        const args = loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM });
+        expect(args.tls).toEqual({ servicePort: 443, hstsMaxAgeSeconds: 31536000, sessionCacheSize: "20m" });
+        expect(args.client).toEqual({ headerTimeoutSeconds: 10, bodyTimeoutSeconds: 10, sendTimeoutSeconds: 10, keepaliveTimeoutSeconds: 20, maxBodySize: "1m" });
+        expect(args.trustedProxies).toEqual([]);
+        expect(dev.tls).toEqual({ servicePort: 443, hstsMaxAgeSeconds: 31536000, sessionCacheSize: "1m" });
+    });
+
+    test("TLS and real_ip settings are checked", () => {
+        const problemsOf = (args: Record<string, unknown>) => {
+            const result = loadBalancerTierArgsSchema.safeParse({ namespace: "n", upstream: UPSTREAM, ...args });
+            return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+        };
+        expect(problemsOf({ tls: { servicePort: 80 } })).toEqual(["tls.servicePort: must differ from servicePort (80), which redirects to it"]);
+        expect(problemsOf({ tls: { certManager: { dnsNames: [] } } })).toEqual(["tls.certManager.dnsNames: Too small: expected array to have >=1 items"]);
+        expect(problemsOf({ tls: { certManager: { dnsNames: ["api example"] } } })).toEqual(["tls.certManager.dnsNames.0: a DNS name"]);
+        expect(problemsOf({ tls: { certManager: { dnsNames: ["a.example"], issuerRef: { kind: "CA" } } } })[0]).toMatch(/^tls\.certManager\.issuerRef\.kind: /);
+        expect(problemsOf({ tls: { secretName: "Edge_TLS" } })[0]).toMatch(/^tls\.secretName: a DNS label/);
+        expect(problemsOf({ trustedProxies: ["10.0.0.0/8", "10.0.0.300/32", "10.0.0.0"] })).toEqual(["trustedProxies.1: an IPv4 CIDR such as 10.0.0.0/8", "trustedProxies.2: an IPv4 CIDR such as 10.0.0.0/8"]);
+        expect(problemsOf({ client: { maxBodySize: "0" } })).toEqual(["client.maxBodySize: an nginx size such as 10m or 512k"]);
+        expect(problemsOf({ client: { headerTimeoutSeconds: 0 } })[0]).toMatch(/^client\.headerTimeoutSeconds: /);
     });
 
     test("nested defaults apply field by field", () => {
@@ -110,6 +140,16 @@ describe("nginxConfOptions", () => {
             failTimeoutSeconds: 30,
             proxy: { connectTimeoutSeconds: 5, sendTimeoutSeconds: 60, readTimeoutSeconds: 60, nextUpstreamTries: 3, nextUpstreamTimeoutSeconds: 10 },
             listenPort: 8080,
+            tls: {
+                listenPort: 8443,
+                certificateFile: "/etc/nginx/tls/tls.crt",
+                keyFile: "/etc/nginx/tls/tls.key",
+                publicPort: 443,
+                hstsMaxAgeSeconds: 31536000,
+                sessionCacheSize: "20m",
+            },
+            client: { headerTimeoutSeconds: 10, bodyTimeoutSeconds: 10, sendTimeoutSeconds: 10, keepaliveTimeoutSeconds: 20, maxBodySize: "1m" },
+            trustedProxies: [],
             statusPort: 8081,
             paths: { pidFile: "/tmp/nginx/nginx.pid", tempDir: "/tmp/nginx", errorLog: "stderr" },
             accessLogSyslog: "127.0.0.1:5531",
@@ -142,12 +182,15 @@ describe("nginx pod", () => {
     const containers = nginxPodContainers(prod);
     const byName = (name: string) => containers.find((container) => container.name === name)!;
 
-    test("nginx: non-root on a read-only root, its own config file, probes on /healthz, the preStop", () => {
+    test("nginx: non-root on a read-only root, started by the script that reloads it on a new certificate, probes on /healthz (plain HTTP), the preStop", () => {
         expect(nginxContainer(prod)).toEqual({
             name: "nginx",
             image: "nginx:1.28.0",
-            command: ["nginx", "-c", "/etc/nginx/prepx/nginx.conf"],
-            ports: [{ name: "http", containerPort: 8080 }],
+            command: ["sh", "-c", nginxStartScript()],
+            ports: [
+                { name: "http", containerPort: 8080 },
+                { name: "https", containerPort: 8443 },
+            ],
             resources: { requests: { cpu: "2", memory: "1Gi" }, limits: { cpu: "4", memory: "2Gi" } },
             securityContext: {
                 runAsNonRoot: true,
@@ -161,9 +204,18 @@ describe("nginx pod", () => {
             lifecycle: { preStop: { exec: { command: ["sh", "-c", preStopScript(prod)] } } },
             volumeMounts: [
                 { name: "config", mountPath: "/etc/nginx/prepx", readOnly: true },
+                { name: "tls", mountPath: "/etc/nginx/tls", readOnly: true },
                 { name: "run", mountPath: "/tmp/nginx" },
             ],
         });
+    });
+
+    test("the start script runs nginx on its config and watches the mounted certificate and key every minute", () => {
+        const script = nginxStartScript();
+        expect(script).toContain("'nginx' '-c' '/etc/nginx/prepx/nginx.conf' &");
+        expect(script).toContain("cat '/etc/nginx/tls/tls.crt' '/etc/nginx/tls/tls.key'");
+        expect(script).toContain(`sleep ${CERTIFICATE_CHECK_SECONDS}\n`);
+        expect(CERTIFICATE_CHECK_SECONDS).toBe(60);
     });
 
     test("two metrics sidecars: stub_status exporter and access-log exporter, probed on their metrics ports", () => {
@@ -189,18 +241,32 @@ describe("nginx pod", () => {
         for (const sidecar of sidecars) expect(sidecar.resources).toEqual({ requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "32Mi" } });
     });
 
-    test("volumes: each file of the ConfigMap where its container reads it, an emptyDir for the run directory", () => {
-        expect(nginxPodVolumes("lb-config")).toEqual([
+    test("volumes: each file of the ConfigMap where its container reads it, the certificate and key readable by nginx's group only, an emptyDir for the run directory", () => {
+        expect(nginxPodVolumes("lb-config", "lb-tls")).toEqual([
             { name: "config", configMap: { name: "lb-config", items: [{ key: "nginx.conf", path: "nginx.conf" }] } },
             { name: "log-exporter-config", configMap: { name: "lb-config", items: [{ key: "nginxlog-exporter.yaml", path: "nginxlog-exporter.yaml" }] } },
+            {
+                name: "tls",
+                secret: {
+                    secretName: "lb-tls",
+                    defaultMode: 0o440,
+                    items: [
+                        { key: "tls.crt", path: "tls.crt" },
+                        { key: "tls.key", path: "tls.key" },
+                    ],
+                },
+            },
             { name: "run", emptyDir: { sizeLimit: "64Mi" } },
         ]);
+        // Only the sidecars' own files: neither exporter mounts the key.
+        for (const sidecar of nginxPodContainers(prod).slice(1)) expect(JSON.stringify(sidecar.volumeMounts ?? [])).not.toContain('"tls"');
     });
 
     test("pod: runs as nginx's uid, spread across the nodes it may run on, every mount backed by a volume", () => {
-        const spec = nginxPodSpec(prod, selector, { configMapName: "lb-config", serviceAccountName: "lb" });
-        // Through its ServiceAccount the pod gets the stack's image pull Secrets (and no API token).
+        const spec = nginxPodSpec(prod, selector, { configMapName: "lb-config", serviceAccountName: "lb", tlsSecretName: "lb-tls" });
+        // Through its ServiceAccount the pod gets the stack's image pull Secrets; no API token, whatever the account says.
         expect(spec.serviceAccountName).toBe("lb");
+        expect(spec.automountServiceAccountToken).toBe(false);
         expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 101, runAsGroup: 101, fsGroup: 101 });
         expect(spec.terminationGracePeriodSeconds).toBe(terminationGracePeriodSeconds(prod));
         expect(spec.enableServiceLinks).toBe(false);
@@ -220,7 +286,7 @@ describe("nginx pod", () => {
 
 test("Deployment: the replicas, rolling updates that never drop a pod first, the template's labels and annotations", () => {
     const annotations = { "checksum/config": "abc" };
-    const refs = { configMapName: "lb-config", serviceAccountName: "lb" };
+    const refs = { configMapName: "lb-config", serviceAccountName: "lb", tlsSecretName: "lb-tls" };
     const spec = nginxDeploymentSpec(prod, labels, selector, refs, annotations);
     expect(spec.replicas).toBe(3);
     expect(spec.selector).toEqual({ matchLabels: selector });
@@ -237,7 +303,10 @@ describe("Service", () => {
             spec: {
                 type: "LoadBalancer",
                 selector,
-                ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+                ports: [
+                    { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
+                    { name: "https", port: 443, targetPort: "https", protocol: "TCP" },
+                ],
                 externalTrafficPolicy: "Local",
             },
         });
@@ -262,4 +331,28 @@ test.each(Object.entries(CLOUD_LOAD_BALANCER_ANNOTATIONS))("the %s example set a
     const service = nginxService({ name: "lb", namespace: "prepx", labels: {} }, args, { app: "nginx" });
     expect(service.metadata).toMatchObject({ annotations });
     expect(service.spec).toMatchObject({ type: "LoadBalancer", externalTrafficPolicy: "Local" });
+});
+
+describe("certificate", () => {
+    test("the Secret: tls.secretName, or named after the component", () => {
+        expect(tlsSecretName("lb", prod.tls)).toBe("lb-tls");
+        expect(tlsSecretName("edge", { secretName: "edge-cert" })).toBe("edge-cert");
+    });
+
+    test("prod's cert-manager Certificate: its public names from the ClusterIssuer letsencrypt-prod, into the Secret nginx mounts, an ECDSA key renewed with it", () => {
+        const metadata = { name: "lb-tls", namespace: "prepx", labels };
+        expect(edgeCertificate(metadata, prod.tls.certManager!, "lb-tls")).toEqual({
+            apiVersion: "cert-manager.io/v1",
+            kind: "Certificate",
+            metadata,
+            spec: {
+                secretName: "lb-tls",
+                secretTemplate: { labels },
+                dnsNames: ["api.prepx.example.com"],
+                issuerRef: { name: "letsencrypt-prod", kind: "ClusterIssuer", group: "cert-manager.io" },
+                privateKey: { algorithm: "ECDSA", size: 256, rotationPolicy: "Always" },
+                usages: ["digital signature", "server auth"],
+            },
+        });
+    });
 });

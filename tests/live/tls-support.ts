@@ -1,0 +1,70 @@
+// Test certificates for the live tests, made with Debian's openssl in a temp dir: a CA, and server
+// certificates it signs (ECDSA P-256, as the stack's cert-manager Certificates), with the file names
+// of a kubernetes.io/tls Secret. Nothing here is deployed.
+import * as fs from "fs";
+import * as path from "path";
+import { run } from "./support";
+
+const OPENSSL = "/usr/bin/openssl";
+
+/** A CA's certificate and key files. */
+export interface TestCa {
+    certificateFile: string;
+    keyFile: string;
+    /** The CA certificate's PEM, for clients that verify against it. */
+    pem: string;
+}
+
+/** A server certificate's files, laid out as a mounted kubernetes.io/tls Secret (tls.crt, tls.key). */
+export interface TestServerCertificate {
+    dir: string;
+    certificateFile: string;
+    keyFile: string;
+    /** The certificate's serial number as openssl prints it (hex), to tell two certificates apart. */
+    serial: string;
+}
+
+/** A self-signed CA in `dir` (created if missing), valid for a day. */
+export async function makeTestCa(dir: string, commonName = "prepx live-test CA"): Promise<TestCa> {
+    fs.mkdirSync(dir, { recursive: true });
+    const keyFile = path.join(dir, "ca.key");
+    const certificateFile = path.join(dir, "ca.crt");
+    await run(OPENSSL, ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "1", "-subj", `/CN=${commonName}`, "-keyout", keyFile, "-out", certificateFile]);
+    return { certificateFile, keyFile, pem: fs.readFileSync(certificateFile, "utf8") };
+}
+
+/**
+ * A server certificate signed by `ca` for `dnsNames` and `ipAddresses`, in `dir` as tls.crt and
+ * tls.key. Each call makes a new key and a new random serial.
+ */
+export async function issueServerCertificate(ca: TestCa, dir: string, names: { dnsNames: string[]; ipAddresses?: string[] }): Promise<TestServerCertificate> {
+    fs.mkdirSync(dir, { recursive: true });
+    const keyFile = path.join(dir, "tls.key");
+    const certificateFile = path.join(dir, "tls.crt");
+    const requestFile = path.join(dir, "tls.csr");
+    const extensionsFile = path.join(dir, "extensions.cnf");
+    const altNames = [...names.dnsNames.map((name) => `DNS:${name}`), ...(names.ipAddresses ?? []).map((ip) => `IP:${ip}`)].join(",");
+    fs.writeFileSync(extensionsFile, `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n`);
+    await run(OPENSSL, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${names.dnsNames[0]}`, "-keyout", keyFile, "-out", requestFile]);
+    await run(OPENSSL, ["x509", "-req", "-in", requestFile, "-CA", ca.certificateFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-days", "1", "-extfile", extensionsFile, "-out", certificateFile]);
+    const { stdout } = await run(OPENSSL, ["x509", "-in", certificateFile, "-noout", "-serial"]);
+    return { dir, certificateFile, keyFile, serial: stdout.trim().replace(/^serial=/, "") };
+}
+
+/**
+ * Points the mounted-Secret layout at `certificate` the way the kubelet updates a Secret volume:
+ * `<mount>/..data` is a symlink to the current directory, replaced atomically by a rename, and
+ * `<mount>/tls.crt` / `tls.key` are symlinks through `..data`. Returns the paths nginx reads.
+ */
+export function mountAsSecret(mount: string, certificate: TestServerCertificate): { certificateFile: string; keyFile: string } {
+    fs.mkdirSync(mount, { recursive: true });
+    const next = path.join(mount, "..data_next");
+    fs.rmSync(next, { force: true });
+    fs.symlinkSync(certificate.dir, next);
+    fs.renameSync(next, path.join(mount, "..data"));
+    for (const file of ["tls.crt", "tls.key"]) {
+        const link = path.join(mount, file);
+        if (!fs.existsSync(link)) fs.symlinkSync(path.join("..data", file), link);
+    }
+    return { certificateFile: path.join(mount, "tls.crt"), keyFile: path.join(mount, "tls.key") };
+}
