@@ -1,7 +1,7 @@
 // The capacity report (scripts/capacity.ts): each line's arithmetic and verdict, from a StackConfig
 // whose relevant figures each test sets itself.
 import { parseStackConfig, StackConfig } from "../../config";
-import { capacityReport, CapacityLine, DEFAULT_ASSUMPTIONS, formatCapacity, scrapeTargets } from "../../scripts/capacity";
+import { capacityReport, CapacityLine, costEstimate, formatCapacity, formatCost, formatSizing, scrapeTargets } from "../../scripts/capacity";
 import { readStackConfig } from "../../scripts/stack-files";
 import { Footprint, WorkloadRow } from "../../scripts/summary";
 
@@ -124,31 +124,33 @@ describe("capacity report", () => {
         // 94,000 series / 15 s = 6,266.7 samples/s; x 2 B x 2,592,000 s = 32,486,400,000 B = 30.3 GiB <= 50 GiB.
         const prometheus = line(capacityReport(config, small), "prometheus disk");
         expect(prometheus.ok).toBe(true);
-        expect(prometheus.detail).toContain("= 94,000 series / 15s = 6,267 samples/s x 2 B/sample (assumed; 1-2 after compression) x 30d = 30.3Gi; retentionSize 50GB, PVC 64Gi");
+        expect(prometheus.detail).toContain("= 94,000 series / 15s = 6,267 samples/s x 2 B/sample (capacity.prometheus; 1-2 after compression) x 30d = 30.3Gi; retentionSize 50GB, PVC 64Gi");
         // With 20 GB of retention, size-based retention cuts the history: 20 GiB / (6,266.7 x 2 B/s) = 19.8 days.
         const tight = withChanges((c) => Object.assign(c, config, { monitoring: { ...config.monitoring, prometheus: { ...config.monitoring.prometheus, retentionSize: "20GB" } } }));
         const short = line(capacityReport(tight, small), "prometheus disk");
         expect(short.ok).toBe(false);
         expect(short.detail).toMatch(/size retention keeps only ~19\.8 days of 30d$/);
-        // The assumptions are parameters: one byte per sample halves the estimate.
-        const lean = line(capacityReport(config, small, { ...DEFAULT_ASSUMPTIONS, bytesPerSample: 1 }), "prometheus disk");
+        // The assumptions are the stack's capacity figures: one byte per sample halves the estimate.
+        const leanConfig = withChanges((c) => Object.assign(c, config, { capacity: { ...config.capacity, prometheus: { ...config.capacity.prometheus, bytesPerSample: 1 } } }));
+        const lean = line(capacityReport(leanConfig, small), "prometheus disk");
         expect(lean.detail).toContain("= 15.1Gi;");
     });
 
-    test("budget: requests at max replicas against 50 cores, 200 GB, 1 TB; SHORT says by how much and whether the HPA minimum fits", () => {
-        const fits = capacityReport(prod, { totals: { min: footprint(40, 150, 800), max: footprint(50, 186, 931) }, workloads: prodWorkloads });
-        expect(line(fits, "budget cpu requests")).toEqual({ check: "budget cpu requests", ok: true, detail: "40-50 cores (HPA min-max) of rendered workloads vs the plan's 50 cores" });
-        expect(line(fits, "budget memory requests")).toMatchObject({ ok: true, detail: "150.0Gi-186.0Gi (161.1-199.7 GB) (HPA min-max) of rendered workloads vs the plan's 200 GB" });
-        expect(line(fits, "budget storage")).toMatchObject({ ok: true, detail: "800.0Gi-931.0Gi (0.859-0.9997 TB) (HPA min-max) of rendered workloads vs the plan's 1 TB" });
+    test("budget: requests at max replicas against the plan's 50 cores, 200 GB, 1 TB (the budget's defaults); SHORT says by how much and whether the HPA minimum fits", () => {
+        const plan = withChanges((c) => (c.budget = { cores: 50, memoryGB: 200, storageTB: 1, monthlyCostUsd: 10000 }));
+        const fits = capacityReport(plan, { totals: { min: footprint(40, 150, 800), max: footprint(50, 186, 931) }, workloads: prodWorkloads });
+        expect(line(fits, "budget cpu requests")).toEqual({ check: "budget cpu requests", ok: true, detail: "40-50 cores (HPA min-max) of rendered workloads vs the budget's 50 cores" });
+        expect(line(fits, "budget memory requests")).toMatchObject({ ok: true, detail: "150.0Gi-186.0Gi (161.1-199.7 GB) (HPA min-max) of rendered workloads vs the budget's 200 GB" });
+        expect(line(fits, "budget storage")).toMatchObject({ ok: true, detail: "800.0Gi-931.0Gi (0.859-0.9997 TB) (HPA min-max) of rendered workloads vs the budget's 1 TB" });
 
-        const over = capacityReport(prod, { totals: { min: footprint(45, 190, 1000), max: footprint(76, 200, 1000) }, workloads: prodWorkloads });
+        const over = capacityReport(plan, { totals: { min: footprint(45, 190, 1000), max: footprint(76, 200, 1000) }, workloads: prodWorkloads });
         expect(line(over, "budget cpu requests")).toEqual({
             check: "budget cpu requests",
             ok: false,
-            detail: "45-76 cores (HPA min-max) of rendered workloads vs the plan's 50 cores: short by 26 cores at max replicas; fits at HPA min replicas only",
+            detail: "45-76 cores (HPA min-max) of rendered workloads vs the budget's 50 cores: short by 26 cores at max replicas; fits at HPA min replicas only",
         });
-        expect(line(over, "budget memory requests")).toMatchObject({ ok: false, detail: expect.stringContaining("190.0Gi-200.0Gi (204-214.7 GB) (HPA min-max) of rendered workloads vs the plan's 200 GB: short by") });
-        expect(line(over, "budget storage")).toMatchObject({ ok: false, detail: "1000.0Gi (1.074 TB) of rendered workloads vs the plan's 1 TB: short by 68.7Gi" });
+        expect(line(over, "budget memory requests")).toMatchObject({ ok: false, detail: expect.stringContaining("190.0Gi-200.0Gi (204-214.7 GB) (HPA min-max) of rendered workloads vs the budget's 200 GB: short by") });
+        expect(line(over, "budget storage")).toMatchObject({ ok: false, detail: "1000.0Gi (1.074 TB) of rendered workloads vs the budget's 1 TB: short by 68.7Gi" });
     });
 
     test("formatCapacity: one line per check, the verdict first", () => {

@@ -34,8 +34,9 @@ const selector = { "app.kubernetes.io/name": "nginx", "app.kubernetes.io/instanc
 const labels = { ...selector, "app.kubernetes.io/part-of": "prepx", "app.kubernetes.io/managed-by": "pulumi" };
 
 describe("args", () => {
-    test("the defaults are the prod shape: prod's stack section only restates them (the pull Secrets are the stack's)", () => {
-        expect(loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM })).toEqual({ ...prod, imagePullSecrets: [] });
+    test("the defaults are the prod shape: prod's stack section only restates them (the pull Secrets are the stack's, the replicas derived from its targets)", () => {
+        expect(loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM })).toEqual({ ...prod, imagePullSecrets: [], replicas: 3 });
+        expect(prod.replicas).toBe(8);
         expect(prod.imagePullSecrets).toEqual(["ghcr-pull"]);
     });
 
@@ -94,7 +95,7 @@ describe("args", () => {
 describe("nginxConfOptions", () => {
     test("prod: the args, the pod's ports and paths, the drain as shutdown timeout", () => {
         expect(nginxConfOptions(prod, HEADLESS)).toEqual({
-            replicas: 3,
+            replicas: 8,
             workerProcesses: 4,
             workerConnections: 8192,
             workerRlimitNofile: 65535,
@@ -103,7 +104,7 @@ describe("nginxConfOptions", () => {
             limitConn: 1000,
             zoneSize: "100m",
             upstream: { kind: "resolve", host: HEADLESS, port: 8080, resolver: "kube-dns.kube-system.svc.cluster.local", resolverValidSeconds: 5 },
-            upstreamKeepalive: 834,
+            upstreamKeepalive: 313,
             upstreamKeepaliveRequests: 10000,
             upstreamKeepaliveTimeoutSeconds: 4,
             maxFails: 3,
@@ -222,7 +223,7 @@ test("Deployment: the replicas, rolling updates that never drop a pod first, the
     const annotations = { "checksum/config": "abc" };
     const refs = { configMapName: "lb-config", serviceAccountName: "lb" };
     const spec = nginxDeploymentSpec(prod, labels, selector, refs, annotations);
-    expect(spec.replicas).toBe(3);
+    expect(spec.replicas).toBe(8);
     expect(spec.selector).toEqual({ matchLabels: selector });
     expect(spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
     expect(spec.template).toEqual({ metadata: { labels, annotations }, spec: nginxPodSpec(prod, selector, refs) });
