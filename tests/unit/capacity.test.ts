@@ -153,6 +153,77 @@ describe("capacity report", () => {
         expect(line(over, "budget storage")).toMatchObject({ ok: false, detail: "1000.0Gi (1.074 TB) of rendered workloads vs the budget's 1 TB: short by 68.7Gi" });
     });
 
+    test("throughput: nginx, each service with a capacity figure at its HPA max and CPU target, PgBouncer's server pools, Redis masters", () => {
+        const lines = capacityReport(prod, small);
+        expect(line(lines, "nginx throughput")).toEqual({
+            check: "nginx throughput",
+            ok: true,
+            detail: "8 pods x 4 workers x 10,000 req/s per core (capacity.nginx) x 0.8 utilisation = 256,000 req/s; target 100,000 req/s",
+        });
+        expect(line(lines, "api-gateway throughput")).toEqual({
+            check: "api-gateway throughput",
+            ok: true,
+            detail: "HPA max 16 pods x 12,500 req/s per pod (capacity.services) x 70% target CPU = 140,000 req/s; target 100,000 req/s x 1 share = 100,000",
+        });
+        expect(line(lines, "PgBouncer transactions")).toMatchObject({ ok: true, detail: expect.stringContaining("3 replicas x 134 default_pool_size x 250 transactions/s per server connection (capacity.pgbouncer) = 100,500/s") });
+        expect(line(lines, "redis throughput")).toMatchObject({ ok: true, detail: expect.stringContaining("8 masters x 50,000 ops/s per master (capacity.redis) x 0.8 utilisation = 320,000 ops/s; target 100,000 req/s x 3 ops = 300,000 ops/s") });
+        // The plan's hand sizing: 3 nginx pods, 3 Redis masters, pools of 120, user-service at 40 pods.
+        const plan = withChanges((c) => {
+            c.loadBalancer.replicas = 3;
+            c.redis.masters = 3;
+            c.pgbouncer.defaultPoolSize = 120;
+            c.services[1].autoscaling.maxReplicas = 40;
+        });
+        const short = capacityReport(plan, small);
+        expect(line(short, "nginx throughput")).toMatchObject({ ok: false, detail: expect.stringContaining("3 pods x 4 workers x 10,000 req/s per core (capacity.nginx) x 0.8 utilisation = 96,000 req/s") });
+        expect(line(short, "user-service throughput")).toMatchObject({ ok: false, detail: expect.stringContaining("HPA max 40 pods x 2,500 req/s per pod (capacity.services) x 70% target CPU = 70,000 req/s") });
+        expect(line(short, "PgBouncer transactions")).toMatchObject({ ok: false, detail: expect.stringContaining("= 90,000/s; target 100,000 req/s x 1 = 100,000/s") });
+        expect(line(short, "redis throughput")).toMatchObject({ ok: false, detail: expect.stringContaining("3 masters x 50,000 ops/s per master (capacity.redis) x 0.8 utilisation = 120,000 ops/s") });
+        // A service without a capacity figure has no throughput line.
+        const unlisted = withChanges((c) => (c.capacity.services = {}));
+        expect(capacityReport(unlisted, small).map((l) => l.check)).not.toContain("api-gateway throughput");
+    });
+
+    test("cost: requests at HPA min and max x the config's prices, against the budget, the plan's range beside it", () => {
+        const totals = { min: footprint(80, 200, 2000), max: footprint(100, 250, 2000) };
+        const cost = costEstimate(prod, totals);
+        // 100 cores x 0.04048 x 730 + 250 GiB x 0.004445 x 730 + 2000 GiB x 0.08 + 1 LB x 0.0225 x 730 + 500Gi x 7 backups x 0.023.
+        expect(cost.max.totalUsd).toBeCloseTo(2955.04 + 811.2125 + 160 + 16.425 + 80.5, 3);
+        expect(line(capacityReport(prod, { ...small, totals }), "budget monthly cost")).toEqual({
+            check: "budget monthly cost",
+            ok: true,
+            detail: "$3,270-$4,023 (HPA min-max) a month at config prices vs the budget's $10,000 (the plan: $5,000-$10,000)",
+        });
+        const tight = withChanges((c) => (c.budget.monthlyCostUsd = 4000));
+        expect(line(capacityReport(tight, { ...small, totals }), "budget monthly cost")).toMatchObject({ ok: false, detail: expect.stringMatching(/: over by \$23 at max replicas$/) });
+        // No cloud load balancer for a NodePort tier, no object storage for a volume repository.
+        const local = withChanges((c) => {
+            c.loadBalancer.serviceType = "NodePort";
+            c.postgres.backup.repository = { type: "volume", size: "5Gi", accessMode: "ReadWriteOnce" };
+        });
+        expect(costEstimate(local, totals).max.parts.filter((p) => p.usd > 0).map((p) => p.item)).toEqual(["cpu", "memory", "ssd"]);
+        expect(formatCost(prod, totals)).toEqual([
+            "  cpu                 $2,955  100 vCPU x $0.04048/h x 730 h",
+            "  memory                $811  250 GiB x $0.004445/h x 730 h",
+            "  ssd                   $160  2,000 GiB x $0.08/month",
+            "  load balancers         $16  1 x $0.0225/h x 730 h",
+            "  object storage         $81  3,500 GiB x $0.023/month",
+            "  total               $4,023  requests, not limits; node overhead, traffic and load-balancer traffic units not counted",
+        ]);
+    });
+
+    test("formatSizing: derived numbers with their arithmetic; the stack file's own values beside what would have been derived", () => {
+        const lines = formatSizing(prod);
+        expect(lines).toContain(
+            "  derived   loadBalancer.replicas 8 = max(2, ceil(100,000 users x 1 connection x 2 (client + upstream) / (4 workers x 8192 connections) / 0.8) = 8, " +
+                "ceil(100,000 req/s / (4 workers x 10,000 req/s per core) / 0.8) = 4)",
+        );
+        expect(lines).toContain(
+            "  explicit  services[user-service].autoscaling.minReplicas 40 (stack file; derived would be 58 = max(2, ceil(100,000 req/s x 1 share / 2,500 req/s per pod / 70% target CPU) = 58))",
+        );
+        expect(lines).toHaveLength(prod.sizing.length);
+    });
+
     test("formatCapacity: one line per check, the verdict first", () => {
         const lines = formatCapacity([
             { check: "a", ok: true, detail: "1 <= 2" },
