@@ -320,7 +320,7 @@ export function deriveSizing(input: SizingInput): Derivation[] {
         "pgbouncer.maxClientConn",
         Math.max(1, Math.ceil(clients / survivors)),
         `ceil((${pooled.map(({ service, max }) => `${service.name} ${max}`).join(" + ") || "no service"}) x ${input.servicePoolMax} pool = ` +
-            `${formatCount(clients)} client connections / ${survivors} (${pgbouncer.replicas} replicas, one lost))`,
+            `${formatCount(clients)} client connections / ${survivors} (${pgbouncer.replicas > 1 ? `${pgbouncer.replicas} replicas, one lost` : "1 replica"}))`,
     );
     const { postgres } = input;
     decide(
