@@ -198,8 +198,10 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): S
     const sizing = input ? deriveSizing(input) : [];
     const sized = withDerivedValues(raw, sizing);
     const result = stackConfigSchema.safeParse(sized);
-    if (result.success) return { ...result.data, sizing };
-    const lines = formatIssues(stack, sized, result.error.issues, SECRET_SECTIONS, RENAMED_KEYS);
+    const unknownServices = capacityForUnknownServices(stack, raw);
+    if (result.success && unknownServices.length === 0) return { ...result.data, sizing };
+    if (result.success) throw new StackConfigError(unknownServices.join("\n"));
+    const lines = [...formatIssues(stack, sized, result.error.issues, SECRET_SECTIONS, RENAMED_KEYS), ...unknownServices];
     // A derived value the schema refuses: say where it came from, since the stack file does not hold it.
     for (const derivation of sizing) {
         if (derivation.explicit !== undefined) continue;
@@ -208,6 +210,20 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): S
         }
     }
     throw new StackConfigError(lines.join("\n"));
+}
+
+/**
+ * A capacity figure the stack file gives for a service it does not run would size nothing,
+ * silently. Only the file's own entries are checked: the defaults name the plan's services, which
+ * another stack need not have.
+ */
+function capacityForUnknownServices(stack: string, raw: Record<string, unknown>): string[] {
+    const listed = valueAt(raw, ["capacity", "services"]);
+    if (listed === null || typeof listed !== "object" || !Array.isArray(raw.services)) return [];
+    const names = (raw.services as unknown[]).map((service) => valueAt(service, ["name"]));
+    return Object.keys(listed)
+        .filter((name) => !names.includes(name))
+        .map((name) => `${stack}: capacity.services.${name} must name one of services (${names.join(", ")})`);
 }
 
 function samePath(a: readonly PropertyKey[], b: ConfigPath): boolean {

@@ -152,6 +152,18 @@ describe("the stack config applies the derived sizing", () => {
         expect(three.loadBalancer.replicas).toBe(3);
     });
 
+    test("the default capacity figures name the plan's services; a stack with other services derives nothing for them and is not refused", () => {
+        const config = parseStackConfig(
+            "prod",
+            configWith("prod", (r) => {
+                r.services = r.services.map((service: { name: string }) => ({ ...service, name: `${service.name}-v2` }));
+                r.loadBalancer.upstreamService = "api-gateway-v2";
+            }),
+        );
+        expect(config.sizing.filter((d) => d.key.startsWith("services["))).toEqual([]);
+        expect(config.services.map((s) => s.autoscaling.maxReplicas)).toEqual([16, 60]);
+    });
+
     test("a service without autoscaling in the stack file gets the derived bounds", () => {
         const raw = configWith("prod", (r) => delete r.services[0].autoscaling);
         const config = parseStackConfig("prod", raw);
@@ -179,6 +191,9 @@ describe("the stack config applies the derived sizing", () => {
         expect(configErrorOf(configWith("prod", (r) => (r.capacity.redis.opsPerSecondPerMaster = 0)))).toBe("prod: capacity.redis.opsPerSecondPerMaster must be at least 1 (got 0)");
         expect(configErrorOf(configWith("prod", (r) => (r.prices.vcpuHour = -1)))).toBe("prod: prices.vcpuHour must be at least 0 (got -1)");
         expect(configErrorOf(configWith("prod", (r) => (r.budget.cpus = 10)))).toBe("prod: budget.cpus is not a known key (got 10)");
+        expect(configErrorOf(configWith("prod", (r) => (r.capacity.services = { "api-gateway": { requestsPerSecondPerPod: 1000 }, "order-service": { requestsPerSecondPerPod: 1000 } })))).toBe(
+            "prod: capacity.services.order-service must name one of services (api-gateway, user-service)",
+        );
         const renamed = configErrorOf(configWith("prod", (r) => (r.target = r.targets)));
         expect(renamed).toContain("prod: target is not a known key");
         expect(renamed).toContain("; it is now targets");
