@@ -158,8 +158,11 @@ export const PLAN_MONTHLY_COST_USD = { min: 5000, max: 10000 } as const;
 
 /** What the stack is sized for (`targets:`). */
 export interface Targets {
+    /** Users connected at once. */
     concurrentUsers: number;
+    /** Requests per second at peak. */
     requestsPerSecond: number;
+    /** The p95 latency SLO, ms. */
     p95LatencyMs: number;
 }
 
@@ -182,8 +185,11 @@ export interface Derivation {
 
 /** A service as the sizing sees it: the stack file's own autoscaling values, where it sets them. */
 export interface SizingService {
+    /** The service's name (the key of its capacity figure). */
     name: string;
+    /** Whether its pods hold a PostgreSQL pool (PgBouncer's client limit counts them). */
     usesDatabase: boolean;
+    /** The stack file's own autoscaling values; unset ones may be derived. */
     autoscaling: { minReplicas?: number; maxReplicas?: number; targetCpuPercent?: number };
 }
 
@@ -192,15 +198,25 @@ export interface SizingService {
  * default); `explicit(path)` returns the stack file's own value of a derived key, if it sets one.
  */
 export interface SizingInput {
+    /** What the stack is sized for. */
     targets: Targets;
+    /** The per-pod figures, defaults applied. */
     capacity: Capacity;
+    /** The stack file's own value at a key path, if it sets one (it wins over the derived value). */
     explicit: (path: ConfigPath) => number | string | undefined;
+    /** The LB tier as configured; `cpuLimit` gives the worker count, the rlimit's default is its floor. */
     loadBalancer: { replicas: number; cpuLimit: string; workerConnections: number; workerRlimitNofile: number };
+    /** The stack's services, in stack order (derived paths index this list). */
     services: SizingService[];
+    /** Each service pod's PostgreSQL pool (`servicePool.max`). */
     servicePoolMax: number;
+    /** PgBouncer as configured (replicas and the reserve pool are inputs, not derived). */
     pgbouncer: { replicas: number; defaultPoolSize: number; reservePoolSize: number; maxClientConn: number };
+    /** The PostgreSQL figures the connection budget reserves, and the members Prometheus scrapes. */
     postgres: { standbys: number; maxConnections: number; superuserReservedConnections: number; reservedConnections: number };
+    /** Redis as configured (replicasPerMaster counts the scraped pods). */
     redis: { masters: number; replicasPerMaster: number };
+    /** Prometheus as configured; retentionSize and storage are the floors of the derived ones. */
     prometheus: { scrapeInterval: string; retentionTime: string; retentionSize: string; storage: string };
 }
 
@@ -381,7 +397,9 @@ export interface CostInput {
 
 /** A monthly estimate: the total and its parts, each with its arithmetic. */
 export interface CostEstimate {
+    /** USD a month. */
     totalUsd: number;
+    /** cpu, memory, ssd, load balancers, object storage: each with its USD and arithmetic. */
     parts: { item: string; usd: number; arithmetic: string }[];
 }
 
