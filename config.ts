@@ -15,6 +15,7 @@ import { checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema,
 import { checkRedisSettings, redisSettingsSchema } from "./components/redis/args";
 import { internalTlsSettingsSchema } from "./components/tls/args";
 import { dnsLabel, formatIssues, imagePullSecretsSchema, int, onlyWhenValid, registrySchema } from "./components/schema";
+import { budgetSchema, capacitySchema, ConfigPath, Derivation, deriveSizing, pricesSchema, SizingInput, SizingService } from "./components/sizing";
 
 /** The Pulumi config namespace of this project (`prepx-platform:<key>`). */
 export const CONFIG_NAMESPACE = "prepx-platform";
@@ -99,12 +100,24 @@ export const stackConfigSchema = z
         healthCheck: healthCheckSchema,
         /** MonitoringStack. */
         monitoring: monitoringSettingsSchema.omit(STACK_WIDE).superRefine(checkMonitoringSettings, onlyWhenValid).prefault({}),
-        /** What the stack is sized for; feeds alert thresholds and the capacity report. */
+        /**
+         * What the stack is sized for: the sizing is derived from it (components/sizing.ts) wherever
+         * the stack file sets no value of its own; feeds alert thresholds and the capacity report.
+         */
         targets: z.strictObject({
+            /** Users connected at once (each holds capacity.connectionsPerUser connections through the LB tier). */
             concurrentUsers: int(1),
+            /** Requests per second through the load balancers at peak. */
             requestsPerSecond: int(1),
+            /** The p95 latency SLO in milliseconds. */
             p95LatencyMs: int(1),
         }),
+        /** Per-pod capacity figures the sizing is derived from (components/sizing.ts: each default with its source). */
+        capacity: capacitySchema,
+        /** Per-unit prices of the capacity report's monthly cost estimate. */
+        prices: pricesSchema,
+        /** What the stack may request and cost; the capacity report's budget lines. */
+        budget: budgetSchema,
     })
     .superRefine((value, ctx) => {
         // A protected stack (prod) must name its cluster: unset, the provider uses whatever context
@@ -150,8 +163,11 @@ export function connectionBudgetInput(config: Pick<z.infer<typeof stackConfigSch
     };
 }
 
-/** The validated configuration of one stack. */
-export type StackConfig = z.infer<typeof stackConfigSchema>;
+/** The validated configuration of one stack, with the sizing derived from its targets. */
+export type StackConfig = z.infer<typeof stackConfigSchema> & {
+    /** Every number derived from targets and capacity, applied where the stack file sets none (explicit values win). */
+    sizing: Derivation[];
+};
 
 /** Thrown for a bad stack configuration; its message is the whole diagnosis. */
 export class StackConfigError extends Error {
@@ -168,9 +184,12 @@ const SECRET_SECTIONS: ReadonlySet<PropertyKey> = new Set(["passwords"]);
  * Keys renamed since a stack file may have been written; the message says what to write instead.
  * The `postgres` section is PostgresCluster's settings, so its renames are the component's.
  */
-const RENAMED_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
-    Object.entries(POSTGRES_RENAMED_ARGS).map(([old, now]) => [`postgres.${old}`, `postgres.${now}`]),
-);
+const RENAMED_KEYS: Readonly<Record<string, string>> = {
+    ...Object.fromEntries(Object.entries(POSTGRES_RENAMED_ARGS).map(([old, now]) => [`postgres.${old}`, `postgres.${now}`])),
+    // The issue that introduced derived sizing wrote them so.
+    target: "targets",
+    "targets.p95Ms": "targets.p95LatencyMs",
+};
 
 /**
  * Validates a stack's raw `prepx-platform:` values (keys without the namespace, structured values
@@ -178,9 +197,121 @@ const RENAMED_KEYS: Readonly<Record<string, string>> = Object.fromEntries(
  * Throws StackConfigError with one line per problem: `<stack>: <key path> <expected> (got <value>)`.
  */
 export function parseStackConfig(stack: string, raw: Record<string, unknown>): StackConfig {
-    const result = stackConfigSchema.safeParse(raw);
-    if (result.success) return result.data;
-    throw new StackConfigError(formatIssues(stack, raw, result.error.issues, SECRET_SECTIONS, RENAMED_KEYS).join("\n"));
+    const input = sizingInput(raw);
+    const sizing = input ? deriveSizing(input) : [];
+    const sized = withDerivedValues(raw, sizing);
+    const result = stackConfigSchema.safeParse(sized);
+    const unknownServices = capacityForUnknownServices(stack, raw);
+    if (result.success && unknownServices.length === 0) return { ...result.data, sizing };
+    if (result.success) throw new StackConfigError(unknownServices.join("\n"));
+    const lines = [...formatIssues(stack, sized, result.error.issues, SECRET_SECTIONS, RENAMED_KEYS), ...unknownServices];
+    // A derived value the schema refuses: say where it came from, since the stack file does not hold it.
+    for (const derivation of sizing) {
+        if (derivation.explicit !== undefined) continue;
+        if (result.error.issues.some((issue) => samePath(issue.path, derivation.path))) {
+            lines.push(`${stack}: ${derivation.key} ${derivation.value} was derived from targets and capacity: ${derivation.rule}; set it in the stack file or change targets/capacity`);
+        }
+    }
+    throw new StackConfigError(lines.join("\n"));
+}
+
+/**
+ * A capacity figure the stack file gives for a service it does not run would size nothing,
+ * silently. Only the file's own entries are checked: the defaults name the plan's services, which
+ * another stack need not have.
+ */
+function capacityForUnknownServices(stack: string, raw: Record<string, unknown>): string[] {
+    const listed = valueAt(raw, ["capacity", "services"]);
+    if (listed === null || typeof listed !== "object" || !Array.isArray(raw.services)) return [];
+    const names = (raw.services as unknown[]).map((service) => valueAt(service, ["name"]));
+    return Object.keys(listed)
+        .filter((name) => !names.includes(name))
+        .map((name) => `${stack}: capacity.services.${name} must name one of services (${names.join(", ")})`);
+}
+
+function samePath(a: readonly PropertyKey[], b: ConfigPath): boolean {
+    return a.length === b.length && a.every((part, index) => part === b[index]);
+}
+
+function valueAt(raw: unknown, path: ConfigPath): unknown {
+    let value = raw;
+    for (const part of path) {
+        if (value === null || typeof value !== "object") return undefined;
+        value = (value as Record<string | number, unknown>)[part];
+    }
+    return value;
+}
+
+/** raw with every derived value the stack file does not set written in (a copy; raw is left alone). */
+function withDerivedValues(raw: Record<string, unknown>, sizing: readonly Derivation[]): Record<string, unknown> {
+    const copy = structuredClone(raw);
+    for (const derivation of sizing) {
+        if (derivation.explicit !== undefined) continue;
+        let node: Record<string | number, unknown> = copy;
+        for (const part of derivation.path.slice(0, -1)) {
+            if (node[part] === null || typeof node[part] !== "object") node[part] = {};
+            node = node[part] as Record<string | number, unknown>;
+        }
+        node[derivation.path[derivation.path.length - 1]] = derivation.value;
+    }
+    return copy;
+}
+
+/**
+ * What the sizing derivation reads, from the sections parsed on their own (defaults applied). The
+ * services are read from the raw list, whose autoscaling the derivation may fill in. Undefined
+ * when a section it needs is invalid: then nothing is derived and the full parse names the problem.
+ */
+function sizingInput(raw: Record<string, unknown>): SizingInput | undefined {
+    const shape = stackConfigSchema.shape;
+    const targets = shape.targets.safeParse(raw.targets);
+    const capacity = shape.capacity.safeParse(raw.capacity);
+    const loadBalancer = shape.loadBalancer.safeParse(raw.loadBalancer);
+    const pool = shape.servicePool.safeParse(raw.servicePool);
+    const pgbouncer = shape.pgbouncer.safeParse(raw.pgbouncer);
+    const postgres = shape.postgres.safeParse(raw.postgres);
+    const redis = shape.redis.safeParse(raw.redis);
+    const monitoring = shape.monitoring.safeParse(raw.monitoring);
+    if (!targets.success || !capacity.success || !loadBalancer.success || !pool.success || !pgbouncer.success || !postgres.success || !redis.success || !monitoring.success) return undefined;
+    if (!Array.isArray(raw.services)) return undefined;
+    const services: SizingService[] = [];
+    for (const entry of raw.services as unknown[]) {
+        if (entry === null || typeof entry !== "object" || typeof (entry as { name?: unknown }).name !== "string") return undefined;
+        const service = entry as { name: string; usesDatabase?: unknown; autoscaling?: Record<string, unknown> };
+        const number = (key: string): number | undefined => (typeof service.autoscaling?.[key] === "number" ? (service.autoscaling[key] as number) : undefined);
+        services.push({
+            name: service.name,
+            usesDatabase: service.usesDatabase === true,
+            autoscaling: { minReplicas: number("minReplicas"), maxReplicas: number("maxReplicas"), targetCpuPercent: number("targetCpuPercent") },
+        });
+    }
+    const { parameters } = postgres.data;
+    const { prometheus } = monitoring.data;
+    return {
+        targets: targets.data,
+        capacity: capacity.data,
+        explicit: (path) => {
+            const value = valueAt(raw, path);
+            return typeof value === "number" || typeof value === "string" ? value : undefined;
+        },
+        loadBalancer: {
+            replicas: loadBalancer.data.replicas,
+            cpuLimit: loadBalancer.data.resources.limits.cpu,
+            workerConnections: loadBalancer.data.workerConnections,
+            workerRlimitNofile: loadBalancer.data.workerRlimitNofile,
+        },
+        services,
+        servicePoolMax: pool.data.max,
+        pgbouncer: pgbouncer.data,
+        postgres: {
+            standbys: postgres.data.standbys,
+            maxConnections: parameters.max_connections,
+            superuserReservedConnections: parameters.superuser_reserved_connections,
+            reservedConnections: postgres.data.reservedConnections,
+        },
+        redis: redis.data,
+        prometheus,
+    };
 }
 
 /**

@@ -5,6 +5,7 @@
 // Pure: scripts/render.ts prints it, tests/unit/capacity.test.ts checks it.
 import { connectionBudgetInput, StackConfig } from "../config";
 import { connectionBudget } from "../components/budget";
+import { CostEstimate, formatCount, formatUsd, monthlyCost, PLAN_MONTHLY_COST_USD } from "../components/sizing";
 import { parseMemoryQuantity, parsePrometheusDuration, parsePrometheusSize, wholeCores } from "../components/units";
 import { formatCores, formatGiB, ResourceSummary, WorkloadRow } from "./summary";
 
@@ -16,26 +17,6 @@ export interface CapacityLine {
     /** The arithmetic and the assumptions behind it. */
     detail: string;
 }
-
-/** Figures the report cannot take from the config; each is stated in the line that uses it. */
-export interface CapacityAssumptions {
-    /** Series each scrape target exposes (exporters expose a few hundred to a few thousand). */
-    seriesPerTarget: number;
-    /** Bytes per sample on disk after TSDB compression (Prometheus: 1-2; the upper end is the safe side). */
-    bytesPerSample: number;
-    /** Connections one concurrent user holds open through the load balancers. */
-    connectionsPerUser: number;
-    /** The original plan's budget. */
-    plan: { cores: number; memoryBytes: number; storageBytes: number };
-}
-
-export const DEFAULT_ASSUMPTIONS: CapacityAssumptions = {
-    seriesPerTarget: 1000,
-    bytesPerSample: 2,
-    connectionsPerUser: 1,
-    // "50+ cores, 200+ GB memory, 1+ TB storage": decimal units, as the plan writes them.
-    plan: { cores: 50, memoryBytes: 200e9, storageBytes: 1e12 },
-};
 
 const verdict = (ok: boolean): string => (ok ? "OK" : "SHORT");
 
@@ -57,14 +38,15 @@ function connectionLines(config: StackConfig): CapacityLine[] {
  * client and an upstream connection. worker_processes is rendered from the pod's CPU limit (whole
  * cores rounded up, at least 1), so the report counts the workers nginx runs.
  */
-function nginxLine(config: StackConfig, assumptions: CapacityAssumptions): CapacityLine {
+function nginxLine(config: StackConfig): CapacityLine {
+    const perUser = config.capacity.connectionsPerUser;
     const lb = config.loadBalancer;
     const cores = wholeCores(lb.resources.limits.cpu);
     // A worker cannot hold more connections than it may open files.
     const perWorker = Math.min(lb.workerConnections, lb.workerRlimitNofile);
     const capped = perWorker < lb.workerConnections ? ` (capped by worker_rlimit_nofile ${lb.workerRlimitNofile})` : "";
     const clients = Math.floor((lb.replicas * cores * perWorker) / 2);
-    const needed = config.targets.concurrentUsers * assumptions.connectionsPerUser;
+    const needed = config.targets.concurrentUsers * perUser;
     const ok = clients >= needed;
     const replicasNeeded = Math.ceil((needed * 2) / (cores * perWorker));
     return {
@@ -73,7 +55,7 @@ function nginxLine(config: StackConfig, assumptions: CapacityAssumptions): Capac
         detail:
             `${lb.replicas} pods x ${cores} workers (worker_processes from the LB pod's CPU limit ${lb.resources.limits.cpu}) ` +
             `x ${perWorker} worker_connections${capped} / 2 (proxying) = ${number(clients)} concurrent clients; ` +
-            `target ${number(config.targets.concurrentUsers)} concurrent users x ${assumptions.connectionsPerUser} connection` +
+            `target ${number(config.targets.concurrentUsers)} concurrent users x ${perUser} connection` +
             (ok ? "" : `; needs ${replicasNeeded} pods at ${cores} workers`),
     };
 }
@@ -95,8 +77,9 @@ export function scrapeTargets(workloads: readonly WorkloadRow[]): { total: numbe
  * the configured history to be kept (and retentionSize fits the PVC: checkMonitoringSettings
  * refuses otherwise).
  */
-function prometheusLine(config: StackConfig, workloads: readonly WorkloadRow[], assumptions: CapacityAssumptions): CapacityLine {
+function prometheusLine(config: StackConfig, workloads: readonly WorkloadRow[]): CapacityLine {
     const prometheus = config.monitoring.prometheus;
+    const assumptions = config.capacity.prometheus;
     const targets = scrapeTargets(workloads);
     const series = targets.total * assumptions.seriesPerTarget;
     const interval = parsePrometheusDuration(prometheus.scrapeInterval);
@@ -111,8 +94,8 @@ function prometheusLine(config: StackConfig, workloads: readonly WorkloadRow[], 
         check: "prometheus disk",
         ok,
         detail:
-            `${targets.total} targets (${targets.terms}) x ${assumptions.seriesPerTarget} series (assumed) = ${number(series)} series / ` +
-            `${prometheus.scrapeInterval} = ${number(samplesPerSecond)} samples/s x ${assumptions.bytesPerSample} B/sample (assumed; 1-2 after compression) ` +
+            `${targets.total} targets (${targets.terms}) x ${assumptions.seriesPerTarget} series (capacity.prometheus) = ${number(series)} series / ` +
+            `${prometheus.scrapeInterval} = ${number(samplesPerSecond)} samples/s x ${assumptions.bytesPerSample} B/sample (capacity.prometheus; 1-2 after compression) ` +
             `x ${prometheus.retentionTime} = ${formatGiB(estimate)}; retentionSize ${prometheus.retentionSize}, PVC ${prometheus.storage}` +
             (ok ? "" : `; size retention keeps only ~${keptDays.toFixed(1)} days of ${prometheus.retentionTime}`),
     };
@@ -123,8 +106,8 @@ function prometheusLine(config: StackConfig, workloads: readonly WorkloadRow[], 
  * worst case the HPAs may reach): SHORT means provisioning only the plan's figures would not fit
  * the stack. Requests, not limits: requests are what the scheduler reserves.
  */
-function budgetLines(totals: ResourceSummary["totals"], assumptions: CapacityAssumptions): CapacityLine[] {
-    const { plan } = assumptions;
+function budgetLines(totals: ResourceSummary["totals"], budget: StackConfig["budget"]): CapacityLine[] {
+    const plan = { cores: budget.cores, memoryBytes: budget.memoryGB * 1e9, storageBytes: budget.storageTB * 1e12 };
     /** How a measure prints: its own unit, plus the plan's decimal unit in brackets where they differ. */
     interface Measure {
         text(value: number): string;
@@ -141,10 +124,10 @@ function budgetLines(totals: ResourceSummary["totals"], assumptions: CapacityAss
     const line = (check: string, min: number, max: number, budget: number, measure: Measure): CapacityLine => {
         const ok = max <= budget;
         const hpa = min === max ? "" : " (HPA min-max)";
-        const budgetText = measure.decimal ? `${budget / measure.decimal.divisor} ${measure.decimal.suffix}` : `${budget}${measure.unit}`;
+        const budgetText = measure.decimal ? `${Number((budget / measure.decimal.divisor).toPrecision(6))} ${measure.decimal.suffix}` : `${budget}${measure.unit}`;
         const atMax = min === max ? "" : ` at max replicas${min <= budget ? "; fits at HPA min replicas only" : ""}`;
         const shortBy = ok ? "" : `: short by ${measure.text(max - budget)}${measure.unit}${atMax}`;
-        return { check, ok, detail: `${amount(min, max, measure)}${hpa} of rendered workloads vs the plan's ${budgetText}${shortBy}` };
+        return { check, ok, detail: `${amount(min, max, measure)}${hpa} of rendered workloads vs the budget's ${budgetText}${shortBy}` };
     };
     const cores: Measure = { text: formatCores, unit: " cores" };
     const memory: Measure = { text: formatGiB, unit: "", decimal: { divisor: 1e9, suffix: "GB" } };
@@ -156,18 +139,130 @@ function budgetLines(totals: ResourceSummary["totals"], assumptions: CapacityAss
     ];
 }
 
+/** Per-pod throughput lines: each tier's capacity at its planned utilisation against the targets. */
+function throughputLines(config: StackConfig): CapacityLine[] {
+    const { capacity, targets } = config;
+    const rps = targets.requestsPerSecond;
+    const utilisation = capacity.targetUtilisation;
+    const lb = config.loadBalancer;
+    const workers = wholeCores(lb.resources.limits.cpu);
+    const nginxRps = lb.replicas * workers * capacity.nginx.requestsPerSecondPerCore;
+    const lines: CapacityLine[] = [
+        {
+            check: "nginx throughput",
+            ok: nginxRps * utilisation >= rps,
+            detail:
+                `${lb.replicas} pods x ${workers} workers x ${number(capacity.nginx.requestsPerSecondPerCore)} req/s per core (capacity.nginx) x ${utilisation} utilisation ` +
+                `= ${number(nginxRps * utilisation)} req/s; target ${number(rps)} req/s`,
+        },
+    ];
+    for (const service of config.services) {
+        const perPod = capacity.services[service.name];
+        if (!perPod) continue;
+        const { maxReplicas, targetCpuPercent } = service.autoscaling;
+        const carried = maxReplicas * perPod.requestsPerSecondPerPod * (targetCpuPercent / 100);
+        const needed = rps * perPod.requestShare;
+        lines.push({
+            check: `${service.name} throughput`,
+            ok: carried >= needed,
+            detail:
+                `HPA max ${maxReplicas} pods x ${number(perPod.requestsPerSecondPerPod)} req/s per pod (capacity.services) x ${targetCpuPercent}% target CPU ` +
+                `= ${number(carried)} req/s; target ${number(rps)} req/s x ${perPod.requestShare} share = ${number(needed)}`,
+        });
+    }
+    const { pgbouncer } = config;
+    const perConnection = capacity.pgbouncer.transactionsPerSecondPerServerConnection;
+    const transactions = rps * capacity.pgbouncer.transactionsPerRequest;
+    const pooled = pgbouncer.replicas * pgbouncer.defaultPoolSize * perConnection;
+    lines.push({
+        check: "PgBouncer transactions",
+        ok: pooled >= transactions,
+        detail:
+            `${pgbouncer.replicas} replicas x ${pgbouncer.defaultPoolSize} default_pool_size x ${perConnection} transactions/s per server connection (capacity.pgbouncer) ` +
+            `= ${number(pooled)}/s; target ${number(rps)} req/s x ${capacity.pgbouncer.transactionsPerRequest} = ${number(transactions)}/s`,
+    });
+    const { masters } = config.redis;
+    const ops = rps * capacity.redis.opsPerRequest;
+    const redisOps = masters * capacity.redis.opsPerSecondPerMaster * utilisation;
+    lines.push({
+        check: "redis throughput",
+        ok: redisOps >= ops,
+        detail:
+            `${masters} masters x ${number(capacity.redis.opsPerSecondPerMaster)} ops/s per master (capacity.redis) x ${utilisation} utilisation = ${number(redisOps)} ops/s; ` +
+            `target ${number(rps)} req/s x ${capacity.redis.opsPerRequest} ops = ${number(ops)} ops/s`,
+    });
+    return lines;
+}
+
+/** Bytes of object storage the backups take: each full backup at most one member's volume (compression not counted). */
+function backupBytes(config: StackConfig): number {
+    const backup = config.postgres.backup;
+    if (!backup.enabled || backup.repository.type !== "s3") return 0;
+    return parseMemoryQuantity(config.postgres.storage) * backup.retentionFull;
+}
+
+/** The monthly cost at HPA min and max replicas (config.prices), for the rendered totals. */
+export function costEstimate(config: StackConfig, totals: ResourceSummary["totals"]): { min: CostEstimate; max: CostEstimate } {
+    const at = (footprint: ResourceSummary["totals"]["min"]): CostEstimate =>
+        monthlyCost(
+            {
+                cores: footprint.cpuRequests,
+                memoryBytes: footprint.memoryRequests,
+                storageBytes: footprint.storage,
+                loadBalancers: config.loadBalancer.serviceType === "LoadBalancer" ? 1 : 0,
+                objectStorageBytes: backupBytes(config),
+            },
+            config.prices,
+        );
+    return { min: at(totals.min), max: at(totals.max) };
+}
+
+/** The cost line: the estimate at HPA max replicas against the budget, the plan's range beside it. */
+function costLine(config: StackConfig, totals: ResourceSummary["totals"]): CapacityLine {
+    const cost = costEstimate(config, totals);
+    const range = cost.min.totalUsd === cost.max.totalUsd ? formatUsd(cost.max.totalUsd) : `${formatUsd(cost.min.totalUsd)}-${formatUsd(cost.max.totalUsd)} (HPA min-max)`;
+    const ok = cost.max.totalUsd <= config.budget.monthlyCostUsd;
+    return {
+        check: "budget monthly cost",
+        ok,
+        detail:
+            `${range} a month at config prices vs the budget's ${formatUsd(config.budget.monthlyCostUsd)} ` +
+            `(the plan: ${formatUsd(PLAN_MONTHLY_COST_USD.min)}-${formatUsd(PLAN_MONTHLY_COST_USD.max)})` +
+            (ok ? "" : `: over by ${formatUsd(cost.max.totalUsd - config.budget.monthlyCostUsd)} at max replicas`),
+    };
+}
+
+/** The cost estimate's parts, one line each, at HPA max replicas (the budget's case). */
+export function formatCost(config: StackConfig, totals: ResourceSummary["totals"]): string[] {
+    const { max } = costEstimate(config, totals);
+    return [
+        ...max.parts.map((part) => `  ${part.item.padEnd(16)}${formatUsd(part.usd).padStart(10)}  ${part.arithmetic}`),
+        `  ${"total".padEnd(16)}${formatUsd(max.totalUsd).padStart(10)}  requests, not limits; node overhead, traffic and load-balancer traffic units not counted`,
+    ];
+}
+
 /** The whole report. `rendered` is the summary of the rendered objects (scripts/summary.ts). */
-export function capacityReport(
-    config: StackConfig,
-    rendered: Pick<ResourceSummary, "totals" | "workloads">,
-    assumptions: CapacityAssumptions = DEFAULT_ASSUMPTIONS,
-): CapacityLine[] {
+export function capacityReport(config: StackConfig, rendered: Pick<ResourceSummary, "totals" | "workloads">): CapacityLine[] {
     return [
         ...connectionLines(config),
-        nginxLine(config, assumptions),
-        prometheusLine(config, rendered.workloads, assumptions),
-        ...budgetLines(rendered.totals, assumptions),
+        nginxLine(config),
+        ...throughputLines(config),
+        prometheusLine(config, rendered.workloads),
+        ...budgetLines(rendered.totals, config.budget),
+        costLine(config, rendered.totals),
     ];
+}
+
+/**
+ * The sizing derived from the targets, one line per number: `derived` where it applies, `explicit`
+ * where the stack file's own value wins (the derived one beside it).
+ */
+export function formatSizing(config: StackConfig): string[] {
+    return config.sizing.map((derivation) =>
+        derivation.explicit === undefined
+            ? `  derived   ${derivation.key} ${typeof derivation.value === "number" ? formatCount(derivation.value) : derivation.value} = ${derivation.rule}`
+            : `  explicit  ${derivation.key} ${derivation.explicit} (stack file; derived would be ${derivation.value} = ${derivation.rule})`,
+    );
 }
 
 /** The report as printed: `OK    <check>: <detail>`. */

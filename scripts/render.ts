@@ -8,7 +8,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import { parseStackConfig, StackConfig } from "../config";
-import { capacityReport, CapacityLine, formatCapacity } from "./capacity";
+import { capacityReport, CapacityLine, formatCapacity, formatCost, formatSizing } from "./capacity";
 import { parseFlags, runMain } from "./cli";
 import { manifestsYaml, renderObjects, RenderResult } from "./manifests";
 import { installMocks, RecordedResource, settled } from "./mock-runtime";
@@ -89,8 +89,15 @@ export function buildRender(stack: string, config: StackConfig, recorded: Record
         "",
         ...formatResourceSummary(summary),
         "",
+        `Sizing for ${config.targets.concurrentUsers.toLocaleString("en-US")} users, ${config.targets.requestsPerSecond.toLocaleString("en-US")} req/s ` +
+            "(targets, capacity; derived = applied, explicit = the stack file's value wins):",
+        ...formatSizing(config),
+        "",
         "Capacity (OK = covers what is needed, SHORT = falls short; each line shows its arithmetic):",
         ...formatCapacity(capacity),
+        "",
+        "Monthly cost at HPA max replicas (prices; set your provider's own):",
+        ...formatCost(config, summary.totals),
         "",
         "Security (what the render sets up; scripts/security.ts):",
         ...formatScorecard(security),

@@ -8,10 +8,10 @@ describe("connection budget", () => {
         const budget = connectionBudget(connectionBudgetInput(parseStackConfig("prod", readStackConfig("prod"))));
         expect(budget.problems).toEqual([]);
         expect(budget.clientArithmetic).toBe(
-            "service pools api-gateway 16 x 100 + user-service 60 x 100 = 7600 client connections; PgBouncer accepts 3 x 5000 = 15000",
+            "service pools api-gateway 16 x 100 + user-service 60 x 100 = 7600 client connections; PgBouncer accepts 3 x 3800 = 11400",
         );
         expect(budget.serverArithmetic).toBe(
-            "PgBouncer server pools 3 x (120 + 20) = 420; PostgreSQL allows 500 - 5 superuser-reserved - 40 reserved = 455",
+            "PgBouncer server pools 3 x (134 + 20) = 462; PostgreSQL allows 507 - 5 superuser-reserved - 40 reserved = 462",
         );
     });
 
@@ -44,7 +44,8 @@ describe("connection budget", () => {
     });
 
     test("a stack whose HPA maximum outgrows PgBouncer fails preview with one message", () => {
-        const raw = configWith("prod", (config) => (config.services[1].autoscaling.maxReplicas = 200));
+        // An explicit max_client_conn: a derived one would follow the HPA maximum.
+        const raw = configWith("prod", (config) => ((config.services[1].autoscaling.maxReplicas = 200), (config.pgbouncer.maxClientConn = 5000)));
         expect(() => parseStackConfig("prod", raw)).toThrow(
             new Error(
                 "prod: connection budget exceeded: service pools api-gateway 16 x 100 + user-service 200 x 100 = 21600 client connections; PgBouncer accepts 3 x 5000 = 15000",
@@ -53,7 +54,8 @@ describe("connection budget", () => {
     });
 
     test("a PgBouncer server pool larger than max_connections allows fails preview", () => {
-        const raw = configWith("prod", (config) => (config.pgbouncer.defaultPoolSize = 200));
+        // An explicit max_connections: a derived one would follow the pools.
+        const raw = configWith("prod", (config) => ((config.pgbouncer.defaultPoolSize = 200), (config.postgres.parameters.max_connections = 500)));
         expect(() => parseStackConfig("prod", raw)).toThrow(
             "prod: connection budget exceeded: PgBouncer server pools 3 x (200 + 20) = 660; PostgreSQL allows 500 - 5 superuser-reserved - 40 reserved = 455",
         );

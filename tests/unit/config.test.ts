@@ -43,11 +43,12 @@ describe("stack configuration", () => {
         expect(parseStackConfig("dev", readStackConfig("dev")).kubeContext).toBeUndefined();
     });
 
-    test("prod carries the plan's numbers", () => {
+    test("prod carries the plan's numbers, and what its targets derive where the plan's fall short", () => {
         const prod = parseStackConfig("prod", readStackConfig("prod"));
         expect(prod.namespace).toBe("prepx");
         expect(prod.protectData).toBe(true);
-        expect(prod.redis).toMatchObject({ masters: 3, replicasPerMaster: 1, clusterNodeTimeoutMs: 5000 });
+        // 8 masters: 100,000 req/s x 3 ops over 50,000 ops/s per master at 80% (components/sizing.ts).
+        expect(prod.redis).toMatchObject({ masters: 8, replicasPerMaster: 1, clusterNodeTimeoutMs: 5000 });
         expect(prod.postgres.standbys).toBe(2);
         expect(prod.postgres.synchronousMode).toBe(true);
         expect(prod.postgres.parameters).toMatchObject({
@@ -55,13 +56,14 @@ describe("stack configuration", () => {
             effective_cache_size: "12GB",
             work_mem: "64MB",
             maintenance_work_mem: "512MB",
-            max_connections: 500,
+            // PgBouncer's derived pools (3 x (134 + 20)) plus the reserved 45.
+            max_connections: 507,
             wal_level: "replica",
             max_wal_senders: 10,
             max_replication_slots: 10,
         });
         expect(prod.postgres.resources).toEqual({ requests: { cpu: "4", memory: "8Gi" }, limits: { cpu: "8", memory: "16Gi" } });
-        expect(prod.loadBalancer).toMatchObject({ replicas: 3, workerConnections: 8192, workerRlimitNofile: 65535, limitConn: 1000, burst: 100 });
+        expect(prod.loadBalancer).toMatchObject({ replicas: 8, workerConnections: 8192, workerRlimitNofile: 65535, limitConn: 1000, burst: 100 });
         expect(prod.loadBalancer.rateLimits).toEqual({ global: { rate: 1000 }, api: { rate: 500 }, trading: { rate: 100 } });
         expect(prod.services.find((s) => s.name === "api-gateway")?.autoscaling.minReplicas).toBe(8);
         expect(prod.services.find((s) => s.name === "user-service")?.autoscaling.minReplicas).toBe(40);
@@ -124,7 +126,7 @@ describe("stack configuration", () => {
     });
 
     test("an unknown stack is named with the known ones", () => {
-        expect(() => readStackConfig("staging")).toThrow("unknown stack 'staging': no Pulumi.staging.yaml (known stacks: dev, prod)");
+        expect(() => readStackConfig("staging")).toThrow("unknown stack 'staging': no Pulumi.staging.yaml (known stacks: dev, million, prod)");
     });
 
     const badCases: Array<[string, (raw: RawConfig) => void, string]> = [

@@ -59,8 +59,8 @@ describe("prod", () => {
         expect(children.map((resource) => resource.type).sort()).toEqual([DEPLOYMENT, CERTIFICATE, CONFIG_MAP, SERVICE, "kubernetes:core/v1:ServiceAccount", PDB]);
     });
 
-    test("3 nginx replicas, rolling updates that never drop one first", () => {
-        expect(deployment().inputs.spec.replicas).toBe(3);
+    test("8 nginx replicas (derived from prod's targets), rolling updates that never drop one first", () => {
+        expect(deployment().inputs.spec.replicas).toBe(8);
         expect(deployment().inputs.spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
     });
 
@@ -95,14 +95,14 @@ describe("prod", () => {
         expect(nginxConf()).toContain("ssl_certificate /etc/nginx/tls/tls.crt;");
     });
 
-    test("nginx.conf re-resolves the gateways' headless Service and carries prod's limits divided by 3", () => {
+    test("nginx.conf re-resolves the gateways' headless Service and carries prod's limits divided by its 8 replicas", () => {
         const conf = nginxConf();
         expect(conf).toContain(`server ${HEADLESS}:8080 resolve max_fails=3 fail_timeout=30s;`);
         expect(conf).toContain("resolver kube-dns.kube-system.svc.cluster.local valid=5s;");
-        expect(conf).toContain("zone=global:100m rate=20000r/m;");
-        expect(conf).toContain("zone=trading:100m rate=2000r/m;");
-        expect(conf).toContain("limit_conn perip 333;");
-        expect(conf).toContain("limit_req zone=trading burst=33 nodelay;");
+        expect(conf).toContain("zone=global:100m rate=125r/s;");
+        expect(conf).toContain("zone=trading:100m rate=750r/m;");
+        expect(conf).toContain("limit_conn perip 125;");
+        expect(conf).toContain("limit_req zone=trading burst=12 nodelay;");
         expect(conf).toContain("pid /tmp/nginx/nginx.pid;");
     });
 

@@ -107,12 +107,12 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
         expect(directives(block(conf, "events"))).toEqual(["events {", "worker_connections 8192;", "use epoll;", "multi_accept on;", "}"]);
     });
 
-    test("limit zones carry this instance's share of the rates (prod 1000/500/100 r/s over 3)", () => {
-        expect(http).toContain("limit_req_zone $binary_remote_addr zone=global:100m rate=20000r/m;");
-        expect(http).toContain("limit_req_zone $binary_remote_addr zone=api:100m rate=10000r/m;");
-        expect(http).toContain("limit_req_zone $binary_remote_addr zone=trading:100m rate=2000r/m;");
+    test("limit zones carry this instance's share of the rates (prod 1000/500/100 r/s over its 8 derived replicas)", () => {
+        expect(http).toContain("limit_req_zone $binary_remote_addr zone=global:100m rate=125r/s;");
+        expect(http).toContain("limit_req_zone $binary_remote_addr zone=api:100m rate=3750r/m;");
+        expect(http).toContain("limit_req_zone $binary_remote_addr zone=trading:100m rate=750r/m;");
         expect(http).toContain("limit_conn_zone $binary_remote_addr zone=perip:100m;");
-        expect(http).toContain("limit_conn perip 333;");
+        expect(http).toContain("limit_conn perip 125;");
         expect(http).not.toMatch(/rate=(1000|500|100)r\/s/);
     });
 
@@ -125,12 +125,12 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
         const root = directives(block(https, "location /"));
         const api = directives(block(https, "location /api/"));
         const trading = directives(block(https, "location /api/trading/"));
-        expect(root.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=33 nodelay;"]);
-        expect(api.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=33 nodelay;", "limit_req zone=api burst=33 nodelay;"]);
+        expect(root.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=12 nodelay;"]);
+        expect(api.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=12 nodelay;", "limit_req zone=api burst=12 nodelay;"]);
         expect(trading.filter((d) => d.startsWith("limit_req "))).toEqual([
-            "limit_req zone=global burst=33 nodelay;",
-            "limit_req zone=api burst=33 nodelay;",
-            "limit_req zone=trading burst=33 nodelay;",
+            "limit_req zone=global burst=12 nodelay;",
+            "limit_req zone=api burst=12 nodelay;",
+            "limit_req zone=trading burst=12 nodelay;",
         ]);
         for (const location of [root, api, trading]) expect(location).toContain("proxy_pass http://gateways;");
     });
@@ -142,8 +142,8 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
             "zone gateways 1m;",
             "least_conn;",
             "server api-gateway-headless.prepx.svc.cluster.local:8080 resolve max_fails=3 fail_timeout=30s;",
-            // 100,000 req/s x 100 ms in flight over 3 instances x 4 workers.
-            "keepalive 834;",
+            // 100,000 req/s x 100 ms in flight over 8 instances x 4 workers.
+            "keepalive 313;",
             "keepalive_requests 10000;",
             "keepalive_timeout 4s;",
             "}",
@@ -279,10 +279,10 @@ describe("renderNginxConf options", () => {
     test("path prefixes and the shutdown timeout are rendered as given", () => {
         const conf = renderNginxConf({ ...prod, apiPathPrefix: "/v2/", tradingPathPrefix: "/v2/orders/", shutdownTimeoutSeconds: 17 });
         expect(directives(block(conf, "location /v2/")).filter((d) => d.startsWith("limit_req "))).toEqual([
-            "limit_req zone=global burst=33 nodelay;",
-            "limit_req zone=api burst=33 nodelay;",
+            "limit_req zone=global burst=12 nodelay;",
+            "limit_req zone=api burst=12 nodelay;",
         ]);
-        expect(directives(block(conf, "location /v2/orders/"))).toContain("limit_req zone=trading burst=33 nodelay;");
+        expect(directives(block(conf, "location /v2/orders/"))).toContain("limit_req zone=trading burst=12 nodelay;");
         expect(conf).not.toContain("location /api/");
         expect(conf).toContain("worker_shutdown_timeout 17s;");
     });

@@ -38,9 +38,10 @@ const selector = { "app.kubernetes.io/name": "nginx", "app.kubernetes.io/instanc
 const labels = { ...selector, "app.kubernetes.io/part-of": "prepx", "app.kubernetes.io/managed-by": "pulumi" };
 
 describe("args", () => {
-    test("the defaults are the prod shape: prod's stack section only restates them (the pull Secrets and the certificate's names are the stack's)", () => {
+    test("the defaults are the prod shape: prod's stack section only restates them (the pull Secrets and the certificate's names are the stack's, the replicas derived from its targets)", () => {
         const { certManager, ...tlsDefaults } = prod.tls;
-        expect(loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM })).toEqual({ ...prod, imagePullSecrets: [], tls: tlsDefaults });
+        expect(loadBalancerTierArgsSchema.parse({ namespace: "prepx", upstream: UPSTREAM })).toEqual({ ...prod, imagePullSecrets: [], tls: tlsDefaults, replicas: 3 });
+        expect(prod.replicas).toBe(8);
         expect(prod.imagePullSecrets).toEqual(["ghcr-pull"]);
         // prod names its public host; the issuer is the default's.
         expect(certManager).toEqual({ dnsNames: ["api.prepx.example.com"], issuerRef: { name: "letsencrypt-prod", kind: "ClusterIssuer", group: "cert-manager.io" } });
@@ -124,7 +125,7 @@ describe("args", () => {
 describe("nginxConfOptions", () => {
     test("prod: the args, the pod's ports and paths, the drain as shutdown timeout", () => {
         expect(nginxConfOptions(prod, HEADLESS)).toEqual({
-            replicas: 3,
+            replicas: 8,
             workerProcesses: 4,
             workerConnections: 8192,
             workerRlimitNofile: 65535,
@@ -133,7 +134,7 @@ describe("nginxConfOptions", () => {
             limitConn: 1000,
             zoneSize: "100m",
             upstream: { kind: "resolve", host: HEADLESS, port: 8080, resolver: "kube-dns.kube-system.svc.cluster.local", resolverValidSeconds: 5 },
-            upstreamKeepalive: 834,
+            upstreamKeepalive: 313,
             upstreamKeepaliveRequests: 10000,
             upstreamKeepaliveTimeoutSeconds: 4,
             maxFails: 3,
@@ -288,7 +289,7 @@ test("Deployment: the replicas, rolling updates that never drop a pod first, the
     const annotations = { "checksum/config": "abc" };
     const refs = { configMapName: "lb-config", serviceAccountName: "lb", tlsSecretName: "lb-tls" };
     const spec = nginxDeploymentSpec(prod, labels, selector, refs, annotations);
-    expect(spec.replicas).toBe(3);
+    expect(spec.replicas).toBe(8);
     expect(spec.selector).toEqual({ matchLabels: selector });
     expect(spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } });
     expect(spec.template).toEqual({ metadata: { labels, annotations }, spec: nginxPodSpec(prod, selector, refs) });

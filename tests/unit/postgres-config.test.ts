@@ -52,7 +52,8 @@ describe("postgres and pgbouncer stack config", () => {
     });
 
     test("PgBouncer pools beyond max_connections are refused with the arithmetic", () => {
-        expect(errorOf("prod", (r) => (r.pgbouncer.defaultPoolSize = 200))).toBe(
+        // With max_connections set: a derived one would follow the pools.
+        expect(errorOf("prod", (r) => ((r.pgbouncer.defaultPoolSize = 200), (r.postgres.parameters.max_connections = 500)))).toBe(
             "prod: connection budget exceeded: PgBouncer server pools 3 x (200 + 20) = 660; PostgreSQL allows 500 - 5 superuser-reserved - 40 reserved = 455",
         );
     });

@@ -63,7 +63,7 @@ describe("PostgresCluster rejects bad args with one error listing every problem"
         [
             "pools over max_connections",
             (a) => (a.pgbouncer.defaultPoolSize = 200),
-            "connection budget exceeded: PgBouncer server pools 3 x (200 + 20) = 660; PostgreSQL allows 500 - 5 superuser-reserved - 40 reserved = 455",
+            "connection budget exceeded: PgBouncer server pools 3 x (200 + 20) = 660; PostgreSQL allows 507 - 5 superuser-reserved - 40 reserved = 462",
         ],
         ["a bad storage quantity", (a) => (a.storage = "500GB"), 'storage must be a memory quantity such as 512Mi or 8Gi (got "500GB")'],
         ["a misspelt key", (a) => (a.replcas = 2), "replcas is not a known key (got 2)"],

@@ -31,7 +31,7 @@ test("an unknown stack exits 1 naming the known stacks, and writes nothing", asy
     const out = path.join(temp, "staging");
     const result = await run(["--stack", "staging", "--out", out]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe("unknown stack 'staging': no Pulumi.staging.yaml (known stacks: dev, prod)");
+    expect(result.stderr).toBe("unknown stack 'staging': no Pulumi.staging.yaml (known stacks: dev, million, prod)");
     expect(result.stdout).toBe("");
     expect(fs.existsSync(out)).toBe(false);
 });
@@ -46,7 +46,7 @@ test("a bad config fails with config.ts' message before the program runs", () =>
     fs.writeFileSync(path.join(root, "Pulumi.broken.yaml"), `${prod.trimEnd()}\n  prepx-platform:redis:\n    masters: 2\n`);
     expect(() => loadConfig("broken", root)).toThrow(StackConfigError);
     expect(() => loadConfig("broken", root)).toThrow(/^broken: redis\.masters must be at least 3 \(got 2\)$/);
-    expect(loadConfig("prod").redis.masters).toBe(3);
+    expect(loadConfig("prod").redis.masters).toBe(8);
 });
 
 test("bad arguments exit 1 with the usage", async () => {
@@ -58,7 +58,7 @@ test("bad arguments exit 1 with the usage", async () => {
 test("arguments: --stack is required, --out resolves against the working directory, anything else is refused", () => {
     expect(parseRenderArgs(["--stack", "dev"])).toEqual({ stack: "dev", out: path.join(PROJECT_ROOT, "rendered", "dev") });
     expect(parseRenderArgs(["--stack=prod", "--out=tmp/x"], "/work")).toEqual({ stack: "prod", out: "/work/tmp/x" });
-    expect(() => parseRenderArgs([])).toThrow("--stack is required (known stacks: dev, prod)");
+    expect(() => parseRenderArgs([])).toThrow("--stack is required (known stacks: dev, million, prod)");
     expect(() => parseRenderArgs(["--stack"])).toThrow("--stack needs a value");
     expect(() => parseRenderArgs(["--stack", "dev", "--force"])).toThrow("unexpected argument '--force'");
 });
