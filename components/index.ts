@@ -34,4 +34,4 @@ export type { ContainerResources, ImageSource, Registry } from "./schema";
 export { connectionBudget } from "./budget";
 export type { ConnectionBudget, ConnectionBudgetInput } from "./budget";
 /** The recommended Kubernetes labels every object of the stack carries. */
-export { standardLabels } from "./k8s";
+export { podSecurityLabels, standardLabels } from "./k8s";

@@ -220,7 +220,9 @@ function pullSecrets(names: readonly string[]): { imagePullSecrets?: { name: str
 
 /**
  * A ServiceAccount bound to a namespaced Role holding `rules`: the usual identity of a pod that reads
- * the Kubernetes API of its own namespace. The three objects share `name`.
+ * the Kubernetes API of its own namespace. The three objects share `name`. The account mounts no
+ * token by itself: a pod that talks to the API opts in with `automountServiceAccountToken: true` in
+ * its spec, so no other pod that runs as this account (a sidecar's Job, a debug pod) gets the token.
  */
 export function serviceAccountWithRole(
     name: string,
@@ -228,7 +230,7 @@ export function serviceAccountWithRole(
     opts: pulumi.CustomResourceOptions,
 ): { serviceAccount: k8s.core.v1.ServiceAccount; role: k8s.rbac.v1.Role; roleBinding: k8s.rbac.v1.RoleBinding } {
     const metadata = { name, namespace: args.namespace, labels: args.labels };
-    const serviceAccount = new k8s.core.v1.ServiceAccount(name, { metadata, ...pullSecrets(args.imagePullSecrets) }, opts);
+    const serviceAccount = new k8s.core.v1.ServiceAccount(name, { metadata, automountServiceAccountToken: false, ...pullSecrets(args.imagePullSecrets) }, opts);
     const role = new k8s.rbac.v1.Role(name, { metadata, rules: args.rules }, opts);
     const roleBinding = new k8s.rbac.v1.RoleBinding(
         name,
@@ -411,4 +413,26 @@ export function jobDeadlines(timing: JobTiming): { activeDeadlineSeconds: number
     }
     const activeDeadlineSeconds = (backoffLimit + 1) * (podStartSeconds + scriptDeadlineSeconds) + jobRetryDelaysSeconds(backoffLimit);
     return { activeDeadlineSeconds, awaitSeconds: activeDeadlineSeconds + JOB_AWAIT_MARGIN_SECONDS };
+}
+
+/**
+ * The Pod Security Standards version the namespace enforces: pinned, so a cluster upgrade that
+ * tightens `restricted` never starts refusing pods on its own (audit and warn follow `latest`, so
+ * such a change shows up as warnings and audit events first; then raise this).
+ */
+export const POD_SECURITY_VERSION = "v1.31";
+
+/**
+ * Pod Security Admission labels of a namespace: `enforce` refuses pods below `level` (the version
+ * pinned), `audit` and `warn` report them against the newest version of the standard.
+ */
+export function podSecurityLabels(level: "restricted" | "baseline" = "restricted", version = POD_SECURITY_VERSION): Record<string, string> {
+    return {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": version,
+        "pod-security.kubernetes.io/audit": level,
+        "pod-security.kubernetes.io/audit-version": "latest",
+        "pod-security.kubernetes.io/warn": level,
+        "pod-security.kubernetes.io/warn-version": "latest",
+    };
 }

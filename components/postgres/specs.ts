@@ -211,6 +211,8 @@ export function memberPodSpec(args: ResolvedPostgresClusterArgs, image: pulumi.I
             : undefined;
     return {
         serviceAccountName: refs.serviceAccount,
+        // Patroni keeps its leader lock and member keys in the Kubernetes API (its account mounts none by itself).
+        automountServiceAccountToken: true,
         securityContext: podSecurityContext(args.postgresUid),
         topologySpreadConstraints: spreadAcrossNodes(selector),
         // Long enough for the shutdown checkpoint of a full shared_buffers.

@@ -343,6 +343,8 @@ export function bootstrapJobSpec(
             spec: {
                 restartPolicy: "Never",
                 serviceAccountName: refs.serviceAccountName,
+                // The topology step lists the node pods and the nodes (its account mounts no token by itself).
+                automountServiceAccountToken: true,
                 securityContext: podSecurityContext(REDIS_UID),
                 enableServiceLinks: false,
                 initContainers: [topologyContainer(args, podLabels)],

@@ -132,7 +132,8 @@ test("a member pod: Patroni's service account (its token mounted), the postgres 
         containers: [{ name: "postgres" }, { name: "exporter" }],
         topologySpreadConstraints: [{ labelSelector: { matchLabels: SELECTOR } }, { labelSelector: { matchLabels: SELECTOR } }],
     });
-    expect(pod.automountServiceAccountToken).toBeUndefined();
+    // Patroni's store is the Kubernetes API: the pod opts in, its account mounts no token by itself.
+    expect(pod.automountServiceAccountToken).toBe(true);
     expect(memberPodSpec(argsWith({ postgresUid: 70 }), IMAGE, SELECTOR, MEMBER_REFS).securityContext).toMatchObject({ runAsUser: 70 });
 });
 

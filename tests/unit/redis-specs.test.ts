@@ -208,6 +208,7 @@ describe("bootstrap Job", () => {
             spec: {
                 restartPolicy: "Never",
                 serviceAccountName: "redis",
+                automountServiceAccountToken: true,
                 enableServiceLinks: false,
                 securityContext: { runAsUser: 999 },
                 initContainers: [topologyContainer(DEFAULTS, SELECTOR)],
