@@ -4,7 +4,7 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ContainerResources } from "./schema";
+import { type ContainerResources, ephemeralStorage } from "./schema";
 import { serviceHost } from "./dns";
 
 /** The @pulumi/kubernetes input types the spec builders return, by their Kubernetes names. */
@@ -73,11 +73,16 @@ export function podSecurityContext(uid: number, gid: number = uid): k8s.types.in
     };
 }
 
-/** Requests and limits in the shape Kubernetes expects. */
+/**
+ * Requests and limits in the shape Kubernetes expects, ephemeral storage included (the kubelet evicts
+ * a pod past its limit instead of letting it fill the node's disk): DEFAULT_EPHEMERAL_STORAGE of
+ * schema.ts where the resources do not set it.
+ */
 export function containerResources(resources: ContainerResources): k8s.types.input.core.v1.ResourceRequirements {
+    const storage = ephemeralStorage(resources);
     return {
-        requests: { cpu: resources.requests.cpu, memory: resources.requests.memory },
-        limits: { cpu: resources.limits.cpu, memory: resources.limits.memory },
+        requests: { cpu: resources.requests.cpu, memory: resources.requests.memory, "ephemeral-storage": storage.request },
+        limits: { cpu: resources.limits.cpu, memory: resources.limits.memory, "ephemeral-storage": storage.limit },
     };
 }
 

@@ -38,30 +38,54 @@ export const pinnedImage = z
  */
 export const onlyWhenValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
 
-const cpuMemory = z.strictObject({ cpu, memory });
+/**
+ * The ephemeral storage (container logs, writable layer, disk-backed emptyDirs) every container
+ * requests and is limited to unless its resources say otherwise. Every root filesystem is read-only
+ * and every emptyDir has a sizeLimit, so what is left is mostly logs (the kubelet keeps 5 x 10Mi per
+ * container by default) and scratch volumes of 64Mi; the limit leaves room for a disk-backed 1Gi
+ * emptyDir (dev's Grafana data) and stops a runaway writer from filling the node's disk.
+ */
+export const DEFAULT_EPHEMERAL_STORAGE = { request: "64Mi", limit: "2Gi" } as const;
+
+/** One side of a container's resources; `ephemeralStorage` unset = DEFAULT_EPHEMERAL_STORAGE. */
+const cpuMemory = z.strictObject({ cpu, memory, ephemeralStorage: memory.optional() });
 
 /** Each limit at least its request. */
-function checkResources(value: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } }, ctx: z.RefinementCtx): void {
+function checkResources(
+    value: { requests: { cpu: string; memory: string; ephemeralStorage?: string }; limits: { cpu: string; memory: string; ephemeralStorage?: string } },
+    ctx: z.RefinementCtx,
+): void {
     if (parseCpuQuantity(value.limits.cpu) < parseCpuQuantity(value.requests.cpu)) {
         ctx.addIssue({ code: "custom", path: ["limits", "cpu"], message: `must be at least requests.cpu (${value.requests.cpu})` });
     }
     if (parseMemoryQuantity(value.limits.memory) < parseMemoryQuantity(value.requests.memory)) {
         ctx.addIssue({ code: "custom", path: ["limits", "memory"], message: `must be at least requests.memory (${value.requests.memory})` });
     }
+    const storage = ephemeralStorage(value);
+    if (parseMemoryQuantity(storage.limit) < parseMemoryQuantity(storage.request)) {
+        ctx.addIssue({ code: "custom", path: ["limits", "ephemeralStorage"], message: `must be at least requests.ephemeralStorage (${storage.request})` });
+    }
 }
 
-/** Requests and limits of one container, all four given; each limit at least its request. */
+/** A container's ephemeral-storage request and limit, DEFAULT_EPHEMERAL_STORAGE where unset. */
+export function ephemeralStorage(resources: { requests: { ephemeralStorage?: string }; limits: { ephemeralStorage?: string } }): { request: string; limit: string } {
+    return { request: resources.requests.ephemeralStorage ?? DEFAULT_EPHEMERAL_STORAGE.request, limit: resources.limits.ephemeralStorage ?? DEFAULT_EPHEMERAL_STORAGE.limit };
+}
+
+/** Requests and limits of one container, CPU and memory given (ephemeral storage optional); each limit at least its request. */
 export const resources = z.strictObject({ requests: cpuMemory, limits: cpuMemory }).superRefine(checkResources, onlyWhenValid);
 
-/** CPU and memory of one container, requests and limits both required. */
+/** CPU and memory of one container, requests and limits both required; ephemeral storage optional (DEFAULT_EPHEMERAL_STORAGE). */
 export type ContainerResources = z.output<typeof resources>;
 
 /**
  * Requests and limits with defaults, written like the value they stand for. Each of the four
- * quantities defaults on its own, so `limits: { memory: 16Gi }` alone keeps the other three.
+ * quantities defaults on its own, so `limits: { memory: 16Gi }` alone keeps the other three;
+ * `ephemeralStorage` may be set on either side (unset: DEFAULT_EPHEMERAL_STORAGE).
  */
 export function resourcesWithDefault(requests: { cpu: string; memory: string }, limits: { cpu: string; memory: string }) {
-    const pair = (defaults: { cpu: string; memory: string }) => z.strictObject({ cpu: cpu.default(defaults.cpu), memory: memory.default(defaults.memory) }).prefault({});
+    const pair = (defaults: { cpu: string; memory: string }) =>
+        z.strictObject({ cpu: cpu.default(defaults.cpu), memory: memory.default(defaults.memory), ephemeralStorage: memory.optional() }).prefault({});
     return z.strictObject({ requests: pair(requests), limits: pair(limits) }).superRefine(checkResources, onlyWhenValid).prefault({});
 }
 

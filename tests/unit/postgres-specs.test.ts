@@ -1,7 +1,7 @@
 // PostgresCluster's spec builders called directly (no mocks): the member and PgBouncer pods, their
 // containers, probes and volumes, the StatefulSet and Deployment specs, the Services and Patroni's Role.
 import * as path from "path";
-import { selectorLabels, standardLabels } from "../../components/k8s";
+import { containerResources, selectorLabels, standardLabels } from "../../components/k8s";
 import { postgresClusterArgsSchema, PostgresClusterArgs } from "../../components/postgres/args";
 import { PGBOUNCER_IMAGE_LAYOUT, postgresNames, renderPgbouncerStartScript } from "../../components/postgres/render";
 import {
@@ -334,7 +334,7 @@ describe("the dynamic-config Job", () => {
                         image: IMAGE,
                         command: ["python3", "-c", "print('hi')"],
                         env: [{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: secretRef("db-credentials", "restapi-password") }],
-                        resources: DEFAULTS.exporterResources,
+                        resources: containerResources(DEFAULTS.exporterResources),
                         securityContext: expect.objectContaining({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false }),
                     },
                 ],
