@@ -177,6 +177,15 @@ export function pvcRetentionPolicy(retain: boolean): k8s.types.input.apps.v1.Sta
     return { whenDeleted: policy, whenScaled: policy };
 }
 
+/**
+ * How the kubelet pulls every image of the stack, written out rather than left to Kubernetes' default
+ * (Always for an untagged or `latest` reference). Every reference is pinned by a version tag or a
+ * digest (schema.ts pinnedImage), so a copy already on the node is the one asked for and a reschedule
+ * does not depend on the registry. A tag pushed again is not pulled again on a node that has it: pin
+ * by digest (`name@sha256:...`) where that matters.
+ */
+export const IMAGE_PULL_POLICY = "IfNotPresent";
+
 /** A small writable emptyDir for paths a read-only-root container must write (tmp, sockets). */
 export function scratchVolume(name: string, sizeLimit = "64Mi"): Volume {
     return { name, emptyDir: { sizeLimit } };
@@ -301,6 +310,7 @@ export function exporterSidecar(spec: {
     return {
         name: spec.name ?? "exporter",
         image: spec.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         ...(spec.args ? { args: spec.args } : {}),
         ...(spec.env ? { env: spec.env } : {}),
         ports: [{ name: portName, containerPort: spec.port }],

@@ -21,16 +21,40 @@ export const dnsLabel = z
 /** A DNS name such as a Service FQDN (a trailing dot allowed). */
 export const dnsName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/, "a DNS name");
 
+/** An image name: an optional registry host (and port), then lower-case path components. */
+const IMAGE_NAME = /^(?:[A-Za-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** A tag: what follows the name's last `:` (after its last `/`). */
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** A content digest: what follows `@`. Only sha256, the algorithm registries use. */
+const IMAGE_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** Why `reference` is not a pinned image reference, in the words of a message; undefined if it is one. */
+export function imageReferenceProblem(reference: string): string | undefined {
+    const [nameAndTag, digest, ...rest] = reference.split("@");
+    if (rest.length > 0) return "must be an image reference with at most one '@' (name[:tag]@sha256:<digest>)";
+    if (digest !== undefined && !IMAGE_DIGEST.test(digest)) return "must have a digest of the form sha256:<64 lower-case hex digits> after '@'";
+    const tagAt = nameAndTag.lastIndexOf(":");
+    const hasTag = tagAt > nameAndTag.lastIndexOf("/");
+    const name = hasTag ? nameAndTag.slice(0, tagAt) : nameAndTag;
+    const tag = hasTag ? nameAndTag.slice(tagAt + 1) : undefined;
+    if (!IMAGE_NAME.test(name) || (tag !== undefined && !IMAGE_TAG.test(tag))) {
+        return "must be an image reference such as registry.example.com/team/name:1.2.3 or name@sha256:<digest>";
+    }
+    // A digest pins the content whatever the tag says; without one the tag is all there is.
+    if (digest === undefined && (tag === undefined || tag === "latest")) return "must be an image pinned to a version tag or digest (not 'latest', not untagged)";
+    return undefined;
+}
+
 /**
- * An image reference pinned to a version or digest: `latest` or no tag at all is refused, because a
- * reschedule would silently pull something else.
+ * An image reference pinned to a version or digest: `name:tag`, `name@sha256:<digest>` or
+ * `name:tag@sha256:<digest>` (the digest is what is pulled; the tag is for people). `latest` or no
+ * tag at all is refused, because a reschedule would silently pull something else, and so is a
+ * malformed digest.
  */
-export const pinnedImage = z
-    .string()
-    .regex(
-        /^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64}|:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/,
-        "an image pinned to a version tag or digest (not 'latest', not untagged)",
-    );
+export const pinnedImage = z.string().superRefine((reference, ctx) => {
+    const problem = imageReferenceProblem(reference);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
 
 /**
  * zod runs refinements even when a field inside already failed a check; cross-field checks run only

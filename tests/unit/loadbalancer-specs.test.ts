@@ -146,6 +146,7 @@ describe("nginx pod", () => {
         expect(nginxContainer(prod)).toEqual({
             name: "nginx",
             image: "nginx:1.28.0",
+            imagePullPolicy: "IfNotPresent",
             command: ["nginx", "-c", "/etc/nginx/prepx/nginx.conf"],
             ports: [{ name: "http", containerPort: 8080 }],
             resources: { requests: { cpu: "2", memory: "1Gi", "ephemeral-storage": "64Mi" }, limits: { cpu: "4", memory: "2Gi", "ephemeral-storage": "2Gi" } },

@@ -332,6 +332,7 @@ describe("the dynamic-config Job", () => {
                     {
                         name: "apply",
                         image: IMAGE,
+                        imagePullPolicy: "IfNotPresent",
                         command: ["python3", "-c", "print('hi')"],
                         env: [{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: secretRef("db-credentials", "restapi-password") }],
                         resources: containerResources(DEFAULTS.exporterResources),
