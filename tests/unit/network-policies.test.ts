@@ -4,6 +4,7 @@ import { NETWORK_POLICY_DEFAULTS, NetworkPolicyInput, PolicyPeer, RenderedPolicy
 import { parseStackConfig } from "../../config";
 import { readStackConfig } from "../../scripts/stack-files";
 import { configErrorOf } from "../helpers/config-errors";
+import { internetWideBlocks, mountsToken } from "../helpers/security-expectations";
 
 const app = (name: string, component: string) => ({
     "app.kubernetes.io/name": name,
@@ -398,5 +399,33 @@ describe("the stack's `network` section", () => {
             },
         ]);
         expect(() => renderNetworkPolicies({ ...input, grafanaSources: [{ cidr: "0.0.0.0/0" }] })).toThrow("grafanaSources must not hold 0.0.0.0/0");
+    });
+});
+
+describe("the render scanners of the stack tests (security-expectations.ts) catch what they look for", () => {
+    const netpol = (name: string, spec: object) => ({ kind: "NetworkPolicy", metadata: { name }, spec });
+
+    test("internet-wide blocks: 0.0.0.0/0 and ::/0 in either direction, and a rule with no peers", () => {
+        const objects = [
+            netpol("v4", { egress: [{ to: [{ ipBlock: { cidr: "10.0.0.1/32" } }, { ipBlock: { cidr: "0.0.0.0/0" } }], ports: [] }] }),
+            netpol("v6", { ingress: [{ from: [{ ipBlock: { cidr: "::/0" } }], ports: [] }] }),
+            netpol("open", { egress: [{ ports: [{ protocol: "TCP", port: 443 }] }] }),
+            netpol("narrow", { egress: [{ to: [{ ipBlock: { cidr: "10.0.0.0/8" } }, { podSelector: {} }], ports: [] }], ingress: [{ from: [{ podSelector: {} }], ports: [] }] }),
+            { kind: "ConfigMap", metadata: { name: "c" }, data: { cidr: "0.0.0.0/0" } },
+        ];
+        expect(internetWideBlocks(objects)).toEqual(["v4 egress: 0.0.0.0/0", "v6 ingress: ::/0", "open egress: no to (every address)"]);
+        expect(internetWideBlocks(policies.map((p) => netpol(p.name, p.spec)))).toEqual(["loadbalancer ingress: no from (every address)"]);
+    });
+
+    test("token mounts: the pod's field wins, then its ServiceAccount's, then Kubernetes' default (mounted)", () => {
+        const accounts = [
+            { kind: "ServiceAccount", metadata: { name: "quiet" }, automountServiceAccountToken: false },
+            { kind: "ServiceAccount", metadata: { name: "plain" } },
+        ];
+        expect(mountsToken({ serviceAccountName: "quiet" }, accounts)).toBe(false);
+        expect(mountsToken({ serviceAccountName: "quiet", automountServiceAccountToken: true }, accounts)).toBe(true);
+        expect(mountsToken({ serviceAccountName: "plain" }, accounts)).toBe(true);
+        expect(mountsToken({ serviceAccountName: "plain", automountServiceAccountToken: false }, accounts)).toBe(false);
+        expect(mountsToken({}, accounts)).toBe(true);
     });
 });
