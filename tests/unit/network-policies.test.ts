@@ -374,6 +374,10 @@ describe("the stack's `network` section", () => {
         const prod = structuredClone(readStackConfig("prod")) as Record<string, Record<string, unknown>>;
         delete prod.network.backupRepository;
         expect(configErrorOf(prod, "prod")).toMatch(/^prod: network\.backupRepository must be set when postgres\.backup\.repository is S3: .* \(not set\)$/);
+        // A stack file without the section at all: both required keys named, one line each.
+        const bare = structuredClone(readStackConfig("prod")) as Record<string, unknown>;
+        delete bare.network;
+        expect(configErrorOf(bare, "prod").split("\n").map((line) => line.split(" must be set: ")[0])).toEqual(["prod: network.kubernetesApi", "prod: network.kubelets"]);
         // Dev backs up to a volume: it needs no object store range.
         expect(parseStackConfig("dev", readStackConfig("dev")).network.backupRepository).toBeUndefined();
     });
