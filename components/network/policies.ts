@@ -175,9 +175,8 @@ function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgre
     const api = requiredEndpoints("kubernetesApi", input.kubernetesApi);
     const kubelets = requiredEndpoints("kubelets", input.kubelets);
     // Needed only by the members, and only when they back up to object storage.
-    const backupRepository = input.postgresMembers.backsUpToObjectStorage ? requiredEndpoints("backupRepository", input.backupRepository) : input.backupRepository;
-    const blocks: [string, { cidrs: string[]; ports: number[] }][] = [["kubernetesApi", api], ["kubelets", kubelets], ...(backupRepository ? [["backupRepository", backupRepository] as [string, typeof backupRepository]] : [])];
-    for (const [arg, block] of blocks) {
+    const backupRepository = input.postgresMembers.backsUpToObjectStorage ? requiredEndpoints("backupRepository", input.backupRepository) : undefined;
+    for (const [arg, block] of Object.entries({ kubernetesApi: api, kubelets, ...(backupRepository ? { backupRepository } : {}) })) {
         if (block.cidrs.length === 0 || block.ports.length === 0) throw new Error(`renderNetworkPolicies: ${arg} must list at least one CIDR and one port`);
         for (const cidr of block.cidrs) {
             if (cidr.endsWith("/0")) throw new Error(`renderNetworkPolicies: ${arg} must not hold ${cidr} (the whole internet): name the addresses`);
@@ -187,7 +186,7 @@ function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgre
         dns: input.dns ?? NETWORK_POLICY_DEFAULTS.dns,
         apiEgress: { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) },
         kubeletEgress: { to: kubelets.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...kubelets.ports) },
-        backupEgress: input.postgresMembers.backsUpToObjectStorage && backupRepository ? { to: backupRepository.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...backupRepository.ports) } : undefined,
+        backupEgress: backupRepository ? { to: backupRepository.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...backupRepository.ports) } : undefined,
     };
 }
 
@@ -369,6 +368,11 @@ function grafanaPeer(source: GrafanaSource): PolicyPeer {
     if ("cidr" in source) {
         if (source.cidr.endsWith("/0")) throw new Error(`renderNetworkPolicies: grafanaSources must not hold ${source.cidr} (the whole internet)`);
         return { ipBlock: { cidr: source.cidr } };
+    }
+    const selectors = [source.namespaceLabels, source.podLabels];
+    // An empty selector selects every namespace or pod: the schema refuses one, and so does this.
+    if (selectors.every((labels) => labels === undefined) || selectors.some((labels) => labels !== undefined && Object.keys(labels).length === 0)) {
+        throw new Error("renderNetworkPolicies: a grafanaSources selector needs namespaceLabels or podLabels, each with at least one label");
     }
     return {
         ...(source.namespaceLabels ? { namespaceSelector: { matchLabels: { ...source.namespaceLabels } } } : {}),

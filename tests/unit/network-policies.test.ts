@@ -221,7 +221,11 @@ describe("rendered policies", () => {
         expect(() => renderNetworkPolicies({ ...input, postgresMembers: { ...input.postgresMembers, backsUpToObjectStorage: true } })).toThrow(
             "renderNetworkPolicies: backupRepository is required",
         );
-        expect(() => renderNetworkPolicies({ ...input, backupRepository: { cidrs: [], ports: [443] } })).toThrow("backupRepository must list at least one CIDR and one port");
+        const backingUp = { ...input.postgresMembers, backsUpToObjectStorage: true };
+        expect(() => renderNetworkPolicies({ ...input, postgresMembers: backingUp, backupRepository: { cidrs: [], ports: [443] } })).toThrow("backupRepository must list at least one CIDR and one port");
+        expect(() => renderNetworkPolicies({ ...input, postgresMembers: backingUp, backupRepository: { cidrs: ["0.0.0.0/0"], ports: [443] } })).toThrow(
+            "backupRepository must not hold 0.0.0.0/0 (the whole internet)",
+        );
     });
 
     test("NodeLocal DNSCache: its address is allowed on 53 beside kube-dns, only when configured", () => {
@@ -403,6 +407,8 @@ describe("the stack's `network` section", () => {
             },
         ]);
         expect(() => renderNetworkPolicies({ ...input, grafanaSources: [{ cidr: "0.0.0.0/0" }] })).toThrow("grafanaSources must not hold 0.0.0.0/0");
+        expect(() => renderNetworkPolicies({ ...input, grafanaSources: [{}] })).toThrow("a grafanaSources selector needs namespaceLabels or podLabels");
+        expect(() => renderNetworkPolicies({ ...input, grafanaSources: [{ podLabels: {} }] })).toThrow("a grafanaSources selector needs namespaceLabels or podLabels");
     });
 });
 
