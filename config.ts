@@ -78,7 +78,7 @@ export const stackConfigSchema = z
         registry: registrySchema,
         /** Image pull Secrets (existing, in the namespace) every pod's ServiceAccount references: private registries. */
         imagePullSecrets: imagePullSecretsSchema,
-        /** The cluster's API server, kubelets and DNS, which the NetworkPolicies open egress to. */
+        /** The cluster's API server, kubelets, DNS and backup store, which the NetworkPolicies open egress to, and Grafana's sources. */
         network: networkSettingsSchema.prefault({}),
         /** RedisCluster. */
         redis: redisSettingsSchema.omit(STACK_WIDE).superRefine(checkRedisSettings, onlyWhenValid).prefault({}),
@@ -142,6 +142,14 @@ export const stackConfigSchema = z
                 code: "custom",
                 path: ["loadBalancer", "upstreamService"],
                 message: `must name one of services (${names.join(", ")})`,
+            });
+        }
+        // The members' only way out to their object store; without it they would archive nothing.
+        if (value.postgres.backup.enabled && value.postgres.backup.repository.type === "s3" && value.network.backupRepository === undefined) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["network", "backupRepository"],
+                message: "must be set when postgres.backup.repository is S3: { cidrs: [the object store's or its VPC endpoint's address ranges] } (no default: it would be the whole internet)",
             });
         }
         for (const problem of connectionBudget(connectionBudgetInput(value)).problems) {

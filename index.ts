@@ -7,6 +7,7 @@ import {
     InternalCertificateAuthority,
     LoadBalancerTier,
     MonitoringStack,
+    podSecurityLabels,
     PostgresCluster,
     RedisCluster,
     renderNetworkPolicies,
@@ -47,9 +48,11 @@ const provider = new k8s.Provider("k8s", {
         : { kubeconfig: config.kubeconfig, context: config.kubeContext }),
 });
 
+// Pod Security Admission enforces `restricted` on every pod of the namespace (k8s.ts podSecurityLabels):
+// a pod that would run as root, add a capability or mount a host path is refused at admission.
 const namespace = new k8s.core.v1.Namespace(
     "namespace",
-    { metadata: { name: config.namespace, labels: standardLabels("prepx", config.namespace, "namespace") } },
+    { metadata: { name: config.namespace, labels: { ...standardLabels("prepx", config.namespace, "namespace"), ...podSecurityLabels("restricted") } } },
     { provider, protect: config.protectData },
 );
 const ns = namespace.metadata.name;

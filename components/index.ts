@@ -31,6 +31,7 @@ export type { InternalTlsSettings } from "./tls/args";
 // The NetworkPolicies between the components: computed from their labels and ports, then created.
 export { createNetworkPolicies, renderNetworkPolicies } from "./network/policies";
 export type { NetworkPolicyInput, RenderedPolicy } from "./network/policies";
+export type { GrafanaSource } from "./network/args";
 
 // What components publish for monitoring, and shared types of their args.
 export type { AlertRule, Dashboards, MetricsTarget, Observable } from "./observability";
@@ -41,3 +42,5 @@ export { connectionBudget } from "./budget";
 export type { ConnectionBudget, ConnectionBudgetInput } from "./budget";
 /** The recommended Kubernetes labels every object of the stack carries. */
 export { standardLabels } from "./k8s";
+/** The Pod Security Admission labels of a namespace (the stack's enforces `restricted`). */
+export { podSecurityLabels } from "./k8s";

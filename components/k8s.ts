@@ -4,7 +4,7 @@
 import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ContainerResources } from "./schema";
+import { type ContainerResources, ephemeralStorage } from "./schema";
 import { serviceHost } from "./dns";
 
 /** The @pulumi/kubernetes input types the spec builders return, by their Kubernetes names. */
@@ -73,11 +73,16 @@ export function podSecurityContext(uid: number, gid: number = uid): k8s.types.in
     };
 }
 
-/** Requests and limits in the shape Kubernetes expects. */
+/**
+ * Requests and limits in the shape Kubernetes expects, ephemeral storage included (the kubelet evicts
+ * a pod past its limit instead of letting it fill the node's disk): DEFAULT_EPHEMERAL_STORAGE of
+ * schema.ts where the resources do not set it.
+ */
 export function containerResources(resources: ContainerResources): k8s.types.input.core.v1.ResourceRequirements {
+    const storage = ephemeralStorage(resources);
     return {
-        requests: { cpu: resources.requests.cpu, memory: resources.requests.memory },
-        limits: { cpu: resources.limits.cpu, memory: resources.limits.memory },
+        requests: { cpu: resources.requests.cpu, memory: resources.requests.memory, "ephemeral-storage": storage.request },
+        limits: { cpu: resources.limits.cpu, memory: resources.limits.memory, "ephemeral-storage": storage.limit },
     };
 }
 
@@ -172,6 +177,15 @@ export function pvcRetentionPolicy(retain: boolean): k8s.types.input.apps.v1.Sta
     return { whenDeleted: policy, whenScaled: policy };
 }
 
+/**
+ * How the kubelet pulls every image of the stack, written out rather than left to Kubernetes' default
+ * (Always for an untagged or `latest` reference). Every reference is pinned by a version tag or a
+ * digest (schema.ts pinnedImage), so a copy already on the node is the one asked for and a reschedule
+ * does not depend on the registry. A tag pushed again is not pulled again on a node that has it: pin
+ * by digest (`name@sha256:...`) where that matters.
+ */
+export const IMAGE_PULL_POLICY = "IfNotPresent";
+
 /** A small writable emptyDir for paths a read-only-root container must write (tmp, sockets). */
 export function scratchVolume(name: string, sizeLimit = "64Mi"): Volume {
     return { name, emptyDir: { sizeLimit } };
@@ -220,7 +234,9 @@ function pullSecrets(names: readonly string[]): { imagePullSecrets?: { name: str
 
 /**
  * A ServiceAccount bound to a namespaced Role holding `rules`: the usual identity of a pod that reads
- * the Kubernetes API of its own namespace. The three objects share `name`.
+ * the Kubernetes API of its own namespace. The three objects share `name`. The account mounts no
+ * token by itself: a pod that talks to the API opts in with `automountServiceAccountToken: true` in
+ * its spec, so no other pod that runs as this account (a sidecar's Job, a debug pod) gets the token.
  */
 export function serviceAccountWithRole(
     name: string,
@@ -228,7 +244,7 @@ export function serviceAccountWithRole(
     opts: pulumi.CustomResourceOptions,
 ): { serviceAccount: k8s.core.v1.ServiceAccount; role: k8s.rbac.v1.Role; roleBinding: k8s.rbac.v1.RoleBinding } {
     const metadata = { name, namespace: args.namespace, labels: args.labels };
-    const serviceAccount = new k8s.core.v1.ServiceAccount(name, { metadata, ...pullSecrets(args.imagePullSecrets) }, opts);
+    const serviceAccount = new k8s.core.v1.ServiceAccount(name, { metadata, automountServiceAccountToken: false, ...pullSecrets(args.imagePullSecrets) }, opts);
     const role = new k8s.rbac.v1.Role(name, { metadata, rules: args.rules }, opts);
     const roleBinding = new k8s.rbac.v1.RoleBinding(
         name,
@@ -294,6 +310,7 @@ export function exporterSidecar(spec: {
     return {
         name: spec.name ?? "exporter",
         image: spec.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         ...(spec.args ? { args: spec.args } : {}),
         ...(spec.env ? { env: spec.env } : {}),
         ports: [{ name: portName, containerPort: spec.port }],
@@ -411,4 +428,26 @@ export function jobDeadlines(timing: JobTiming): { activeDeadlineSeconds: number
     }
     const activeDeadlineSeconds = (backoffLimit + 1) * (podStartSeconds + scriptDeadlineSeconds) + jobRetryDelaysSeconds(backoffLimit);
     return { activeDeadlineSeconds, awaitSeconds: activeDeadlineSeconds + JOB_AWAIT_MARGIN_SECONDS };
+}
+
+/**
+ * The Pod Security Standards version the namespace enforces: pinned, so a cluster upgrade that
+ * tightens `restricted` never starts refusing pods on its own (audit and warn follow `latest`, so
+ * such a change shows up as warnings and audit events first; then raise this).
+ */
+export const POD_SECURITY_VERSION = "v1.31";
+
+/**
+ * Pod Security Admission labels of a namespace: `enforce` refuses pods below `level` (the version
+ * pinned), `audit` and `warn` report them against the newest version of the standard.
+ */
+export function podSecurityLabels(level: "restricted" | "baseline" = "restricted", version = POD_SECURITY_VERSION): Record<string, string> {
+    return {
+        "pod-security.kubernetes.io/enforce": level,
+        "pod-security.kubernetes.io/enforce-version": version,
+        "pod-security.kubernetes.io/audit": level,
+        "pod-security.kubernetes.io/audit-version": "latest",
+        "pod-security.kubernetes.io/warn": level,
+        "pod-security.kubernetes.io/warn-version": "latest",
+    };
 }

@@ -25,16 +25,40 @@ const IPV4_OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
 /** An IPv4 CIDR such as 10.0.0.0/8 (each octet at most 255, the prefix at most 32). */
 export const ipv4Cidr = z.string().regex(new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}/(3[0-2]|[12]?\\d)$`), "an IPv4 CIDR such as 10.0.0.0/8");
 
+/** An image name: an optional registry host (and port), then lower-case path components. */
+const IMAGE_NAME = /^(?:[A-Za-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+/** A tag: what follows the name's last `:` (after its last `/`). */
+const IMAGE_TAG = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
+/** A content digest: what follows `@`. Only sha256, the algorithm registries use. */
+const IMAGE_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** Why `reference` is not a pinned image reference, in the words of a message; undefined if it is one. */
+export function imageReferenceProblem(reference: string): string | undefined {
+    const [nameAndTag, digest, ...rest] = reference.split("@");
+    if (rest.length > 0) return "must be an image reference with at most one '@' (name[:tag]@sha256:<digest>)";
+    if (digest !== undefined && !IMAGE_DIGEST.test(digest)) return "must have a digest of the form sha256:<64 lower-case hex digits> after '@'";
+    const tagAt = nameAndTag.lastIndexOf(":");
+    const hasTag = tagAt > nameAndTag.lastIndexOf("/");
+    const name = hasTag ? nameAndTag.slice(0, tagAt) : nameAndTag;
+    const tag = hasTag ? nameAndTag.slice(tagAt + 1) : undefined;
+    if (!IMAGE_NAME.test(name) || (tag !== undefined && !IMAGE_TAG.test(tag))) {
+        return "must be an image reference such as registry.example.com/team/name:1.2.3 or name@sha256:<digest>";
+    }
+    // A digest pins the content whatever the tag says; without one the tag is all there is.
+    if (digest === undefined && (tag === undefined || tag === "latest")) return "must be an image pinned to a version tag or digest (not 'latest', not untagged)";
+    return undefined;
+}
+
 /**
- * An image reference pinned to a version or digest: `latest` or no tag at all is refused, because a
- * reschedule would silently pull something else.
+ * An image reference pinned to a version or digest: `name:tag`, `name@sha256:<digest>` or
+ * `name:tag@sha256:<digest>` (the digest is what is pulled; the tag is for people). `latest` or no
+ * tag at all is refused, because a reschedule would silently pull something else, and so is a
+ * malformed digest.
  */
-export const pinnedImage = z
-    .string()
-    .regex(
-        /^[a-z0-9][a-z0-9._\-/:]*(@sha256:[a-f0-9]{64}|:(?!latest$)[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$/,
-        "an image pinned to a version tag or digest (not 'latest', not untagged)",
-    );
+export const pinnedImage = z.string().superRefine((reference, ctx) => {
+    const problem = imageReferenceProblem(reference);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+});
 
 /**
  * zod runs refinements even when a field inside already failed a check; cross-field checks run only
@@ -42,30 +66,54 @@ export const pinnedImage = z
  */
 export const onlyWhenValid = { when: (payload: { issues: readonly unknown[] }) => payload.issues.length === 0 };
 
-const cpuMemory = z.strictObject({ cpu, memory });
+/**
+ * The ephemeral storage (container logs, writable layer, disk-backed emptyDirs) every container
+ * requests and is limited to unless its resources say otherwise. Every root filesystem is read-only
+ * and every emptyDir has a sizeLimit, so what is left is mostly logs (the kubelet keeps 5 x 10Mi per
+ * container by default) and scratch volumes of 64Mi; the limit leaves room for a disk-backed 1Gi
+ * emptyDir (dev's Grafana data) and stops a runaway writer from filling the node's disk.
+ */
+export const DEFAULT_EPHEMERAL_STORAGE = { request: "64Mi", limit: "2Gi" } as const;
+
+/** One side of a container's resources; `ephemeralStorage` unset = DEFAULT_EPHEMERAL_STORAGE. */
+const cpuMemory = z.strictObject({ cpu, memory, ephemeralStorage: memory.optional() });
 
 /** Each limit at least its request. */
-function checkResources(value: { requests: { cpu: string; memory: string }; limits: { cpu: string; memory: string } }, ctx: z.RefinementCtx): void {
+function checkResources(
+    value: { requests: { cpu: string; memory: string; ephemeralStorage?: string }; limits: { cpu: string; memory: string; ephemeralStorage?: string } },
+    ctx: z.RefinementCtx,
+): void {
     if (parseCpuQuantity(value.limits.cpu) < parseCpuQuantity(value.requests.cpu)) {
         ctx.addIssue({ code: "custom", path: ["limits", "cpu"], message: `must be at least requests.cpu (${value.requests.cpu})` });
     }
     if (parseMemoryQuantity(value.limits.memory) < parseMemoryQuantity(value.requests.memory)) {
         ctx.addIssue({ code: "custom", path: ["limits", "memory"], message: `must be at least requests.memory (${value.requests.memory})` });
     }
+    const storage = ephemeralStorage(value);
+    if (parseMemoryQuantity(storage.limit) < parseMemoryQuantity(storage.request)) {
+        ctx.addIssue({ code: "custom", path: ["limits", "ephemeralStorage"], message: `must be at least requests.ephemeralStorage (${storage.request})` });
+    }
 }
 
-/** Requests and limits of one container, all four given; each limit at least its request. */
+/** A container's ephemeral-storage request and limit, DEFAULT_EPHEMERAL_STORAGE where unset. */
+export function ephemeralStorage(resources: { requests: { ephemeralStorage?: string }; limits: { ephemeralStorage?: string } }): { request: string; limit: string } {
+    return { request: resources.requests.ephemeralStorage ?? DEFAULT_EPHEMERAL_STORAGE.request, limit: resources.limits.ephemeralStorage ?? DEFAULT_EPHEMERAL_STORAGE.limit };
+}
+
+/** Requests and limits of one container, CPU and memory given (ephemeral storage optional); each limit at least its request. */
 export const resources = z.strictObject({ requests: cpuMemory, limits: cpuMemory }).superRefine(checkResources, onlyWhenValid);
 
-/** CPU and memory of one container, requests and limits both required. */
+/** CPU and memory of one container, requests and limits both required; ephemeral storage optional (DEFAULT_EPHEMERAL_STORAGE). */
 export type ContainerResources = z.output<typeof resources>;
 
 /**
  * Requests and limits with defaults, written like the value they stand for. Each of the four
- * quantities defaults on its own, so `limits: { memory: 16Gi }` alone keeps the other three.
+ * quantities defaults on its own, so `limits: { memory: 16Gi }` alone keeps the other three;
+ * `ephemeralStorage` may be set on either side (unset: DEFAULT_EPHEMERAL_STORAGE).
  */
 export function resourcesWithDefault(requests: { cpu: string; memory: string }, limits: { cpu: string; memory: string }) {
-    const pair = (defaults: { cpu: string; memory: string }) => z.strictObject({ cpu: cpu.default(defaults.cpu), memory: memory.default(defaults.memory) }).prefault({});
+    const pair = (defaults: { cpu: string; memory: string }) =>
+        z.strictObject({ cpu: cpu.default(defaults.cpu), memory: memory.default(defaults.memory), ephemeralStorage: memory.optional() }).prefault({});
     return z.strictObject({ requests: pair(requests), limits: pair(limits) }).superRefine(checkResources, onlyWhenValid).prefault({});
 }
 

@@ -11,6 +11,7 @@ import {
     containerSecurityContext,
     EnvVar,
     httpProbe,
+    IMAGE_PULL_POLICY,
     podSecurityContext,
     Probe,
     scrapeAnnotations,
@@ -122,6 +123,7 @@ export function serviceContainer(service: FleetService, settings: ResolvedServic
     return {
         name: service.name,
         image: inputs.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         ports: [{ name: HTTP_PORT_NAME, containerPort: service.port, protocol: "TCP" }],
         env: serviceEnv(service, settings, inputs.redisNodes),
         resources: containerResources(service.resources),

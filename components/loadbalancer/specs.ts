@@ -9,6 +9,7 @@ import {
     containerSecurityContext,
     exporterSidecar,
     httpProbe,
+    IMAGE_PULL_POLICY,
     podSecurityContext,
     PodSpec,
     ProbeTiming,
@@ -139,6 +140,7 @@ export function nginxContainer(args: ResolvedLoadBalancerTierArgs): Container {
     return {
         name: "nginx",
         image: args.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         // Bypasses the image's entrypoint scripts, which rewrite files under /etc/nginx.
         command: ["sh", "-c", nginxStartScript()],
         ports: [

@@ -9,6 +9,7 @@ import {
     containerSecurityContext,
     EnvVar,
     httpProbe,
+    IMAGE_PULL_POLICY,
     podSecurityContext,
     PodSpec,
     ProbeTiming,
@@ -99,6 +100,7 @@ export function prometheusContainer(prometheus: ResolvedMonitoringStackArgs["pro
     return {
         name: "prometheus",
         image: prometheus.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         args: [
             `--config.file=${PROMETHEUS_CONFIG_DIR}/${PROMETHEUS_CONFIG_FILE}`,
             `--storage.tsdb.path=${PROMETHEUS_DATA_DIR}`,
@@ -181,6 +183,7 @@ function kubeStateMetricsPodSpec(kubeStateMetrics: ResolvedMonitoringStackArgs["
             {
                 name: "kube-state-metrics",
                 image: kubeStateMetrics.image,
+                imagePullPolicy: IMAGE_PULL_POLICY,
                 args: [
                     pulumi.interpolate`--namespaces=${refs.namespace}`,
                     "--resources=pods,deployments,statefulsets,horizontalpodautoscalers",
@@ -258,6 +261,7 @@ function grafanaPodSpec(grafana: ResolvedMonitoringStackArgs["grafana"], refs: G
             {
                 name: "grafana",
                 image: grafana.image,
+                imagePullPolicy: IMAGE_PULL_POLICY,
                 env: grafanaEnv(refs.secretName),
                 ports: [{ name: "http", containerPort: GRAFANA_PORT }],
                 resources: containerResources(grafana.resources),

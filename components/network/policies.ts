@@ -9,7 +9,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { standardLabels } from "../k8s";
-import { NetworkSettings, networkSettingsSchema } from "./args";
+import { CLUSTER_DNS_DEFAULTS, GrafanaSource, NetworkSettings } from "./args";
 
 /** A label selector; an empty one selects every pod of the namespace. */
 export interface LabelSelector {
@@ -86,15 +86,17 @@ export interface NetworkPolicyInput {
     metricsTargets: { name: string; labels: Record<string, string>; ports: number[] }[];
     /**
      * Where the Kubernetes API is, for Patroni (its DCS) and Prometheus (service discovery): an
-     * address no label selects. Fields, defaults and how to narrow them: network/args.ts.
+     * address no label selects. Required (no default: it would be the internet); fields: network/args.ts.
      */
-    kubernetesApi?: NetworkSettings["kubernetesApi"];
+    kubernetesApi: NetworkSettings["kubernetesApi"];
     /** Further pods that read the Kubernetes API (e.g. kube-state-metrics): each gets egress to it. */
     kubernetesApiClients?: { name: string; labels: Record<string, string> }[];
-    /** The kubelets Prometheus scrapes for volume statistics (PVC usage); see network/args.ts. */
-    kubelets?: NetworkSettings["kubelets"];
-    /** The object store of PostgreSQL's backup repository; see network/args.ts. */
+    /** The kubelets Prometheus scrapes for volume statistics (PVC usage); required; see network/args.ts. */
+    kubelets: NetworkSettings["kubelets"];
+    /** The object store of PostgreSQL's backup repository; required when the members back up to it; see network/args.ts. */
     backupRepository?: NetworkSettings["backupRepository"];
+    /** Who may reach Grafana's HTTP port (default none: port-forward only); see network/args.ts. */
+    grafanaSources?: GrafanaSource[];
     /** The cluster DNS pods and an optional NodeLocal DNSCache address; see network/args.ts. */
     dns?: ClusterDns;
 }
@@ -102,8 +104,8 @@ export interface NetworkPolicyInput {
 /** Where the cluster DNS runs: its namespace's and pods' labels, its port, and a node-local cache. */
 type ClusterDns = NetworkSettings["dns"];
 
-/** Defaults of the optional inputs: the `network` settings' own defaults (network/args.ts). */
-export const NETWORK_POLICY_DEFAULTS: NetworkSettings = networkSettingsSchema.parse({});
+/** Defaults of the optional inputs that have one: the cluster DNS and no Grafana source (network/args.ts). */
+export const NETWORK_POLICY_DEFAULTS: Pick<NetworkSettings, "dns" | "grafanaSources"> = { dns: CLUSTER_DNS_DEFAULTS, grafanaSources: [] };
 
 const tcp = (...ports: number[]): PolicyPort[] => ports.map((port) => ({ protocol: "TCP", port }));
 const pods = (labels: Record<string, string>): PolicyPeer => ({ podSelector: { matchLabels: { ...labels } } });
@@ -162,25 +164,36 @@ type EgressRule = { to: PolicyPeer[]; ports: PolicyPort[] };
 
 /**
  * The defaults applied and the input checked: a rule with no ports allows every port and one with no
- * peers every address, so an empty list here would open a policy wide.
+ * peers every address, so an empty list here would open a policy wide; and an address block left out
+ * has no default, which would be the whole internet.
  */
-function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgress: EgressRule; kubeletEgress: EgressRule; backupEgress: EgressRule } {
+function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgress: EgressRule; kubeletEgress: EgressRule; backupEgress: EgressRule | undefined } {
     if (input.loadBalancer.listenPorts.length === 0) throw new Error("renderNetworkPolicies: loadBalancer.listenPorts must list at least one port");
     for (const target of input.metricsTargets) {
         if (target.ports.length === 0) throw new Error(`renderNetworkPolicies: metricsTargets ${target.name} must list at least one port`);
     }
-    const api = input.kubernetesApi ?? NETWORK_POLICY_DEFAULTS.kubernetesApi;
-    const kubelets = input.kubelets ?? NETWORK_POLICY_DEFAULTS.kubelets;
-    const backupRepository = input.backupRepository ?? NETWORK_POLICY_DEFAULTS.backupRepository;
-    for (const [arg, block] of [["kubernetesApi", api], ["kubelets", kubelets], ["backupRepository", backupRepository]] as const) {
+    const api = requiredEndpoints("kubernetesApi", input.kubernetesApi);
+    const kubelets = requiredEndpoints("kubelets", input.kubelets);
+    // Needed only by the members, and only when they back up to object storage.
+    const backupRepository = input.postgresMembers.backsUpToObjectStorage ? requiredEndpoints("backupRepository", input.backupRepository) : undefined;
+    for (const [arg, block] of Object.entries({ kubernetesApi: api, kubelets, ...(backupRepository ? { backupRepository } : {}) })) {
         if (block.cidrs.length === 0 || block.ports.length === 0) throw new Error(`renderNetworkPolicies: ${arg} must list at least one CIDR and one port`);
+        for (const cidr of block.cidrs) {
+            if (cidr.endsWith("/0")) throw new Error(`renderNetworkPolicies: ${arg} must not hold ${cidr} (the whole internet): name the addresses`);
+        }
     }
     return {
         dns: input.dns ?? NETWORK_POLICY_DEFAULTS.dns,
         apiEgress: { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) },
         kubeletEgress: { to: kubelets.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...kubelets.ports) },
-        backupEgress: { to: backupRepository.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...backupRepository.ports) },
+        backupEgress: backupRepository ? { to: backupRepository.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...backupRepository.ports) } : undefined,
     };
+}
+
+/** An address block the policies need, or an error naming it: its absence has no safe meaning. */
+function requiredEndpoints(arg: string, block: { cidrs: string[]; ports: number[] } | undefined): { cidrs: string[]; ports: number[] } {
+    if (block === undefined) throw new Error(`renderNetworkPolicies: ${arg} is required (its addresses and ports; no default, which would be the whole internet)`);
+    return block;
 }
 
 /** Deny everything, then allow every pod the cluster DNS. */
@@ -251,7 +264,7 @@ function edgePolicies(input: NetworkPolicyInput): RenderedPolicy[] {
 }
 
 /** PgBouncer, the PostgreSQL leader and members, the Redis nodes and their bootstrap Job. */
-function dataPolicies(input: NetworkPolicyInput, apiEgress: EgressRule, backupEgress: EgressRule): RenderedPolicy[] {
+function dataPolicies(input: NetworkPolicyInput, apiEgress: EgressRule, backupEgress: EgressRule | undefined): RenderedPolicy[] {
     const databaseClients = input.services.filter((service) => service.usesDatabase);
     const redisClients = [...input.services.map((service) => pods(service.labels)), ...(input.redis.bootstrapLabels ? [pods(input.redis.bootstrapLabels)] : [])];
     const members = input.postgresMembers;
@@ -288,7 +301,7 @@ function dataPolicies(input: NetworkPolicyInput, apiEgress: EgressRule, backupEg
                 ...fromPeers([pods(members.labels)], tcp(members.port, members.patroniPort)),
                 ...(members.dynamicConfigJobLabels ? fromPeers([pods(members.dynamicConfigJobLabels)], tcp(members.patroniPort)) : []),
             ],
-            [...toPeers([pods(members.labels)], tcp(members.port, members.patroniPort)), apiEgress, ...(members.backsUpToObjectStorage ? [backupEgress] : [])],
+            [...toPeers([pods(members.labels)], tcp(members.port, members.patroniPort)), apiEgress, ...(backupEgress ? [backupEgress] : [])],
         ),
         ...(members.dynamicConfigJobLabels
             ? [
@@ -336,9 +349,9 @@ function monitoringPolicies(input: NetworkPolicyInput, endpoints: { apiEgress: E
         ),
         policy(
             "grafana",
-            "Grafana accepts users from anywhere on its HTTP port (it has its own login) and queries only Prometheus.",
+            "Grafana accepts only the configured sources on its HTTP port (none by default: kubectl port-forward, which policies do not see) and queries only Prometheus.",
             input.grafana.labels,
-            [{ ports: tcp(input.grafana.port) }],
+            fromPeers((input.grafanaSources ?? []).map(grafanaPeer), tcp(input.grafana.port)),
             toPeers([pods(input.prometheus.labels)], tcp(input.prometheus.port)),
         ),
         ...(input.kubernetesApiClients ?? []).map((client) =>
@@ -348,6 +361,23 @@ function monitoringPolicies(input: NetworkPolicyInput, endpoints: { apiEgress: E
             policy(`metrics-${target.name}`, `Prometheus scrapes ${target.name} on its metrics ports.`, target.labels, fromPeers([pods(input.prometheus.labels)], tcp(...target.ports)), []),
         ),
     ];
+}
+
+/** The peer of one configured Grafana source. */
+function grafanaPeer(source: GrafanaSource): PolicyPeer {
+    if ("cidr" in source) {
+        if (source.cidr.endsWith("/0")) throw new Error(`renderNetworkPolicies: grafanaSources must not hold ${source.cidr} (the whole internet)`);
+        return { ipBlock: { cidr: source.cidr } };
+    }
+    const selectors = [source.namespaceLabels, source.podLabels];
+    // An empty selector selects every namespace or pod: the schema refuses one, and so does this.
+    if (selectors.every((labels) => labels === undefined) || selectors.some((labels) => labels !== undefined && Object.keys(labels).length === 0)) {
+        throw new Error("renderNetworkPolicies: a grafanaSources selector needs namespaceLabels or podLabels, each with at least one label");
+    }
+    return {
+        ...(source.namespaceLabels ? { namespaceSelector: { matchLabels: { ...source.namespaceLabels } } } : {}),
+        ...(source.podLabels ? { podSelector: { matchLabels: { ...source.podLabels } } } : {}),
+    };
 }
 
 /** The resource-name prefix of the stack's own set of policies. */

@@ -14,7 +14,7 @@
 // postgresql-15 and pgbackrest.
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { type Container, containerResources, containerSecurityContext, type EnvVar, httpProbe, type ProbeTiming, secretEnv, scratchVolume, type Volume, type VolumeMount } from "../k8s";
+import { type Container, containerResources, containerSecurityContext, type EnvVar, httpProbe, IMAGE_PULL_POLICY, type ProbeTiming, secretEnv, scratchVolume, type Volume, type VolumeMount } from "../k8s";
 import type { YamlValue } from "../yaml";
 import type { BackupRepository, BackupSettings } from "./args";
 import { MEMBER_PATHS, POSTGRES_PORT, SUPERUSER } from "./render";
@@ -545,6 +545,7 @@ export function memberBackup(backup: BackupSettings, refs: BackupPodRefs): Membe
     const agent: Container = {
         name: "backup",
         image: refs.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         command: ["python3", POD_BACKUP_PATHS.agentScript],
         env: [...credentials, secretEnv("PGPASSWORD", refs.credentialsSecret, "superuser-password")],
         ports: [{ name: BACKUP_AGENT_PORT_NAME, containerPort: BACKUP_AGENT_PORT }],

@@ -12,6 +12,7 @@ import {
     type EnvVar,
     exporterSidecar,
     httpProbe,
+    IMAGE_PULL_POLICY,
     podSecurityContext,
     type PodSpec,
     type ProbeTiming,
@@ -131,6 +132,7 @@ export function patroniContainer(
     return {
         name: "postgres",
         image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         command: ["patroni", `${PATRONI_CONFIG_DIR}/patroni.yml`],
         // archive_command (pgbackrest archive-push) runs here and inherits this environment.
         env: [...patroniEnv(credentialsSecret), ...(backup?.postgresEnv ?? [])],
@@ -211,6 +213,8 @@ export function memberPodSpec(args: ResolvedPostgresClusterArgs, image: pulumi.I
             : undefined;
     return {
         serviceAccountName: refs.serviceAccount,
+        // Patroni keeps its leader lock and member keys in the Kubernetes API (its account mounts none by itself).
+        automountServiceAccountToken: true,
         securityContext: podSecurityContext(args.postgresUid),
         topologySpreadConstraints: spreadAcrossNodes(selector),
         // Long enough for the shutdown checkpoint of a full shared_buffers.
@@ -294,6 +298,7 @@ export function dynamicConfigJobSpec(
                     {
                         name: "apply",
                         image: refs.image,
+                        imagePullPolicy: IMAGE_PULL_POLICY,
                         command: ["python3", "-c", script],
                         env: [secretEnv("PATRONI_RESTAPI_PASSWORD", refs.credentialsSecret, "restapi-password")],
                         resources: containerResources(args.exporterResources),
@@ -331,6 +336,7 @@ export function pgbouncerContainer(pgbouncer: PgbouncerSettings): Container {
     return {
         name: "pgbouncer",
         image: pgbouncer.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         command: pgbouncerStartCommand(pgbouncer),
         ports: [{ name: "pgbouncer", containerPort: PGBOUNCER_PORT }],
         resources: containerResources(pgbouncer.resources),

@@ -8,6 +8,7 @@ import {
     containerResources,
     containerSecurityContext,
     exporterSidecar,
+    IMAGE_PULL_POLICY,
     jobDeadlines,
     podSecurityContext,
     type PodSpec,
@@ -153,6 +154,7 @@ export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjec
     return {
         name: "redis",
         image: args.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         command: ["redis-server"],
         args: redisServerArgs(`${CONF_DIR}/redis.conf`, announcedHostname),
         env: [
@@ -185,6 +187,7 @@ export function clusterHealContainer(args: ResolvedRedisClusterArgs, refs: Pick<
     return {
         name: "cluster-heal",
         image: args.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         command: ["sh", `${CONF_DIR}/cluster-heal.sh`],
         env: [secretEnv("REDISCLI_AUTH", refs.secretName, "password")],
         resources: containerResources(args.bootstrapResources ?? args.exporterResources),
@@ -306,6 +309,7 @@ export function topologyContainer(args: ResolvedRedisClusterArgs, podLabels: Rec
     return {
         name: "topology",
         image: args.kubectlImage,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         command: ["sh", "-c", `${pods} > ${TOPOLOGY_DIR}/pods.tmp && mv ${TOPOLOGY_DIR}/pods.tmp ${TOPOLOGY_DIR}/pods.txt; ${zones} > ${TOPOLOGY_DIR}/zones.txt; exit 0`],
         resources: containerResources(args.bootstrapResources ?? args.exporterResources),
         securityContext: containerSecurityContext(),
@@ -318,6 +322,7 @@ export function bootstrapContainer(args: ResolvedRedisClusterArgs, refs: Pick<Bo
     return {
         name: "bootstrap",
         image: args.image,
+        imagePullPolicy: IMAGE_PULL_POLICY,
         command: ["sh", `${SCRIPTS_DIR}/bootstrap.sh`],
         env: [secretEnv("REDISCLI_AUTH", refs.secretName, "password")],
         resources: containerResources(args.bootstrapResources ?? args.exporterResources),
@@ -343,6 +348,8 @@ export function bootstrapJobSpec(
             spec: {
                 restartPolicy: "Never",
                 serviceAccountName: refs.serviceAccountName,
+                // The topology step lists the node pods and the nodes (its account mounts no token by itself).
+                automountServiceAccountToken: true,
                 securityContext: podSecurityContext(REDIS_UID),
                 enableServiceLinks: false,
                 initContainers: [topologyContainer(args, podLabels)],

@@ -7,7 +7,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "crypto";
 import { parse } from "yaml";
-import { contentName } from "../../components/k8s";
+import { containerResources, contentName } from "../../components/k8s";
 import { podBackupFiles } from "../../components/postgres/backup";
 import { toYaml } from "../../components/yaml";
 import type { PostgresCluster } from "../../components/postgres";
@@ -137,9 +137,9 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(spec.serviceName).toBe("postgres-members");
             expect(spec.template.spec.serviceAccountName).toBe("postgres-patroni");
             expect(container("postgres")?.image).toBe(want.image);
-            expect(container("postgres")?.resources).toEqual(args.resources);
+            expect(container("postgres")?.resources).toEqual(containerResources(args.resources));
             expect(container("exporter")?.image).toBe(args.exporterImage);
-            expect(container("exporter")?.resources).toEqual(args.exporterResources);
+            expect(container("exporter")?.resources).toEqual(containerResources(args.exporterResources));
             expect(spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe(args.storage);
         });
 
@@ -208,7 +208,7 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(pgbouncer.command[2]).toContain(`need=${maxClientConn + defaultPoolSize + reservePoolSize + 64}\n`);
             expect(pgbouncer.command[2]).toMatch(/\nexec \/usr\/bin\/pgbouncer \/etc\/pgbouncer\/pgbouncer.ini\n$/);
             expect(spec.template.spec.securityContext).toMatchObject({ runAsUser: 998, runAsGroup: 996, fsGroup: 996 });
-            expect(pgbouncer.resources).toEqual(args.pgbouncer.resources);
+            expect(pgbouncer.resources).toEqual(containerResources(args.pgbouncer.resources));
             expect(exporter.image).toBe(args.pgbouncer.exporterImage);
             expect(exporter.env[0].valueFrom.secretKeyRef).toEqual({ name: "postgres-pooler-auth", key: "exporter-uri" });
             const ini = pgbouncerIni();

@@ -210,6 +210,8 @@ describe("NetworkPolicies from the fleet's labels", () => {
                 { name: "api-gateway", labels: fleet.podLabelsOf("api-gateway"), ports: [8080] },
                 { name: "user-service", labels: fleet.podLabelsOf("user-service"), ports: [3001] },
             ],
+            kubernetesApi: { cidrs: ["10.0.0.1/32"], ports: [443] },
+            kubelets: { cidrs: ["10.0.0.0/16"], ports: [10250] },
         });
         const before = recorded.length;
         const policies = policyModule.createNetworkPolicies("prepx", rendered, {});

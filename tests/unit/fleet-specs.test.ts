@@ -199,7 +199,7 @@ describe("pod", () => {
         expect(container.ports).toEqual([{ name: "http", containerPort: 3001, protocol: "TCP" }]);
         expect(container.env).toEqual(serviceEnv(user, settings, REDIS_NODES));
         expect(container).toMatchObject(serviceProbes("/health", settings.healthCheck, settings.startupTimeoutSeconds));
-        expect(container.resources).toEqual({ requests: { cpu: "500m", memory: "1Gi" }, limits: { cpu: "1", memory: "2Gi" } });
+        expect(container.resources).toEqual({ requests: { cpu: "500m", memory: "1Gi", "ephemeral-storage": "64Mi" }, limits: { cpu: "1", memory: "2Gi", "ephemeral-storage": "2Gi" } });
         expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
         expect(container.volumeMounts).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
     });

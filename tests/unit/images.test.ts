@@ -7,7 +7,9 @@ import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { buildPaths, hostPlatform } from "../../components/images";
-import type { ImageSource, Registry } from "../../components/schema";
+import { exporterSidecar } from "../../components/k8s";
+import { imageReferenceProblem, imageSourceSchema, pinnedImage, type ImageSource, type Registry } from "../../components/schema";
+import { configErrorOf, configWith } from "../helpers/config-errors";
 import { parseStackConfig } from "../../config";
 import { find, installMocks, RecordedResource, settled, valueOf } from "../helpers/mocks";
 import { PROJECT_ROOT, readStackConfig } from "../../scripts/stack-files";
@@ -54,6 +56,64 @@ describe("hostPlatform: Node's architecture as docker build --platform names it"
 
     test.each(["ia32", "ppc64", "s390x", "riscv64"])("%s is not guessed", (nodeArch) => {
         expect(hostPlatform(nodeArch)).toBeUndefined();
+    });
+});
+
+describe("image references pinned by tag or digest", () => {
+    const DIGEST = `sha256:${"0123456789abcdef".repeat(4)}`;
+
+    test.each([
+        ["a version tag", "redis:7.2.11"],
+        ["a digest alone", `redis@${DIGEST}`],
+        ["a tag and a digest (the digest is pulled, the tag is for people)", `redis:7.2.11@${DIGEST}`],
+        ["a registry with a port, a path, a tag and a digest", `localhost:5001/prepx/postgres-patroni:15.10-patroni3.0.2@${DIGEST}`],
+        ["a registry host and a nested path", "registry.k8s.io/kube-state-metrics/kube-state-metrics:v2.13.0"],
+        ["`latest` pinned by a digest", `nginx:latest@${DIGEST}`],
+    ])("accepted: %s", (_title, reference) => {
+        expect(imageReferenceProblem(reference)).toBeUndefined();
+        expect(pinnedImage.safeParse(reference).success).toBe(true);
+        expect(imageSourceSchema.parse({ prebuilt: reference })).toEqual({ prebuilt: reference });
+    });
+
+    const BAD_DIGEST = "must have a digest of the form sha256:<64 lower-case hex digits> after '@'";
+    const UNPINNED = "must be an image pinned to a version tag or digest (not 'latest', not untagged)";
+    const MALFORMED = "must be an image reference such as registry.example.com/team/name:1.2.3 or name@sha256:<digest>";
+    test.each([
+        ["an upper-case digest", `redis@sha256:${"0123456789ABCDEF".repeat(4)}`, BAD_DIGEST],
+        ["a short digest", "redis:7.2.11@sha256:0123456789abcdef", BAD_DIGEST],
+        ["another algorithm", `redis@md5:${"0".repeat(32)}`, BAD_DIGEST],
+        ["an empty digest", "redis:7.2.11@", BAD_DIGEST],
+        ["two digests", `redis@${DIGEST}@${DIGEST}`, "must be an image reference with at most one '@' (name[:tag]@sha256:<digest>)"],
+        ["latest", "redis:latest", UNPINNED],
+        ["no tag", "nginx", UNPINNED],
+        ["a registry port but no tag", "localhost:5001/prepx/api", UNPINNED],
+        ["an upper-case name", "Redis:7.2.11", MALFORMED],
+        ["an empty tag", "redis:", MALFORMED],
+        ["no name before the digest", `@${DIGEST}`, MALFORMED],
+    ])("refused: %s", (_title, reference, message) => {
+        expect(imageReferenceProblem(reference)).toBe(message);
+        expect(pinnedImage.safeParse(reference).success).toBe(false);
+    });
+
+    test("a bad digest in the stack fails the preview with a message naming the key", () => {
+        const bad = `redis:7.2.11@sha256:${"0".repeat(63)}`;
+        expect(configErrorOf(configWith("prod", (raw) => (raw.redis.image = bad)), "prod")).toBe(`prod: redis.image ${BAD_DIGEST} (got "${bad}")`);
+        expect(configErrorOf(configWith("prod", (raw) => (raw.monitoring.grafana.image = "grafana/grafana@sha256:xyz")), "prod")).toBe(
+            `prod: monitoring.grafana.image ${BAD_DIGEST} (got "grafana/grafana@sha256:xyz")`,
+        );
+        expect(configErrorOf(configWith("prod", (raw) => (raw.services[0].image = { prebuilt: "ghcr.io/prepx/api-gateway@sha256:1" })), "prod")).toBe(
+            `prod: services[0].image.prebuilt ${BAD_DIGEST} (got "ghcr.io/prepx/api-gateway@sha256:1")`,
+        );
+    });
+
+    test("a digest-pinned prebuilt image and image arg come out of the stack config unchanged; a sidecar runs it pulled IfNotPresent", () => {
+        const gateway = `ghcr.io/prepx/api-gateway:1.4.2@${DIGEST}`;
+        const exporter = `oliver006/redis_exporter:v1.62.0@${DIGEST}`;
+        const config = parseStackConfig("prod", configWith("prod", (raw) => ((raw.services[0].image = { prebuilt: gateway }), (raw.redis.exporterImage = exporter))));
+        expect(config.services[0].image).toEqual({ prebuilt: gateway });
+        expect(config.redis.exporterImage).toBe(exporter);
+        const sidecar = exporterSidecar({ image: config.redis.exporterImage, port: 9121, resources: config.redis.exporterResources });
+        expect(sidecar).toMatchObject({ image: exporter, imagePullPolicy: "IfNotPresent" });
     });
 });
 
@@ -134,6 +194,14 @@ describe("the Image under mocks", () => {
         } finally {
             Object.defineProperty(process, "arch", actual);
         }
+    });
+
+    test("a prebuilt image pinned by digest is used as given: nothing is built", async () => {
+        const pinned = `ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45@sha256:${"ab".repeat(32)}`;
+        const reference = await valueOf(resolveIn(PROJECT_ROOT, "pinned", { prebuilt: pinned }, devConfig().registry));
+        await settled(recorded);
+        expect(reference).toBe(pinned);
+        expect(recorded.filter((r) => r.type === IMAGE).map((r) => r.name)).not.toContain("pinned-image");
     });
 
     test("without push the image stays in the local Docker and pods run the tag", async () => {

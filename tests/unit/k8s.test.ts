@@ -1,5 +1,7 @@
 // The shared Kubernetes helpers that decide object names and await times: pure, tested directly.
-import { contentName, JOB_AWAIT_MARGIN_SECONDS, JOB_POD_START_SECONDS, jobDeadlines } from "../../components/k8s";
+import { containerResources, contentName, JOB_AWAIT_MARGIN_SECONDS, JOB_POD_START_SECONDS, jobDeadlines, podSecurityLabels, POD_SECURITY_VERSION } from "../../components/k8s";
+import { DEFAULT_EPHEMERAL_STORAGE, resourcesWithDefault } from "../../components/schema";
+import { configErrorOf, configWith } from "../helpers/config-errors";
 
 describe("contentName: a ConfigMap's name carries its data", () => {
     const data = { "nginx.conf": "worker_processes 4;\n", "exporter.yaml": "port: 4040\n" };
@@ -47,5 +49,51 @@ describe("jobDeadlines: how long a Job may run and how long pulumi up waits for 
         expect(jobDeadlines({ scriptDeadlineSeconds: 60, backoffLimit: 1, podStartSeconds: 30 })).toEqual({ activeDeadlineSeconds: 2 * 90 + 10, awaitSeconds: 190 + JOB_AWAIT_MARGIN_SECONDS });
         expect(() => jobDeadlines({ scriptDeadlineSeconds: -1, backoffLimit: 3 })).toThrow("scriptDeadlineSeconds must be a non-negative integer (got -1)");
         expect(() => jobDeadlines({ scriptDeadlineSeconds: 600, backoffLimit: 1.5 })).toThrow("backoffLimit");
+    });
+});
+
+describe("containerResources: every container gets an ephemeral-storage request and limit", () => {
+    const cpuMemory = { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "1", memory: "128Mi" } };
+
+    test("the default where the resources do not set it", () => {
+        expect(DEFAULT_EPHEMERAL_STORAGE).toEqual({ request: "64Mi", limit: "2Gi" });
+        expect(containerResources(cpuMemory)).toEqual({
+            requests: { cpu: "100m", memory: "64Mi", "ephemeral-storage": "64Mi" },
+            limits: { cpu: "1", memory: "128Mi", "ephemeral-storage": "2Gi" },
+        });
+    });
+
+    test("each side overridden on its own", () => {
+        const limitOnly = containerResources({ ...cpuMemory, limits: { ...cpuMemory.limits, ephemeralStorage: "8Gi" } });
+        expect(limitOnly.requests).toMatchObject({ "ephemeral-storage": "64Mi" });
+        expect(limitOnly.limits).toMatchObject({ "ephemeral-storage": "8Gi" });
+        const both = containerResources({ requests: { ...cpuMemory.requests, ephemeralStorage: "1Gi" }, limits: { ...cpuMemory.limits, ephemeralStorage: "4Gi" } });
+        expect([both.requests, both.limits]).toMatchObject([{ "ephemeral-storage": "1Gi" }, { "ephemeral-storage": "4Gi" }]);
+    });
+
+    test("the schema takes it as a quantity, and a limit below its request (given or default) is refused", () => {
+        const schema = resourcesWithDefault(cpuMemory.requests, cpuMemory.limits);
+        expect(schema.parse({ limits: { ephemeralStorage: "4Gi" } }).limits).toEqual({ cpu: "1", memory: "128Mi", ephemeralStorage: "4Gi" });
+        expect(schema.safeParse({ limits: { ephemeralStorage: "32Mi" } }).error?.issues.map((issue) => [issue.path.join("."), issue.message])).toEqual([
+            ["limits.ephemeralStorage", "must be at least requests.ephemeralStorage (64Mi)"],
+        ]);
+        expect(schema.safeParse({ requests: { ephemeralStorage: "3Gi" } }).success).toBe(false);
+        expect(configErrorOf(configWith("dev", (raw) => (raw.redis.resources.limits.ephemeralStorage = "lots")), "dev")).toBe(
+            'dev: redis.resources.limits.ephemeralStorage must be a memory quantity such as 512Mi or 8Gi (got "lots")',
+        );
+    });
+});
+
+describe("podSecurityLabels: Pod Security Admission on the namespace", () => {
+    test("enforces restricted at a pinned version; audits and warns at the newest", () => {
+        expect(POD_SECURITY_VERSION).toMatch(/^v1\.\d+$/);
+        expect(podSecurityLabels()).toEqual({
+            "pod-security.kubernetes.io/enforce": "restricted",
+            "pod-security.kubernetes.io/enforce-version": POD_SECURITY_VERSION,
+            "pod-security.kubernetes.io/audit": "restricted",
+            "pod-security.kubernetes.io/audit-version": "latest",
+            "pod-security.kubernetes.io/warn": "restricted",
+            "pod-security.kubernetes.io/warn-version": "latest",
+        });
     });
 });

@@ -187,12 +187,13 @@ describe("nginx pod", () => {
         expect(nginxContainer(prod)).toEqual({
             name: "nginx",
             image: "nginx:1.28.0",
+            imagePullPolicy: "IfNotPresent",
             command: ["sh", "-c", nginxStartScript()],
             ports: [
                 { name: "http", containerPort: 8080 },
                 { name: "https", containerPort: 8443 },
             ],
-            resources: { requests: { cpu: "2", memory: "1Gi" }, limits: { cpu: "4", memory: "2Gi" } },
+            resources: { requests: { cpu: "2", memory: "1Gi", "ephemeral-storage": "64Mi" }, limits: { cpu: "4", memory: "2Gi", "ephemeral-storage": "2Gi" } },
             securityContext: {
                 runAsNonRoot: true,
                 allowPrivilegeEscalation: false,
@@ -238,8 +239,8 @@ describe("nginx pod", () => {
 
     test("dev's small resources reach nginx and both sidecars", () => {
         const [nginx, ...sidecars] = nginxPodContainers(dev);
-        expect(nginx.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "500m", memory: "128Mi" } });
-        for (const sidecar of sidecars) expect(sidecar.resources).toEqual({ requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "100m", memory: "32Mi" } });
+        expect(nginx.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "64Mi" }, limits: { cpu: "500m", memory: "128Mi", "ephemeral-storage": "2Gi" } });
+        for (const sidecar of sidecars) expect(sidecar.resources).toEqual({ requests: { cpu: "10m", memory: "16Mi", "ephemeral-storage": "64Mi" }, limits: { cpu: "100m", memory: "32Mi", "ephemeral-storage": "2Gi" } });
     });
 
     test("volumes: each file of the ConfigMap where its container reads it, the certificate and key readable by nginx's group only, an emptyDir for the run directory", () => {

@@ -44,7 +44,7 @@ test("Prometheus keeps 2 days and 1GB on a 2Gi PVC", () => {
     const container = prometheus().inputs.spec.template.spec.containers[0];
     expect(container.args).toEqual(expect.arrayContaining(["--storage.tsdb.retention.time=2d", "--storage.tsdb.retention.size=1GB"]));
     expect(prometheus().inputs.spec.volumeClaimTemplates[0].spec.resources.requests.storage).toBe("2Gi");
-    expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi" }, limits: { cpu: "1", memory: "512Mi" } });
+    expect(container.resources).toEqual({ requests: { cpu: "100m", memory: "256Mi", "ephemeral-storage": "64Mi" }, limits: { cpu: "1", memory: "512Mi", "ephemeral-storage": "2Gi" } });
 });
 
 test("nothing is protected in dev and PVCs go with the StatefulSet", () => {

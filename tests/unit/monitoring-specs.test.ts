@@ -41,7 +41,7 @@ describe("Prometheus", () => {
         ]);
         expect(container.image).toBe("prom/prometheus:v2.53.2");
         expect(container.ports).toEqual([{ name: "http", containerPort: PROMETHEUS_PORT }]);
-        expect(container.resources).toEqual({ requests: { cpu: "2", memory: "4Gi" }, limits: { cpu: "4", memory: "8Gi" } });
+        expect(container.resources).toEqual({ requests: { cpu: "2", memory: "4Gi", "ephemeral-storage": "64Mi" }, limits: { cpu: "4", memory: "8Gi", "ephemeral-storage": "2Gi" } });
         expect(container.securityContext).toEqual(BASELINE_SECURITY);
         expect(container.volumeMounts).toEqual([
             { name: "config", mountPath: "/etc/prometheus", readOnly: true },
@@ -115,7 +115,7 @@ describe("kube-state-metrics", () => {
         ]);
         expect(container.livenessProbe).toEqual({ httpGet: { path: "/livez", port: "http-metrics" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
         expect(container.readinessProbe).toEqual({ httpGet: { path: "/readyz", port: "telemetry" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
-        expect(container.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "256Mi" } });
+        expect(container.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "64Mi" }, limits: { cpu: "200m", memory: "256Mi", "ephemeral-storage": "2Gi" } });
         expect(container.securityContext).toEqual(BASELINE_SECURITY);
     });
 

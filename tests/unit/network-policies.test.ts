@@ -4,6 +4,7 @@ import { NETWORK_POLICY_DEFAULTS, NetworkPolicyInput, PolicyPeer, RenderedPolicy
 import { parseStackConfig } from "../../config";
 import { readStackConfig } from "../../scripts/stack-files";
 import { configErrorOf } from "../helpers/config-errors";
+import { internetWideBlocks, mountsToken } from "../helpers/security-expectations";
 
 const app = (name: string, component: string) => ({
     "app.kubernetes.io/name": name,
@@ -175,9 +176,9 @@ describe("rendered policies", () => {
         ]);
     });
 
-    test("only the load balancer and Grafana accept any source; every rule names ports", () => {
+    test("only the load balancer accepts any source; every rule names ports", () => {
         const open = policies.flatMap((p) => (p.spec.ingress ?? []).filter((rule) => rule.from === undefined).map(() => p.name));
-        expect(open).toEqual(["loadbalancer", "grafana"]);
+        expect(open).toEqual(["loadbalancer"]);
         for (const p of policies) {
             for (const rule of p.spec.egress ?? []) {
                 if (p.name !== "allow-dns") expect(rule.to?.length).toBeGreaterThan(0);
@@ -190,12 +191,19 @@ describe("rendered policies", () => {
         }
     });
 
-    test("defaults: the Kubernetes API on 443/6443/8443 (minikube) and kubelets on 10250, anywhere, when no address is given", () => {
-        const rendered = renderNetworkPolicies({ ...input, kubernetesApi: undefined, kubelets: undefined });
-        const egress = rendered.find((p) => p.name === "prometheus")?.spec.egress ?? [];
+    test("no default address: the Kubernetes API and the kubelets must be given, and never as the whole internet", () => {
+        // The types require both; a caller that gets around them (JavaScript, a cast) still gets an error, not the internet.
+        const { kubernetesApi: _api, ...withoutApi } = input;
+        const { kubelets: _kubelets, ...withoutKubelets } = input;
+        expect(() => renderNetworkPolicies(withoutApi as NetworkPolicyInput)).toThrow("renderNetworkPolicies: kubernetesApi is required");
+        expect(() => renderNetworkPolicies(withoutKubelets as NetworkPolicyInput)).toThrow("renderNetworkPolicies: kubelets is required");
+        expect(() => renderNetworkPolicies({ ...input, kubernetesApi: { cidrs: ["10.0.0.1/32", "0.0.0.0/0"], ports: [443] } })).toThrow(
+            "renderNetworkPolicies: kubernetesApi must not hold 0.0.0.0/0 (the whole internet)",
+        );
+        const egress = policies.find((p) => p.name === "prometheus")?.spec.egress ?? [];
         expect(egress.slice(-2)).toEqual([
-            { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [443, 6443, 8443].map((port) => ({ protocol: "TCP", port })) },
-            { to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 10250 }] },
+            { to: [{ ipBlock: { cidr: "10.0.0.1/32" } }], ports: [{ protocol: "TCP", port: 6443 }] },
+            { to: [{ ipBlock: { cidr: "192.168.0.0/16" } }], ports: [{ protocol: "TCP", port: 10250 }] },
         ]);
     });
 
@@ -206,9 +214,18 @@ describe("rendered policies", () => {
         expect(egressOf(withS3, "postgres-members")).toContainEqual(store);
         for (const other of withS3.filter((p) => p.name !== "postgres-members")) expect(egressOf(withS3, other.name)).not.toContainEqual(store);
         expect(egressOf(policies, "postgres-members").some((rule) => JSON.stringify(rule.ports).includes('"port":443'))).toBe(false);
-        const byDefault = renderNetworkPolicies({ ...input, postgresMembers: { ...input.postgresMembers, backsUpToObjectStorage: true } });
-        expect(egressOf(byDefault, "postgres-members")).toContainEqual({ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }], ports: [{ protocol: "TCP", port: 443 }] });
-        expect(() => renderNetworkPolicies({ ...input, backupRepository: { cidrs: [], ports: [443] } })).toThrow("backupRepository must list at least one CIDR and one port");
+        // A repository given but not used opens nothing.
+        const unused = renderNetworkPolicies({ ...input, backupRepository: { cidrs: ["52.216.0.0/15"], ports: [443] } });
+        for (const p of unused) expect(egressOf(unused, p.name)).not.toContainEqual(store);
+        // No default address: left out while the members back up to it, it is an error, not the internet.
+        expect(() => renderNetworkPolicies({ ...input, postgresMembers: { ...input.postgresMembers, backsUpToObjectStorage: true } })).toThrow(
+            "renderNetworkPolicies: backupRepository is required",
+        );
+        const backingUp = { ...input.postgresMembers, backsUpToObjectStorage: true };
+        expect(() => renderNetworkPolicies({ ...input, postgresMembers: backingUp, backupRepository: { cidrs: [], ports: [443] } })).toThrow("backupRepository must list at least one CIDR and one port");
+        expect(() => renderNetworkPolicies({ ...input, postgresMembers: backingUp, backupRepository: { cidrs: ["0.0.0.0/0"], ports: [443] } })).toThrow(
+            "backupRepository must not hold 0.0.0.0/0 (the whole internet)",
+        );
     });
 
     test("NodeLocal DNSCache: its address is allowed on 53 beside kube-dns, only when configured", () => {
@@ -267,7 +284,6 @@ describe("flows, read with Kubernetes semantics", () => {
         ["Prometheus -> kube-state-metrics", pod(prometheus), pod(kubeStateMetrics), 8080, "TCP"],
         ["kube-state-metrics -> Kubernetes API", pod(kubeStateMetrics), apiServer, 6443, "TCP"],
         ["Grafana -> Prometheus", pod(grafana), pod(prometheus), 9090, "TCP"],
-        ["internet -> Grafana", internet, pod(grafana), 3000, "TCP"],
         ["any pod -> DNS (UDP)", pod(users), kubeDns, 53, "UDP"],
         ["any pod -> DNS (TCP)", pod(redis), kubeDns, 53, "TCP"],
     ];
@@ -278,6 +294,9 @@ describe("flows, read with Kubernetes semantics", () => {
     const denied: [string, Endpoint, Endpoint, number][] = [
         ["internet -> gateway", internet, pod(gateway), 8080],
         ["internet -> Prometheus", internet, pod(prometheus), 9090],
+        ["internet -> Grafana (no source configured: port-forward only)", internet, pod(grafana), 3000],
+        ["a pod of another namespace -> Grafana", { pod: { app: "x" }, namespace: { "kubernetes.io/metadata.name": "other" } }, pod(grafana), 3000],
+        ["a service of the stack -> Grafana", pod(users), pod(grafana), 3000],
         ["load balancer -> user-service", pod(lb), pod(users), 3001],
         ["load balancer -> PgBouncer", pod(lb), pod(pgbouncer), 6432],
         ["gateway -> primary, bypassing PgBouncer", pod(gateway), pod(primary), 5432],
@@ -316,25 +335,107 @@ describe("the stack's `network` section", () => {
         return raw;
     };
 
-    test("defaults: the API server anywhere on 443/6443/8443, kubelets on 10250, kube-dns, no node-local cache", () => {
-        expect(parseStackConfig("dev", readStackConfig("dev")).network).toEqual({ ...NETWORK_POLICY_DEFAULTS });
-        expect(NETWORK_POLICY_DEFAULTS.kubernetesApi.ports).toEqual([443, 6443, 8443]);
+    const kind = { kubernetesApi: { cidrs: ["172.16.0.0/12", "10.96.0.1/32"], ports: [443, 6443] }, kubelets: { cidrs: ["172.16.0.0/12"] } };
+
+    test("dev names kind's ranges; defaults: the ports (API 443/6443, kubelets 10250), kube-dns, no node-local cache, no Grafana source", () => {
+        expect(parseStackConfig("dev", readStackConfig("dev")).network).toEqual({
+            ...NETWORK_POLICY_DEFAULTS,
+            kubernetesApi: kind.kubernetesApi,
+            kubelets: { cidrs: ["172.16.0.0/12"], ports: [10250] },
+        });
+        expect(parseStackConfig("dev", withNetwork({ ...kind, kubernetesApi: { cidrs: ["10.0.0.1/32"] } })).network.kubernetesApi?.ports).toEqual([443, 6443]);
         expect(NETWORK_POLICY_DEFAULTS.dns.nodeLocalCacheAddress).toBeUndefined();
+        expect(NETWORK_POLICY_DEFAULTS.grafanaSources).toEqual([]);
     });
 
     test("its values reach the policies: the API server's address, the node-local DNS cache", () => {
-        const config = parseStackConfig("dev", withNetwork({ kubernetesApi: { cidrs: ["172.18.0.2/32"] }, dns: { nodeLocalCacheAddress: "169.254.20.10" } }));
+        const config = parseStackConfig("dev", withNetwork({ ...kind, kubernetesApi: { cidrs: ["172.18.0.2/32"] }, dns: { nodeLocalCacheAddress: "169.254.20.10" } }));
         const rendered = renderNetworkPolicies({ ...input, ...config.network });
         const prometheusEgress = rendered.find((p) => p.name === "prometheus")?.spec.egress ?? [];
-        expect(prometheusEgress).toContainEqual({ to: [{ ipBlock: { cidr: "172.18.0.2/32" } }], ports: [443, 6443, 8443].map((port) => ({ protocol: "TCP", port })) });
+        expect(prometheusEgress).toContainEqual({ to: [{ ipBlock: { cidr: "172.18.0.2/32" } }], ports: [443, 6443].map((port) => ({ protocol: "TCP", port })) });
         expect(rendered.find((p) => p.name === "allow-dns")?.spec.egress?.[0].to).toContainEqual({ ipBlock: { cidr: "169.254.20.10/32" } });
     });
 
     test("bad values are refused with the key path", () => {
-        expect(configErrorOf(withNetwork({ dns: { nodeLocalCacheAddress: "localhost" } }), "dev")).toBe(
+        expect(configErrorOf(withNetwork({ ...kind, dns: { nodeLocalCacheAddress: "localhost" } }), "dev")).toBe(
             'dev: network.dns.nodeLocalCacheAddress must be an IPv4 address such as 169.254.20.10 (got "localhost")',
         );
-        expect(configErrorOf(withNetwork({ kubernetesApi: { cidrs: [] } }), "dev")).toBe("dev: network.kubernetesApi.cidrs must have at least 1 entry (got [])");
-        expect(configErrorOf(withNetwork({ kubelets: { cidrs: ["10.0.0.0/33"] } }), "dev")).toBe('dev: network.kubelets.cidrs[0] must be an IPv4 CIDR such as 10.0.0.0/8 (got "10.0.0.0/33")');
+        expect(configErrorOf(withNetwork({ ...kind, kubernetesApi: { cidrs: [] } }), "dev")).toBe("dev: network.kubernetesApi.cidrs must have at least 1 entry (got [])");
+        expect(configErrorOf(withNetwork({ ...kind, kubelets: { cidrs: ["10.0.0.0/33"] } }), "dev")).toBe('dev: network.kubelets.cidrs[0] must be an IPv4 CIDR such as 10.0.0.0/8 (got "10.0.0.0/33")');
+        expect(configErrorOf(withNetwork({ ...kind, kubelets: { cidrs: ["0.0.0.0/0"] } }), "dev")).toBe(
+            'dev: network.kubelets.cidrs[0] must be a CIDR narrower than /0 (a /0 block is the whole internet) (got "0.0.0.0/0")',
+        );
+        expect(configErrorOf(withNetwork({ ...kind, grafanaSources: [{ cidr: "0.0.0.0/0" }] }), "dev")).toMatch(/^dev: network\.grafanaSources\[0\] must be either \{ cidr \}/);
+        expect(configErrorOf(withNetwork({ ...kind, grafanaSources: [{ podLabels: {} }] }), "dev")).toBe(
+            "dev: network.grafanaSources[0].podLabels must have at least one label (an empty selector selects everything) (got {})",
+        );
+        expect(configErrorOf(withNetwork({ ...kind, grafanaSources: [{}] }), "dev")).toBe("dev: network.grafanaSources[0] must set namespaceLabels, podLabels or both (got {})");
+    });
+
+    test("a stack that leaves an address out fails with the key and what to put there (no internet-wide default)", () => {
+        expect(configErrorOf(withNetwork({ kubelets: kind.kubelets }), "dev")).toMatch(/^dev: network\.kubernetesApi must be set: \{ cidrs: \[the API server's address\(es\)\], ports: \[its port\] \}.* \(not set\)$/);
+        expect(configErrorOf(withNetwork({ kubernetesApi: kind.kubernetesApi }), "dev")).toMatch(/^dev: network\.kubelets must be set: \{ cidrs: \[the node network's range\] \}.* \(not set\)$/);
+        const prod = structuredClone(readStackConfig("prod")) as Record<string, Record<string, unknown>>;
+        delete prod.network.backupRepository;
+        expect(configErrorOf(prod, "prod")).toMatch(/^prod: network\.backupRepository must be set when postgres\.backup\.repository is S3: .* \(not set\)$/);
+        // A stack file without the section at all: both required keys named, one line each.
+        const bare = structuredClone(readStackConfig("prod")) as Record<string, unknown>;
+        delete bare.network;
+        expect(configErrorOf(bare, "prod").split("\n").map((line) => line.split(" must be set: ")[0])).toEqual(["prod: network.kubernetesApi", "prod: network.kubelets"]);
+        // Dev backs up to a volume: it needs no object store range.
+        expect(parseStackConfig("dev", readStackConfig("dev")).network.backupRepository).toBeUndefined();
+    });
+
+    test("Grafana's sources: none by default (no ingress rule at all), else exactly the configured CIDRs and selectors", () => {
+        expect(byName("grafana").spec.ingress).toBeUndefined();
+        expect(byName("grafana").spec.policyTypes).toEqual(["Egress"]);
+        const sources = [
+            { cidr: "10.20.0.0/16" },
+            { namespaceLabels: { "kubernetes.io/metadata.name": "ingress-nginx" }, podLabels: { "app.kubernetes.io/name": "ingress-nginx" } },
+            { podLabels: { role: "dashboards-proxy" } },
+        ];
+        const config = parseStackConfig("dev", withNetwork({ ...kind, grafanaSources: sources }));
+        const grafanaPolicy = renderNetworkPolicies({ ...input, ...config.network }).find((p) => p.name === "grafana");
+        expect(grafanaPolicy?.spec.ingress).toEqual([
+            {
+                from: [
+                    { ipBlock: { cidr: "10.20.0.0/16" } },
+                    { namespaceSelector: { matchLabels: sources[1].namespaceLabels }, podSelector: { matchLabels: sources[1].podLabels } },
+                    { podSelector: { matchLabels: { role: "dashboards-proxy" } } },
+                ],
+                ports: [{ protocol: "TCP", port: 3000 }],
+            },
+        ]);
+        expect(() => renderNetworkPolicies({ ...input, grafanaSources: [{ cidr: "0.0.0.0/0" }] })).toThrow("grafanaSources must not hold 0.0.0.0/0");
+        expect(() => renderNetworkPolicies({ ...input, grafanaSources: [{}] })).toThrow("a grafanaSources selector needs namespaceLabels or podLabels");
+        expect(() => renderNetworkPolicies({ ...input, grafanaSources: [{ podLabels: {} }] })).toThrow("a grafanaSources selector needs namespaceLabels or podLabels");
+    });
+});
+
+describe("the render scanners of the stack tests (security-expectations.ts) catch what they look for", () => {
+    const netpol = (name: string, spec: object) => ({ kind: "NetworkPolicy", metadata: { name }, spec });
+
+    test("internet-wide blocks: 0.0.0.0/0 and ::/0 in either direction, and a rule with no peers", () => {
+        const objects = [
+            netpol("v4", { egress: [{ to: [{ ipBlock: { cidr: "10.0.0.1/32" } }, { ipBlock: { cidr: "0.0.0.0/0" } }], ports: [] }] }),
+            netpol("v6", { ingress: [{ from: [{ ipBlock: { cidr: "::/0" } }], ports: [] }] }),
+            netpol("open", { egress: [{ ports: [{ protocol: "TCP", port: 443 }] }] }),
+            netpol("narrow", { egress: [{ to: [{ ipBlock: { cidr: "10.0.0.0/8" } }, { podSelector: {} }], ports: [] }], ingress: [{ from: [{ podSelector: {} }], ports: [] }] }),
+            { kind: "ConfigMap", metadata: { name: "c" }, data: { cidr: "0.0.0.0/0" } },
+        ];
+        expect(internetWideBlocks(objects)).toEqual(["v4 egress: 0.0.0.0/0", "v6 ingress: ::/0", "open egress: no to (every address)"]);
+        expect(internetWideBlocks(policies.map((p) => netpol(p.name, p.spec)))).toEqual(["loadbalancer ingress: no from (every address)"]);
+    });
+
+    test("token mounts: the pod's field wins, then its ServiceAccount's, then Kubernetes' default (mounted)", () => {
+        const accounts = [
+            { kind: "ServiceAccount", metadata: { name: "quiet" }, automountServiceAccountToken: false },
+            { kind: "ServiceAccount", metadata: { name: "plain" } },
+        ];
+        expect(mountsToken({ serviceAccountName: "quiet" }, accounts)).toBe(false);
+        expect(mountsToken({ serviceAccountName: "quiet", automountServiceAccountToken: true }, accounts)).toBe(true);
+        expect(mountsToken({ serviceAccountName: "plain" }, accounts)).toBe(true);
+        expect(mountsToken({ serviceAccountName: "plain", automountServiceAccountToken: false }, accounts)).toBe(false);
+        expect(mountsToken({}, accounts)).toBe(true);
     });
 });

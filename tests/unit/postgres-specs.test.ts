@@ -1,7 +1,7 @@
 // PostgresCluster's spec builders called directly (no mocks): the member and PgBouncer pods, their
 // containers, probes and volumes, the StatefulSet and Deployment specs, the Services and Patroni's Role.
 import * as path from "path";
-import { selectorLabels, standardLabels } from "../../components/k8s";
+import { containerResources, selectorLabels, standardLabels } from "../../components/k8s";
 import { postgresClusterArgsSchema, PostgresClusterArgs } from "../../components/postgres/args";
 import { PGBOUNCER_IMAGE_LAYOUT, postgresNames, renderPgbouncerStartScript } from "../../components/postgres/render";
 import {
@@ -132,7 +132,8 @@ test("a member pod: Patroni's service account (its token mounted), the postgres 
         containers: [{ name: "postgres" }, { name: "exporter" }],
         topologySpreadConstraints: [{ labelSelector: { matchLabels: SELECTOR } }, { labelSelector: { matchLabels: SELECTOR } }],
     });
-    expect(pod.automountServiceAccountToken).toBeUndefined();
+    // Patroni's store is the Kubernetes API: the pod opts in, its account mounts no token by itself.
+    expect(pod.automountServiceAccountToken).toBe(true);
     expect(memberPodSpec(argsWith({ postgresUid: 70 }), IMAGE, SELECTOR, MEMBER_REFS).securityContext).toMatchObject({ runAsUser: 70 });
 });
 
@@ -331,9 +332,10 @@ describe("the dynamic-config Job", () => {
                     {
                         name: "apply",
                         image: IMAGE,
+                        imagePullPolicy: "IfNotPresent",
                         command: ["python3", "-c", "print('hi')"],
                         env: [{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: secretRef("db-credentials", "restapi-password") }],
-                        resources: DEFAULTS.exporterResources,
+                        resources: containerResources(DEFAULTS.exporterResources),
                         securityContext: expect.objectContaining({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false }),
                     },
                 ],

@@ -1,6 +1,7 @@
 // RedisCluster's pure builders called directly (no mocks): the node pod (containers, probes,
 // volumes, grace period), the StatefulSet, the Services, the bootstrap Job, node addresses and the
 // mapping from args to the renderers' options.
+import { containerResources } from "../../components/k8s";
 import { redisClusterArgsSchema, type ResolvedRedisClusterArgs } from "../../components/redis/args";
 import { renderBootstrapScript, renderRedisConf } from "../../components/redis/render";
 import {
@@ -87,7 +88,7 @@ describe("redis container", () => {
     });
 
     test("the args' resources, data on the PVC, config and auth read-only", () => {
-        expect(container.resources).toEqual({ requests: { cpu: "1", memory: "8Gi" }, limits: { cpu: "2", memory: "8Gi" } });
+        expect(container.resources).toEqual({ requests: { cpu: "1", memory: "8Gi", "ephemeral-storage": "64Mi" }, limits: { cpu: "2", memory: "8Gi", "ephemeral-storage": "2Gi" } });
         expect(container.volumeMounts).toEqual([
             { name: "data", mountPath: "/data" },
             { name: "config", mountPath: "/etc/redis", readOnly: true },
@@ -113,7 +114,7 @@ describe("exporter sidecar", () => {
         expect(exporter.ports).toEqual([{ name: "metrics", containerPort: 9121 }]);
         expect(exporter.readinessProbe).toEqual({ httpGet: { path: "/health", port: "metrics" }, periodSeconds: 10, timeoutSeconds: 3, failureThreshold: 3 });
         expect(exporter.livenessProbe).toEqual({ httpGet: { path: "/health", port: "metrics" }, periodSeconds: 20, timeoutSeconds: 3, failureThreshold: 3 });
-        expect(exporter.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } });
+        expect(exporter.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "64Mi" }, limits: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "2Gi" } });
     });
 });
 
@@ -208,6 +209,7 @@ describe("bootstrap Job", () => {
             spec: {
                 restartPolicy: "Never",
                 serviceAccountName: "redis",
+                automountServiceAccountToken: true,
                 enableServiceLinks: false,
                 securityContext: { runAsUser: 999 },
                 initContainers: [topologyContainer(DEFAULTS, SELECTOR)],
@@ -229,11 +231,11 @@ describe("bootstrap Job", () => {
     });
 
     test("sized like the exporter unless bootstrapResources is given", () => {
-        expect(containerOf(DEFAULTS).resources).toEqual({ requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } });
+        expect(containerOf(DEFAULTS).resources).toEqual({ requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "64Mi" }, limits: { cpu: "200m", memory: "128Mi", "ephemeral-storage": "2Gi" } });
         const small = { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "100m", memory: "64Mi" } };
-        expect(containerOf({ ...DEFAULTS, exporterResources: small }).resources).toEqual(small);
+        expect(containerOf({ ...DEFAULTS, exporterResources: small }).resources).toEqual(containerResources(small));
         const own = { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "500m", memory: "64Mi" } };
-        expect(containerOf({ ...DEFAULTS, exporterResources: small, bootstrapResources: own }).resources).toEqual(own);
+        expect(containerOf({ ...DEFAULTS, exporterResources: small, bootstrapResources: own }).resources).toEqual(containerResources(own));
     });
 });
 

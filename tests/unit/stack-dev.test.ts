@@ -4,6 +4,7 @@ import { installMocks, RecordedResource, settled } from "../helpers/mocks";
 import { baselineViolations } from "../helpers/baseline";
 import { describeStackRender } from "../fixtures/render-suite";
 import { describeComposedStack } from "../helpers/stack-expectations";
+import { describeSecurityPolicy } from "../helpers/security-expectations";
 
 let recorded: RecordedResource[];
 let program: typeof import("../../index");
@@ -38,3 +39,8 @@ describeComposedStack(() => ({ recorded, program }), "prepx-dev", {
 
 // The offline render checks on the same evaluation (one whole-stack evaluation per file).
 describeStackRender("dev", () => recorded);
+
+describeSecurityPolicy(() => ({ recorded }), "prepx-dev", {
+    // Patroni (its DCS), Prometheus (discovery), kube-state-metrics and the Redis bootstrap (where the nodes run).
+    podsWithToken: ["Deployment monitoring-kube-state-metrics", "Job redis-bootstrap", "StatefulSet monitoring-prometheus", "StatefulSet postgres"],
+});

@@ -5,6 +5,7 @@ import { baselineViolations } from "../helpers/baseline";
 import { contentName } from "../../components/k8s";
 import { describeStackRender } from "../fixtures/render-suite";
 import { describeComposedStack } from "../helpers/stack-expectations";
+import { describeSecurityPolicy } from "../helpers/security-expectations";
 
 let recorded: RecordedResource[];
 let program: typeof import("../../index");
@@ -71,6 +72,11 @@ describeComposedStack(() => ({ recorded, program }), "prepx", {
 
 // The offline render checks on the same evaluation (one whole-stack evaluation per file).
 describeStackRender("prod", () => recorded, { everyCapacityLineOk: true });
+
+describeSecurityPolicy(() => ({ recorded }), "prepx", {
+    // Patroni (its DCS), Prometheus (discovery), kube-state-metrics and the Redis bootstrap (where the nodes run).
+    podsWithToken: ["Deployment monitoring-kube-state-metrics", "Job redis-bootstrap", "StatefulSet monitoring-prometheus", "StatefulSet postgres"],
+});
 
 test("the stack's provider updates ConfigMaps and Secrets in place (a protected Secret's data can change; Patroni's ConfigMap takes bootstrap.dcs changes under the same name)", () => {
     const provider = find(recorded, "pulumi:providers:kubernetes", "k8s").inputs;
