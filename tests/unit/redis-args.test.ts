@@ -6,8 +6,12 @@ import { RedisCluster, type RedisClusterArgs } from "../../components/redis";
 import { onlyWhenValid } from "../../components/schema";
 import { installMockRuntime, type RecordedResource, settled } from "../../scripts/mock-runtime";
 import { readStackConfig } from "../../scripts/stack-files";
+import type { CertificateIssuer } from "../../components/tls";
 
 let recorded: RecordedResource[];
+
+/** An issuer that declares nothing and names the Secret after the request. */
+const certificates: CertificateIssuer = { issue: (name) => pulumi.output(name) };
 
 beforeAll(async () => {
     recorded = await installMockRuntime("prepx-platform", "test", {});
@@ -16,7 +20,7 @@ beforeAll(async () => {
 /** The message RedisCluster `bad` refuses `args` with (a plain object: misspelt keys included). */
 function refusal(args: Record<string, unknown>): string {
     try {
-        new RedisCluster("bad", { namespace: "cache", ...args } as RedisClusterArgs);
+        new RedisCluster("bad", { namespace: "cache", certificates, ...args } as RedisClusterArgs);
     } catch (error) {
         expect(error).toBeInstanceOf(pulumi.ResourceError);
         return (error as Error).message;
@@ -28,12 +32,14 @@ const SMALL = { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "250m"
 
 describe("defaults", () => {
     test("are the prod shape of DESIGN.md: a 3 x 2 cluster with 6gb of data per node in an 8Gi limit", () => {
-        expect(redisClusterArgsSchema.parse({ namespace: "cache" })).toEqual({
+        expect(redisClusterArgsSchema.parse({ namespace: "cache", certificates })).toEqual({
             namespace: "cache",
+            certificates,
+            apps: [],
             masters: 3,
             replicasPerMaster: 1,
             clusterNodeTimeoutMs: 5000,
-            image: "redis:7.2.5",
+            image: "redis:7.2.16",
             exporterImage: "oliver006/redis_exporter:v1.62.0",
             kubectlImage: "alpine/k8s:1.30.0",
             storage: "50Gi",
@@ -45,11 +51,17 @@ describe("defaults", () => {
             protectData: true,
             imagePullSecrets: [],
             clusterDomain: "cluster.local",
+            clientIdleTimeoutSeconds: 300,
+            clientOutputBufferLimits: {
+                normal: { hard: "64mb", soft: "16mb", softSeconds: 60 },
+                replica: { hard: "256mb", soft: "64mb", softSeconds: 60 },
+                pubsub: { hard: "32mb", soft: "8mb", softSeconds: 60 },
+            },
         });
     });
 
-    test("only the namespace is required; undefined optional args keep their defaults", async () => {
-        const cluster = new RedisCluster("ok", { namespace: "cache", storageClass: undefined, password: undefined });
+    test("only the namespace and the issuer are required; undefined optional args keep their defaults", async () => {
+        const cluster = new RedisCluster("ok", { namespace: "cache", certificates, storageClass: undefined, password: undefined });
         expect(cluster.metricsTargets).toEqual([{ name: "redis", labels: cluster.podLabels, ports: [9121] }]);
         expect([cluster.port, cluster.busPort, cluster.metricsPort]).toEqual([6379, 16379, 9121]);
         expect(cluster.alertRules.map((rule) => rule.alert)).toEqual(["RedisDown", "RedisClusterStateNotOk", "RedisMasterMissing", "RedisReplicasBelowExpected"]);
@@ -80,6 +92,13 @@ describe("refused args", () => {
         [{ maxmemory: "6GiB" }, 'maxmemory must be a Redis size such as 512mb or 6gb (got "6GiB")'],
         [{ maxmemoryPolicy: "allkeys-random" }, 'maxmemoryPolicy must be one of "noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "volatile-ttl" (got "allkeys-random")'],
         [{ namespace: 7 }, "namespace must be a string (got 7)"],
+        [{ certificates: undefined }, "certificates must be a CertificateIssuer (not set)"],
+        [{ clientIdleTimeoutSeconds: -1 }, "clientIdleTimeoutSeconds must be at least 0 (got -1)"],
+        [{ clientOutputBufferLimits: { normal: { hard: "64MB" } } }, 'clientOutputBufferLimits.normal.hard must be 0 or a Redis size such as 64mb or 1gb (got "64MB")'],
+        [{ clientOutputBufferLimits: { normal: { hard: "16mb", soft: "64mb" } } }, "clientOutputBufferLimits.normal.soft must be at most hard (16mb) (got \"64mb\")"],
+        [{ apps: ["api-gateway", "api-gateway"] }, 'apps[1] must be unique among apps (got "api-gateway")'],
+        [{ apps: ["Api"] }, 'apps[0] must be a DNS label of at most 42 characters (got "Api")'],
+        [{ apps: ["api-gateway"], appPasswords: { "user-service": "x".repeat(20) } }, "appPasswords.user-service is not one of apps (api-gateway) (got a secret value)"],
     ])("%j", (args, message) => {
         expect(refusal(args)).toBe(`RedisCluster bad: ${message}`);
     });
