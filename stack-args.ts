@@ -19,7 +19,7 @@ function pulling(config: StackConfig): { imagePullSecrets: string[] } {
 }
 
 /** RedisCluster args: one Redis user per service of the fleet, the certificate from the stack's issuer. */
-export function redisClusterArgs(config: StackConfig, namespace: pulumi.Input<string>, certificates: CertificateIssuer): RedisClusterArgs {
+export function redisClusterArgs(config: StackConfig, namespace: string, certificates: CertificateIssuer): RedisClusterArgs {
     return {
         namespace,
         ...config.redis,

@@ -2,7 +2,7 @@
 // config's `redis` section is `redisSettingsSchema` (config.ts composes it), the component parses
 // `redisClusterArgsSchema`; both apply `checkRedisSettings`.
 import { z } from "zod";
-import { dnsName, imagePullSecretsSchema, input, int, memory, onlyWhenValid, pinnedImage, resources, resourcesWithDefault } from "../schema";
+import { dnsLabel, dnsName, imagePullSecretsSchema, input, int, memory, onlyWhenValid, pinnedImage, resources, resourcesWithDefault } from "../schema";
 import { storageClassAllowsExpansion } from "../storage";
 import type { CertificateIssuer } from "../tls";
 import { parseMemoryQuantity } from "../units";
@@ -170,8 +170,12 @@ function checkRedisApps(value: { apps: string[]; appPasswords?: Record<string, u
 /** RedisCluster's args: the settings plus where the cluster lives, its users, their passwords and certificates. */
 export const redisClusterArgsSchema = redisSettingsSchema
     .extend({
-        /** Namespace for every object of the cluster. */
-        namespace: input(z.string()),
+        /**
+         * Namespace for every object of the cluster, by name (not an Output): the nodes' certificate
+         * is issued for the pods' full DNS names, which contain it. Give the component `dependsOn` on
+         * the Namespace object when the stack creates it.
+         */
+        namespace: dnsLabel,
         /** Image pull Secrets (names in the namespace) on the ServiceAccounts of every pod. */
         imagePullSecrets: imagePullSecretsSchema,
         /** The nodes' certificate (TLS for clients, replication and the cluster bus) comes from this issuer. */

@@ -132,7 +132,7 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         this.secretName = secret.metadata.name;
         const tlsSecretName = settings.certificates.issue(
             names.tls,
-            { namespace: settings.namespace, dnsNames: namespace.apply((resolved) => certificateDnsNames(names, resolved, settings)), labels },
+            { namespace: settings.namespace, dnsNames: certificateDnsNames(names, settings.namespace, settings), labels },
             child,
         );
         this.caSecret = { name: tlsSecretName, key: TLS_SECRET_KEYS.ca };

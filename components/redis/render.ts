@@ -226,6 +226,8 @@ export interface ClusterHealOptions {
     port: number;
     /** How redis-cli connects. */
     client: RedisCliOptions;
+    /** The node's certificate files, reloaded into redis-server when their content changes. */
+    tls: RedisTlsFiles;
     /** Seconds between two passes over the node's peers. */
     intervalSeconds: number;
     /** Where peers' current addresses come from. */
@@ -241,6 +243,12 @@ export interface ClusterHealOptions {
  * and Redis then replaces that node's stored address (cluster.c, "Handshake: we already know node
  * ..., updating the address if needed"). It only ever meets nodes its own node already knows, so it
  * never joins a fresh node to a cluster (that is the bootstrap's decision).
+ *
+ * It also reloads the node's certificate: redis-server reads its TLS files at start only, and
+ * cert-manager renews the Secret (a new key each time) long before the old certificate expires, which
+ * without a reload would end every TLS connection at the old one's expiry. When the files' content
+ * changes, `CONFIG SET tls-cert-file ...` with the same paths makes redis-server load them again
+ * (seen on 7.0.15: the served certificate changes at once); a failed reload is retried next pass.
  */
 export function renderClusterHealScript(options: ClusterHealOptions): string {
     const cli = redisCliCommand(options.client);
@@ -250,8 +258,24 @@ set -u
 : "\${REDISCLI_AUTH:?REDISCLI_AUTH must hold the administrator's password}"
 PORT=${options.port}
 INTERVAL=${options.intervalSeconds}
+TLS_CERT='${options.tls.certFile}'
+TLS_KEY='${options.tls.keyFile}'
+TLS_CA='${options.tls.caFile}'
 
 ${peerAddressFunction(options.peers)}
+
+tls_checksum() { cat "$TLS_CERT" "$TLS_KEY" "$TLS_CA" 2>/dev/null | cksum; }
+tls_loaded=$(tls_checksum)
+reload_tls_if_changed() {
+  tls_now=$(tls_checksum)
+  [ "$tls_now" = "$tls_loaded" ] && return 0
+  if ${cli} -h 127.0.0.1 -p "$PORT" config set tls-cert-file "$TLS_CERT" tls-key-file "$TLS_KEY" tls-ca-cert-file "$TLS_CA" 2>&1 | grep -q '^OK'; then
+    echo "cluster-heal: the certificate files changed; redis-server reloaded them"
+    tls_loaded=$tls_now
+  else
+    echo "cluster-heal: the certificate files changed; reloading them failed, retrying" >&2
+  fi
+}
 
 heal_once() {
   ${cli} -h 127.0.0.1 -p "$PORT" cluster nodes 2>/dev/null | tr -d '\\r' |
@@ -269,6 +293,7 @@ heal_once() {
 }
 
 while :; do
+  reload_tls_if_changed
   heal_once
   sleep "$INTERVAL"
 done

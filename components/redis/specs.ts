@@ -170,7 +170,7 @@ export function bootstrapScriptOptions(
 export function redisNodeScripts(): Record<"readiness.sh" | "cluster-heal.sh", string> {
     return {
         "readiness.sh": renderReadinessScript(REDIS_PORT, POD_CLI),
-        "cluster-heal.sh": renderClusterHealScript({ port: REDIS_PORT, client: POD_CLI, intervalSeconds: CLUSTER_HEAL_INTERVAL_SECONDS, peers: { kind: "dns" } }),
+        "cluster-heal.sh": renderClusterHealScript({ port: REDIS_PORT, client: POD_CLI, tls: POD_LAYOUT.tls, intervalSeconds: CLUSTER_HEAL_INTERVAL_SECONDS, peers: { kind: "dns" } }),
     };
 }
 
@@ -251,7 +251,8 @@ export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjec
 
 /**
  * The cluster-heal sidecar: re-meets peers that came back at a new IP (renderClusterHealScript), so
- * a cluster whose pods all restarted at once heals by itself.
+ * a cluster whose pods all restarted at once heals by itself, and reloads the node's certificate
+ * when cert-manager renews it.
  */
 export function clusterHealContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "secretName">): Container {
     return {

@@ -12,7 +12,24 @@ import * as fs from "fs";
 import * as path from "path";
 import { CLUSTER_BUS_OFFSET, CLUSTER_SLOTS, redisPodCount, redisServerArgs, renderBootstrapScript, renderClusterHealScript, renderReadinessScript } from "../../components/redis/render";
 import { bootstrapScriptOptions } from "../../components/redis/specs";
-import { cli, cliOptions, clusterInfo, clusterNodes, ClusterNode, createCertificates, env, ownerPort, pipeline, prod, RespConnection, RespError, slotCount, USERS, writeNodeConfig } from "./redis-support";
+import {
+    cli,
+    cliOptions,
+    clusterInfo,
+    clusterNodes,
+    ClusterNode,
+    createCertificates,
+    env,
+    ownerPort,
+    pipeline,
+    prod,
+    RespConnection,
+    RespError,
+    slotCount,
+    testCertificates,
+    USERS,
+    writeNodeConfig,
+} from "./redis-support";
 import { freePorts, killServer, makeTempDir, report, run, Server, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
 /** Fake Kubernetes nodes: three hosts in three zones; pod i runs on host i % 3, so redis-cli's pairs can collide. */
@@ -53,7 +70,7 @@ function startNode(ordinal: number): void {
     const dir = path.join(root, `node-${ordinal}`);
     const confPath = writeNodeConfig(dir, port);
     const healPath = path.join(dir, "cluster-heal.sh");
-    fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), intervalSeconds: HEAL_INTERVAL_SECONDS, peers: { kind: "file", path: addressFile } }));
+    fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), tls: testCertificates(), intervalSeconds: HEAL_INTERVAL_SECONDS, peers: { kind: "file", path: addressFile } }));
     fs.writeFileSync(path.join(dir, "readiness.sh"), renderReadinessScript(port, cliOptions()));
     const server = startServer(`redis-${ordinal}`, "redis-server", redisServerArgs(confPath, hostnameOf(ordinal)), path.join(dir, "server.log"));
     const heal = startServer(`heal-${ordinal}`, "sh", [healPath], path.join(dir, "heal.log"), { env });

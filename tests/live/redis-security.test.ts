@@ -1,14 +1,29 @@
 // RedisCluster's transport and access rules on a real redis-server (Debian's, 127.0.0.1 only): the
 // rendered redis.conf serves TLS only, the rendered ACL include gives each user what its doc
 // comment in render.ts says and nothing more, and the client timeout and output-buffer limit
-// disconnect what they should. One cluster-enabled node holding every slot suffices: no rule here
-// depends on the number of nodes (the cluster tests run the same files on six and eight).
+// disconnect what they should; the rendered cluster-heal loop reloads a renewed certificate. One
+// cluster-enabled node holding every slot suffices: no rule here depends on the number of nodes (the
+// cluster tests run the same files on six and eight).
 import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import * as tls from "tls";
-import { CLUSTER_BUS_OFFSET, redisServerArgs } from "../../components/redis/render";
-import { cli, clusterInfo, createCertificates, prod, RespConnection, RespError, type RespReply, testCertificates, USERS, writeNodeConfig } from "./redis-support";
+import { CLUSTER_BUS_OFFSET, redisServerArgs, renderClusterHealScript } from "../../components/redis/render";
+import {
+    cli,
+    cliOptions,
+    clusterInfo,
+    createCertificates,
+    env,
+    prod,
+    renewCertificate,
+    RespConnection,
+    RespError,
+    type RespReply,
+    testCertificates,
+    USERS,
+    writeNodeConfig,
+} from "./redis-support";
 import { freePorts, makeTempDir, report, run, sleep, startServer, stopAllServers, waitFor } from "./support";
 
 /** Short enough to wait for in a test; the stacks' value is a setting (clientIdleTimeoutSeconds). */
@@ -18,6 +33,7 @@ const NORMAL_HARD_LIMIT = "1mb";
 
 let root: string;
 let port: number;
+let serverLog: string;
 
 beforeAll(async () => {
     root = makeTempDir("redis-security");
@@ -28,7 +44,8 @@ beforeAll(async () => {
         clientIdleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
         clientOutputBufferLimits: { ...prod.clientOutputBufferLimits, normal: { hard: NORMAL_HARD_LIMIT, soft: "0", softSeconds: 0 } },
     });
-    startServer("redis-security", "redis-server", redisServerArgs(confPath, "127.0.0.1"), path.join(dir, "server.log"));
+    serverLog = path.join(dir, "server.log");
+    startServer("redis-security", "redis-server", redisServerArgs(confPath, "127.0.0.1"), serverLog);
     await waitFor("the node to answer PING over TLS", async () => (await cli(port, "ping").catch(() => "")) === "PONG", 15000);
     // One node owning every slot: data commands are served, as on any master of the cluster.
     await cli(port, "cluster", "addslotsrange", "0", "16383");
@@ -55,6 +72,18 @@ function plaintextExchange(request: string, timeoutMs = 3000): Promise<{ receive
         socket.on("data", (chunk) => (received += chunk.toString("latin1")));
         socket.on("error", () => finish(true));
         socket.on("close", () => finish(true));
+    });
+}
+
+/** The serial number of the certificate the node serves now (hex, as openssl prints it). */
+function servedSerial(): Promise<string> {
+    return new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: "127.0.0.1", port, ca: fs.readFileSync(testCertificates().caFile) }, () => {
+            const serial = socket.getPeerCertificate().serialNumber;
+            socket.destroy();
+            resolve(serial);
+        });
+        socket.once("error", reject);
     });
 }
 
@@ -219,16 +248,37 @@ describe("Redis TLS, ACL users and client limits from the rendered files (Debian
     });
 
     test(`a reply larger than the normal clients' hard output-buffer limit (${NORMAL_HARD_LIMIT} here) disconnects that client only`, async () => {
-        const stat = async () => Number(/client_output_buffer_limit_disconnections:(\d+)/.exec(await cli(port, "info", "stats"))?.[1] ?? NaN);
-        const before = await stat();
+        // Redis 7.0 has no counter of these disconnections (7.2 adds one to INFO stats): it logs each one.
+        const logged = () => (fs.readFileSync(serverLog, "utf8").match(/scheduled to be closed ASAP for overcoming of output buffer limits/g) ?? []).length;
+        const before = logged();
         const writer = await as("app");
         expect(await writer.command(["SET", "big", "x".repeat(2 * 1024 * 1024)], 10000)).toBe("OK");
         const reader = await as("app");
         await expect(reader.command(["GET", "big"], 10000)).rejects.toThrow(/connection closed/);
         expect(reader.open).toBe(false);
-        expect(await stat()).toBe(before + 1);
+        await waitFor("the server to log the disconnection", () => logged() === before + 1, 5000);
         expect(await writer.command(["STRLEN", "big"])).toBe(2 * 1024 * 1024);
         writer.close();
-        report(`redis output buffers: a 2 MiB reply to a normal client with a ${NORMAL_HARD_LIMIT} hard limit: client disconnected, client_output_buffer_limit_disconnections ${before} -> ${before + 1}, other clients served`);
+        report(`redis output buffers: a 2 MiB reply to a normal client with a ${NORMAL_HARD_LIMIT} hard limit: client disconnected (logged: ${before} -> ${logged()} such disconnections), other clients served`);
+    });
+
+    test("a renewed certificate (new key, same CA) is loaded by the rendered cluster-heal loop without a restart", async () => {
+        const healPath = path.join(root, "cluster-heal.sh");
+        fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), tls: testCertificates(), intervalSeconds: 1, peers: { kind: "file", path: path.join(root, "no-peers") } }));
+        fs.writeFileSync(path.join(root, "no-peers"), "");
+        const logPath = path.join(root, "heal.log");
+        startServer("redis-security-heal", "sh", [healPath], logPath, { env });
+        const before = await servedSerial();
+        await sleep(1500); // the loop has read the files once
+        const renewed = await renewCertificate();
+        expect(renewed.toUpperCase()).not.toBe(before.toUpperCase());
+        const renewedAt = Date.now();
+        await waitFor("the node to serve the renewed certificate", async () => (await servedSerial()).toUpperCase() === renewed.toUpperCase(), 10000, 200);
+        report(`redis tls: certificate renewed on disk (serial ${before} -> ${renewed}); served by the running node after ${Date.now() - renewedAt} ms (cluster-heal every 1 s here, 5 s in pods), no restart`);
+        expect(fs.readFileSync(logPath, "utf8")).toContain("redis-server reloaded them");
+        // Connections opened since still verify against the CA and authenticate.
+        const app = await as("app");
+        expect(await app.command(["PING"])).toBe("PONG");
+        app.close();
     });
 });

@@ -62,6 +62,24 @@ export async function createCertificates(dir: string): Promise<RedisTlsFiles> {
     return certificates;
 }
 
+/**
+ * A new key and certificate from the same CA in place of the node's (as cert-manager renews a
+ * Secret: a new key each time), each file swapped in by a rename; returns the new serial number.
+ */
+export async function renewCertificate(): Promise<string> {
+    const current = testCertificates();
+    const dir = path.dirname(current.certFile);
+    const file = (name: string) => path.join(dir, name);
+    const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    await run("openssl", ["req", ...key, "-keyout", file("renewed.key"), "-out", file("renewed.csr"), "-subj", "/CN=redis"]);
+    await run("openssl", ["x509", "-req", "-in", file("renewed.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial", "-out", file("renewed.crt"), "-days", "2", "-extfile", file("extensions.cnf")]);
+    fs.chmodSync(file("renewed.key"), 0o600);
+    const { stdout } = await run("openssl", ["x509", "-in", file("renewed.crt"), "-noout", "-serial"]);
+    fs.renameSync(file("renewed.key"), current.keyFile);
+    fs.renameSync(file("renewed.crt"), current.certFile);
+    return stdout.trim().replace(/^serial=/, "");
+}
+
 /** The certificates createCertificates made. */
 export function testCertificates(): RedisTlsFiles {
     if (!certificates) throw new Error("createCertificates() first");
