@@ -1,7 +1,9 @@
 // RedisCluster's transport and access rules on a real redis-server (Debian's, 127.0.0.1 only): the
 // rendered redis.conf serves TLS only, the rendered ACL include gives each user what its doc
 // comment in render.ts says and nothing more, and the client timeout and output-buffer limit
-// disconnect what they should; the rendered cluster-heal loop reloads a renewed certificate. One
+// disconnect what they should; Debian's redis_exporter scrapes the node over TLS as the exporter
+// user with the sidecar's rendered environment; the rendered cluster-heal loop reloads a renewed
+// certificate. One
 // cluster-enabled node holding every slot suffices: no rule here depends on the number of nodes (the
 // cluster tests run the same files on six and eight).
 import * as fs from "fs";
@@ -24,7 +26,10 @@ import {
     USERS,
     writeNodeConfig,
 } from "./redis-support";
-import { freePorts, makeTempDir, report, run, sleep, startServer, stopAllServers, waitFor } from "./support";
+import { redisClusterArgsSchema } from "../../components/redis/args";
+import { exporterContainer } from "../../components/redis/specs";
+import type { EnvVar } from "../../components/k8s";
+import { freePort, freePorts, loopbackGet, makeTempDir, report, run, sleep, startServer, stopAllServers, waitFor } from "./support";
 
 /** Short enough to wait for in a test; the stacks' value is a setting (clientIdleTimeoutSeconds). */
 const IDLE_TIMEOUT_SECONDS = 2;
@@ -226,6 +231,50 @@ describe("Redis TLS, ACL users and client limits from the rendered files (Debian
         exporter.close();
         // Why CONFIG stays denied: it answers masterauth, the administrator's password, in clear.
         expect(await cli(port, "config", "get", "masterauth")).toBe(`masterauth\n${USERS.admin.password}`);
+    });
+
+    test("redis_exporter (Debian's) with the sidecar's environment scrapes over TLS as the exporter user: up, cluster state, role, maxmemory", async () => {
+        // The builder takes the Secret's name; no certificate is issued here.
+        const noIssuer = {
+            issue: () => {
+                throw new Error("not issued here");
+            },
+        };
+        const sidecar = exporterContainer(redisClusterArgsSchema.parse({ namespace: "prepx", certificates: noIssuer }), { exporterSecretName: "unused" });
+        const rendered: Record<string, string> = Object.fromEntries(
+            (sidecar.env as EnvVar[]).filter((variable) => variable.value !== undefined).map((variable) => [variable.name, String(variable.value)]),
+        );
+        const webPort = await freePort();
+        const exporterEnv = {
+            ...process.env,
+            ...rendered,
+            // The pod's address and CA path, moved to this node's port and the test CA; the password from the Secret, here in the environment too.
+            REDIS_ADDR: String(rendered.REDIS_ADDR).replace(/:6379$/, `:${port}`),
+            REDIS_EXPORTER_TLS_CA_CERT_FILE: testCertificates().caFile,
+            REDIS_PASSWORD: USERS.exporter.password,
+            REDIS_EXPORTER_WEB_LISTEN_ADDRESS: `127.0.0.1:${webPort}`,
+        };
+        expect(exporterEnv.REDIS_ADDR).toBe(`rediss://localhost:${port}`);
+        expect(rendered.REDIS_USER).toBe(USERS.exporter.user);
+        await cli(port, "acl", "log", "reset");
+        startServer("redis-security-exporter", "prometheus-redis-exporter", [], path.join(root, "exporter.log"), { env: exporterEnv });
+        const metrics = await waitFor(
+            "redis_up 1 from the exporter",
+            async () => {
+                const response = await loopbackGet(webPort, "/metrics").catch(() => undefined);
+                return response?.status === 200 && /^redis_up 1$/m.test(response.body) ? response.body : undefined;
+            },
+            15000,
+            300,
+        );
+        expect(metrics).toMatch(/^redis_cluster_state 1$/m);
+        expect(metrics).toMatch(/^redis_instance_info\{[^}]*role="master"[^}]*\} 1$/m);
+        expect(metrics).toMatch(/^redis_memory_max_bytes 6\.7108864e\+07$/m);
+        // What the exporter was refused: CONFIG GET only (left out on purpose, see EXPORTER_ACL_RULES).
+        const denied = (await cli(port, "acl", "log")).split("\n");
+        const refusedCommands = new Set(denied.filter((_, index) => denied[index - 1] === "object").filter((command) => command !== ""));
+        expect([...refusedCommands]).toEqual(["config|get"]);
+        report(`redis exporter: Debian's redis_exporter 1.45 over TLS (rediss://localhost, CA verified) as '${USERS.exporter.user}': redis_up 1, redis_cluster_state 1; refused only: ${[...refusedCommands].join(", ")}`);
     });
 
     test(`an idle client is disconnected after the timeout (${IDLE_TIMEOUT_SECONDS} s here); an active one is not`, async () => {
