@@ -138,8 +138,15 @@ export const redisSettingsSchema = z.strictObject({
 /** The sizing of a RedisCluster with its defaults applied. */
 export type RedisSettings = z.output<typeof redisSettingsSchema>;
 
-/** The rules between fields of the Redis settings (a superRefine of the section and of the args). */
-export function checkRedisSettings(value: Pick<RedisSettings, "maxmemory" | "resources">, ctx: z.RefinementCtx): void {
+/**
+ * The rules between fields of the Redis settings (a superRefine of the section and of the args):
+ * maxmemory leaves its share of the memory limit free, and one client's output buffer fits in what
+ * maxmemory leaves (the replicas' only where there are replicas).
+ */
+export function checkRedisSettings(
+    value: Pick<RedisSettings, "maxmemory" | "resources" | "clientOutputBufferLimits" | "replicasPerMaster">,
+    ctx: z.RefinementCtx,
+): void {
     const limit = parseMemoryQuantity(value.resources.limits.memory);
     if (parseRedisSize(value.maxmemory) > MAXMEMORY_SHARE_OF_LIMIT * limit) {
         const largestMb = Math.floor((MAXMEMORY_SHARE_OF_LIMIT * limit) / 1024 ** 2);
@@ -148,6 +155,18 @@ export function checkRedisSettings(value: Pick<RedisSettings, "maxmemory" | "res
             path: ["maxmemory"],
             message: `must be at most ${MAXMEMORY_SHARE_OF_LIMIT * 100}% of resources.limits.memory (${largestMb}mb of ${value.resources.limits.memory})`,
         });
+        return;
+    }
+    const headroom = limit - parseRedisSize(value.maxmemory);
+    const classes = value.replicasPerMaster > 0 ? (["normal", "replica", "pubsub"] as const) : (["normal", "pubsub"] as const);
+    for (const name of classes) {
+        if (bufferBytes(value.clientOutputBufferLimits[name].hard) > headroom) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["clientOutputBufferLimits", name, "hard"],
+                message: `must fit in the memory maxmemory leaves (${Math.floor(headroom / 1024 ** 2)}mb of resources.limits.memory ${value.resources.limits.memory})`,
+            });
+        }
     }
 }
 

@@ -132,11 +132,29 @@ describe("maxmemory leaves 20% of the memory limit for buffers and the AOF rewri
 
     test("at most 80% passes; mb and gb are powers of 1024; decimal limits are bytes", () => {
         const settings = redisSettingsSchema.superRefine(checkRedisSettings, onlyWhenValid);
-        const withLimit = (memory: string, maxmemory: string) => settings.safeParse({ maxmemory, resources: { requests: { cpu: "1", memory }, limits: { cpu: "1", memory } } }).success;
+        // Buffers of 16mb fit in every headroom below (the rule of the next test).
+        const clientOutputBufferLimits = { normal: { hard: "16mb", soft: "4mb" }, replica: { hard: "16mb", soft: "4mb" }, pubsub: { hard: "16mb", soft: "4mb" } };
+        const withLimit = (memory: string, maxmemory: string) =>
+            settings.safeParse({ maxmemory, resources: { requests: { cpu: "1", memory }, limits: { cpu: "1", memory } }, clientOutputBufferLimits }).success;
         expect(withLimit("1280Mi", "1gb")).toBe(true); // exactly 80%
         expect(withLimit("1279Mi", "1gb")).toBe(false);
         expect(withLimit("1G", "762mb")).toBe(true); // 0.8 x 10^9 bytes = 762.9mb
         expect(withLimit("1G", "763mb")).toBe(false);
+    });
+
+    test("one client's output-buffer hard limit must fit in what maxmemory leaves; the replicas' only where there are replicas", () => {
+        // 256Mi - 200mb = 56mb left: Redis' default 64mb for a normal client could OOM-kill the pod.
+        expect(refusal({ maxmemory: "200mb", resources: SMALL, replicasPerMaster: 0, clientOutputBufferLimits: { normal: { hard: "64mb" } } })).toBe(
+            'RedisCluster bad: clientOutputBufferLimits.normal.hard must fit in the memory maxmemory leaves (56mb of resources.limits.memory 256Mi) (got "64mb")',
+        );
+        const small = { normal: { hard: "16mb", soft: "4mb" }, pubsub: { hard: "16mb", soft: "4mb" } };
+        const settings = redisSettingsSchema.superRefine(checkRedisSettings, onlyWhenValid);
+        // Without replicas the replica class does not count; with one it must fit too.
+        expect(settings.safeParse({ maxmemory: "200mb", resources: SMALL, replicasPerMaster: 0, clientOutputBufferLimits: small }).success).toBe(true);
+        const withReplica = settings.safeParse({ maxmemory: "200mb", resources: SMALL, replicasPerMaster: 1, clientOutputBufferLimits: small });
+        expect(withReplica.error?.issues.map((issue) => issue.path.join("."))).toEqual(["clientOutputBufferLimits.replica.hard"]);
+        // 0 is "no limit", an explicit choice: not refused.
+        expect(settings.safeParse({ maxmemory: "200mb", resources: SMALL, replicasPerMaster: 0, clientOutputBufferLimits: { ...small, normal: { hard: "0", soft: "0" } } }).success).toBe(true);
     });
 
     test("checked only once the sizes themselves are valid (one cause, one message)", () => {
