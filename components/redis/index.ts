@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
@@ -151,7 +152,11 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
             configMapName: configMap.metadata.name,
             serviceAccountName: account.metadata.name,
         };
-        const template = { labels, annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf, ...Object.values(nodeScripts)]) };
+        // The ACL include is in the checksum too: redis-server reads its users at start only, so a new
+        // app's user or a changed password rolls the nodes (one at a time, each ready before the next).
+        // Its SHA-256 is no secret (it reveals nothing of the long random passwords inside), so the annotation is not one.
+        const aclDigest = pulumi.unsecret(aclConf.apply((text) => createHash("sha256").update(text).digest("hex")));
+        const template = { labels, annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf, ...Object.values(nodeScripts), aclDigest]) };
         const statefulSet = new k8s.apps.v1.StatefulSet(
             names.statefulSet,
             { metadata: metadata(names.statefulSet), spec: redisStatefulSetSpec(settings, names, podRefs, template) },

@@ -73,6 +73,23 @@ describe("defaults", () => {
     });
 });
 
+describe("users", () => {
+    test("a new app's user or a changed password rolls the nodes: the ACL include is in the pod template's checksum", async () => {
+        const passwords = { password: "admin-0123456789abcdef", exporterPassword: "exporter-0123456789abcdef" };
+        const checksumOf = async (name: string, apps: Record<string, string>) => {
+            new RedisCluster(name, { namespace: "cache", certificates, ...passwords, apps: Object.keys(apps), appPasswords: apps });
+            await settled(recorded);
+            const statefulSet = recorded.find((resource) => resource.type === "kubernetes:apps/v1:StatefulSet" && resource.name === name);
+            return statefulSet?.inputs.spec.template.metadata.annotations["checksum/config"] as string;
+        };
+        const first = await checksumOf("acl-a", { api: "api-0123456789abcdef" });
+        expect(first).toMatch(/^[0-9a-f]{64}$/);
+        expect(await checksumOf("acl-b", { api: "api-0123456789abcdef" })).toBe(first);
+        expect(await checksumOf("acl-c", { api: "api-0123456789abcdef", web: "web-0123456789abcdef" })).not.toBe(first);
+        expect(await checksumOf("acl-d", { api: "api-fedcba9876543210" })).not.toBe(first);
+    });
+});
+
 describe("refused args", () => {
     test("a misspelt key is an error, not a silent default", () => {
         expect(refusal({ replcasPerMaster: 0 })).toBe("RedisCluster bad: replcasPerMaster is not a known key (got 0)");
