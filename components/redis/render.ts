@@ -29,15 +29,21 @@ export function podHostname(pod: string, headlessService: string, namespace: str
 
 /** Where a node's certificate, its key and the CA that signed its peers' certificates are. */
 export interface RedisTlsFiles {
+    /** The node's certificate (server, and client on the bus and to its master). */
     certFile: string;
+    /** Its private key. */
     keyFile: string;
+    /** The CA certificate peers' certificates are verified with. */
     caFile: string;
 }
 
 /** One class of `client-output-buffer-limit`: sizes as Redis takes them (`64mb`, `0` = none). */
 export interface OutputBufferLimit {
+    /** Disconnect as soon as the pending replies pass this. */
     hard: string;
+    /** Disconnect when they stay above this for softSeconds. */
     soft: string;
+    /** Seconds the soft limit may be exceeded. */
     softSeconds: number;
 }
 
@@ -121,8 +127,11 @@ export function renderRedisConf(options: RedisConfOptions): string {
 
 /** An ACL user: its name, its password (stored as a SHA-256 in the rendered file) and its rules. */
 export interface RedisAclUser {
+    /** The user name (AUTH <name> <password>). */
     name: string;
+    /** Its password in clear; only its SHA-256 is rendered. */
     password: string;
+    /** ACL rules: keys, channels, commands. */
     rules: string;
 }
 
