@@ -30,14 +30,20 @@ const STACK_WIDE = { storageClass: true, protectData: true } as const;
  * Passwords supplied by the stack; each one left out is generated (RandomPassword). At least 16
  * characters, and no characters that need quoting in a libpq connection string or redis.conf.
  */
-const suppliedPassword = z.string().regex(/^[A-Za-z0-9_\-.~]{16,128}$/, "16 to 128 letters, digits or _-.~").optional();
+const suppliedPasswordValue = z.string().regex(/^[A-Za-z0-9_\-.~]{16,128}$/, "16 to 128 letters, digits or _-.~");
+const suppliedPassword = suppliedPasswordValue.optional();
 export const passwordsSchema = z.strictObject({
     postgresSuperuser: suppliedPassword,
     postgresReplication: suppliedPassword,
     postgresApp: suppliedPassword,
     postgresMonitor: suppliedPassword,
     postgresRestApi: suppliedPassword,
+    /** Redis' administrator (bootstrap, probes, replication). */
     redis: suppliedPassword,
+    /** Redis' read-only exporter user. */
+    redisExporter: suppliedPassword,
+    /** Redis users of the services, by service name (each service left out gets a generated one). */
+    redisApps: z.record(z.string(), suppliedPasswordValue).optional(),
     grafanaAdmin: suppliedPassword,
 });
 
@@ -151,6 +157,11 @@ export const stackConfigSchema = z
                 path: ["network", "backupRepository"],
                 message: "must be set when postgres.backup.repository is S3: { cidrs: [the object store's or its VPC endpoint's address ranges] } (no default: it would be the whole internet)",
             });
+        }
+        for (const service of Object.keys(value.passwords?.redisApps ?? {})) {
+            if (!names.includes(service)) {
+                ctx.addIssue({ code: "custom", path: ["passwords", "redisApps", service], message: `must name one of services (${names.join(", ")})` });
+            }
         }
         for (const problem of connectionBudget(connectionBudgetInput(value)).problems) {
             ctx.addIssue({ code: "custom", path: [], message: problem });

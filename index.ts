@@ -69,7 +69,8 @@ const certificates = new InternalCertificateAuthority(
     componentOpts,
 );
 
-const redis = new RedisCluster("redis", redisClusterArgs(config, ns), componentOpts);
+// By name: the nodes' certificate names the pods' full DNS names; dependsOn keeps the Namespace first.
+const redis = new RedisCluster("redis", redisClusterArgs(config, config.namespace, certificates), { ...componentOpts, dependsOn: [namespace] });
 const postgres = new PostgresCluster("postgres", postgresClusterArgs(config, ns), componentOpts);
 
 const fleet = new ServiceFleet(

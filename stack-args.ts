@@ -5,6 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { LoadBalancerTierArgs, MonitoringStackArgs, PostgresClusterArgs, RedisClusterArgs, ServiceFleetArgs } from "./components";
 import type { StackConfig } from "./config";
+import type { CertificateIssuer } from "./components/tls";
 import { concurrentRequestsFor } from "./components";
 
 /** Where stateful components put and keep their data. */
@@ -17,8 +18,19 @@ function pulling(config: StackConfig): { imagePullSecrets: string[] } {
     return { imagePullSecrets: config.imagePullSecrets };
 }
 
-export function redisClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): RedisClusterArgs {
-    return { namespace, ...config.redis, ...placement(config), ...pulling(config), password: config.passwords?.redis };
+/** RedisCluster args: one Redis user per service of the fleet, the certificate from the stack's issuer. */
+export function redisClusterArgs(config: StackConfig, namespace: string, certificates: CertificateIssuer): RedisClusterArgs {
+    return {
+        namespace,
+        ...config.redis,
+        ...placement(config),
+        ...pulling(config),
+        certificates,
+        apps: config.services.map((service) => service.name),
+        password: config.passwords?.redis,
+        exporterPassword: config.passwords?.redisExporter,
+        appPasswords: config.passwords?.redisApps,
+    };
 }
 
 export function postgresClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): PostgresClusterArgs {

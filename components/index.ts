@@ -4,7 +4,7 @@
 
 // The five components, their args (what a caller passes) and resolved args (defaults applied).
 export { RedisCluster } from "./redis";
-export type { RedisClusterArgs, ResolvedRedisClusterArgs } from "./redis";
+export type { RedisClusterArgs, RedisUserCredentials, ResolvedRedisClusterArgs } from "./redis";
 export { PostgresCluster } from "./postgres";
 export type { PostgresClusterArgs, PostgresPasswords, ResolvedPostgresClusterArgs } from "./postgres";
 export { ServiceFleet } from "./fleet";

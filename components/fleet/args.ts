@@ -167,12 +167,25 @@ const serviceFleetArgsShape = z.strictObject({
             passwordSecret: secretKeyRefSchema,
         })
         .optional(),
-    /** The Redis cluster (from RedisCluster). */
+    /** The Redis cluster (from RedisCluster.connection). */
     redis: z.strictObject({
         /** `host:port` of the cluster's nodes (RedisCluster.seedNodes); clients discover the rest. */
         seedNodes: input(z.array(z.string())),
-        /** Secret holding the cluster password (RedisCluster.secretName, key `password`). */
-        passwordSecret: secretKeyRefSchema,
+        /**
+         * Each service's own ACL user and the Secret of its password, by service name
+         * (RedisCluster.appUsers, from its `apps`); every service needs one.
+         */
+        users: z.record(
+            z.string(),
+            z.strictObject({
+                /** The ACL user name. */
+                username: nonEmpty,
+                /** Secret holding the user's password, and the key inside it. */
+                passwordSecret: secretKeyRefSchema,
+            }),
+        ),
+        /** The CA certificate the nodes' TLS certificate is verified with (RedisCluster.caSecret): Redis speaks TLS only. */
+        caSecret: secretKeyRefSchema,
     }),
     /** Each pod's PostgreSQL pool. */
     pool: servicePoolSchema,
@@ -202,6 +215,11 @@ function checkServiceFleetArgs(args: ResolvedServiceFleetArgs, ctx: z.Refinement
     const databaseUsers = args.services.filter((service) => service.usesDatabase).map((service) => service.name);
     if (databaseUsers.length > 0 && args.database === undefined) {
         ctx.addIssue({ code: "custom", path: ["database"], message: `is required: ${databaseUsers.join(", ")} use the database` });
+    }
+    for (const service of args.services) {
+        if (args.redis.users[service.name] === undefined) {
+            ctx.addIssue({ code: "custom", path: ["redis", "users", service.name], message: "is required: every service connects to Redis as its own user" });
+        }
     }
     args.services.forEach((service, index) => {
         if ("build" in service.image && args.registry === undefined) {

@@ -18,7 +18,10 @@ export const ENV = {
     DB_POOL_IDLE_TIMEOUT_MS: "DB_POOL_IDLE_TIMEOUT_MS",
     DB_POOL_CONNECTION_TIMEOUT_MS: "DB_POOL_CONNECTION_TIMEOUT_MS",
     REDIS_CLUSTER_NODES: "REDIS_CLUSTER_NODES",
+    REDIS_USERNAME: "REDIS_USERNAME",
     REDIS_PASSWORD: "REDIS_PASSWORD",
+    REDIS_TLS: "REDIS_TLS",
+    REDIS_TLS_CA_FILE: "REDIS_TLS_CA_FILE",
 } as const;
 
 /** `RATE_LIMIT_<TIER>_POINTS`, `..._DURATION_SECONDS`, `..._BLOCK_DURATION_SECONDS`. */
@@ -43,7 +46,10 @@ export const ENV_DOCS: ReadonlyArray<{ name: string; meaning: string; scope: "al
     { name: ENV.DB_POOL_IDLE_TIMEOUT_MS, meaning: "Milliseconds before an idle pooled connection is closed.", scope: "database" },
     { name: ENV.DB_POOL_CONNECTION_TIMEOUT_MS, meaning: "Milliseconds before acquiring a new connection fails.", scope: "database" },
     { name: ENV.REDIS_CLUSTER_NODES, meaning: "Comma-separated `host:port` seeds of the Redis cluster (stable pod hostnames).", scope: "all" },
-    { name: ENV.REDIS_PASSWORD, meaning: "Redis cluster password, from its Secret (secretKeyRef).", scope: "all" },
+    { name: ENV.REDIS_USERNAME, meaning: "The service's own Redis ACL user (data commands and EVAL/EVALSHA; no administrative command).", scope: "all" },
+    { name: ENV.REDIS_PASSWORD, meaning: "That user's password, from the service's own Secret (secretKeyRef).", scope: "all" },
+    { name: ENV.REDIS_TLS, meaning: "`true`: the Redis nodes accept TLS only (connect with TLS, e.g. ioredis `tls: {}`).", scope: "all" },
+    { name: ENV.REDIS_TLS_CA_FILE, meaning: "Path of the CA certificate to verify the Redis nodes with (mounted read-only).", scope: "all" },
     ...RATE_LIMIT_TIERS.flatMap((tier) => {
         const names = rateLimitEnvNames(tier);
         return [

@@ -75,13 +75,38 @@ export function serviceEnv(service: FleetService, settings: ResolvedServiceFleet
             numeric(ENV.DB_POOL_CONNECTION_TIMEOUT_MS, settings.pool.connectionTimeoutMs),
         );
     }
-    env.push(literal(ENV.REDIS_CLUSTER_NODES, redisNodes), secretEnv(ENV.REDIS_PASSWORD, settings.redis.passwordSecret.name, settings.redis.passwordSecret.key));
+    env.push(literal(ENV.REDIS_CLUSTER_NODES, redisNodes), ...redisCredentialsEnv(service, settings));
     for (const tier of RATE_LIMIT_TIERS) {
         const names = rateLimitEnvNames(tier);
         const limits = settings.rateLimits[tier];
         env.push(numeric(names.points, limits.points), numeric(names.duration, limits.duration), numeric(names.blockDuration, limits.blockDuration));
     }
     return env;
+}
+
+/** Where the Redis CA certificate is mounted in every service container, and its volume's name. */
+const REDIS_CA_DIR = "/etc/redis-ca";
+const REDIS_CA_VOLUME = "redis-ca";
+const REDIS_CA_FILE = "ca.crt";
+
+/**
+ * The service's own Redis user and password (RedisCluster.appUsers) and the TLS settings: the nodes
+ * speak TLS only, verified with the mounted CA.
+ */
+function redisCredentialsEnv(service: FleetService, settings: ResolvedServiceFleetArgs): EnvVar[] {
+    const user = settings.redis.users[service.name];
+    return [
+        literal(ENV.REDIS_USERNAME, user.username),
+        secretEnv(ENV.REDIS_PASSWORD, user.passwordSecret.name, user.passwordSecret.key),
+        literal(ENV.REDIS_TLS, "true"),
+        literal(ENV.REDIS_TLS_CA_FILE, `${REDIS_CA_DIR}/${REDIS_CA_FILE}`),
+    ];
+}
+
+/** The Redis CA certificate (only that key of its Secret), world-readable: a CA certificate is public. */
+function redisCaVolume(settings: ResolvedServiceFleetArgs): k8s.types.input.core.v1.Volume {
+    const ca = settings.redis.caSecret;
+    return { name: REDIS_CA_VOLUME, secret: { secretName: ca.name, items: [{ key: ca.key, path: REDIS_CA_FILE }], defaultMode: 0o444 } };
 }
 
 /**
@@ -129,7 +154,10 @@ export function serviceContainer(service: FleetService, settings: ResolvedServic
         resources: containerResources(service.resources),
         securityContext: containerSecurityContext(),
         ...serviceProbes(service.healthPath, settings.healthCheck, settings.startupTimeoutSeconds),
-        volumeMounts: [{ name: TMP_VOLUME, mountPath: "/tmp" }],
+        volumeMounts: [
+            { name: TMP_VOLUME, mountPath: "/tmp" },
+            { name: REDIS_CA_VOLUME, mountPath: REDIS_CA_DIR, readOnly: true },
+        ],
     };
 }
 
@@ -150,7 +178,7 @@ export function servicePodTemplate(service: FleetService, settings: ResolvedServ
             // Hundreds of *_SERVICE_HOST variables would only shadow the documented environment.
             enableServiceLinks: false,
             containers: [serviceContainer(service, settings, inputs)],
-            volumes: [scratchVolume(TMP_VOLUME)],
+            volumes: [scratchVolume(TMP_VOLUME), redisCaVolume(settings)],
         },
     } satisfies k8s.types.input.core.v1.PodTemplateSpec;
 }

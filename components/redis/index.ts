@@ -1,3 +1,4 @@
+import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
@@ -7,15 +8,21 @@ import { CLAIM_TEMPLATE_SIZE_PATH, expandClaims } from "../storage";
 import { parseArgs } from "../schema";
 import { redisAlertRules, redisDashboards } from "./alerts";
 import { type RedisClusterArgs, redisClusterArgsSchema } from "./args";
-import { REDIS_PORT, redisPodCount, renderBootstrapScript, renderRedisAuthConf, renderRedisConf } from "./render";
+import { TLS_SECRET_KEYS } from "../tls";
+import { ADMIN_ACL_RULES, APP_ACL_RULES, EXPORTER_ACL_RULES, REDIS_PORT, redisPodCount, renderBootstrapScript, renderRedisAclConf, renderRedisConf } from "./render";
 import {
     BOOTSTRAP_AWAIT_SECONDS,
     BOOTSTRAP_NODE_RULES,
     BOOTSTRAP_POD_RULES,
+    ADMIN_USER,
     CLUSTER_BUS_PORT,
     EXPORTER_PORT,
+    EXPORTER_USER,
+    appSecretName,
+    appUserName,
     bootstrapJobSpec,
     bootstrapScriptOptions,
+    certificateDnsNames,
     clientServiceSpec,
     headlessServiceSpec,
     nodeAddresses,
@@ -27,12 +34,28 @@ import {
 
 export type { RedisClusterArgs, ResolvedRedisClusterArgs } from "./args";
 
+/** A key of a Secret, by the Secret's name. */
+export interface SecretKeyRef {
+    name: pulumi.Output<string>;
+    key: string;
+}
+
+/** An ACL user of the cluster and the Secret holding its password. */
+export interface RedisUserCredentials {
+    /** The ACL user name (AUTH <username> <password>). */
+    username: string;
+    /** The Secret and key of its password. */
+    passwordSecret: SecretKeyRef;
+}
+
 /**
  * A Redis 7 cluster: a StatefulSet of masters x (1 + replicasPerMaster) pods with stable
  * hostnames, formed and grown (scale-out, replicas placed away from their master's node or zone) by
  * an idempotent bootstrap Job, with AOF on a PVC per pod (grown in place on a resize), a
  * cluster-heal sidecar that re-meets peers after a full restart on new IPs, readiness on cluster
- * health, a redis_exporter sidecar and a generated password held only in a Secret.
+ * health, a redis_exporter sidecar, TLS only (clients, replication, cluster bus) with a certificate
+ * from the stack's issuer, and ACL users: an administrator (bootstrap, probes, replication), a
+ * read-only exporter and one user per application, each password generated and held in its own Secret.
  */
 export class RedisCluster extends pulumi.ComponentResource implements Observable {
     /** `host:port` of every node, usable as cluster seeds by clients. */
@@ -43,12 +66,18 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
     public readonly port: number = REDIS_PORT;
     /** The cluster bus port, on which the nodes reach each other. */
     public readonly busPort: number = CLUSTER_BUS_PORT;
-    /** Name of the Secret holding the password under the key `password`. */
+    /** Name of the Secret holding the administrator's password under the key `password`. */
     public readonly secretName: pulumi.Output<string>;
-    /** The cluster password. */
+    /** The administrator's password (user `admin`: bootstrap, probes, replication). */
     public readonly password: pulumi.Output<string>;
-    /** What ServiceFleet's `redis` arg takes: the seed nodes and the password Secret. */
-    public readonly connection: { seedNodes: pulumi.Output<string[]>; passwordSecret: { name: pulumi.Output<string>; key: string } };
+    /** Each application's ACL user and password Secret, by the app's name (args.apps). */
+    public readonly appUsers: Record<string, RedisUserCredentials>;
+    /** The exporter's read-only ACL user and password Secret. */
+    public readonly exporterUser: RedisUserCredentials;
+    /** The CA certificate clients verify the nodes with: the nodes' certificate Secret, key `ca.crt`. */
+    public readonly caSecret: SecretKeyRef;
+    /** What ServiceFleet's `redis` arg takes: the seed nodes, each app's user and the CA to trust. */
+    public readonly connection: { seedNodes: pulumi.Output<string[]>; users: Record<string, RedisUserCredentials>; caSecret: SecretKeyRef };
     /** Name of the headless Service that gives pods their stable names. */
     public readonly headlessServiceName: pulumi.Output<string>;
     /** Selector labels of every node pod (for NetworkPolicies and monitoring). */
@@ -77,10 +106,37 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         this.metricsTargets = [{ name: "redis", labels: this.podLabels, ports: [EXPORTER_PORT] }];
         this.alertRules = redisAlertRules(settings);
 
+        // One password per user, each in its own Secret; the ACL include holds only their hashes
+        // (and the administrator's in clear as masterauth, which replication needs).
         this.password = stackPassword(`${name}-password`, settings.password, child);
-        const authData = { password: this.password, "auth.conf": this.password.apply(renderRedisAuthConf) };
+        const exporterPassword = stackPassword(`${name}-${EXPORTER_USER}-password`, settings.exporterPassword, child);
+        const appPasswords = settings.apps.map((app) => stackPassword(`${name}-${appUserName(app)}-password`, settings.appPasswords?.[app], child));
+        const userSecret = (objectName: string, username: string, password: pulumi.Output<string>): RedisUserCredentials => {
+            const userData = { username, password };
+            const created = new k8s.core.v1.Secret(objectName, { metadata: metadata(objectName), type: "Opaque", stringData: userData }, dataOpts);
+            return { username, passwordSecret: { name: created.metadata.name, key: "password" } };
+        };
+        this.exporterUser = userSecret(names.exporterSecret, EXPORTER_USER, exporterPassword);
+        this.appUsers = Object.fromEntries(settings.apps.map((app, index) => [app, userSecret(appSecretName(names, app), appUserName(app), appPasswords[index])]));
+        const aclConf = pulumi.all([this.password, exporterPassword, ...appPasswords]).apply(([admin, exporter, ...apps]) =>
+            renderRedisAclConf(
+                [
+                    { name: ADMIN_USER, password: admin, rules: ADMIN_ACL_RULES },
+                    { name: EXPORTER_USER, password: exporter, rules: EXPORTER_ACL_RULES },
+                    ...settings.apps.map((app, index) => ({ name: appUserName(app), password: apps[index], rules: APP_ACL_RULES })),
+                ],
+                { user: ADMIN_USER, password: admin },
+            ),
+        );
+        const authData = { password: this.password, "auth.conf": aclConf };
         const secret = new k8s.core.v1.Secret(names.secret, { metadata: metadata(names.secret), type: "Opaque", stringData: authData }, dataOpts);
         this.secretName = secret.metadata.name;
+        const tlsSecretName = settings.certificates.issue(
+            names.tls,
+            { namespace: settings.namespace, dnsNames: certificateDnsNames(names, settings.namespace, settings), labels },
+            child,
+        );
+        this.caSecret = { name: tlsSecretName, key: TLS_SECRET_KEYS.ca };
 
         const redisConf = renderRedisConf(redisConfOptions(settings));
         const nodeScripts = redisNodeScripts();
@@ -89,8 +145,18 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         const clientService = new k8s.core.v1.Service(names.statefulSet, { metadata: metadata(names.statefulSet), spec: clientServiceSpec(this.podLabels) }, child);
 
         const account = podServiceAccount(names.statefulSet, { namespace: settings.namespace, labels, imagePullSecrets: settings.imagePullSecrets }, child);
-        const podRefs = { secretName: secret.metadata.name, configMapName: configMap.metadata.name, serviceAccountName: account.metadata.name };
-        const template = { labels, annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf, ...Object.values(nodeScripts)]) };
+        const podRefs = {
+            secretName: secret.metadata.name,
+            exporterSecretName: this.exporterUser.passwordSecret.name,
+            tlsSecretName,
+            configMapName: configMap.metadata.name,
+            serviceAccountName: account.metadata.name,
+        };
+        // The ACL include is in the checksum too: redis-server reads its users at start only, so a new
+        // app's user or a changed password rolls the nodes (one at a time, each ready before the next).
+        // Its SHA-256 is no secret (it reveals nothing of the long random passwords inside), so the annotation is not one.
+        const aclDigest = pulumi.unsecret(aclConf.apply((text) => createHash("sha256").update(text).digest("hex")));
+        const template = { labels, annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf, ...Object.values(nodeScripts), aclDigest]) };
         const statefulSet = new k8s.apps.v1.StatefulSet(
             names.statefulSet,
             { metadata: metadata(names.statefulSet), spec: redisStatefulSetSpec(settings, names, podRefs, template) },
@@ -113,7 +179,7 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         disruptionBudget(names.statefulSet, { namespace: settings.namespace, labels }, child);
 
         this.seedNodes = namespace.apply((resolved) => nodeAddresses(names, resolved, settings));
-        this.connection = { seedNodes: this.seedNodes, passwordSecret: { name: this.secretName, key: "password" } };
+        this.connection = { seedNodes: this.seedNodes, users: this.appUsers, caSecret: this.caSecret };
         const bootstrapScript = this.seedNodes.apply((nodes) => renderBootstrapScript(bootstrapScriptOptions(settings, nodes)));
         // Content-named: a changed script (another node list after a scale-out) changes the Job's
         // spec, which replaces the Job, so the bootstrap runs again.
@@ -140,6 +206,7 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         );
         const bootstrapRefs = {
             secretName: secret.metadata.name,
+            tlsSecretName,
             scriptConfigMapName: scriptConfigMap.metadata.name,
             serviceAccountName: bootstrapAccess.serviceAccount.metadata.name,
         };

@@ -2,6 +2,7 @@
 // hostnames, the readiness check, the cluster-heal loop, the replica placement program and the
 // idempotent bootstrap script. The component puts them in content-named ConfigMaps, a Secret and a
 // Job; the live tests run the very same text on real redis-server processes.
+import { createHash } from "crypto";
 import { serviceHost } from "../dns";
 
 /** The Redis client port. The cluster bus is always this + 10000. */
@@ -26,31 +27,71 @@ export function podHostname(pod: string, headlessService: string, namespace: str
     return `${pod}.${serviceHost(headlessService, namespace, clusterDomain)}`;
 }
 
+/** Where a node's certificate, its key and the CA that signed its peers' certificates are. */
+export interface RedisTlsFiles {
+    /** The node's certificate (server, and client on the bus and to its master). */
+    certFile: string;
+    /** Its private key. */
+    keyFile: string;
+    /** The CA certificate peers' certificates are verified with. */
+    caFile: string;
+}
+
+/** One class of `client-output-buffer-limit`: sizes as Redis takes them (`64mb`, `0` = none). */
+export interface OutputBufferLimit {
+    /** Disconnect as soon as the pending replies pass this. */
+    hard: string;
+    /** Disconnect when they stay above this for softSeconds. */
+    soft: string;
+    /** Seconds the soft limit may be exceeded. */
+    softSeconds: number;
+}
+
 export interface RedisConfOptions {
     /** Address to bind; `*` in a pod, 127.0.0.1 in the live tests. */
     bind: string;
+    /** The TLS port, the only client port (plaintext is off); the cluster bus is this + 10000. */
     port: number;
+    /** The node's certificate and key (server, replication and cluster bus) and the CA it trusts. */
+    tls: RedisTlsFiles;
     /** Where nodes.conf and the AOF live (the PVC). */
     dataDir: string;
     clusterNodeTimeoutMs: number;
     /** e.g. `6gb`; leave headroom under the container memory limit for AOF rewrites. */
     maxmemory: string;
     maxmemoryPolicy: string;
-    /** Path of the Secret-mounted file holding requirepass and masterauth. */
+    /** Seconds before an idle client is disconnected (0 = never). */
+    clientIdleTimeoutSeconds: number;
+    /** Output-buffer limits of ordinary clients, replicas and Pub/Sub subscribers. */
+    outputBufferLimits: Record<"normal" | "replica" | "pubsub", OutputBufferLimit>;
+    /** Path of the Secret-mounted file holding the ACL users and masteruser/masterauth (renderRedisAclConf). */
     authIncludePath: string;
 }
 
 /**
  * redis.conf for one cluster node. Holds no password: it `include`s the Secret-mounted file that
- * renderRedisAuthConf produces. The announced hostname differs per pod and comes from
- * redisServerArgs.
+ * renderRedisAclConf produces. The announced hostname differs per pod and comes from
+ * redisServerArgs. Clients, replication and the cluster bus speak TLS only.
  */
 export function renderRedisConf(options: RedisConfOptions): string {
+    const limits = options.outputBufferLimits;
+    const limit = (name: string, value: OutputBufferLimit) => `client-output-buffer-limit ${name} ${value.hard} ${value.soft} ${value.softSeconds}`;
     return [
         "# Rendered by prepx-platform (components/redis/render.ts). Passwords are in the included file.",
         `bind ${options.bind}`,
-        `port ${options.port}`,
-        // Auth is required (requirepass), so protected mode adds nothing and would block pod IPs.
+        // No plaintext port: clients, replicas (tls-replication) and the bus (tls-cluster) use TLS.
+        "port 0",
+        `tls-port ${options.port}`,
+        `tls-cert-file ${options.tls.certFile}`,
+        `tls-key-file ${options.tls.keyFile}`,
+        `tls-ca-cert-file ${options.tls.caFile}`,
+        "tls-replication yes",
+        "tls-cluster yes",
+        // Peers (bus, replication) present their certificate and it is verified; applications have no
+        // client certificate and authenticate with their ACL user's password instead.
+        "tls-auth-clients optional",
+        "tls-protocols \"TLSv1.2 TLSv1.3\"",
+        // Every user needs a password (the ACL include), so protected mode adds nothing and would block pod IPs.
         "protected-mode no",
         `dir ${options.dataDir}`,
         "",
@@ -74,16 +115,94 @@ export function renderRedisConf(options: RedisConfOptions): string {
         `maxmemory ${options.maxmemory}`,
         `maxmemory-policy ${options.maxmemoryPolicy}`,
         "tcp-keepalive 60",
-        "timeout 0",
+        `timeout ${options.clientIdleTimeoutSeconds}`,
+        limit("normal", limits.normal),
+        limit("replica", limits.replica),
+        limit("pubsub", limits.pubsub),
         "",
         `include ${options.authIncludePath}`,
         "",
     ].join("\n");
 }
 
-/** The Secret-held include with the cluster password; replicas use masterauth to sync. */
-export function renderRedisAuthConf(password: string): string {
-    return `requirepass ${password}\nmasterauth ${password}\n`;
+/** An ACL user: its name, its password (stored as a SHA-256 in the rendered file) and its rules. */
+export interface RedisAclUser {
+    /** The user name (AUTH <name> <password>). */
+    name: string;
+    /** Its password in clear; only its SHA-256 is rendered. */
+    password: string;
+    /** ACL rules: keys, channels, commands. */
+    rules: string;
+}
+
+/**
+ * The cluster's administrator: forms and heals the cluster (bootstrap, readiness, cluster-heal,
+ * `redis-cli --cluster`, MIGRATE between nodes) and is the replicas' masteruser. Everything but Lua
+ * and functions (which none of that runs), DEBUG, MODULE and SHUTDOWN (pods stop on SIGTERM), and
+ * the flushes.
+ */
+export const ADMIN_ACL_RULES = "~* &* +@all -@scripting -debug -module -shutdown -flushall -flushdb";
+
+/**
+ * An application (cache, sessions, rate limits): data commands on every key and channel, transactions,
+ * Pub/Sub and the cluster topology its client reads (CLUSTER SLOTS/SHARDS/NODES, READONLY, ASKING).
+ * Nothing `@dangerous` or `@admin` (FLUSHALL, CONFIG, SHUTDOWN, DEBUG, MODULE, ACL, KEYS, INFO,
+ * CLIENT LIST/KILL, CLUSTER RESET/FORGET/...), no functions (FUNCTION LOAD/FLUSH). Lua stays for
+ * EVAL/EVALSHA and SCRIPT LOAD/EXISTS only, because rate-limiter-flexible's RateLimiterRedis runs its
+ * counter as a Lua script (EVALSHA, falling back to EVAL); the image carries the Lua fixes (>= 7.2.11).
+ * INFO is left out: ioredis >= 5 skips its ready check on NOPERM (redis/ioredis#1515).
+ */
+export const APP_ACL_RULES = [
+    "~* &* -@all",
+    "+@read +@write +@keyspace +@string +@hash +@list +@set +@sortedset +@stream +@bitmap +@hyperloglog +@geo",
+    "+@transaction +@pubsub +@connection +@blocking",
+    "-@dangerous -@admin -@scripting",
+    "+eval +evalsha +script|load +script|exists",
+    "+cluster|slots +cluster|shards +cluster|nodes +cluster|info +cluster|myid +cluster|keyslot +readonly +readwrite +asking",
+].join(" ");
+
+/**
+ * redis_exporter, read-only: what it runs on every scrape (exporter.go scrapeRedisHost: CLIENT SETNAME,
+ * INFO ALL, CLUSTER INFO, LATENCY, SLOWLOG). Not CONFIG GET, which upstream's suggested user has: it
+ * answers `CONFIG GET masterauth` with the administrator's password; the exporter logs the refusal
+ * and exports the rest (maxmemory comes from INFO too). No key access at all.
+ */
+export const EXPORTER_ACL_RULES = "resetkeys resetchannels -@all +ping +info +client|setname +cluster|info +latency|latest +latency|histogram +slowlog|get +slowlog|len";
+
+/** SHA-256 of a password, as an ACL `#<hash>` rule takes it. */
+function passwordHash(password: string): string {
+    return createHash("sha256").update(password).digest("hex");
+}
+
+/**
+ * The Secret-held include: the ACL users, each with its password's hash, the `default` user off
+ * without rights, and the replicas' masteruser/masterauth (the one password in clear, which Redis
+ * needs to authenticate to its master).
+ */
+export function renderRedisAclConf(users: RedisAclUser[], replication: { user: string; password: string }): string {
+    return [
+        "user default off nopass resetkeys resetchannels -@all",
+        ...users.map((user) => `user ${user.name} on #${passwordHash(user.password)} ${user.rules}`),
+        `masteruser ${replication.user}`,
+        `masterauth ${replication.password}`,
+        "",
+    ].join("\n");
+}
+
+/** How the rendered scripts' redis-cli connects: as which user (password in REDISCLI_AUTH), trusting which CA. */
+export interface RedisCliOptions {
+    /** The ACL user (the administrator). */
+    user: string;
+    /** The CA certificate that signed the nodes' certificates. */
+    caFile: string;
+}
+
+/**
+ * The redis-cli command line of the scripts: TLS verified against the CA (hiredis checks the chain,
+ * not the name, so 127.0.0.1 and resolved IPs work), the password from REDISCLI_AUTH, never an argument.
+ */
+export function redisCliCommand(client: RedisCliOptions): string {
+    return `redis-cli --no-auth-warning --tls --cacert '${client.caFile}' --user ${client.user}`;
 }
 
 /** redis-server's arguments: the config file plus this node's announced hostname. */
@@ -114,6 +233,10 @@ function peerAddressFunction(source: PeerAddressSource): string {
 export interface ClusterHealOptions {
     /** The local node's client port. */
     port: number;
+    /** How redis-cli connects. */
+    client: RedisCliOptions;
+    /** The node's certificate files, reloaded into redis-server when their content changes. */
+    tls: RedisTlsFiles;
     /** Seconds between two passes over the node's peers. */
     intervalSeconds: number;
     /** Where peers' current addresses come from. */
@@ -129,19 +252,42 @@ export interface ClusterHealOptions {
  * and Redis then replaces that node's stored address (cluster.c, "Handshake: we already know node
  * ..., updating the address if needed"). It only ever meets nodes its own node already knows, so it
  * never joins a fresh node to a cluster (that is the bootstrap's decision).
+ *
+ * It also reloads the node's certificate: redis-server reads its TLS files at start only, and
+ * cert-manager renews the Secret (a new key each time) long before the old certificate expires, which
+ * without a reload would end every TLS connection at the old one's expiry. When the files' content
+ * changes, `CONFIG SET tls-cert-file ...` with the same paths makes redis-server load them again
+ * (seen on 7.0.15: the served certificate changes at once); a failed reload is retried next pass.
  */
 export function renderClusterHealScript(options: ClusterHealOptions): string {
+    const cli = redisCliCommand(options.client);
     return `#!/bin/sh
 # Rendered by prepx-platform (components/redis/render.ts): re-meets peers whose address changed.
 set -u
-: "\${REDISCLI_AUTH:?REDISCLI_AUTH must hold the cluster password}"
+: "\${REDISCLI_AUTH:?REDISCLI_AUTH must hold the administrator's password}"
 PORT=${options.port}
 INTERVAL=${options.intervalSeconds}
+TLS_CERT='${options.tls.certFile}'
+TLS_KEY='${options.tls.keyFile}'
+TLS_CA='${options.tls.caFile}'
 
 ${peerAddressFunction(options.peers)}
 
+tls_checksum() { cat "$TLS_CERT" "$TLS_KEY" "$TLS_CA" 2>/dev/null | cksum; }
+tls_loaded=$(tls_checksum)
+reload_tls_if_changed() {
+  tls_now=$(tls_checksum)
+  [ "$tls_now" = "$tls_loaded" ] && return 0
+  if ${cli} -h 127.0.0.1 -p "$PORT" config set tls-cert-file "$TLS_CERT" tls-key-file "$TLS_KEY" tls-ca-cert-file "$TLS_CA" 2>&1 | grep -q '^OK'; then
+    echo "cluster-heal: the certificate files changed; redis-server reloaded them"
+    tls_loaded=$tls_now
+  else
+    echo "cluster-heal: the certificate files changed; reloading them failed, retrying" >&2
+  fi
+}
+
 heal_once() {
-  redis-cli --no-auth-warning -h 127.0.0.1 -p "$PORT" cluster nodes 2>/dev/null | tr -d '\\r' |
+  ${cli} -h 127.0.0.1 -p "$PORT" cluster nodes 2>/dev/null | tr -d '\\r' |
   while read -r id address flags _rest; do
     case ",$flags," in *,myself,*|*,handshake,*|*,noaddr,*) continue ;; esac
     case "$address" in *,?*) ;; *) continue ;; esac # no announced hostname: nothing to look up
@@ -150,12 +296,13 @@ heal_once() {
     now=$(peer_address "$hostname" "\${known##*:}")
     if [ -n "$now" ] && [ "$now" != "$known" ]; then
       echo "cluster-heal: $hostname ($id) moved from $known to $now; meeting it there"
-      redis-cli --no-auth-warning -h 127.0.0.1 -p "$PORT" cluster meet "\${now%:*}" "\${now##*:}" >/dev/null 2>&1 || true
+      ${cli} -h 127.0.0.1 -p "$PORT" cluster meet "\${now%:*}" "\${now##*:}" >/dev/null 2>&1 || true
     fi
   done
 }
 
 while :; do
+  reload_tls_if_changed
   heal_once
   sleep "$INTERVAL"
 done
@@ -170,18 +317,19 @@ done
  * - any other node needs `cluster_state:ok`;
  * - a replica also needs its link to its master up and no sync in progress.
  */
-export function renderReadinessScript(port: number): string {
+export function renderReadinessScript(port: number, client: RedisCliOptions): string {
+    const cli = redisCliCommand(client);
     return `#!/bin/sh
 # Rendered by prepx-platform (components/redis/render.ts): ready only when the node can serve.
 set -u
-info=$(redis-cli --no-auth-warning -h 127.0.0.1 -p ${port} cluster info 2>/dev/null | tr -d '\\r') || exit 1
+info=$(${cli} -h 127.0.0.1 -p ${port} cluster info 2>/dev/null | tr -d '\\r') || exit 1
 field() { printf '%s\\n' "$1" | sed -n "s/^$2://p"; }
 if [ "$(field "$info" cluster_known_nodes)" = "1" ] && [ "$(field "$info" cluster_slots_assigned)" = "0" ]; then
   echo "fresh node, waiting for the bootstrap"; exit 0
 fi
 state=$(field "$info" cluster_state)
 if [ "$state" != "ok" ]; then echo "cluster_state:$state"; exit 1; fi
-replication=$(redis-cli --no-auth-warning -h 127.0.0.1 -p ${port} info replication 2>/dev/null | tr -d '\\r') || exit 1
+replication=$(${cli} -h 127.0.0.1 -p ${port} info replication 2>/dev/null | tr -d '\\r') || exit 1
 if [ "$(field "$replication" role)" = "slave" ]; then
   link=$(field "$replication" master_link_status); syncing=$(field "$replication" master_sync_in_progress)
   if [ "$link" != "up" ] || [ "$syncing" != "0" ]; then echo "replica: master_link_status:$link master_sync_in_progress:$syncing"; exit 1; fi
@@ -285,12 +433,14 @@ export interface BootstrapOptions {
      * Placement is skipped, with a warning, when pods.txt is absent.
      */
     topologyDir: string;
+    /** How redis-cli connects. */
+    client: RedisCliOptions;
 }
 
 /**
- * A POSIX sh script that forms and grows the cluster; safe to run any number of times. It reads the
- * password from REDISCLI_AUTH (never from its arguments, which show in `ps`), waits for every node,
- * and then:
+ * A POSIX sh script that forms and grows the cluster; safe to run any number of times. It connects
+ * over TLS as the administrator, whose password it reads from REDISCLI_AUTH (never from its
+ * arguments, which show in `ps`), waits for every node, and then:
  * - all nodes fresh (knowing only themselves, no slots): `redis-cli --cluster create`;
  * - some nodes members of the cluster (all slots assigned), the others fresh: a scale-out; the fresh
  *   nodes join with `--cluster add-node`;
@@ -305,10 +455,11 @@ export interface BootstrapOptions {
  */
 export function renderBootstrapScript(options: BootstrapOptions): string {
     const total = options.nodes.length;
+    const cli = redisCliCommand(options.client);
     return `#!/bin/sh
 # Rendered by prepx-platform (components/redis/render.ts): idempotent Redis cluster bootstrap.
 set -eu
-: "\${REDISCLI_AUTH:?REDISCLI_AUTH must hold the cluster password}"
+: "\${REDISCLI_AUTH:?REDISCLI_AUTH must hold the administrator's password}"
 NODES="${options.nodes.join(" ")}"
 TOTAL=${total}
 MASTERS=${options.masters}
@@ -322,7 +473,7 @@ port_of() { printf '%s' "\${1##*:}"; }
 # sh has no local variables: the functions below use names of their own, never a caller's loop variable.
 cli() { # node command...
   cli_node=$1; shift
-  redis-cli --no-auth-warning -h "$(host_of "$cli_node")" -p "$(port_of "$cli_node")" "$@" 2>/dev/null | tr -d '\\r'
+  ${cli} -h "$(host_of "$cli_node")" -p "$(port_of "$cli_node")" "$@" 2>/dev/null | tr -d '\\r'
 }
 info_field() { cli "$1" cluster info | sed -n "s/^$2://p"; }
 past_deadline() { [ "$(date +%s)" -ge "$DEADLINE" ]; }
@@ -373,7 +524,7 @@ if [ -z "$members" ]; then
   for node in $NODES; do addresses="$addresses $(resolve "$node")"; done
   echo "bootstrap: creating the cluster:$addresses (replicas per master: $REPLICAS)"
   # shellcheck disable=SC2086
-  redis-cli --no-auth-warning --cluster create $addresses --cluster-replicas "$REPLICAS" --cluster-yes
+  ${cli} --cluster create $addresses --cluster-replicas "$REPLICAS" --cluster-yes
   fresh=""; members="$NODES"
 elif [ -z "$fresh" ]; then
   echo "bootstrap: cluster already formed ($TOTAL nodes, $SLOTS slots assigned); checking roles and placement"
@@ -383,7 +534,7 @@ set -- $members; SEED=$1
 
 # redis-cli --cluster refuses to add a node while the members' views differ (gossip of the last add).
 wait_agreement() {
-  while redis-cli --no-auth-warning --cluster check "$(resolve "$SEED")" 2>&1 | grep -q "don't agree"; do
+  while ${cli} --cluster check "$(resolve "$SEED")" 2>&1 | grep -q "don't agree"; do
     if past_deadline; then echo "bootstrap: the nodes did not agree about the configuration in time" >&2; exit 1; fi
     sleep 1
   done
@@ -407,7 +558,7 @@ for node in $fresh; do
   wait_known "$joined" "$(echo $joined | wc -w)"
   wait_agreement
   echo "bootstrap: adding $node to the cluster"
-  redis-cli --no-auth-warning --cluster add-node "$(resolve "$node")" "$(resolve "$SEED")"
+  ${cli} --cluster add-node "$(resolve "$node")" "$(resolve "$SEED")"
   joined="$joined $node"
 done
 
@@ -461,16 +612,16 @@ empty_masters() { view | awk '$3 ~ /master/ && NF == 8 && $3 !~ /fail/' | wc -l;
 # rebalance reads roles from the seed's view: let it see the new replicas as replicas first.
 until [ "$(empty_masters)" -le "$new_masters" ] || past_deadline; do sleep 1; done
 # A run stopped half-way through a migration leaves slots open; --cluster fix closes them.
-open_slots() { redis-cli --no-auth-warning --cluster check "$(resolve "$SEED")" | grep -Eq 'in (migrating|importing) state'; }
+open_slots() { ${cli} --cluster check "$(resolve "$SEED")" | grep -Eq 'in (migrating|importing) state'; }
 if [ "$(empty_masters)" -gt 0 ] || open_slots; then
   wait_all_ok
   wait_agreement
   if open_slots; then
     echo "bootstrap: closing slots a previous run left open"
-    redis-cli --no-auth-warning --cluster fix "$(resolve "$SEED")" --cluster-yes
+    ${cli} --cluster fix "$(resolve "$SEED")" --cluster-yes
   fi
   echo "bootstrap: moving slots (and their keys) to the new master(s)"
-  redis-cli --no-auth-warning --cluster rebalance "$(resolve "$SEED")" --cluster-use-empty-masters
+  ${cli} --cluster rebalance "$(resolve "$SEED")" --cluster-use-empty-masters
 fi
 
 # Replicas away from their master's failure domain (see REPLICA_PLACEMENT_AWK in render.ts).

@@ -24,13 +24,17 @@ import {
     type Volume,
     volumeClaimTemplate,
 } from "../k8s";
+import { serviceHost } from "../dns";
+import { TLS_SECRET_KEYS } from "../tls";
 import type { RedisSettings, ResolvedRedisClusterArgs } from "./args";
 import {
     type BootstrapOptions,
     CLUSTER_BUS_OFFSET,
     REDIS_PORT,
+    type RedisCliOptions,
     type RedisConfOptions,
     podHostname,
+    redisCliCommand,
     redisPodCount,
     redisServerArgs,
     renderClusterHealScript,
@@ -49,10 +53,26 @@ export const BOOTSTRAP_TIMEOUT_SECONDS = 600;
 const REDIS_UID = 999;
 const CONF_DIR = "/etc/redis";
 const AUTH_DIR = "/etc/redis-auth";
+/** The node certificate's Secret (TLS_SECRET_KEYS), mounted for redis-server, its scripts and the exporter. */
+const TLS_DIR = "/etc/redis-tls";
 const DATA_DIR = "/data";
 const SCRIPTS_DIR = "/scripts";
-/** The auth include is readable by the redis group only. */
+/** The auth include and the TLS key are readable by the redis group only. */
 const AUTH_FILE_MODE = 0o440;
+const TLS_FILE_MODE = 0o440;
+
+/** The ACL user of the bootstrap, the probes, cluster-heal and replication (masteruser). */
+export const ADMIN_USER = "admin";
+/** The ACL user of redis_exporter (read-only). */
+export const EXPORTER_USER = "exporter";
+
+/** The ACL user of an application (a service of the fleet): prefixed, so no app can be named like the admin. */
+export function appUserName(app: string): string {
+    return `app-${app}`;
+}
+
+/** How the pods' scripts and probes connect: as the administrator, TLS verified against the mounted CA. */
+const POD_CLI: RedisCliOptions = { user: ADMIN_USER, caFile: `${TLS_DIR}/${TLS_SECRET_KEYS.ca}` };
 /** On SIGTERM redis-server fsyncs the AOF and exits; Kubernetes' default 30 s, stated. */
 const TERMINATION_GRACE_PERIOD_SECONDS = 30;
 /** Bootstrap attempts before the Job fails (the script is idempotent, so a retry is safe). */
@@ -64,8 +84,8 @@ const STARTUP_PROBE: ProbeTiming = { periodSeconds: 5, failureThreshold: 60 };
 const READINESS_PROBE: ProbeTiming = { periodSeconds: 5, failureThreshold: 3 };
 /** Restarted after a minute of not answering. */
 const LIVENESS_PROBE: ProbeTiming = { periodSeconds: 10, failureThreshold: 6 };
-/** The node answers PING on its loopback (REDISCLI_AUTH holds the password). */
-const PING_SCRIPT = `redis-cli --no-auth-warning -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`;
+/** The node answers PING on its loopback (REDISCLI_AUTH holds the administrator's password). */
+const PING_SCRIPT = `${redisCliCommand(POD_CLI)} -h 127.0.0.1 -p ${REDIS_PORT} ping | grep -q PONG`;
 /** Ready only when the node can serve (renderReadinessScript), mounted from the config ConfigMap. */
 const READINESS_SCRIPT = `sh ${CONF_DIR}/readiness.sh`;
 /** Seconds between the cluster-heal container's passes over its node's peers. */
@@ -79,8 +99,12 @@ export interface RedisObjectNames {
     statefulSet: string;
     /** The headless Service that gives pods their stable names. */
     headless: string;
-    /** The Secret holding the password and the auth include. */
+    /** The Secret holding the administrator's password and the auth include (the ACL users). */
     secret: string;
+    /** The Secret of the exporter's password. */
+    exporterSecret: string;
+    /** The Secret (cert-manager's layout) of the nodes' certificate. */
+    tls: string;
     /** Base name of the content-named ConfigMap (`<config>-<hash>`) holding redis.conf and the node scripts. */
     config: string;
     /** The bootstrap Job, and the base name of the content-named ConfigMap holding its script. */
@@ -88,18 +112,37 @@ export interface RedisObjectNames {
 }
 
 export function redisObjectNames(name: string): RedisObjectNames {
-    return { statefulSet: name, headless: `${name}-headless`, secret: `${name}-auth`, config: `${name}-config`, bootstrap: `${name}-bootstrap` };
+    return {
+        statefulSet: name,
+        headless: `${name}-headless`,
+        secret: `${name}-auth`,
+        exporterSecret: `${name}-user-${EXPORTER_USER}`,
+        tls: `${name}-tls`,
+        config: `${name}-config`,
+        bootstrap: `${name}-bootstrap`,
+    };
 }
 
-/** Where a node binds and listens, keeps its data and finds the auth include. */
-export type RedisNodeLayout = Pick<RedisConfOptions, "bind" | "port" | "dataDir" | "authIncludePath">;
+/** The Secret of an application's password (key `password`). */
+export function appSecretName(names: RedisObjectNames, app: string): string {
+    return `${names.statefulSet}-user-${appUserName(app)}`;
+}
 
-/** A node in a pod: every interface, the PVC at /data, the Secret-mounted include. */
-const POD_LAYOUT: RedisNodeLayout = { bind: "* -::*", port: REDIS_PORT, dataDir: DATA_DIR, authIncludePath: `${AUTH_DIR}/auth.conf` };
+/** Where a node binds and listens, keeps its data and finds the auth include and its certificate. */
+export type RedisNodeLayout = Pick<RedisConfOptions, "bind" | "port" | "dataDir" | "authIncludePath" | "tls">;
+
+/** A node in a pod: every interface, the PVC at /data, the Secret-mounted include and certificate. */
+const POD_LAYOUT: RedisNodeLayout = {
+    bind: "* -::*",
+    port: REDIS_PORT,
+    dataDir: DATA_DIR,
+    authIncludePath: `${AUTH_DIR}/auth.conf`,
+    tls: { certFile: `${TLS_DIR}/${TLS_SECRET_KEYS.certificate}`, keyFile: `${TLS_DIR}/${TLS_SECRET_KEYS.privateKey}`, caFile: POD_CLI.caFile },
+};
 
 /** redis.conf's options from the cluster's settings; the layout is the pod's unless given. */
 export function redisConfOptions(
-    settings: Pick<RedisSettings, "clusterNodeTimeoutMs" | "maxmemory" | "maxmemoryPolicy">,
+    settings: Pick<RedisSettings, "clusterNodeTimeoutMs" | "maxmemory" | "maxmemoryPolicy" | "clientIdleTimeoutSeconds" | "clientOutputBufferLimits">,
     layout: RedisNodeLayout = POD_LAYOUT,
 ): RedisConfOptions {
     return {
@@ -107,12 +150,18 @@ export function redisConfOptions(
         clusterNodeTimeoutMs: settings.clusterNodeTimeoutMs,
         maxmemory: settings.maxmemory,
         maxmemoryPolicy: settings.maxmemoryPolicy,
+        clientIdleTimeoutSeconds: settings.clientIdleTimeoutSeconds,
+        outputBufferLimits: settings.clientOutputBufferLimits,
     };
 }
 
-/** The bootstrap script's options: `nodes` as `host:port`, in pod order. */
-export function bootstrapScriptOptions(settings: Pick<RedisSettings, "masters" | "replicasPerMaster">, nodes: string[]): BootstrapOptions {
-    return { nodes, masters: settings.masters, replicasPerMaster: settings.replicasPerMaster, timeoutSeconds: BOOTSTRAP_TIMEOUT_SECONDS, topologyDir: TOPOLOGY_DIR };
+/** The bootstrap script's options: `nodes` as `host:port`, in pod order; redis-cli connects as in the pods unless given. */
+export function bootstrapScriptOptions(
+    settings: Pick<RedisSettings, "masters" | "replicasPerMaster">,
+    nodes: string[],
+    client: RedisCliOptions = POD_CLI,
+): BootstrapOptions {
+    return { nodes, masters: settings.masters, replicasPerMaster: settings.replicasPerMaster, timeoutSeconds: BOOTSTRAP_TIMEOUT_SECONDS, topologyDir: TOPOLOGY_DIR, client };
 }
 
 /**
@@ -121,9 +170,24 @@ export function bootstrapScriptOptions(settings: Pick<RedisSettings, "masters" |
  */
 export function redisNodeScripts(): Record<"readiness.sh" | "cluster-heal.sh", string> {
     return {
-        "readiness.sh": renderReadinessScript(REDIS_PORT),
-        "cluster-heal.sh": renderClusterHealScript({ port: REDIS_PORT, intervalSeconds: CLUSTER_HEAL_INTERVAL_SECONDS, peers: { kind: "dns" } }),
+        "readiness.sh": renderReadinessScript(REDIS_PORT, POD_CLI),
+        "cluster-heal.sh": renderClusterHealScript({ port: REDIS_PORT, client: POD_CLI, tls: POD_LAYOUT.tls, intervalSeconds: CLUSTER_HEAL_INTERVAL_SECONDS, peers: { kind: "dns" } }),
     };
+}
+
+/**
+ * The names the nodes' certificate is issued for: every pod's announced hostname, the headless and
+ * client Services (short, namespaced and full names), and `localhost`, by which the exporter sidecar
+ * reaches its node (its Go TLS client checks the name; redis-cli and the nodes check the chain only).
+ */
+export function certificateDnsNames(
+    names: RedisObjectNames,
+    namespace: string,
+    settings: Pick<RedisSettings, "masters" | "replicasPerMaster" | "clusterDomain">,
+): string[] {
+    const serviceNames = (service: string) => [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, serviceHost(service, namespace, settings.clusterDomain)];
+    const pods = statefulSetPodNames(names.statefulSet, redisPodCount(settings.masters, settings.replicasPerMaster));
+    return [...pods.map((pod) => podHostname(pod, names.headless, namespace, settings.clusterDomain)), ...serviceNames(names.headless), ...serviceNames(names.statefulSet), "localhost"];
 }
 
 /** `host:port` of every node pod, by its stable name behind the headless Service. */
@@ -139,13 +203,20 @@ export function nodeAddresses(
 
 /** Objects the node pods refer to; Outputs, so the pods are created after them. */
 export interface RedisPodRefs {
-    /** The Secret with the password (key `password`) and the auth include (key `auth.conf`). */
+    /** The Secret with the administrator's password (key `password`) and the auth include (key `auth.conf`). */
     secretName: pulumi.Input<string>;
+    /** The Secret with the exporter's password (key `password`). */
+    exporterSecretName: pulumi.Input<string>;
+    /** The nodes' certificate Secret (TLS_SECRET_KEYS). */
+    tlsSecretName: pulumi.Input<string>;
     /** The ConfigMap with redis.conf and the node scripts. */
     configMapName: pulumi.Input<string>;
     /** The ServiceAccount the pods run as (image pull Secrets, no API token). */
     serviceAccountName: pulumi.Input<string>;
 }
+
+/** The certificate Secret's volume mount (read-only), in every container that talks to the node. */
+const TLS_MOUNT = { name: "tls", mountPath: TLS_DIR, readOnly: true };
 
 /** The redis-server container: cluster node, announcing its stable hostname. */
 export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs): Container {
@@ -175,13 +246,15 @@ export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjec
             { name: "data", mountPath: DATA_DIR },
             { name: "config", mountPath: CONF_DIR, readOnly: true },
             { name: "auth", mountPath: AUTH_DIR, readOnly: true },
+            TLS_MOUNT,
         ],
     };
 }
 
 /**
  * The cluster-heal sidecar: re-meets peers that came back at a new IP (renderClusterHealScript), so
- * a cluster whose pods all restarted at once heals by itself.
+ * a cluster whose pods all restarted at once heals by itself, and reloads the node's certificate
+ * when cert-manager renews it.
  */
 export function clusterHealContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "secretName">): Container {
     return {
@@ -197,26 +270,41 @@ export function clusterHealContainer(args: ResolvedRedisClusterArgs, refs: Pick<
         startupProbe: shellProbe(PING_SCRIPT, STARTUP_PROBE),
         readinessProbe: shellProbe(PING_SCRIPT, READINESS_PROBE),
         livenessProbe: shellProbe(PING_SCRIPT, LIVENESS_PROBE),
-        volumeMounts: [{ name: "config", mountPath: CONF_DIR, readOnly: true }],
+        volumeMounts: [{ name: "config", mountPath: CONF_DIR, readOnly: true }, TLS_MOUNT],
     };
 }
 
-/** The redis_exporter sidecar, reading its node over loopback. */
-export function exporterContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "secretName">): Container {
+/**
+ * The redis_exporter sidecar, reading its node over TLS as the read-only exporter user. It dials
+ * `localhost` (a name of the certificate): Go's TLS client checks the name, which 127.0.0.1 is not.
+ */
+export function exporterContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "exporterSecretName">): Container {
     return exporterSidecar({
         image: args.exporterImage,
         port: EXPORTER_PORT,
         probePath: "/health",
         resources: args.exporterResources,
-        env: [{ name: "REDIS_ADDR", value: `redis://127.0.0.1:${REDIS_PORT}` }, secretEnv("REDIS_PASSWORD", refs.secretName, "password")],
+        env: [
+            { name: "REDIS_ADDR", value: `rediss://localhost:${REDIS_PORT}` },
+            { name: "REDIS_USER", value: EXPORTER_USER },
+            secretEnv("REDIS_PASSWORD", refs.exporterSecretName, "password"),
+            { name: "REDIS_EXPORTER_TLS_CA_CERT_FILE", value: POD_CLI.caFile },
+        ],
+        volumeMounts: [TLS_MOUNT],
     });
 }
 
-/** The node pod's volumes besides its PVC: redis.conf and the auth include. */
+/** The certificate Secret as a volume: `keys` of it, readable by the redis group only. */
+function tlsVolume(secretName: pulumi.Input<string>, keys: string[]): Volume {
+    return { name: "tls", secret: { secretName, items: keys.map((key) => ({ key, path: key })), defaultMode: TLS_FILE_MODE } };
+}
+
+/** The node pod's volumes besides its PVC: redis.conf, the auth include and the certificate. */
 export function redisVolumes(refs: RedisPodRefs): Volume[] {
     return [
         { name: "config", configMap: { name: refs.configMapName } },
         { name: "auth", secret: { secretName: refs.secretName, items: [{ key: "auth.conf", path: "auth.conf" }], defaultMode: AUTH_FILE_MODE } },
+        tlsVolume(refs.tlsSecretName, [TLS_SECRET_KEYS.certificate, TLS_SECRET_KEYS.privateKey, TLS_SECRET_KEYS.ca]),
     ];
 }
 
@@ -224,6 +312,8 @@ export function redisVolumes(refs: RedisPodRefs): Volume[] {
 export function redisPodSpec(args: ResolvedRedisClusterArgs, names: RedisObjectNames, refs: RedisPodRefs, labels: Record<string, string>): PodSpec {
     return {
         serviceAccountName: refs.serviceAccountName,
+        // The nodes never call the API (the bootstrap Job's topology container does, with its own account).
+        automountServiceAccountToken: false,
         securityContext: podSecurityContext(REDIS_UID),
         topologySpreadConstraints: spreadAcrossNodes(selectorLabels(labels)),
         terminationGracePeriodSeconds: TERMINATION_GRACE_PERIOD_SECONDS,
@@ -269,8 +359,10 @@ export function clientServiceSpec(selector: Record<string, string>): ServiceSpec
 
 /** Objects the bootstrap Job refers to. */
 export interface BootstrapRefs {
-    /** The Secret with the password (key `password`). */
+    /** The Secret with the administrator's password (key `password`). */
     secretName: pulumi.Input<string>;
+    /** The nodes' certificate Secret: the Job mounts only its CA. */
+    tlsSecretName: pulumi.Input<string>;
     /** The ConfigMap with bootstrap.sh. */
     scriptConfigMapName: pulumi.Input<string>;
     /** The ServiceAccount the Job's pod runs as: it may list the pods of its namespace and the nodes. */
@@ -330,6 +422,7 @@ export function bootstrapContainer(args: ResolvedRedisClusterArgs, refs: Pick<Bo
         volumeMounts: [
             { name: "scripts", mountPath: SCRIPTS_DIR, readOnly: true },
             { name: "topology", mountPath: TOPOLOGY_DIR, readOnly: true },
+            TLS_MOUNT,
         ],
     };
 }
@@ -357,6 +450,7 @@ export function bootstrapJobSpec(
                 volumes: [
                     { name: "scripts", configMap: { name: refs.scriptConfigMapName } },
                     scratchVolume("topology", "1Mi"),
+                    tlsVolume(refs.tlsSecretName, [TLS_SECRET_KEYS.ca]),
                 ],
             },
         },

@@ -1,5 +1,6 @@
 // RedisCluster expectations shared by the prod and dev stack tests (one stack per jest file,
 // because the Pulumi runtime is process-global).
+import { createHash } from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { contentName } from "../../components/k8s";
 import { find, isWireSecret, mockPassword, ofType, RecordedResource, valueOf } from "./mocks";
@@ -18,7 +19,17 @@ interface RedisExpectations {
     cpuRequest: string;
     memoryLimit: string;
     protect: boolean;
+    /** The services of the stack: each gets its own Redis user and password Secret. */
+    apps: string[];
+    /** Who signs the nodes' certificate (the stack's internalTls.issuer): the kinds of the certificate's children differ. */
+    certificateIssuer: "cert-manager" | "stack";
 }
+
+/** The children that make the nodes' certificate, by issuer (components/tls). */
+const CERTIFICATE_CHILDREN = {
+    "cert-manager": ["kubernetes:cert-manager.io/v1:Certificate"],
+    stack: ["tls:index/privateKey:PrivateKey", "tls:index/certRequest:CertRequest", "tls:index/locallySignedCert:LocallySignedCert", "kubernetes:core/v1:Secret"],
+};
 
 const COMPONENT_URN = "prepx:cache:RedisCluster";
 
@@ -38,7 +49,11 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
                     "kubernetes:batch/v1:Job",
                     "kubernetes:core/v1:ConfigMap",
                     "kubernetes:core/v1:ConfigMap",
+                    // The administrator's password and the ACL include; the exporter's and each app's password.
                     "kubernetes:core/v1:Secret",
+                    "kubernetes:core/v1:Secret",
+                    ...want.apps.map(() => "kubernetes:core/v1:Secret"),
+                    ...CERTIFICATE_CHILDREN[want.certificateIssuer],
                     "kubernetes:core/v1:Service",
                     "kubernetes:core/v1:Service",
                     "kubernetes:core/v1:ServiceAccount",
@@ -49,7 +64,10 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
                     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
                     "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
                     "kubernetes:policy/v1:PodDisruptionBudget",
+                    // One password per user: the administrator, the exporter, each app.
                     "random:index/randomPassword:RandomPassword",
+                    "random:index/randomPassword:RandomPassword",
+                    ...want.apps.map(() => "random:index/randomPassword:RandomPassword"),
                     // One storage-resize patch per pod (components/storage.ts).
                     ...Array.from({ length: want.pods }, () => "kubernetes:core/v1:PersistentVolumeClaimPatch"),
                 ].sort(),
@@ -78,17 +96,48 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
             expect(conf).not.toContain(password);
         });
 
-        test("the password is generated, secret, and only in the Secret", async () => {
+        test("each user's password is generated, secret, and only in its own Secret; the ACL include holds their hashes", async () => {
             const { recorded, program } = get();
             const secret = find(recorded, "kubernetes:core/v1:Secret", "redis-auth");
             expect(secret.inputs.stringData.password).toBe(password);
-            expect(secret.inputs.stringData["auth.conf"]).toBe(`requirepass ${password}\nmasterauth ${password}\n`);
+            const acl: string = secret.inputs.stringData["auth.conf"];
+            const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+            expect(acl).toMatch(/^user default off nopass resetkeys resetchannels -@all$/m);
+            expect(acl).toContain(`\nuser admin on #${sha(password)} `);
+            expect(acl).toContain(`\nmasteruser admin\nmasterauth ${password}\n`);
+            const users = [
+                { secret: "redis-user-exporter", user: "exporter", password: mockPassword("redis-exporter-password") },
+                ...want.apps.map((app) => ({ secret: `redis-user-app-${app}`, user: `app-${app}`, password: mockPassword(`redis-app-${app}-password`) })),
+            ];
+            for (const user of users) {
+                const own = find(recorded, "kubernetes:core/v1:Secret", user.secret);
+                expect(own.inputs.stringData).toEqual({ username: user.user, password: user.password });
+                expect(isWireSecret(own.wire.stringData)).toBe(true);
+                expect(acl).toContain(`\nuser ${user.user} on #${sha(user.password)} `);
+                expect(acl).not.toContain(user.password);
+            }
             // The whole stringData travels to the engine as a secret value.
             expect(isWireSecret(secret.wire.stringData)).toBe(true);
             expect(await pulumi.isSecret(program.redisPassword)).toBe(true);
             expect(await valueOf(program.redisPassword)).toBe(password);
             const elsewhere = recorded.filter((r) => r.type !== "kubernetes:core/v1:Secret" && r.type !== "random:index/randomPassword:RandomPassword");
-            for (const resource of elsewhere) expect(JSON.stringify(resource.inputs)).not.toContain(password);
+            for (const resource of elsewhere) {
+                for (const secretValue of [password, ...users.map((user) => user.password)]) expect(JSON.stringify(resource.inputs)).not.toContain(secretValue);
+            }
+        });
+
+        test("each service's pods log in as its own user, over TLS with the nodes' CA", () => {
+            const { recorded } = get();
+            for (const app of want.apps) {
+                const deployment = recorded.find((r) => r.type === "kubernetes:apps/v1:Deployment" && r.inputs.metadata.name === app);
+                const env: { name: string; value?: string; valueFrom?: unknown }[] = deployment?.inputs.spec.template.spec.containers[0].env ?? [];
+                expect(env.find((variable) => variable.name === "REDIS_USERNAME")?.value).toBe(`app-${app}`);
+                expect(env.find((variable) => variable.name === "REDIS_PASSWORD")?.valueFrom).toEqual({ secretKeyRef: { name: `redis-user-app-${app}`, key: "password" } });
+                expect(deployment?.inputs.spec.template.spec.volumes).toContainEqual({
+                    name: "redis-ca",
+                    secret: { secretName: "redis-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 },
+                });
+            }
         });
 
         test("pods roll when redis.conf changes", () => {

@@ -2,7 +2,8 @@
 // node running beside it the rendered cluster-heal loop, and probed with the rendered readiness
 // script: replicas placed away from their master's (fake) host, a full restart on new addresses that
 // heals by itself, a rolling restart under WAIT-acknowledged writes, and a scale-out from 3 to 4
-// masters with data.
+// masters with data. Clients, replication and the cluster bus speak TLS; the scripts connect as the
+// administrator ACL user.
 //
 // In pods a restart keeps the port and changes the IP, which cluster-heal finds in DNS; here every
 // server shares 127.0.0.1, so a "new address" is a new port, which the same loop reads from an
@@ -11,7 +12,24 @@ import * as fs from "fs";
 import * as path from "path";
 import { CLUSTER_BUS_OFFSET, CLUSTER_SLOTS, redisPodCount, redisServerArgs, renderBootstrapScript, renderClusterHealScript, renderReadinessScript } from "../../components/redis/render";
 import { bootstrapScriptOptions } from "../../components/redis/specs";
-import { cli, clusterInfo, clusterNodes, ClusterNode, env, ownerPort, PASSWORD, pipeline, prod, RespConnection, RespError, slotCount, writeNodeConfig } from "./redis-support";
+import {
+    cli,
+    cliOptions,
+    clusterInfo,
+    clusterNodes,
+    ClusterNode,
+    createCertificates,
+    env,
+    ownerPort,
+    pipeline,
+    prod,
+    RespConnection,
+    RespError,
+    slotCount,
+    testCertificates,
+    USERS,
+    writeNodeConfig,
+} from "./redis-support";
 import { freePorts, killServer, makeTempDir, report, run, Server, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
 /** Fake Kubernetes nodes: three hosts in three zones; pod i runs on host i % 3, so redis-cli's pairs can collide. */
@@ -52,8 +70,8 @@ function startNode(ordinal: number): void {
     const dir = path.join(root, `node-${ordinal}`);
     const confPath = writeNodeConfig(dir, port);
     const healPath = path.join(dir, "cluster-heal.sh");
-    fs.writeFileSync(healPath, renderClusterHealScript({ port, intervalSeconds: HEAL_INTERVAL_SECONDS, peers: { kind: "file", path: addressFile } }));
-    fs.writeFileSync(path.join(dir, "readiness.sh"), renderReadinessScript(port));
+    fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), tls: testCertificates(), intervalSeconds: HEAL_INTERVAL_SECONDS, peers: { kind: "file", path: addressFile } }));
+    fs.writeFileSync(path.join(dir, "readiness.sh"), renderReadinessScript(port, cliOptions()));
     const server = startServer(`redis-${ordinal}`, "redis-server", redisServerArgs(confPath, hostnameOf(ordinal)), path.join(dir, "server.log"));
     const heal = startServer(`heal-${ordinal}`, "sh", [healPath], path.join(dir, "heal.log"), { env });
     running.set(ordinal, { server, heal });
@@ -79,7 +97,7 @@ async function isReady(ordinal: number): Promise<boolean> {
 async function runBootstrap(count: number, masters: number): Promise<string> {
     const scriptPath = path.join(root, "bootstrap.sh");
     const nodes = ports.slice(0, count).map((port) => `127.0.0.1:${port}`);
-    fs.writeFileSync(scriptPath, renderBootstrapScript({ ...bootstrapScriptOptions({ ...prod, masters }, nodes), timeoutSeconds: 90, topologyDir }));
+    fs.writeFileSync(scriptPath, renderBootstrapScript({ ...bootstrapScriptOptions({ ...prod, masters }, nodes, cliOptions()), timeoutSeconds: 90, topologyDir }));
     const { stdout, stderr } = await run("sh", [scriptPath], { env, timeoutMs: 180000 }).catch((error: { stdout?: string; stderr?: string; message: string }) => {
         throw new Error(`bootstrap failed:\n${error.stdout ?? ""}\n${error.stderr ?? error.message}`);
     });
@@ -139,6 +157,7 @@ beforeAll(async () => {
     root = makeTempDir("redis-day2");
     addressFile = path.join(root, "addresses");
     topologyDir = path.join(root, "topology");
+    await createCertificates(path.join(root, "tls"));
     ports.push(...(await freePorts(NODE_COUNT, CLUSTER_BUS_OFFSET)));
     writeAddresses();
     writeTopology(NODE_COUNT);
@@ -209,7 +228,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
                     if (port === undefined) throw new Error("no owner");
                     let connection = connections.get(port);
                     if (!connection) {
-                        connection = await RespConnection.open(port, PASSWORD);
+                        connection = await RespConnection.open(port, USERS.admin);
                         connections.set(port, connection);
                     }
                     const set = await connection.command(["SET", key, `v${attempts}`]);
@@ -245,7 +264,7 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         const lost: string[] = [];
         for (const key of keys) {
             const value = await (async () => {
-                const connection = await RespConnection.open(ownerPort(nodes, key)!, PASSWORD);
+                const connection = await RespConnection.open(ownerPort(nodes, key)!, USERS.admin);
                 try {
                     return await connection.command(["GET", key]);
                 } finally {

@@ -1,48 +1,134 @@
-// Helpers of the Redis live tests: the test cluster's settings and password, a node's rendered
-// files, redis-cli calls, CLUSTER INFO/NODES parsing, Redis' key-slot hash, and a small RESP
-// connection for write loops that must tell an acknowledged write from a failed one without parsing
+// Helpers of the Redis live tests: the test cluster's settings, users and passwords, a CA and node
+// certificate made with openssl, a node's rendered files, redis-cli calls (TLS, as the
+// administrator), CLUSTER INFO/NODES parsing, Redis' key-slot hash, and a small RESP connection over
+// TLS for write loops that must tell an acknowledged write from a failed one without parsing
 // redis-cli's output.
 import * as fs from "fs";
-import * as net from "net";
 import * as path from "path";
+import * as tls from "tls";
 import { parseStackConfig } from "../../config";
-import { CLUSTER_SLOTS, renderRedisAuthConf, renderRedisConf } from "../../components/redis/render";
-import { redisConfOptions } from "../../components/redis/specs";
+import type { RedisSettings } from "../../components/redis/args";
+import {
+    ADMIN_ACL_RULES,
+    APP_ACL_RULES,
+    CLUSTER_SLOTS,
+    EXPORTER_ACL_RULES,
+    type RedisCliOptions,
+    type RedisTlsFiles,
+    redisCliCommand,
+    renderRedisAclConf,
+    renderRedisConf,
+} from "../../components/redis/render";
+import { ADMIN_USER, appUserName, EXPORTER_USER, redisConfOptions } from "../../components/redis/specs";
 import { readStackConfig } from "../../scripts/stack-files";
 import { run } from "./support";
 
 /** The prod stack's Redis settings, which the live clusters run. */
 export const prod = parseStackConfig("prod", readStackConfig("prod")).redis;
-/** The cluster password of this test file's nodes. */
+/** The administrator's password of this test file's nodes. */
 export const PASSWORD = `live-${process.pid}-${Date.now()}`;
-/** The environment of redis-cli and the rendered scripts: the password in REDISCLI_AUTH. */
+/** The environment of redis-cli and the rendered scripts: the administrator's password in REDISCLI_AUTH. */
 export const env = { ...process.env, REDISCLI_AUTH: PASSWORD };
+/** An application of the test cluster, with its ACL user, and the exporter's user, as the component renders them. */
+export const APP = "api-gateway";
+export const USERS = {
+    admin: { user: ADMIN_USER, password: PASSWORD },
+    app: { user: appUserName(APP), password: `app-${process.pid}-${Date.now()}` },
+    exporter: { user: EXPORTER_USER, password: `exporter-${process.pid}-${Date.now()}` },
+} as const;
+/** A user and its password. */
+export type Credentials = { user: string; password: string };
+
+let certificates: RedisTlsFiles | undefined;
 
 /**
- * A node's data directory, auth include and redis.conf under `dir`, rendered as the component renders
- * them (prod's settings, but 64mb of data per node: the nodes share the test machine); returns the
- * path of redis.conf.
+ * A CA and one node certificate signed by it under `dir` (openssl, EC P-256, two days), as the
+ * stack's issuer gives the pods: server and client auth (the bus and replication present it), for
+ * localhost and 127.0.0.1. Every later helper of this file uses them.
  */
-export function writeNodeConfig(dir: string, port: number): string {
+export async function createCertificates(dir: string): Promise<RedisTlsFiles> {
+    fs.mkdirSync(dir, { recursive: true });
+    const file = (name: string) => path.join(dir, name);
+    const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    await run("openssl", ["req", "-x509", ...key, "-keyout", file("ca.key"), "-out", file("ca.crt"), "-days", "2", "-subj", "/CN=prepx live test CA"]);
+    await run("openssl", ["req", ...key, "-keyout", file("tls.key"), "-out", file("tls.csr"), "-subj", "/CN=redis"]);
+    fs.writeFileSync(
+        file("extensions.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
+    );
+    await run("openssl", ["x509", "-req", "-in", file("tls.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial", "-out", file("tls.crt"), "-days", "2", "-extfile", file("extensions.cnf")]);
+    fs.chmodSync(file("tls.key"), 0o600);
+    certificates = { certFile: file("tls.crt"), keyFile: file("tls.key"), caFile: file("ca.crt") };
+    return certificates;
+}
+
+/**
+ * A new key and certificate from the same CA in place of the node's (as cert-manager renews a
+ * Secret: a new key each time), each file swapped in by a rename; returns the new serial number.
+ */
+export async function renewCertificate(): Promise<string> {
+    const current = testCertificates();
+    const dir = path.dirname(current.certFile);
+    const file = (name: string) => path.join(dir, name);
+    const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+    await run("openssl", ["req", ...key, "-keyout", file("renewed.key"), "-out", file("renewed.csr"), "-subj", "/CN=redis"]);
+    await run("openssl", ["x509", "-req", "-in", file("renewed.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial", "-out", file("renewed.crt"), "-days", "2", "-extfile", file("extensions.cnf")]);
+    fs.chmodSync(file("renewed.key"), 0o600);
+    const { stdout } = await run("openssl", ["x509", "-in", file("renewed.crt"), "-noout", "-serial"]);
+    fs.renameSync(file("renewed.key"), current.keyFile);
+    fs.renameSync(file("renewed.crt"), current.certFile);
+    return stdout.trim().replace(/^serial=/, "");
+}
+
+/** The certificates createCertificates made. */
+export function testCertificates(): RedisTlsFiles {
+    if (!certificates) throw new Error("createCertificates() first");
+    return certificates;
+}
+
+/** How the rendered scripts' redis-cli connects in the tests: as the administrator, trusting the test CA. */
+export function cliOptions(): RedisCliOptions {
+    return { user: ADMIN_USER, caFile: testCertificates().caFile };
+}
+
+/**
+ * A node's data directory, ACL include and redis.conf under `dir`, rendered as the component renders
+ * them (prod's settings, but 64mb of data per node: the nodes share the test machine; `overrides`
+ * for a test's own settings); returns the path of redis.conf.
+ */
+export function writeNodeConfig(dir: string, port: number, overrides: Partial<RedisSettings> = {}): string {
     const dataDir = path.join(dir, "data");
     fs.mkdirSync(dataDir, { recursive: true });
     const authPath = path.join(dir, "auth.conf");
-    fs.writeFileSync(authPath, renderRedisAuthConf(PASSWORD), { mode: 0o600 });
+    const users = [
+        { name: USERS.admin.user, password: USERS.admin.password, rules: ADMIN_ACL_RULES },
+        { name: USERS.exporter.user, password: USERS.exporter.password, rules: EXPORTER_ACL_RULES },
+        { name: USERS.app.user, password: USERS.app.password, rules: APP_ACL_RULES },
+    ];
+    fs.writeFileSync(authPath, renderRedisAclConf(users, { user: ADMIN_USER, password: PASSWORD }), { mode: 0o600 });
     const confPath = path.join(dir, "redis.conf");
-    const layout = { bind: "127.0.0.1", port, dataDir, authIncludePath: authPath };
-    fs.writeFileSync(confPath, renderRedisConf(redisConfOptions({ ...prod, maxmemory: "64mb" }, layout)));
+    const layout = { bind: "127.0.0.1", port, dataDir, authIncludePath: authPath, tls: testCertificates() };
+    fs.writeFileSync(confPath, renderRedisConf(redisConfOptions({ ...prod, maxmemory: "64mb", ...overrides }, layout)));
     return confPath;
 }
 
-/** redis-cli against 127.0.0.1:port with the password in the environment. */
+/** The rendered scripts' redis-cli command line, split into its words (the CA path has no spaces). */
+function cliWords(): string[] {
+    return redisCliCommand(cliOptions())
+        .split(" ")
+        .slice(1)
+        .map((word) => word.replace(/^'(.*)'$/, "$1"));
+}
+
+/** redis-cli against 127.0.0.1:port over TLS, as the administrator (password in the environment). */
 export async function cli(port: number, ...args: string[]): Promise<string> {
-    const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port), ...args], { env, timeoutMs: 10000 });
+    const { stdout } = await run("redis-cli", [...cliWords(), "-h", "127.0.0.1", "-p", String(port), ...args], { env, timeoutMs: 10000 });
     return stdout.trim();
 }
 
-/** Commands piped through one redis-cli connection; one reply line per command. */
+/** Commands piped through one redis-cli connection (TLS, administrator); one reply line per command. */
 export async function pipeline(port: number, commands: string[]): Promise<string[]> {
-    const { stdout } = await run("redis-cli", ["--no-auth-warning", "-h", "127.0.0.1", "-p", String(port)], { env, timeoutMs: 30000, input: `${commands.join("\n")}\n` });
+    const { stdout } = await run("redis-cli", [...cliWords(), "-h", "127.0.0.1", "-p", String(port)], { env, timeoutMs: 30000, input: `${commands.join("\n")}\n` });
     return stdout.trim().split("\n");
 }
 
@@ -158,21 +244,29 @@ function parseReply(buffer: Buffer, offset: number): [RespReply, number] | undef
     throw new Error(`unexpected RESP type ${type}`);
 }
 
-/** One authenticated connection to a node; commands are answered in order, each within a time bound. */
+/** One authenticated TLS connection to a node; commands are answered in order, each within a time bound. */
 export class RespConnection {
     private buffer = Buffer.alloc(0);
     private readonly pending: { resolve: (reply: RespReply) => void; reject: (error: Error) => void; timer: NodeJS.Timeout }[] = [];
     private closed = false;
+    /** Why the connection ended (the server closing it shows as "connection closed"). */
+    public closedBy: Error | undefined;
 
-    private constructor(private readonly socket: net.Socket) {
+    private constructor(private readonly socket: tls.TLSSocket) {
         socket.on("data", (chunk) => this.receive(chunk));
         socket.on("error", (error) => this.fail(error));
         socket.on("close", () => this.fail(new Error("connection closed")));
     }
 
-    static open(port: number, password: string, timeoutMs = 2000): Promise<RespConnection> {
+    /** Whether the connection is still open (the server has not closed it). */
+    get open(): boolean {
+        return !this.closed;
+    }
+
+    /** Opens a TLS connection to 127.0.0.1:port (verified against the test CA) and authenticates as `credentials`. */
+    static open(port: number, credentials: Credentials, timeoutMs = 2000): Promise<RespConnection> {
         return new Promise((resolve, reject) => {
-            const socket = net.connect({ host: "127.0.0.1", port });
+            const socket = tls.connect({ host: "127.0.0.1", port, ca: fs.readFileSync(testCertificates().caFile) });
             const timer = setTimeout(() => {
                 socket.destroy();
                 reject(new Error(`connect to ${port} timed out`));
@@ -181,10 +275,10 @@ export class RespConnection {
                 clearTimeout(timer);
                 reject(error);
             });
-            socket.once("connect", () => {
+            socket.once("secureConnect", () => {
                 clearTimeout(timer);
                 const connection = new RespConnection(socket);
-                connection.command(["AUTH", password], timeoutMs).then((reply) => (reply === "OK" ? resolve(connection) : reject(new Error(String(reply)))), reject);
+                connection.command(["AUTH", credentials.user, credentials.password], timeoutMs).then((reply) => (reply === "OK" ? resolve(connection) : reject(new Error(String(reply)))), reject);
             });
         });
     }
@@ -217,6 +311,7 @@ export class RespConnection {
     }
 
     private fail(error: Error): void {
+        this.closedBy ??= error;
         this.closed = true;
         this.socket.destroy();
         for (const waiter of this.pending.splice(0)) {

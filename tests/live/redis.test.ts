@@ -1,12 +1,12 @@
-// RedisCluster's rendered redis.conf and bootstrap script on six real redis-server processes
-// (Debian's redis-server, 127.0.0.1 only): the cluster forms, the bootstrap is idempotent, writes
-// acknowledged with WAIT survive killing a master, a replica is promoted and the old master
-// rejoins as a replica.
+// RedisCluster's rendered redis.conf, ACL include and bootstrap script on six real redis-server
+// processes (Debian's redis-server, 127.0.0.1 only, TLS only with an openssl-made CA): the cluster
+// forms, the bootstrap is idempotent, writes acknowledged with WAIT survive killing a master, a
+// replica is promoted and the old master rejoins as a replica, all over TLS as the administrator.
 import * as fs from "fs";
 import * as path from "path";
 import { CLUSTER_BUS_OFFSET, CLUSTER_SLOTS, redisPodCount, redisServerArgs, renderBootstrapScript } from "../../components/redis/render";
 import { bootstrapScriptOptions } from "../../components/redis/specs";
-import { cli, clusterInfo, ClusterNode, clusterNodes, env, keySlot, ownsSlot, pipeline, prod, writeNodeConfig } from "./redis-support";
+import { cli, cliOptions, clusterInfo, ClusterNode, clusterNodes, createCertificates, env, keySlot, ownsSlot, pipeline, prod, testCertificates, writeNodeConfig } from "./redis-support";
 import { freePorts, makeTempDir, report, run, killServer, Server, startServer, stopAllServers, waitFor } from "./support";
 
 const NODE_COUNT = redisPodCount(prod.masters, prod.replicasPerMaster);
@@ -34,7 +34,7 @@ async function runBootstrap(): Promise<string> {
     fs.writeFileSync(
         scriptPath,
         // A minute, not the pods' ten minutes: local processes answer at once.
-        renderBootstrapScript({ ...bootstrapScriptOptions(prod, ports.map((port) => `127.0.0.1:${port}`)), timeoutSeconds: 60 }),
+        renderBootstrapScript({ ...bootstrapScriptOptions(prod, ports.map((port) => `127.0.0.1:${port}`), cliOptions()), timeoutSeconds: 60 }),
     );
     const { stdout } = await run("sh", [scriptPath], { env, timeoutMs: 90000 });
     return stdout;
@@ -42,6 +42,7 @@ async function runBootstrap(): Promise<string> {
 
 beforeAll(async () => {
     root = makeTempDir("redis");
+    await createCertificates(path.join(root, "tls"));
     ports = await freePorts(NODE_COUNT, CLUSTER_BUS_OFFSET);
     ports.forEach(startNode);
     await waitFor("every node to answer PING", async () => (await Promise.all(ports.map((p) => cli(p, "ping")))).every((r) => r === "PONG"), 15000);
@@ -84,8 +85,12 @@ describe("Redis cluster from the rendered config (Debian redis-server)", () => {
         formedTopology = topology(nodes);
     });
 
-    test("the password is required and the announced hostname is used", async () => {
-        await expect(run("redis-cli", ["-h", "127.0.0.1", "-p", String(ports[0]), "ping"], { timeoutMs: 5000 }).then((r) => r.stdout)).resolves.toMatch(/NOAUTH/);
+    test("a password is required (the default user is off) and the announced hostname is used", async () => {
+        const tlsArgs = ["--tls", "--cacert", testCertificates().caFile, "-h", "127.0.0.1", "-p", String(ports[0])];
+        await expect(run("redis-cli", [...tlsArgs, "ping"], { timeoutMs: 5000 }).then((r) => r.stdout)).resolves.toMatch(/NOAUTH/);
+        await expect(run("redis-cli", [...tlsArgs, "--user", "default", "--pass", "anything", "--no-auth-warning", "ping"], { timeoutMs: 5000 }).then((r) => r.stdout + r.stderr)).resolves.toMatch(
+            /WRONGPASS/,
+        );
         const shards = await cli(ports[0], "cluster", "shards");
         expect(shards).toContain("hostname");
     });

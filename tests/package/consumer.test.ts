@@ -298,6 +298,8 @@ const CHILD_TYPES: Record<string, string[]> = {
     "prepx:cache:RedisCluster": [
         "kubernetes:apps/v1:StatefulSet",
         "kubernetes:batch/v1:Job",
+        // The nodes' certificate, issued by the consumer's internal CA (cert-manager by default).
+        "kubernetes:cert-manager.io/v1:Certificate",
         "kubernetes:core/v1:ConfigMap",
         "kubernetes:core/v1:PersistentVolumeClaimPatch",
         "kubernetes:core/v1:Secret",
@@ -358,7 +360,8 @@ const COMPONENT_NAMES: Record<string, string> = {
 test("two copies of each of the five components, with no Pulumi config", () => {
     const components = recorded.filter((r) => r.type.startsWith("prepx:"));
     expect(components.every((r) => !r.custom)).toBe(true);
-    const expected = ["blue", "green"].flatMap((copy) => Object.entries(COMPONENT_NAMES).map(([type, name]) => `${type} ${copy}-${name}`));
+    // Plus the one internal CA both copies' certificates come from.
+    const expected = [...["blue", "green"].flatMap((copy) => Object.entries(COMPONENT_NAMES).map(([type, name]) => `${type} ${copy}-${name}`)), "prepx:index:InternalCertificateAuthority internal-ca"];
     expect(components.map((r) => `${r.type} ${r.name}`).sort()).toEqual(expected.sort());
 });
 

@@ -35,7 +35,14 @@ beforeAll(async () => {
         "services",
         serviceFleetArgs(config, config.namespace, {
             database: { host: "postgres-pooler.prepx-dev.svc.cluster.local", port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } },
-            redis: { seedNodes: pulumi.output(["redis-0.redis-headless.prepx-dev.svc.cluster.local:6379"]), passwordSecret: { name: pulumi.output("redis-auth"), key: "password" } },
+            // RedisCluster.connection's shape: each service its own user and password Secret, and the CA.
+            redis: {
+                seedNodes: pulumi.output(["redis-0.redis-headless.prepx-dev.svc.cluster.local:6379"]),
+                users: Object.fromEntries(
+                    services.map((service) => [service.name, { username: `app-${String(service.name)}`, passwordSecret: { name: pulumi.output(`redis-user-app-${String(service.name)}`), key: "password" } }]),
+                ),
+                caSecret: { name: pulumi.output("redis-tls"), key: "ca.crt" },
+            },
         }),
     );
     await valueOf(fleet.images);

@@ -21,6 +21,16 @@ const IMAGE = "docker:index/image:Image";
 const SEEDS = ["redis-0.redis-headless.prepx.svc.cluster.local:6379", "redis-1.redis-headless.prepx.svc.cluster.local:6379"];
 const POOLER = "postgres-pooler.prepx.svc.cluster.local";
 const DIGEST = `ghcr.io/prepx/user-service:2.7.1@sha256:${"0".repeat(64)}`;
+const PROD_SERVICES = ["api-gateway", "user-service"];
+
+/** RedisCluster.connection's shape: each service its own user and password Secret, and the CA; `wrap` makes names Outputs. */
+function redisConnection(seedNodes: pulumi.Input<string[]>, wrap: (name: string) => pulumi.Input<string> = (name) => name) {
+    return {
+        seedNodes,
+        users: Object.fromEntries(PROD_SERVICES.map((service) => [service, { username: `app-${service}`, passwordSecret: { name: wrap(`redis-user-app-${service}`), key: "password" } }])),
+        caSecret: { name: wrap("redis-tls"), key: "ca.crt" },
+    };
+}
 
 let recorded: RecordedResource[];
 let fleetModule: FleetModule;
@@ -58,14 +68,14 @@ beforeAll(async () => {
     expected = serviceFleetArgsSchema.parse(
         serviceFleetArgs(config, config.namespace, {
             database: { host: POOLER, port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } },
-            redis: { seedNodes: SEEDS, passwordSecret: { name: "redis-auth", key: "password" } },
+            redis: redisConnection(SEEDS),
         }),
     );
     fleet = new fleetModule.ServiceFleet(
         "services",
         serviceFleetArgs(config, config.namespace, {
             database: { host: pulumi.output(POOLER), port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: pulumi.output("postgres-app-user"), key: "password" } },
-            redis: { seedNodes: pulumi.output(SEEDS), passwordSecret: { name: pulumi.output("redis-auth"), key: "password" } },
+            redis: redisConnection(pulumi.output(SEEDS), (name) => pulumi.output(name)),
         }),
     );
     await valueOf(fleet.serviceHosts);
@@ -141,7 +151,11 @@ test("prod values reach the pods: PgBouncer, the pool, Redis seeds, rate limits,
     expect(value("REDIS_CLUSTER_NODES")).toBe(SEEDS.join(","));
     expect([value("RATE_LIMIT_TRADING_POINTS"), value("RATE_LIMIT_TRADING_DURATION_SECONDS"), value("RATE_LIMIT_TRADING_BLOCK_DURATION_SECONDS")]).toEqual(["600", "60", "600"]);
     expect(env.find((e) => e.name === "DB_PASSWORD")).toEqual({ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-app-user", key: "password" } } });
-    expect(env.find((e) => e.name === "REDIS_PASSWORD")).toEqual({ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-auth", key: "password" } } });
+    // Its own Redis user and password Secret, TLS with the mounted CA.
+    expect(value("REDIS_USERNAME")).toBe("app-user-service");
+    expect(env.find((e) => e.name === "REDIS_PASSWORD")).toEqual({ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-user-app-user-service", key: "password" } } });
+    expect([value("REDIS_TLS"), value("REDIS_TLS_CA_FILE")]).toEqual(["true", "/etc/redis-ca/ca.crt"]);
+    expect(envOf("api-gateway").find((e) => e.name === "REDIS_PASSWORD")?.valueFrom).toEqual({ secretKeyRef: { name: "redis-user-app-api-gateway", key: "password" } });
     const probe = container("api-gateway").readinessProbe;
     expect([probe.periodSeconds, probe.timeoutSeconds, probe.failureThreshold]).toEqual([30, 5, 3]);
 });
@@ -262,7 +276,7 @@ describe("bad args are refused with one ResourceError listing every problem", ()
         namespace: "prepx",
         services: readStackConfig("prod").services as Record<string, unknown>[],
         database: { host: POOLER, port: 6432, name: "prepx", user: "prepx", passwordSecret: { name: "postgres-app-user", key: "password" } },
-        redis: { seedNodes: SEEDS, passwordSecret: { name: "redis-auth", key: "password" } },
+        redis: redisConnection(SEEDS),
     });
     /** The error of a fleet named `bad-<n>` (each attempt registers its component before refusing, so names differ). */
     let attempts = 0;
@@ -304,7 +318,12 @@ describe("bad args are refused with one ResourceError listing every problem", ()
         ["health check period 0", (args) => ({ ...args, healthCheck: { periodSeconds: 0 } }), "healthCheck.periodSeconds must be at least 1 (got 0)"],
         ["a misspelt key, which would otherwise fall back to the default", (args) => ({ ...args, startupTimeoutSecond: 300 }), "startupTimeoutSecond is not a known key (got 300)"],
         ["a misspelt nested key", (args) => ({ ...args, rateLimits: { trading: { point: 300 } } }), "rateLimits.trading.point is not a known key (got 300)"],
-        ["an empty Secret key", (args) => ({ ...args, redis: { seedNodes: SEEDS, passwordSecret: { name: "redis-auth", key: "" } } }), `redis.passwordSecret.key must be a Secret key (letters, digits, '-', '_' or '.') (got "")`],
+        ["an empty Secret key", (args) => ({ ...args, redis: { ...redisConnection(SEEDS), caSecret: { name: "redis-tls", key: "" } } }), `redis.caSecret.key must be a Secret key (letters, digits, '-', '_' or '.') (got "")`],
+        [
+            "a service without its own Redis user",
+            (args) => ({ ...args, redis: { ...redisConnection(SEEDS), users: { "api-gateway": redisConnection(SEEDS).users["api-gateway"] } } }),
+            "redis.users.user-service is required: every service connects to Redis as its own user (not set)",
+        ],
     ])("%s", (_reason, change, problem) => {
         const error = errorOf(change);
         expect(error.message).toBe(`ServiceFleet bad-${attempts}: ${problem}`);
@@ -321,7 +340,7 @@ describe("bad args are refused with one ResourceError listing every problem", ()
     });
 
     test("the other components' outputs pass unresolved; plain values are checked", async () => {
-        const redis = { seedNodes: pulumi.output(SEEDS), passwordSecret: { name: pulumi.output("redis-auth"), key: "password" } };
+        const redis = redisConnection(pulumi.output(SEEDS), (name) => pulumi.output(name));
         const accepted = new fleetModule.ServiceFleet("outputs-pass", { ...base(), namespace: pulumi.output("prepx"), redis } as unknown as ServiceFleetArgs);
         expect(Object.keys(await valueOf(accepted.serviceHosts))).toEqual(["api-gateway", "user-service"]);
         await settled(recorded);

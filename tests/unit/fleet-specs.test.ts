@@ -42,7 +42,14 @@ function settingsWith(overrides: Partial<ServiceFleetArgs> = {}) {
         namespace: "prepx",
         services: [userService, notifier],
         database: { host: "pgbouncer.prepx.svc.cluster.local", port: 6432, name: "prepx", user: "app", passwordSecret: { name: "postgres-app", key: "password" } },
-        redis: { seedNodes: SEEDS, passwordSecret: { name: "redis-auth", key: "password" } },
+        redis: {
+            seedNodes: SEEDS,
+            users: {
+                "user-service": { username: "app-user-service", passwordSecret: { name: "redis-user-app-user-service", key: "password" } },
+                notifier: { username: "app-notifier", passwordSecret: { name: "redis-user-app-notifier", key: "password" } },
+            },
+            caSecret: { name: "redis-tls", key: "ca.crt" },
+        },
         ...overrides,
     });
 }
@@ -62,7 +69,15 @@ describe("args", () => {
         autoscaling: { minReplicas: 8, maxReplicas: 16, targetCpuPercent: 70 },
         resources: { requests: { cpu: "1", memory: "1Gi" }, limits: { cpu: "2", memory: "2Gi" } },
     };
-    const requiredArgs = { namespace: "prepx", services: [gateway], redis: { seedNodes: ["redis-0:6379"], passwordSecret: { name: "redis-auth", key: "password" } } };
+    const requiredArgs = {
+        namespace: "prepx",
+        services: [gateway],
+        redis: {
+            seedNodes: ["redis-0:6379"],
+            users: { "api-gateway": { username: "app-api-gateway", passwordSecret: { name: "redis-user-app-api-gateway", key: "password" } } },
+            caSecret: { name: "redis-tls", key: "ca.crt" },
+        },
+    };
 
     test("everything but the namespace, the services and Redis defaults to the original plan", () => {
         const { namespace: _namespace, services: _services, redis: _redis, ...defaults } = serviceFleetArgsSchema.parse(requiredArgs);
@@ -139,13 +154,27 @@ describe("serviceEnv", () => {
 
     test("passwords only as secretKeyRefs", () => {
         expect(env.find((variable) => variable.name === "DB_PASSWORD")).toEqual({ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-app", key: "password" } } });
-        expect(env.find((variable) => variable.name === "REDIS_PASSWORD")).toEqual({ name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-auth", key: "password" } } });
+        expect(env.find((variable) => variable.name === "REDIS_PASSWORD")).toEqual({
+            name: "REDIS_PASSWORD",
+            valueFrom: { secretKeyRef: { name: "redis-user-app-user-service", key: "password" } },
+        });
         const literals = env.filter((variable) => variable.value !== undefined).map((variable) => variable.name);
         expect(literals).not.toContainEqual(expect.stringMatching(/PASSWORD|SECRET|TOKEN/));
     });
 
     test("Redis seeds comma-separated", () => {
         expect(literalOf(env, "REDIS_CLUSTER_NODES")).toBe("redis-0.redis-headless:6379,redis-1.redis-headless:6379");
+    });
+
+    test("Redis: each service its own ACL user and password Secret; TLS with the CA mounted read-only", () => {
+        expect(literalOf(env, "REDIS_USERNAME")).toBe("app-user-service");
+        const notifierEnv = serviceEnv(notifierService, settings, REDIS_NODES);
+        expect(literalOf(notifierEnv, "REDIS_USERNAME")).toBe("app-notifier");
+        expect(notifierEnv.find((variable) => variable.name === "REDIS_PASSWORD")?.valueFrom).toEqual({ secretKeyRef: { name: "redis-user-app-notifier", key: "password" } });
+        expect([literalOf(env, "REDIS_TLS"), literalOf(env, "REDIS_TLS_CA_FILE")]).toEqual(["true", "/etc/redis-ca/ca.crt"]);
+        const template = servicePodTemplate(user, settings, { image: IMAGE, redisNodes: REDIS_NODES, serviceAccountName: "user-service" });
+        expect(template.spec.volumes).toContainEqual({ name: "redis-ca", secret: { secretName: "redis-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 } });
+        expect(template.spec.containers[0].volumeMounts).toContainEqual({ name: "redis-ca", mountPath: "/etc/redis-ca", readOnly: true });
     });
 
     test("four rate-limit tiers with points, duration and block duration (the plan's by default)", () => {
@@ -201,7 +230,10 @@ describe("pod", () => {
         expect(container).toMatchObject(serviceProbes("/health", settings.healthCheck, settings.startupTimeoutSeconds));
         expect(container.resources).toEqual({ requests: { cpu: "500m", memory: "1Gi", "ephemeral-storage": "64Mi" }, limits: { cpu: "1", memory: "2Gi", "ephemeral-storage": "2Gi" } });
         expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
-        expect(container.volumeMounts).toEqual([{ name: "tmp", mountPath: "/tmp" }]);
+        expect(container.volumeMounts).toEqual([
+            { name: "tmp", mountPath: "/tmp" },
+            { name: "redis-ca", mountPath: "/etc/redis-ca", readOnly: true },
+        ]);
     });
 
     test("the template: labels, scrape annotations, UID 10001, no API token or service links, grace period 30 s", () => {
@@ -216,7 +248,10 @@ describe("pod", () => {
         expect(pod.serviceAccountName).toBe("user-service");
         expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001 });
         expect(pod.containers).toEqual([serviceContainer(user, settings, inputs)]);
-        expect(pod.volumes).toEqual([{ name: "tmp", emptyDir: { sizeLimit: "64Mi" } }]);
+        expect(pod.volumes).toEqual([
+            { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
+            { name: "redis-ca", secret: { secretName: "redis-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 } },
+        ]);
         const changed = servicePodTemplate(user, settingsWith({ runAsUser: 2000, terminationGracePeriodSeconds: 60, metricsPath: "/prom" }), inputs);
         expect(changed.spec.securityContext).toMatchObject({ runAsUser: 2000, runAsGroup: 2000 });
         expect([changed.spec.terminationGracePeriodSeconds, changed.metadata.annotations["prometheus.io/path"]]).toEqual([60, "/prom"]);

@@ -6,8 +6,12 @@ import { RedisCluster, type RedisClusterArgs } from "../../components/redis";
 import { onlyWhenValid } from "../../components/schema";
 import { installMockRuntime, type RecordedResource, settled } from "../../scripts/mock-runtime";
 import { readStackConfig } from "../../scripts/stack-files";
+import type { CertificateIssuer } from "../../components/tls";
 
 let recorded: RecordedResource[];
+
+/** An issuer that declares nothing and names the Secret after the request. */
+const certificates: CertificateIssuer = { issue: (name) => pulumi.output(name) };
 
 beforeAll(async () => {
     recorded = await installMockRuntime("prepx-platform", "test", {});
@@ -16,7 +20,7 @@ beforeAll(async () => {
 /** The message RedisCluster `bad` refuses `args` with (a plain object: misspelt keys included). */
 function refusal(args: Record<string, unknown>): string {
     try {
-        new RedisCluster("bad", { namespace: "cache", ...args } as RedisClusterArgs);
+        new RedisCluster("bad", { namespace: "cache", certificates, ...args } as RedisClusterArgs);
     } catch (error) {
         expect(error).toBeInstanceOf(pulumi.ResourceError);
         return (error as Error).message;
@@ -28,12 +32,14 @@ const SMALL = { requests: { cpu: "50m", memory: "256Mi" }, limits: { cpu: "250m"
 
 describe("defaults", () => {
     test("are the prod shape of DESIGN.md: a 3 x 2 cluster with 6gb of data per node in an 8Gi limit", () => {
-        expect(redisClusterArgsSchema.parse({ namespace: "cache" })).toEqual({
+        expect(redisClusterArgsSchema.parse({ namespace: "cache", certificates })).toEqual({
             namespace: "cache",
+            certificates,
+            apps: [],
             masters: 3,
             replicasPerMaster: 1,
             clusterNodeTimeoutMs: 5000,
-            image: "redis:7.2.5",
+            image: "redis:7.2.16",
             exporterImage: "oliver006/redis_exporter:v1.62.0",
             kubectlImage: "alpine/k8s:1.30.0",
             storage: "50Gi",
@@ -45,11 +51,17 @@ describe("defaults", () => {
             protectData: true,
             imagePullSecrets: [],
             clusterDomain: "cluster.local",
+            clientIdleTimeoutSeconds: 300,
+            clientOutputBufferLimits: {
+                normal: { hard: "64mb", soft: "16mb", softSeconds: 60 },
+                replica: { hard: "256mb", soft: "64mb", softSeconds: 60 },
+                pubsub: { hard: "32mb", soft: "8mb", softSeconds: 60 },
+            },
         });
     });
 
-    test("only the namespace is required; undefined optional args keep their defaults", async () => {
-        const cluster = new RedisCluster("ok", { namespace: "cache", storageClass: undefined, password: undefined });
+    test("only the namespace and the issuer are required; undefined optional args keep their defaults", async () => {
+        const cluster = new RedisCluster("ok", { namespace: "cache", certificates, storageClass: undefined, password: undefined });
         expect(cluster.metricsTargets).toEqual([{ name: "redis", labels: cluster.podLabels, ports: [9121] }]);
         expect([cluster.port, cluster.busPort, cluster.metricsPort]).toEqual([6379, 16379, 9121]);
         expect(cluster.alertRules.map((rule) => rule.alert)).toEqual(["RedisDown", "RedisClusterStateNotOk", "RedisMasterMissing", "RedisReplicasBelowExpected"]);
@@ -58,6 +70,23 @@ describe("defaults", () => {
         const statefulSet = recorded.find((resource) => resource.type === "kubernetes:apps/v1:StatefulSet" && resource.name === "ok");
         expect(statefulSet?.inputs.spec.replicas).toBe(6);
         expect(statefulSet?.protect).toBe(true);
+    });
+});
+
+describe("users", () => {
+    test("a new app's user or a changed password rolls the nodes: the ACL include is in the pod template's checksum", async () => {
+        const passwords = { password: "admin-0123456789abcdef", exporterPassword: "exporter-0123456789abcdef" };
+        const checksumOf = async (name: string, apps: Record<string, string>) => {
+            new RedisCluster(name, { namespace: "cache", certificates, ...passwords, apps: Object.keys(apps), appPasswords: apps });
+            await settled(recorded);
+            const statefulSet = recorded.find((resource) => resource.type === "kubernetes:apps/v1:StatefulSet" && resource.name === name);
+            return statefulSet?.inputs.spec.template.metadata.annotations["checksum/config"] as string;
+        };
+        const first = await checksumOf("acl-a", { api: "api-0123456789abcdef" });
+        expect(first).toMatch(/^[0-9a-f]{64}$/);
+        expect(await checksumOf("acl-b", { api: "api-0123456789abcdef" })).toBe(first);
+        expect(await checksumOf("acl-c", { api: "api-0123456789abcdef", web: "web-0123456789abcdef" })).not.toBe(first);
+        expect(await checksumOf("acl-d", { api: "api-fedcba9876543210" })).not.toBe(first);
     });
 });
 
@@ -80,6 +109,13 @@ describe("refused args", () => {
         [{ maxmemory: "6GiB" }, 'maxmemory must be a Redis size such as 512mb or 6gb (got "6GiB")'],
         [{ maxmemoryPolicy: "allkeys-random" }, 'maxmemoryPolicy must be one of "noeviction", "allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-lfu", "volatile-ttl" (got "allkeys-random")'],
         [{ namespace: 7 }, "namespace must be a string (got 7)"],
+        [{ certificates: undefined }, "certificates must be a CertificateIssuer (not set)"],
+        [{ clientIdleTimeoutSeconds: -1 }, "clientIdleTimeoutSeconds must be at least 0 (got -1)"],
+        [{ clientOutputBufferLimits: { normal: { hard: "64MB" } } }, 'clientOutputBufferLimits.normal.hard must be 0 or a Redis size such as 64mb or 1gb (got "64MB")'],
+        [{ clientOutputBufferLimits: { normal: { hard: "16mb", soft: "64mb" } } }, "clientOutputBufferLimits.normal.soft must be at most hard (16mb) (got \"64mb\")"],
+        [{ apps: ["api-gateway", "api-gateway"] }, 'apps[1] must be unique among apps (got "api-gateway")'],
+        [{ apps: ["Api"] }, 'apps[0] must be a DNS label of at most 42 characters (got "Api")'],
+        [{ apps: ["api-gateway"], appPasswords: { "user-service": "x".repeat(20) } }, "appPasswords.user-service is not one of apps (api-gateway) (got a secret value)"],
     ])("%j", (args, message) => {
         expect(refusal(args)).toBe(`RedisCluster bad: ${message}`);
     });
@@ -113,11 +149,29 @@ describe("maxmemory leaves 20% of the memory limit for buffers and the AOF rewri
 
     test("at most 80% passes; mb and gb are powers of 1024; decimal limits are bytes", () => {
         const settings = redisSettingsSchema.superRefine(checkRedisSettings, onlyWhenValid);
-        const withLimit = (memory: string, maxmemory: string) => settings.safeParse({ maxmemory, resources: { requests: { cpu: "1", memory }, limits: { cpu: "1", memory } } }).success;
+        // Buffers of 16mb fit in every headroom below (the rule of the next test).
+        const clientOutputBufferLimits = { normal: { hard: "16mb", soft: "4mb" }, replica: { hard: "16mb", soft: "4mb" }, pubsub: { hard: "16mb", soft: "4mb" } };
+        const withLimit = (memory: string, maxmemory: string) =>
+            settings.safeParse({ maxmemory, resources: { requests: { cpu: "1", memory }, limits: { cpu: "1", memory } }, clientOutputBufferLimits }).success;
         expect(withLimit("1280Mi", "1gb")).toBe(true); // exactly 80%
         expect(withLimit("1279Mi", "1gb")).toBe(false);
         expect(withLimit("1G", "762mb")).toBe(true); // 0.8 x 10^9 bytes = 762.9mb
         expect(withLimit("1G", "763mb")).toBe(false);
+    });
+
+    test("one client's output-buffer hard limit must fit in what maxmemory leaves; the replicas' only where there are replicas", () => {
+        // 256Mi - 200mb = 56mb left: Redis' default 64mb for a normal client could OOM-kill the pod.
+        expect(refusal({ maxmemory: "200mb", resources: SMALL, replicasPerMaster: 0, clientOutputBufferLimits: { normal: { hard: "64mb" } } })).toBe(
+            'RedisCluster bad: clientOutputBufferLimits.normal.hard must fit in the memory maxmemory leaves (56mb of resources.limits.memory 256Mi) (got "64mb")',
+        );
+        const small = { normal: { hard: "16mb", soft: "4mb" }, pubsub: { hard: "16mb", soft: "4mb" } };
+        const settings = redisSettingsSchema.superRefine(checkRedisSettings, onlyWhenValid);
+        // Without replicas the replica class does not count; with one it must fit too.
+        expect(settings.safeParse({ maxmemory: "200mb", resources: SMALL, replicasPerMaster: 0, clientOutputBufferLimits: small }).success).toBe(true);
+        const withReplica = settings.safeParse({ maxmemory: "200mb", resources: SMALL, replicasPerMaster: 1, clientOutputBufferLimits: small });
+        expect(withReplica.error?.issues.map((issue) => issue.path.join("."))).toEqual(["clientOutputBufferLimits.replica.hard"]);
+        // 0 is "no limit", an explicit choice: not refused.
+        expect(settings.safeParse({ maxmemory: "200mb", resources: SMALL, replicasPerMaster: 0, clientOutputBufferLimits: { ...small, normal: { hard: "0", soft: "0" } } }).success).toBe(true);
     });
 
     test("checked only once the sizes themselves are valid (one cause, one message)", () => {

@@ -2,6 +2,7 @@
 // volumes, grace period), the StatefulSet, the Services, the bootstrap Job, node addresses and the
 // mapping from args to the renderers' options.
 import { containerResources } from "../../components/k8s";
+import type { CertificateIssuer } from "../../components/tls";
 import { redisClusterArgsSchema, type ResolvedRedisClusterArgs } from "../../components/redis/args";
 import { renderBootstrapScript, renderRedisConf } from "../../components/redis/render";
 import {
@@ -9,6 +10,8 @@ import {
     bootstrapContainer,
     bootstrapJobSpec,
     bootstrapScriptOptions,
+    certificateDnsNames,
+    clusterHealContainer,
     topologyContainer,
     clientServiceSpec,
     exporterContainer,
@@ -22,9 +25,15 @@ import {
     redisVolumes,
 } from "../../components/redis/specs";
 
-const DEFAULTS: ResolvedRedisClusterArgs = redisClusterArgsSchema.parse({ namespace: "cache" });
+/** The builders never issue a certificate: they take the Secret's name. */
+const NO_ISSUER: CertificateIssuer = {
+    issue: () => {
+        throw new Error("not called by the builders");
+    },
+};
+const DEFAULTS: ResolvedRedisClusterArgs = redisClusterArgsSchema.parse({ namespace: "cache", certificates: NO_ISSUER });
 const NAMES = redisObjectNames("redis");
-const REFS = { secretName: "redis-auth", configMapName: "redis-config", serviceAccountName: "redis" };
+const REFS = { secretName: "redis-auth", exporterSecretName: "redis-user-exporter", tlsSecretName: "redis-tls", configMapName: "redis-config", serviceAccountName: "redis" };
 const LABELS = {
     "app.kubernetes.io/name": "redis",
     "app.kubernetes.io/instance": "redis",
@@ -33,7 +42,11 @@ const LABELS = {
     "app.kubernetes.io/managed-by": "pulumi",
 };
 const SELECTOR = { "app.kubernetes.io/name": "redis", "app.kubernetes.io/instance": "redis", "app.kubernetes.io/component": "cache" };
-const PING = { exec: { command: ["sh", "-c", "redis-cli --no-auth-warning -h 127.0.0.1 -p 6379 ping | grep -q PONG"] }, timeoutSeconds: 3 };
+const PING = {
+    exec: { command: ["sh", "-c", "redis-cli --no-auth-warning --tls --cacert '/etc/redis-tls/ca.crt' --user admin -h 127.0.0.1 -p 6379 ping | grep -q PONG"] },
+    timeoutSeconds: 3,
+};
+const TLS_MOUNT = { name: "tls", mountPath: "/etc/redis-tls", readOnly: true };
 const PASSWORD_REF = { secretKeyRef: { name: "redis-auth", key: "password" } };
 
 interface EnvHolder {
@@ -46,6 +59,8 @@ describe("object names", () => {
             statefulSet: "cache",
             headless: "cache-headless",
             secret: "cache-auth",
+            exporterSecret: "cache-user-exporter",
+            tls: "cache-tls",
             config: "cache-config",
             bootstrap: "cache-bootstrap",
         });
@@ -56,7 +71,8 @@ describe("redis container", () => {
     const container = redisContainer(DEFAULTS, NAMES, REFS);
 
     test("runs redis-server on the mounted redis.conf, announcing the pod's stable hostname", () => {
-        expect(container.image).toBe("redis:7.2.5");
+        // 7.2.11 fixed the Lua RCEs (CVE-2025-49844 and others); 7.2.16 is the newest 7.2 image.
+        expect(container.image).toBe("redis:7.2.16");
         expect(container.command).toEqual(["redis-server"]);
         expect(container.args).toEqual(["/etc/redis/redis.conf", "--cluster-announce-hostname", "$(POD_NAME).redis-headless.$(POD_NAMESPACE).svc.cluster.local"]);
         expect(redisContainer({ ...DEFAULTS, clusterDomain: "corp.example" }, redisObjectNames("cache"), REFS).args).toEqual([
@@ -66,7 +82,7 @@ describe("redis container", () => {
         ]);
     });
 
-    test("the pod's name and namespace from the downward API, the password from the Secret", () => {
+    test("the pod's name and namespace from the downward API, the administrator's password from the Secret", () => {
         expect(container.env).toEqual([
             { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
             { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
@@ -87,12 +103,13 @@ describe("redis container", () => {
         expect(container.livenessProbe).toEqual({ ...PING, periodSeconds: 10, failureThreshold: 6 });
     });
 
-    test("the args' resources, data on the PVC, config and auth read-only", () => {
+    test("the args' resources, data on the PVC, config, auth and certificate read-only", () => {
         expect(container.resources).toEqual({ requests: { cpu: "1", memory: "8Gi", "ephemeral-storage": "64Mi" }, limits: { cpu: "2", memory: "8Gi", "ephemeral-storage": "2Gi" } });
         expect(container.volumeMounts).toEqual([
             { name: "data", mountPath: "/data" },
             { name: "config", mountPath: "/etc/redis", readOnly: true },
             { name: "auth", mountPath: "/etc/redis-auth", readOnly: true },
+            TLS_MOUNT,
         ]);
         expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
     });
@@ -101,13 +118,16 @@ describe("redis container", () => {
 describe("exporter sidecar", () => {
     const exporter = exporterContainer(DEFAULTS, REFS);
 
-    test("reads its node over loopback with the password from the Secret", () => {
+    test("reads its node over TLS by a name of the certificate, as the exporter user with its own Secret", () => {
         expect(exporter.name).toBe("exporter");
         expect(exporter.image).toBe("oliver006/redis_exporter:v1.62.0");
         expect(exporter.env).toEqual([
-            { name: "REDIS_ADDR", value: "redis://127.0.0.1:6379" },
-            { name: "REDIS_PASSWORD", valueFrom: PASSWORD_REF },
+            { name: "REDIS_ADDR", value: "rediss://localhost:6379" },
+            { name: "REDIS_USER", value: "exporter" },
+            { name: "REDIS_PASSWORD", valueFrom: { secretKeyRef: { name: "redis-user-exporter", key: "password" } } },
+            { name: "REDIS_EXPORTER_TLS_CA_CERT_FILE", value: "/etc/redis-tls/ca.crt" },
         ]);
+        expect(exporter.volumeMounts).toEqual([TLS_MOUNT]);
     });
 
     test("serves metrics on 9121 and is probed on /health", () => {
@@ -126,27 +146,45 @@ describe("node pod", () => {
         expect(pod.securityContext).toMatchObject({ runAsUser: 999, runAsGroup: 999, fsGroup: 999, runAsNonRoot: true });
         expect(pod.terminationGracePeriodSeconds).toBe(30);
         expect(pod.enableServiceLinks).toBe(false);
-        // Through its ServiceAccount the pod gets the stack's image pull Secrets (and no API token).
+        // Through its ServiceAccount the pod gets the stack's image pull Secrets; no API token is mounted.
         expect(pod.serviceAccountName).toBe("redis");
+        expect(pod.automountServiceAccountToken).toBe(false);
         expect(pod.topologySpreadConstraints).toEqual([
             { maxSkew: 1, topologyKey: "kubernetes.io/hostname", whenUnsatisfiable: "ScheduleAnyway", nodeTaintsPolicy: "Honor", labelSelector: { matchLabels: SELECTOR } },
             { maxSkew: 1, topologyKey: "topology.kubernetes.io/zone", whenUnsatisfiable: "ScheduleAnyway", nodeTaintsPolicy: "Honor", labelSelector: { matchLabels: SELECTOR } },
         ]);
     });
 
-    test("every container of the node pod and of the bootstrap Job takes the password through secretKeyRef, never a literal", () => {
+    test("every container of the node pod and of the bootstrap Job takes its password through secretKeyRef, never a literal", () => {
         const containers = [...(pod.containers as EnvHolder[]), bootstrapContainer(DEFAULTS, REFS) as EnvHolder];
         const passwordVariables = containers.flatMap((container) => container.env ?? []).filter((env) => /AUTH|PASSWORD/.test(env.name));
         expect(passwordVariables.map((env) => env.name)).toEqual(["REDISCLI_AUTH", "REDISCLI_AUTH", "REDIS_PASSWORD", "REDISCLI_AUTH"]);
-        for (const env of passwordVariables) expect(env).toEqual({ name: env.name, valueFrom: PASSWORD_REF });
+        const exporterRef = { secretKeyRef: { name: "redis-user-exporter", key: "password" } };
+        for (const env of passwordVariables) expect(env).toEqual({ name: env.name, valueFrom: env.name === "REDIS_PASSWORD" ? exporterRef : PASSWORD_REF });
     });
 
-    test("volumes: redis.conf from the ConfigMap, only auth.conf of the Secret, group-readable", () => {
+    test("volumes: redis.conf from the ConfigMap, only auth.conf of the Secret, the certificate; both group-readable", () => {
         expect(redisVolumes(REFS)).toEqual([
             { name: "config", configMap: { name: "redis-config" } },
             { name: "auth", secret: { secretName: "redis-auth", items: [{ key: "auth.conf", path: "auth.conf" }], defaultMode: 0o440 } },
+            {
+                name: "tls",
+                secret: {
+                    secretName: "redis-tls",
+                    items: [
+                        { key: "tls.crt", path: "tls.crt" },
+                        { key: "tls.key", path: "tls.key" },
+                        { key: "ca.crt", path: "ca.crt" },
+                    ],
+                    defaultMode: 0o440,
+                },
+            },
         ]);
         expect(pod.volumes).toEqual(redisVolumes(REFS));
+    });
+
+    test("cluster-heal reaches its node over TLS: the certificate's CA is mounted", () => {
+        expect(clusterHealContainer(DEFAULTS, REFS).volumeMounts).toEqual([{ name: "config", mountPath: "/etc/redis", readOnly: true }, TLS_MOUNT]);
     });
 });
 
@@ -198,7 +236,7 @@ describe("Services", () => {
 
 describe("bootstrap Job", () => {
     const bootstrapLabels = { ...SELECTOR, "app.kubernetes.io/component": "cluster-bootstrap" };
-    const refs = { secretName: "redis-auth", scriptConfigMapName: "redis-bootstrap", serviceAccountName: "redis" };
+    const refs = { secretName: "redis-auth", tlsSecretName: "redis-tls", scriptConfigMapName: "redis-bootstrap", serviceAccountName: "redis" };
     const containerOf = (args: ResolvedRedisClusterArgs) => bootstrapContainer(args, refs);
 
     test("runs the mounted script once with the node image and the password from the Secret", () => {
@@ -214,17 +252,23 @@ describe("bootstrap Job", () => {
                 securityContext: { runAsUser: 999 },
                 initContainers: [topologyContainer(DEFAULTS, SELECTOR)],
                 containers: [containerOf(DEFAULTS)],
-                volumes: [{ name: "scripts", configMap: { name: "redis-bootstrap" } }, { name: "topology", emptyDir: { sizeLimit: "1Mi" } }],
+                volumes: [
+                    { name: "scripts", configMap: { name: "redis-bootstrap" } },
+                    { name: "topology", emptyDir: { sizeLimit: "1Mi" } },
+                    // Only the CA of the certificate Secret: the Job verifies the nodes, it is no node.
+                    { name: "tls", secret: { secretName: "redis-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o440 } },
+                ],
             },
         });
         expect(containerOf(DEFAULTS)).toMatchObject({
             name: "bootstrap",
-            image: "redis:7.2.5",
+            image: "redis:7.2.16",
             command: ["sh", "/scripts/bootstrap.sh"],
             env: [{ name: "REDISCLI_AUTH", valueFrom: PASSWORD_REF }],
             volumeMounts: [
                 { name: "scripts", mountPath: "/scripts", readOnly: true },
                 { name: "topology", mountPath: "/topology", readOnly: true },
+                TLS_MOUNT,
             ],
             securityContext: { readOnlyRootFilesystem: true },
         });
@@ -249,15 +293,22 @@ describe("args to the renderers' options", () => {
         expect(nodeAddresses(NAMES, "prepx", DEFAULTS)).toHaveLength(6);
     });
 
-    test("redis.conf in a pod: every interface, the PVC, the Secret-mounted include, the args' memory", () => {
+    test("redis.conf in a pod: every interface, the PVC, the Secret-mounted include and certificate, the args' memory and client limits", () => {
         expect(redisConfOptions(DEFAULTS)).toEqual({
             bind: "* -::*",
             port: 6379,
             dataDir: "/data",
             authIncludePath: "/etc/redis-auth/auth.conf",
+            tls: { certFile: "/etc/redis-tls/tls.crt", keyFile: "/etc/redis-tls/tls.key", caFile: "/etc/redis-tls/ca.crt" },
             clusterNodeTimeoutMs: 5000,
             maxmemory: "6gb",
             maxmemoryPolicy: "noeviction",
+            clientIdleTimeoutSeconds: 300,
+            outputBufferLimits: {
+                normal: { hard: "64mb", soft: "16mb", softSeconds: 60 },
+                replica: { hard: "256mb", soft: "64mb", softSeconds: 60 },
+                pubsub: { hard: "32mb", soft: "8mb", softSeconds: 60 },
+            },
         });
         const conf = renderRedisConf(redisConfOptions({ ...DEFAULTS, maxmemory: "6gb", clusterNodeTimeoutMs: 15000 }));
         expect(conf).toMatch(/^maxmemory 6gb$/m);
@@ -266,14 +317,37 @@ describe("args to the renderers' options", () => {
     });
 
     test("redis.conf elsewhere (the live tests): the given layout, the same settings", () => {
-        const layout = { bind: "127.0.0.1", port: 7000, dataDir: "/tmp/node", authIncludePath: "/tmp/node/auth.conf" };
-        expect(redisConfOptions(DEFAULTS, layout)).toEqual({ ...layout, clusterNodeTimeoutMs: 5000, maxmemory: "6gb", maxmemoryPolicy: "noeviction" });
+        const tls = { certFile: "/tmp/tls.crt", keyFile: "/tmp/tls.key", caFile: "/tmp/ca.crt" };
+        const layout = { bind: "127.0.0.1", port: 7000, dataDir: "/tmp/node", authIncludePath: "/tmp/node/auth.conf", tls };
+        expect(redisConfOptions(DEFAULTS, layout)).toMatchObject({ ...layout, clusterNodeTimeoutMs: 5000, maxmemory: "6gb", maxmemoryPolicy: "noeviction", clientIdleTimeoutSeconds: 300 });
     });
 
     test("bootstrap: the nodes, the replicas per master and a ten-minute deadline", () => {
         const nodes = ["a:6379", "b:6379", "c:6379"];
-        expect(bootstrapScriptOptions({ masters: 3, replicasPerMaster: 0 }, nodes)).toEqual({ nodes, masters: 3, replicasPerMaster: 0, timeoutSeconds: 600, topologyDir: "/topology" });
+        const client = { user: "admin", caFile: "/etc/redis-tls/ca.crt" };
+        expect(bootstrapScriptOptions({ masters: 3, replicasPerMaster: 0 }, nodes)).toEqual({ nodes, masters: 3, replicasPerMaster: 0, timeoutSeconds: 600, topologyDir: "/topology", client });
         expect(BOOTSTRAP_TIMEOUT_SECONDS).toBe(600);
         expect(renderBootstrapScript(bootstrapScriptOptions(DEFAULTS, nodes))).toContain("DEADLINE=$(( $(date +%s) + 600 ))");
+    });
+});
+
+describe("certificate", () => {
+    test("issued for every pod's announced hostname, both Services' names and localhost (the exporter's)", () => {
+        const names = certificateDnsNames(NAMES, "prepx", { masters: 3, replicasPerMaster: 1, clusterDomain: "cluster.local" });
+        expect(names).toEqual([
+            ...Array.from({ length: 6 }, (_, i) => `redis-${i}.redis-headless.prepx.svc.cluster.local`),
+            "redis-headless",
+            "redis-headless.prepx",
+            "redis-headless.prepx.svc",
+            "redis-headless.prepx.svc.cluster.local",
+            "redis",
+            "redis.prepx",
+            "redis.prepx.svc",
+            "redis.prepx.svc.cluster.local",
+            "localhost",
+        ]);
+        // The hostnames the nodes announce are the ones redisContainer passes, with the pod's name filled in.
+        const announced = (redisContainer(DEFAULTS, NAMES, REFS).args as string[])[2];
+        expect(names).toContain(announced.replace("$(POD_NAME)", "redis-5").replace("$(POD_NAMESPACE)", "prepx"));
     });
 });

@@ -23,7 +23,7 @@ test("nothing is protected in dev, so a laptop stack can be destroyed", () => {
     expect(recorded.filter((r) => r.protect).map((r) => r.name)).toEqual([]);
 });
 
-describeRedisCluster(() => ({ recorded, program }), { stack: "dev", pods: 3, replicasPerMaster: 0, cpuRequest: "50m", memoryLimit: "256Mi", protect: false });
+describeRedisCluster(() => ({ recorded, program }), { stack: "dev", pods: 3, replicasPerMaster: 0, cpuRequest: "50m", memoryLimit: "256Mi", protect: false, apps: ["api-gateway", "user-service"], certificateIssuer: "stack" });
 
 describeComposedStack(() => ({ recorded, program }), "prepx-dev", {
     rules: {

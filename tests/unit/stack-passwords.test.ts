@@ -9,6 +9,8 @@ const PASSWORDS = {
     postgresMonitor: "monitor-0123456789abcdef",
     postgresRestApi: "restapi-0123456789abcdef",
     redis: "redis-0123456789abcdef",
+    redisExporter: "redis-exporter-0123456789abcdef",
+    redisApps: { "api-gateway": "redis-gateway-0123456789abcdef", "user-service": "redis-users-0123456789abcdef" },
     grafanaAdmin: "grafana-0123456789abcdef",
 };
 
@@ -37,6 +39,9 @@ test.each([
     ["postgres-credentials", "restapi-password", PASSWORDS.postgresRestApi],
     ["postgres-app", "password", PASSWORDS.postgresApp],
     ["redis-auth", "password", PASSWORDS.redis],
+    ["redis-user-exporter", "password", PASSWORDS.redisExporter],
+    ["redis-user-app-api-gateway", "password", PASSWORDS.redisApps["api-gateway"]],
+    ["redis-user-app-user-service", "password", PASSWORDS.redisApps["user-service"]],
     ["monitoring-grafana-admin", "admin-password", PASSWORDS.grafanaAdmin],
 ])("Secret %s key %s holds the supplied password, as a secret", (name, key, value) => {
     const object = secret(name);

@@ -52,7 +52,7 @@ test("stateful resources are protected in prod", () => {
     }
 });
 
-describeRedisCluster(() => ({ recorded, program }), { stack: "prod", pods: 16, replicasPerMaster: 1, cpuRequest: "1", memoryLimit: "8Gi", protect: true });
+describeRedisCluster(() => ({ recorded, program }), { stack: "prod", pods: 16, replicasPerMaster: 1, cpuRequest: "1", memoryLimit: "8Gi", protect: true, apps: ["api-gateway", "user-service"], certificateIssuer: "cert-manager" });
 
 describeComposedStack(() => ({ recorded, program }), "prepx", {
     rules: {

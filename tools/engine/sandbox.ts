@@ -7,6 +7,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { passwordsSchema } from "../../config";
+import { readStackConfig } from "../../scripts/stack-files";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "../..");
 export const ENGINE_BIN = path.join(PROJECT_ROOT, "tools/engine/bin");
@@ -26,8 +27,10 @@ export interface CommandResult {
 
 /** The published image of images/postgres, used where the stack would build it: the docker provider is not built here. */
 const PREBUILT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45";
-/** Every password a stack may supply (config.ts `passwords`): the random provider is not built here. */
-const PASSWORD_NAMES = Object.keys(passwordsSchema.shape);
+/** The one `passwords` key that holds a password per service (each service's Redis user). */
+const REDIS_APP_PASSWORDS = "redisApps";
+/** Every other password a stack may supply (config.ts `passwords`): the random provider is not built here. */
+const PASSWORD_NAMES = Object.keys(passwordsSchema.shape).filter((name) => name !== REDIS_APP_PASSWORDS);
 
 /** A fresh password of 32 hex characters. */
 export function newPassword(): string {
@@ -106,7 +109,11 @@ export class EngineSandbox {
         requireSuccess(await this.cli(["stack", "init", stack], project), `stack init ${stack}`);
         requireSuccess(await this.cli(["config", "rm", "--path", "postgres.image.build", "--stack", stack], project), "config rm postgres.image.build");
         requireSuccess(await this.cli(["config", "set", "--path", "postgres.image.prebuilt", PREBUILT_POSTGRES_IMAGE, "--stack", stack], project), "config set postgres.image");
-        const passwords = PASSWORD_NAMES.flatMap((name) => ["--secret", `passwords.${name}=${newPassword()}`]);
+        const services = ((readStackConfig(stack, project).services ?? []) as { name: string }[]).map((service) => service.name);
+        const passwords = [...PASSWORD_NAMES, ...services.map((service) => `${REDIS_APP_PASSWORDS}.${service}`)].flatMap((name) => [
+            "--secret",
+            `passwords.${name}=${newPassword()}`,
+        ]);
         requireSuccess(await this.cli(["config", "set-all", "--path", ...passwords, "--stack", stack], project), "config passwords");
         // cert-manager signs the internal certificates: the @pulumi/tls provider is not served here (README).
         requireSuccess(await this.cli(["config", "set", "--path", "internalTls.issuer", "cert-manager", "--stack", stack], project), "config internalTls");

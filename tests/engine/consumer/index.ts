@@ -4,7 +4,7 @@
 // object names must not collide either, so each copy's objects carry its own name.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { LoadBalancerTier, MonitoringStack, PostgresCluster, RedisCluster, ServiceFleet } from "prepx-platform/components";
+import { InternalCertificateAuthority, LoadBalancerTier, MonitoringStack, PostgresCluster, RedisCluster, ServiceFleet } from "prepx-platform/components";
 
 const config = new pulumi.Config();
 // Manifests are written, not applied: the preview needs no cluster. The empty kubeconfig keeps the
@@ -21,8 +21,27 @@ const maxConnections = config.getNumber("maxConnections") ?? 500;
 // The random provider cannot be built here (tools/engine/README.md): every password is supplied.
 const password = (name: string) => config.requireSecret(`password-${name}`);
 
+// One internal CA (cert-manager's: the tls provider is not served here) for both copies.
+const certificates = new InternalCertificateAuthority("team-b-ca", { namespace, settings: { issuer: "cert-manager" } }, opts);
+
 export const copies = ["blue", "green"].map((copy) => {
-    const cache = new RedisCluster(`${copy}-cache`, { namespace, masters: 3, replicasPerMaster: 0, storage: "1Gi", protectData: false, password: password(`${copy}-cache`) }, opts);
+    const service = `${copy}-api`;
+    const cache = new RedisCluster(
+        `${copy}-cache`,
+        {
+            namespace,
+            certificates,
+            masters: 3,
+            replicasPerMaster: 0,
+            storage: "1Gi",
+            protectData: false,
+            apps: [service],
+            password: password(`${copy}-cache`),
+            exporterPassword: password(`${copy}-cache-exporter`),
+            appPasswords: { [service]: password(`${copy}-cache-app`) },
+        },
+        opts,
+    );
     const db = new PostgresCluster(
         `${copy}-db`,
         {
@@ -43,7 +62,6 @@ export const copies = ["blue", "green"].map((copy) => {
         },
         opts,
     );
-    const service = `${copy}-api`;
     const fleet = new ServiceFleet(
         `${copy}-apps`,
         {
