@@ -207,7 +207,7 @@ test("the package ships the compiled components, their dashboards and what `expo
 });
 
 test("@pulumi/* and zod are peer dependencies: caret ranges from this repo's exact pins, and what the shipped code requires", () => {
-    expect(peers).toEqual(["@pulumi/docker", "@pulumi/kubernetes", "@pulumi/pulumi", "@pulumi/random", "zod"]);
+    expect(peers).toEqual(["@pulumi/docker", "@pulumi/kubernetes", "@pulumi/pulumi", "@pulumi/random", "@pulumi/tls", "zod"]);
     for (const name of peers) {
         expect(manifest.devDependencies[name]).toMatch(/^\d+\.\d+\.\d+$/);
         expect(manifest.peerDependencies[name]).toBe(`^${manifest.devDependencies[name]}`);
