@@ -35,3 +35,11 @@ export { connectionBudget } from "./budget";
 export type { ConnectionBudget, ConnectionBudgetInput } from "./budget";
 /** The recommended Kubernetes labels every object of the stack carries. */
 export { standardLabels } from "./k8s";
+
+// The load balancer tier's nginx.conf and the options the tier renders it with, so the stack's
+// exact config can run on a plain nginx outside the cluster (`npm run loadtest:local`, the nginx
+// live test); only the upstream list, ports and paths are replaced there.
+export { loadBalancerTierArgsSchema } from "./loadbalancer/args";
+export { renderNginxConf } from "./loadbalancer/render";
+export type { NginxConfOptions } from "./loadbalancer/render";
+export { nginxConfOptions } from "./loadbalancer/specs";

@@ -9,30 +9,19 @@ import { execFile } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
-import { loadBalancerTierArgsSchema } from "../../components/loadbalancer/args";
 import {
     ACCESS_LOG_SYSLOG_TAG,
     HEALTH_PATH,
     METRICS_LOG_FORMAT,
-    NginxConfOptions,
     perInstanceLimits,
     renderNginxConf,
     upstreamKeepaliveFor,
 } from "../../components/loadbalancer/render";
-import { nginxConfOptions } from "../../components/loadbalancer/specs";
-import { parseStackConfig } from "../../config";
-import { readStackConfig } from "../../scripts/stack-files";
-import { loadBalancerTierArgs } from "../../stack-args";
+import { deployedNginxConfOptions, localNginxConfOptions, NGINX_BINARY as NGINX, NGINX_RUN_AS as RUN_AS, prepareLocalNginxDir } from "../../scripts/local-nginx";
 import { freePorts, isAlive, killServer, makeTempDir, report, Server, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
 
-const NGINX = "/usr/sbin/nginx";
-const NOBODY = { uid: 65534, gid: 65534 };
-/** As root, nginx (master and workers) runs as nobody; otherwise as the current user. */
-const RUN_AS = process.getuid?.() === 0 ? NOBODY : {};
-const HEADLESS = "api-gateway-headless.prepx.svc.cluster.local";
-const prodConfig = parseStackConfig("prod", readStackConfig("prod"));
 /** What the tier renders nginx.conf with in prod; the test replaces the upstream, ports and paths. */
-const deployed = nginxConfOptions(loadBalancerTierArgsSchema.parse(loadBalancerTierArgs(prodConfig, prodConfig.namespace, HEADLESS)), HEADLESS);
+const deployed = deployedNginxConfOptions("prod");
 const limits = perInstanceLimits(deployed);
 
 /**
@@ -199,22 +188,16 @@ beforeAll(async () => {
     syslog.on("message", (message) => syslogLines.push(message.toString("utf8")));
     await new Promise<void>((resolve) => syslog.bind(0, "127.0.0.1", resolve));
 
-    const tempDir = path.join(root, "tmp");
-    fs.mkdirSync(tempDir);
-    const options: NginxConfOptions = {
-        ...deployed,
-        upstream: { kind: "static", servers: upstreams.map((upstream) => `127.0.0.1:${upstream.port}`) },
+    prepareLocalNginxDir(root);
+    const options = localNginxConfOptions(deployed, {
+        dir: root,
+        servers: upstreams.map((upstream) => `127.0.0.1:${upstream.port}`),
         listenPort: nginxPort,
         statusPort,
-        paths: { pidFile: path.join(root, "nginx.pid"), tempDir, errorLog: path.join(root, "error.log") },
         accessLogSyslog: `127.0.0.1:${(syslog.address() as { port: number }).port}`,
-    };
+    });
     confPath = path.join(root, "nginx.conf");
     fs.writeFileSync(confPath, renderNginxConf(options));
-    if ("uid" in RUN_AS) {
-        fs.chownSync(root, NOBODY.uid, NOBODY.gid);
-        fs.chownSync(tempDir, NOBODY.uid, NOBODY.gid);
-    }
 
     nginx = startServer("nginx", NGINX, ["-p", root, "-c", confPath], path.join(root, "nginx.out"), RUN_AS);
     await waitFor("nginx answering /healthz", async () => (await request(nginxPort, HEALTH_PATH, 2000, false)).status === 200, 10000, 100);
@@ -275,25 +258,25 @@ test("upstream connections are reused (keepalive)", async () => {
  */
 async function keepaliveReuse(name: string, keepalive: number, workers: number, clients: number, perClient: number): Promise<{ requests: number; newConnections: number; failed: number }> {
     const dir = path.join(root, name);
-    fs.mkdirSync(path.join(dir, "tmp"), { recursive: true });
-    if ("uid" in RUN_AS) for (const owned of [dir, path.join(dir, "tmp")]) fs.chownSync(owned, NOBODY.uid, NOBODY.gid);
+    prepareLocalNginxDir(dir);
     const [port, statusPort] = await freePorts(2);
     const conf = path.join(dir, "nginx.conf");
     fs.writeFileSync(
         conf,
         renderNginxConf({
-            ...deployed,
+            ...localNginxConfOptions(deployed, {
+                dir,
+                servers: upstreams.map((upstream) => `127.0.0.1:${upstream.port}`),
+                listenPort: port,
+                statusPort,
+                accessLogSyslog: `127.0.0.1:${(syslog.address() as { port: number }).port}`,
+            }),
             workerProcesses: workers,
             upstreamKeepalive: keepalive,
             rateLimits: { global: 1_000_000, api: 1_000_000, trading: 1_000_000 },
             // Requests arriving in the same millisecond count against the burst, whatever the rate.
             burst: 100_000,
             limitConn: 100_000,
-            upstream: { kind: "static", servers: upstreams.map((upstream) => `127.0.0.1:${upstream.port}`) },
-            listenPort: port,
-            statusPort,
-            paths: { pidFile: path.join(dir, "nginx.pid"), tempDir: path.join(dir, "tmp"), errorLog: path.join(dir, "error.log") },
-            accessLogSyslog: `127.0.0.1:${(syslog.address() as { port: number }).port}`,
         }),
     );
     const server = startServer(`nginx-${name}`, NGINX, ["-p", dir, "-c", conf], path.join(dir, "nginx.out"), RUN_AS);

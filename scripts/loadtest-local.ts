@@ -1,0 +1,243 @@
+// `npm run loadtest:local`: the stack's rendered nginx.conf (local-nginx.ts) on Debian's nginx in
+// front of reference gateways (loadtest-gateway.ts) on 127.0.0.1, and the load tester through
+// nginx and straight to the gateways with the same plan, in one run. Prints what nginx adds to the
+// latency percentiles and how many upstream TCP connections carried the proxied requests. Every
+// process it starts is stopped by PID at the end, also on failure, SIGINT or SIGTERM.
+import * as dgram from "dgram";
+import * as fs from "fs";
+import * as path from "path";
+import { renderNginxConf } from "../components";
+import { freePorts, loopbackGet, makeTempDir, startServer, stopAllServers, waitFor } from "../tests/live/support";
+import { Flags, parseFlags } from "./cli";
+import { GATEWAY_STATS_PATH, GatewayStats } from "./loadtest-gateway";
+import { LoadPlan, LoadTestFlag, parseDurationFlag, planFromFlags, Slo, sloFromFlags } from "./loadtest-plan";
+import { summaryLines } from "./loadtest-report";
+import { runLoadTest } from "./loadtest-run";
+import { formatMs, LoadResult } from "./loadtest-stats";
+import { defaultOutDir, SLO_MISSED_EXIT, stackP95Ms, writeResults } from "./loadtest";
+import { deployedNginxConfOptions, localNginxConfOptions, NGINX_BINARY, NGINX_RUN_AS, prepareLocalNginxDir } from "./local-nginx";
+import { PROJECT_ROOT } from "./stack-files";
+
+const LOCAL_FLAGS = [
+    "stack",
+    "users",
+    "rate",
+    "think-time",
+    "duration",
+    "timeout",
+    "slo-p95",
+    "max-error-rate",
+    "max-429-rate",
+    "out",
+    "gateways",
+    "gateway-latency",
+    "warmup",
+] as const;
+
+const USAGE = `usage: npm run loadtest:local -- [options]
+  --stack NAME           whose nginx.conf and SLO (default prod)
+  --users N, --rate R, --think-time T   the load, as for npm run loadtest (default 500 users, 1s)
+  --duration T           each measured run (default 10s); --warmup T before them (default 2s, through nginx, not reported)
+  --timeout T, --slo-p95 T, --max-error-rate F, --max-429-rate F, --out DIR   as for npm run loadtest
+  --gateways N           reference gateways behind nginx (default 3)
+  --gateway-latency T    each gateway's time to answer (default 1ms)
+exit status: 0 SLO met through nginx, 99 SLO missed, 1 bad arguments or a failed run`;
+
+/** What nginx added, measured as the difference of the two runs' percentiles. */
+export interface NginxOverhead {
+    p50Ms: number;
+    p95Ms: number;
+    p99Ms: number;
+}
+
+/** Upstream connection reuse during the run through nginx, from the gateways' counters. */
+export interface UpstreamReuse {
+    /** Requests the gateways served during the run. */
+    requests: number;
+    /** TCP connections nginx opened to the gateways during the run. */
+    newConnections: number;
+    /** Share of requests that went over an already open connection. */
+    reuse: number;
+}
+
+/** The local run's summary (local.json). */
+export interface LocalRunSummary {
+    stack: string;
+    gateways: number;
+    gatewayLatencyMs: number;
+    nginxWorkers: number;
+    overhead: NginxOverhead;
+    upstream: UpstreamReuse;
+    viaNginx: { requestsPerSecond: number; p95Ms: number; sloPassed: boolean };
+    direct: { requestsPerSecond: number; p95Ms: number; sloPassed: boolean };
+}
+
+/** The percentiles nginx adds: through nginx minus direct. */
+export function nginxOverhead(viaNginx: LoadResult, direct: LoadResult): NginxOverhead {
+    return {
+        p50Ms: viaNginx.latencyMs.p50 - direct.latencyMs.p50,
+        p95Ms: viaNginx.latencyMs.p95 - direct.latencyMs.p95,
+        p99Ms: viaNginx.latencyMs.p99 - direct.latencyMs.p99,
+    };
+}
+
+/** Reuse from the gateways' counters before and after the run. */
+export function upstreamReuse(before: GatewayStats[], after: GatewayStats[]): UpstreamReuse {
+    const delta = (key: "requests" | "connections"): number => after.reduce((total, stats, index) => total + stats[key] - before[index][key], 0);
+    const requests = delta("requests");
+    const newConnections = delta("connections");
+    return { requests, newConnections, reuse: requests === 0 ? 0 : 1 - newConnections / requests };
+}
+
+async function gatewayStats(port: number): Promise<GatewayStats> {
+    const { status, body } = await loopbackGet(port, GATEWAY_STATS_PATH);
+    if (status !== 200) throw new Error(`gateway on port ${port}: ${GATEWAY_STATS_PATH} answered ${status}`);
+    return JSON.parse(body) as GatewayStats;
+}
+
+function signed(ms: number): string {
+    return `${ms >= 0 ? "+" : "-"}${formatMs(Math.abs(ms))}`;
+}
+
+/** Aborted by SIGINT/SIGTERM: the run stops, everything started is stopped, the exit status is 130. */
+const aborter = new AbortController();
+
+async function main(argv: string[]): Promise<number> {
+    const flags = parseFlags(argv, LOCAL_FLAGS, USAGE);
+    const stack = flags.stack ?? "prod";
+    const gateways = flags.gateways === undefined ? 3 : Number(flags.gateways);
+    if (!Number.isInteger(gateways) || gateways < 1 || gateways > 16) throw new Error(`--gateways must be a whole number from 1 to 16 (got '${flags.gateways}')\n${USAGE}`);
+    const gatewayLatency = flags["gateway-latency"] ?? "1ms";
+    const gatewayLatencyMs = gatewayLatency === "0ms" ? 0 : parseDurationFlag("gateway-latency", gatewayLatency);
+    const warmupMs = flags.warmup === undefined ? 2000 : flags.warmup === "0s" ? 0 : parseDurationFlag("warmup", flags.warmup);
+    const loadFlags: Flags<LoadTestFlag> = {
+        users: flags.users ?? (flags.rate === undefined ? "500" : undefined),
+        rate: flags.rate,
+        "think-time": flags["think-time"],
+        duration: flags.duration ?? "10s",
+        timeout: flags.timeout,
+        "slo-p95": flags["slo-p95"],
+        "max-error-rate": flags["max-error-rate"],
+        "max-429-rate": flags["max-429-rate"],
+    };
+    const slo = sloFromFlags(loadFlags, () => stackP95Ms(stack));
+    // Validates the load flags before anything starts (the URL is replaced below).
+    planFromFlags({ ...loadFlags, url: "http://127.0.0.1:1" });
+    const deployed = deployedNginxConfOptions(stack);
+    const out = flags.out ?? defaultOutDir();
+
+    const onSignal = (signal: NodeJS.Signals): void => {
+        process.stderr.write(`loadtest:local: ${signal}, stopping\n`);
+        aborter.abort();
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    const checkAborted = (): void => {
+        if (aborter.signal.aborted) throw new Error("loadtest:local: interrupted");
+    };
+    const root = makeTempDir("loadtest");
+    const syslog = dgram.createSocket("udp4");
+    let accessLogLines = 0;
+    let succeeded = false;
+    try {
+        // nginx runs as nobody when this runs as root: it must be able to reach its prefix directory.
+        fs.chmodSync(root, 0o755);
+        const ports = await freePorts(gateways + 2);
+        const [listenPort, statusPort] = ports.slice(gateways);
+        const gatewayPorts = ports.slice(0, gateways);
+        const gatewayScript = path.join(PROJECT_ROOT, "scripts", "loadtest-gateway.ts");
+        gatewayPorts.forEach((port, index) => {
+            const name = `gateway-${index + 1}`;
+            const server = startServer(name, process.execPath, ["--import", "tsx", gatewayScript, "--name", name, "--port", String(port), "--latency", gatewayLatency], path.join(root, `${name}.log`), {
+                cwd: PROJECT_ROOT,
+            });
+            process.stderr.write(`loadtest:local: started ${name} on 127.0.0.1:${port} (pid ${server.pid})\n`);
+        });
+        for (const port of gatewayPorts) await waitFor(`gateway on port ${port}`, () => gatewayStats(port), 20000, 100);
+        checkAborted();
+
+        // The access log goes to the log exporter's port in a pod; here to a UDP listener that counts lines.
+        syslog.on("message", () => accessLogLines++);
+        await new Promise<void>((resolve) => syslog.bind(0, "127.0.0.1", resolve));
+        const nginxDir = path.join(root, "nginx");
+        prepareLocalNginxDir(nginxDir);
+        const options = localNginxConfOptions(deployed, {
+            dir: nginxDir,
+            servers: gatewayPorts.map((port) => `127.0.0.1:${port}`),
+            listenPort,
+            statusPort,
+            accessLogSyslog: `127.0.0.1:${(syslog.address() as { port: number }).port}`,
+        });
+        const confPath = path.join(nginxDir, "nginx.conf");
+        fs.writeFileSync(confPath, renderNginxConf(options));
+        const nginx = startServer("nginx", NGINX_BINARY, ["-p", nginxDir, "-c", confPath], path.join(root, "nginx.out"), NGINX_RUN_AS);
+        process.stderr.write(`loadtest:local: started nginx (${stack}'s nginx.conf, ${options.workerProcesses} workers) on 127.0.0.1:${listenPort} (pid ${nginx.pid})\n`);
+        await waitFor("nginx proxying /api/health", async () => (await loopbackGet(listenPort, "/api/health")).status === 200, 20000, 100);
+        checkAborted();
+
+        const viaNginxUrl = `http://127.0.0.1:${listenPort}`;
+        const directUrl = gatewayPorts.map((port) => `http://127.0.0.1:${port}`).join(",");
+        const run = (label: string, plan: LoadPlan, runSlo: Slo = slo): Promise<LoadResult> => runLoadTest(plan, { label, slo: runSlo, signal: aborter.signal });
+        if (warmupMs > 0) {
+            process.stderr.write(`loadtest:local: warm-up through nginx for ${warmupMs / 1000} s (not reported)\n`);
+            await run("warm-up", planFromFlags({ ...loadFlags, duration: `${warmupMs}ms`, url: viaNginxUrl }));
+        }
+        const before = await Promise.all(gatewayPorts.map(gatewayStats));
+        const viaNginx = await run("nginx", planFromFlags({ ...loadFlags, url: viaNginxUrl }));
+        const after = await Promise.all(gatewayPorts.map(gatewayStats));
+        const direct = await run("direct", planFromFlags({ ...loadFlags, url: directUrl }));
+
+        const overhead = nginxOverhead(viaNginx, direct);
+        const upstream = upstreamReuse(before, after);
+        const summary: LocalRunSummary = {
+            stack,
+            gateways,
+            gatewayLatencyMs,
+            nginxWorkers: options.workerProcesses,
+            overhead,
+            upstream,
+            viaNginx: { requestsPerSecond: viaNginx.throughput.requestsPerSecond, p95Ms: viaNginx.latencyMs.p95, sloPassed: viaNginx.slo.passed },
+            direct: { requestsPerSecond: direct.throughput.requestsPerSecond, p95Ms: direct.latencyMs.p95, sloPassed: direct.slo.passed },
+        };
+        const written = writeResults(out, `Local load test: ${stack}'s nginx.conf in front of ${gateways} reference gateways, and direct`, [
+            { name: "nginx", result: viaNginx },
+            { name: "direct", result: direct },
+        ]);
+        fs.writeFileSync(path.join(out, "local.json"), `${JSON.stringify(summary, null, 2)}\n`);
+        console.log(
+            [
+                ...summaryLines(viaNginx),
+                ...summaryLines(direct),
+                `nginx adds: p50 ${signed(overhead.p50Ms)}, p95 ${signed(overhead.p95Ms)}, p99 ${signed(overhead.p99Ms)} ` +
+                    `(p95 through nginx ${formatMs(viaNginx.latencyMs.p95)}, direct ${formatMs(direct.latencyMs.p95)}; ${viaNginx.throughput.requestsPerSecond.toFixed(1)} req/s through nginx)`,
+                `upstream connection reuse: ${upstream.requests} proxied requests over ${upstream.newConnections} new TCP connections to the gateways during the nginx run ` +
+                    `(${(100 * upstream.reuse).toFixed(1)}% reused; ${viaNginx.plan.users} client connections to nginx; ${options.workerProcesses} workers x keepalive ${options.upstreamKeepalive})`,
+                `access log: ${accessLogLines} lines reached the syslog listener`,
+                `results: ${written.json.join(", ")}, ${path.join(out, "local.json")}; report: ${written.report}`,
+            ].join("\n"),
+        );
+        succeeded = true;
+        return viaNginx.slo.passed ? 0 : SLO_MISSED_EXIT;
+    } finally {
+        await stopAllServers();
+        try {
+            syslog.close();
+        } catch {
+            /* never bound */
+        }
+        if (succeeded) fs.rmSync(root, { recursive: true, force: true });
+        else process.stderr.write(`loadtest:local: logs kept in ${root}\n`);
+        process.off("SIGINT", onSignal);
+        process.off("SIGTERM", onSignal);
+    }
+}
+
+if (require.main === module) {
+    main(process.argv.slice(2)).then(
+        (code) => process.exit(aborter.signal.aborted ? 130 : code),
+        (error: unknown) => {
+            process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+            process.exit(aborter.signal.aborted ? 130 : 1);
+        },
+    );
+}
