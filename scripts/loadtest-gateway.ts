@@ -17,6 +17,24 @@ export interface GatewayStats {
     connections: number;
 }
 
+/** Upstream connection reuse during the run through nginx, from the gateways' counters. */
+export interface UpstreamReuse {
+    /** Requests the gateways served during the run. */
+    requests: number;
+    /** TCP connections nginx opened to the gateways during the run. */
+    newConnections: number;
+    /** Share of requests that went over an already open connection. */
+    reuse: number;
+}
+
+/** Reuse from the gateways' counters before and after the run. */
+export function upstreamReuse(before: GatewayStats[], after: GatewayStats[]): UpstreamReuse {
+    const delta = (key: "requests" | "connections"): number => after.reduce((total, stats, index) => total + stats[key] - before[index][key], 0);
+    const requests = delta("requests");
+    const newConnections = delta("connections");
+    return { requests, newConnections, reuse: requests === 0 ? 0 : 1 - newConnections / requests };
+}
+
 /** The path of the counters. */
 export const GATEWAY_STATS_PATH = "/__stats";
 

@@ -9,11 +9,11 @@ import * as path from "path";
 import { renderNginxConf } from "../components";
 import { freePorts, loopbackGet, makeTempDir, startServer, stopAllServers, waitFor } from "../tests/live/support";
 import { Flags, parseFlags } from "./cli";
-import { GATEWAY_STATS_PATH, GatewayStats } from "./loadtest-gateway";
+import { GATEWAY_STATS_PATH, GatewayStats, upstreamReuse, UpstreamReuse } from "./loadtest-gateway";
 import { LoadPlan, LoadTestFlag, parseDurationFlag, planFromFlags, Slo, sloFromFlags } from "./loadtest-plan";
 import { summaryLines } from "./loadtest-report";
 import { runLoadTest } from "./loadtest-run";
-import { formatMs, LoadResult } from "./loadtest-stats";
+import { formatMs, LoadResult, nginxOverhead, NginxOverhead } from "./loadtest-stats";
 import { defaultOutDir, SLO_MISSED_EXIT, stackP95Ms, writeResults } from "./loadtest";
 import { deployedNginxConfOptions, localNginxConfOptions, NGINX_BINARY, NGINX_RUN_AS, prepareLocalNginxDir } from "./local-nginx";
 import { PROJECT_ROOT } from "./stack-files";
@@ -43,23 +43,6 @@ const USAGE = `usage: npm run loadtest:local -- [options]
   --gateway-latency T    each gateway's time to answer (default 1ms)
 exit status: 0 SLO met through nginx, 99 SLO missed, 1 bad arguments or a failed run`;
 
-/** What nginx added, measured as the difference of the two runs' percentiles. */
-export interface NginxOverhead {
-    p50Ms: number;
-    p95Ms: number;
-    p99Ms: number;
-}
-
-/** Upstream connection reuse during the run through nginx, from the gateways' counters. */
-export interface UpstreamReuse {
-    /** Requests the gateways served during the run. */
-    requests: number;
-    /** TCP connections nginx opened to the gateways during the run. */
-    newConnections: number;
-    /** Share of requests that went over an already open connection. */
-    reuse: number;
-}
-
 /** The local run's summary (local.json). */
 export interface LocalRunSummary {
     stack: string;
@@ -70,23 +53,6 @@ export interface LocalRunSummary {
     upstream: UpstreamReuse;
     viaNginx: { requestsPerSecond: number; p95Ms: number; sloPassed: boolean };
     direct: { requestsPerSecond: number; p95Ms: number; sloPassed: boolean };
-}
-
-/** The percentiles nginx adds: through nginx minus direct. */
-export function nginxOverhead(viaNginx: LoadResult, direct: LoadResult): NginxOverhead {
-    return {
-        p50Ms: viaNginx.latencyMs.p50 - direct.latencyMs.p50,
-        p95Ms: viaNginx.latencyMs.p95 - direct.latencyMs.p95,
-        p99Ms: viaNginx.latencyMs.p99 - direct.latencyMs.p99,
-    };
-}
-
-/** Reuse from the gateways' counters before and after the run. */
-export function upstreamReuse(before: GatewayStats[], after: GatewayStats[]): UpstreamReuse {
-    const delta = (key: "requests" | "connections"): number => after.reduce((total, stats, index) => total + stats[key] - before[index][key], 0);
-    const requests = delta("requests");
-    const newConnections = delta("connections");
-    return { requests, newConnections, reuse: requests === 0 ? 0 : 1 - newConnections / requests };
 }
 
 async function gatewayStats(port: number): Promise<GatewayStats> {

@@ -1,7 +1,7 @@
 // The report people look at: one self-contained HTML page (inline SVG and CSS, no script, nothing
 // fetched) per set of runs, each with its verdict, figures, latency over time, requests per second
 // and the latency histogram. Pure: a LoadResult in, text out.
-import { formatMs, HistogramBin, LatencySummary, LoadResult, TimelinePoint } from "./loadtest-stats";
+import { formatMs, HistogramBin, histogramBin, LatencySummary, LoadResult, TimelinePoint } from "./loadtest-stats";
 
 const WIDTH = 760;
 const HEIGHT = 240;
@@ -101,7 +101,7 @@ export function latencyOverTimeSvg(timeline: TimelinePoint[], sloP95Ms: number):
 }
 
 function xTicks(seconds: number, x: (second: number) => number): string[] {
-    const step = niceStep(seconds, 10);
+    const step = Math.max(1, niceStep(seconds, 10));
     const ticks: string[] = [];
     for (let second = 0; second < seconds; second += step) {
         ticks.push(`<text x="${number(x(second), 1)}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle" class="tick">${second}</text>`);
@@ -143,11 +143,19 @@ export function requestsOverTimeSvg(timeline: TimelinePoint[]): string {
     );
 }
 
+/** Edges labelled on the histogram's axis: 1, 3.16, 10, 31.6... ms. */
+function isDecadeOrHalf(ms: number): boolean {
+    const tenths = Math.round(10 * Math.log10(ms));
+    return Math.abs(10 * Math.log10(ms) - tenths) < 0.01 && tenths % 5 === 0;
+}
+
 /** The latency histogram on a log axis (bins of loadtest-stats), with p50/p95/p99 and the SLO marked. */
 export function histogramSvg(bins: HistogramBin[], latency: LatencySummary, sloP95Ms: number): string {
+    // From the first bin with requests to the last one or the SLO's, whichever is further right.
     const used = bins.map((bin, index) => (bin.count > 0 ? index : -1)).filter((index) => index >= 0);
-    const first = used.length ? Math.max(0, used[0] - 1) : 0;
-    const last = used.length ? Math.min(bins.length - 1, used[used.length - 1] + 1) : Math.min(bins.length - 1, 10);
+    const sloBin = histogramBin(sloP95Ms);
+    const first = Math.max(0, Math.min(used.length ? used[0] : sloBin, sloBin) - 1);
+    const last = Math.min(bins.length - 1, Math.max(used.length ? used[used.length - 1] : 0, sloBin) + 1);
     const shown = bins.slice(first, last + 1);
     const max = Math.max(1, ...shown.map((bin) => bin.count));
     const y = linearAxis(max, HEIGHT - MARGIN.bottom, MARGIN.top + 16);
@@ -164,11 +172,12 @@ export function histogramSvg(bins: HistogramBin[], latency: LatencySummary, sloP
         return `<rect x="${number(MARGIN.left + width * index + 1, 1)}" y="${number(top, 1)}" width="${number(Math.max(1, width - 2), 1)}" height="${number(y.at(0) - top, 1)}" fill="${COLORS.bar}"><title>${escapeHtml(label)}</title></rect>`;
     });
     const xLabels = shown
-        .map((bin, index) => (index % 5 === 0 && bin.toMs !== null ? `<text x="${number(MARGIN.left + width * (index + 1), 1)}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle" class="tick">${escapeHtml(formatMs(bin.toMs))}</text>` : ""))
+        .map((bin, index) => (bin.toMs !== null && isDecadeOrHalf(bin.toMs) ? `<text x="${number(MARGIN.left + width * (index + 1), 1)}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle" class="tick">${escapeHtml(formatMs(bin.toMs))}</text>` : ""))
         .filter(Boolean);
     const marker = (ms: number, color: string, label: string, row: number): string => {
         const at = number(Math.min(WIDTH - MARGIN.right, Math.max(MARGIN.left, xOf(ms))), 1);
-        return `<line x1="${at}" x2="${at}" y1="${MARGIN.top + 16}" y2="${HEIGHT - MARGIN.bottom}" stroke="${color}" stroke-dasharray="4 3"/><text x="${at}" y="${MARGIN.top + 28 + row * 12}" dx="3" class="tick" fill="${color}">${escapeHtml(label)}</text>`;
+        const anchor = Number(at) > WIDTH - MARGIN.right - 40 ? 'text-anchor="end" dx="-3"' : 'dx="3"';
+        return `<line x1="${at}" x2="${at}" y1="${MARGIN.top + 16}" y2="${HEIGHT - MARGIN.bottom}" stroke="${color}" stroke-dasharray="4 3"/><text x="${at}" y="${MARGIN.top + 28 + row * 12}" ${anchor} class="tick" fill="${color}">${escapeHtml(label)}</text>`;
     };
     return frame(
         "Latency histogram",

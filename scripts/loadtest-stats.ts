@@ -304,3 +304,19 @@ export class Recorder {
         };
     }
 }
+
+/** What a proxy adds: the difference of two runs' percentiles (through it, and direct). */
+export interface NginxOverhead {
+    p50Ms: number;
+    p95Ms: number;
+    p99Ms: number;
+}
+
+/** The percentiles a proxy adds: the run through it minus the direct run (negative when noise outweighs it). */
+export function nginxOverhead(viaNginx: LoadResult, direct: LoadResult): NginxOverhead {
+    return {
+        p50Ms: viaNginx.latencyMs.p50 - direct.latencyMs.p50,
+        p95Ms: viaNginx.latencyMs.p95 - direct.latencyMs.p95,
+        p99Ms: viaNginx.latencyMs.p99 - direct.latencyMs.p99,
+    };
+}
