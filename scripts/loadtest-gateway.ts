@@ -15,6 +15,8 @@ export interface GatewayStats {
     requests: number;
     /** Distinct TCP connections that carried journey requests. */
     connections: number;
+    /** Distinct client addresses those connections came from. */
+    clientAddresses: number;
 }
 
 /** Upstream connection reuse during the run through nginx, from the gateways' counters. */
@@ -44,7 +46,8 @@ const USAGE = "usage: tsx scripts/loadtest-gateway.ts --name NAME --port PORT [-
 export function gatewayServer(name: string, latencyMs: number): http.Server {
     const paths = new Set(JOURNEY.map((step) => step.path));
     const seen = new WeakSet<object>();
-    const stats: GatewayStats = { name, requests: 0, connections: 0 };
+    const addresses = new Set<string>();
+    const stats: GatewayStats = { name, requests: 0, connections: 0, clientAddresses: 0 };
     const server = http.createServer((request, response) => {
         if (request.url === GATEWAY_STATS_PATH) {
             response.setHeader("content-type", "application/json");
@@ -60,6 +63,8 @@ export function gatewayServer(name: string, latencyMs: number): http.Server {
         if (!seen.has(request.socket)) {
             seen.add(request.socket);
             stats.connections++;
+            addresses.add(request.socket.remoteAddress ?? "");
+            stats.clientAddresses = addresses.size;
         }
         const reply = (): void => {
             response.setHeader("content-type", "application/json");

@@ -131,6 +131,7 @@ export async function runLoadTest(plan: LoadPlan, options: RunOptions): Promise<
     // Requests never sent (the run was aborted) are not recorded: they are not in the plan's count.
     await Promise.all(clients.map(({ client }) => client.destroy().catch(() => undefined)));
     if (aborted) throw new Error(`${options.label}: run aborted after ${(stoppedAt / 1000).toFixed(1)} s`);
-    const lastMoment = open.size > 0 ? stoppedAt : lastEnd;
+    // Throughput over the planned duration at least: the last request is due just before its end.
+    const lastMoment = Math.max(plan.durationMs, open.size > 0 ? stoppedAt : lastEnd);
     return recorder.result({ label: options.label, startedAt, plan, elapsedSeconds: lastMoment / 1000, slo: options.slo });
 }

@@ -66,7 +66,7 @@ export interface LoadResult {
     startedAt: string;
     targets: string[];
     plan: { users: number; rate: number; thinkTimeMs: number; durationMs: number; timeoutMs: number; scheduled: number; sourceAddresses: number; journey: JourneyStep[] };
-    /** Wall time from the first due request to the last completion, in seconds. */
+    /** Seconds from the first due request to the last completion, at least the planned duration. */
     elapsedSeconds: number;
     totals: {
         scheduled: number;
@@ -108,7 +108,9 @@ function micros(ms: number): number {
 export function summarize(histogram: hdr.Histogram): LatencySummary {
     const count = histogram.totalCount;
     if (count === 0) return { count: 0, min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 };
-    const at = (percentile: number): number => histogram.getValueAtPercentile(percentile) / MICROS;
+    const max = histogram.maxValue / MICROS;
+    // A percentile is its bucket's highest equivalent value, which may lie above the largest recorded value.
+    const at = (percentile: number): number => Math.min(max, histogram.getValueAtPercentile(percentile) / MICROS);
     return {
         count,
         min: histogram.minNonZeroValue / MICROS,
@@ -118,7 +120,7 @@ export function summarize(histogram: hdr.Histogram): LatencySummary {
         p95: at(95),
         p99: at(99),
         p999: at(99.9),
-        max: histogram.maxValue / MICROS,
+        max,
     };
 }
 

@@ -54,6 +54,10 @@ describe("command line", () => {
         expect(() => parseLoadTestArgs([...url, "--users"])).toThrow("--users needs a value");
     });
 
+    test("flags with digits in their names parse", () => {
+        expect(parseLoadTestArgs(["--url=http://127.0.0.1", "--slo-p95", "50ms", "--max-429-rate", "0"])).toEqual({ url: "http://127.0.0.1", "slo-p95": "50ms", "max-429-rate": "0" });
+    });
+
     test("the SLO comes from --slo-p95 or else the stack's target; shares are checked", () => {
         const stackTarget = jest.fn(() => 100);
         expect(sloFromFlags({}, stackTarget)).toEqual({ p95Ms: 100, maxErrorRate: 0.001, max429Rate: 0.001 });
@@ -134,6 +138,12 @@ describe("percentiles and the SLO verdict", () => {
         expect(result.histogram.reduce((sum, bin) => sum + bin.count, 0)).toBe(100);
         expect(result.throughput.requestsPerSecond).toBe(10);
         expect(result.slo.passed).toBe(true);
+        // A percentile never exceeds the largest latency (HdrHistogram reports its bucket's top).
+        const single = new Recorder();
+        single.record("health", 0, 17.1, { kind: "response", status: 200 });
+        const one = single.result({ label: "t", startedAt: new Date(0), plan: testPlan, elapsedSeconds: 1, slo }).latencyMs;
+        expect(one.p95).toBe(one.max);
+        expect(one.max).toBeCloseTo(17.1, 2);
     });
 
     test("statuses, failures and unfinished requests are counted apart; errors share the scheduled count", () => {
@@ -242,7 +252,7 @@ describe("local run figures", () => {
         const overhead = nginxOverhead(run(3.5), run(3));
         expect(overhead.p95Ms).toBeCloseTo(0.5, 2);
         expect(overhead.p50Ms).toBeCloseTo(0.5, 2);
-        const stats = (requests: number, connections: number) => ({ name: "g", requests, connections });
+        const stats = (requests: number, connections: number) => ({ name: "g", requests, connections, clientAddresses: 1 });
         expect(upstreamReuse([stats(10, 2), stats(5, 1)], [stats(110, 3), stats(105, 2)])).toEqual({ requests: 200, newConnections: 2, reuse: 0.99 });
         expect(upstreamReuse([stats(0, 0)], [stats(0, 0)])).toEqual({ requests: 0, newConnections: 0, reuse: 0 });
     });
