@@ -208,6 +208,7 @@ function summaryTable(result: LoadResult): string {
         ["statuses", JSON.stringify(t.byStatus)],
         ["failures by cause", Object.keys(t.byFailure).length ? JSON.stringify(t.byFailure) : "none"],
         ["tester's own lag p99 / max", `${formatMs(result.senderLagMs.p99)} / ${formatMs(result.senderLagMs.max)} (late starts count in the latency)`],
+        ["tester's machine", result.machine ? `${result.machine.cpus} CPUs, load average ${number(result.machine.loadAverage1m, 1)} at the end` : "not recorded"],
     ];
     const steps = Object.entries(result.byStep).map(([name, s]) => [`step ${name} p50 / p95 / p99`, `${[s.p50, s.p95, s.p99].map(formatMs).join(" / ")} (${s.count} requests)`] as [string, string]);
     return `<table>${[...rows, ...steps].map(([key, value]) => `<tr><th>${escapeHtml(key)}</th><td>${escapeHtml(value)}</td></tr>`).join("")}</table>`;
@@ -258,7 +259,8 @@ export function summaryLines(result: LoadResult): string[] {
     return [
         `${result.label}: ${t.scheduled} requests scheduled (${number(result.plan.rate)} req/s, ${result.plan.users} users, think time ${formatMs(result.plan.thinkTimeMs)}), ` +
             `${number(throughput.requestsPerSecond, 1)} req/s achieved over ${number(result.elapsedSeconds, 1)} s`,
-        `${result.label}: latency p50 ${formatMs(l.p50)}, p95 ${formatMs(l.p95)}, p99 ${formatMs(l.p99)}, max ${formatMs(l.max)} (tester lag p99 ${formatMs(result.senderLagMs.p99)})`,
+        `${result.label}: latency p50 ${formatMs(l.p50)}, p95 ${formatMs(l.p95)}, p99 ${formatMs(l.p99)}, max ${formatMs(l.max)} (tester lag p99 ${formatMs(result.senderLagMs.p99)}` +
+            `${result.machine ? `; load average ${number(result.machine.loadAverage1m, 1)} on ${result.machine.cpus} CPUs` : ""})`,
         `${result.label}: ok ${t.ok}, 429 ${t.limited}, HTTP errors ${t.httpErrors}, failures ${t.failures}${Object.keys(t.byFailure).length ? ` ${JSON.stringify(t.byFailure)}` : ""}, unfinished ${t.unfinished}`,
         slo.passed
             ? `${result.label}: SLO met (p95 ${formatMs(slo.measuredP95Ms)} <= ${formatMs(slo.p95Ms)})`

@@ -2,6 +2,7 @@
 // user, bound to the user's client source address when the target is loopback, requests started
 // on the open-loop schedule of loadtest-plan.ts. Bounded: rate x duration requests at most, ended
 // by duration + timeout at the latest (requests still open then count as unfinished).
+import * as os from "os";
 import { performance } from "perf_hooks";
 import { Client } from "undici";
 import { LoadPlan, requestsDueBy, scheduledRequest, ScheduledRequest, Slo } from "./loadtest-plan";
@@ -133,5 +134,6 @@ export async function runLoadTest(plan: LoadPlan, options: RunOptions): Promise<
     if (aborted) throw new Error(`${options.label}: run aborted after ${(stoppedAt / 1000).toFixed(1)} s`);
     // Throughput over the planned duration at least: the last request is due just before its end.
     const lastMoment = Math.max(plan.durationMs, open.size > 0 ? stoppedAt : lastEnd);
-    return recorder.result({ label: options.label, startedAt, plan, elapsedSeconds: lastMoment / 1000, slo: options.slo });
+    const result = recorder.result({ label: options.label, startedAt, plan, elapsedSeconds: lastMoment / 1000, slo: options.slo });
+    return { ...result, machine: { cpus: os.cpus().length, loadAverage1m: os.loadavg()[0] } };
 }

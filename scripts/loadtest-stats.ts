@@ -90,6 +90,8 @@ export interface LoadResult {
     timeline: TimelinePoint[];
     histogram: HistogramBin[];
     slo: SloVerdict;
+    /** The machine the tester ran on, at the end of the run: a loaded machine inflates every figure. */
+    machine?: { cpus: number; loadAverage1m: number };
 }
 
 const MICROS = 1000;
