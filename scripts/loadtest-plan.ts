@@ -83,7 +83,7 @@ export const LOADTEST_FLAGS = [
 export type LoadTestFlag = (typeof LOADTEST_FLAGS)[number];
 
 export const LOADTEST_USAGE = `usage: npm run loadtest -- --url <base>[,<base>...] [options]
-  --url URL[,URL]        base URL(s) of the stack (http://); users are spread over them
+  --url URL[,URL]        base URL(s) of the stack (http:// or https://); users are spread over them
   --users N              concurrent users (default 100; with --rate and --think-time, any two decide the third)
   --rate R               requests per second over all users
   --think-time T         time between the starts of one user's requests (default 1s)
@@ -127,16 +127,16 @@ function share(name: string, value: string): number {
     return number;
 }
 
-/** http:// base URLs, comma-separated. */
+/** http:// or https:// base URLs, comma-separated (https verifies against Node's CAs plus NODE_EXTRA_CA_CERTS). */
 export function parseTargets(value: string): URL[] {
     return value.split(",").map((text) => {
         let url: URL;
         try {
             url = new URL(text);
         } catch {
-            throw new Error(`--url must be an http:// URL such as http://127.0.0.1:8080 (got '${text}')`);
+            throw new Error(`--url must be a URL such as http://127.0.0.1:8080 (got '${text}')`);
         }
-        if (url.protocol !== "http:") throw new Error(`--url must use http:// (got '${text}'); TLS targets are not supported yet`);
+        if (url.protocol !== "http:" && url.protocol !== "https:") throw new Error(`--url must use http:// or https:// (got '${text}')`);
         if (url.search || url.hash) throw new Error(`--url must be a base URL without query or fragment (got '${text}')`);
         return url;
     });

@@ -37,9 +37,11 @@ describe("command line", () => {
     test("bad input is refused with a message naming the flag", () => {
         const url = ["--url", "http://127.0.0.1:8080"];
         expect(() => plan()).toThrow("--url is required");
-        expect(() => plan("--url", "127.0.0.1:8080")).toThrow("--url must be an http:// URL such as http://127.0.0.1:8080 (got '127.0.0.1:8080')");
-        expect(() => plan("--url", "not a url")).toThrow("--url must be an http:// URL such as http://127.0.0.1:8080 (got 'not a url')");
-        expect(() => plan("--url", "https://example.com")).toThrow("--url must use http://");
+        expect(() => plan("--url", "127.0.0.1:8080")).toThrow("--url must be a URL such as http://127.0.0.1:8080 (got '127.0.0.1:8080')");
+        expect(() => plan("--url", "not a url")).toThrow("--url must be a URL such as http://127.0.0.1:8080 (got 'not a url')");
+        expect(() => plan("--url", "ftp://example.com")).toThrow("--url must use http:// or https:// (got 'ftp://example.com')");
+        expect(() => plan("--url", "http://example.com/?x=1")).toThrow("--url must be a base URL without query or fragment");
+        expect(plan("--url", "https://example.com/prefix").targets[0].pathname).toBe("/prefix");
         expect(() => plan(...url, "--users", "abc")).toThrow("--users must be a whole number of at least 1 (got 'abc')");
         expect(() => plan(...url, "--users", "0")).toThrow("--users must be a whole number of at least 1");
         expect(() => plan(...url, "--users", "1.5")).toThrow("--users must be a whole number");
