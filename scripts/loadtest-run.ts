@@ -101,7 +101,7 @@ export async function runLoadTest(plan: LoadPlan, options: RunOptions): Promise<
         const counts = recorder.counts();
         progress(
             `[${options.label}] ${second}s/${Math.round(plan.durationMs / 1000)}s sent ${next}/${plan.requests}, in flight ${open.size}, ` +
-                `${recorder.completed - lastCompleted} ended in the last second (p95 of those due ${second - 1}s in: ${formatMs(recorder.secondP95(second - 1))}); ` +
+                `${recorder.completed - lastCompleted} ended in the last second, p95 of the requests due in second ${second - 1}: ${formatMs(recorder.secondP95(second - 1))}; ` +
                 `ok ${counts.ok}, 429 ${counts.limited}, errors ${counts.errors}`,
         );
         lastCompleted = recorder.completed;
