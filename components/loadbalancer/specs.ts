@@ -58,6 +58,7 @@ const ACCESS_LOG_SYSLOG_ADDRESS = `127.0.0.1:${LOG_EXPORTER_SYSLOG_PORT}`;
 export function nginxConfOptions(args: ResolvedLoadBalancerTierArgs, upstreamHost: string): NginxConfOptions {
     return {
         replicas: args.replicas,
+        clientAffinity: args.clientAffinity,
         workerProcesses: nginxWorkerProcesses(args.resources.limits.cpu),
         workerConnections: args.workerConnections,
         workerRlimitNofile: args.workerRlimitNofile,
@@ -197,12 +198,12 @@ export function nginxDeploymentSpec(
 }
 
 /**
- * The client Service: `metadata` plus the configured annotations, and externalTrafficPolicy only
- * where Kubernetes takes it (not on ClusterIP).
+ * The client Service: `metadata` plus the configured annotations, externalTrafficPolicy only
+ * where Kubernetes takes it (not on ClusterIP), and ClientIP session affinity with clientAffinity.
  */
 export function nginxService(
     metadata: { name: string; namespace: pulumi.Input<string>; labels: Record<string, string> },
-    args: Pick<ResolvedLoadBalancerTierArgs, "serviceType" | "servicePort" | "externalTrafficPolicy" | "serviceAnnotations">,
+    args: Pick<ResolvedLoadBalancerTierArgs, "serviceType" | "servicePort" | "externalTrafficPolicy" | "serviceAnnotations" | "clientAffinity" | "clientAffinityTimeoutSeconds">,
     selector: Record<string, string>,
 ): k8s.core.v1.ServiceArgs {
     const external = args.serviceType !== "ClusterIP";
@@ -214,6 +215,7 @@ export function nginxService(
             selector,
             ports: [{ name: NGINX_HTTP_PORT_NAME, port: args.servicePort, targetPort: NGINX_HTTP_PORT_NAME, protocol: "TCP" }],
             ...(external ? { externalTrafficPolicy: args.externalTrafficPolicy } : {}),
+            ...(args.clientAffinity ? { sessionAffinity: "ClientIP", sessionAffinityConfig: { clientIP: { timeoutSeconds: args.clientAffinityTimeoutSeconds } } } : {}),
         },
     };
 }

@@ -276,7 +276,8 @@ async function keepaliveReuse(name: string, keepalive: number, workers: number, 
             rateLimits: { global: 1_000_000, api: 1_000_000, trading: 1_000_000 },
             // Requests arriving in the same millisecond count against the burst, whatever the rate.
             burst: 100_000,
-            limitConn: 100_000,
+            // nginx's ceiling for limit_conn (each instance gets all of it with client affinity).
+            limitConn: 65_535,
         }),
     );
     const server = startServer(`nginx-${name}`, NGINX, ["-p", dir, "-c", conf], path.join(dir, "nginx.out"), RUN_AS);

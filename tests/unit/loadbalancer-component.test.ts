@@ -75,18 +75,18 @@ describe("prod", () => {
     test("the Service selects the nginx pods on the client port", () => {
         const service = find(recorded, SERVICE, "lb");
         expect(service.inputs.metadata).not.toHaveProperty("annotations");
-        expect(service.inputs.spec).toMatchObject({ type: "LoadBalancer", externalTrafficPolicy: "Local", selector: tier.podLabels });
+        expect(service.inputs.spec).toMatchObject({ type: "LoadBalancer", externalTrafficPolicy: "Local", sessionAffinity: "ClientIP", selector: tier.podLabels });
         expect(service.inputs.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }]);
     });
 
-    test("nginx.conf re-resolves the gateways' headless Service and carries prod's limits divided by 3", () => {
+    test("nginx.conf re-resolves the gateways' headless Service and carries prod's whole per-client limits (ClientIP affinity)", () => {
         const conf = nginxConf();
         expect(conf).toContain(`server ${HEADLESS}:8080 resolve max_fails=3 fail_timeout=30s;`);
         expect(conf).toContain("resolver kube-dns.kube-system.svc.cluster.local valid=5s;");
-        expect(conf).toContain("zone=global:100m rate=20000r/m;");
-        expect(conf).toContain("zone=trading:100m rate=2000r/m;");
-        expect(conf).toContain("limit_conn perip 333;");
-        expect(conf).toContain("limit_req zone=trading burst=33 nodelay;");
+        expect(conf).toContain("zone=global:100m rate=1000r/s;");
+        expect(conf).toContain("zone=trading:100m rate=100r/s;");
+        expect(conf).toContain("limit_conn perip 1000;");
+        expect(conf).toContain("limit_req zone=trading burst=100 nodelay;");
         expect(conf).toContain("pid /tmp/nginx/nginx.pid;");
     });
 
