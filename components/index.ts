@@ -40,6 +40,6 @@ export { standardLabels } from "./k8s";
 // exact config can run on a plain nginx outside the cluster (`npm run loadtest:local`, the nginx
 // live test); only the upstream list, ports and paths are replaced there.
 export { loadBalancerTierArgsSchema } from "./loadbalancer/args";
-export { renderNginxConf } from "./loadbalancer/render";
+export { perInstanceLimits, renderNginxConf } from "./loadbalancer/render";
 export type { NginxConfOptions } from "./loadbalancer/render";
 export { nginxConfOptions } from "./loadbalancer/specs";

@@ -1,13 +1,15 @@
 // The load tester's commands, run for real and briefly on 127.0.0.1: `npm run loadtest` against a
 // reference gateway (the SLO verdict and exit status, the result files, the progress line, the
 // per-user client addresses), and `npm run loadtest:local` (prod's nginx.conf on Debian's nginx in
-// front of three reference gateways, the tester through nginx and direct), which must stop every
-// process it started, also when interrupted.
+// front of three reference gateways, the tester through nginx and direct, and one client against
+// prod's three replicas for the per-client limit), which must stop every process it started, also
+// when interrupted.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import type { GatewayStats } from "../../scripts/loadtest-gateway";
 import type { LoadResult } from "../../scripts/loadtest-stats";
+import type { LocalRunSummary } from "../../scripts/loadtest-local";
 import { PROJECT_ROOT } from "../../scripts/stack-files";
 import { freePorts, isAlive, loopbackGet, makeTempDir, report, startServer, stopAllServers, waitFor } from "./support";
 
@@ -89,20 +91,21 @@ test("npm run loadtest -- with bad arguments exits 1 naming the flag", async () 
     expect(bad.stderr).toContain("--users must be a whole number of at least 1 (got 'many')");
 }, 60000);
 
-test("npm run loadtest:local: prod's nginx.conf and direct, nginx's added latency and upstream reuse, everything stopped", async () => {
+test("npm run loadtest:local: prod's nginx.conf and direct, nginx's added latency, upstream reuse, a client's trading rate, everything stopped", async () => {
     const out = path.join(root, "local");
     const users = 50;
-    const local = await runScript("loadtest-local.ts", ["--users", String(users), "--think-time", "250ms", "--duration", "3s", "--warmup", "1s", "--out", out], 120000);
+    const seconds = 3;
+    const local = await runScript("loadtest-local.ts", ["--users", String(users), "--think-time", "250ms", "--duration", "3s", "--warmup", "1s", "--per-client", `${seconds}s`, "--out", out], 150000);
     const lines = local.stdout.trim().split("\n");
-    for (const line of lines.filter((l) => /^nginx adds|^upstream connection reuse|: latency|achieved/.test(l))) report(`loadtest:local: ${line}`);
+    for (const line of lines.filter((l) => /^nginx adds|^upstream connection reuse|: latency|achieved|^per-client|^ {2}/.test(l))) report(`loadtest:local: ${line}`);
     expect(local.code).toBe(0);
     const pids = pidsIn(local.stderr);
-    expect(pids).toHaveLength(4); // three gateways and nginx
+    expect(pids).toHaveLength(6); // three gateways and prod's three nginx replicas
     expect(pids.filter(isAlive)).toEqual([]);
 
     const viaNginx = JSON.parse(fs.readFileSync(path.join(out, "nginx.json"), "utf8")) as LoadResult;
     const direct = JSON.parse(fs.readFileSync(path.join(out, "direct.json"), "utf8")) as LoadResult;
-    const summary = JSON.parse(fs.readFileSync(path.join(out, "local.json"), "utf8")) as { upstream: { requests: number; newConnections: number } };
+    const summary = JSON.parse(fs.readFileSync(path.join(out, "local.json"), "utf8")) as LocalRunSummary;
     // 200 requests/s from 50 users, each from its own address: no user nears prod's per-client rates, so no 429s.
     for (const run of [viaNginx, direct]) expect(run.totals).toMatchObject({ scheduled: 600, ok: 600, limited: 0, httpErrors: 0, failures: 0, unfinished: 0 });
     expect(local.stdout).toMatch(/nginx adds: p50 [+-][\d.]+ m?s, p95 [+-][\d.]+ m?s, p99 [+-][\d.]+ m?s/);
@@ -110,7 +113,17 @@ test("npm run loadtest:local: prod's nginx.conf and direct, nginx's added latenc
     // Kept-alive upstream connections: far fewer than one per request.
     expect(summary.upstream.newConnections).toBeLessThan(600 / 10);
     expect(fs.readFileSync(path.join(out, "report.html"), "utf8").match(/<svg /g)).toHaveLength(6);
-}, 180000);
+
+    // One client at twice prod's per-client trading rate (100 r/s, burst 100), all its connections on
+    // one of the three replicas: it gets the configured rate, not a replica's third (which would
+    // admit about 33 x 3 + 33 = 132 here).
+    const check = summary.perClient;
+    expect(check).toMatchObject({ configuredRate: 100, configuredBurst: 100, replicas: 3, clientAffinity: true, offeredRate: 200 });
+    const rate = check?.configuredRate ?? 0;
+    expect(check?.pinned.ok).toBeGreaterThanOrEqual(0.8 * rate * seconds);
+    expect(check?.pinned.ok).toBeLessThanOrEqual(rate * (seconds + 1) + 100 + 1);
+    expect(check?.pinned.ok ?? 0).toBeLessThan(check?.pinned.sent ?? 0);
+}, 240000);
 
 test("npm run loadtest:local interrupted by SIGINT stops everything it started and exits 130", async () => {
     const run = startScript("loadtest-local.ts", ["--users", "20", "--duration", "60s", "--warmup", "0s", "--out", path.join(root, "interrupted")]);
@@ -122,7 +135,7 @@ test("npm run loadtest:local interrupted by SIGINT stops everything it started a
         const pids = pidsIn(finished.stderr);
         report(`loadtest:local after SIGINT: exit ${finished.code}, ${pids.length} started processes, alive: ${JSON.stringify(pids.filter(isAlive))}`);
         expect(finished.code).toBe(130);
-        expect(pids).toHaveLength(4);
+        expect(pids).toHaveLength(6);
         expect(pids.filter(isAlive)).toEqual([]);
     } finally {
         clearTimeout(killer);
