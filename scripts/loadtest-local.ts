@@ -1,8 +1,10 @@
 // `npm run loadtest:local`: the stack's rendered nginx.conf (local-nginx.ts) on Debian's nginx in
 // front of reference gateways (loadtest-gateway.ts) on 127.0.0.1, and the load tester through
-// nginx and straight to the gateways with the same plan, in one run. Prints what nginx adds to the
-// latency percentiles and how many upstream TCP connections carried the proxied requests. Every
-// process it starts is stopped by PID at the end, also on failure, SIGINT or SIGTERM.
+// nginx and straight to the gateways (on a second port of each) with the same plan, at the same
+// time. Prints what nginx adds to the latency percentiles, how many upstream TCP connections
+// carried the proxied requests, and what one client gets of the per-client trading rate through the
+// stack's nginx replicas. Every process it starts is stopped by PID at the end, also on failure,
+// SIGINT or SIGTERM.
 import * as dgram from "dgram";
 import * as fs from "fs";
 import * as path from "path";
@@ -162,16 +164,16 @@ async function main(argv: string[]): Promise<number> {
         fs.chmodSync(root, 0o755);
         // The per-client check runs the stack's replica count of nginx instances; the journey uses the first.
         const nginxCount = perClientMs > 0 ? deployed.replicas : 1;
-        const ports = await freePorts(gateways + 2 * nginxCount);
+        const ports = await freePorts(2 * gateways + 2 * nginxCount);
         const gatewayPorts = ports.slice(0, gateways);
-        const nginxPorts = ports.slice(gateways);
+        const directPorts = ports.slice(gateways, 2 * gateways);
+        const nginxPorts = ports.slice(2 * gateways);
         const gatewayScript = path.join(PROJECT_ROOT, "scripts", "loadtest-gateway.ts");
         gatewayPorts.forEach((port, index) => {
             const name = `gateway-${index + 1}`;
-            const server = startServer(name, process.execPath, ["--import", "tsx", gatewayScript, "--name", name, "--port", String(port), "--latency", gatewayLatency], path.join(root, `${name}.log`), {
-                cwd: PROJECT_ROOT,
-            });
-            process.stderr.write(`loadtest:local: started ${name} on 127.0.0.1:${port} (pid ${server.pid})\n`);
+            const args = ["--name", name, "--port", String(port), "--direct-port", String(directPorts[index]), "--latency", gatewayLatency];
+            const server = startServer(name, process.execPath, ["--import", "tsx", gatewayScript, ...args], path.join(root, `${name}.log`), { cwd: PROJECT_ROOT });
+            process.stderr.write(`loadtest:local: started ${name} on 127.0.0.1:${port} for nginx and :${directPorts[index]} for the direct run (pid ${server.pid})\n`);
         });
         for (const port of gatewayPorts) await waitFor(`gateway on port ${port}`, () => gatewayStats(port), 20000, 100);
         checkAborted();
@@ -203,7 +205,7 @@ async function main(argv: string[]): Promise<number> {
         }
 
         const viaNginxUrl = nginxUrls[0];
-        const directUrl = gatewayPorts.map((port) => `http://127.0.0.1:${port}`).join(",");
+        const directUrl = directPorts.map((port) => `http://127.0.0.1:${port}`).join(",");
         const run = (label: string, plan: LoadPlan, runSlo: Slo = slo): Promise<LoadResult> => runLoadTest(plan, { label, slo: runSlo, signal: aborter.signal });
 
         /**
@@ -249,10 +251,13 @@ async function main(argv: string[]): Promise<number> {
             process.stderr.write(`loadtest:local: warm-up through nginx for ${warmupMs / 1000} s (not reported)\n`);
             await run("warm-up", planFromFlags({ ...loadFlags, duration: `${warmupMs}ms`, url: viaNginxUrl }));
         }
+        // Both runs at once: whatever else the machine does slows both alike, so their difference is nginx's.
         const before = await Promise.all(gatewayPorts.map(gatewayStats));
-        const viaNginx = await run("nginx", planFromFlags({ ...loadFlags, url: viaNginxUrl }));
+        const [viaNginx, direct] = await Promise.all([
+            run("nginx", planFromFlags({ ...loadFlags, url: viaNginxUrl })),
+            run("direct", planFromFlags({ ...loadFlags, url: directUrl })),
+        ]);
         const after = await Promise.all(gatewayPorts.map(gatewayStats));
-        const direct = await run("direct", planFromFlags({ ...loadFlags, url: directUrl }));
 
         const perClient = perClientMs > 0 ? await perClientCheck(deployed.replicas > 1 ? nginxUrls : nginxUrls.slice(0, 1)) : undefined;
         const overhead = nginxOverhead(viaNginx, direct);
