@@ -172,7 +172,12 @@ export function histogramSvg(bins: HistogramBin[], latency: LatencySummary, sloP
         return `<rect x="${number(MARGIN.left + width * index + 1, 1)}" y="${number(top, 1)}" width="${number(Math.max(1, width - 2), 1)}" height="${number(y.at(0) - top, 1)}" fill="${COLORS.bar}"><title>${escapeHtml(label)}</title></rect>`;
     });
     const xLabels = shown
-        .map((bin, index) => (bin.toMs !== null && isDecadeOrHalf(bin.toMs) ? `<text x="${number(MARGIN.left + width * (index + 1), 1)}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="middle" class="tick">${escapeHtml(formatMs(bin.toMs))}</text>` : ""))
+        .map((bin, index) => {
+            if (bin.toMs === null || !isDecadeOrHalf(bin.toMs)) return "";
+            const x = MARGIN.left + width * (index + 1);
+            const anchor = x > WIDTH - MARGIN.right - 24 ? "end" : "middle";
+            return `<text x="${number(x, 1)}" y="${HEIGHT - MARGIN.bottom + 16}" text-anchor="${anchor}" class="tick">${escapeHtml(formatMs(bin.toMs))}</text>`;
+        })
         .filter(Boolean);
     const marker = (ms: number, color: string, label: string, row: number): string => {
         const at = number(Math.min(WIDTH - MARGIN.right, Math.max(MARGIN.left, xOf(ms))), 1);
