@@ -300,7 +300,8 @@ async function main(argv: string[]): Promise<number> {
         } catch {
             /* never bound */
         }
-        if (succeeded) fs.rmSync(root, { recursive: true, force: true });
+        // Logs are kept for a failure, not for a finished or interrupted run.
+        if (succeeded || aborter.signal.aborted) fs.rmSync(root, { recursive: true, force: true });
         else process.stderr.write(`loadtest:local: logs kept in ${root}\n`);
         process.off("SIGINT", onSignal);
         process.off("SIGTERM", onSignal);
