@@ -44,3 +44,11 @@ export type { ConnectionBudget, ConnectionBudgetInput } from "./budget";
 export { standardLabels } from "./k8s";
 /** The Pod Security Admission labels of a namespace (the stack's enforces `restricted`). */
 export { podSecurityLabels } from "./k8s";
+
+// The load balancer tier's nginx.conf and the options the tier renders it with, so the stack's
+// exact config can run on a plain nginx outside the cluster (`npm run loadtest:local`, the nginx
+// live test); only the upstream list, ports and paths are replaced there.
+export { loadBalancerTierArgsSchema } from "./loadbalancer/args";
+export { perInstanceLimits, renderNginxConf } from "./loadbalancer/render";
+export type { NginxConfOptions } from "./loadbalancer/render";
+export { nginxConfOptions } from "./loadbalancer/specs";

@@ -12,7 +12,7 @@ export type Flags<Name extends string> = Partial<Record<Name, string>>;
 export function parseFlags<Name extends string>(argv: readonly string[], names: readonly Name[], usage: string): Flags<Name> {
     const flags: Flags<Name> = {};
     for (let index = 0; index < argv.length; index++) {
-        const match = /^--([a-z][a-z-]*)(?:=(.*))?$/.exec(argv[index]);
+        const match = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/.exec(argv[index]);
         const name = match?.[1] as Name | undefined;
         if (!match || name === undefined || !names.includes(name)) throw new Error(`unexpected argument '${argv[index]}'\n${usage}`);
         const value = match[2] ?? argv[++index];

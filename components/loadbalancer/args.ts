@@ -150,11 +150,23 @@ export const loadBalancerSettingsSchema = z.strictObject({
      * so it must not exceed the container runtime's hard limit (containerd 2.x: 524288).
      */
     workerRlimitNofile: int(1024, 1048576).default(65535),
-    /** Requests per second per client address for the whole tier, per zone (divided by replicas). */
+    /**
+     * Pin each client address to one nginx replica (the Service's `sessionAffinity: ClientIP`), so
+     * every replica enforces the whole per-client limits below: a client gets the configured rate
+     * whichever replica it lands on. nginx keeps limit state per replica, so without affinity the
+     * limits are divided by replicas, and a client whose connections all land on one replica gets a
+     * replica's share. The pinning holds end to end when the balancer in front also keeps a client
+     * on one node (externalTrafficPolicy Local; see CLOUD_LOAD_BALANCER_ANNOTATIONS); where it
+     * spreads a client over N nodes with nginx, the client gets up to N times the rate.
+     */
+    clientAffinity: z.boolean().default(true),
+    /** How long a client stays pinned after its last connection (Kubernetes' default and maximum: 10800 and 86400). */
+    clientAffinityTimeoutSeconds: int(1, 86400).default(10800),
+    /** Requests per second per client address for the whole tier, per zone (divided by replicas unless clientAffinity). */
     rateLimits: z.strictObject({ global: zoneRate(1000), api: zoneRate(500), trading: zoneRate(100) }).prefault({}),
     /** limit_req burst for the whole tier (0 = none), applied with nodelay. */
     burst: int(0).default(100),
-    /** Concurrent connections per client address for the whole tier. */
+    /** Concurrent connections per client address for the whole tier (divided by replicas unless clientAffinity). */
     limitConn: int(1).default(1000),
     /** Size of each limit zone, e.g. `100m` (about 16,000 addresses per megabyte). */
     zoneSize: z.string().regex(/^\d+[km]$/, "an nginx size such as 10m").default("100m"),
@@ -215,21 +227,30 @@ export const loadBalancerSettingsSchema = z.strictObject({
  * `serviceAnnotations` for a public load balancer that keeps the client's address (with the default
  * externalTrafficPolicy Local), per cloud; the README shows them as stack config.
  * - aws: the AWS Load Balancer Controller makes an internal NLB unless told `internet-facing`;
- *   instance targets with Local traffic policy see the client's address.
+ *   instance targets with Local traffic policy see the client's address; source-IP stickiness
+ *   keeps a client on one node (clientAffinity).
  * - gcp: GKE's default external passthrough Network Load Balancer keeps client addresses; the
- *   annotation asks for the backend-service based one.
+ *   annotation asks for the backend-service based one. Whether GKE carries the Service's ClientIP
+ *   affinity into its backend service was not checked here.
  * - azure: AKS's default public Standard Load Balancer keeps client addresses with Local (its health
- *   probe follows the Service's healthCheckNodePort); the annotation only pins it public.
+ *   probe follows the Service's healthCheckNodePort); the annotation only pins it public. The
+ *   Azure cloud provider turns the Service's ClientIP affinity into the rule's SourceIP distribution.
  */
 export const CLOUD_LOAD_BALANCER_ANNOTATIONS: Readonly<Record<"aws" | "gcp" | "azure", Readonly<Record<string, string>>>> = {
     aws: {
         "service.beta.kubernetes.io/aws-load-balancer-type": "external",
         "service.beta.kubernetes.io/aws-load-balancer-nlb-target-type": "instance",
         "service.beta.kubernetes.io/aws-load-balancer-scheme": "internet-facing",
+        // Source-IP stickiness of the NLB's target group: a client stays on one node, where the
+        // Service's ClientIP affinity keeps it on one nginx pod (clientAffinity).
+        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes": "stickiness.enabled=true,stickiness.type=source_ip",
     },
     gcp: { "cloud.google.com/l4-rbs": "enabled" },
     azure: { "service.beta.kubernetes.io/azure-load-balancer-internal": "false" },
 };
+
+/** nginx refuses a limit_conn of 65536 or more ("connection limit must be less 65536"). */
+const NGINX_MAX_LIMIT_CONN = 65535;
 
 /** The cross-field rules of the load balancer's settings. */
 export function checkLoadBalancerSettings(value: z.output<typeof loadBalancerSettingsSchema>, ctx: z.RefinementCtx): void {
@@ -238,6 +259,14 @@ export function checkLoadBalancerSettings(value: z.output<typeof loadBalancerSet
     }
     if (value.tls.servicePort === value.servicePort) {
         ctx.addIssue({ code: "custom", path: ["tls", "servicePort"], message: `must differ from servicePort (${value.servicePort}), which redirects to it` });
+    }
+    const limitConnPerInstance = value.clientAffinity ? value.limitConn : Math.floor(value.limitConn / value.replicas);
+    if (limitConnPerInstance > NGINX_MAX_LIMIT_CONN) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["limitConn"],
+            message: `gives each nginx instance limit_conn ${limitConnPerInstance}, above nginx's maximum ${NGINX_MAX_LIMIT_CONN}${value.clientAffinity ? " (with clientAffinity every instance enforces the whole limit)" : ""}`,
+        });
     }
     if (value.workerRlimitNofile < 2 * value.workerConnections) {
         ctx.addIssue({ code: "custom", path: ["workerRlimitNofile"], message: `must be at least 2 x workerConnections (${2 * value.workerConnections})` });

@@ -147,10 +147,12 @@ export interface NginxPaths {
     errorLog: string;
 }
 
-/** Everything renderNginxConf needs. Limits are for the whole tier; the renderer divides them. */
+/** Everything renderNginxConf needs. Limits are for the whole tier; the renderer divides them unless clientAffinity. */
 export interface NginxConfOptions {
-    /** nginx instances of the tier: rates, bursts and limit_conn are divided by it. */
+    /** nginx instances of the tier: rates, bursts and limit_conn are divided by it unless clientAffinity. */
     replicas: number;
+    /** Each client is pinned to one instance (the Service's ClientIP affinity): every instance enforces the whole limits. Default false. */
+    clientAffinity?: boolean;
     /** worker_processes: from the container's CPU limit (nginxWorkerProcesses), never `auto`. */
     workerProcesses: number;
     workerConnections: number;
@@ -215,7 +217,8 @@ export interface PerInstanceLimits {
 
 /**
  * Divides the tier's limits by its replica count: nginx keeps limit_req / limit_conn state per
- * instance, so N instances each allowing R let a client through at up to N x R.
+ * instance, so N instances each allowing R let a client through at up to N x R. With
+ * clientAffinity each client reaches one instance only, so every instance gets the whole limits.
  *
  * Rounding rule: every share is rounded DOWN, so the tier as a whole never admits more than the
  * configured limit, and is clamped to at least 1 so no instance blocks everything. Rates are
@@ -224,10 +227,11 @@ export interface PerInstanceLimits {
  * A burst of 0 stays 0 (no burst). The division assumes the Service spreads a client's
  * connections over the instances; a client pinned to one instance gets that instance's share.
  */
-export function perInstanceLimits(options: Pick<NginxConfOptions, "replicas" | "rateLimits" | "burst" | "limitConn">): PerInstanceLimits {
+export function perInstanceLimits(options: Pick<NginxConfOptions, "replicas" | "clientAffinity" | "rateLimits" | "burst" | "limitConn">): PerInstanceLimits {
     const { replicas } = options;
     if (!Number.isInteger(replicas) || replicas < 1) throw new Error(`replicas must be a positive integer (got ${replicas})`);
-    const share = (total: number): number => Math.max(1, Math.floor(total / replicas));
+    const sharers = options.clientAffinity ? 1 : replicas;
+    const share = (total: number): number => Math.max(1, Math.floor(total / sharers));
     const perMinute = (perSecond: number): number => share(perSecond * 60);
     const ratePerMinute: RateLimits = {
         global: perMinute(options.rateLimits.global),
@@ -380,7 +384,9 @@ export function renderNginxConf(options: NginxConfOptions): string {
 
     return [
         "# Rendered by prepx-platform (components/loadbalancer/render.ts). Do not edit by hand.",
-        `# Limits are this instance's share of the tier's (divided by ${options.replicas} replicas, rounded down, at least 1).`,
+        options.clientAffinity
+            ? `# Limits are the tier's whole per-client limits: the Service pins each client to one of the ${options.replicas} replicas (ClientIP affinity).`
+            : `# Limits are this instance's share of the tier's (divided by ${options.replicas} replicas, rounded down, at least 1).`,
         "daemon off;",
         "# One worker per core of the container's CPU limit: `auto` would count the node's cores.",
         `worker_processes ${options.workerProcesses};`,

@@ -70,6 +70,7 @@ const ACCESS_LOG_SYSLOG_ADDRESS = `127.0.0.1:${LOG_EXPORTER_SYSLOG_PORT}`;
 export function nginxConfOptions(args: ResolvedLoadBalancerTierArgs, upstreamHost: string): NginxConfOptions {
     return {
         replicas: args.replicas,
+        clientAffinity: args.clientAffinity,
         workerProcesses: nginxWorkerProcesses(args.resources.limits.cpu),
         workerConnections: args.workerConnections,
         workerRlimitNofile: args.workerRlimitNofile,
@@ -277,11 +278,12 @@ export function nginxDeploymentSpec(
 
 /**
  * The client Service: plain HTTP (redirects) and HTTPS, `metadata` plus the configured annotations,
- * and externalTrafficPolicy only where Kubernetes takes it (not on ClusterIP).
+ * externalTrafficPolicy only where Kubernetes takes it (not on ClusterIP), and ClientIP session
+ * affinity with clientAffinity.
  */
 export function nginxService(
     metadata: { name: string; namespace: pulumi.Input<string>; labels: Record<string, string> },
-    args: Pick<ResolvedLoadBalancerTierArgs, "serviceType" | "servicePort" | "tls" | "externalTrafficPolicy" | "serviceAnnotations">,
+    args: Pick<ResolvedLoadBalancerTierArgs, "serviceType" | "servicePort" | "tls" | "externalTrafficPolicy" | "serviceAnnotations" | "clientAffinity" | "clientAffinityTimeoutSeconds">,
     selector: Record<string, string>,
 ): k8s.core.v1.ServiceArgs {
     const external = args.serviceType !== "ClusterIP";
@@ -296,6 +298,7 @@ export function nginxService(
                 { name: NGINX_HTTPS_PORT_NAME, port: args.tls.servicePort, targetPort: NGINX_HTTPS_PORT_NAME, protocol: "TCP" },
             ],
             ...(external ? { externalTrafficPolicy: args.externalTrafficPolicy } : {}),
+            ...(args.clientAffinity ? { sessionAffinity: "ClientIP", sessionAffinityConfig: { clientIP: { timeoutSeconds: args.clientAffinityTimeoutSeconds } } } : {}),
         },
     };
 }

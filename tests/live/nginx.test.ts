@@ -618,7 +618,7 @@ async function keepaliveReuse(name: string, keepalive: number, workers: number, 
         rateLimits: { global: 1_000_000, api: 1_000_000, trading: 1_000_000 },
         // Requests arriving in the same millisecond count against the burst, whatever the rate.
         burst: 100_000,
-        limitConn: 100_000,
+        limitConn: 65_535,
         upstream: staticUpstream(upstreams),
     });
     const clientAgent = new https.Agent({ keepAlive: true, maxSockets: clients, ca: ca.pem });

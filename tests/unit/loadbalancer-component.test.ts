@@ -76,7 +76,7 @@ describe("prod", () => {
     test("the Service selects the nginx pods on the plain HTTP and HTTPS ports", () => {
         const service = find(recorded, SERVICE, "lb");
         expect(service.inputs.metadata).not.toHaveProperty("annotations");
-        expect(service.inputs.spec).toMatchObject({ type: "LoadBalancer", externalTrafficPolicy: "Local", selector: tier.podLabels });
+        expect(service.inputs.spec).toMatchObject({ type: "LoadBalancer", externalTrafficPolicy: "Local", sessionAffinity: "ClientIP", selector: tier.podLabels });
         expect(service.inputs.spec.ports).toEqual([
             { name: "http", port: 80, targetPort: "http", protocol: "TCP" },
             { name: "https", port: 443, targetPort: "https", protocol: "TCP" },
@@ -95,14 +95,14 @@ describe("prod", () => {
         expect(nginxConf()).toContain("ssl_certificate /etc/nginx/tls/tls.crt;");
     });
 
-    test("nginx.conf re-resolves the gateways' headless Service and carries prod's limits divided by its 8 replicas", () => {
+    test("nginx.conf re-resolves the gateways' headless Service and carries prod's whole per-client limits (ClientIP affinity)", () => {
         const conf = nginxConf();
         expect(conf).toContain(`server ${HEADLESS}:8080 resolve max_fails=3 fail_timeout=30s;`);
         expect(conf).toContain("resolver kube-dns.kube-system.svc.cluster.local valid=5s;");
-        expect(conf).toContain("zone=global:100m rate=125r/s;");
-        expect(conf).toContain("zone=trading:100m rate=750r/m;");
-        expect(conf).toContain("limit_conn perip 125;");
-        expect(conf).toContain("limit_req zone=trading burst=12 nodelay;");
+        expect(conf).toContain("zone=global:100m rate=1000r/s;");
+        expect(conf).toContain("zone=trading:100m rate=100r/s;");
+        expect(conf).toContain("limit_conn perip 1000;");
+        expect(conf).toContain("limit_req zone=trading burst=100 nodelay;");
         expect(conf).toContain("pid /tmp/nginx/nginx.pid;");
     });
 

@@ -1,6 +1,7 @@
 // The nginx.conf, start-script and log-exporter renderers, called directly: every setting of
-// DESIGN.md section 1, the division of limits by the replica count, 429 statuses, resolve vs static
-// upstreams, TLS and the plain HTTP redirect, the client address, client timeouts and retries.
+// DESIGN.md section 1, the division of limits by the replica count (or none with client affinity),
+// 429 statuses, resolve vs static upstreams, TLS and the plain HTTP redirect, the client address,
+// client timeouts and retries.
 import { loadBalancerTierArgsSchema } from "../../components/loadbalancer/args";
 import {
     LATENCY_BUCKETS_SECONDS,
@@ -88,6 +89,13 @@ describe("perInstanceLimits", () => {
         });
     });
 
+    test("with clientAffinity every replica keeps the whole limits: a client reaches one of them", () => {
+        const limits = perInstanceLimits({ replicas: 3, clientAffinity: true, rateLimits: { global: 1000, api: 500, trading: 100 }, burst: 100, limitConn: 1000 });
+        expect(limits.rate).toEqual({ global: "1000r/s", api: "500r/s", trading: "100r/s" });
+        expect(limits.burst).toBe(100);
+        expect(limits.limitConn).toBe(1000);
+    });
+
     test("refuses a replica count below 1", () => {
         expect(() => perInstanceLimits({ replicas: 0, rateLimits: { global: 1, api: 1, trading: 1 }, burst: 1, limitConn: 1 })).toThrow(/replicas/);
     });
@@ -107,13 +115,23 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
         expect(directives(block(conf, "events"))).toEqual(["events {", "worker_connections 8192;", "use epoll;", "multi_accept on;", "}"]);
     });
 
-    test("limit zones carry this instance's share of the rates (prod 1000/500/100 r/s over its 8 derived replicas)", () => {
-        expect(http).toContain("limit_req_zone $binary_remote_addr zone=global:100m rate=125r/s;");
-        expect(http).toContain("limit_req_zone $binary_remote_addr zone=api:100m rate=3750r/m;");
-        expect(http).toContain("limit_req_zone $binary_remote_addr zone=trading:100m rate=750r/m;");
+    test("with clientAffinity (prod) every instance carries the whole per-client limits (1000/500/100 r/s)", () => {
+        expect(http).toContain("limit_req_zone $binary_remote_addr zone=global:100m rate=1000r/s;");
+        expect(http).toContain("limit_req_zone $binary_remote_addr zone=api:100m rate=500r/s;");
+        expect(http).toContain("limit_req_zone $binary_remote_addr zone=trading:100m rate=100r/s;");
         expect(http).toContain("limit_conn_zone $binary_remote_addr zone=perip:100m;");
-        expect(http).toContain("limit_conn perip 125;");
-        expect(http).not.toMatch(/rate=(1000|500|100)r\/s/);
+        expect(http).toContain("limit_conn perip 1000;");
+        expect(conf).toContain("# Limits are the tier's whole per-client limits: the Service pins each client to one of the 8 replicas (ClientIP affinity).");
+    });
+
+    test("without clientAffinity the zones carry this instance's share of the rates (1000/500/100 r/s over prod's 8 derived replicas)", () => {
+        const divided = renderNginxConf({ ...prod, clientAffinity: false });
+        expect(divided).toContain("limit_req_zone $binary_remote_addr zone=global:100m rate=125r/s;");
+        expect(divided).toContain("limit_req_zone $binary_remote_addr zone=api:100m rate=3750r/m;");
+        expect(divided).toContain("limit_req_zone $binary_remote_addr zone=trading:100m rate=750r/m;");
+        expect(divided).toContain("limit_conn perip 125;");
+        expect(divided).toContain("limit_req zone=trading burst=12 nodelay;");
+        expect(divided).not.toMatch(/rate=(1000|500|100)r\/s/);
     });
 
     test("limited requests get 429, not 503", () => {
@@ -121,16 +139,16 @@ describe("renderNginxConf (prod, resolve upstream)", () => {
         expect(http).toContain("limit_conn_status 429;");
     });
 
-    test("locations: global on all, api under /api/, trading under /api/trading/, bursts divided with nodelay", () => {
+    test("locations: global on all, api under /api/, trading under /api/trading/, bursts with nodelay", () => {
         const root = directives(block(https, "location /"));
         const api = directives(block(https, "location /api/"));
         const trading = directives(block(https, "location /api/trading/"));
-        expect(root.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=12 nodelay;"]);
-        expect(api.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=12 nodelay;", "limit_req zone=api burst=12 nodelay;"]);
+        expect(root.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=100 nodelay;"]);
+        expect(api.filter((d) => d.startsWith("limit_req "))).toEqual(["limit_req zone=global burst=100 nodelay;", "limit_req zone=api burst=100 nodelay;"]);
         expect(trading.filter((d) => d.startsWith("limit_req "))).toEqual([
-            "limit_req zone=global burst=12 nodelay;",
-            "limit_req zone=api burst=12 nodelay;",
-            "limit_req zone=trading burst=12 nodelay;",
+            "limit_req zone=global burst=100 nodelay;",
+            "limit_req zone=api burst=100 nodelay;",
+            "limit_req zone=trading burst=100 nodelay;",
         ]);
         for (const location of [root, api, trading]) expect(location).toContain("proxy_pass http://gateways;");
     });
@@ -279,10 +297,10 @@ describe("renderNginxConf options", () => {
     test("path prefixes and the shutdown timeout are rendered as given", () => {
         const conf = renderNginxConf({ ...prod, apiPathPrefix: "/v2/", tradingPathPrefix: "/v2/orders/", shutdownTimeoutSeconds: 17 });
         expect(directives(block(conf, "location /v2/")).filter((d) => d.startsWith("limit_req "))).toEqual([
-            "limit_req zone=global burst=12 nodelay;",
-            "limit_req zone=api burst=12 nodelay;",
+            "limit_req zone=global burst=100 nodelay;",
+            "limit_req zone=api burst=100 nodelay;",
         ]);
-        expect(directives(block(conf, "location /v2/orders/"))).toContain("limit_req zone=trading burst=12 nodelay;");
+        expect(directives(block(conf, "location /v2/orders/"))).toContain("limit_req zone=trading burst=100 nodelay;");
         expect(conf).not.toContain("location /api/");
         expect(conf).toContain("worker_shutdown_timeout 17s;");
     });

@@ -106,6 +106,19 @@ describe("args", () => {
         expect(problemsOf({})).toEqual([]);
     });
 
+    test("limit_conn per instance stays within nginx's 65535: all of limitConn with clientAffinity, a share without", () => {
+        const problemsOf = (args: Record<string, unknown>) => {
+            const result = loadBalancerTierArgsSchema.safeParse({ namespace: "n", upstream: { host: "gw.example", port: 8080 }, ...args });
+            return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
+        };
+        expect(problemsOf({ limitConn: 100_000 })).toEqual([
+            "limitConn: gives each nginx instance limit_conn 100000, above nginx's maximum 65535 (with clientAffinity every instance enforces the whole limit)",
+        ]);
+        expect(problemsOf({ limitConn: 100_000, clientAffinity: false, replicas: 3 })).toEqual([]);
+        expect(problemsOf({ limitConn: 200_000, clientAffinity: false, replicas: 3 })).toEqual(["limitConn: gives each nginx instance limit_conn 66666, above nginx's maximum 65535"]);
+        expect(problemsOf({ limitConn: 65_535 })).toEqual([]);
+    });
+
     test("the stack sizes the keepalive from its targets (Little's law), or takes the stack's own number", () => {
         expect(concurrentRequestsFor({ requestsPerSecond: 100000, p95LatencyMs: 100 })).toBe(10000);
         expect(concurrentRequestsFor({ requestsPerSecond: 100, p95LatencyMs: 100 })).toBe(10);
@@ -126,6 +139,7 @@ describe("nginxConfOptions", () => {
     test("prod: the args, the pod's ports and paths, the drain as shutdown timeout", () => {
         expect(nginxConfOptions(prod, HEADLESS)).toEqual({
             replicas: 8,
+            clientAffinity: true,
             workerProcesses: 4,
             workerConnections: 8192,
             workerRlimitNofile: 65535,
@@ -299,7 +313,7 @@ test("Deployment: the replicas, rolling updates that never drop a pod first, the
 describe("Service", () => {
     const metadata = { name: "lb", namespace: "prepx", labels };
 
-    test("LoadBalancer keeps client addresses (externalTrafficPolicy Local) for the per-IP limits; no empty annotations", () => {
+    test("LoadBalancer keeps client addresses (externalTrafficPolicy Local) and pins each to one pod (ClientIP) for the per-IP limits; no empty annotations", () => {
         expect(nginxService(metadata, prod, selector)).toEqual({
             metadata,
             spec: {
@@ -310,8 +324,16 @@ describe("Service", () => {
                     { name: "https", port: 443, targetPort: "https", protocol: "TCP" },
                 ],
                 externalTrafficPolicy: "Local",
+                sessionAffinity: "ClientIP",
+                sessionAffinityConfig: { clientIP: { timeoutSeconds: 10800 } },
             },
         });
+    });
+
+    test("without clientAffinity the Service has no session affinity", () => {
+        const spec = nginxService(metadata, { ...prod, clientAffinity: false }, selector).spec;
+        expect(spec).not.toHaveProperty("sessionAffinity");
+        expect(spec).not.toHaveProperty("sessionAffinityConfig");
     });
 
     test("ClusterIP gets no externalTrafficPolicy (Kubernetes rejects it there); annotations when given", () => {
