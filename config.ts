@@ -37,6 +37,8 @@ const passwordsSchema = z.strictObject({
     postgresRestApi: suppliedPassword,
     redis: suppliedPassword,
     grafanaAdmin: suppliedPassword,
+    /** Grafana's secret_key (what Grafana encrypts with it is lost when it changes). */
+    grafanaSecretKey: suppliedPassword,
 });
 
 /**
@@ -159,7 +161,7 @@ export class StackConfigError extends Error {
 }
 
 /** Config sections whose values never appear in a message (they are secrets). */
-const SECRET_SECTIONS: ReadonlySet<PropertyKey> = new Set(["passwords"]);
+const SECRET_SECTIONS: ReadonlySet<PropertyKey> = new Set(["passwords", "receivers"]);
 
 /**
  * Keys renamed since a stack file may have been written; the message says what to write instead.

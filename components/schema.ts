@@ -202,7 +202,7 @@ export function formatIssues(
 }
 
 /** Arg names whose values never appear in a message. */
-const SECRET_ARGS: ReadonlySet<PropertyKey> = new Set(["password", "passwords", "grafanaAdminPassword"]);
+const SECRET_ARGS: ReadonlySet<PropertyKey> = new Set(["password", "passwords", "grafanaAdminPassword", "grafanaSecretKey", "receivers"]);
 
 /**
  * A component's args with its defaults applied, or a ResourceError naming the component and listing

@@ -31,6 +31,13 @@ export const networkSettingsSchema = z.strictObject({
      * VPC endpoint's or the store's address range.
      */
     backupRepository: endpoints(["0.0.0.0/0"], [443]),
+    /**
+     * Where Alertmanager sends notifications (Slack, PagerDuty, a webhook), opened only when a
+     * receiver is configured. Slack's and PagerDuty's addresses are not fixed, hence the whole IPv4
+     * internet on HTTPS by default: the one deliberate internet egress, from pods that hold no data.
+     * Narrow it to an egress proxy or the webhook's range; add the webhook's port if it is not 443.
+     */
+    alertReceivers: endpoints(["0.0.0.0/0"], [443]),
     /** The cluster DNS. */
     dns: z
         .strictObject({

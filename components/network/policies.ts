@@ -97,6 +97,13 @@ export interface NetworkPolicyInput {
     backupRepository?: NetworkSettings["backupRepository"];
     /** The cluster DNS pods and an optional NodeLocal DNSCache address; see network/args.ts. */
     dns?: ClusterDns;
+    /**
+     * Alertmanager pods: `port` receives Prometheus' alerts, `clusterPort` (TCP and UDP) is the
+     * replicas' gossip; `notifies` = a receiver is configured, so they reach `alertReceivers`.
+     */
+    alertmanager?: { labels: Record<string, string>; port: number; clusterPort: number; notifies: boolean };
+    /** Where Alertmanager's notifications go; see network/args.ts. */
+    alertReceivers?: NetworkSettings["alertReceivers"];
 }
 
 /** Where the cluster DNS runs: its namespace's and pods' labels, its port, and a node-local cache. */
@@ -154,6 +161,7 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
         ...edgePolicies(input),
         ...dataPolicies(input, endpoints.apiEgress, endpoints.backupEgress),
         ...monitoringPolicies(input, endpoints),
+        ...alertmanagerPolicies(input),
     ];
 }
 
@@ -347,6 +355,37 @@ function monitoringPolicies(input: NetworkPolicyInput, endpoints: { apiEgress: E
         ...input.metricsTargets.map((target) =>
             policy(`metrics-${target.name}`, `Prometheus scrapes ${target.name} on its metrics ports.`, target.labels, fromPeers([pods(input.prometheus.labels)], tcp(...target.ports)), []),
         ),
+    ];
+}
+
+/**
+ * Alertmanager: Prometheus sends it alerts; the replicas gossip with each other (TCP and UDP); it
+ * reaches the receivers only when one is configured. Prometheus' egress to it is a policy of its own,
+ * so it does not depend on Alertmanager also being a scrape target.
+ */
+function alertmanagerPolicies(input: NetworkPolicyInput): RenderedPolicy[] {
+    const alertmanager = input.alertmanager;
+    if (!alertmanager) return [];
+    const receivers = input.alertReceivers ?? NETWORK_POLICY_DEFAULTS.alertReceivers;
+    if (alertmanager.notifies && (receivers.cidrs.length === 0 || receivers.ports.length === 0)) {
+        throw new Error("renderNetworkPolicies: alertReceivers must list at least one CIDR and one port");
+    }
+    const gossip: PolicyPort[] = [
+        { protocol: "TCP", port: alertmanager.clusterPort },
+        { protocol: "UDP", port: alertmanager.clusterPort },
+    ];
+    const peers = [pods(alertmanager.labels)];
+    const receiverEgress = alertmanager.notifies ? [{ to: receivers.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...receivers.ports) }] : [];
+    return [
+        policy(
+            "alertmanager",
+            "Alertmanager accepts Prometheus' alerts, gossips with its replicas (silences, notification log) and, when a receiver is configured, " +
+                "reaches the receivers (Slack, PagerDuty, a webhook) on their ports.",
+            alertmanager.labels,
+            [...fromPeers([pods(input.prometheus.labels)], tcp(alertmanager.port)), ...fromPeers(peers, gossip)],
+            [...toPeers(peers, gossip), ...receiverEgress],
+        ),
+        policy("prometheus-alertmanager", "Prometheus sends alerts to every Alertmanager replica.", input.prometheus.labels, [], toPeers(peers, tcp(alertmanager.port))),
     ];
 }
 
