@@ -10,6 +10,7 @@ const PASSWORDS = {
     postgresRestApi: "restapi-0123456789abcdef",
     redis: "redis-0123456789abcdef",
     grafanaAdmin: "grafana-0123456789abcdef",
+    grafanaSecretKey: "grafana-key-0123456789abcdef",
 };
 
 let recorded: RecordedResource[];
@@ -38,6 +39,7 @@ test.each([
     ["postgres-app", "password", PASSWORDS.postgresApp],
     ["redis-auth", "password", PASSWORDS.redis],
     ["monitoring-grafana-admin", "admin-password", PASSWORDS.grafanaAdmin],
+    ["monitoring-grafana-admin", "secret-key", PASSWORDS.grafanaSecretKey],
 ])("Secret %s key %s holds the supplied password, as a secret", (name, key, value) => {
     const object = secret(name);
     expect(object.inputs.stringData[key]).toBe(value);
