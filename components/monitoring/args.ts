@@ -195,7 +195,7 @@ const portScrapeJobSchema = z.strictObject({
 /** A scrape job of one port on the pods of one app. */
 export type PortScrapeJob = z.output<typeof portScrapeJobSchema>;
 
-/** Every dashboard valid for Grafana 11, and no scrape job name taken twice (Prometheus refuses that). */
+/** Every dashboard valid for Grafana 11 and 12, and no scrape job name taken twice (Prometheus refuses that). */
 function checkMonitoringInputs(value: { dashboards: Record<string, unknown>; portScrapeJobs: PortScrapeJob[] }, ctx: z.RefinementCtx): void {
     for (const [file, dashboard] of Object.entries(value.dashboards)) {
         for (const problem of dashboardProblems(file, dashboard)) ctx.addIssue({ code: "custom", path: [], message: `dashboard ${problem}` });
