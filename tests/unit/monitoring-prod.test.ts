@@ -272,6 +272,15 @@ describe("Alertmanager in prod", () => {
     });
 });
 
+test("a stack behind TLS with its own admin name: secure cookies, the name in the Secret", async () => {
+    const custom = new monitoring.MonitoringStack("behind-tls", { namespace: NAMESPACE, grafana: { adminUser: "ops-admin", cookieSecure: true }, alertmanager: { replicas: 1 } });
+    await valueOf(custom.grafanaUrl);
+    await settled(recorded);
+    expect(find(recorded, "kubernetes:core/v1:Secret", "behind-tls-grafana-admin").inputs.stringData["admin-user"]).toBe("ops-admin");
+    const env: Container["env"] = find(recorded, "kubernetes:apps/v1:Deployment", "behind-tls-grafana").inputs.spec.template.spec.containers[0].env;
+    expect(env.find((variable) => variable.name === "GF_SECURITY_COOKIE_SECURE")?.value).toBe("true");
+});
+
 describe("bad args are refused with one ResourceError listing every problem", () => {
     const refusal = (name: string, args: Record<string, unknown>): string => {
         try {
