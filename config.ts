@@ -45,6 +45,8 @@ export const passwordsSchema = z.strictObject({
     /** Redis users of the services, by service name (each service left out gets a generated one). */
     redisApps: z.record(z.string(), suppliedPasswordValue).optional(),
     grafanaAdmin: suppliedPassword,
+    /** Grafana's secret_key (what Grafana encrypts with it is lost when it changes). */
+    grafanaSecretKey: suppliedPassword,
 });
 
 /**
@@ -158,6 +160,16 @@ export const stackConfigSchema = z
                 message: "must be set when postgres.backup.repository is S3: { cidrs: [the object store's or its VPC endpoint's address ranges] } (no default: it would be the whole internet)",
             });
         }
+        // Alertmanager's only way out to its receivers.
+        const receivers = value.monitoring.alertmanager.receivers;
+        if (Object.values(receivers).some((receiver) => receiver !== undefined) && value.network.alertReceivers === undefined) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["network", "alertReceivers"],
+                message:
+                    "must be set when a receiver is configured (monitoring.alertmanager.receivers): { cidrs: [an egress proxy's or the webhook's address ranges] } (no default: it would be the whole internet)",
+            });
+        }
         for (const service of Object.keys(value.passwords?.redisApps ?? {})) {
             if (!names.includes(service)) {
                 ctx.addIssue({ code: "custom", path: ["passwords", "redisApps", service], message: `must name one of services (${names.join(", ")})` });
@@ -197,7 +209,7 @@ export class StackConfigError extends Error {
 }
 
 /** Config sections whose values never appear in a message (they are secrets). */
-const SECRET_SECTIONS: ReadonlySet<PropertyKey> = new Set(["passwords"]);
+const SECRET_SECTIONS: ReadonlySet<PropertyKey> = new Set(["passwords", "receivers"]);
 
 /**
  * Keys renamed since a stack file may have been written; the message says what to write instead.

@@ -121,6 +121,12 @@ createNetworkPolicies(
             { name: "redis-bootstrap", labels: redis.bootstrapLabels },
         ],
         metricsTargets: [fleet, loadBalancer, postgres, redis, monitoring].flatMap((component) => component.metricsTargets),
+        alertmanager: {
+            labels: monitoring.alertmanagerPodLabels,
+            port: monitoring.alertmanagerPort,
+            clusterPort: monitoring.alertmanagerClusterPort,
+            notifies: monitoring.alertmanagerNotifies,
+        },
         ...config.network,
     }),
     { provider, protect: config.protectData },

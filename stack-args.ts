@@ -96,5 +96,5 @@ export function monitoringStackArgs(
     namespace: pulumi.Input<string>,
     observed: Pick<MonitoringStackArgs, "alertRules" | "dashboards" | "portScrapeJobs">,
 ): MonitoringStackArgs {
-    return { namespace, ...config.monitoring, ...placement(config), ...pulling(config), grafanaAdminPassword: config.passwords?.grafanaAdmin, ...observed };
+    return { namespace, ...config.monitoring, ...placement(config), ...pulling(config), grafanaAdminPassword: config.passwords?.grafanaAdmin, grafanaSecretKey: config.passwords?.grafanaSecretKey, ...observed };
 }

@@ -254,7 +254,7 @@ export function formatIssues(
 }
 
 /** Arg names whose values never appear in a message. */
-const SECRET_ARGS: ReadonlySet<PropertyKey> = new Set(["password", "passwords", "grafanaAdminPassword", "exporterPassword", "appPasswords"]);
+const SECRET_ARGS: ReadonlySet<PropertyKey> = new Set(["password", "passwords", "grafanaAdminPassword", "exporterPassword", "appPasswords", "grafanaSecretKey", "receivers"]);
 
 /**
  * A component's args with its defaults applied, or a ResourceError naming the component and listing

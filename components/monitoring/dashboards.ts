@@ -4,7 +4,7 @@
 import type { Dashboards } from "../observability";
 import { PROMETHEUS_DATASOURCE_UID } from "./render";
 
-/** Panel types built into Grafana 11 that the dashboards may use (no plugin installs, no Angular). */
+/** Panel types built into Grafana 11 and 12 that the dashboards may use (no plugin installs, no Angular). */
 const ALLOWED_PANEL_TYPES = ["timeseries", "stat", "gauge", "piechart", "geomap", "row", "text", "table", "bargauge"];
 /** Deprecated Angular plugins the original plan installed; refused anywhere in a dashboard. */
 const DEPRECATED_PLUGINS = ["grafana-piechart-panel", "grafana-worldmap-panel"];

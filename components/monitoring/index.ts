@@ -1,21 +1,39 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { contentNamedConfigMap, podServiceAccount, podTemplateAnnotations, serviceAccountWithRole, serviceHostOutput, standardLabels, volumeClaimTemplate } from "../k8s";
+import {
+    configChecksumAnnotation,
+    contentNamedConfigMap,
+    disruptionBudget,
+    podServiceAccount,
+    podTemplateAnnotations,
+    scrapeAnnotations,
+    serviceAccountWithRole,
+    serviceHostOutput,
+    standardLabels,
+    volumeClaimTemplate,
+} from "../k8s";
 import type { MetricsTarget } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
-import { MonitoringStackArgs, monitoringStackArgsSchema, ResolvedMonitoringStackArgs } from "./args";
+import { AlertReceivers, MonitoringStackArgs, monitoringStackArgsSchema, ResolvedMonitoringStackArgs } from "./args";
 import { dashboardFiles } from "./dashboards";
 import {
     ALERT_RULES_FILE,
+    ALERTMANAGER_CLUSTER_PORT,
+    ALERTMANAGER_CONFIG_FILE,
+    ALERTMANAGER_PORT,
+    alertmanagerConfigOptions,
+    alertmanagerPeers,
     alertRulesOptions,
     KUBE_STATE_METRICS_APP,
     PROMETHEUS_CONFIG_FILE,
     prometheusConfigOptions,
+    renderAlertmanagerConfig,
     renderAlertRules,
     renderGrafanaDashboardProvider,
     renderGrafanaDatasources,
     renderPrometheusConfig,
+    undeliveredAlertWarnings,
 } from "./render";
 import {
     GRAFANA_DASHBOARDS_DIR,
@@ -30,6 +48,9 @@ import {
     PROMETHEUS_DISCOVERY_RULES,
     PROMETHEUS_PORT,
     prometheusStatefulSetSpec,
+    alertmanagerServiceSpec,
+    alertmanagerStatefulSetSpec,
+    GRAFANA_SECRET_KEYS,
 } from "./specs";
 
 export type { MonitoringStackArgs, PortScrapeJob, ResolvedMonitoringStackArgs } from "./args";
@@ -71,6 +92,16 @@ export class MonitoringStack extends pulumi.ComponentResource {
     public readonly prometheusServiceName: pulumi.Output<string>;
     /** Name of the Grafana Service. */
     public readonly grafanaServiceName: pulumi.Output<string>;
+    /** In-cluster URL of Alertmanager (its headless Service: every replica's API and UI). */
+    public readonly alertmanagerUrl: pulumi.Output<string>;
+    /** Labels on the Alertmanager pods (for the NetworkPolicies: Prometheus sends to them, they gossip with each other). */
+    public readonly alertmanagerPodLabels: Record<string, string>;
+    /** Alertmanager's HTTP port (alerts from Prometheus, API, UI, its own /metrics). */
+    public readonly alertmanagerPort: number = ALERTMANAGER_PORT;
+    /** Alertmanager's cluster (gossip) port between the replicas, TCP and UDP; unused with one replica. */
+    public readonly alertmanagerClusterPort: number = ALERTMANAGER_CLUSTER_PORT;
+    /** Whether any receiver is configured, i.e. Alertmanager sends notifications out of the cluster. */
+    public readonly alertmanagerNotifies: boolean;
 
     constructor(name: string, args: MonitoringStackArgs, opts: pulumi.ComponentResourceOptions = {}) {
         super("prepx:monitoring:MonitoringStack", name, {}, opts);
@@ -79,6 +110,8 @@ export class MonitoringStack extends pulumi.ComponentResource {
         const prometheus: App = { name: `${name}-prometheus`, labels: standardLabels("prometheus", name, "monitoring"), namespace };
         const grafana: App = { name: `${name}-grafana`, labels: standardLabels("grafana", name, "monitoring"), namespace };
         const kubeStateMetrics: App = { name: `${name}-kube-state-metrics`, labels: standardLabels(KUBE_STATE_METRICS_APP, name, "monitoring"), namespace };
+        const alertmanager: App = { name: `${name}-alertmanager`, labels: standardLabels("alertmanager", name, "monitoring"), namespace };
+        this.alertmanagerPodLabels = alertmanager.labels;
         this.podLabels = prometheus.labels;
         this.grafanaPodLabels = grafana.labels;
         this.kubeStateMetricsPodLabels = kubeStateMetrics.labels;
@@ -86,9 +119,15 @@ export class MonitoringStack extends pulumi.ComponentResource {
             { name: "prometheus", labels: prometheus.labels, ports: [PROMETHEUS_PORT] },
             { name: "grafana", labels: grafana.labels, ports: [GRAFANA_PORT] },
             { name: KUBE_STATE_METRICS_APP, labels: kubeStateMetrics.labels, ports: [KUBE_STATE_METRICS_PORT] },
+            { name: "alertmanager", labels: alertmanager.labels, ports: [ALERTMANAGER_PORT] },
         ];
 
-        const prometheusService = this.createPrometheus(prometheus, resolved);
+        const configured = receiversConfigured(resolved.alertmanager.receivers);
+        this.alertmanagerNotifies = configured.webhookUrl || configured.slackWebhookUrl || configured.pagerdutyRoutingKey;
+        for (const warning of undeliveredAlertWarnings(configured)) void pulumi.log.warn(`MonitoringStack ${name}: ${warning}`, this);
+        const alertmanagerService = this.createAlertmanager(alertmanager, resolved);
+        this.alertmanagerUrl = pulumi.interpolate`http://${serviceHostOutput(alertmanagerService.metadata.name, namespace, resolved.clusterDomain)}:${ALERTMANAGER_PORT}`;
+        const prometheusService = this.createPrometheus(prometheus, resolved, alertmanager.name);
         this.prometheusServiceName = prometheusService.metadata.name;
         this.prometheusUrl = pulumi.interpolate`http://${serviceHostOutput(prometheusService.metadata.name, namespace, resolved.clusterDomain)}:${PROMETHEUS_PORT}`;
         this.createKubeStateMetrics(kubeStateMetrics, resolved);
@@ -102,11 +141,12 @@ export class MonitoringStack extends pulumi.ComponentResource {
             grafanaUrl: this.grafanaUrl,
             grafanaAdminPassword: this.grafanaAdminPassword,
             grafanaSecretName: this.grafanaSecretName,
+            alertmanagerUrl: this.alertmanagerUrl,
         });
     }
 
     /** Prometheus' RBAC (namespaced discovery, kubelet metrics), config, Service and StatefulSet. */
-    private createPrometheus(app: App, args: ResolvedMonitoringStackArgs): k8s.core.v1.Service {
+    private createPrometheus(app: App, args: ResolvedMonitoringStackArgs, alertmanagerName: string): k8s.core.v1.Service {
         const child = { parent: this };
         const metadata = { name: app.name, namespace: args.namespace, labels: app.labels };
         const { serviceAccount } = serviceAccountWithRole(
@@ -126,7 +166,7 @@ export class MonitoringStack extends pulumi.ComponentResource {
             },
             child,
         );
-        const prometheusYml = app.namespace.apply((namespace) => renderPrometheusConfig(prometheusConfigOptions(args, namespace)));
+        const prometheusYml = app.namespace.apply((namespace) => renderPrometheusConfig(prometheusConfigOptions(args, namespace, alertmanagerName)));
         const alertsYml = app.namespace.apply((namespace) => renderAlertRules(alertRulesOptions(args, namespace)));
         const config = contentNamedConfigMap(
             `${app.name}-config`,
@@ -163,11 +203,13 @@ export class MonitoringStack extends pulumi.ComponentResource {
         const dataOpts = { parent: this, protect: args.protectData };
         const metadata = (suffix = "") => ({ name: `${app.name}${suffix}`, namespace: args.namespace, labels: app.labels });
         const adminPassword = stackPassword(`${app.name}-admin-password`, args.grafanaAdminPassword, child);
-        const secret = new k8s.core.v1.Secret(
-            `${app.name}-admin`,
-            { metadata: metadata("-admin"), type: "Opaque", stringData: { "admin-user": "admin", "admin-password": adminPassword } },
-            dataOpts,
-        );
+        const secretKey = stackPassword(`${app.name}-secret-key`, args.grafanaSecretKey, child);
+        const stringData = {
+            [GRAFANA_SECRET_KEYS.adminUser]: args.grafana.adminUser,
+            [GRAFANA_SECRET_KEYS.adminPassword]: adminPassword,
+            [GRAFANA_SECRET_KEYS.secretKey]: secretKey,
+        };
+        const secret = new k8s.core.v1.Secret(`${app.name}-admin`, { metadata: metadata("-admin"), type: "Opaque", stringData }, dataOpts);
         const datasources = prometheusUrl.apply((url) => renderGrafanaDatasources({ prometheusUrl: url, scrapeInterval: args.prometheus.scrapeInterval }));
         const provider = renderGrafanaDashboardProvider({ path: GRAFANA_DASHBOARDS_DIR, folder: "prepx" });
         const provisioning = contentNamedConfigMap(
@@ -194,4 +236,46 @@ export class MonitoringStack extends pulumi.ComponentResource {
         new k8s.apps.v1.Deployment(app.name, { metadata: metadata(), spec }, child);
         return { adminPassword, secret, service };
     }
+
+    /**
+     * Alertmanager: its config in a Secret (it carries the receivers' URLs and keys), a headless
+     * Service naming every replica, the StatefulSet, and a PodDisruptionBudget when there are several.
+     */
+    private createAlertmanager(app: App, args: ResolvedMonitoringStackArgs): k8s.core.v1.Service {
+        const child = { parent: this };
+        const metadata = (suffix = "") => ({ name: `${app.name}${suffix}`, namespace: args.namespace, labels: app.labels });
+        const receivers = args.alertmanager.receivers;
+        const alertmanagerYml = pulumi.secret(
+            pulumi
+                .all([receivers.webhookUrl, receivers.slackWebhookUrl, receivers.pagerdutyRoutingKey])
+                .apply(([webhookUrl, slackWebhookUrl, pagerdutyRoutingKey]) =>
+                    renderAlertmanagerConfig(alertmanagerConfigOptions(args, { webhookUrl, slackWebhookUrl, pagerdutyRoutingKey })),
+                ),
+        );
+        const config = new k8s.core.v1.Secret(app.name + "-config", { metadata: metadata("-config"), type: "Opaque", stringData: { [ALERTMANAGER_CONFIG_FILE]: alertmanagerYml } }, child);
+        const service = new k8s.core.v1.Service(app.name, { metadata: metadata(), spec: alertmanagerServiceSpec(app.labels) }, child);
+        const account = podServiceAccount(app.name, { namespace: args.namespace, labels: app.labels, imagePullSecrets: args.imagePullSecrets }, child);
+        // The checksum of the secret config is not secret: a SHA-256 reveals nothing of the URLs and
+        // keys inside, and a secret annotation would hide the whole pod template from every diff.
+        const checksum = pulumi.unsecret(configChecksumAnnotation(alertmanagerYml));
+        const peers = app.namespace.apply((namespace) => alertmanagerPeers({ name: app.name, namespace, clusterDomain: args.clusterDomain, replicas: args.alertmanager.replicas }));
+        const spec = peers.apply((names) =>
+            alertmanagerStatefulSetSpec(args.alertmanager, {
+                labels: app.labels,
+                annotations: checksum.apply((annotations) => ({ ...annotations, ...scrapeAnnotations(ALERTMANAGER_PORT) })),
+                serviceName: service.metadata.name,
+                serviceAccountName: account.metadata.name,
+                configSecretName: config.metadata.name,
+                peers: names,
+            }),
+        );
+        new k8s.apps.v1.StatefulSet(app.name, { metadata: metadata(), spec }, child);
+        if (args.alertmanager.replicas > 1) disruptionBudget(app.name, { namespace: args.namespace, labels: app.labels }, child);
+        return service;
+    }
+}
+
+/** Which receivers are set: known at preview, even for a secret whose value is not. */
+function receiversConfigured(receivers: AlertReceivers): { webhookUrl: boolean; slackWebhookUrl: boolean; pagerdutyRoutingKey: boolean } {
+    return { webhookUrl: receivers.webhookUrl !== undefined, slackWebhookUrl: receivers.slackWebhookUrl !== undefined, pagerdutyRoutingKey: receivers.pagerdutyRoutingKey !== undefined }
 }

@@ -41,6 +41,9 @@ const EXTRA_METRICS_PORT_NAME = "metrics-.+";
 /** kubelet metrics kept by the kubelet job (everything else a kubelet exposes is dropped at scrape). */
 const KUBELET_KEPT_METRICS = ["kubelet_volume_stats_used_bytes", "kubelet_volume_stats_capacity_bytes", "kubelet_volume_stats_available_bytes"];
 
+/** How long Prometheus waits for an Alertmanager to accept a batch of alerts before it retries. */
+const ALERTMANAGER_SEND_TIMEOUT = "10s";
+
 /** Prometheus' default scrape timeout, used unless the scrape interval is shorter. */
 const DEFAULT_SCRAPE_TIMEOUT = "10s";
 
@@ -54,10 +57,14 @@ export interface PrometheusConfigOptions {
     /** Jobs scraping one port of one app's pods (Patroni's REST API), rendered after the pod jobs. */
     portScrapeJobs: PortScrapeJob[];
     /**
-     * Verify kubelet serving certificates against the cluster CA. Most clusters (kubeadm, kind,
-     * minikube) have kubelets serve self-signed certificates, which only `false` can scrape.
+     * Verify kubelet serving certificates against the cluster CA, so the bearer token goes to real
+     * kubelets only; `false` (kind, minikube, plain kubeadm: self-signed kubelet certificates) skips it.
      */
     verifyKubeletTls: boolean;
+    /** `sample_limit` of every job: a target exposing more samples fails its scrape. */
+    sampleLimit: number;
+    /** The Alertmanagers Prometheus sends alerts to (`host:port`, each replica: they deduplicate by gossip). */
+    alertmanagers: string[];
 }
 
 type Relabel = { [key: string]: YamlValue | undefined };
@@ -189,18 +196,28 @@ function kubeletJob(options: PrometheusConfigOptions): ScrapeJob {
     };
 }
 
+/**
+ * Prometheus' `alerting:` block: every Alertmanager replica by its stable name (each gets every
+ * alert; the replicas notify once between them). Alertmanager's v2 API, the one both Prometheus 2.x
+ * and 3.x speak (3.x has no other).
+ */
+function alertingConfig(alertmanagers: string[]): YamlValue {
+    return { alertmanagers: [{ api_version: "v2", timeout: ALERTMANAGER_SEND_TIMEOUT, static_configs: [{ targets: alertmanagers }] }] };
+}
+
 /** prometheus.yml as a value (the tests inspect it; renderPrometheusConfig serializes it). */
 export function prometheusConfig(options: PrometheusConfigOptions): { [key: string]: YamlValue } {
     return {
         global: { scrape_interval: options.scrapeInterval, evaluation_interval: options.scrapeInterval, scrape_timeout: scrapeTimeout(options.scrapeInterval) },
         rule_files: [ALERT_RULES_FILE],
+        alerting: alertingConfig(options.alertmanagers),
         scrape_configs: [
             podsJob(options),
             extraMetricsPortsJob(options),
             ...options.portScrapeJobs.map((scrapeJob) => portJob(options.namespace, scrapeJob)),
             kubeStateMetricsJob(options),
             kubeletJob(options),
-        ],
+        ].map((job) => ({ ...job, sample_limit: options.sampleLimit })),
     };
 }
 
@@ -236,6 +253,116 @@ export function renderAlertRules(options: AlertRulesOptions): string {
         }),
     );
     return toYaml({ groups: [{ name: ruleGroupName(options.namespace), rules }] }, HEADER);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alertmanager
+
+/** Alertmanager's HTTP port (alerts from Prometheus, API, UI, its own /metrics). */
+export const ALERTMANAGER_PORT = 9093;
+/** Alertmanager's cluster (gossip) port, TCP and UDP. */
+export const ALERTMANAGER_CLUSTER_PORT = 9094;
+/** File name of Alertmanager's config inside its Secret and config directory. */
+export const ALERTMANAGER_CONFIG_FILE = "alertmanager.yml";
+
+/** Receiver names in the rendered config (routing and the tests refer to them). */
+export const ALERT_RECEIVERS = { critical: "critical", warning: "warning" } as const;
+
+/**
+ * Labels a critical alert and the warnings it silences must share: a critical alert about a pod or
+ * an app makes the warnings about that same pod or app noise (a PostgresDown on postgres-0 inhibits
+ * PodRestarting on postgres-0). A label missing on both sides counts as equal, per Alertmanager.
+ */
+export const INHIBIT_EQUAL_LABELS = ["namespace", "app", "pod"];
+
+/** The receivers with their secrets resolved (plain strings; the caller keeps the output secret). */
+export interface ResolvedAlertReceivers {
+    webhookUrl?: string;
+    slackWebhookUrl?: string;
+    pagerdutyRoutingKey?: string;
+}
+
+export interface AlertmanagerConfigOptions {
+    /** Wait before the first notification of a new group (Alertmanager duration). */
+    groupWait: string;
+    /** Wait before notifying a group again about alerts added to it. */
+    groupInterval: string;
+    /** Wait before re-sending a still-firing alert. */
+    repeatInterval: string;
+    receivers: ResolvedAlertReceivers;
+}
+
+/** The stable DNS names of a StatefulSet's pods behind its headless Service (`<name>-<i>.<name>.<ns>.svc.<domain>`). */
+export function alertmanagerPeers(options: { name: string; namespace: string; clusterDomain: string; replicas: number }): string[] {
+    const domain = options.clusterDomain.replace(/\.$/, "");
+    return Array.from({ length: options.replicas }, (_, index) => `${options.name}-${index}.${options.name}.${options.namespace}.svc.${domain}`);
+}
+
+/** The notification configs of one receiver: PagerDuty only when it pages. */
+function receiverConfigs(receivers: ResolvedAlertReceivers, pages: boolean): { [key: string]: YamlValue } {
+    const configs: { [key: string]: YamlValue } = {};
+    if (pages && receivers.pagerdutyRoutingKey !== undefined) {
+        configs.pagerduty_configs = [{ routing_key: receivers.pagerdutyRoutingKey, send_resolved: true }];
+    }
+    if (receivers.slackWebhookUrl !== undefined) {
+        configs.slack_configs = [
+            {
+                api_url: receivers.slackWebhookUrl,
+                send_resolved: true,
+                title: '[{{ .Status | toUpper }}{{ if eq .Status "firing" }}:{{ .Alerts.Firing | len }}{{ end }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.namespace }})',
+                text: "{{ range .Alerts }}{{ .Annotations.summary }}: {{ .Annotations.description }}\n{{ end }}",
+            },
+        ];
+    }
+    if (receivers.webhookUrl !== undefined) configs.webhook_configs = [{ url: receivers.webhookUrl, send_resolved: true }];
+    return configs;
+}
+
+/**
+ * alertmanager.yml as a value: alerts grouped by name and namespace; `severity="critical"` to the
+ * critical receiver (PagerDuty, Slack, webhook), everything else to the warning receiver (Slack,
+ * webhook); a critical alert inhibits the warnings about the same pod or app. A receiver with no
+ * configured destination is valid and drops what it gets (MonitoringStack warns at preview).
+ */
+export function alertmanagerConfig(options: AlertmanagerConfigOptions): { [key: string]: YamlValue } {
+    const severity = (value: string) => `severity="${value}"`;
+    return {
+        route: {
+            receiver: ALERT_RECEIVERS.warning,
+            group_by: ["alertname", "namespace"],
+            group_wait: options.groupWait,
+            group_interval: options.groupInterval,
+            repeat_interval: options.repeatInterval,
+            routes: [{ receiver: ALERT_RECEIVERS.critical, matchers: [severity("critical")] }],
+        },
+        inhibit_rules: [{ source_matchers: [severity("critical")], target_matchers: [severity("warning")], equal: INHIBIT_EQUAL_LABELS }],
+        receivers: [
+            { name: ALERT_RECEIVERS.critical, ...receiverConfigs(options.receivers, true) },
+            { name: ALERT_RECEIVERS.warning, ...receiverConfigs(options.receivers, false) },
+        ],
+    };
+}
+
+/** alertmanager.yml text (secret: it holds the receivers' URLs and keys). */
+export function renderAlertmanagerConfig(options: AlertmanagerConfigOptions): string {
+    return toYaml(alertmanagerConfig(options), HEADER);
+}
+
+/**
+ * What is not delivered with these receivers, as preview warnings (empty = every alert reaches
+ * someone). `configured` says which receivers are set, known at preview even when their values are not.
+ */
+export function undeliveredAlertWarnings(configured: { webhookUrl: boolean; slackWebhookUrl: boolean; pagerdutyRoutingKey: boolean }): string[] {
+    if (!configured.webhookUrl && !configured.slackWebhookUrl && !configured.pagerdutyRoutingKey) {
+        return [
+            "no Alertmanager receiver is configured: alerts fire in Prometheus but notify no one. Set one of " +
+                "monitoring.alertmanager.receivers.{webhookUrl,slackWebhookUrl,pagerdutyRoutingKey} with `pulumi config set --secret --path`.",
+        ];
+    }
+    if (!configured.webhookUrl && !configured.slackWebhookUrl) {
+        return ["only PagerDuty is configured: warning alerts notify no one (set monitoring.alertmanager.receivers.slackWebhookUrl or webhookUrl)."];
+    }
+    return [];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -284,15 +411,28 @@ export function renderGrafanaDashboardProvider(options: { path: string; folder: 
 // ---------------------------------------------------------------------------------------------
 // From MonitoringStack's args to the renderers' options (the component and the tests use these)
 
-/** prometheus.yml's options for a MonitoringStack in `namespace`. */
-export function prometheusConfigOptions(args: ResolvedMonitoringStackArgs, namespace: string): PrometheusConfigOptions {
+/**
+ * prometheus.yml's options for a MonitoringStack in `namespace` whose Alertmanager StatefulSet and
+ * headless Service are both named `alertmanagerName`.
+ */
+export function prometheusConfigOptions(args: ResolvedMonitoringStackArgs, namespace: string, alertmanagerName: string): PrometheusConfigOptions {
     return {
         namespace,
         scrapeInterval: args.prometheus.scrapeInterval,
         kubeStateMetricsApp: KUBE_STATE_METRICS_APP,
         portScrapeJobs: args.portScrapeJobs,
         verifyKubeletTls: args.verifyKubeletTls,
+        sampleLimit: args.prometheus.sampleLimit,
+        alertmanagers: alertmanagerPeers({ name: alertmanagerName, namespace, clusterDomain: args.clusterDomain, replicas: args.alertmanager.replicas }).map(
+            (host) => `${host}:${ALERTMANAGER_PORT}`,
+        ),
     };
+}
+
+/** Alertmanager's options from MonitoringStack's args and the receivers' resolved values. */
+export function alertmanagerConfigOptions(args: ResolvedMonitoringStackArgs, receivers: ResolvedAlertReceivers): AlertmanagerConfigOptions {
+    const { groupWait, groupInterval, repeatInterval } = args.alertmanager;
+    return { groupWait, groupInterval, repeatInterval, receivers };
 }
 
 /** The rules file's options: the components' rules in the order given, then MonitoringStack's own. */

@@ -19,11 +19,12 @@ import {
     secretEnv,
     selectorLabels,
     ServiceSpec,
+    spreadAcrossNodes,
     Volume,
     volumeClaimTemplate,
 } from "../k8s";
 import type { ResolvedMonitoringStackArgs } from "./args";
-import { ALERT_RULES_FILE, KUBELET_CA_FILE, KUBELET_TOKEN_FILE, PROMETHEUS_CONFIG_FILE } from "./render";
+import { ALERT_RULES_FILE, ALERTMANAGER_CLUSTER_PORT, ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_PORT, KUBELET_CA_FILE, KUBELET_TOKEN_FILE, PROMETHEUS_CONFIG_FILE } from "./render";
 
 export const PROMETHEUS_PORT = 9090;
 export const GRAFANA_PORT = 3000;
@@ -56,10 +57,12 @@ const PROMETHEUS_STARTUP: ProbeTiming = { periodSeconds: 10, failureThreshold: 9
 /** Grafana's startup: the first start creates and migrates its database (up to 5 minutes). */
 const GRAFANA_STARTUP: ProbeTiming = { periodSeconds: 5, failureThreshold: 60, timeoutSeconds: PROBE_TIMEOUT_SECONDS };
 
-/** Prometheus' Kubernetes discovery: this namespace only, so a Role (no ClusterRole for pods). */
-export const PROMETHEUS_DISCOVERY_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
-    { apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] },
-];
+/**
+ * Prometheus' Kubernetes discovery: this namespace only, so a Role (no ClusterRole for pods). Every
+ * namespaced job of prometheus.yml uses `role: pod`, whose informer only lists and watches pods
+ * (render.ts podDiscovery); no job discovers endpoints or services, and nothing gets a single pod.
+ */
+export const PROMETHEUS_DISCOVERY_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [{ apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] }];
 /**
  * Node discovery lists nodes; the kubelet authorizes GET /metrics as `nodes/metrics`. Deliberately
  * not `nodes/proxy`: its `get` reaches every kubelet API, exec included.
@@ -208,16 +211,27 @@ export function grafanaDataVolume(grafana: ResolvedMonitoringStackArgs["grafana"
     return claimName === undefined ? { name: "data", emptyDir: { sizeLimit: grafana.storage } } : { name: "data", persistentVolumeClaim: { claimName } };
 }
 
-/** Grafana's environment: admin credentials from the Secret, paths, and nothing calling home. */
-export function grafanaEnv(secretName: pulumi.Input<string>): EnvVar[] {
+/** Keys of Grafana's Secret. */
+export const GRAFANA_SECRET_KEYS = { adminUser: "admin-user", adminPassword: "admin-password", secretKey: "secret-key" } as const;
+
+/**
+ * Grafana's environment: admin credentials and the secret key from the Secret, paths, no sign-up and
+ * no anonymous access, secure cookies when served behind TLS, and nothing calling home.
+ */
+export function grafanaEnv(secretName: pulumi.Input<string>, grafana: Pick<ResolvedMonitoringStackArgs["grafana"], "cookieSecure">): EnvVar[] {
     return [
-        secretEnv("GF_SECURITY_ADMIN_USER", secretName, "admin-user"),
-        secretEnv("GF_SECURITY_ADMIN_PASSWORD", secretName, "admin-password"),
+        secretEnv("GF_SECURITY_ADMIN_USER", secretName, GRAFANA_SECRET_KEYS.adminUser),
+        secretEnv("GF_SECURITY_ADMIN_PASSWORD", secretName, GRAFANA_SECRET_KEYS.adminPassword),
+        // Grafana's built-in default key is public: anything it encrypts with it is readable by anyone.
+        secretEnv("GF_SECURITY_SECRET_KEY", secretName, GRAFANA_SECRET_KEYS.secretKey),
+        { name: "GF_SECURITY_COOKIE_SECURE", value: String(grafana.cookieSecure) },
         { name: "GF_PATHS_DATA", value: GRAFANA_DATA_DIR },
         { name: "GF_PATHS_PROVISIONING", value: GRAFANA_PROVISIONING_DIR },
         // Grafana's default log mode also writes /var/log/grafana, on the read-only root filesystem.
         { name: "GF_LOG_MODE", value: "console" },
+        // Grafana's defaults today, written out so an image upgrade cannot open them.
         { name: "GF_USERS_ALLOW_SIGN_UP", value: "false" },
+        { name: "GF_USERS_ALLOW_ORG_CREATE", value: "false" },
         { name: "GF_AUTH_ANONYMOUS_ENABLED", value: "false" },
         // No calls home and no plugin downloads from inside the cluster.
         { name: "GF_ANALYTICS_REPORTING_ENABLED", value: "false" },
@@ -262,7 +276,7 @@ function grafanaPodSpec(grafana: ResolvedMonitoringStackArgs["grafana"], refs: G
                 name: "grafana",
                 image: grafana.image,
                 imagePullPolicy: IMAGE_PULL_POLICY,
-                env: grafanaEnv(refs.secretName),
+                env: grafanaEnv(refs.secretName, grafana),
                 ports: [{ name: "http", containerPort: GRAFANA_PORT }],
                 resources: containerResources(grafana.resources),
                 securityContext: containerSecurityContext(),
@@ -292,5 +306,115 @@ function grafanaPodSpec(grafana: ResolvedMonitoringStackArgs["grafana"], refs: G
             { name: "dashboards", configMap: { name: refs.dashboardsConfigMapName } },
             scratchVolume("tmp"),
         ],
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alertmanager
+
+/** `nobody`, the user of the prom/alertmanager image. */
+const ALERTMANAGER_UID = 65534;
+const ALERTMANAGER_CONFIG_DIR = "/etc/alertmanager";
+const ALERTMANAGER_DATA_DIR = "/alertmanager";
+/** Liveness of Alertmanager: restarted after 30 s without an answer (peers keep its state). */
+const ALERTMANAGER_LIVENESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 3, timeoutSeconds: PROBE_TIMEOUT_SECONDS };
+
+/**
+ * Alertmanager's headless Service: stable pod names for Prometheus and for the peers, which must
+ * find each other before they are ready (a lone replica waits for its peers' gossip to settle).
+ */
+export function alertmanagerServiceSpec(labels: Record<string, string>): ServiceSpec {
+    return {
+        clusterIP: "None",
+        publishNotReadyAddresses: true,
+        selector: selectorLabels(labels),
+        ports: [
+            { name: "http", port: ALERTMANAGER_PORT, targetPort: "http" },
+            { name: "cluster-tcp", protocol: "TCP", port: ALERTMANAGER_CLUSTER_PORT, targetPort: "cluster-tcp" },
+            { name: "cluster-udp", protocol: "UDP", port: ALERTMANAGER_CLUSTER_PORT, targetPort: "cluster-udp" },
+        ],
+    };
+}
+
+/**
+ * Alertmanager's arguments. With several replicas each names every peer (itself included, which
+ * memberlist skips) and advertises its pod IP; with one, `--cluster.listen-address=` turns the
+ * cluster off (else it would wait for peers that never come before it reports ready).
+ */
+export function alertmanagerArgs(peers: string[]): string[] {
+    const cluster =
+        peers.length > 1
+            ? [
+                  `--cluster.listen-address=0.0.0.0:${ALERTMANAGER_CLUSTER_PORT}`,
+                  `--cluster.advertise-address=$(POD_IP):${ALERTMANAGER_CLUSTER_PORT}`,
+                  ...peers.map((peer) => `--cluster.peer=${peer}:${ALERTMANAGER_CLUSTER_PORT}`),
+              ]
+            : ["--cluster.listen-address="];
+    return [
+        `--config.file=${ALERTMANAGER_CONFIG_DIR}/${ALERTMANAGER_CONFIG_FILE}`,
+        `--storage.path=${ALERTMANAGER_DATA_DIR}`,
+        `--web.listen-address=:${ALERTMANAGER_PORT}`,
+        ...cluster,
+    ];
+}
+
+/** What Alertmanager's StatefulSet refers to. */
+export interface AlertmanagerRefs {
+    labels: Record<string, string>;
+    /** Config checksum and scrape annotations of the pod template. */
+    annotations: pulumi.Input<Record<string, string>>;
+    serviceName: pulumi.Input<string>;
+    serviceAccountName: pulumi.Input<string>;
+    /** The Secret holding alertmanager.yml (it carries the receivers' URLs and keys). */
+    configSecretName: pulumi.Input<string>;
+    /** Every replica's DNS name, from render.ts alertmanagerPeers. */
+    peers: string[];
+}
+
+/**
+ * Alertmanager's StatefulSet: `replicas` pods started together (the peers must meet), spread across
+ * nodes. Silences and the notification log sit on an emptyDir: the replicas share them by gossip.
+ */
+export function alertmanagerStatefulSetSpec(alertmanager: ResolvedMonitoringStackArgs["alertmanager"], refs: AlertmanagerRefs): k8s.types.input.apps.v1.StatefulSetSpec {
+    const pod: PodSpec = {
+        serviceAccountName: refs.serviceAccountName,
+        automountServiceAccountToken: false,
+        securityContext: podSecurityContext(ALERTMANAGER_UID),
+        enableServiceLinks: false,
+        ...(alertmanager.replicas > 1 ? { topologySpreadConstraints: spreadAcrossNodes(selectorLabels(refs.labels)) } : {}),
+        containers: [
+            {
+                name: "alertmanager",
+                image: alertmanager.image,
+                imagePullPolicy: IMAGE_PULL_POLICY,
+                args: alertmanagerArgs(refs.peers),
+                env: [{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }],
+                ports: [
+                    { name: "http", containerPort: ALERTMANAGER_PORT },
+                    { name: "cluster-tcp", containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: "TCP" },
+                    { name: "cluster-udp", containerPort: ALERTMANAGER_CLUSTER_PORT, protocol: "UDP" },
+                ],
+                resources: containerResources(alertmanager.resources),
+                securityContext: containerSecurityContext(),
+                readinessProbe: httpProbe("/-/ready", "http", READINESS),
+                livenessProbe: httpProbe("/-/healthy", "http", ALERTMANAGER_LIVENESS),
+                volumeMounts: [
+                    { name: "config", mountPath: ALERTMANAGER_CONFIG_DIR, readOnly: true },
+                    { name: "data", mountPath: ALERTMANAGER_DATA_DIR },
+                ],
+            },
+        ],
+        volumes: [
+            { name: "config", secret: { secretName: refs.configSecretName, defaultMode: 0o440, items: [{ key: ALERTMANAGER_CONFIG_FILE, path: ALERTMANAGER_CONFIG_FILE }] } },
+            { name: "data", emptyDir: { sizeLimit: alertmanager.storage } },
+        ],
+    };
+    return {
+        serviceName: refs.serviceName,
+        replicas: alertmanager.replicas,
+        podManagementPolicy: "Parallel",
+        selector: { matchLabels: selectorLabels(refs.labels) },
+        // A changed alertmanager.yml rolls the pods (the checksum annotation), one at a time.
+        template: { metadata: { labels: refs.labels, annotations: refs.annotations }, spec: pod },
     };
 }

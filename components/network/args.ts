@@ -84,6 +84,13 @@ export const networkSettingsSchema = z
          */
         backupRepository: endpoints([443]).optional(),
         /**
+         * Where Alertmanager sends notifications (Slack, PagerDuty, a webhook); required when a
+         * receiver is configured (monitoring.alertmanager.receivers). Slack's and PagerDuty's
+         * addresses are not fixed: list an egress proxy's range here and set the receivers' proxy, or
+         * the webhook's range. `ports` default [443].
+         */
+        alertReceivers: endpoints([443]).optional(),
+        /**
          * Who may open Grafana's HTTP port besides a `kubectl port-forward` (which NetworkPolicies do
          * not see): address blocks or pod/namespace selectors, e.g. an ingress controller's pods.
          * Default none: Grafana is reached only through the port-forward.

@@ -99,6 +99,13 @@ export interface NetworkPolicyInput {
     grafanaSources?: GrafanaSource[];
     /** The cluster DNS pods and an optional NodeLocal DNSCache address; see network/args.ts. */
     dns?: ClusterDns;
+    /**
+     * Alertmanager pods: `port` receives Prometheus' alerts, `clusterPort` (TCP and UDP) is the
+     * replicas' gossip; `notifies` = a receiver is configured, so they reach `alertReceivers`.
+     */
+    alertmanager?: { labels: Record<string, string>; port: number; clusterPort: number; notifies: boolean };
+    /** Where Alertmanager's notifications go; see network/args.ts. */
+    alertReceivers?: NetworkSettings["alertReceivers"];
 }
 
 /** Where the cluster DNS runs: its namespace's and pods' labels, its port, and a node-local cache. */
@@ -156,6 +163,7 @@ export function renderNetworkPolicies(input: NetworkPolicyInput): RenderedPolicy
         ...edgePolicies(input),
         ...dataPolicies(input, endpoints.apiEgress, endpoints.backupEgress),
         ...monitoringPolicies(input, endpoints),
+        ...alertmanagerPolicies(input, endpoints.alertEgress),
     ];
 }
 
@@ -167,7 +175,7 @@ type EgressRule = { to: PolicyPeer[]; ports: PolicyPort[] };
  * peers every address, so an empty list here would open a policy wide; and an address block left out
  * has no default, which would be the whole internet.
  */
-function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgress: EgressRule; kubeletEgress: EgressRule; backupEgress: EgressRule | undefined } {
+function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgress: EgressRule; kubeletEgress: EgressRule; backupEgress: EgressRule | undefined; alertEgress: EgressRule | undefined } {
     if (input.loadBalancer.listenPorts.length === 0) throw new Error("renderNetworkPolicies: loadBalancer.listenPorts must list at least one port");
     for (const target of input.metricsTargets) {
         if (target.ports.length === 0) throw new Error(`renderNetworkPolicies: metricsTargets ${target.name} must list at least one port`);
@@ -176,7 +184,9 @@ function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgre
     const kubelets = requiredEndpoints("kubelets", input.kubelets);
     // Needed only by the members, and only when they back up to object storage.
     const backupRepository = input.postgresMembers.backsUpToObjectStorage ? requiredEndpoints("backupRepository", input.backupRepository) : undefined;
-    for (const [arg, block] of Object.entries({ kubernetesApi: api, kubelets, ...(backupRepository ? { backupRepository } : {}) })) {
+    // Needed only by Alertmanager, and only when it has a receiver to notify.
+    const alertReceivers = input.alertmanager?.notifies ? requiredEndpoints("alertReceivers", input.alertReceivers) : undefined;
+    for (const [arg, block] of Object.entries({ kubernetesApi: api, kubelets, ...(backupRepository ? { backupRepository } : {}), ...(alertReceivers ? { alertReceivers } : {}) })) {
         if (block.cidrs.length === 0 || block.ports.length === 0) throw new Error(`renderNetworkPolicies: ${arg} must list at least one CIDR and one port`);
         for (const cidr of block.cidrs) {
             if (cidr.endsWith("/0")) throw new Error(`renderNetworkPolicies: ${arg} must not hold ${cidr} (the whole internet): name the addresses`);
@@ -187,6 +197,7 @@ function clusterEndpoints(input: NetworkPolicyInput): { dns: ClusterDns; apiEgre
         apiEgress: { to: api.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...api.ports) },
         kubeletEgress: { to: kubelets.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...kubelets.ports) },
         backupEgress: backupRepository ? { to: backupRepository.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...backupRepository.ports) } : undefined,
+        alertEgress: alertReceivers ? { to: alertReceivers.cidrs.map((cidr) => ({ ipBlock: { cidr } })), ports: tcp(...alertReceivers.ports) } : undefined,
     };
 }
 
@@ -378,6 +389,33 @@ function grafanaPeer(source: GrafanaSource): PolicyPeer {
         ...(source.namespaceLabels ? { namespaceSelector: { matchLabels: { ...source.namespaceLabels } } } : {}),
         ...(source.podLabels ? { podSelector: { matchLabels: { ...source.podLabels } } } : {}),
     };
+}
+
+/**
+ * Alertmanager: Prometheus sends it alerts; the replicas gossip with each other (TCP and UDP); it
+ * reaches the receivers only when one is configured. Prometheus' egress to it is a policy of its own,
+ * so it does not depend on Alertmanager also being a scrape target.
+ */
+function alertmanagerPolicies(input: NetworkPolicyInput, alertEgress: EgressRule | undefined): RenderedPolicy[] {
+    const alertmanager = input.alertmanager;
+    if (!alertmanager) return [];
+    const gossip: PolicyPort[] = [
+        { protocol: "TCP", port: alertmanager.clusterPort },
+        { protocol: "UDP", port: alertmanager.clusterPort },
+    ];
+    const peers = [pods(alertmanager.labels)];
+    const receiverEgress = alertEgress ? [alertEgress] : [];
+    return [
+        policy(
+            "alertmanager",
+            "Alertmanager accepts Prometheus' alerts, gossips with its replicas (silences, notification log) and, when a receiver is configured, " +
+                "reaches the receivers (Slack, PagerDuty, a webhook) on their ports.",
+            alertmanager.labels,
+            [...fromPeers([pods(input.prometheus.labels)], tcp(alertmanager.port)), ...fromPeers(peers, gossip)],
+            [...toPeers(peers, gossip), ...receiverEgress],
+        ),
+        policy("prometheus-alertmanager", "Prometheus sends alerts to every Alertmanager replica.", input.prometheus.labels, [], toPeers(peers, tcp(alertmanager.port))),
+    ];
 }
 
 /** The resource-name prefix of the stack's own set of policies. */

@@ -20,6 +20,7 @@ import {
     ALERT_RULES_FILE,
     alertRulesOptions,
     KUBE_STATE_METRICS_APP,
+    KUBELET_CA_FILE,
     KUBELET_TOKEN_FILE,
     PROMETHEUS_CONFIG_FILE,
     prometheusConfigOptions,
@@ -34,7 +35,7 @@ import { serviceFleetDashboards } from "../../components/fleet/alerts";
 import { parseStackConfig } from "../../config";
 import { overviewDashboards } from "../../dashboards";
 import { readStackConfig } from "../../scripts/stack-files";
-import { parseAlertRules, parsePrometheusYml, PrometheusYml, RenderedRule } from "../helpers/monitoring-files";
+import { parseAlertRules, parsePrometheusYml, PrometheusYml, RenderedRule, scrapeJob as scrapeJobOf } from "../helpers/monitoring-files";
 import { freePort, makeTempDir, report, run, startServer, stopServer, Server, waitFor } from "./support";
 
 // The prod stack's files, rendered from its monitoring settings through the component's own mapping,
@@ -56,7 +57,7 @@ const MONITORING_ARGS: MonitoringStackArgs = {
     portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app: "postgres", port: PATRONI_PORT }],
 };
 const ARGS = monitoringStackArgsSchema.parse(MONITORING_ARGS);
-const PROMETHEUS_YML = renderPrometheusConfig(prometheusConfigOptions(ARGS, NS));
+const PROMETHEUS_YML = renderPrometheusConfig(prometheusConfigOptions(ARGS, NS, "monitoring-alertmanager"));
 const ALERTS_YML = renderAlertRules(alertRulesOptions(ARGS, NS));
 /** The rules as rendered: the components' and MonitoringStack's own, with the namespace label added. */
 const RULES = parseAlertRules(ALERTS_YML);
@@ -425,7 +426,7 @@ function fileDiscoveryVariant(prometheusYml: string): PrometheusYml {
 
 test("a 5s scrape interval renders a config promtool accepts (the timeout follows the interval down)", async () => {
     const fast = monitoringStackArgsSchema.parse({ ...MONITORING_ARGS, prometheus: { ...config.monitoring.prometheus, scrapeInterval: "5s" } });
-    const variant = fileDiscoveryVariant(renderPrometheusConfig(prometheusConfigOptions(fast, NS)));
+    const variant = fileDiscoveryVariant(renderPrometheusConfig(prometheusConfigOptions(fast, NS, "monitoring-alertmanager")));
     expect(variant.global).toEqual({ scrape_interval: "5s", evaluation_interval: "5s", scrape_timeout: "5s" });
     const dir = configDir("prom-5s", stringify(variant));
     const check = await run("promtool", ["check", "config", path.join(dir, PROMETHEUS_CONFIG_FILE)], { timeoutMs: 30000 });
@@ -453,7 +454,22 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     const ksmPort = await serve(
         http.createServer(exporter(`kube_pod_container_status_restarts_total{namespace="${NS}",pod="api-gateway-0",container="app",uid="u1"} 4\n`)),
     );
-    await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1"], { timeoutMs: 30000 });
+    // The kubelet's certificate stands in for one the cluster CA signed: it is the CA file prod's
+    // config verifies against (verifyKubeletTls defaults to true). An impostor on another port serves
+    // a certificate of its own for the same address: Prometheus must refuse it before sending the token.
+    expect(scrapeJobOf(variant, SCRAPE_JOBS.kubelet).tls_config).toEqual({ ca_file: KUBELET_CA_FILE });
+    const selfSigned = (name: string) =>
+        run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(dir, `${name}-key.pem`), "-out", path.join(dir, `${name}.pem`), "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { timeoutMs: 30000 });
+    await selfSigned("kubelet");
+    await selfSigned("impostor");
+    fs.copyFileSync(path.join(dir, "kubelet.pem"), path.join(dir, KUBELET_CA_FILE));
+    const impostorRequests: string[] = [];
+    const impostorPort = await serve(
+        https.createServer({ key: fs.readFileSync(path.join(dir, "impostor-key.pem")), cert: fs.readFileSync(path.join(dir, "impostor.pem")) }, (req, res) => {
+            impostorRequests.push(req.headers.authorization ?? "");
+            exporter("kubelet_running_pods 1\n")(req, res);
+        }),
+    );
     const kubeletRequests: string[] = [];
     const kubeletBody = [
         `kubelet_volume_stats_used_bytes{namespace="${NS}",persistentvolumeclaim="data-postgres-0"} 90`,
@@ -463,7 +479,7 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
         "",
     ].join("\n");
     const kubeletPort = await serve(
-        https.createServer({ key: fs.readFileSync(path.join(dir, "key.pem")), cert: fs.readFileSync(path.join(dir, "cert.pem")) }, (req, res) => {
+        https.createServer({ key: fs.readFileSync(path.join(dir, "kubelet-key.pem")), cert: fs.readFileSync(path.join(dir, "kubelet.pem")) }, (req, res) => {
             if (req.headers.authorization !== `Bearer ${KUBELET_TOKEN}`) {
                 kubeletRequests.push(`refused ${req.headers.authorization ?? ""}`);
                 res.writeHead(401).end();
@@ -525,7 +541,13 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     const podGroups = pods.flatMap(podTargets);
     fs.mkdirSync(path.join(dir, "targets"));
     for (const job of ["kubernetes-pods", "kubernetes-pods-extra-metrics", "patroni", "kube-state-metrics"]) fs.writeFileSync(path.join(dir, "targets", `${job}.json`), JSON.stringify(podGroups));
-    fs.writeFileSync(path.join(dir, "targets", "kubelet.json"), JSON.stringify([{ targets: [`127.0.0.1:${kubeletPort}`], labels: { __meta_kubernetes_node_name: "node-a" } }]));
+    fs.writeFileSync(
+        path.join(dir, "targets", "kubelet.json"),
+        JSON.stringify([
+            { targets: [`127.0.0.1:${kubeletPort}`], labels: { __meta_kubernetes_node_name: "node-a" } },
+            { targets: [`127.0.0.1:${impostorPort}`], labels: { __meta_kubernetes_node_name: "impostor" } },
+        ]),
+    );
 
     const check = await run("promtool", ["check", "config", path.join(dir, PROMETHEUS_CONFIG_FILE)], { timeoutMs: 30000 });
     expect(check.stdout).toContain("SUCCESS");
@@ -545,7 +567,7 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
         "every target scraped",
         async () => {
             const targets = (await api(webPort, "/api/v1/targets?state=active")).activeTargets;
-            return targets.length === 7 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
+            return targets.length === 8 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
         },
         60000,
         500,
@@ -561,8 +583,17 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     expect(byPool("kubernetes-pods-extra-metrics").map((t) => t.scrapeUrl)).toEqual([`http://127.0.0.1:${nginxLogPort}/metrics`]);
     expect(byPool("patroni").map((t) => t.labels.pod)).toEqual(["postgres-0"]);
     expect(byPool("kube-state-metrics").map((t) => t.scrapeUrl)).toEqual([`http://127.0.0.1:${ksmPort}/metrics`]);
-    expect(byPool("kubelet").map((t) => [t.scrapeUrl, t.labels.node])).toEqual([[`https://127.0.0.1:${kubeletPort}/metrics`, "node-a"]]);
-    for (const target of active) expect({ pool: target.scrapePool, health: target.health, error: target.lastError }).toEqual({ pool: target.scrapePool, health: "up", error: "" });
+    const kubelets = byPool("kubelet").sort((x, y) => x.labels.node.localeCompare(y.labels.node));
+    expect(kubelets.map((t) => [t.scrapeUrl, t.labels.node])).toEqual([
+        [`https://127.0.0.1:${impostorPort}/metrics`, "impostor"],
+        [`https://127.0.0.1:${kubeletPort}/metrics`, "node-a"],
+    ]);
+    // The impostor's certificate is not the CA's: the scrape fails in the handshake, no request (and no token) arrives.
+    expect({ health: kubelets[0].health, error: kubelets[0].lastError }).toEqual({ health: "down", error: expect.stringMatching(/x509|certificate/) });
+    expect(impostorRequests).toEqual([]);
+    for (const target of active.filter((t) => t.labels.node !== "impostor")) {
+        expect({ pool: target.scrapePool, health: target.health, error: target.lastError }).toEqual({ pool: target.scrapePool, health: "up", error: "" });
+    }
 
     const query = async (expr: string) => (await api(webPort, `/api/v1/query?query=${encodeURIComponent(expr)}`)).result;
     const redisUp = await waitFor("redis_up stored", async () => ((await query("redis_up")).length ? await query("redis_up") : undefined), 30000, 500);
@@ -611,5 +642,5 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
             }
         }
     }
-    report(`Prometheus (Debian 2.42) on the rendered config: ${active.length} targets up, ${loaded.length} rules healthy, ${queries} dashboard queries valid`);
+    report(`Prometheus (Debian 2.42) on the rendered config: ${active.length - 1} targets up, the impostor kubelet refused in the TLS handshake (no token sent), ${loaded.length} rules healthy, ${queries} dashboard queries valid`);
 });

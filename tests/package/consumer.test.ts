@@ -342,6 +342,7 @@ const CHILD_TYPES: Record<string, string[]> = {
         "kubernetes:core/v1:Secret",
         "kubernetes:core/v1:Service",
         "kubernetes:core/v1:ServiceAccount",
+        "kubernetes:policy/v1:PodDisruptionBudget",
         "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
         "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
         "kubernetes:rbac.authorization.k8s.io/v1:Role",

@@ -30,20 +30,26 @@ const OBSERVED = {
 let recorded: RecordedResource[];
 let monitoring: typeof import("../../components/monitoring");
 let stack: import("../../components/monitoring").MonitoringStack;
+/** What the component warned at construction (pulumi.log.warn writes to console.warn without an engine). */
+let warnings: string[];
 
 beforeAll(async () => {
     recorded = await installMocks(STACK);
+    const warn = jest.spyOn(console, "warn").mockImplementation(() => undefined);
     monitoring = await import("../../components/monitoring");
     const { parseStackConfig } = await import("../../config");
     const config = parseStackConfig(STACK, readStackConfig(STACK));
     stack = new monitoring.MonitoringStack("monitoring", monitoringStackArgs(config, config.namespace, OBSERVED));
     await valueOf(stack.grafanaUrl);
     await settled(recorded);
+    warnings = warn.mock.calls.map((call) => String(call[0]));
+    warn.mockRestore();
 });
 
 const prometheus = () => find(recorded, "kubernetes:apps/v1:StatefulSet", "monitoring-prometheus");
 const promConfigMap = () => find(recorded, "kubernetes:core/v1:ConfigMap", "monitoring-prometheus-config").inputs.data;
 const grafana = () => find(recorded, "kubernetes:apps/v1:Deployment", "monitoring-grafana");
+const alertmanager = () => find(recorded, "kubernetes:apps/v1:StatefulSet", "monitoring-alertmanager");
 
 test("one component, every child parented to it", () => {
     const component = find(recorded, "prepx:monitoring:MonitoringStack", "monitoring");
@@ -53,16 +59,21 @@ test("one component, every child parented to it", () => {
             "kubernetes:apps/v1:Deployment", // grafana
             "kubernetes:apps/v1:Deployment", // kube-state-metrics
             "kubernetes:apps/v1:StatefulSet",
+            "kubernetes:apps/v1:StatefulSet", // alertmanager
             "kubernetes:core/v1:ConfigMap",
             "kubernetes:core/v1:ConfigMap",
             "kubernetes:core/v1:ConfigMap",
             "kubernetes:core/v1:PersistentVolumeClaim",
             "kubernetes:core/v1:Secret",
+            "kubernetes:core/v1:Secret", // alertmanager.yml
             "kubernetes:core/v1:Service",
             "kubernetes:core/v1:Service",
+            "kubernetes:core/v1:Service", // alertmanager, headless
+            "kubernetes:core/v1:ServiceAccount", // alertmanager
             "kubernetes:core/v1:ServiceAccount",
             "kubernetes:core/v1:ServiceAccount",
             "kubernetes:core/v1:ServiceAccount", // grafana
+            "kubernetes:policy/v1:PodDisruptionBudget", // alertmanager
             "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
             "kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding",
             "kubernetes:rbac.authorization.k8s.io/v1:Role",
@@ -70,6 +81,7 @@ test("one component, every child parented to it", () => {
             "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
             "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
             "random:index/randomPassword:RandomPassword",
+            "random:index/randomPassword:RandomPassword", // grafana secret key
         ].sort(),
     );
     for (const child of children) expect(child.urn).toContain("prepx:monitoring:MonitoringStack$");
@@ -132,6 +144,7 @@ test("alerts.yml holds the given rules in their order, then MonitoringStack's ow
 test("RBAC: a namespaced Role for discovery; the only ClusterRole reads nodes and kubelet metrics", () => {
     const role = find(recorded, "kubernetes:rbac.authorization.k8s.io/v1:Role", "monitoring-prometheus").inputs;
     expect(role.metadata.namespace).toBe(NAMESPACE);
+    expect(role.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] }]);
     const clusterRoles = ofType(recorded, "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole");
     expect(clusterRoles).toHaveLength(1);
     expect(clusterRoles[0].inputs.metadata.name).toBe(`${NAMESPACE}-monitoring-prometheus-kubelet`);
@@ -174,6 +187,22 @@ test("the Grafana admin password is generated, secret, and only in the Secret", 
     for (const resource of elsewhere) expect(JSON.stringify(resource.inputs)).not.toContain(password);
 });
 
+test("Grafana's secret key is generated into the same Secret; the admin is `admin`; cookies not secure by default (port-forward)", () => {
+    const key = mockPassword("monitoring-grafana-secret-key");
+    const secret = find(recorded, "kubernetes:core/v1:Secret", "monitoring-grafana-admin");
+    expect(secret.inputs.stringData["secret-key"]).toBe(key);
+    expect(secret.inputs.stringData["admin-user"]).toBe("admin");
+    const env: Container["env"] = grafana().inputs.spec.template.spec.containers[0].env;
+    expect(env.find((variable) => variable.name === "GF_SECURITY_SECRET_KEY")).toEqual({
+        name: "GF_SECURITY_SECRET_KEY",
+        valueFrom: { secretKeyRef: { name: "monitoring-grafana-admin", key: "secret-key" } },
+    });
+    expect(env.find((variable) => variable.name === "GF_SECURITY_COOKIE_SECURE")?.value).toBe("false");
+    for (const resource of recorded.filter((r) => r.type !== "kubernetes:core/v1:Secret" && r.type !== "random:index/randomPassword:RandomPassword")) {
+        expect(JSON.stringify(resource.inputs)).not.toContain(key);
+    }
+});
+
 test("outputs: in-cluster URLs, Services, pod labels and the own metrics targets", async () => {
     expect(await valueOf(stack.prometheusUrl)).toBe(`http://monitoring-prometheus.${NAMESPACE}.svc.cluster.local:9090`);
     expect(await valueOf(stack.grafanaUrl)).toBe(`http://monitoring-grafana.${NAMESPACE}.svc.cluster.local:3000`);
@@ -187,6 +216,7 @@ test("outputs: in-cluster URLs, Services, pod labels and the own metrics targets
         prometheus: prometheus(),
         grafana: grafana(),
         "kube-state-metrics": find(recorded, "kubernetes:apps/v1:Deployment", "monitoring-kube-state-metrics"),
+        alertmanager: alertmanager(),
     };
     expect(stack.metricsTargets.map((target) => target.name)).toEqual(Object.keys(workloads));
     for (const target of stack.metricsTargets) {
@@ -197,6 +227,58 @@ test("outputs: in-cluster URLs, Services, pod labels and the own metrics targets
         expect(target.ports).toContain(Number(template.metadata.annotations["prometheus.io/port"]));
     }
     expect(stack.kubeStateMetricsPodLabels).toEqual(workloads["kube-state-metrics"].inputs.spec.template.metadata.labels);
+    expect(stack.alertmanagerPodLabels).toEqual(alertmanager().inputs.spec.template.metadata.labels);
+    expect(await valueOf(stack.alertmanagerUrl)).toBe(`http://monitoring-alertmanager.${NAMESPACE}.svc.cluster.local:9093`);
+    expect([stack.alertmanagerPort, stack.alertmanagerClusterPort, stack.alertmanagerNotifies]).toEqual([9093, 9094, false]);
+});
+
+describe("Alertmanager in prod", () => {
+    const PEERS = [0, 1, 2].map((index) => `monitoring-alertmanager-${index}.monitoring-alertmanager.${NAMESPACE}.svc.cluster.local`);
+
+    test("3 replicas gossiping through the headless Service, a PodDisruptionBudget, spread across nodes", () => {
+        const spec = alertmanager().inputs.spec;
+        expect(spec.replicas).toBe(3);
+        expect(spec.serviceName).toBe("monitoring-alertmanager");
+        expect(spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(PEERS.map((peer) => `--cluster.peer=${peer}:9094`)));
+        expect(spec.template.spec.topologySpreadConstraints).toHaveLength(2);
+        const service = find(recorded, "kubernetes:core/v1:Service", "monitoring-alertmanager").inputs;
+        expect(service.metadata.name).toBe("monitoring-alertmanager");
+        expect(service.spec.clusterIP).toBe("None");
+        const budget = find(recorded, "kubernetes:policy/v1:PodDisruptionBudget", "monitoring-alertmanager").inputs;
+        expect(budget.spec).toEqual({ maxUnavailable: 1, selector: { matchLabels: spec.selector.matchLabels } });
+    });
+
+    test("its config is a Secret (secret in the state), never a ConfigMap; the pods roll on its checksum", async () => {
+        const secret = find(recorded, "kubernetes:core/v1:Secret", "monitoring-alertmanager-config");
+        expect(isWireSecret(secret.wire.stringData)).toBe(true);
+        const config = parse(secret.inputs.stringData["alertmanager.yml"]);
+        expect(config.route.routes).toEqual([{ receiver: "critical", matchers: ['severity="critical"'] }]);
+        for (const configMap of ofType(recorded, "kubernetes:core/v1:ConfigMap")) expect(Object.keys(configMap.inputs.data)).not.toContain("alertmanager.yml");
+        const pod = alertmanager().inputs.spec.template;
+        expect(pod.spec.volumes[0].secret.secretName).toBe("monitoring-alertmanager-config");
+        const checksum = await valueOf(configChecksumAnnotation(secret.inputs.stringData["alertmanager.yml"]));
+        expect(pod.metadata.annotations["checksum/config"]).toBe(checksum["checksum/config"]);
+        // The checksum is not secret: the pod template stays readable in every diff.
+        expect(isWireSecret(alertmanager().wire.spec)).toBe(false);
+    });
+
+    test("Prometheus sends alerts to every replica", () => {
+        const config = parse(promConfigMap()["prometheus.yml"]);
+        expect(config.alerting).toEqual({ alertmanagers: [{ api_version: "v2", timeout: "10s", static_configs: [{ targets: PEERS.map((peer) => `${peer}:9093`) }] }] });
+    });
+
+    test("with no receiver configured, the preview warns (once) that alerts notify no one", () => {
+        expect(warnings.filter((warning) => warning.includes("MonitoringStack monitoring: no Alertmanager receiver is configured"))).toHaveLength(1);
+    });
+});
+
+test("a stack behind TLS with its own admin name: secure cookies, the name in the Secret", async () => {
+    const custom = new monitoring.MonitoringStack("behind-tls", { namespace: NAMESPACE, grafana: { adminUser: "ops-admin", cookieSecure: true }, alertmanager: { replicas: 1 } });
+    await valueOf(custom.grafanaUrl);
+    await settled(recorded);
+    expect(find(recorded, "kubernetes:core/v1:Secret", "behind-tls-grafana-admin").inputs.stringData["admin-user"]).toBe("ops-admin");
+    const env: Container["env"] = find(recorded, "kubernetes:apps/v1:Deployment", "behind-tls-grafana").inputs.spec.template.spec.containers[0].env;
+    expect(env.find((variable) => variable.name === "GF_SECURITY_COOKIE_SECURE")?.value).toBe("true");
 });
 
 describe("bad args are refused with one ResourceError listing every problem", () => {

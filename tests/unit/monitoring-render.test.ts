@@ -8,17 +8,22 @@ import { monitoringStackArgsSchema } from "../../components/monitoring/args";
 import { dashboardFiles, dashboardProblems } from "../../components/monitoring/dashboards";
 import {
     ALERT_RULES_FILE,
+    alertmanagerConfig,
+    alertmanagerConfigOptions,
+    alertmanagerPeers,
     alertRulesOptions,
     KUBELET_CA_FILE,
     KUBELET_TOKEN_FILE,
     PrometheusConfigOptions,
     prometheusConfig,
     prometheusConfigOptions,
+    renderAlertmanagerConfig,
     renderAlertRules,
     renderGrafanaDashboardProvider,
     renderGrafanaDatasources,
     renderPrometheusConfig,
     scrapeTimeout,
+    undeliveredAlertWarnings,
 } from "../../components/monitoring/render";
 import { alertRule, SCRAPE_JOBS } from "../../components/observability";
 import { toYaml } from "../../components/yaml";
@@ -27,7 +32,7 @@ import { PrometheusYml, scrapeJob } from "../helpers/monitoring-files";
 const PATRONI_JOB = { job: SCRAPE_JOBS.patroni, app: "postgres", port: 8008 };
 /** MonitoringStack's args as the prod stack resolves them (defaults), with Patroni's scrape job. */
 const ARGS = monitoringStackArgsSchema.parse({ namespace: "prepx", portScrapeJobs: [PATRONI_JOB] });
-const PROM: PrometheusConfigOptions = prometheusConfigOptions(ARGS, "prepx");
+const PROM: PrometheusConfigOptions = prometheusConfigOptions(ARGS, "prepx", "monitoring-alertmanager");
 /** prometheus.yml as the value renderPrometheusConfig serializes, read as the tests read the file. */
 const configOf = (options: PrometheusConfigOptions) => prometheusConfig(options) as unknown as PrometheusYml;
 
@@ -67,7 +72,15 @@ describe("prometheus.yml", () => {
     const job = (name: string) => scrapeJob(config, name);
 
     test("the args map to the options: the stack's interval, kube-state-metrics' app, the given port jobs", () => {
-        expect(PROM).toEqual({ namespace: "prepx", scrapeInterval: "15s", kubeStateMetricsApp: "kube-state-metrics", portScrapeJobs: [PATRONI_JOB], verifyKubeletTls: false });
+        expect(PROM).toEqual({
+            namespace: "prepx",
+            scrapeInterval: "15s",
+            kubeStateMetricsApp: "kube-state-metrics",
+            portScrapeJobs: [PATRONI_JOB],
+            verifyKubeletTls: true,
+            sampleLimit: 50000,
+            alertmanagers: [0, 1, 2].map((index) => `monitoring-alertmanager-${index}.monitoring-alertmanager.prepx.svc.cluster.local:9093`),
+        });
     });
 
     test("parses back to the structure it was rendered from", () => {
@@ -86,6 +99,20 @@ describe("prometheus.yml", () => {
         ]);
         const withoutPortJobs = configOf({ ...PROM, portScrapeJobs: [] });
         expect(withoutPortJobs.scrape_configs.map((scrapeJob) => scrapeJob.job_name)).toEqual([SCRAPE_JOBS.pods, SCRAPE_JOBS.extraMetricsPorts, SCRAPE_JOBS.kubeStateMetrics, SCRAPE_JOBS.kubelet]);
+    });
+
+    test("every scrape job carries the sample limit (a target exposing more fails its scrape)", () => {
+        const limits = (options: PrometheusConfigOptions) => (prometheusConfig(options).scrape_configs as { sample_limit?: number }[]).map((scrapeJob) => scrapeJob.sample_limit);
+        expect(limits(PROM)).toEqual([50000, 50000, 50000, 50000, 50000]);
+        expect(limits({ ...PROM, sampleLimit: 1234 })).toEqual([1234, 1234, 1234, 1234, 1234]);
+    });
+
+    test("alerts go to every Alertmanager replica by its stable name over the v2 API", () => {
+        expect(prometheusConfig(PROM).alerting).toEqual({
+            alertmanagers: [{ api_version: "v2", timeout: "10s", static_configs: [{ targets: PROM.alertmanagers }] }],
+        });
+        const single = prometheusConfigOptions(monitoringStackArgsSchema.parse({ namespace: "team", clusterDomain: "corp.local.", alertmanager: { replicas: 1 } }), "team", "mon-alertmanager");
+        expect(single.alertmanagers).toEqual(["mon-alertmanager-0.mon-alertmanager.team.svc.corp.local:9093"]);
     });
 
     test("the scrape timeout is 10s, or the interval when that is shorter (Prometheus refuses a longer timeout)", () => {
@@ -165,7 +192,8 @@ describe("prometheus.yml", () => {
         expect(kubelet.kubernetes_sd_configs).toEqual([{ role: "node" }]);
         expect(kubelet.scheme).toBe("https");
         expect(kubelet.authorization).toEqual({ type: "Bearer", credentials_file: KUBELET_TOKEN_FILE });
-        expect(kubelet.tls_config).toEqual({ insecure_skip_verify: true });
+        // Verified against the cluster CA by default: the token goes only to a kubelet the CA vouches for.
+        expect(kubelet.tls_config).toEqual({ ca_file: KUBELET_CA_FILE });
         expect(JSON.stringify(kubelet)).not.toContain("/proxy");
         const [keep] = kubelet.metric_relabel_configs ?? [];
         const kept = (name: string, namespace: string) => new RegExp(`^(?:${keep.regex})$`).test(`${name};${namespace}`);
@@ -176,10 +204,10 @@ describe("prometheus.yml", () => {
         expect(kept("kubelet_running_pods", "prepx")).toBe(false);
     });
 
-    test("verifying kubelet TLS uses the cluster CA instead of skipping verification", () => {
-        const options = prometheusConfigOptions(monitoringStackArgsSchema.parse({ namespace: "prepx", verifyKubeletTls: true }), "prepx");
-        const verified = scrapeJob(configOf(options), SCRAPE_JOBS.kubelet);
-        expect(verified.tls_config).toEqual({ ca_file: KUBELET_CA_FILE });
+    test("the documented opt-out for self-signed kubelet certificates skips verification", () => {
+        const options = prometheusConfigOptions(monitoringStackArgsSchema.parse({ namespace: "prepx", verifyKubeletTls: false }), "prepx", "monitoring-alertmanager");
+        const unverified = scrapeJob(configOf(options), SCRAPE_JOBS.kubelet);
+        expect(unverified.tls_config).toEqual({ insecure_skip_verify: true });
     });
 });
 
@@ -263,5 +291,72 @@ describe("Grafana provisioning", () => {
         // Grafana's file provider reads *.json; ConfigMap keys allow letters, digits, '-', '_' and '.'.
         expect(dashboardProblems("notes.txt", base)).toEqual(["notes.txt: file name must end in .json and hold only letters, digits, '-', '_' and '.'"]);
         expect(dashboardProblems("my board.json", base)).toEqual(["my board.json: file name must end in .json and hold only letters, digits, '-', '_' and '.'"]);
+    });
+});
+
+describe("alertmanager.yml", () => {
+    const RECEIVERS = {
+        webhookUrl: "https://hooks.example.com/prepx",
+        slackWebhookUrl: "https://hooks.slack.com/services/T000/B000/XXXX",
+        pagerdutyRoutingKey: "0123456789abcdef0123456789abcdef",
+    };
+    type Receiver = { name: string; pagerduty_configs?: unknown[]; slack_configs?: { api_url: string }[]; webhook_configs?: { url: string }[] };
+    type Config = { route: Record<string, unknown> & { routes: { receiver: string; matchers: string[] }[] }; inhibit_rules: unknown[]; receivers: Receiver[] };
+    const configOfReceivers = (receivers: typeof RECEIVERS | Partial<typeof RECEIVERS>) => alertmanagerConfig(alertmanagerConfigOptions(ARGS, receivers)) as unknown as Config;
+    const receiver = (config: Config, name: string) => config.receivers.find((entry) => entry.name === name);
+
+    test("groups by alert and namespace with the stack's timings; critical alerts take their own route", () => {
+        const config = configOfReceivers(RECEIVERS);
+        expect(config.route).toEqual({
+            receiver: "warning",
+            group_by: ["alertname", "namespace"],
+            group_wait: "30s",
+            group_interval: "5m",
+            repeat_interval: "4h",
+            routes: [{ receiver: "critical", matchers: ['severity="critical"'] }],
+        });
+        const fast = alertmanagerConfigOptions(monitoringStackArgsSchema.parse({ namespace: "prepx", alertmanager: { groupWait: "1s", groupInterval: "2s", repeatInterval: "1m" } }), {});
+        expect([fast.groupWait, fast.groupInterval, fast.repeatInterval]).toEqual(["1s", "2s", "1m"]);
+    });
+
+    test("critical alerts page and reach Slack and the webhook; warnings never page", () => {
+        const config = configOfReceivers(RECEIVERS);
+        expect(receiver(config, "critical")).toEqual({
+            name: "critical",
+            pagerduty_configs: [{ routing_key: RECEIVERS.pagerdutyRoutingKey, send_resolved: true }],
+            slack_configs: [expect.objectContaining({ api_url: RECEIVERS.slackWebhookUrl, send_resolved: true })],
+            webhook_configs: [{ url: RECEIVERS.webhookUrl, send_resolved: true }],
+        });
+        const warning = receiver(config, "warning");
+        expect(warning?.pagerduty_configs).toBeUndefined();
+        expect(warning?.slack_configs?.map((slack) => slack.api_url)).toEqual([RECEIVERS.slackWebhookUrl]);
+        expect(warning?.webhook_configs?.map((webhook) => webhook.url)).toEqual([RECEIVERS.webhookUrl]);
+    });
+
+    test("a critical alert inhibits the warnings about the same pod or app of its namespace", () => {
+        expect(configOfReceivers(RECEIVERS).inhibit_rules).toEqual([
+            { source_matchers: ['severity="critical"'], target_matchers: ['severity="warning"'], equal: ["namespace", "app", "pod"] },
+        ]);
+    });
+
+    test("receivers left unset render no destination, and the preview says what is not delivered", () => {
+        const none = configOfReceivers({});
+        expect(none.receivers).toEqual([{ name: "critical" }, { name: "warning" }]);
+        const onlyWebhook = configOfReceivers({ webhookUrl: RECEIVERS.webhookUrl });
+        expect(onlyWebhook.receivers.map((entry) => Object.keys(entry).sort())).toEqual([
+            ["name", "webhook_configs"],
+            ["name", "webhook_configs"],
+        ]);
+        const set = (webhookUrl: boolean, slackWebhookUrl: boolean, pagerdutyRoutingKey: boolean) => undeliveredAlertWarnings({ webhookUrl, slackWebhookUrl, pagerdutyRoutingKey });
+        expect(set(false, false, false)).toEqual([expect.stringMatching(/^no Alertmanager receiver is configured: alerts fire in Prometheus but notify no one/)]);
+        expect(set(false, false, true)).toEqual([expect.stringMatching(/^only PagerDuty is configured: warning alerts notify no one/)]);
+        expect(set(true, false, false)).toEqual([]);
+        expect(set(false, true, true)).toEqual([]);
+    });
+
+    test("the text parses back to the value; the peers are the StatefulSet's stable names", () => {
+        const options = alertmanagerConfigOptions(ARGS, RECEIVERS);
+        expect(parse(renderAlertmanagerConfig(options))).toEqual(alertmanagerConfig(options));
+        expect(alertmanagerPeers({ name: "am", namespace: "ns", clusterDomain: "cluster.local", replicas: 2 })).toEqual(["am-0.am.ns.svc.cluster.local", "am-1.am.ns.svc.cluster.local"]);
     });
 });

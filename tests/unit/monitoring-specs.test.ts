@@ -17,7 +17,12 @@ import {
     prometheusConfigVolume,
     prometheusContainer,
     prometheusStatefulSetSpec,
+    alertmanagerArgs,
+    alertmanagerServiceSpec,
+    alertmanagerStatefulSetSpec,
 } from "../../components/monitoring/specs";
+import { prometheusConfig, prometheusConfigOptions } from "../../components/monitoring/render";
+import { PrometheusYml } from "../helpers/monitoring-files";
 
 /** A builder's result read as the plain object it is (the builders put no Outputs where these tests look). */
 const plain = <T>(value: unknown): T => value as T;
@@ -39,7 +44,7 @@ describe("Prometheus", () => {
             "--web.enable-lifecycle",
             "--web.listen-address=:9090",
         ]);
-        expect(container.image).toBe("prom/prometheus:v2.53.2");
+        expect(container.image).toBe("prom/prometheus:v3.13.5");
         expect(container.ports).toEqual([{ name: "http", containerPort: PROMETHEUS_PORT }]);
         expect(container.resources).toEqual({ requests: { cpu: "2", memory: "4Gi", "ephemeral-storage": "64Mi" }, limits: { cpu: "4", memory: "8Gi", "ephemeral-storage": "2Gi" } });
         expect(container.securityContext).toEqual(BASELINE_SECURITY);
@@ -80,14 +85,23 @@ describe("Prometheus", () => {
         expect(pod).toMatchObject({ serviceAccountName: "sa", automountServiceAccountToken: true, terminationGracePeriodSeconds: 120, enableServiceLinks: false });
         expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, fsGroup: 65534 });
         expect(pod.containers.map((container) => container.name)).toEqual(["prometheus"]);
-        expect(pod.volumes).toEqual([prometheusConfigVolume("cm", false)]);
+        expect(pod.volumes).toEqual([prometheusConfigVolume("cm", true)]);
         const unprotected = plain<k8s.types.output.apps.v1.StatefulSetSpec>(prometheusStatefulSetSpec({ ...DEFAULTS, protectData: false, storageClass: "fast" }, refs));
         expect(unprotected.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
         expect(unprotected.volumeClaimTemplates[0].spec.storageClassName).toBe("fast");
     });
 
-    test("RBAC: discovery in the namespace; kubelet metrics without nodes/proxy", () => {
-        expect(PROMETHEUS_DISCOVERY_RULES).toEqual([{ apiGroups: [""], resources: ["pods", "endpoints", "services"], verbs: ["get", "list", "watch"] }]);
+    test("RBAC: exactly what the rendered discovery uses (pods list/watch in the namespace); kubelet metrics without nodes/proxy", () => {
+        expect(PROMETHEUS_DISCOVERY_RULES).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] }]);
+        // The roles prometheus.yml discovers: the namespaced ones need the Role, `node` the ClusterRole.
+        const rendered = prometheusConfig(prometheusConfigOptions(DEFAULTS, "prepx", "monitoring-alertmanager")) as unknown as PrometheusYml;
+        const sd = rendered.scrape_configs.flatMap((job) => job.kubernetes_sd_configs ?? []);
+        const resourceOf: Record<string, string> = { pod: "pods", node: "nodes", endpoints: "endpoints", service: "services", endpointslice: "endpointslices", ingress: "ingresses" };
+        const namespaced = [...new Set(sd.filter((config) => config.namespaces).map((config) => resourceOf[config.role]))];
+        const clusterWide = [...new Set(sd.filter((config) => !config.namespaces).map((config) => resourceOf[config.role]))];
+        expect(namespaced).toEqual(PROMETHEUS_DISCOVERY_RULES.flatMap((rule) => plain<string[]>(rule.resources)));
+        expect(clusterWide).toEqual(["nodes"]);
+        expect(plain<string[]>(KUBELET_METRICS_RULES[0].resources)).toEqual(clusterWide);
         expect(KUBELET_METRICS_RULES).toEqual([
             { apiGroups: [""], resources: ["nodes"], verbs: ["list", "watch"] },
             { apiGroups: [""], resources: ["nodes/metrics"], verbs: ["get"] },
@@ -179,31 +193,93 @@ describe("Grafana", () => {
         expect(container.readinessProbe).toEqual({ httpGet: { path: "/api/health", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
         expect(container.livenessProbe).toEqual({ httpGet: { path: "/api/health", port: "http" }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 });
         expect(container.ports).toEqual([{ name: "http", containerPort: GRAFANA_PORT }]);
-        expect(container.image).toBe("grafana/grafana:11.2.0");
+        expect(container.image).toBe("grafana/grafana:12.4.5");
         expect(container.securityContext).toEqual(BASELINE_SECURITY);
     });
 
     test("env: admin credentials from the Secret, console logs, no sign-up, no calls home, no plugin installs", () => {
-        const env = plain<k8s.types.output.core.v1.EnvVar[]>(grafanaEnv("admin"));
-        expect(env.slice(0, 2)).toEqual([
+        const env = plain<k8s.types.output.core.v1.EnvVar[]>(grafanaEnv("admin", DEFAULTS.grafana));
+        expect(env.slice(0, 3)).toEqual([
             { name: "GF_SECURITY_ADMIN_USER", valueFrom: { secretKeyRef: { name: "admin", key: "admin-user" } } },
             { name: "GF_SECURITY_ADMIN_PASSWORD", valueFrom: { secretKeyRef: { name: "admin", key: "admin-password" } } },
+            { name: "GF_SECURITY_SECRET_KEY", valueFrom: { secretKeyRef: { name: "admin", key: "secret-key" } } },
         ]);
-        const values = Object.fromEntries(env.slice(2).map((variable) => [variable.name, variable.value]));
+        const values = Object.fromEntries(env.slice(3).map((variable) => [variable.name, variable.value]));
         expect(values).toEqual({
+            GF_SECURITY_COOKIE_SECURE: "false",
             GF_PATHS_DATA: "/var/lib/grafana",
             GF_PATHS_PROVISIONING: "/etc/grafana/provisioning",
             GF_LOG_MODE: "console",
             GF_USERS_ALLOW_SIGN_UP: "false",
+            GF_USERS_ALLOW_ORG_CREATE: "false",
             GF_AUTH_ANONYMOUS_ENABLED: "false",
             GF_ANALYTICS_REPORTING_ENABLED: "false",
             GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
             GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES: "false",
         });
         expect(container.env).toEqual(env);
+        const behindTls = plain<k8s.types.output.core.v1.EnvVar[]>(grafanaEnv("admin", { cookieSecure: true }));
+        expect(behindTls.find((variable) => variable.name === "GF_SECURITY_COOKIE_SECURE")?.value).toBe("true");
     });
 });
 
 test("Services: ClusterIP on the named http port, selecting by the immutable labels", () => {
     expect(httpServiceSpec(LABELS, PROMETHEUS_PORT)).toEqual({ type: "ClusterIP", selector: SELECTOR, ports: [{ name: "http", port: 9090, targetPort: "http" }] });
+});
+
+describe("Alertmanager", () => {
+    const AM_LABELS = { ...LABELS, "app.kubernetes.io/name": "alertmanager" };
+    const AM_SELECTOR = { ...SELECTOR, "app.kubernetes.io/name": "alertmanager" };
+    const PEERS = ["am-0.am.prepx.svc.cluster.local", "am-1.am.prepx.svc.cluster.local", "am-2.am.prepx.svc.cluster.local"];
+    const refs = { labels: AM_LABELS, annotations: { "checksum/config": "abc" }, serviceName: "am", serviceAccountName: "am", configSecretName: "am-config", peers: PEERS };
+
+    test("several replicas gossip with every peer on 9094, advertising the pod IP; one replica runs without a cluster", () => {
+        expect(alertmanagerArgs(PEERS)).toEqual([
+            "--config.file=/etc/alertmanager/alertmanager.yml",
+            "--storage.path=/alertmanager",
+            "--web.listen-address=:9093",
+            "--cluster.listen-address=0.0.0.0:9094",
+            "--cluster.advertise-address=$(POD_IP):9094",
+            ...PEERS.map((peer) => `--cluster.peer=${peer}:9094`),
+        ]);
+        expect(alertmanagerArgs(PEERS.slice(0, 1))).toEqual(["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--web.listen-address=:9093", "--cluster.listen-address="]);
+    });
+
+    test("the StatefulSet: prod's 3 replicas started together and spread, restricted, config from the Secret, no API token", () => {
+        const spec = plain<k8s.types.output.apps.v1.StatefulSetSpec>(alertmanagerStatefulSetSpec(DEFAULTS.alertmanager, refs));
+        expect(spec).toMatchObject({ serviceName: "am", replicas: 3, podManagementPolicy: "Parallel", selector: { matchLabels: AM_SELECTOR } });
+        expect(spec.template.metadata).toEqual({ labels: AM_LABELS, annotations: { "checksum/config": "abc" } });
+        const pod = spec.template.spec;
+        expect(pod).toMatchObject({ serviceAccountName: "am", automountServiceAccountToken: false, enableServiceLinks: false });
+        expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, seccompProfile: { type: "RuntimeDefault" } });
+        expect(pod.topologySpreadConstraints.map((constraint) => constraint.topologyKey)).toEqual(["kubernetes.io/hostname", "topology.kubernetes.io/zone"]);
+        const [container] = pod.containers;
+        expect(container.image).toBe("prom/alertmanager:v0.35.0");
+        expect(container.securityContext).toEqual(BASELINE_SECURITY);
+        expect(container.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "64Mi" }, limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "2Gi" } });
+        expect(container.imagePullPolicy).toBe("IfNotPresent");
+        expect(container.env).toEqual([{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }]);
+        expect(container.readinessProbe).toEqual({ httpGet: { path: "/-/ready", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.livenessProbe).toEqual({ httpGet: { path: "/-/healthy", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(pod.volumes).toEqual([
+            { name: "config", secret: { secretName: "am-config", defaultMode: 0o440, items: [{ key: "alertmanager.yml", path: "alertmanager.yml" }] } },
+            { name: "data", emptyDir: { sizeLimit: "256Mi" } },
+        ]);
+        const single = plain<k8s.types.output.apps.v1.StatefulSetSpec>(alertmanagerStatefulSetSpec({ ...DEFAULTS.alertmanager, replicas: 1 }, { ...refs, peers: PEERS.slice(0, 1) }));
+        expect(single.replicas).toBe(1);
+        expect(single.template.spec.topologySpreadConstraints).toBeUndefined();
+    });
+
+    test("the headless Service names every pod, ready or not, on the HTTP and both gossip ports", () => {
+        expect(alertmanagerServiceSpec(AM_LABELS)).toEqual({
+            clusterIP: "None",
+            publishNotReadyAddresses: true,
+            selector: AM_SELECTOR,
+            ports: [
+                { name: "http", port: 9093, targetPort: "http" },
+                { name: "cluster-tcp", protocol: "TCP", port: 9094, targetPort: "cluster-tcp" },
+                { name: "cluster-udp", protocol: "UDP", port: 9094, targetPort: "cluster-udp" },
+            ],
+        });
+    });
 });

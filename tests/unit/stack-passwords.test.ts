@@ -12,6 +12,7 @@ const PASSWORDS = {
     redisExporter: "redis-exporter-0123456789abcdef",
     redisApps: { "api-gateway": "redis-gateway-0123456789abcdef", "user-service": "redis-users-0123456789abcdef" },
     grafanaAdmin: "grafana-0123456789abcdef",
+    grafanaSecretKey: "grafana-key-0123456789abcdef",
 };
 
 let recorded: RecordedResource[];
@@ -43,6 +44,7 @@ test.each([
     ["redis-user-app-api-gateway", "password", PASSWORDS.redisApps["api-gateway"]],
     ["redis-user-app-user-service", "password", PASSWORDS.redisApps["user-service"]],
     ["monitoring-grafana-admin", "admin-password", PASSWORDS.grafanaAdmin],
+    ["monitoring-grafana-admin", "secret-key", PASSWORDS.grafanaSecretKey],
 ])("Secret %s key %s holds the supplied password, as a secret", (name, key, value) => {
     const object = secret(name);
     expect(object.inputs.stringData[key]).toBe(value);

@@ -44,7 +44,10 @@ test("every resource of prod is protected but the content-named ConfigMaps, so `
 });
 
 test("stateful resources are protected in prod", () => {
-    const statefulSets = recorded.filter((r) => r.type === "kubernetes:apps/v1:StatefulSet");
+    const allStatefulSets = recorded.filter((r) => r.type === "kubernetes:apps/v1:StatefulSet");
+    // Alertmanager is a StatefulSet for its stable peer names only: it claims no volume (its replicas share silences by gossip).
+    expect(allStatefulSets.filter((r) => !r.inputs.spec.volumeClaimTemplates).map((r) => r.name)).toEqual(["monitoring-alertmanager"]);
+    const statefulSets = allStatefulSets.filter((r) => r.inputs.spec.volumeClaimTemplates);
     expect(statefulSets.length).toBeGreaterThan(0);
     for (const statefulSet of statefulSets) {
         expect(statefulSet.protect).toBe(true);
