@@ -119,7 +119,7 @@ test("e. a consumer stack with two copies of every component, installed from the
 
     requireSuccess(await sandbox.cli(["stack", "init", "test"], consumer), "stack init");
     const passwords = ["blue", "green"].flatMap((copy) =>
-        ["cache", "cache-exporter", "cache-app", "superuser", "replication", "app", "monitor", "restapi", "grafana"].flatMap((name) => ["--secret", `consumer:password-${copy}-${name}=${newPassword()}`]),
+        ["cache", "cache-exporter", "cache-app", "superuser", "replication", "app", "monitor", "restapi", "grafana", "grafana-secret-key"].flatMap((name) => ["--secret", `consumer:password-${copy}-${name}=${newPassword()}`]),
     );
     requireSuccess(await sandbox.cli(["config", "set-all", ...passwords, "--plaintext", `consumer:renderYamlToDirectory=${path.join(sandbox.root, "manifests-consumer")}`, "--stack", "test"], consumer), "config");
 

@@ -131,6 +131,8 @@ export const CONFIG_CHANGES: Array<{
             // The script lists the new node: its ConfigMap has a new name, so the Job is new and runs again.
             "replace (create first) core/v1:ConfigMap redis-bootstrap",
             "replace (delete first) batch/v1:Job redis-bootstrap",
+            // The new node's hostname joins the names of the nodes' certificate.
+            "update cert-manager.io/v1:Certificate redis-tls",
             // The services' seed node list and the masters alert follow.
             "update apps/v1:Deployment services-api-gateway",
             "update apps/v1:Deployment services-user-service",

@@ -96,6 +96,7 @@ export const copies = ["blue", "green"].map((copy) => {
             portScrapeJobs: db.portScrapeJobs,
             protectData: false,
             grafanaAdminPassword: password(`${copy}-grafana`),
+            grafanaSecretKey: password(`${copy}-grafana-secret-key`),
         },
         opts,
     );
