@@ -2,7 +2,9 @@
 // the stack would create, whichever component added it): Pod Security enforcement, ServiceAccount
 // tokens mounted without a binding that needs them, RBAC rules without resourceNames, pod groups
 // whose NetworkPolicies reach the internet, images pinned by digest, containers without an
-// ephemeral-storage limit, and whether Prometheus hands its alerts to an Alertmanager. Pure.
+// ephemeral-storage limit, whether Prometheus hands its alerts to an Alertmanager, and which network
+// hops are encrypted, read from the rendered config files. Pure.
+import { parse } from "yaml";
 import type { Json, JsonObject } from "./manifests";
 import { list, obj, podsOf, SummaryInput } from "./summary";
 
@@ -30,6 +32,16 @@ export interface SecurityScorecard {
     ephemeralStorage: { containers: number; unlimited: string[] };
     /** Prometheus configs of the render that send alerts to an Alertmanager (an `alerting.alertmanagers` entry). */
     alerting: { prometheusConfigs: number; withAlertmanagers: number };
+    /** Each network hop of the stack, whether the rendered config encrypts it, and the setting that says so. */
+    hops: Hop[];
+}
+
+/** One network hop between the stack's parts (or to what it uses). */
+export interface Hop {
+    hop: string;
+    encrypted: boolean;
+    /** The rendered setting the verdict rests on. */
+    evidence: string;
 }
 
 /** Verbs that change objects. */
@@ -101,6 +113,114 @@ function internetEgress(objects: readonly SummaryInput[]): string[] {
     return open;
 }
 
+/** Every rendered config file by its key (ConfigMaps only: Secrets are redacted in a render). */
+function configFiles(objects: readonly SummaryInput[]): Map<string, string[]> {
+    const files = new Map<string, string[]>();
+    for (const input of objects.filter((o) => o.kind === "ConfigMap")) {
+        for (const [key, text] of Object.entries(obj(input.object.data))) {
+            if (typeof text === "string") files.set(key, [...(files.get(key) ?? []), text]);
+        }
+    }
+    return files;
+}
+
+/** The value of `key = value` (pgbouncer.ini) or `key value` (redis.conf) in an ini-like text. */
+function setting(text: string | undefined, key: string, separator: "=" | " "): string | undefined {
+    const pattern = separator === "=" ? new RegExp(`^\\s*${key}\\s*=\\s*(\\S+)`, "m") : new RegExp(`^\\s*${key}\\s+(\\S+)`, "m");
+    return text?.match(pattern)?.[1];
+}
+
+/** One hop whose verdict is a rendered setting's value. */
+function hop(name: string, encrypted: boolean, evidence: string): Hop {
+    return { hop: name, encrypted, evidence };
+}
+
+/**
+ * The stack's network hops and whether each is encrypted, from the rendered nginx.conf,
+ * pgbouncer.ini, patroni.yml, redis.conf, prometheus.yml, Grafana's datasources and Alertmanager's
+ * arguments. A hop whose file is absent from the render is left out, not counted as encrypted.
+ */
+function encryptedHops(objects: readonly SummaryInput[]): Hop[] {
+    const files = configFiles(objects);
+    const first = (key: string) => files.get(key)?.[0];
+    const hops: Hop[] = [];
+    const nginx = first("nginx.conf");
+    if (nginx !== undefined) {
+        const tlsListener = /^\s*listen\s+\S+\s+ssl\b/m.test(nginx);
+        const redirects = /return 30[18] https:/.test(nginx);
+        hops.push(hop("clients -> nginx", tlsListener && redirects, `${tlsListener ? "listen ... ssl" : "no TLS listener"}; ${redirects ? "plain HTTP redirects to HTTPS" : "plain HTTP served"}`));
+        const upstreamTls = /proxy_pass https:/.test(nginx);
+        hops.push(hop("nginx -> gateways", upstreamTls, upstreamTls ? "proxy_pass https://" : "proxy_pass http:// (the services serve plain HTTP)"));
+    }
+    const pgbouncer = first("pgbouncer.ini");
+    if (pgbouncer !== undefined) {
+        const client = setting(pgbouncer, "client_tls_sslmode", "=") ?? "disable (default)";
+        hops.push(hop("services -> PgBouncer", ["require", "verify-ca", "verify-full"].includes(client), `client_tls_sslmode ${client}`));
+        const server = setting(pgbouncer, "server_tls_sslmode", "=") ?? "prefer (default: falls back to plaintext)";
+        hops.push(hop("PgBouncer -> PostgreSQL", ["verify-ca", "verify-full"].includes(server), `server_tls_sslmode ${server}`));
+    }
+    const patroniText = first("patroni.yml");
+    if (patroniText !== undefined) {
+        const patroni = obj(parse(patroniText) as Json);
+        // Patroni writes pg_hba from postgresql.pg_hba, or from bootstrap.dcs' copy at the first start.
+        const hbaLines = [...strings(obj(patroni.postgresql).pg_hba), ...strings(obj(obj(obj(patroni.bootstrap).dcs).postgresql).pg_hba)];
+        const remoteReplication = hbaLines.filter((line) => /^\s*host\S*\s+replication\b/.test(line) && !/\b(127\.0\.0\.1|::1)\//.test(line));
+        const plainReplication = remoteReplication.filter((line) => /^\s*host\s/.test(line) || (/^\s*hostnossl\s/.test(line) && !/\breject\b/.test(line)));
+        hops.push(
+            hop(
+                "PostgreSQL standbys -> leader (replication)",
+                remoteReplication.length > 0 && plainReplication.length === 0,
+                plainReplication.length > 0 ? `pg_hba: ${plainReplication[0]}` : remoteReplication.length > 0 ? "pg_hba: replication from remote only over hostssl" : "no remote replication line in pg_hba",
+            ),
+        );
+        const certfile = obj(patroni.restapi).certfile;
+        hops.push(hop("Patroni REST API clients -> members", typeof certfile === "string", typeof certfile === "string" ? `restapi.certfile ${certfile}` : "restapi without certfile"));
+    }
+    const redis = first("redis.conf");
+    if (redis !== undefined) {
+        const port = setting(redis, "port", " ");
+        const tlsPort = setting(redis, "tls-port", " ");
+        hops.push(hop("services -> Redis", port === "0" && tlsPort !== undefined, `port ${port ?? "6379 (default)"}, tls-port ${tlsPort ?? "unset"}`));
+        for (const [name, key] of [["Redis replication", "tls-replication"], ["Redis cluster bus", "tls-cluster"]] as const) {
+            const value = setting(redis, key, " ") ?? "no (default)";
+            hops.push(hop(name, value === "yes", `${key} ${value}`));
+        }
+    }
+    const prometheusText = first("prometheus.yml");
+    if (prometheusText !== undefined) {
+        const prometheus = obj(parse(prometheusText) as Json);
+        const jobs = list(prometheus.scrape_configs);
+        const verified = (job: JsonObject) => job.scheme === "https" && obj(job.tls_config).insecure_skip_verify !== true;
+        for (const job of jobs.filter((candidate) => candidate.job_name === "kubelet")) {
+            hops.push(hop("Prometheus -> kubelets", verified(job), `scheme ${String(job.scheme ?? "http")}, insecure_skip_verify ${String(obj(job.tls_config).insecure_skip_verify ?? false)}`));
+        }
+        const others = jobs.filter((job) => job.job_name !== "kubelet");
+        const encryptedJobs = others.filter(verified).map((job) => String(job.job_name));
+        hops.push(hop("Prometheus -> metrics endpoints", encryptedJobs.length === others.length, `${encryptedJobs.length}/${others.length} scrape jobs over verified HTTPS${encryptedJobs.length > 0 ? ` (${encryptedJobs.join(", ")})` : ""}`));
+        for (const alertmanagers of list(obj(prometheus.alerting).alertmanagers)) {
+            hops.push(hop("Prometheus -> Alertmanager", alertmanagers.scheme === "https", `scheme ${String(alertmanagers.scheme ?? "http")}`));
+        }
+    }
+    const datasources = first("datasources.yaml");
+    if (datasources !== undefined) {
+        for (const source of list(obj(parse(datasources) as Json).datasources)) {
+            const url = String(source.url);
+            hops.push(hop(`Grafana -> ${String(source.name)}`, url.startsWith("https://"), url));
+        }
+    }
+    for (const input of objects) {
+        const pods = podsOf(input);
+        for (const container of pods ? containersOf(obj(pods.template.spec)) : []) {
+            const args = strings(container.args);
+            if (!args.some((arg) => arg.startsWith("--cluster.peer="))) continue;
+            const tls = args.some((arg) => arg.startsWith("--cluster.tls-config="));
+            hops.push(hop("Alertmanager replicas (gossip)", tls, tls ? "--cluster.tls-config" : "--cluster.peer without --cluster.tls-config"));
+        }
+    }
+    hops.push(hop("pods -> Kubernetes API server", true, "the API server serves HTTPS only; clients verify it with the ServiceAccount's ca.crt"));
+    return hops;
+}
+
 /** The scorecard of a render's objects (Secrets redacted or not: their contents are not read). */
 export function securityScorecard(objects: readonly SummaryInput[]): SecurityScorecard {
     const images = new Set<string>();
@@ -133,6 +253,7 @@ export function securityScorecard(objects: readonly SummaryInput[]): SecuritySco
         images: { all, byDigest: all.filter((image) => /@sha256:[a-f0-9]{64}$/.test(image)) },
         ephemeralStorage,
         alerting: { prometheusConfigs, withAlertmanagers },
+        hops: encryptedHops(objects),
     };
 }
 
@@ -153,5 +274,7 @@ export function formatScorecard(card: SecurityScorecard): string[] {
         `  Containers with an ephemeral-storage limit: ${card.ephemeralStorage.containers - card.ephemeralStorage.unlimited.length}/${card.ephemeralStorage.containers}`,
         ...detail(card.ephemeralStorage.unlimited),
         `  Prometheus configs sending alerts to an Alertmanager: ${card.alerting.withAlertmanagers}/${card.alerting.prometheusConfigs}`,
+        `  Encrypted network hops: ${card.hops.filter((h) => h.encrypted).length}/${card.hops.length}`,
+        ...detail(card.hops.map((h) => `${h.encrypted ? "TLS  " : "PLAIN"} ${h.hop}: ${h.evidence}`)),
     ];
 }

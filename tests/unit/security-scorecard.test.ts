@@ -78,3 +78,58 @@ test("a prometheus.yml counts as alerting only with an alertmanagers entry under
     ]);
     expect(card.alerting).toEqual({ prometheusConfigs: 2, withAlertmanagers: 1 });
 });
+
+describe("encrypted hops, read from the rendered files", () => {
+    const files = (data: Record<string, string>) => object("ConfigMap", "files", { data });
+    const verdicts = (data: Record<string, string>) => Object.fromEntries(securityScorecard([files(data)]).hops.map((h) => [h.hop, h.encrypted]));
+
+    test("nginx: TLS only with an ssl listener and plain HTTP redirected; the upstream hop is its own", () => {
+        expect(verdicts({ "nginx.conf": "server {\n  listen 8080;\n  return 308 https://$host$request_uri;\n}\nserver {\n  listen 8443 ssl;\n  proxy_pass http://gateways;\n}\n" })).toMatchObject({
+            "clients -> nginx": true,
+            "nginx -> gateways": false,
+        });
+        expect(verdicts({ "nginx.conf": "server {\n  listen 8080;\n  proxy_pass http://gateways;\n}\n" })["clients -> nginx"]).toBe(false);
+    });
+
+    test("PgBouncer: the defaults (disable, prefer) are plaintext; require to clients and verify-full to the server are not", () => {
+        expect(verdicts({ "pgbouncer.ini": "[pgbouncer]\nlisten_port = 6432\n" })).toMatchObject({ "services -> PgBouncer": false, "PgBouncer -> PostgreSQL": false });
+        expect(verdicts({ "pgbouncer.ini": "[pgbouncer]\nclient_tls_sslmode = require\nserver_tls_sslmode = require\n" })).toMatchObject({ "services -> PgBouncer": true, "PgBouncer -> PostgreSQL": false });
+        expect(verdicts({ "pgbouncer.ini": "client_tls_sslmode = verify-full\nserver_tls_sslmode = verify-full\n" })).toMatchObject({ "PgBouncer -> PostgreSQL": true });
+    });
+
+    test("Patroni: replication counts as encrypted only when no remote host line admits it in plaintext; REST needs a certfile", () => {
+        const patroni = (hba: string[], restapi: Record<string, string>) => JSON.stringify({ restapi, postgresql: { pg_hba: hba } });
+        expect(verdicts({ "patroni.yml": patroni(["host replication replicator 0.0.0.0/0 scram-sha-256"], {}) })).toMatchObject({
+            "PostgreSQL standbys -> leader (replication)": false,
+            "Patroni REST API clients -> members": false,
+        });
+        const hardened = patroni(
+            ["host replication replicator 127.0.0.1/32 scram-sha-256", "hostssl replication replicator 10.0.0.0/8 scram-sha-256", "hostnossl all all 0.0.0.0/0 reject"],
+            { certfile: "/tls/tls.crt" },
+        );
+        expect(verdicts({ "patroni.yml": hardened })).toMatchObject({ "PostgreSQL standbys -> leader (replication)": true, "Patroni REST API clients -> members": true });
+    });
+
+    test("Redis: TLS to clients only with the plaintext port off; replication and the bus each by their own switch", () => {
+        expect(verdicts({ "redis.conf": "port 0\ntls-port 6379\ntls-replication yes\n" })).toEqual({ "services -> Redis": true, "Redis replication": true, "Redis cluster bus": false, "pods -> Kubernetes API server": true });
+        expect(verdicts({ "redis.conf": "port 6379\ntls-port 6380\n" })["services -> Redis"]).toBe(false);
+    });
+
+    test("Prometheus: the kubelet job must verify; other jobs and Alertmanager are counted by scheme; Grafana by its datasource URL", () => {
+        const prometheus = JSON.stringify({
+            alerting: { alertmanagers: [{ static_configs: [{ targets: ["am:9093"] }] }] },
+            scrape_configs: [
+                { job_name: "kubelet", scheme: "https", tls_config: { insecure_skip_verify: true } },
+                { job_name: "pods" },
+                { job_name: "patroni", scheme: "https", tls_config: { ca_file: "/ca.crt" } },
+            ],
+        });
+        expect(verdicts({ "prometheus.yml": prometheus, "datasources.yaml": JSON.stringify({ datasources: [{ name: "Prometheus", url: "http://prometheus:9090" }] }) })).toMatchObject({
+            "Prometheus -> kubelets": false,
+            "Prometheus -> metrics endpoints": false,
+            "Prometheus -> Alertmanager": false,
+            "Grafana -> Prometheus": false,
+        });
+        expect(securityScorecard([files({ "prometheus.yml": prometheus })]).hops.find((h) => h.hop === "Prometheus -> metrics endpoints")?.evidence).toBe("1/2 scrape jobs over verified HTTPS (patroni)");
+    });
+});
