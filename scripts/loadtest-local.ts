@@ -1,13 +1,15 @@
 // `npm run loadtest:local`: the stack's rendered nginx.conf (local-nginx.ts) on Debian's nginx in
 // front of reference gateways (loadtest-gateway.ts) on 127.0.0.1, and the load tester through
-// nginx and straight to the gateways (on a second port of each) with the same plan, at the same
-// time. Prints what nginx adds to the latency percentiles, how many upstream TCP connections
+// nginx over HTTPS (a certificate from a test CA made for the run, which the tester verifies) and
+// straight to the gateways over HTTP (on a second port of each) with the same plan, at the same
+// time. Prints what nginx adds to the latency percentiles (TLS included), how many upstream TCP connections
 // carried the proxied requests, and what one client gets of the per-client trading rate through the
 // stack's nginx replicas. Every process it starts is stopped by PID at the end, also on failure,
 // SIGINT or SIGTERM.
 import * as dgram from "dgram";
 import * as fs from "fs";
 import * as path from "path";
+import * as tls from "tls";
 import { perInstanceLimits, renderNginxConf } from "../components";
 import { freePorts, loopbackGet, makeTempDir, sleep, startServer, stopAllServers, waitFor } from "../tests/live/support";
 import { Flags, parseFlags } from "./cli";
@@ -17,7 +19,7 @@ import { summaryLines } from "./loadtest-report";
 import { runLoadTest } from "./loadtest-run";
 import { formatMs, LoadResult, nginxOverhead, NginxOverhead } from "./loadtest-stats";
 import { defaultOutDir, SLO_MISSED_EXIT, stackP95Ms, writeResults } from "./loadtest";
-import { deployedNginxConfOptions, localNginxConfOptions, NGINX_BINARY, NGINX_RUN_AS, prepareLocalNginxDir } from "./local-nginx";
+import { deployedNginxConfOptions, localHttpsStatus, localNginxConfOptions, makeLocalCertificate, NGINX_BINARY, NGINX_RUN_AS, prepareLocalNginxDir } from "./local-nginx";
 import { PROJECT_ROOT } from "./stack-files";
 
 const LOCAL_FLAGS = [
@@ -48,6 +50,7 @@ const USAGE = `usage: npm run loadtest:local -- [options]
   --per-client T         the per-client check: one client at twice the trading rate for T (default 5s; 0s skips it),
                          pinned to one nginx replica and spread over the stack's replicas
   --client-affinity on|off   override the stack's loadBalancer.clientAffinity (off: limits divided by replicas)
+Through nginx the tester speaks HTTPS, verified against a test CA made for the run (as --ca-file).
 exit status: 0 SLO met through nginx, 99 SLO missed, 1 bad arguments or a failed run`;
 
 /** One client's trading requests through the replicas: what got through. */
@@ -82,6 +85,8 @@ export interface LocalRunSummary {
     gateways: number;
     gatewayLatencyMs: number;
     nginxWorkers: number;
+    /** The TLS protocol and cipher the tester's connections to nginx negotiated. */
+    tls: { protocol: string; cipher: string };
     overhead: NginxOverhead;
     upstream: UpstreamReuse;
     viaNginx: { requestsPerSecond: number; p95Ms: number; sloPassed: boolean };
@@ -110,6 +115,19 @@ async function gatewayStats(port: number): Promise<GatewayStats> {
     const { status, body } = await loopbackGet(port, GATEWAY_STATS_PATH);
     if (status !== 200) throw new Error(`gateway on port ${port}: ${GATEWAY_STATS_PATH} answered ${status}`);
     return JSON.parse(body) as GatewayStats;
+}
+
+/** The protocol and cipher a client with Node's defaults negotiates with 127.0.0.1:`port`, verified against `caPem`. */
+function negotiatedTls(port: number, caPem: string): Promise<{ protocol: string; cipher: string }> {
+    return new Promise((resolve, reject) => {
+        const socket = tls.connect({ host: "127.0.0.1", port, ca: caPem });
+        socket.setTimeout(5000, () => socket.destroy(new Error(`TLS handshake with 127.0.0.1:${port} timed out`)));
+        socket.once("secureConnect", () => {
+            resolve({ protocol: socket.getProtocol() ?? "unknown", cipher: socket.getCipher().name });
+            socket.end();
+        });
+        socket.once("error", reject);
+    });
 }
 
 function signed(ms: number): string {
@@ -164,7 +182,7 @@ async function main(argv: string[]): Promise<number> {
         fs.chmodSync(root, 0o755);
         // The per-client check runs the stack's replica count of nginx instances; the journey uses the first.
         const nginxCount = perClientMs > 0 ? deployed.replicas : 1;
-        const ports = await freePorts(2 * gateways + 2 * nginxCount);
+        const ports = await freePorts(2 * gateways + 3 * nginxCount);
         const gatewayPorts = ports.slice(0, gateways);
         const directPorts = ports.slice(gateways, 2 * gateways);
         const nginxPorts = ports.slice(2 * gateways);
@@ -181,11 +199,12 @@ async function main(argv: string[]): Promise<number> {
         // The access log goes to the log exporter's port in a pod; here to a UDP listener that counts lines.
         syslog.on("message", () => accessLogLines++);
         await new Promise<void>((resolve) => syslog.bind(0, "127.0.0.1", resolve));
+        const certificate = await makeLocalCertificate(path.join(root, "tls"));
         const nginxUrls: string[] = [];
         let options = deployed;
         for (let index = 0; index < nginxCount; index++) {
             const name = nginxCount > 1 ? `nginx-${index + 1}` : "nginx";
-            const [listenPort, statusPort] = nginxPorts.slice(2 * index, 2 * index + 2);
+            const [listenPort, tlsPort, statusPort] = nginxPorts.slice(3 * index, 3 * index + 3);
             const nginxDir = path.join(root, name);
             prepareLocalNginxDir(nginxDir);
             options = localNginxConfOptions(deployed, {
@@ -194,17 +213,23 @@ async function main(argv: string[]): Promise<number> {
                 listenPort,
                 statusPort,
                 accessLogSyslog: `127.0.0.1:${(syslog.address() as { port: number }).port}`,
+                tls: { listenPort: tlsPort, certificateFile: certificate.certificateFile, keyFile: certificate.keyFile },
             });
             const confPath = path.join(nginxDir, "nginx.conf");
             fs.writeFileSync(confPath, renderNginxConf(options));
             const nginx = startServer(name, NGINX_BINARY, ["-p", nginxDir, "-c", confPath], path.join(root, `${name}.out`), NGINX_RUN_AS);
-            process.stderr.write(`loadtest:local: started ${name} (${stack}'s nginx.conf, ${options.workerProcesses} workers) on 127.0.0.1:${listenPort} (pid ${nginx.pid})\n`);
-            await waitFor(`${name} proxying /api/health`, async () => (await loopbackGet(listenPort, "/api/health")).status === 200, 20000, 100);
-            nginxUrls.push(`http://127.0.0.1:${listenPort}`);
+            process.stderr.write(
+                `loadtest:local: started ${name} (${stack}'s nginx.conf, ${options.workerProcesses} workers) on 127.0.0.1:${tlsPort} (HTTPS) and :${listenPort} (HTTP, redirects) (pid ${nginx.pid})\n`,
+            );
+            await waitFor(`${name} proxying /api/health over HTTPS`, async () => (await localHttpsStatus(tlsPort, "/api/health", certificate.caPem)) === 200, 20000, 100);
+            nginxUrls.push(`https://127.0.0.1:${tlsPort}`);
             checkAborted();
         }
 
         const viaNginxUrl = nginxUrls[0];
+        const viaNginxTls = await negotiatedTls(Number(new URL(viaNginxUrl).port), certificate.caPem);
+        // Through nginx the tester verifies the test CA's certificate, as a client verifies the stack's.
+        const caFlag = { "ca-file": certificate.caFile };
         const directUrl = directPorts.map((port) => `http://127.0.0.1:${port}`).join(",");
         const run = (label: string, plan: LoadPlan, runSlo: Slo = slo): Promise<LoadResult> => runLoadTest(plan, { label, slo: runSlo, signal: aborter.signal });
 
@@ -225,7 +250,7 @@ async function main(argv: string[]): Promise<number> {
                 // Let the client's buckets from the previous scenario drain (burst at the replica's rate).
                 await sleep(Math.min(10_000, Math.ceil((1000 * (limits.burst + 1)) / replicaRate) + 500));
                 const plan: LoadPlan = {
-                    ...planFromFlags({ url: targets.join(","), users: String(connections), rate: String(offeredRate), duration: `${perClientMs}ms` }, trading),
+                    ...planFromFlags({ url: targets.join(","), users: String(connections), rate: String(offeredRate), duration: `${perClientMs}ms`, ...caFlag }, trading),
                     sourceAddresses: client,
                 };
                 const result = await run(label, plan, { ...slo, max429Rate: 1 });
@@ -249,12 +274,12 @@ async function main(argv: string[]): Promise<number> {
         };
         if (warmupMs > 0) {
             process.stderr.write(`loadtest:local: warm-up through nginx for ${warmupMs / 1000} s (not reported)\n`);
-            await run("warm-up", planFromFlags({ ...loadFlags, duration: `${warmupMs}ms`, url: viaNginxUrl }));
+            await run("warm-up", planFromFlags({ ...loadFlags, duration: `${warmupMs}ms`, url: viaNginxUrl, ...caFlag }));
         }
         // Both runs at once: whatever else the machine does slows both alike, so their difference is nginx's.
         const before = await Promise.all(gatewayPorts.map(gatewayStats));
         const [viaNginx, direct] = await Promise.all([
-            run("nginx", planFromFlags({ ...loadFlags, url: viaNginxUrl })),
+            run("nginx", planFromFlags({ ...loadFlags, url: viaNginxUrl, ...caFlag })),
             run("direct", planFromFlags({ ...loadFlags, url: directUrl })),
         ]);
         const after = await Promise.all(gatewayPorts.map(gatewayStats));
@@ -267,6 +292,7 @@ async function main(argv: string[]): Promise<number> {
             gateways,
             gatewayLatencyMs,
             nginxWorkers: options.workerProcesses,
+            tls: viaNginxTls,
             overhead,
             upstream,
             viaNginx: { requestsPerSecond: viaNginx.throughput.requestsPerSecond, p95Ms: viaNginx.latencyMs.p95, sloPassed: viaNginx.slo.passed },
@@ -283,7 +309,8 @@ async function main(argv: string[]): Promise<number> {
                 ...summaryLines(viaNginx),
                 ...summaryLines(direct),
                 `nginx adds: p50 ${signed(overhead.p50Ms)}, p95 ${signed(overhead.p95Ms)}, p99 ${signed(overhead.p99Ms)} ` +
-                    `(p95 through nginx ${formatMs(viaNginx.latencyMs.p95)}, direct ${formatMs(direct.latencyMs.p95)}; ${viaNginx.throughput.requestsPerSecond.toFixed(1)} req/s through nginx)`,
+                    `(p95 through nginx ${formatMs(viaNginx.latencyMs.p95)}, direct ${formatMs(direct.latencyMs.p95)}; ${viaNginx.throughput.requestsPerSecond.toFixed(1)} req/s through nginx; ` +
+                    `HTTPS to nginx, ${viaNginxTls.protocol} ${viaNginxTls.cipher}, one handshake per client connection, plain HTTP direct)`,
                 `upstream connection reuse: ${upstream.requests} proxied requests over ${upstream.newConnections} new TCP connections to the gateways during the nginx run ` +
                     `(${(100 * upstream.reuse).toFixed(1)}% reused; ${viaNginx.plan.users} client connections to nginx; ${options.workerProcesses} workers x keepalive ${options.upstreamKeepalive})`,
                 `access log: ${accessLogLines} lines reached the syslog listener`,

@@ -51,6 +51,8 @@ export interface LoadPlan {
     /** Client source addresses, one per user or shared round-robin; empty = the OS chooses. */
     sourceAddresses: string[];
     journey: readonly JourneyStep[];
+    /** PEM file of the CA https targets are verified against instead of Node's CAs (a stack's own or a test CA). */
+    caFile?: string;
 }
 
 /** Pass/fail thresholds of a run. */
@@ -79,6 +81,7 @@ export const LOADTEST_FLAGS = [
     "max-error-rate",
     "max-429-rate",
     "out",
+    "ca-file",
 ] as const;
 export type LoadTestFlag = (typeof LOADTEST_FLAGS)[number];
 
@@ -96,6 +99,7 @@ export const LOADTEST_USAGE = `usage: npm run loadtest -- --url <base>[,<base>..
   --max-error-rate F     share of requests allowed to fail (default ${DEFAULT_MAX_ERROR_RATE}: the plan's 99.9%)
   --max-429-rate F       share of requests allowed to be rate-limited (default ${DEFAULT_MAX_ERROR_RATE})
   --out DIR              where result.json and report.html go (default loadtest-results/<time>)
+  --ca-file FILE         verify https:// targets against the CA certificate(s) in this PEM file instead of Node's CAs
 exit status: 0 SLO met, 99 SLO missed, 1 bad arguments or a failed run`;
 
 /** A duration flag in ms: `60s`, `500ms`, `2m`. */
@@ -127,7 +131,7 @@ function share(name: string, value: string): number {
     return number;
 }
 
-/** http:// or https:// base URLs, comma-separated (https verifies against Node's CAs plus NODE_EXTRA_CA_CERTS). */
+/** http:// or https:// base URLs, comma-separated (https verifies against --ca-file, or else Node's CAs plus NODE_EXTRA_CA_CERTS). */
 export function parseTargets(value: string): URL[] {
     return value.split(",").map((text) => {
         let url: URL;
@@ -213,7 +217,9 @@ export function planFromFlags(flags: Flags<LoadTestFlag>, journey: readonly Jour
     } else if (isLoopback(targets)) {
         sourceAddresses = loopbackSourceAddresses(load.users);
     }
-    return { targets, ...load, durationMs, requests, timeoutMs, sourceAddresses, journey };
+    const caFile = flags["ca-file"];
+    if (caFile !== undefined && !targets.some((url) => url.protocol === "https:")) throw new Error(`--ca-file verifies https:// targets: none of --url is https (got '${flags.url}')`);
+    return { targets, ...load, durationMs, requests, timeoutMs, sourceAddresses, journey, ...(caFile === undefined ? {} : { caFile }) };
 }
 
 /** The SLO from flags; `stackP95Ms` is the stack's targets.p95LatencyMs, used when --slo-p95 is absent. */

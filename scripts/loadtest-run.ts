@@ -2,6 +2,7 @@
 // user, bound to the user's client source address when the target is loopback, requests started
 // on the open-loop schedule of loadtest-plan.ts. Bounded: rate x duration requests at most, ended
 // by duration + timeout at the latest (requests still open then count as unfinished).
+import * as fs from "fs";
 import * as os from "os";
 import { performance } from "perf_hooks";
 import { Client } from "undici";
@@ -28,9 +29,24 @@ function pathUnder(base: URL, path: string): string {
     return `${base.pathname.replace(/\/+$/, "")}${path}`;
 }
 
+/** The PEM text of --ca-file; a missing or unreadable file, or one without a certificate, is an error naming the flag. */
+export function readCaFile(file: string): string {
+    let pem: string;
+    try {
+        pem = fs.readFileSync(file, "utf8");
+    } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        throw new Error(`--ca-file ${file}: ${code === "ENOENT" ? "no such file" : `cannot be read (${code ?? String(error)})`}`, { cause: error });
+    }
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error(`--ca-file ${file}: no PEM certificate in it`);
+    return pem;
+}
+
 /** Runs `plan` to its end and returns what it measured. */
 export async function runLoadTest(plan: LoadPlan, options: RunOptions): Promise<LoadResult> {
     const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+    // Read before any connection: a bad file fails the run at once, not as one TLS error per request.
+    const ca = plan.caFile === undefined ? undefined : readCaFile(plan.caFile);
     const recorder = new Recorder();
     const clients = Array.from({ length: plan.users }, (_, user) => {
         const target = plan.targets[user % plan.targets.length];
@@ -40,7 +56,8 @@ export async function runLoadTest(plan: LoadPlan, options: RunOptions): Promise<
             client: new Client(target.origin, {
                 localAddress,
                 pipelining: 1,
-                connect: { timeout: plan.timeoutMs },
+                // With `ca`, only that CA is trusted (Node's own list is replaced, not extended).
+                connect: { timeout: plan.timeoutMs, ...(ca === undefined ? {} : { ca }) },
                 headersTimeout: plan.timeoutMs,
                 bodyTimeout: plan.timeoutMs,
                 // A user's connection outlives its think time, as a browser's does.

@@ -44,7 +44,8 @@ async function main(argv: string[]): Promise<number> {
     const out = flags.out ?? defaultOutDir();
     process.stderr.write(
         `loadtest: ${plan.users} users, ${plan.rate} req/s for ${plan.durationMs / 1000} s against ${plan.targets.join(", ")}` +
-            `${plan.sourceAddresses.length ? ` from ${plan.sourceAddresses.length} loopback addresses` : ""}; SLO p95 ${slo.p95Ms} ms\n`,
+            `${plan.sourceAddresses.length ? ` from ${plan.sourceAddresses.length} loopback addresses` : ""}` +
+            `${plan.caFile ? `, https verified against ${plan.caFile}` : ""}; SLO p95 ${slo.p95Ms} ms\n`,
     );
     const result = await runLoadTest(plan, { label: "loadtest", slo });
     const written = writeResults(out, `Load test of ${plan.targets.join(", ")}`, [{ name: "result", result }]);

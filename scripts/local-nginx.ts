@@ -1,12 +1,15 @@
 // A stack's nginx.conf for a run on this machine's Debian nginx (127.0.0.1 only): rendered by the
 // load balancer tier's own functions from the stack's config, with only the upstream (a static list:
-// Debian's nginx 1.22 predates `server ... resolve`), the ports and the writable paths replaced.
-// Used by `npm run loadtest:local` and tests/live/nginx.test.ts.
+// Debian's nginx 1.22 predates `server ... resolve`), the ports, the writable paths and the TLS
+// certificate (from a test CA made with openssl) replaced. Used by `npm run loadtest:local` and
+// tests/live/nginx.test.ts.
 import * as fs from "fs";
+import * as https from "https";
 import * as path from "path";
 import { loadBalancerTierArgsSchema, NginxConfOptions, nginxConfOptions } from "../components";
 import { parseStackConfig } from "../config";
 import { loadBalancerTierArgs } from "../stack-args";
+import { issueServerCertificate, makeTestCa } from "../tests/live/tls-support";
 import { readStackConfig } from "./stack-files";
 
 /** Debian's nginx. */
@@ -34,6 +37,8 @@ export interface LocalNginx {
     statusPort: number;
     /** `127.0.0.1:port` of a UDP listener for the metrics access log. */
     accessLogSyslog: string;
+    /** The HTTPS listener: its port (also the public port redirects name) and the certificate files nginx reads. */
+    tls: { listenPort: number; certificateFile: string; keyFile: string };
 }
 
 /** `deployed` with the upstream, ports and paths of a local run; everything else as deployed. */
@@ -45,6 +50,8 @@ export function localNginxConfOptions(deployed: NginxConfOptions, local: LocalNg
         statusPort: local.statusPort,
         paths: { pidFile: path.join(local.dir, "nginx.pid"), tempDir: path.join(local.dir, "tmp"), errorLog: path.join(local.dir, "error.log") },
         accessLogSyslog: local.accessLogSyslog,
+        // No balancer in front: the local HTTPS port is the public one, so plain HTTP redirects to it.
+        tls: { ...deployed.tls, listenPort: local.tls.listenPort, publicPort: local.tls.listenPort, certificateFile: local.tls.certificateFile, keyFile: local.tls.keyFile },
     };
 }
 
@@ -54,4 +61,41 @@ export function prepareLocalNginxDir(dir: string): void {
     if (NGINX_RUN_AS.uid !== undefined && NGINX_RUN_AS.gid !== undefined) {
         for (const owned of [dir, path.join(dir, "tmp")]) fs.chownSync(owned, NGINX_RUN_AS.uid, NGINX_RUN_AS.gid);
     }
+}
+
+/** The name and address a local nginx's certificate is for: what clients on this machine connect to. */
+export const LOCAL_SERVER_NAMES = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] };
+
+/** A local nginx's certificate and the test CA that signed it (PEM files under one directory). */
+export interface LocalCertificate {
+    /** The CA certificate clients verify against (e.g. the load tester's --ca-file). */
+    caFile: string;
+    caPem: string;
+    certificateFile: string;
+    keyFile: string;
+}
+
+/**
+ * A test CA in `dir`/ca and a server certificate it signs for localhost and 127.0.0.1 in `dir`/server,
+ * made with openssl; the certificate and key are readable by the user nginx runs as. Valid for a day.
+ */
+export async function makeLocalCertificate(dir: string): Promise<LocalCertificate> {
+    const ca = await makeTestCa(path.join(dir, "ca"), "prepx local nginx CA");
+    const server = await issueServerCertificate(ca, path.join(dir, "server"), LOCAL_SERVER_NAMES);
+    if (NGINX_RUN_AS.uid !== undefined && NGINX_RUN_AS.gid !== undefined) {
+        for (const file of [server.certificateFile, server.keyFile]) fs.chownSync(file, NGINX_RUN_AS.uid, NGINX_RUN_AS.gid);
+    }
+    return { caFile: ca.certificateFile, caPem: ca.pem, certificateFile: server.certificateFile, keyFile: server.keyFile };
+}
+
+/** GET https://127.0.0.1:`port``urlPath`, verified against `caPem`; resolves with the status (0 when no answer within 2 s). */
+export function localHttpsStatus(port: number, urlPath: string, caPem: string): Promise<number> {
+    return new Promise((resolve) => {
+        const request = https.get({ host: "127.0.0.1", port, path: urlPath, ca: caPem, agent: false, timeout: 2000 }, (response) => {
+            response.resume();
+            response.on("end", () => resolve(response.statusCode ?? 0));
+        });
+        request.on("timeout", () => request.destroy(new Error("timeout")));
+        request.on("error", () => resolve(0));
+    });
 }

@@ -1,15 +1,18 @@
 // The load tester's commands, run for real and briefly on 127.0.0.1: `npm run loadtest` against a
 // reference gateway (the SLO verdict and exit status, the result files, the progress line, the
 // per-user client addresses), and `npm run loadtest:local` (prod's nginx.conf on Debian's nginx in
-// front of three reference gateways, the tester through nginx and direct, and one client against
-// prod's three replicas for the per-client limit), which must stop every process it started, also
-// when interrupted.
+// front of three reference gateways, the tester through nginx over HTTPS and direct, and one client
+// against prod's nginx replicas for the per-client limit), which must stop every process it started,
+// also when interrupted.
 import { ChildProcess, spawn } from "child_process";
 import * as fs from "fs";
+import * as https from "https";
+import * as net from "net";
 import * as path from "path";
 import type { GatewayStats } from "../../scripts/loadtest-gateway";
 import type { LoadResult } from "../../scripts/loadtest-stats";
 import type { LocalRunSummary } from "../../scripts/loadtest-local";
+import { deployedNginxConfOptions, makeLocalCertificate } from "../../scripts/local-nginx";
 import { PROJECT_ROOT } from "../../scripts/stack-files";
 import { freePorts, isAlive, loopbackGet, makeTempDir, report, startServer, stopAllServers, waitFor } from "./support";
 
@@ -47,6 +50,10 @@ function pidsIn(stderr: string): number[] {
 }
 
 let root: string;
+/** prod's nginx replicas: loadtest:local starts one nginx each for the per-client check. */
+const PROD_REPLICAS = deployedNginxConfOptions("prod").replicas;
+/** The processes a local run with the per-client check starts: three gateways and prod's nginx replicas. */
+const LOCAL_RUN_PROCESSES = 3 + PROD_REPLICAS;
 
 beforeAll(() => {
     root = makeTempDir("loadtest-live");
@@ -89,9 +96,34 @@ test("npm run loadtest -- with bad arguments exits 1 naming the flag", async () 
     const bad = await runScript("loadtest.ts", ["--url", "http://127.0.0.1:1", "--users", "many"], 30000);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("--users must be a whole number of at least 1 (got 'many')");
+    const missingCa = path.join(root, "no-such-ca.crt");
+    const noCa = await runScript("loadtest.ts", ["--url", "https://127.0.0.1:1", "--duration", "1s", "--ca-file", missingCa, "--out", path.join(root, "no-ca")], 30000);
+    expect(noCa.code).toBe(1);
+    expect(noCa.stderr).toContain(`--ca-file ${missingCa}: no such file`);
 }, 60000);
 
-test("npm run loadtest:local: prod's nginx.conf and direct, nginx's added latency, upstream reuse, a client's trading rate, everything stopped", async () => {
+test("npm run loadtest -- --ca-file: an https target is verified against that CA, and refused without it", async () => {
+    const certificate = await makeLocalCertificate(path.join(root, "https-tls"));
+    const server = https.createServer({ cert: fs.readFileSync(certificate.certificateFile), key: fs.readFileSync(certificate.keyFile) }, (_req, res) => res.end("ok"));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `https://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+    const load = ["--url", url, "--users", "5", "--think-time", "250ms", "--duration", "1s", "--slo-p95", "2s"];
+    try {
+        const verified = await runScript("loadtest.ts", [...load, "--ca-file", certificate.caFile, "--out", path.join(root, "verified")], 60000);
+        const unverified = await runScript("loadtest.ts", [...load, "--out", path.join(root, "unverified")], 60000);
+        const [withCa, withoutCa] = ["verified", "unverified"].map((dir) => JSON.parse(fs.readFileSync(path.join(root, dir, "result.json"), "utf8")) as LoadResult);
+        report(`loadtest https: with --ca-file exit ${verified.code}, ${JSON.stringify(withCa.totals.byStatus)}; without it exit ${unverified.code}, failures ${JSON.stringify(withoutCa.totals.byFailure)}`);
+        expect(verified.code).toBe(0);
+        expect(withCa.totals).toMatchObject({ scheduled: 20, ok: 20, failures: 0 });
+        // Node's own CAs do not know the test CA: every request fails its handshake.
+        expect(unverified.code).toBe(99);
+        expect(withoutCa.totals).toMatchObject({ scheduled: 20, ok: 0, failures: 20 });
+    } finally {
+        await new Promise((resolve) => server.close(resolve));
+    }
+}, 150000);
+
+test("npm run loadtest:local: prod's nginx.conf over HTTPS and direct, nginx's added latency, upstream reuse, a client's trading rate, everything stopped", async () => {
     const out = path.join(root, "local");
     const users = 50;
     const seconds = 3;
@@ -100,12 +132,16 @@ test("npm run loadtest:local: prod's nginx.conf and direct, nginx's added latenc
     for (const line of lines.filter((l) => /^nginx adds|^upstream connection reuse|: latency|achieved|^per-client|^ {2}/.test(l))) report(`loadtest:local: ${line}`);
     expect(local.code).toBe(0);
     const pids = pidsIn(local.stderr);
-    expect(pids).toHaveLength(6); // three gateways and prod's three nginx replicas
+    expect(pids).toHaveLength(LOCAL_RUN_PROCESSES);
     expect(pids.filter(isAlive)).toEqual([]);
 
     const viaNginx = JSON.parse(fs.readFileSync(path.join(out, "nginx.json"), "utf8")) as LoadResult;
     const direct = JSON.parse(fs.readFileSync(path.join(out, "direct.json"), "utf8")) as LoadResult;
     const summary = JSON.parse(fs.readFileSync(path.join(out, "local.json"), "utf8")) as LocalRunSummary;
+    // Through nginx over HTTPS, verified against the run's test CA; direct over plain HTTP.
+    expect(viaNginx.targets).toEqual([expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+\/$/)]);
+    expect(direct.targets).toEqual(Array(3).fill(expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+\/$/)));
+    expect(summary.tls.protocol).toMatch(/^TLSv1\.[23]$/);
     // 200 requests/s from 50 users, each from its own address: no user nears prod's per-client rates, so no 429s.
     for (const run of [viaNginx, direct]) expect(run.totals).toMatchObject({ scheduled: 600, ok: 600, limited: 0, httpErrors: 0, failures: 0, unfinished: 0 });
     expect(local.stdout).toMatch(/nginx adds: p50 [+-][\d.]+ m?s, p95 [+-][\d.]+ m?s, p99 [+-][\d.]+ m?s/);
@@ -115,10 +151,10 @@ test("npm run loadtest:local: prod's nginx.conf and direct, nginx's added latenc
     expect(fs.readFileSync(path.join(out, "report.html"), "utf8").match(/<svg /g)).toHaveLength(6);
 
     // One client at twice prod's per-client trading rate (100 r/s, burst 100), all its connections on
-    // one of the three replicas: it gets the configured rate, not a replica's third (which would
-    // admit about 33 x 3 + 33 = 132 here).
+    // one of prod's replicas: it gets the configured rate, not a replica's share (which would admit
+    // about a replica count's fraction of it).
     const check = summary.perClient;
-    expect(check).toMatchObject({ configuredRate: 100, configuredBurst: 100, replicas: 3, clientAffinity: true, offeredRate: 200 });
+    expect(check).toMatchObject({ configuredRate: 100, configuredBurst: 100, replicas: PROD_REPLICAS, clientAffinity: true, offeredRate: 200 });
     const rate = check?.configuredRate ?? 0;
     expect(check?.pinned.ok).toBeGreaterThanOrEqual(0.8 * rate * seconds);
     expect(check?.pinned.ok).toBeLessThanOrEqual(rate * (seconds + 1) + 100 + 1);
@@ -135,7 +171,7 @@ test("npm run loadtest:local interrupted by SIGINT stops everything it started a
         const pids = pidsIn(finished.stderr);
         report(`loadtest:local after SIGINT: exit ${finished.code}, ${pids.length} started processes, alive: ${JSON.stringify(pids.filter(isAlive))}`);
         expect(finished.code).toBe(130);
-        expect(pids).toHaveLength(6);
+        expect(pids).toHaveLength(LOCAL_RUN_PROCESSES);
         expect(pids.filter(isAlive)).toEqual([]);
     } finally {
         clearTimeout(killer);

@@ -17,7 +17,6 @@ import * as https from "https";
 import * as net from "net";
 import * as path from "path";
 import * as tls from "tls";
-import { loadBalancerTierArgsSchema } from "../../components/loadbalancer/args";
 import {
     ACCESS_LOG_SYSLOG_TAG,
     HEALTH_PATH,
@@ -29,21 +28,12 @@ import {
     TLS12_CIPHERS,
     upstreamKeepaliveFor,
 } from "../../components/loadbalancer/render";
-import { nginxConfOptions } from "../../components/loadbalancer/specs";
-import { parseStackConfig } from "../../config";
-import { readStackConfig } from "../../scripts/stack-files";
-import { loadBalancerTierArgs } from "../../stack-args";
+import { deployedNginxConfOptions, localNginxConfOptions, NGINX_BINARY, NGINX_RUN_AS, prepareLocalNginxDir } from "../../scripts/local-nginx";
 import { freePorts, isAlive, killServer, makeTempDir, report, Server, sleep, startServer, stopAllServers, stopServer, waitFor } from "./support";
 import { issueServerCertificate, makeTestCa, mountAsSecret, TestCa, TestServerCertificate } from "./tls-support";
 
-const NGINX = "/usr/sbin/nginx";
-const NOBODY = { uid: 65534, gid: 65534 };
-/** As root, nginx (master and workers) runs as nobody; otherwise as the current user. */
-const RUN_AS = process.getuid?.() === 0 ? NOBODY : {};
-const HEADLESS = "api-gateway-headless.prepx.svc.cluster.local";
-const prodConfig = parseStackConfig("prod", readStackConfig("prod"));
-/** What the tier renders nginx.conf with in prod; the test replaces the upstream, ports and paths. */
-const deployed = nginxConfOptions(loadBalancerTierArgsSchema.parse(loadBalancerTierArgs(prodConfig, prodConfig.namespace, HEADLESS)), HEADLESS);
+/** What the tier renders nginx.conf with in prod; the test replaces the upstream, ports, paths and certificate (local-nginx.ts). */
+const deployed = deployedNginxConfOptions("prod");
 const limits = perInstanceLimits(deployed);
 /** The name the test certificates are for (and the Host clients send). */
 const SERVER_NAME = "localhost";
@@ -236,7 +226,7 @@ async function stats(upstream: Upstream): Promise<UpstreamStats> {
 /** nginx as the unprivileged user; resolves with its stderr (nginx -t reports there). */
 function nginxCommand(args: string[]): Promise<{ code: number; stderr: string }> {
     return new Promise((resolve) => {
-        execFile(NGINX, args, { ...RUN_AS, timeout: 15000 }, (error, _stdout, stderr) => {
+        execFile(NGINX_BINARY, args, { ...NGINX_RUN_AS, timeout: 15000 }, (error, _stdout, stderr) => {
             resolve({ code: error ? Number((error as NodeJS.ErrnoException).code ?? 1) || 1 : 0, stderr });
         });
     });
@@ -277,41 +267,38 @@ async function startUpstreams(prefix: string, count: number): Promise<Upstream[]
 }
 
 /**
- * An nginx rendered from the deployed options with `overrides` (upstream servers, and whatever the
- * test changes), in its own directory under the temp dir, on free ports, with the test certificate,
- * started by the rendered start script as the pod starts it; resolves once /healthz answers over HTTPS.
+ * An nginx rendered from the deployed options as a local run renders them (local-nginx.ts: the
+ * `servers` as a static upstream, free ports, paths in its own directory under the temp dir, the
+ * test certificate; its HTTPS port is the public one, so redirects name it), with `overrides` (what
+ * the test changes), started by the rendered start script as the pod starts it; resolves once
+ * /healthz answers over HTTPS.
  */
-async function startNginx(name: string, overrides: Partial<NginxConfOptions> & Pick<NginxConfOptions, "upstream">, accessLog: dgram.Socket = otherSyslog): Promise<Nginx> {
+async function startNginx(name: string, servers: string[], overrides: Partial<NginxConfOptions> = {}, accessLog: dgram.Socket = otherSyslog): Promise<Nginx> {
     const dir = path.join(root, name);
-    const tempDir = path.join(dir, "tmp");
-    fs.mkdirSync(tempDir, { recursive: true });
-    if ("uid" in RUN_AS) for (const owned of [dir, tempDir]) fs.chownSync(owned, NOBODY.uid, NOBODY.gid);
+    prepareLocalNginxDir(dir);
     const [httpPort, tlsPort, statusPort] = await freePorts(3);
-    const pidFile = path.join(dir, "nginx.pid");
-    const errorLog = path.join(dir, "error.log");
-    const conf = path.join(dir, "nginx.conf");
-    fs.writeFileSync(
-        conf,
-        renderNginxConf({
-            ...deployed,
+    const options: NginxConfOptions = {
+        ...localNginxConfOptions(deployed, {
+            dir,
+            servers,
             listenPort: httpPort,
             statusPort,
-            // The test's HTTPS port is the public one: redirects name it.
-            tls: { ...deployed.tls, listenPort: tlsPort, publicPort: tlsPort, ...tlsFiles },
-            paths: { pidFile, tempDir, errorLog },
             accessLogSyslog: `127.0.0.1:${(accessLog.address() as { port: number }).port}`,
-            ...overrides,
+            tls: { listenPort: tlsPort, ...tlsFiles },
         }),
-    );
-    const script = renderNginxStartScript({ nginxCommand: [NGINX, "-p", dir, "-c", conf], watchedFiles: [tlsFiles.certificateFile, tlsFiles.keyFile], intervalSeconds: CERTIFICATE_CHECK_SECONDS });
-    const server = startServer(`nginx-${name}`, "/bin/sh", ["-c", script], path.join(dir, "nginx.out"), RUN_AS);
+        ...overrides,
+    };
+    const conf = path.join(dir, "nginx.conf");
+    fs.writeFileSync(conf, renderNginxConf(options));
+    const script = renderNginxStartScript({ nginxCommand: [NGINX_BINARY, "-p", dir, "-c", conf], watchedFiles: [tlsFiles.certificateFile, tlsFiles.keyFile], intervalSeconds: CERTIFICATE_CHECK_SECONDS });
+    const server = startServer(`nginx-${name}`, "/bin/sh", ["-c", script], path.join(dir, "nginx.out"), NGINX_RUN_AS);
     await waitFor(`nginx ${name} answering /healthz over HTTPS`, async () => (await request(tlsPort, HEALTH_PATH, 2000, false)).status === 200, 10000, 100);
-    return { server, httpPort, tlsPort, dir, pidFile, errorLog };
+    return { server, httpPort, tlsPort, dir, pidFile: options.paths.pidFile, errorLog: options.paths.errorLog };
 }
 
-/** The static upstream list of `servers`. */
-function staticUpstream(servers: Upstream[]): NginxConfOptions["upstream"] {
-    return { kind: "static", servers: servers.map((upstream) => `127.0.0.1:${upstream.port}`) };
+/** The `127.0.0.1:port` upstream entries of `servers`. */
+function addresses(servers: Upstream[]): string[] {
+    return servers.map((upstream) => `127.0.0.1:${upstream.port}`);
 }
 
 /** The requests every upstream got for exactly `method path`, summed. */
@@ -375,7 +362,8 @@ function rawExchange(port: number, payload: string, maxMs: number): Promise<{ re
 
 beforeAll(async () => {
     root = makeTempDir("nginx");
-    if ("uid" in RUN_AS) fs.chownSync(root, NOBODY.uid, NOBODY.gid);
+    // Every nginx's directory and the certificates are under it: the user nginx runs as must reach them.
+    if (NGINX_RUN_AS.uid !== undefined && NGINX_RUN_AS.gid !== undefined) fs.chownSync(root, NGINX_RUN_AS.uid, NGINX_RUN_AS.gid);
     ca = await makeTestCa(path.join(root, "ca"));
     // Two certificates for the same names: the second stands for cert-manager's renewal.
     certificates = [];
@@ -383,8 +371,8 @@ beforeAll(async () => {
         certificates.push(await issueServerCertificate(ca, path.join(root, "certificates", generation), { dnsNames: [SERVER_NAME], ipAddresses: ["127.0.0.1"] }));
     }
     tlsFiles = mountAsSecret(path.join(root, "tls"), certificates[0]);
-    if ("uid" in RUN_AS) {
-        for (const certificate of certificates) for (const file of [certificate.certificateFile, certificate.keyFile]) fs.chownSync(file, NOBODY.uid, NOBODY.gid);
+    if (NGINX_RUN_AS.uid !== undefined && NGINX_RUN_AS.gid !== undefined) {
+        for (const certificate of certificates) for (const file of [certificate.certificateFile, certificate.keyFile]) fs.chownSync(file, NGINX_RUN_AS.uid, NGINX_RUN_AS.gid);
     }
     agent = new https.Agent({ keepAlive: true, maxSockets: 32, ca: ca.pem });
 
@@ -397,7 +385,7 @@ beforeAll(async () => {
     otherSyslog = dgram.createSocket("udp4");
     await new Promise<void>((resolve) => otherSyslog.bind(0, "127.0.0.1", resolve));
 
-    nginx = await startNginx("main", { upstream: staticUpstream(upstreams) }, syslog);
+    nginx = await startNginx("main", addresses(upstreams), {}, syslog);
 });
 
 afterAll(async () => {
@@ -482,7 +470,7 @@ describe("an nginx like the deployed one, on gateways that fail on purpose", () 
     beforeAll(async () => {
         gateways = await startUpstreams("retry-gateway", 3);
         // The deployed settings, with a 1 s client header timeout so the test of it is short.
-        edge = await startNginx("edge", { upstream: staticUpstream(gateways), client: { ...deployed.client, headerTimeoutSeconds: 1 } });
+        edge = await startNginx("edge", addresses(gateways), { client: { ...deployed.client, headerTimeoutSeconds: 1 } });
     });
 
     test("a POST that reached a gateway is never sent to another, even when it reset the connection; a GET is", async () => {
@@ -508,7 +496,7 @@ describe("an nginx like the deployed one, on gateways that fail on purpose", () 
 
     test("a refused connection is retried on another gateway, for a GET and a POST alike (nothing was sent)", async () => {
         const [deadPort] = await freePorts(1); // nothing listens there
-        const refusing = await startNginx("refusing", { upstream: { kind: "static", servers: [`127.0.0.1:${deadPort}`, ...gateways.slice(0, 2).map((g) => `127.0.0.1:${g.port}`)] } });
+        const refusing = await startNginx("refusing", [`127.0.0.1:${deadPort}`, ...addresses(gateways.slice(0, 2))]);
         try {
             const outcomes: Outcome[] = [];
             for (let i = 0; i < 6; i++) {
@@ -543,8 +531,8 @@ describe("an nginx like the deployed one, on gateways that fail on purpose", () 
     });
 
     test("behind trusted balancers real_ip takes the address they add, never one the client wrote; untrusted peers' headers are ignored", async () => {
-        const behind = await startNginx("behind-balancer", { upstream: staticUpstream(gateways), trustedProxies: ["127.0.0.1/32"] });
-        const elsewhere = await startNginx("balancer-elsewhere", { upstream: staticUpstream(gateways), trustedProxies: ["10.0.0.0/8"] });
+        const behind = await startNginx("behind-balancer", addresses(gateways), { trustedProxies: ["127.0.0.1/32"] });
+        const elsewhere = await startNginx("balancer-elsewhere", addresses(gateways), { trustedProxies: ["10.0.0.0/8"] });
         try {
             const echo = async (instance: Nginx, forwardedFor?: string) =>
                 JSON.parse((await request(instance.tlsPort, "/echo/balancer", 5000, false, forwardedFor ? { headers: { "x-forwarded-for": forwardedFor } } : {})).body) as { forwardedFor: string; realIp: string };
@@ -612,14 +600,13 @@ test("upstream connections are reused (keepalive)", async () => {
  * and stopped here; clients keep their TLS connections. Bounded by the request count and 60 s.
  */
 async function keepaliveReuse(name: string, keepalive: number, workers: number, clients: number, perClient: number): Promise<{ requests: number; newConnections: number; failed: number }> {
-    const instance = await startNginx(name, {
+    const instance = await startNginx(name, addresses(upstreams), {
         workerProcesses: workers,
         upstreamKeepalive: keepalive,
         rateLimits: { global: 1_000_000, api: 1_000_000, trading: 1_000_000 },
         // Requests arriving in the same millisecond count against the burst, whatever the rate.
         burst: 100_000,
         limitConn: 65_535,
-        upstream: staticUpstream(upstreams),
     });
     const clientAgent = new https.Agent({ keepAlive: true, maxSockets: clients, ca: ca.pem });
     try {

@@ -11,6 +11,10 @@ import {
     scheduledRequest,
     sloFromFlags,
 } from "../../scripts/loadtest-plan";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+import { readCaFile } from "../../scripts/loadtest-run";
 import { escapeHtml, histogramSvg, latencyOverTimeSvg, niceStep, renderReport } from "../../scripts/loadtest-report";
 import { classifyStatus, evaluateSlo, HISTOGRAM_EDGES_MS, histogramBin, LoadResult, nginxOverhead, Recorder } from "../../scripts/loadtest-stats";
 import { upstreamReuse } from "../../scripts/loadtest-gateway";
@@ -54,6 +58,24 @@ describe("command line", () => {
         expect(() => plan("--url", "http://10.0.0.5", "--source-addresses", "4")).toThrow("--source-addresses needs loopback targets");
         expect(() => parseLoadTestArgs([...url, "--concurrency", "5"])).toThrow("unexpected argument '--concurrency'");
         expect(() => parseLoadTestArgs([...url, "--users"])).toThrow("--users needs a value");
+    });
+
+    test("--ca-file is kept for https targets and refused without one; a missing or non-PEM file is an error naming the flag", () => {
+        expect(plan("--url", "https://127.0.0.1:8443", "--ca-file", "/tmp/ca.crt").caFile).toBe("/tmp/ca.crt");
+        expect(plan("--url", "http://127.0.0.1:8080,https://127.0.0.1:8443", "--ca-file", "/tmp/ca.crt").caFile).toBe("/tmp/ca.crt");
+        expect(plan("--url", "https://127.0.0.1:8443").caFile).toBeUndefined();
+        expect(() => plan("--url", "http://127.0.0.1:8080", "--ca-file", "/tmp/ca.crt")).toThrow("--ca-file verifies https:// targets: none of --url is https (got 'http://127.0.0.1:8080')");
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ca-file-"));
+        try {
+            expect(() => readCaFile(path.join(dir, "missing.crt"))).toThrow(`--ca-file ${path.join(dir, "missing.crt")}: no such file`);
+            fs.writeFileSync(path.join(dir, "not-pem.crt"), "hello\n");
+            expect(() => readCaFile(path.join(dir, "not-pem.crt"))).toThrow("no PEM certificate in it");
+            const pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+            fs.writeFileSync(path.join(dir, "ca.crt"), pem);
+            expect(readCaFile(path.join(dir, "ca.crt"))).toBe(pem);
+        } finally {
+            fs.rmSync(dir, { recursive: true, force: true });
+        }
     });
 
     test("flags with digits in their names parse", () => {
