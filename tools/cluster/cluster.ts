@@ -30,6 +30,8 @@ interface FakeNode {
     zone: string;
     cpu: string;
     memory: string;
+    /** The node's local disk for container writable layers, logs and emptyDirs: pods request some. */
+    ephemeralStorage: string;
     pods: number;
     /** Taints, e.g. a control plane's NoSchedule, which pods without a toleration must avoid. */
     taints?: { key: string; effect: "NoSchedule" | "NoExecute" | "PreferNoSchedule" }[];
@@ -41,9 +43,9 @@ interface FakeNode {
  * leave pods Pending.
  */
 const NODES: FakeNode[] = [
-    { name: "kwok-control-plane", zone: "zone-a", cpu: "8", memory: "16Gi", pods: 110, taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] },
-    { name: "kwok-worker-0", zone: "zone-a", cpu: "96", memory: "384Gi", pods: 250 },
-    { name: "kwok-worker-1", zone: "zone-b", cpu: "96", memory: "384Gi", pods: 250 },
+    { name: "kwok-control-plane", zone: "zone-a", cpu: "8", memory: "16Gi", ephemeralStorage: "100Gi", pods: 110, taints: [{ key: "node-role.kubernetes.io/control-plane", effect: "NoSchedule" }] },
+    { name: "kwok-worker-0", zone: "zone-a", cpu: "96", memory: "384Gi", ephemeralStorage: "500Gi", pods: 250 },
+    { name: "kwok-worker-1", zone: "zone-b", cpu: "96", memory: "384Gi", ephemeralStorage: "500Gi", pods: 250 },
 ];
 
 /** The answer of one API request. */
@@ -370,7 +372,7 @@ function insecureHealthz(port: number): Promise<boolean> {
 }
 
 function fakeNode(node: FakeNode): unknown {
-    const capacity = { cpu: node.cpu, memory: node.memory, pods: String(node.pods) };
+    const capacity = { cpu: node.cpu, memory: node.memory, "ephemeral-storage": node.ephemeralStorage, pods: String(node.pods) };
     return {
         apiVersion: "v1",
         kind: "Node",
