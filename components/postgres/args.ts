@@ -34,6 +34,9 @@ const postgresSize = (example: string) => z.string().regex(POSTGRES_SIZE, `a Pos
  */
 export const CLUSTER_NAME = /^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/;
 
+/** A PostgreSQL time setting: a whole number with its unit (0 = off). */
+const postgresDuration = (example: string) => z.string().regex(/^(0|[1-9]\d*(ms|s|min|h|d))$/, `a PostgreSQL duration such as ${example} (ms, s, min, h, d), or 0 for none`);
+
 /** The PostgreSQL settings the stack sizes, written into Patroni's configuration. */
 const parametersSchema = z.strictObject({
     /** Shared memory allocated at start; must stay below the container's memory limit. */
@@ -53,6 +56,21 @@ const parametersSchema = z.strictObject({
     max_wal_senders: int(2, 100).default(10),
     /** Replication slots: Patroni keeps one per standby, plus one for a member being cloned. */
     max_replication_slots: int(2, 100).default(10),
+    /**
+     * A statement running longer is cancelled. 30 s: an API request's query has long lost its
+     * caller by then (the load balancer gives up on a request after 60 s, a trading client far
+     * sooner), while it keeps its locks and its work_mem; a report that needs longer sets its own
+     * per session. The cluster's own roles (superuser: Patroni, pg_rewind, pgBackRest; replication)
+     * are exempt (post-bootstrap: ALTER ROLE ... SET statement_timeout = 0). Reloaded, no restart.
+     */
+    statement_timeout: postgresDuration("30s").default("30s"),
+    /**
+     * A session idle inside an open transaction longer than this is ended, its locks and snapshot
+     * released (a crashed or stuck client would otherwise hold back vacuum and block writers). 60 s:
+     * twice statement_timeout, so only a client that stopped talking mid-transaction is cut.
+     * The cluster's own roles are exempt as for statement_timeout.
+     */
+    idle_in_transaction_session_timeout: postgresDuration("60s").default("60s"),
 });
 
 /** The PostgreSQL settings the stack sizes (`postgres.parameters`). */
@@ -207,7 +225,7 @@ export const postgresSettingsSchema = z.strictObject({
      * build images/postgres of this repo). The default is that image as published, because a build
      * context is a path in the caller's project.
      */
-    image: imageSourceSchema.default({ prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45" }),
+    image: imageSourceSchema.default({ prebuilt: "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45" }),
     /** postgres_exporter image, pinned. */
     exporterImage: pinnedImage.default("quay.io/prometheuscommunity/postgres-exporter:v0.15.0"),
     /** Database created at bootstrap, owned by `appUser`. */
@@ -234,6 +252,13 @@ export const postgresSettingsSchema = z.strictObject({
     replicationLagAlertSeconds: int(1).default(30),
     /** The cluster's DNS domain, used in host outputs and PgBouncer's upstream. */
     clusterDomain: dnsName.default("cluster.local"),
+    /**
+     * Networks pg_hba admits remote clients and standbys from, always over TLS with scram-sha-256
+     * (PgBouncer and the other members connect from pod addresses). Narrow it to the cluster's
+     * pod CIDR (e.g. `10.244.0.0/16`); the default admits any address, leaving who may connect
+     * to the NetworkPolicies. Loopback (the in-pod exporter) is always admitted.
+     */
+    clientNetworks: z.array(z.string().regex(/^([\d.]+\/\d{1,2}|[\da-fA-F:]+\/\d{1,3})$/, "a CIDR such as 10.244.0.0/16 or fd00::/8")).min(1).default(["0.0.0.0/0", "::/0"]),
     /** UID/GID of the postgres user in the image (the official postgres image and images/postgres: 999). */
     postgresUid: int(1).default(999),
     /** UID PgBouncer runs as: the user of `pgbouncer.image` (the default image's `pgbouncer` user, 998). */
@@ -246,6 +271,41 @@ export const postgresSettingsSchema = z.strictObject({
 
 /** The PostgreSQL members' settings with defaults applied. */
 export type PostgresSettings = z.output<typeof postgresSettingsSchema>;
+
+/**
+ * PgBouncer's timeouts, in seconds (0 = none). Sized for a trading API: requests are short, a
+ * client that waits or idles long is broken or gone, and every held server connection is one of
+ * the pool's 120 that other requests queue for.
+ */
+const pgbouncerTimeoutsSchema = z.strictObject({
+    /**
+     * `query_timeout`: a query running longer is cancelled and its server connection closed. A
+     * backstop above PostgreSQL's statement_timeout (30 s), which ends a query with a clean error
+     * first; this one also covers a server that stopped answering. Must exceed statement_timeout.
+     */
+    queryTimeoutSeconds: int(0, 86400).default(40),
+    /**
+     * `idle_transaction_timeout`: a client idle inside a transaction longer than this is
+     * disconnected, giving its server connection back to the pool (in transaction pooling it holds
+     * one until COMMIT). 60 s, as PostgreSQL's idle_in_transaction_session_timeout.
+     */
+    idleTransactionTimeoutSeconds: int(0, 86400).default(60),
+    /**
+     * `client_idle_timeout`: a client connection idle (outside a transaction) longer than this is
+     * closed, so abandoned connections do not eat max_client_conn. 600 s: far above the services'
+     * own pool idle timeout (fleet `pool.idleTimeoutMs`, 30 s), so a live pool's connection is never cut.
+     */
+    clientIdleTimeoutSeconds: int(0, 86400).default(600),
+    /**
+     * `query_wait_timeout`: a query waiting this long for a free server connection fails (the pool
+     * is exhausted), rather than queueing past the caller's patience. 30 s, within the load
+     * balancer's 60 s request timeout.
+     */
+    queryWaitTimeoutSeconds: int(0, 86400).default(30),
+});
+
+/** PgBouncer's timeouts in seconds (`pgbouncer.timeouts`). */
+export type PgbouncerTimeouts = z.output<typeof pgbouncerTimeoutsSchema>;
 
 /** The PgBouncer tier in front of the leader (the stack's `pgbouncer` section). */
 export const pgbouncerSettingsSchema = z.strictObject({
@@ -270,6 +330,8 @@ export const pgbouncerSettingsSchema = z.strictObject({
      * transaction pooling; 0 turns the tracking off. Needs PgBouncer >= 1.21 (the default image is 1.25).
      */
     maxPreparedStatements: int(0, 100000).default(200),
+    /** Query, transaction, idle-client and pool-wait timeouts. */
+    timeouts: pgbouncerTimeoutsSchema.prefault({}),
     /** Resources of each pgbouncer container. */
     resources: resourcesWithDefault({ cpu: "1", memory: "512Mi" }, { cpu: "2", memory: "1Gi" }),
     /** Resources of each exporter sidecar. */
@@ -313,6 +375,7 @@ export function checkPostgresSettings(value: PostgresSettings & { pgbouncer?: Pg
         ctx.addIssue({ code: "custom", path: ["patroni", "ttl"], message: `must be at least loopWait + 2 x retryTimeout (${patroni.loopWait + 2 * patroni.retryTimeout})` });
     }
     if (value.pgbouncer) {
+        checkPgbouncerTimeouts({ postgres: value, pgbouncer: value.pgbouncer }, ctx);
         const budget = connectionBudget({
             services: [],
             poolMax: 0,
@@ -325,6 +388,32 @@ export function checkPostgresSettings(value: PostgresSettings & { pgbouncer?: Pg
         });
         for (const problem of budget.problems) ctx.addIssue({ code: "custom", path: [], message: problem });
     }
+}
+
+/**
+ * PgBouncer's query_timeout against PostgreSQL's statement_timeout, reported on
+ * `pgbouncer.timeouts.queryTimeoutSeconds` (the same path in the component's args and the stack's
+ * config): PgBouncer's is the backstop, PostgreSQL ends a long query with its own error first.
+ */
+export function checkPgbouncerTimeouts(value: { postgres: Pick<PostgresSettings, "parameters">; pgbouncer: Pick<PgbouncerSettings, "timeouts"> }, ctx: z.RefinementCtx): void {
+    const queryTimeout = value.pgbouncer.timeouts.queryTimeoutSeconds;
+    const statementTimeout = value.postgres.parameters.statement_timeout;
+    const statementSeconds = postgresDurationSeconds(statementTimeout);
+    if (queryTimeout > 0 && (statementSeconds === 0 || queryTimeout <= statementSeconds)) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["pgbouncer", "timeouts", "queryTimeoutSeconds"],
+            message: `must exceed postgres.parameters.statement_timeout (${statementTimeout}), so PostgreSQL ends a long query with its own error first; or 0 (off)`,
+        });
+    }
+}
+
+/** Seconds of a PostgreSQL duration setting (postgresDuration), 0 for none. Pure. */
+export function postgresDurationSeconds(duration: string): number {
+    const match = /^(\d+)(ms|s|min|h|d)?$/.exec(duration);
+    if (!match) throw new Error(`not a PostgreSQL duration: ${duration}`);
+    const factor = { ms: 0.001, s: 1, min: 60, h: 3600, d: 86400 }[match[2] ?? "s"] ?? 1;
+    return Number(match[1]) * factor;
 }
 
 /** Passwords a PostgresCluster uses instead of generating them; each one unset is generated once (RandomPassword). */

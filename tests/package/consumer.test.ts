@@ -23,7 +23,7 @@ const SOURCES = path.join(PROJECT_ROOT, "components");
 const DIST = path.join(PROJECT_ROOT, "dist");
 const NAMESPACE = "team-b";
 /** PostgresCluster's default image: the published build of images/postgres (README, "PostgresCluster"). */
-const DEFAULT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45";
+const DEFAULT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45";
 
 interface Manifest {
     dependencies?: Record<string, string>;

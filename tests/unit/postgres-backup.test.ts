@@ -236,7 +236,7 @@ describe("the restore bootstrap (postgres.backup.restore)", () => {
 
 describe("a member pod with backups", () => {
     const refs = { serviceAccount: "db-patroni", patroniConfig: "db-patroni", credentialsSecret: "db-credentials", appSecret: "db-app", backup: { config: "db-backup", repositoryClaim: "db-backup" } };
-    const IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45";
+    const IMAGE = "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45";
     const container = (spec: ReturnType<typeof memberPodSpec>, name: string) => (spec.containers as { name: string }[]).find((c) => c.name === name) as Record<string, unknown> | undefined;
 
     test("S3: the keys reach archive-push and the agent from the Secret, never a file; no repository volume", () => {

@@ -66,7 +66,7 @@ describe("PostgresCluster settings", () => {
         expect(defaults).toEqual({
             standbys: 2,
             synchronousMode: true,
-            image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45" },
+            image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45" },
             exporterImage: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
             database: "prepx",
             appUser: "prepx",

@@ -24,7 +24,7 @@ beforeAll(async () => {
 describePostgresCluster(() => context, {
     stack: "prod",
     // prod pushes the built image and pods run its digest, so a rebuild rolls them.
-    image: `ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45@sha256:${"0".repeat(64)}`,
+    image: `ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45@sha256:${"0".repeat(64)}`,
     protect: true,
     standbys: 2,
     synchronousMode: true,

@@ -30,7 +30,7 @@ const DEFAULTS = argsWith();
 const LABELS = standardLabels("postgres", "db", "database");
 const SELECTOR = selectorLabels(LABELS);
 const POOLER_LABELS = standardLabels("pgbouncer", "db", "pooler");
-const IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45";
+const IMAGE = "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45";
 const MEMBER_REFS = { serviceAccount: "db-patroni", patroniConfig: "db-patroni", credentialsSecret: "db-credentials", appSecret: "db-app" };
 const POOLER_REFS = { poolerConfig: "db-pooler", poolerSecret: "db-pooler-auth", serviceAccount: "db-pooler" };
 const memberSet = (args = DEFAULTS) =>

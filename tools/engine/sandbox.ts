@@ -24,7 +24,7 @@ export interface CommandResult {
 }
 
 /** The published image of images/postgres, used where the stack would build it: the docker provider is not built here. */
-const PREBUILT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45";
+const PREBUILT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45";
 /** Every password a stack may supply (config.ts `passwords`): the random provider is not built here. */
 const PASSWORD_NAMES = ["postgresSuperuser", "postgresReplication", "postgresApp", "postgresMonitor", "postgresRestApi", "redis", "grafanaAdmin"];
 
