@@ -13,6 +13,7 @@ import { checkMonitoringSettings, monitoringSettingsSchema } from "./components/
 import { networkSettingsSchema } from "./components/network/args";
 import { checkPgbouncerTimeouts, checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema, RENAMED_ARGS as POSTGRES_RENAMED_ARGS } from "./components/postgres/args";
 import { checkRedisSettings, redisSettingsSchema } from "./components/redis/args";
+import { internalTlsSettingsSchema } from "./components/tls/args";
 import { dnsLabel, formatIssues, imagePullSecretsSchema, int, onlyWhenValid, registrySchema } from "./components/schema";
 
 /** The Pulumi config namespace of this project (`prepx-platform:<key>`). */
@@ -29,7 +30,7 @@ const STACK_WIDE = { storageClass: true, protectData: true } as const;
  * characters, and no characters that need quoting in a libpq connection string or redis.conf.
  */
 const suppliedPassword = z.string().regex(/^[A-Za-z0-9_\-.~]{16,128}$/, "16 to 128 letters, digits or _-.~").optional();
-const passwordsSchema = z.strictObject({
+export const passwordsSchema = z.strictObject({
     postgresSuperuser: suppliedPassword,
     postgresReplication: suppliedPassword,
     postgresApp: suppliedPassword,
@@ -70,6 +71,8 @@ export const stackConfigSchema = z
          * vault. Set each with `pulumi config set --secret --path passwords.<name> <value>`.
          */
         passwords: passwordsSchema.optional(),
+        /** Who signs the certificates of the internal hops (components/tls). */
+        internalTls: internalTlsSettingsSchema.prefault({}),
         /** Where images the stack builds are pushed. */
         registry: registrySchema,
         /** Image pull Secrets (existing, in the namespace) every pod's ServiceAccount references: private registries. */

@@ -4,6 +4,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import {
     createNetworkPolicies,
+    InternalCertificateAuthority,
     LoadBalancerTier,
     MonitoringStack,
     PostgresCluster,
@@ -57,6 +58,13 @@ const ns = namespace.metadata.name;
 // protecting only the data let it delete the 64 other objects (edge, services, PgBouncer, policies)
 // before it stopped at the first protected one (seen with the real engine).
 const componentOpts: pulumi.ComponentResourceOptions = { providers: { kubernetes: provider }, protect: config.protectData };
+
+// The internal CA: cert-manager's, or @pulumi/tls where the cluster has no cert-manager (internalTls).
+const certificates = new InternalCertificateAuthority(
+    "internal-ca",
+    { namespace: ns, settings: config.internalTls, labels: standardLabels("internal-ca", config.namespace, "tls") },
+    componentOpts,
+);
 
 const redis = new RedisCluster("redis", redisClusterArgs(config, ns), componentOpts);
 const postgres = new PostgresCluster("postgres", postgresClusterArgs(config, ns), componentOpts);
@@ -135,3 +143,5 @@ export const redisHost = redis.serviceHost;
 export const redisSecretName = redis.secretName;
 export const redisPassword = redis.password;
 export const serviceHosts = fleet.serviceHosts;
+/** Who signs the internal certificates: `cert-manager` or `stack`. */
+export const internalCertificateIssuer = certificates.issuer;

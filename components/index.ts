@@ -22,6 +22,12 @@ export { appRateLimitsSchema, healthCheckSchema, servicePoolSchema, servicesSche
 export { checkLoadBalancerSettings, concurrentRequestsFor, loadBalancerSettingsSchema } from "./loadbalancer/args";
 export { checkMonitoringSettings, monitoringSettingsSchema } from "./monitoring/args";
 
+// The internal CA whose certificates the components' TLS uses (pass it as their `certificates`).
+export { InternalCertificateAuthority, TLS_SECRET_KEYS } from "./tls";
+export type { CertificateIssuer, CertificateRequest, InternalCertificateAuthorityArgs } from "./tls";
+export { internalTlsSettingsSchema } from "./tls/args";
+export type { InternalTlsSettings } from "./tls/args";
+
 // The NetworkPolicies between the components: computed from their labels and ports, then created.
 export { createNetworkPolicies, renderNetworkPolicies } from "./network/policies";
 export type { NetworkPolicyInput, RenderedPolicy } from "./network/policies";

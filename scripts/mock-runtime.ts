@@ -45,6 +45,13 @@ function computedState(type: string, name: string, inputs: Record<string, unknow
     switch (type) {
         case "random:index/randomPassword:RandomPassword":
             return { ...inputs, result: mockPassword(name) };
+        case "tls:index/privateKey:PrivateKey":
+            return { ...inputs, privateKeyPem: `mock-private-key-${name}` };
+        case "tls:index/certRequest:CertRequest":
+            return { ...inputs, certRequestPem: `mock-certificate-request-${name}` };
+        case "tls:index/selfSignedCert:SelfSignedCert":
+        case "tls:index/locallySignedCert:LocallySignedCert":
+            return { ...inputs, certPem: `mock-certificate-${name}` };
         case "docker:index/image:Image":
             return { ...inputs, repoDigest: `${String(inputs.imageName)}@sha256:${"0".repeat(64)}` };
         default: {

@@ -33,6 +33,9 @@ const KIND = /^[A-Z][A-Za-z0-9]*$/;
 const models = new Map<string, ModelClass | string>();
 
 /** The model class for an apiVersion/kind, or why there is none. Cached: each module loads once. */
+/** The kubernetes-models package of each API group of a custom resource the stack declares (same layout). */
+const CRD_MODELS: Readonly<Record<string, string>> = { "cert-manager.io": "@kubernetes-models/cert-manager" };
+
 export function modelFor(apiVersion: string, kind: string): ModelClass | string {
     const key = `${apiVersion} ${kind}`;
     const cached = models.get(key);
@@ -42,14 +45,16 @@ export function modelFor(apiVersion: string, kind: string): ModelClass | string 
         found = `not a Kubernetes apiVersion/kind: ${JSON.stringify(apiVersion)}/${JSON.stringify(kind)}`;
     } else {
         try {
-            // kubernetes-models lays out one module per kind: kubernetes-models/<apiVersion>/<Kind>.
+            // kubernetes-models lays out one module per kind: kubernetes-models/<apiVersion>/<Kind>; the
+            // custom resources the stack declares come from their project's package (CRD_MODELS).
+            const packageName = CRD_MODELS[apiVersion.split("/")[0]] ?? "kubernetes-models";
             // eslint-disable-next-line @typescript-eslint/no-require-imports -- the module is chosen by the object
-            const module = require(`kubernetes-models/${apiVersion}/${kind}`) as Record<string, ModelClass | undefined>;
+            const module = require(`${packageName}/${apiVersion}/${kind}`) as Record<string, ModelClass | undefined>;
             const model = module[kind];
             found =
                 model && model.apiVersion === apiVersion && model.kind === kind
                     ? model
-                    : `kubernetes-models/${apiVersion}/${kind} does not export the ${kind} model`;
+                    : `${packageName}/${apiVersion}/${kind} does not export the ${kind} model`;
         } catch (error) {
             const code = (error as { code?: string }).code;
             if (code !== "MODULE_NOT_FOUND" && code !== "ERR_PACKAGE_PATH_NOT_EXPORTED") throw error;

@@ -182,6 +182,25 @@ function plainHttpOk(url: string): Promise<boolean> {
 }
 
 /** Starts a control plane with kwok nodes. The caller must `stop()` it (the test's afterAll does). */
+/** The cert-manager kinds the stack declares. */
+const CERT_MANAGER_KINDS = ["Issuer", "ClusterIssuer", "Certificate"] as const;
+
+/** A CustomResourceDefinition for `kind` in `group/version` that keeps any spec and status. */
+function standInDefinition(group: string, version: string, kind: string): Record<string, unknown> {
+    const plural = `${kind.toLowerCase()}s`;
+    return {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: `${plural}.${group}` },
+        spec: {
+            group,
+            scope: kind.startsWith("Cluster") ? "Cluster" : "Namespaced",
+            names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+            versions: [{ name: version, served: true, storage: true, schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } } }],
+        },
+    };
+}
+
 export async function startCluster(options: { dir?: string } = {}): Promise<LocalCluster> {
     for (const binary of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]) {
         if (!fs.existsSync(path.join(CLUSTER_BIN, binary))) throw new Error(`${binary} is not built: run tools/cluster/build.sh (npm run test:cluster does)`);
@@ -297,6 +316,21 @@ export async function startCluster(options: { dir?: string } = {}): Promise<Loca
                         })
                     ).status,
                 ),
+            apiserverLog,
+        );
+        // cert-manager's Issuer and Certificate kinds, which the stack declares (components/tls.ts, the
+        // edge certificate): stand-in definitions that accept any spec, since no cert-manager runs here
+        // to issue anything (kwok's pods start without their certificate Secrets).
+        for (const kind of CERT_MANAGER_KINDS) {
+            const created = await request("POST", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", standInDefinition("cert-manager.io", "v1", kind));
+            if (created.status !== 201) throw new Error(`CRD ${kind}: ${created.status} ${JSON.stringify(created.body)}`);
+        }
+        await waitFor(
+            "cert-manager.io/v1",
+            async () => {
+                const resources = (await request("GET", "/apis/cert-manager.io/v1")).body as { resources?: { kind: string }[] };
+                return CERT_MANAGER_KINDS.every((kind) => resources.resources?.some((resource) => resource.kind === kind) ?? false);
+            },
             apiserverLog,
         );
         for (const node of NODES) {

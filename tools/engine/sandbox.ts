@@ -6,6 +6,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { passwordsSchema } from "../../config";
 
 export const PROJECT_ROOT = path.resolve(__dirname, "../..");
 export const ENGINE_BIN = path.join(PROJECT_ROOT, "tools/engine/bin");
@@ -26,7 +27,7 @@ export interface CommandResult {
 /** The published image of images/postgres, used where the stack would build it: the docker provider is not built here. */
 const PREBUILT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45";
 /** Every password a stack may supply (config.ts `passwords`): the random provider is not built here. */
-const PASSWORD_NAMES = ["postgresSuperuser", "postgresReplication", "postgresApp", "postgresMonitor", "postgresRestApi", "redis", "grafanaAdmin"];
+const PASSWORD_NAMES = Object.keys(passwordsSchema.shape);
 
 /** A fresh password of 32 hex characters. */
 export function newPassword(): string {
@@ -107,6 +108,8 @@ export class EngineSandbox {
         requireSuccess(await this.cli(["config", "set", "--path", "postgres.image.prebuilt", PREBUILT_POSTGRES_IMAGE, "--stack", stack], project), "config set postgres.image");
         const passwords = PASSWORD_NAMES.flatMap((name) => ["--secret", `passwords.${name}=${newPassword()}`]);
         requireSuccess(await this.cli(["config", "set-all", "--path", ...passwords, "--stack", stack], project), "config passwords");
+        // cert-manager signs the internal certificates: the @pulumi/tls provider is not served here (README).
+        requireSuccess(await this.cli(["config", "set", "--path", "internalTls.issuer", "cert-manager", "--stack", stack], project), "config internalTls");
     }
 
     /** Any other command, in the sandbox's environment. */
