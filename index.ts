@@ -67,7 +67,7 @@ const certificates = new InternalCertificateAuthority(
 );
 
 const redis = new RedisCluster("redis", redisClusterArgs(config, ns), componentOpts);
-const postgres = new PostgresCluster("postgres", postgresClusterArgs(config, ns), componentOpts);
+const postgres = new PostgresCluster("postgres", postgresClusterArgs(config, ns, certificates), componentOpts);
 
 const fleet = new ServiceFleet(
     "services",

@@ -5,6 +5,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { LoadBalancerTierArgs, MonitoringStackArgs, PostgresClusterArgs, RedisClusterArgs, ServiceFleetArgs } from "./components";
 import type { StackConfig } from "./config";
+import type { CertificateIssuer } from "./components/tls";
 import { concurrentRequestsFor } from "./components";
 
 /** Where stateful components put and keep their data. */
@@ -21,10 +22,12 @@ export function redisClusterArgs(config: StackConfig, namespace: pulumi.Input<st
     return { namespace, ...config.redis, ...placement(config), ...pulling(config), password: config.passwords?.redis };
 }
 
-export function postgresClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): PostgresClusterArgs {
+export function postgresClusterArgs(config: StackConfig, namespace: pulumi.Input<string>, certificates: CertificateIssuer): PostgresClusterArgs {
     const passwords = config.passwords ?? {};
     return {
         namespace,
+        namespaceName: config.namespace,
+        certificates,
         ...config.postgres,
         pgbouncer: config.pgbouncer,
         registry: config.registry,

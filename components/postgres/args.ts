@@ -5,7 +5,8 @@
 import { z } from "zod";
 import { storageClassAllowsExpansion } from "../storage";
 import { connectionBudget } from "../budget";
-import { dnsName, imagePullSecretsSchema, imageSourceSchema, input, int, memory, onlyWhenValid, pinnedImage, registrySchema, resourcesWithDefault } from "../schema";
+import { dnsLabel, dnsName, imagePullSecretsSchema, imageSourceSchema, input, int, memory, onlyWhenValid, pinnedImage, registrySchema, resourcesWithDefault } from "../schema";
+import type { CertificateIssuer } from "../tls";
 import { parseMemoryQuantity, parsePostgresSize, POSTGRES_SIZE } from "../units";
 import { dynamicSharedMemoryBytes, memberCount, MONITOR_USER, PGBOUNCER_IMAGE_LAYOUT, REPLICATION_USER, SUPERUSER } from "./render";
 
@@ -438,6 +439,13 @@ export const postgresClusterArgsSchema = postgresSettingsSchema
     .extend({
         /** Namespace for every object of the cluster. */
         namespace: input(z.string()),
+        /**
+         * The namespace's name as text, for the certificates' DNS names (`<service>.<namespace>.svc...`),
+         * when `namespace` is an Output (a Namespace object's name). Unset: `namespace`, which must then be a string.
+         */
+        namespaceName: dnsLabel.optional(),
+        /** Issues the members' and PgBouncer's certificates (the stack's internal CA, components/tls). */
+        certificates: z.custom<CertificateIssuer>((value) => typeof (value as Partial<CertificateIssuer> | undefined)?.issue === "function", "a CertificateIssuer (components/tls)"),
         /** Image pull Secrets (names in the namespace) on the ServiceAccounts of every pod. */
         imagePullSecrets: imagePullSecretsSchema,
         /** The PgBouncer tier. */
@@ -453,6 +461,9 @@ export const postgresClusterArgsSchema = postgresSettingsSchema
     })
     .superRefine(checkPostgresSettings, onlyWhenValid)
     .superRefine((args, ctx) => {
+        if (args.namespaceName === undefined && typeof args.namespace !== "string") {
+            ctx.addIssue({ code: "custom", path: ["namespaceName"], message: "is required when namespace is an Output: the certificates' DNS names need the namespace's name" });
+        }
         if ("build" in args.image && args.registry === undefined) {
             ctx.addIssue({ code: "custom", path: ["registry"], message: `is required: image is built from ${args.image.build.context}` });
         }

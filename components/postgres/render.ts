@@ -118,6 +118,13 @@ export interface PostgresNames {
     poolerSecret: string;
     /** Prefix of the Job applying Patroni's dynamic configuration (dynamicConfigJobName adds the hash). */
     dynamicConfigJob: string;
+    /** Secret (and cert-manager Certificate) of the members' certificate: PostgreSQL and Patroni's REST API. */
+    memberTls: string;
+    /** Secret (and cert-manager Certificate) of PgBouncer's certificate. */
+    poolerTls: string;
+    /** Selector-less headless Services that keep Patroni's `<scope>-sync` and `<scope>-failover` Endpoints (created by the component) from garbage collection. */
+    syncService: string;
+    failoverService: string;
 }
 
 /** Object names derived from the component name. Pure. */
@@ -137,7 +144,39 @@ export function postgresNames(name: string): PostgresNames {
         appSecret: `${name}-app`,
         poolerSecret: `${name}-pooler-auth`,
         dynamicConfigJob: `${name}-dcs-config`,
+        memberTls: `${name}-tls`,
+        poolerTls: `${name}-pooler-tls`,
+        syncService: `${name}-sync`,
+        failoverService: `${name}-failover`,
     };
+}
+
+/** The member pods' names: the StatefulSet's `<name>-0` .. `<name>-<members-1>`. Pure. */
+export function memberPodNames(statefulSet: string, members: number): string[] {
+    return Array.from({ length: members }, (_, ordinal) => `${statefulSet}-${ordinal}`);
+}
+
+/** A Service's DNS names as clients in the cluster write them: `<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.<domain>`. Pure. */
+function serviceDnsNames(service: string, namespace: string, clusterDomain: string): string[] {
+    return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.${clusterDomain}`];
+}
+
+/**
+ * The DNS names of the members' certificate (one for every member): the rw, ro, leader and members
+ * Services (PgBouncer checks `<name>-rw`'s name; Prometheus checks the members Service's name when
+ * it scrapes Patroni by pod address), and each member pod under the headless members Service (its
+ * connect address: standbys, pg_rewind and the dynamic-config Job check it). Pure.
+ */
+export function memberCertificateDnsNames(names: PostgresNames, members: number, namespace: string, clusterDomain: string): string[] {
+    return [
+        ...[names.rwService, names.roService, names.membersService, names.leaderService].flatMap((service) => serviceDnsNames(service, namespace, clusterDomain)),
+        ...memberPodNames(names.statefulSet, members).flatMap((pod) => serviceDnsNames(`${pod}.${names.membersService}`, namespace, clusterDomain)),
+    ];
+}
+
+/** The DNS names of PgBouncer's certificate: the pooler Service's, which the applications connect to and check. Pure. */
+export function poolerCertificateDnsNames(names: PostgresNames, namespace: string, clusterDomain: string): string[] {
+    return serviceDnsNames(names.pooler, namespace, clusterDomain);
 }
 
 /**

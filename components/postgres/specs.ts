@@ -36,6 +36,7 @@ import {
     MEMBER_TLS_DIR,
     memberCount,
     memberGracePeriodSeconds,
+    memberPodNames,
     MONITOR_USER,
     PATRONI_PORT,
     PGBOUNCER_EXPORTER_PORT,
@@ -88,11 +89,6 @@ const TLS_FILE_MODE = 0o440;
  */
 export function patroniEndpointNames(scope: string): { leader: string; config: string; sync: string; failover: string } {
     return { leader: scope, config: `${scope}-config`, sync: `${scope}-sync`, failover: `${scope}-failover` };
-}
-
-/** The member pods' names: the StatefulSet's `<name>-0` .. `<name>-<members-1>`. */
-export function memberPodNames(statefulSet: string, members: number): string[] {
-    return Array.from({ length: members }, (_, ordinal) => `${statefulSet}-${ordinal}`);
 }
 
 /**
@@ -476,14 +472,18 @@ export interface ServiceSpecOf {
 
 const postgresServicePort = { name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" };
 
-/** The Services of the members, by role. */
-export function memberServices(names: PostgresNames, selectors: MemberSelectors): Record<"leader" | "config" | "members" | "rw" | "ro", ServiceSpecOf> {
+/** The Services of the members, by role, and those that keep Patroni's Endpoints. */
+export function memberServices(names: PostgresNames, selectors: MemberSelectors): Record<"leader" | "config" | "sync" | "failover" | "members" | "rw" | "ro", ServiceSpecOf> {
     return {
         // Selector-less: Patroni writes the leader's address into this Service's Endpoints (same port
         // name); without a Service, Kubernetes may garbage-collect those Endpoints.
         leader: { name: names.leaderService, spec: { type: "ClusterIP", ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: POSTGRES_PORT }] } },
-        // Keeps Patroni's `<scope>-config` Endpoints alive.
+        // Keep Patroni's `<scope>-config`, `-sync` and `-failover` Endpoints alive: the endpoints
+        // controller deletes Endpoints without a Service (when it restarts), and Patroni may not
+        // re-create them (its Role has no `create`).
         config: { name: names.configService, spec: { clusterIP: "None" } },
+        sync: { name: names.syncService, spec: { clusterIP: "None" } },
+        failover: { name: names.failoverService, spec: { clusterIP: "None" } },
         members: {
             name: names.membersService,
             spec: {
