@@ -13,6 +13,7 @@ import { parseFlags, runMain } from "./cli";
 import { manifestsYaml, renderObjects, RenderResult } from "./manifests";
 import { installMocks, RecordedResource, settled } from "./mock-runtime";
 import { SchemaReport, validateAll } from "./schema";
+import { formatScorecard, SecurityScorecard, securityScorecard } from "./security";
 import { knownStacks, PROJECT_ROOT, readStackConfig } from "./stack-files";
 import { formatResourceSummary, ResourceSummary, summarize } from "./summary";
 
@@ -25,6 +26,7 @@ export interface StackRender {
     schema: SchemaReport;
     summary: ResourceSummary;
     capacity: CapacityLine[];
+    security: SecurityScorecard;
     /** manifests.yaml */
     yaml: string;
     /** The printed summary (summary.txt). */
@@ -73,6 +75,7 @@ export function buildRender(stack: string, config: StackConfig, recorded: Record
     const schema = validateAll(render.objects.map((o) => ({ label: `${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}`, object: o.object })));
     const summary = summarize(render.objects);
     const capacity = capacityReport(config, summary);
+    const security = securityScorecard(render.objects);
     const lines = [
         // No output path here: summary.txt of two renders (a PR's base and head) must differ only where the stacks do.
         `Stack ${stack}: ${render.objects.length} Kubernetes objects`,
@@ -88,8 +91,11 @@ export function buildRender(stack: string, config: StackConfig, recorded: Record
         "",
         "Capacity (OK = covers what is needed, SHORT = falls short; each line shows its arithmetic):",
         ...formatCapacity(capacity),
+        "",
+        "Security (what the render sets up; scripts/security.ts):",
+        ...formatScorecard(security),
     ];
-    return { stack, config, recorded, render, schema, summary, capacity, yaml: manifestsYaml(render.objects), text: `${lines.join("\n")}\n` };
+    return { stack, config, recorded, render, schema, summary, capacity, security, yaml: manifestsYaml(render.objects), text: `${lines.join("\n")}\n` };
 }
 
 /** True when the render is fit to show as the stack: every object valid and nothing left out. */

@@ -68,10 +68,10 @@ function isPatch(input: SummaryInput): boolean {
 const ZERO: Resources = { cpuRequests: 0, cpuLimits: 0, memoryRequests: 0, memoryLimits: 0 };
 const KEYS = Object.keys(ZERO) as (keyof Resources)[];
 
-function obj(value: Json | undefined): JsonObject {
+export function obj(value: Json | undefined): JsonObject {
     return value !== null && typeof value === "object" && !Array.isArray(value) ? value : {};
 }
-function list(value: Json | undefined): JsonObject[] {
+export function list(value: Json | undefined): JsonObject[] {
     return Array.isArray(value) ? value.map((item) => obj(item)) : [];
 }
 function intOr(value: Json | undefined, fallback: number): number {
@@ -151,7 +151,7 @@ function ephemeralStorage(podSpec: JsonObject, where: string, problems: string[]
 }
 
 /** The pod template and replica count of a pod-running object; undefined for other kinds. */
-function podsOf(input: SummaryInput): { template: JsonObject; replicas: number; claimTemplates: JsonObject[] } | undefined {
+export function podsOf(input: SummaryInput): { template: JsonObject; replicas: number; claimTemplates: JsonObject[] } | undefined {
     const spec = obj(input.object.spec);
     switch (input.kind) {
         case "Deployment":
