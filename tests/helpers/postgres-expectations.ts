@@ -13,11 +13,11 @@ import { toYaml } from "../../components/yaml";
 import type { PostgresCluster } from "../../components/postgres";
 import { postgresClusterArgsSchema, type PostgresClusterArgs, type ResolvedPostgresClusterArgs } from "../../components/postgres/args";
 import { DCS_ONLY_PARAMETERS, dynamicConfigJobName, memberCount } from "../../components/postgres/render";
-import { PATRONI_RBAC_RULES } from "../../components/postgres/specs";
+import { patroniRbacRules } from "../../components/postgres/specs";
 import type { StackConfig } from "../../config";
 import { postgresClusterArgs } from "../../stack-args";
 import { baselineViolations } from "./baseline";
-import { find, isWireSecret, mockPassword, ofType, RecordedResource, valueOf } from "./mocks";
+import { find, isWireSecret, mockPassword, ofType, RecordedResource, testCertificates, valueOf } from "./mocks";
 
 const COMPONENT = "prepx:database:PostgresCluster";
 const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -61,7 +61,7 @@ export interface PostgresContext {
 
 /** The component's args from a stack's config, exactly as index.ts composes them. */
 export function clusterArgs(config: StackConfig): PostgresClusterArgs {
-    return postgresClusterArgs(config, config.namespace);
+    return postgresClusterArgs(config, config.namespace, testCertificates);
 }
 
 /** The same args with every default applied. */
@@ -174,7 +174,7 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
 
         test("the Role holds Patroni's rules and is bound to the members' service account", () => {
             const role = child("kubernetes:rbac.authorization.k8s.io/v1:Role", "postgres-patroni").inputs;
-            expect(role.rules).toEqual(PATRONI_RBAC_RULES);
+            expect(role.rules).toEqual(patroniRbacRules("postgres", memberCount(get().args.standbys)));
             expect(role.metadata.namespace).toBe(namespace());
             const binding = child("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "postgres-patroni").inputs;
             expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "postgres-patroni" });

@@ -1,6 +1,7 @@
 // The postgres and pgbouncer sections of the stack config: bad values fail with one exact message
 // naming the stack, the key path, what was expected and the value given. Plus the component's
 // settings schemas themselves: their defaults, and the rules the stack composes with them.
+import { testCertificates } from "../helpers/mocks";
 import { z } from "zod";
 import { checkPostgresSettings, DEFAULT_PGBOUNCER_IMAGE, pgbouncerSettingsSchema, postgresClusterArgsSchema, postgresSettingsSchema } from "../../components/postgres/args";
 import { onlyWhenValid, pinnedImage } from "../../components/schema";
@@ -62,7 +63,7 @@ describe("PostgresCluster settings", () => {
     const problems = (result: { success: boolean; error?: z.ZodError }) => (result.error?.issues ?? []).map((issue) => `${issue.path.join(".")}: ${issue.message}`);
 
     test("the defaults are the prod shape of DESIGN.md: 1 leader + 2 synchronous standbys, 3 PgBouncers", () => {
-        const { namespace: _namespace, ...defaults } = postgresClusterArgsSchema.parse({ namespace: "prepx" });
+        const { namespace: _namespace, ...defaults } = postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates });
         expect(defaults).toEqual({
             standbys: 2,
             synchronousMode: true,
@@ -129,7 +130,7 @@ describe("PostgresCluster settings", () => {
 
     test("the default PgBouncer image is a maintained one pinned to a PgBouncer release with the 2026 CVE fixes, not Bitnami's withdrawn tags", () => {
         expect(DEFAULT_PGBOUNCER_IMAGE).toBe("ghcr.io/cloudnative-pg/pgbouncer:1.25.2");
-        expect(postgresClusterArgsSchema.parse({ namespace: "prepx" }).pgbouncer.image).toBe(DEFAULT_PGBOUNCER_IMAGE);
+        expect(postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates }).pgbouncer.image).toBe(DEFAULT_PGBOUNCER_IMAGE);
         expect(pinnedImage.safeParse(DEFAULT_PGBOUNCER_IMAGE).success).toBe(true);
         // bitnami/* versioned tags moved to bitnamilegacy/*, which gets no updates: neither may come back.
         expect(DEFAULT_PGBOUNCER_IMAGE).not.toMatch(/^(docker\.io\/)?bitnami(legacy)?\//);
@@ -139,7 +140,7 @@ describe("PostgresCluster settings", () => {
     });
 
     test("a nested section given in part keeps the defaults of the fields it leaves out", () => {
-        const args = postgresClusterArgsSchema.parse({ namespace: "prepx", parameters: { work_mem: "32MB" }, patroni: { ttl: 60 }, pgbouncer: { replicas: 2 } });
+        const args = postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates, parameters: { work_mem: "32MB" }, patroni: { ttl: 60 }, pgbouncer: { replicas: 2 } });
         expect(args.parameters).toMatchObject({ work_mem: "32MB", shared_buffers: "4GB", max_connections: 500 });
         expect(args.patroni).toEqual({ ttl: 60, loopWait: 1, retryTimeout: 3, maximumLagOnFailover: 1048576 });
         expect(args.pgbouncer).toMatchObject({ replicas: 2, maxClientConn: 5000, defaultPoolSize: 120 });

@@ -4,7 +4,7 @@
 // object names must not collide either, so each copy's objects carry its own name.
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { LoadBalancerTier, MonitoringStack, PostgresCluster, RedisCluster, ServiceFleet } from "prepx-platform/components";
+import { InternalCertificateAuthority, LoadBalancerTier, MonitoringStack, PostgresCluster, RedisCluster, ServiceFleet } from "prepx-platform/components";
 
 const config = new pulumi.Config();
 // Manifests are written, not applied: the preview needs no cluster. The empty kubeconfig keeps the
@@ -21,12 +21,16 @@ const maxConnections = config.getNumber("maxConnections") ?? 500;
 // The random provider cannot be built here (tools/engine/README.md): every password is supplied.
 const password = (name: string) => config.requireSecret(`password-${name}`);
 
+// cert-manager's objects: the engine serves no tls provider (tools/engine/README.md).
+const certificates = new InternalCertificateAuthority("internal-ca", { namespace }, opts);
+
 export const copies = ["blue", "green"].map((copy) => {
     const cache = new RedisCluster(`${copy}-cache`, { namespace, masters: 3, replicasPerMaster: 0, storage: "1Gi", protectData: false, password: password(`${copy}-cache`) }, opts);
     const db = new PostgresCluster(
         `${copy}-db`,
         {
             namespace,
+            certificates,
             standbys: 1,
             synchronousMode: false,
             image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45" },
