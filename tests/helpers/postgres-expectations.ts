@@ -103,7 +103,9 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             // Patroni's, PgBouncer's and the backup's (pgbackrest.conf, the agent).
             expect(count("kubernetes:core/v1:ConfigMap")).toBe(3);
             expect(count("kubernetes:core/v1:PersistentVolumeClaim")).toBe(want.backupRepository === "volume" ? 1 : 0);
-            expect(count("kubernetes:core/v1:Service")).toBe(6);
+            // The members', rw, ro, the pooler's, and the four that keep Patroni's Endpoints.
+            expect(count("kubernetes:core/v1:Service")).toBe(8);
+            expect(count("kubernetes:core/v1:Endpoints")).toBe(4);
             // Patroni's (with its Role), PgBouncer's and the dynamic-config Job's.
             expect(count("kubernetes:core/v1:ServiceAccount")).toBe(3);
             expect(count("kubernetes:batch/v1:Job")).toBe(1);
@@ -235,7 +237,8 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             const { postgresql, ...settings } = patroniConfig().bootstrap.dcs;
             expect(embedded).toMatchObject(settings);
             expect(embedded.postgresql.parameters).toEqual(Object.fromEntries(DCS_ONLY_PARAMETERS.filter((key) => key in postgresql.parameters).map((key) => [key, postgresql.parameters[key]])));
-            expect(script).toContain('BASE_URL = "http://postgres-members:8008"');
+            expect(script).toContain('BASE_URL = "https://postgres-members:8008"');
+            expect(script).toContain('TLS = ssl.create_default_context(cafile="/etc/patroni-ca/ca.crt")');
             expect(apply.image).toBe(want.image);
             expect(apply.env).toEqual([{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "restapi-password" } } }]);
             expect(spec.template.spec.serviceAccountName).toBe("postgres-dcs-config");

@@ -63,7 +63,8 @@ describe("PostgresCluster settings", () => {
     const problems = (result: { success: boolean; error?: z.ZodError }) => (result.error?.issues ?? []).map((issue) => `${issue.path.join(".")}: ${issue.message}`);
 
     test("the defaults are the prod shape of DESIGN.md: 1 leader + 2 synchronous standbys, 3 PgBouncers", () => {
-        const { namespace: _namespace, ...defaults } = postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates });
+        const { namespace: _namespace, certificates, ...defaults } = postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates });
+        expect(certificates).toBe(testCertificates);
         expect(defaults).toEqual({
             standbys: 2,
             synchronousMode: true,
@@ -85,7 +86,10 @@ describe("PostgresCluster settings", () => {
                 wal_level: "replica",
                 max_wal_senders: 10,
                 max_replication_slots: 10,
+                statement_timeout: "30s",
+                idle_in_transaction_session_timeout: "60s",
             },
+            clientNetworks: ["0.0.0.0/0", "::/0"],
             reservedConnections: 40,
             replicationLagAlertSeconds: 30,
             patroni: { ttl: 7, loopWait: 1, retryTimeout: 3, maximumLagOnFailover: 1048576 },
@@ -115,6 +119,7 @@ describe("PostgresCluster settings", () => {
                 defaultPoolSize: 120,
                 reservePoolSize: 20,
                 maxPreparedStatements: 200,
+                timeouts: { queryTimeoutSeconds: 40, idleTransactionTimeoutSeconds: 60, clientIdleTimeoutSeconds: 600, queryWaitTimeoutSeconds: 30 },
                 resources: { requests: { cpu: "1", memory: "512Mi" }, limits: { cpu: "2", memory: "1Gi" } },
                 exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
             },

@@ -187,12 +187,13 @@ describe("PgBouncer", () => {
         expect(container.volumeMounts).toContainEqual({ name: "config", mountPath: path.posix.dirname(PGBOUNCER_IMAGE_LAYOUT.configFile), readOnly: true });
     });
 
-    test("the pgbouncer container writes nothing: read-only root filesystem, only the read-only config and auth mounts", () => {
+    test("the pgbouncer container writes nothing: read-only root filesystem, only the read-only config, auth and certificate mounts", () => {
         const container = pgbouncerContainer(DEFAULTS.pgbouncer);
         expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
         expect(container.volumeMounts).toEqual([
             { name: "config", mountPath: "/etc/pgbouncer", readOnly: true },
             { name: "auth", mountPath: "/etc/pgbouncer-auth", readOnly: true },
+            { name: "tls", mountPath: "/etc/pgbouncer-tls", readOnly: true },
         ]);
     });
 
@@ -208,6 +209,7 @@ describe("PgBouncer", () => {
             volumeMounts: [
                 { name: "config", mountPath: "/etc/pgbouncer", readOnly: true },
                 { name: "auth", mountPath: "/etc/pgbouncer-auth", readOnly: true },
+                { name: "tls", mountPath: "/etc/pgbouncer-tls", readOnly: true },
             ],
         });
     });
