@@ -174,6 +174,45 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(leader.ports.map((port) => port.name)).toEqual(kubernetes.ports.map((port) => port.name));
         });
 
+        test("Patroni's four Endpoints exist beforehand (its Role cannot create), labelled so its label selector finds them, each kept by a Service", () => {
+            const kubernetes = patroniConfig().kubernetes;
+            const selector = { ...kubernetes.labels, [kubernetes.scope_label]: patroniConfig().scope };
+            for (const name of ["postgres", "postgres-config", "postgres-sync", "postgres-failover"]) {
+                const endpoints = child("kubernetes:core/v1:Endpoints", name).inputs;
+                expect(endpoints.metadata.namespace).toBe(namespace());
+                expect(selects(selector, endpoints.metadata.labels)).toBe(true);
+                // Patroni writes annotations and addresses; the stack declares neither.
+                expect(endpoints.subsets).toBeUndefined();
+                expect(endpoints.metadata.annotations).toBeUndefined();
+                const kept = service(name);
+                expect(kept.selector).toBeUndefined();
+            }
+        });
+
+        test("TLS: the members mount their certificate, PgBouncer its own, the dynamic-config Job only the CA; the apps get the CA's Secret", async () => {
+            const members = statefulSet().spec.template.spec;
+            expect(members.volumes).toContainEqual({ name: "tls", secret: { secretName: "postgres-tls", defaultMode: 0o440 } });
+            const poolerPod = pooler().spec.template.spec;
+            expect(poolerPod.volumes).toContainEqual({ name: "tls", secret: { secretName: "postgres-pooler-tls", defaultMode: 0o440 } });
+            const job = child("kubernetes:batch/v1:Job", "postgres-dcs-config").inputs.spec as k8s.types.output.batch.v1.JobSpec;
+            expect(job.template.spec.volumes).toEqual([{ name: "ca", secret: { secretName: "postgres-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 } }]);
+            const connection = get().cluster.connection;
+            expect([await valueOf(connection.caSecret.name), connection.caSecret.key]).toEqual(["postgres-pooler-tls", "ca.crt"]);
+            // The probes speak HTTPS to Patroni; the members reach each other by DNS name (in their certificate).
+            expect(container("postgres")?.readinessProbe?.httpGet?.scheme).toBe("HTTPS");
+            expect(container("postgres")?.env).toContainEqual({
+                name: "PATRONI_POSTGRESQL_CONNECT_ADDRESS",
+                value: "$(PATRONI_NAME).postgres-members.$(PATRONI_KUBERNETES_NAMESPACE).svc.cluster.local:5432",
+            });
+            expect(await valueOf(get().cluster.memberTlsSecretName)).toBe("postgres-tls");
+        });
+
+        test("Prometheus scrapes Patroni's /metrics over HTTPS, checking the members' certificate by the members Service's name", async () => {
+            const [patroni] = get().cluster.portScrapeJobs;
+            expect(patroni.tls?.serverName).toBe(`postgres-members.${namespace()}.svc.cluster.local`);
+            expect(await valueOf(pulumi.output(patroni.tls?.caSecret ?? ""))).toBe("postgres-tls");
+        });
+
         test("the Role holds Patroni's rules and is bound to the members' service account", () => {
             const role = child("kubernetes:rbac.authorization.k8s.io/v1:Role", "postgres-patroni").inputs;
             expect(role.rules).toEqual(patroniRbacRules("postgres", memberCount(get().args.standbys)));

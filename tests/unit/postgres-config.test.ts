@@ -1,9 +1,10 @@
 // The postgres and pgbouncer sections of the stack config: bad values fail with one exact message
 // naming the stack, the key path, what was expected and the value given. Plus the component's
 // settings schemas themselves: their defaults, and the rules the stack composes with them.
-import { testCertificates } from "../helpers/mocks";
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkPostgresSettings, DEFAULT_PGBOUNCER_IMAGE, pgbouncerSettingsSchema, postgresClusterArgsSchema, postgresSettingsSchema } from "../../components/postgres/args";
+import { testCertificates } from "../helpers/mocks";
+import { checkPostgresSettings, DEFAULT_PGBOUNCER_IMAGE, postgresDurationSeconds, pgbouncerSettingsSchema, postgresClusterArgsSchema, postgresSettingsSchema } from "../../components/postgres/args";
 import { onlyWhenValid, pinnedImage } from "../../components/schema";
 import { parseStackConfig } from "../../config";
 import { configErrorOf, configWith, RawConfig } from "../helpers/config-errors";
@@ -46,6 +47,19 @@ describe("postgres and pgbouncer stack config", () => {
         ["prod", "an application user that is not a role name", (r) => (r.postgres.appUser = "Prepx-App"), 'prod: postgres.appUser must be a lower-case PostgreSQL identifier (got "Prepx-App")'],
         ["prod", "an unpinned exporter", (r) => (r.pgbouncer.exporterImage = "prometheuscommunity/pgbouncer-exporter"), 'prod: pgbouncer.exporterImage must be an image pinned to a version tag or digest (not \'latest\', not untagged) (got "prometheuscommunity/pgbouncer-exporter")'],
         ["prod", "an unknown postgres key", (r) => (r.postgres.synchronous = true), "prod: postgres.synchronous is not a known key (got true)"],
+        [
+            "prod",
+            "a statement timeout without a unit",
+            (r) => (r.postgres.parameters.statement_timeout = "30"),
+            'prod: postgres.parameters.statement_timeout must be a PostgreSQL duration such as 30s (ms, s, min, h, d), or 0 for none (got "30")',
+        ],
+        [
+            "prod",
+            "PgBouncer's query timeout at or below PostgreSQL's statement timeout",
+            (r) => (r.pgbouncer.timeouts = { queryTimeoutSeconds: 20 }),
+            "prod: pgbouncer.timeouts.queryTimeoutSeconds must exceed postgres.parameters.statement_timeout (30s), so PostgreSQL ends a long query with its own error first; or 0 (off) (got 20)",
+        ],
+        ["prod", "a client network that is not a CIDR", (r) => (r.postgres.clientNetworks = ["10.244.0.0"]), 'prod: postgres.clientNetworks[0] must be a CIDR such as 10.244.0.0/16 or fd00::/8 (got "10.244.0.0")'],
     ];
 
     test.each(cases)("%s: %s", (stack, _title, change, message) => {
@@ -142,6 +156,36 @@ describe("PostgresCluster settings", () => {
         // The tag is the PgBouncer version: 1.25.2 fixes CVE-2026-6664..6667 (PgBouncer's NEWS.md).
         const [major, minor, patch] = (DEFAULT_PGBOUNCER_IMAGE.split(":")[1] ?? "").split(".").map(Number);
         expect(major * 10000 + minor * 100 + patch).toBeGreaterThanOrEqual(12502);
+    });
+
+    test("timeouts: PostgreSQL durations with a unit (or 0), PgBouncer's in seconds; PgBouncer's query_timeout must exceed statement_timeout", () => {
+        const parsed = (args: Record<string, unknown>) => problems(postgresClusterArgsSchema.safeParse({ namespace: "prepx", certificates: testCertificates, ...args }));
+        expect(parsed({ parameters: { statement_timeout: "5min", idle_in_transaction_session_timeout: "0" } })).toEqual([
+            "pgbouncer.timeouts.queryTimeoutSeconds: must exceed postgres.parameters.statement_timeout (5min), so PostgreSQL ends a long query with its own error first; or 0 (off)",
+        ]);
+        expect(parsed({ parameters: { statement_timeout: "5min" }, pgbouncer: { timeouts: { queryTimeoutSeconds: 301 } } })).toEqual([]);
+        expect(parsed({ parameters: { statement_timeout: "0" }, pgbouncer: { timeouts: { queryTimeoutSeconds: 0 } } })).toEqual([]);
+        expect(parsed({ parameters: { statement_timeout: "30" } })).toEqual([
+            "parameters.statement_timeout: a PostgreSQL duration such as 30s (ms, s, min, h, d), or 0 for none",
+        ]);
+        expect(parsed({ pgbouncer: { timeouts: { queryTimeoutSeconds: 30 } } })).toEqual([
+            "pgbouncer.timeouts.queryTimeoutSeconds: must exceed postgres.parameters.statement_timeout (30s), so PostgreSQL ends a long query with its own error first; or 0 (off)",
+        ]);
+        expect(postgresDurationSeconds("1500ms")).toBe(1.5);
+        expect(postgresDurationSeconds("2h")).toBe(7200);
+        expect(postgresDurationSeconds("0")).toBe(0);
+    });
+
+    test("clientNetworks: CIDRs pg_hba admits over TLS; namespaceName required when the namespace is an Output", () => {
+        const parsed = (args: Record<string, unknown>) => problems(postgresClusterArgsSchema.safeParse({ namespace: "prepx", certificates: testCertificates, ...args }));
+        expect(parsed({ clientNetworks: ["10.244.0.0/16", "fd00::/8"] })).toEqual([]);
+        expect(parsed({ clientNetworks: ["10.244.0.0"] })).toEqual(["clientNetworks.0: a CIDR such as 10.244.0.0/16 or fd00::/8"]);
+        expect(parsed({ clientNetworks: [] })).toHaveLength(1);
+        expect(problems(postgresClusterArgsSchema.safeParse({ namespace: pulumi.output("prepx"), certificates: testCertificates }))).toEqual([
+            "namespaceName: is required when namespace is an Output: the certificates' DNS names need the namespace's name",
+        ]);
+        expect(problems(postgresClusterArgsSchema.safeParse({ namespace: pulumi.output("prepx"), namespaceName: "prepx", certificates: testCertificates }))).toEqual([]);
+        expect(problems(postgresClusterArgsSchema.safeParse({ namespace: "prepx" }))).toEqual(["certificates: a CertificateIssuer (components/tls)"]);
     });
 
     test("a nested section given in part keeps the defaults of the fields it leaves out", () => {

@@ -21,6 +21,8 @@ import {
     podMemberEnvironment,
     podPgbouncerEndpoints,
     postBootstrapOptions,
+    memberCertificateDnsNames,
+    poolerCertificateDnsNames,
     postgresNames,
     postgresUri,
     renderDynamicConfigScript,
@@ -218,6 +220,32 @@ describe("pg_hba", () => {
         expect(renderPgHba(["0.0.0.0/0", "::/0"])).toContain("hostssl all all ::/0 scram-sha-256");
         const live = renderPgHba(["127.0.0.1/32"]);
         expect(new Set(live).size).toBe(live.length);
+    });
+});
+
+describe("certificates' DNS names", () => {
+    const names = postgresNames("postgres");
+
+    test("the members' certificate: the rw, ro, leader and members Services, and each member pod under the members Service, in every spelling", () => {
+        const dnsNames = memberCertificateDnsNames(names, 3, "prepx", "cluster.local");
+        for (const service of ["postgres-rw", "postgres-ro", "postgres", "postgres-members"]) {
+            for (const name of [service, `${service}.prepx`, `${service}.prepx.svc`, `${service}.prepx.svc.cluster.local`]) expect(dnsNames).toContain(name);
+        }
+        // The members' connect addresses (specs.ts memberHostTemplate with PATRONI_NAME = the pod's name).
+        for (const pod of ["postgres-0", "postgres-1", "postgres-2"]) expect(dnsNames).toContain(`${pod}.postgres-members.prepx.svc.cluster.local`);
+        expect(dnsNames).not.toContain("postgres-3.postgres-members.prepx.svc.cluster.local");
+        expect(new Set(dnsNames).size).toBe(dnsNames.length);
+        // Not PgBouncer's: a member's certificate cannot pass for the pooler.
+        expect(dnsNames.some((name) => name.startsWith("postgres-pooler"))).toBe(false);
+    });
+
+    test("PgBouncer's certificate: the pooler Service's names only", () => {
+        expect(poolerCertificateDnsNames(names, "prepx", "cluster.local")).toEqual([
+            "postgres-pooler",
+            "postgres-pooler.prepx",
+            "postgres-pooler.prepx.svc",
+            "postgres-pooler.prepx.svc.cluster.local",
+        ]);
     });
 });
 
