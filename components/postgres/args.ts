@@ -280,17 +280,21 @@ export type PostgresSettings = z.output<typeof postgresSettingsSchema>;
  */
 const pgbouncerTimeoutsSchema = z.strictObject({
     /**
-     * `query_timeout`: a query running longer is cancelled and its server connection closed. A
-     * backstop above PostgreSQL's statement_timeout (30 s), which ends a query with a clean error
-     * first; this one also covers a server that stopped answering. Must exceed statement_timeout.
+     * `query_timeout`: PgBouncer cancels a query (closing its server connection) once this many
+     * seconds passed since the client's last request, and counts a transaction left idle the same
+     * way (PgBouncer 1.18 janitor; seen in the live test: an idle transaction cut at this timeout).
+     * So it is a backstop above both PostgreSQL timeouts (statement_timeout 30 s,
+     * idle_in_transaction_session_timeout 60 s), which end a query or an idle transaction with
+     * their own clear error first; it also covers a server that stopped answering. Must exceed both.
      */
-    queryTimeoutSeconds: int(0, 86400).default(40),
+    queryTimeoutSeconds: int(0, 86400).default(70),
     /**
      * `idle_transaction_timeout`: a client idle inside a transaction longer than this is
      * disconnected, giving its server connection back to the pool (in transaction pooling it holds
-     * one until COMMIT). 60 s, as PostgreSQL's idle_in_transaction_session_timeout.
+     * one until COMMIT). A backstop 5 s above PostgreSQL's idle_in_transaction_session_timeout, for
+     * a session that turned that one off.
      */
-    idleTransactionTimeoutSeconds: int(0, 86400).default(60),
+    idleTransactionTimeoutSeconds: int(0, 86400).default(65),
     /**
      * `client_idle_timeout`: a client connection idle (outside a transaction) longer than this is
      * closed, so abandoned connections do not eat max_client_conn. 600 s: far above the services'
@@ -392,19 +396,23 @@ export function checkPostgresSettings(value: PostgresSettings & { pgbouncer?: Pg
 }
 
 /**
- * PgBouncer's query_timeout against PostgreSQL's statement_timeout, reported on
+ * PgBouncer's query_timeout against PostgreSQL's timeouts, reported on
  * `pgbouncer.timeouts.queryTimeoutSeconds` (the same path in the component's args and the stack's
- * config): PgBouncer's is the backstop, PostgreSQL ends a long query with its own error first.
+ * config): PgBouncer's is the backstop, PostgreSQL ends a long query or an idle transaction with
+ * its own error first. PgBouncer counts an idle transaction's age against query_timeout too, so it
+ * must exceed idle_in_transaction_session_timeout as well as statement_timeout.
  */
 export function checkPgbouncerTimeouts(value: { postgres: Pick<PostgresSettings, "parameters">; pgbouncer: Pick<PgbouncerSettings, "timeouts"> }, ctx: z.RefinementCtx): void {
     const queryTimeout = value.pgbouncer.timeouts.queryTimeoutSeconds;
-    const statementTimeout = value.postgres.parameters.statement_timeout;
-    const statementSeconds = postgresDurationSeconds(statementTimeout);
-    if (queryTimeout > 0 && (statementSeconds === 0 || queryTimeout <= statementSeconds)) {
+    const { statement_timeout: statementTimeout, idle_in_transaction_session_timeout: idleTimeout } = value.postgres.parameters;
+    const covered = [statementTimeout, idleTimeout].map(postgresDurationSeconds);
+    if (queryTimeout > 0 && covered.some((seconds) => seconds === 0 || queryTimeout <= seconds)) {
         ctx.addIssue({
             code: "custom",
             path: ["pgbouncer", "timeouts", "queryTimeoutSeconds"],
-            message: `must exceed postgres.parameters.statement_timeout (${statementTimeout}), so PostgreSQL ends a long query with its own error first; or 0 (off)`,
+            message:
+                `must exceed postgres.parameters.statement_timeout (${statementTimeout}) and idle_in_transaction_session_timeout (${idleTimeout}), ` +
+                "which end a long query or an idle transaction with PostgreSQL's own error first (PgBouncer counts an idle transaction against it too); or 0 (off)",
         });
     }
 }

@@ -57,7 +57,8 @@ describe("postgres and pgbouncer stack config", () => {
             "prod",
             "PgBouncer's query timeout at or below PostgreSQL's statement timeout",
             (r) => (r.pgbouncer.timeouts = { queryTimeoutSeconds: 20 }),
-            "prod: pgbouncer.timeouts.queryTimeoutSeconds must exceed postgres.parameters.statement_timeout (30s), so PostgreSQL ends a long query with its own error first; or 0 (off) (got 20)",
+            "prod: pgbouncer.timeouts.queryTimeoutSeconds must exceed postgres.parameters.statement_timeout (30s) and idle_in_transaction_session_timeout (60s), " +
+                "which end a long query or an idle transaction with PostgreSQL's own error first (PgBouncer counts an idle transaction against it too); or 0 (off) (got 20)",
         ],
         ["prod", "a client network that is not a CIDR", (r) => (r.postgres.clientNetworks = ["10.244.0.0"]), 'prod: postgres.clientNetworks[0] must be a CIDR such as 10.244.0.0/16 or fd00::/8 (got "10.244.0.0")'],
     ];
@@ -133,7 +134,7 @@ describe("PostgresCluster settings", () => {
                 defaultPoolSize: 120,
                 reservePoolSize: 20,
                 maxPreparedStatements: 200,
-                timeouts: { queryTimeoutSeconds: 40, idleTransactionTimeoutSeconds: 60, clientIdleTimeoutSeconds: 600, queryWaitTimeoutSeconds: 30 },
+                timeouts: { queryTimeoutSeconds: 70, idleTransactionTimeoutSeconds: 65, clientIdleTimeoutSeconds: 600, queryWaitTimeoutSeconds: 30 },
                 resources: { requests: { cpu: "1", memory: "512Mi" }, limits: { cpu: "2", memory: "1Gi" } },
                 exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
             },
@@ -160,17 +161,19 @@ describe("PostgresCluster settings", () => {
 
     test("timeouts: PostgreSQL durations with a unit (or 0), PgBouncer's in seconds; PgBouncer's query_timeout must exceed statement_timeout", () => {
         const parsed = (args: Record<string, unknown>) => problems(postgresClusterArgsSchema.safeParse({ namespace: "prepx", certificates: testCertificates, ...args }));
-        expect(parsed({ parameters: { statement_timeout: "5min", idle_in_transaction_session_timeout: "0" } })).toEqual([
-            "pgbouncer.timeouts.queryTimeoutSeconds: must exceed postgres.parameters.statement_timeout (5min), so PostgreSQL ends a long query with its own error first; or 0 (off)",
-        ]);
+        const tooShort = (statement: string, idle: string) =>
+            `pgbouncer.timeouts.queryTimeoutSeconds: must exceed postgres.parameters.statement_timeout (${statement}) and idle_in_transaction_session_timeout (${idle}), ` +
+            "which end a long query or an idle transaction with PostgreSQL's own error first (PgBouncer counts an idle transaction against it too); or 0 (off)";
+        expect(parsed({ parameters: { statement_timeout: "5min" } })).toEqual([tooShort("5min", "60s")]);
         expect(parsed({ parameters: { statement_timeout: "5min" }, pgbouncer: { timeouts: { queryTimeoutSeconds: 301 } } })).toEqual([]);
-        expect(parsed({ parameters: { statement_timeout: "0" }, pgbouncer: { timeouts: { queryTimeoutSeconds: 0 } } })).toEqual([]);
+        // PostgreSQL's idle-transaction timeout off: PgBouncer's query_timeout would cut idle transactions in its place.
+        expect(parsed({ parameters: { idle_in_transaction_session_timeout: "0" } })).toEqual([tooShort("30s", "0")]);
+        expect(parsed({ parameters: { statement_timeout: "0", idle_in_transaction_session_timeout: "0" }, pgbouncer: { timeouts: { queryTimeoutSeconds: 0 } } })).toEqual([]);
         expect(parsed({ parameters: { statement_timeout: "30" } })).toEqual([
             "parameters.statement_timeout: a PostgreSQL duration such as 30s (ms, s, min, h, d), or 0 for none",
         ]);
-        expect(parsed({ pgbouncer: { timeouts: { queryTimeoutSeconds: 30 } } })).toEqual([
-            "pgbouncer.timeouts.queryTimeoutSeconds: must exceed postgres.parameters.statement_timeout (30s), so PostgreSQL ends a long query with its own error first; or 0 (off)",
-        ]);
+        expect(parsed({ pgbouncer: { timeouts: { queryTimeoutSeconds: 60 } } })).toEqual([tooShort("30s", "60s")]);
+        expect(parsed({ pgbouncer: { timeouts: { queryTimeoutSeconds: 61 } } })).toEqual([]);
         expect(postgresDurationSeconds("1500ms")).toBe(1.5);
         expect(postgresDurationSeconds("2h")).toBe(7200);
         expect(postgresDurationSeconds("0")).toBe(0);

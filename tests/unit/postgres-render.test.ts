@@ -64,7 +64,7 @@ const ARGS = {
         defaultPoolSize: 120,
         reservePoolSize: 20,
         maxPreparedStatements: 200,
-        timeouts: { queryTimeoutSeconds: 40, idleTransactionTimeoutSeconds: 60, clientIdleTimeoutSeconds: 600, queryWaitTimeoutSeconds: 30 },
+        timeouts: { queryTimeoutSeconds: 70, idleTransactionTimeoutSeconds: 65, clientIdleTimeoutSeconds: 600, queryWaitTimeoutSeconds: 30 },
     },
 };
 /** pg_hba's remote networks in these tests: a pod CIDR. */
@@ -269,7 +269,8 @@ describe("post-bootstrap script", () => {
     test("exempts the cluster's own roles from the application timeouts", () => {
         expect(script).toContain(`ALTER ROLE "postgres" SET statement_timeout = 0;`);
         expect(script).toContain(`ALTER ROLE "postgres" SET idle_in_transaction_session_timeout = 0;`);
-        expect(script).toContain(`ALTER ROLE "replicator" SET statement_timeout = 0;`);
+        // Patroni sets the replication role's password after the script (it ALTERs an existing role).
+        expect(script).toContain(`CREATE ROLE "replicator" WITH REPLICATION LOGIN;\nALTER ROLE "replicator" SET statement_timeout = 0;`);
         expect(script).not.toContain(`ALTER ROLE "prepx"`);
     });
 
@@ -331,7 +332,7 @@ describe("PgBouncer", () => {
     });
 
     test("timeouts from the args: query, idle transaction, idle client, pool wait", () => {
-        expect(settings).toMatchObject({ query_timeout: "40", idle_transaction_timeout: "60", client_idle_timeout: "600", query_wait_timeout: "30" });
+        expect(settings).toMatchObject({ query_timeout: "70", idle_transaction_timeout: "65", client_idle_timeout: "600", query_wait_timeout: "30" });
         const other = renderPgbouncerIni(
             pgbouncerIniOptions(
                 { ...ARGS, pgbouncer: { ...ARGS.pgbouncer, timeouts: { queryTimeoutSeconds: 0, idleTransactionTimeoutSeconds: 5, clientIdleTimeoutSeconds: 7, queryWaitTimeoutSeconds: 9 } } },
