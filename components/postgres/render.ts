@@ -36,6 +36,16 @@ export const MONITOR_USER = "monitor";
 /** User of Patroni's REST API for its unsafe (POST/PATCH) endpoints; GETs need no auth. */
 export const RESTAPI_USER = "patroni";
 
+/**
+ * libpq's PGOPTIONS for the cluster's own clients in a member pod: Patroni and what it runs
+ * (pg_basebackup, pg_rewind, the post-bootstrap psql) and the backup agent's pgBackRest, which
+ * sets no statement_timeout of its own (a backup's stop waits for WAL archiving). The application
+ * timeouts (statement_timeout, idle_in_transaction_session_timeout) are off for their sessions,
+ * also in a cluster bootstrapped before these settings existed. Patroni's own explicit
+ * `options` (its 2 s statement_timeout on health queries) still win over it.
+ */
+export const CLUSTER_CLIENT_PGOPTIONS = "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0";
+
 /** Members of a cluster with `standbys` streaming standbys: one leader plus the standbys. */
 export function memberCount(standbys: number): number {
     return 1 + standbys;

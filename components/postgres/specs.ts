@@ -31,6 +31,7 @@ import { TLS_SECRET_KEYS } from "../tls";
 import type { PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
 import { BACKUP_AGENT_PORT, type MemberBackup, memberBackup } from "./backup";
 import {
+    CLUSTER_CLIENT_PGOPTIONS,
     dynamicSharedMemoryBytes,
     MEMBER_PATHS,
     MEMBER_TLS_DIR,
@@ -175,6 +176,8 @@ function patroniEnv(credentialsSecret: pulumi.Input<string>, memberHost: string)
         secretEnv("PATRONI_SUPERUSER_PASSWORD", credentialsSecret, "superuser-password"),
         secretEnv("PATRONI_REPLICATION_PASSWORD", credentialsSecret, "replication-password"),
         secretEnv("PATRONI_RESTAPI_PASSWORD", credentialsSecret, "restapi-password"),
+        // Inherited by pg_basebackup, pg_rewind and archive/restore commands: no application timeouts.
+        { name: "PGOPTIONS", value: CLUSTER_CLIENT_PGOPTIONS },
     ];
 }
 

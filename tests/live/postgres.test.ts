@@ -16,6 +16,7 @@ import * as path from "path";
 import { parseStackConfig } from "../../config";
 import { postgresClusterArgsSchema, postgresDurationSeconds } from "../../components/postgres/args";
 import {
+    CLUSTER_CLIENT_PGOPTIONS,
     type MemberEnvironment,
     type MemberPaths,
     MONITOR_USER,
@@ -113,6 +114,8 @@ function startMember(member: Member): Server {
         PATRONI_SUPERUSER_PASSWORD: PASSWORDS.superuser,
         PATRONI_REPLICATION_PASSWORD: PASSWORDS.replication,
         PATRONI_RESTAPI_PASSWORD: PASSWORDS.restapi,
+        // As the pod's env (specs.ts patroniEnv): pg_basebackup and pg_rewind without the application timeouts.
+        PGOPTIONS: CLUSTER_CLIENT_PGOPTIONS,
     };
     member.server = startServer(`patroni-${member.name}`, PATRONI[0], [PATRONI[1], configPath], path.join(member.dir, "patroni.log"), {
         env,
@@ -805,6 +808,19 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         expect(result.idle.seconds).toBeGreaterThanOrEqual(idleSeconds - 0.5);
         expect(result.idle.seconds).toBeLessThan(idleSeconds + 5);
         expect(result.short.error).toBeNull();
+
+        // The timeouts are the application's: the cluster's own roles carry their exemption (post-bootstrap),
+        // the monitoring role keeps them.
+        const leader = await waitFor("a leader", () => currentLeader(), 10000);
+        const show = "SELECT current_setting('statement_timeout') || ' ' || current_setting('idle_in_transaction_session_timeout')";
+        expect(await psql(superuserOn(leader), show)).toBe("0 0");
+        expect(await psql(appOn(leader.pgPort), show)).toBe(`${args.parameters.statement_timeout} ${args.parameters.idle_in_transaction_session_timeout}`);
+        expect(await psql({ port: leader.pgPort, user: MONITOR_USER, password: PASSWORDS.monitor, database: "postgres" }, show)).toBe(`${args.parameters.statement_timeout} ${args.parameters.idle_in_transaction_session_timeout}`);
+        const { stdout: replication } = await run(PSQL, ["-X", "-At", `host=127.0.0.1 port=${leader.pgPort} user=${REPLICATION_USER} replication=true`, "-c", "SHOW statement_timeout"], {
+            env: { PATH: process.env.PATH, PGPASSWORD: PASSWORDS.replication, PGCONNECT_TIMEOUT: "3", ...tlsEnv(VERIFIED) },
+            timeoutMs: 10000,
+        });
+        expect(replication.trim()).toBe("0");
     }, 240000);
 });
 

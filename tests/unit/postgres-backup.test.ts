@@ -255,7 +255,12 @@ describe("a member pod with backups", () => {
             { name: "PGBACKREST_REPO1_S3_KEY_SECRET", valueFrom: { secretKeyRef: { name: "postgres-backup-s3", key: "secret-access-key" } } },
         ];
         expect(container(spec, "postgres")?.env).toEqual(expect.arrayContaining(keys));
-        expect(container(spec, "backup")?.env).toEqual([...keys, { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "db-credentials", key: "superuser-password" } } }]);
+        expect(container(spec, "backup")?.env).toEqual([
+            ...keys,
+            { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "db-credentials", key: "superuser-password" } } },
+            // pgBackRest's sessions (a backup's stop waits for archiving) without the application timeouts.
+            { name: "PGOPTIONS", value: "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0" },
+        ]);
         expect((spec.volumes as { name: string }[]).map((v) => v.name)).not.toContain("backup-repository");
         expect(container(spec, "postgres")?.volumeMounts).toEqual(expect.arrayContaining([{ name: "backup-config", mountPath: "/etc/pgbackrest", readOnly: true }]));
     });

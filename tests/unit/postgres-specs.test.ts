@@ -73,6 +73,8 @@ describe("the patroni container", () => {
             { name: "PATRONI_SUPERUSER_PASSWORD", valueFrom: secretRef("db-credentials", "superuser-password") },
             { name: "PATRONI_REPLICATION_PASSWORD", valueFrom: secretRef("db-credentials", "replication-password") },
             { name: "PATRONI_RESTAPI_PASSWORD", valueFrom: secretRef("db-credentials", "restapi-password") },
+            // Patroni's own sessions and what it runs (pg_basebackup, pg_rewind) are exempt from the application timeouts.
+            { name: "PGOPTIONS", value: "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0" },
         ]);
     });
 
