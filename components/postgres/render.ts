@@ -668,12 +668,13 @@ export function quoteIdent(identifier: string): string {
 
 /**
  * The script Patroni runs once, on the member that initialises the cluster: it creates the
- * application role and database and the monitoring role, and exempts the cluster's own roles
- * (superuser: Patroni, pg_rewind, pgBackRest's backup start/stop; replication: pg_basebackup)
- * from the statement and idle-transaction timeouts, which are meant for the application. Patroni
- * creates the replication role only after this script (3.0.2 bootstrap.py post_bootstrap), with
- * CREATE or, when it exists, ALTER ... PASSWORD: the script creates it first, without a password,
- * so that its setting is in place before any standby connects. Passwords are read from files by psql
+ * application role and database and the monitoring role, and exempts the superuser (Patroni,
+ * pg_rewind, pgBackRest's backup start and stop, an operator) from the statement and
+ * idle-transaction timeouts, which are meant for the application, wherever it connects from
+ * (CLUSTER_CLIENT_PGOPTIONS covers the members' own processes, also in an older cluster). The
+ * replication role needs no exemption: physical replication commands (BASE_BACKUP,
+ * START_REPLICATION) are not subject to statement_timeout, and its walsenders do not read role
+ * settings anyway. Passwords are read from files by psql
  * itself (`\set ... \`cat file\``), so they never appear on a command line. Pure.
  */
 export function renderPostBootstrapScript(options: PostBootstrapOptions): string {
@@ -694,8 +695,6 @@ REVOKE ALL ON DATABASE ${db} FROM PUBLIC;
 GRANT CONNECT ON DATABASE ${db} TO ${monitor};
 ALTER ROLE ${quoteIdent(SUPERUSER)} SET statement_timeout = 0;
 ALTER ROLE ${quoteIdent(SUPERUSER)} SET idle_in_transaction_session_timeout = 0;
-CREATE ROLE ${quoteIdent(REPLICATION_USER)} WITH REPLICATION LOGIN;
-ALTER ROLE ${quoteIdent(REPLICATION_USER)} SET statement_timeout = 0;
 SQL
 echo "post-bootstrap: created database ${options.database}, roles ${options.appUser} and ${MONITOR_USER}"
 `;

@@ -809,18 +809,20 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         expect(result.idle.seconds).toBeLessThan(idleSeconds + 5);
         expect(result.short.error).toBeNull();
 
-        // The timeouts are the application's: the cluster's own roles carry their exemption (post-bootstrap),
-        // the monitoring role keeps them.
+        // The timeouts are the application's: the superuser carries its exemption (post-bootstrap), the
+        // application and monitoring roles keep them.
         const leader = await waitFor("a leader", () => currentLeader(), 10000);
-        const show = "SELECT current_setting('statement_timeout') || ' ' || current_setting('idle_in_transaction_session_timeout')";
+        // In seconds: PostgreSQL shows 60s as 1min.
+        const show = "SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::int || ' ' || extract(epoch FROM current_setting('idle_in_transaction_session_timeout')::interval)::int";
+        const applied = `${statementSeconds} ${idleSeconds}`;
         expect(await psql(superuserOn(leader), show)).toBe("0 0");
-        expect(await psql(appOn(leader.pgPort), show)).toBe(`${args.parameters.statement_timeout} ${args.parameters.idle_in_transaction_session_timeout}`);
-        expect(await psql({ port: leader.pgPort, user: MONITOR_USER, password: PASSWORDS.monitor, database: "postgres" }, show)).toBe(`${args.parameters.statement_timeout} ${args.parameters.idle_in_transaction_session_timeout}`);
-        const { stdout: replication } = await run(PSQL, ["-X", "-At", `host=127.0.0.1 port=${leader.pgPort} user=${REPLICATION_USER} replication=true`, "-c", "SHOW statement_timeout"], {
-            env: { PATH: process.env.PATH, PGPASSWORD: PASSWORDS.replication, PGCONNECT_TIMEOUT: "3", ...tlsEnv(VERIFIED) },
+        expect(await psql(appOn(leader.pgPort), show)).toBe(applied);
+        expect(await psql({ port: leader.pgPort, user: MONITOR_USER, password: PASSWORDS.monitor, database: "postgres" }, show)).toBe(applied);
+        // The members' own processes (Patroni, pg_basebackup, pg_rewind; pgBackRest in the agent) get PGOPTIONS.
+        expect(await run(PSQL, ["-X", "-At", "-h", "127.0.0.1", "-p", String(leader.pgPort), "-U", args.appUser, "-d", args.database, "-c", show], {
+            env: { PATH: process.env.PATH, PGPASSWORD: PASSWORDS.app, PGOPTIONS: CLUSTER_CLIENT_PGOPTIONS, ...tlsEnv(VERIFIED) },
             timeoutMs: 10000,
-        });
-        expect(replication.trim()).toBe("0");
+        }).then((r) => r.stdout.trim())).toBe("0 0");
     }, 240000);
 });
 
