@@ -315,6 +315,8 @@ const CHILD_TYPES: Record<string, string[]> = {
         "kubernetes:apps/v1:StatefulSet",
         "kubernetes:batch/v1:Job",
         "kubernetes:core/v1:ConfigMap",
+        // Patroni's Endpoints, created beforehand (its Role has no `create`).
+        "kubernetes:core/v1:Endpoints",
         "kubernetes:core/v1:PersistentVolumeClaimPatch",
         "kubernetes:core/v1:Secret",
         "kubernetes:core/v1:Service",
@@ -323,6 +325,10 @@ const CHILD_TYPES: Record<string, string[]> = {
         "kubernetes:rbac.authorization.k8s.io/v1:Role",
         "kubernetes:rbac.authorization.k8s.io/v1:RoleBinding",
         "random:index/randomPassword:RandomPassword",
+        // The members' and PgBouncer's certificates, from the consumer's CA (its `stack` issuer).
+        "tls:index/certRequest:CertRequest",
+        "tls:index/locallySignedCert:LocallySignedCert",
+        "tls:index/privateKey:PrivateKey",
     ],
     "prepx:apps:ServiceFleet": [
         "kubernetes:apps/v1:Deployment",
@@ -359,7 +365,8 @@ test("two copies of each of the five components, with no Pulumi config", () => {
     const components = recorded.filter((r) => r.type.startsWith("prepx:"));
     expect(components.every((r) => !r.custom)).toBe(true);
     const expected = ["blue", "green"].flatMap((copy) => Object.entries(COMPONENT_NAMES).map(([type, name]) => `${type} ${copy}-${name}`));
-    expect(components.map((r) => `${r.type} ${r.name}`).sort()).toEqual(expected.sort());
+    // And the one internal CA both copies' databases take their certificates from.
+    expect(components.map((r) => `${r.type} ${r.name}`).sort()).toEqual([...expected, "prepx:index:InternalCertificateAuthority internal-ca"].sort());
 });
 
 test.each(Object.entries(COMPONENT_NAMES))("%s on defaults only (blue) and on the consumer's settings (green) creates all its children", (type, name) => {
