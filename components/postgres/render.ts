@@ -450,6 +450,10 @@ function patroniConfigDocument(options: PatroniConfigOptions): { [key: string]: 
             bin_dir: options.paths.binDir,
             pgpass: options.paths.pgpass,
             use_unix_socket: true,
+            // Patroni's own replication connection to its member (the timeline check before a
+            // pg_rewind) goes over the socket too: over TCP it would dial `localhost` with
+            // sslmode=verify-full, a name no member certificate carries.
+            use_unix_socket_repl: true,
             authentication: {
                 // Passwords come from PATRONI_SUPERUSER_PASSWORD and PATRONI_REPLICATION_PASSWORD.
                 // Streaming, pg_basebackup (replication) and pg_rewind (superuser) connect to the

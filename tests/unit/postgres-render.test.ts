@@ -80,7 +80,7 @@ interface PatroniFile {
     kubernetes?: unknown;
     etcd3?: unknown;
     bootstrap: { dcs: { synchronous_mode: boolean; postgresql: { parameters: Record<string, unknown> } }; initdb: unknown[]; post_bootstrap: string };
-    postgresql: { parameters: Record<string, unknown>; connect_address?: string; data_dir: string; bin_dir: string; authentication: unknown };
+    postgresql: { parameters: Record<string, unknown>; connect_address?: string; data_dir: string; bin_dir: string; authentication: unknown; use_unix_socket?: boolean; use_unix_socket_repl?: boolean };
 }
 const render = (options: Partial<PatroniConfigOptions> = {}): PatroniFile => parse(renderPatroniConfig({ ...kubernetesOptions, ...options }));
 
@@ -167,6 +167,8 @@ describe("Patroni config", () => {
         const verified = { sslmode: "verify-full", sslrootcert: "/etc/patroni-tls/ca.crt" };
         // replication: streaming and pg_basebackup; superuser: pg_rewind (no rewind role).
         expect(config.postgresql.authentication).toEqual({ superuser: { username: "postgres", ...verified }, replication: { username: "replicator", ...verified } });
+        // Patroni's connections to its own member use the socket (TCP would dial `localhost`, in no certificate).
+        expect(config.postgresql).toMatchObject({ use_unix_socket: true, use_unix_socket_repl: true });
     });
 
     test("TLS: Patroni's REST API serves HTTPS with the member's certificate; peers and patronictl check it against the CA", () => {
