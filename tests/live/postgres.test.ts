@@ -735,11 +735,15 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
             return `min/median/max ${min.toFixed(1)}/${median.toFixed(1)}/${max.toFixed(1)} s`;
         };
         const writes = rounds.map((r) => r.firstWriteSeconds);
+        // Whether a rejoin needed pg_rewind depends on where the kill fell; every one that ran must have succeeded.
+        const rewinds = members.flatMap((m) => [...fs.readFileSync(path.join(m.dir, "patroni.log"), "utf8").matchAll(/pg_rewind exit code=(-?\d+)/g)].map((match) => match[1]));
         report(
             `postgres: ${KILLS} leader kills (ttl ${args.patroni.ttl}, loop_wait ${args.patroni.loopWait}, retry_timeout ${args.patroni.retryTimeout}): ` +
                 `kill to promotion ${spread(rounds.map((r) => r.promoteSeconds))}; kill to first write through PgBouncer ${spread(writes)}; ` +
-                `old leader back to streaming ${spread(rounds.map((r) => r.rejoinSeconds))}; acknowledged commits lost: 0`,
+                `old leader back to streaming ${spread(rounds.map((r) => r.rejoinSeconds))}; acknowledged commits lost: 0; ` +
+                `pg_rewind runs (an old leader whose WAL diverged, over TLS with verify-full): ${rewinds.length}, exit codes ${JSON.stringify(rewinds)}`,
         );
+        expect(rewinds.every((code) => code === "0")).toBe(true);
         expect(stats(writes).median).toBeLessThanOrEqual(FAILOVER_TARGET_SECONDS);
         // A generous bound on the slowest kill: this machine runs other tests beside this one.
         expect(stats(writes).max).toBeLessThanOrEqual(2 * FAILOVER_TARGET_SECONDS);
