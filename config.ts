@@ -11,7 +11,7 @@ import { appRateLimitsSchema, healthCheckSchema, servicePoolSchema, servicesSche
 import { checkLoadBalancerSettings, loadBalancerSettingsSchema } from "./components/loadbalancer/args";
 import { checkMonitoringSettings, monitoringSettingsSchema } from "./components/monitoring/args";
 import { networkSettingsSchema } from "./components/network/args";
-import { checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema, RENAMED_ARGS as POSTGRES_RENAMED_ARGS } from "./components/postgres/args";
+import { checkPgbouncerTimeouts, checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema, RENAMED_ARGS as POSTGRES_RENAMED_ARGS } from "./components/postgres/args";
 import { checkRedisSettings, redisSettingsSchema } from "./components/redis/args";
 import { internalTlsSettingsSchema } from "./components/tls/args";
 import { dnsLabel, formatIssues, imagePullSecretsSchema, int, onlyWhenValid, registrySchema } from "./components/schema";
@@ -175,6 +175,7 @@ export const stackConfigSchema = z
                 ctx.addIssue({ code: "custom", path: ["passwords", "redisApps", service], message: `must name one of services (${names.join(", ")})` });
             }
         }
+        checkPgbouncerTimeouts(value, ctx);
         for (const problem of connectionBudget(connectionBudgetInput(value)).problems) {
             ctx.addIssue({ code: "custom", path: [], message: problem });
         }

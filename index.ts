@@ -71,7 +71,7 @@ const certificates = new InternalCertificateAuthority(
 
 // By name: the nodes' certificate names the pods' full DNS names; dependsOn keeps the Namespace first.
 const redis = new RedisCluster("redis", redisClusterArgs(config, config.namespace, certificates), { ...componentOpts, dependsOn: [namespace] });
-const postgres = new PostgresCluster("postgres", postgresClusterArgs(config, ns), componentOpts);
+const postgres = new PostgresCluster("postgres", postgresClusterArgs(config, ns, certificates), componentOpts);
 
 const fleet = new ServiceFleet(
     "services",

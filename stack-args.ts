@@ -33,10 +33,12 @@ export function redisClusterArgs(config: StackConfig, namespace: string, certifi
     };
 }
 
-export function postgresClusterArgs(config: StackConfig, namespace: pulumi.Input<string>): PostgresClusterArgs {
+export function postgresClusterArgs(config: StackConfig, namespace: pulumi.Input<string>, certificates: CertificateIssuer): PostgresClusterArgs {
     const passwords = config.passwords ?? {};
     return {
         namespace,
+        namespaceName: config.namespace,
+        certificates,
         ...config.postgres,
         pgbouncer: config.pgbouncer,
         registry: config.registry,

@@ -1,6 +1,7 @@
 // What a component hands to MonitoringStack and to the NetworkPolicies: its alert rules, its Grafana
 // dashboards and its metrics endpoints. Each component owns these for its own metrics; MonitoringStack
 // only renders them, so it knows no other component's metric names.
+import type * as pulumi from "@pulumi/pulumi";
 
 /** Severity of an alert: `critical` pages, `warning` is looked at in working hours. */
 export type AlertSeverity = "critical" | "warning";
@@ -71,6 +72,12 @@ export interface PortScrapeJob {
     app: string;
     /** The container port scraped at /metrics; the pods must declare it. */
     port: number;
+    /**
+     * Set when the port serves HTTPS: scrape with scheme https, checking the certificate against the
+     * CA in `caSecret` (key `ca.crt`, a Secret in the component's namespace) and against
+     * `serverName` (the pods are scraped by address; their certificate carries this name).
+     */
+    tls?: { caSecret: pulumi.Input<string>; serverName: string };
 }
 
 /** What every component publishes for monitoring. */

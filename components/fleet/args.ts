@@ -165,6 +165,12 @@ const serviceFleetArgsShape = z.strictObject({
             user: nonEmpty,
             /** Secret holding the role's password, and the key inside it. */
             passwordSecret: secretKeyRefSchema,
+            /**
+             * Secret holding the CA that signed PgBouncer's certificate, and the key inside it
+             * (PostgresCluster.connection.caSecret). Set: the services get PGSSLMODE=verify-full and
+             * PGSSLROOTCERT, the CA's file mounted (PgBouncer takes TLS clients only).
+             */
+            caSecret: secretKeyRefSchema.optional(),
         })
         .optional(),
     /** The Redis cluster (from RedisCluster.connection). */

@@ -17,6 +17,8 @@ export const ENV = {
     DB_POOL_MIN: "DB_POOL_MIN",
     DB_POOL_IDLE_TIMEOUT_MS: "DB_POOL_IDLE_TIMEOUT_MS",
     DB_POOL_CONNECTION_TIMEOUT_MS: "DB_POOL_CONNECTION_TIMEOUT_MS",
+    PGSSLMODE: "PGSSLMODE",
+    PGSSLROOTCERT: "PGSSLROOTCERT",
     REDIS_CLUSTER_NODES: "REDIS_CLUSTER_NODES",
     REDIS_USERNAME: "REDIS_USERNAME",
     REDIS_PASSWORD: "REDIS_PASSWORD",
@@ -45,6 +47,13 @@ export const ENV_DOCS: ReadonlyArray<{ name: string; meaning: string; scope: "al
     { name: ENV.DB_POOL_MIN, meaning: "Connections one pod keeps open when idle.", scope: "database" },
     { name: ENV.DB_POOL_IDLE_TIMEOUT_MS, meaning: "Milliseconds before an idle pooled connection is closed.", scope: "database" },
     { name: ENV.DB_POOL_CONNECTION_TIMEOUT_MS, meaning: "Milliseconds before acquiring a new connection fails.", scope: "database" },
+    {
+        name: ENV.PGSSLMODE,
+        meaning:
+            "`verify-full`: connect over TLS, checking PgBouncer's certificate against PGSSLROOTCERT and DB_HOST (libpq, psycopg and pgx read it as is; node-postgres reads only the mode, so pass `ssl: { ca: <PGSSLROOTCERT's contents> }` yourself). PgBouncer refuses plaintext clients.",
+        scope: "database",
+    },
+    { name: ENV.PGSSLROOTCERT, meaning: "Path of the PEM file of the CA that signed PgBouncer's certificate (mounted read-only).", scope: "database" },
     { name: ENV.REDIS_CLUSTER_NODES, meaning: "Comma-separated `host:port` seeds of the Redis cluster (stable pod hostnames).", scope: "all" },
     { name: ENV.REDIS_USERNAME, meaning: "The service's own Redis ACL user (data commands and EVAL/EVALSHA; no administrative command).", scope: "all" },
     { name: ENV.REDIS_PASSWORD, meaning: "That user's password, from the service's own Secret (secretKeyRef).", scope: "all" },

@@ -39,6 +39,16 @@ const REVISION_HISTORY_LIMIT = 5;
 const ROLLOUT_MAX_SURGE = "25%";
 /** The writable scratch volume at /tmp (the root filesystem is read-only). */
 const TMP_VOLUME = "tmp";
+/** The volume with the CA of PgBouncer's certificate (database.caSecret), and where it is mounted. */
+const DATABASE_CA_VOLUME = "database-ca";
+const DATABASE_CA_DIR = "/etc/prepx/database-ca";
+/** PGSSLROOTCERT's value: the CA's file in DATABASE_CA_DIR. */
+export const DATABASE_CA_FILE = `${DATABASE_CA_DIR}/ca.crt`;
+
+/** Whether `service`'s pods connect to the database over verified TLS (it uses it, and database.caSecret is given). */
+function usesDatabaseTls(service: FleetService, settings: ResolvedServiceFleetArgs): boolean {
+    return service.usesDatabase && settings.database?.caSecret !== undefined;
+}
 
 /** The labels of a service's pods and objects (its selector is their selectorLabels). */
 export function serviceLabels(service: string): Record<string, string> {
@@ -74,6 +84,7 @@ export function serviceEnv(service: FleetService, settings: ResolvedServiceFleet
             numeric(ENV.DB_POOL_IDLE_TIMEOUT_MS, settings.pool.idleTimeoutMs),
             numeric(ENV.DB_POOL_CONNECTION_TIMEOUT_MS, settings.pool.connectionTimeoutMs),
         );
+        if (usesDatabaseTls(service, settings)) env.push(literal(ENV.PGSSLMODE, "verify-full"), literal(ENV.PGSSLROOTCERT, DATABASE_CA_FILE));
     }
     env.push(literal(ENV.REDIS_CLUSTER_NODES, redisNodes), ...redisCredentialsEnv(service, settings));
     for (const tier of RATE_LIMIT_TIERS) {
@@ -157,8 +168,16 @@ export function serviceContainer(service: FleetService, settings: ResolvedServic
         volumeMounts: [
             { name: TMP_VOLUME, mountPath: "/tmp" },
             { name: REDIS_CA_VOLUME, mountPath: REDIS_CA_DIR, readOnly: true },
+            ...(usesDatabaseTls(service, settings) ? [{ name: DATABASE_CA_VOLUME, mountPath: DATABASE_CA_DIR, readOnly: true }] : []),
         ],
     };
+}
+
+/** The CA of PgBouncer's certificate as a file (only that key of its Secret), for services that use the database over TLS. */
+function databaseCaVolumes(service: FleetService, settings: ResolvedServiceFleetArgs): k8s.types.input.core.v1.Volume[] {
+    const ca = settings.database?.caSecret;
+    if (!ca || !usesDatabaseTls(service, settings)) return [];
+    return [{ name: DATABASE_CA_VOLUME, secret: { secretName: ca.name, items: [{ key: ca.key, path: "ca.crt" }], defaultMode: 0o444 } }];
 }
 
 /** A service's pod template: labels, scrape annotations, the restricted pod baseline, spreading and the container. */
@@ -178,7 +197,7 @@ export function servicePodTemplate(service: FleetService, settings: ResolvedServ
             // Hundreds of *_SERVICE_HOST variables would only shadow the documented environment.
             enableServiceLinks: false,
             containers: [serviceContainer(service, settings, inputs)],
-            volumes: [scratchVolume(TMP_VOLUME), redisCaVolume(settings)],
+            volumes: [scratchVolume(TMP_VOLUME), redisCaVolume(settings), ...databaseCaVolumes(service, settings)],
         },
     } satisfies k8s.types.input.core.v1.PodTemplateSpec;
 }

@@ -190,6 +190,8 @@ const portScrapeJobSchema = z.strictObject({
     app: z.string().min(1),
     /** The container port scraped at /metrics; the pods must declare it. */
     port,
+    /** Set when the port serves HTTPS: the CA's Secret (key `ca.crt`) and the name the pods' certificate carries (observability.ts PortScrapeJob). */
+    tls: z.strictObject({ caSecret: input(z.string().min(1)), serverName: z.string().min(1) }).optional(),
 });
 
 /** A scrape job of one port on the pods of one app. */

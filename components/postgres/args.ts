@@ -5,7 +5,8 @@
 import { z } from "zod";
 import { storageClassAllowsExpansion } from "../storage";
 import { connectionBudget } from "../budget";
-import { dnsName, imagePullSecretsSchema, imageSourceSchema, input, int, memory, onlyWhenValid, pinnedImage, registrySchema, resourcesWithDefault } from "../schema";
+import { dnsLabel, dnsName, imagePullSecretsSchema, imageSourceSchema, input, int, memory, onlyWhenValid, pinnedImage, registrySchema, resourcesWithDefault } from "../schema";
+import type { CertificateIssuer } from "../tls";
 import { parseMemoryQuantity, parsePostgresSize, POSTGRES_SIZE } from "../units";
 import { dynamicSharedMemoryBytes, memberCount, MONITOR_USER, PGBOUNCER_IMAGE_LAYOUT, REPLICATION_USER, SUPERUSER } from "./render";
 
@@ -34,6 +35,9 @@ const postgresSize = (example: string) => z.string().regex(POSTGRES_SIZE, `a Pos
  */
 export const CLUSTER_NAME = /^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$/;
 
+/** A PostgreSQL time setting: a whole number with its unit (0 = off). */
+const postgresDuration = (example: string) => z.string().regex(/^(0|[1-9]\d*(ms|s|min|h|d))$/, `a PostgreSQL duration such as ${example} (ms, s, min, h, d), or 0 for none`);
+
 /** The PostgreSQL settings the stack sizes, written into Patroni's configuration. */
 const parametersSchema = z.strictObject({
     /** Shared memory allocated at start; must stay below the container's memory limit. */
@@ -53,6 +57,21 @@ const parametersSchema = z.strictObject({
     max_wal_senders: int(2, 100).default(10),
     /** Replication slots: Patroni keeps one per standby, plus one for a member being cloned. */
     max_replication_slots: int(2, 100).default(10),
+    /**
+     * A statement running longer is cancelled. 30 s: an API request's query has long lost its
+     * caller by then (the load balancer gives up on a request after 60 s, a trading client far
+     * sooner), while it keeps its locks and its work_mem; a report that needs longer sets its own
+     * per session. The cluster's own roles (superuser: Patroni, pg_rewind, pgBackRest; replication)
+     * are exempt (post-bootstrap: ALTER ROLE ... SET statement_timeout = 0). Reloaded, no restart.
+     */
+    statement_timeout: postgresDuration("30s").default("30s"),
+    /**
+     * A session idle inside an open transaction longer than this is ended, its locks and snapshot
+     * released (a crashed or stuck client would otherwise hold back vacuum and block writers). 60 s:
+     * twice statement_timeout, so only a client that stopped talking mid-transaction is cut.
+     * The cluster's own roles are exempt as for statement_timeout.
+     */
+    idle_in_transaction_session_timeout: postgresDuration("60s").default("60s"),
 });
 
 /** The PostgreSQL settings the stack sizes (`postgres.parameters`). */
@@ -207,7 +226,7 @@ export const postgresSettingsSchema = z.strictObject({
      * build images/postgres of this repo). The default is that image as published, because a build
      * context is a path in the caller's project.
      */
-    image: imageSourceSchema.default({ prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45" }),
+    image: imageSourceSchema.default({ prebuilt: "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45" }),
     /** postgres_exporter image, pinned. */
     exporterImage: pinnedImage.default("quay.io/prometheuscommunity/postgres-exporter:v0.15.0"),
     /** Database created at bootstrap, owned by `appUser`. */
@@ -234,6 +253,13 @@ export const postgresSettingsSchema = z.strictObject({
     replicationLagAlertSeconds: int(1).default(30),
     /** The cluster's DNS domain, used in host outputs and PgBouncer's upstream. */
     clusterDomain: dnsName.default("cluster.local"),
+    /**
+     * Networks pg_hba admits remote clients and standbys from, always over TLS with scram-sha-256
+     * (PgBouncer and the other members connect from pod addresses). Narrow it to the cluster's
+     * pod CIDR (e.g. `10.244.0.0/16`); the default admits any address, leaving who may connect
+     * to the NetworkPolicies. Loopback (the in-pod exporter) is always admitted.
+     */
+    clientNetworks: z.array(z.string().regex(/^([\d.]+\/\d{1,2}|[\da-fA-F:]+\/\d{1,3})$/, "a CIDR such as 10.244.0.0/16 or fd00::/8")).min(1).default(["0.0.0.0/0", "::/0"]),
     /** UID/GID of the postgres user in the image (the official postgres image and images/postgres: 999). */
     postgresUid: int(1).default(999),
     /** UID PgBouncer runs as: the user of `pgbouncer.image` (the default image's `pgbouncer` user, 998). */
@@ -246,6 +272,45 @@ export const postgresSettingsSchema = z.strictObject({
 
 /** The PostgreSQL members' settings with defaults applied. */
 export type PostgresSettings = z.output<typeof postgresSettingsSchema>;
+
+/**
+ * PgBouncer's timeouts, in seconds (0 = none). Sized for a trading API: requests are short, a
+ * client that waits or idles long is broken or gone, and every held server connection is one of
+ * the pool's 120 that other requests queue for.
+ */
+const pgbouncerTimeoutsSchema = z.strictObject({
+    /**
+     * `query_timeout`: PgBouncer cancels a query (closing its server connection) once this many
+     * seconds passed since the client's last request, and counts a transaction left idle the same
+     * way (PgBouncer 1.18 janitor; seen in the live test: an idle transaction cut at this timeout).
+     * So it is a backstop above both PostgreSQL timeouts (statement_timeout 30 s,
+     * idle_in_transaction_session_timeout 60 s), which end a query or an idle transaction with
+     * their own clear error first; it also covers a server that stopped answering. Must exceed both.
+     */
+    queryTimeoutSeconds: int(0, 86400).default(70),
+    /**
+     * `idle_transaction_timeout`: a client idle inside a transaction longer than this is
+     * disconnected, giving its server connection back to the pool (in transaction pooling it holds
+     * one until COMMIT). A backstop 5 s above PostgreSQL's idle_in_transaction_session_timeout, for
+     * a session that turned that one off.
+     */
+    idleTransactionTimeoutSeconds: int(0, 86400).default(65),
+    /**
+     * `client_idle_timeout`: a client connection idle (outside a transaction) longer than this is
+     * closed, so abandoned connections do not eat max_client_conn. 600 s: far above the services'
+     * own pool idle timeout (fleet `pool.idleTimeoutMs`, 30 s), so a live pool's connection is never cut.
+     */
+    clientIdleTimeoutSeconds: int(0, 86400).default(600),
+    /**
+     * `query_wait_timeout`: a query waiting this long for a free server connection fails (the pool
+     * is exhausted), rather than queueing past the caller's patience. 30 s, within the load
+     * balancer's 60 s request timeout.
+     */
+    queryWaitTimeoutSeconds: int(0, 86400).default(30),
+});
+
+/** PgBouncer's timeouts in seconds (`pgbouncer.timeouts`). */
+export type PgbouncerTimeouts = z.output<typeof pgbouncerTimeoutsSchema>;
 
 /** The PgBouncer tier in front of the leader (the stack's `pgbouncer` section). */
 export const pgbouncerSettingsSchema = z.strictObject({
@@ -270,6 +335,8 @@ export const pgbouncerSettingsSchema = z.strictObject({
      * transaction pooling; 0 turns the tracking off. Needs PgBouncer >= 1.21 (the default image is 1.25).
      */
     maxPreparedStatements: int(0, 100000).default(200),
+    /** Query, transaction, idle-client and pool-wait timeouts. */
+    timeouts: pgbouncerTimeoutsSchema.prefault({}),
     /** Resources of each pgbouncer container. */
     resources: resourcesWithDefault({ cpu: "1", memory: "512Mi" }, { cpu: "2", memory: "1Gi" }),
     /** Resources of each exporter sidecar. */
@@ -313,6 +380,7 @@ export function checkPostgresSettings(value: PostgresSettings & { pgbouncer?: Pg
         ctx.addIssue({ code: "custom", path: ["patroni", "ttl"], message: `must be at least loopWait + 2 x retryTimeout (${patroni.loopWait + 2 * patroni.retryTimeout})` });
     }
     if (value.pgbouncer) {
+        checkPgbouncerTimeouts({ postgres: value, pgbouncer: value.pgbouncer }, ctx);
         const budget = connectionBudget({
             services: [],
             poolMax: 0,
@@ -325,6 +393,36 @@ export function checkPostgresSettings(value: PostgresSettings & { pgbouncer?: Pg
         });
         for (const problem of budget.problems) ctx.addIssue({ code: "custom", path: [], message: problem });
     }
+}
+
+/**
+ * PgBouncer's query_timeout against PostgreSQL's timeouts, reported on
+ * `pgbouncer.timeouts.queryTimeoutSeconds` (the same path in the component's args and the stack's
+ * config): PgBouncer's is the backstop, PostgreSQL ends a long query or an idle transaction with
+ * its own error first. PgBouncer counts an idle transaction's age against query_timeout too, so it
+ * must exceed idle_in_transaction_session_timeout as well as statement_timeout.
+ */
+export function checkPgbouncerTimeouts(value: { postgres: Pick<PostgresSettings, "parameters">; pgbouncer: Pick<PgbouncerSettings, "timeouts"> }, ctx: z.RefinementCtx): void {
+    const queryTimeout = value.pgbouncer.timeouts.queryTimeoutSeconds;
+    const { statement_timeout: statementTimeout, idle_in_transaction_session_timeout: idleTimeout } = value.postgres.parameters;
+    const covered = [statementTimeout, idleTimeout].map(postgresDurationSeconds);
+    if (queryTimeout > 0 && covered.some((seconds) => seconds === 0 || queryTimeout <= seconds)) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["pgbouncer", "timeouts", "queryTimeoutSeconds"],
+            message:
+                `must exceed postgres.parameters.statement_timeout (${statementTimeout}) and idle_in_transaction_session_timeout (${idleTimeout}), ` +
+                "which end a long query or an idle transaction with PostgreSQL's own error first (PgBouncer counts an idle transaction against it too); or 0 (off)",
+        });
+    }
+}
+
+/** Seconds of a PostgreSQL duration setting (postgresDuration), 0 for none. Pure. */
+export function postgresDurationSeconds(duration: string): number {
+    const match = /^(\d+)(ms|s|min|h|d)?$/.exec(duration);
+    if (!match) throw new Error(`not a PostgreSQL duration: ${duration}`);
+    const factor = { ms: 0.001, s: 1, min: 60, h: 3600, d: 86400 }[match[2] ?? "s"] ?? 1;
+    return Number(match[1]) * factor;
 }
 
 /** Passwords a PostgresCluster uses instead of generating them; each one unset is generated once (RandomPassword). */
@@ -349,6 +447,13 @@ export const postgresClusterArgsSchema = postgresSettingsSchema
     .extend({
         /** Namespace for every object of the cluster. */
         namespace: input(z.string()),
+        /**
+         * The namespace's name as text, for the certificates' DNS names (`<service>.<namespace>.svc...`),
+         * when `namespace` is an Output (a Namespace object's name). Unset: `namespace`, which must then be a string.
+         */
+        namespaceName: dnsLabel.optional(),
+        /** Issues the members' and PgBouncer's certificates (the stack's internal CA, components/tls). */
+        certificates: z.custom<CertificateIssuer>((value) => typeof (value as Partial<CertificateIssuer> | undefined)?.issue === "function", "a CertificateIssuer (components/tls)"),
         /** Image pull Secrets (names in the namespace) on the ServiceAccounts of every pod. */
         imagePullSecrets: imagePullSecretsSchema,
         /** The PgBouncer tier. */
@@ -364,6 +469,9 @@ export const postgresClusterArgsSchema = postgresSettingsSchema
     })
     .superRefine(checkPostgresSettings, onlyWhenValid)
     .superRefine((args, ctx) => {
+        if (args.namespaceName === undefined && typeof args.namespace !== "string") {
+            ctx.addIssue({ code: "custom", path: ["namespaceName"], message: "is required when namespace is an Output: the certificates' DNS names need the namespace's name" });
+        }
         if ("build" in args.image && args.registry === undefined) {
             ctx.addIssue({ code: "custom", path: ["registry"], message: `is required: image is built from ${args.image.build.context}` });
         }

@@ -17,7 +17,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { type Container, containerResources, containerSecurityContext, type EnvVar, httpProbe, IMAGE_PULL_POLICY, type ProbeTiming, secretEnv, scratchVolume, type Volume, type VolumeMount } from "../k8s";
 import type { YamlValue } from "../yaml";
 import type { BackupRepository, BackupSettings } from "./args";
-import { MEMBER_PATHS, POSTGRES_PORT, SUPERUSER } from "./render";
+import { CLUSTER_CLIENT_PGOPTIONS, MEMBER_PATHS, POSTGRES_PORT, SUPERUSER } from "./render";
 
 /** The backup agent's metrics port. */
 export const BACKUP_AGENT_PORT = 9854;
@@ -547,7 +547,8 @@ export function memberBackup(backup: BackupSettings, refs: BackupPodRefs): Membe
         image: refs.image,
         imagePullPolicy: IMAGE_PULL_POLICY,
         command: ["python3", POD_BACKUP_PATHS.agentScript],
-        env: [...credentials, secretEnv("PGPASSWORD", refs.credentialsSecret, "superuser-password")],
+        // pgBackRest's sessions run without the application timeouts (CLUSTER_CLIENT_PGOPTIONS).
+        env: [...credentials, secretEnv("PGPASSWORD", refs.credentialsSecret, "superuser-password"), { name: "PGOPTIONS", value: CLUSTER_CLIENT_PGOPTIONS }],
         ports: [{ name: BACKUP_AGENT_PORT_NAME, containerPort: BACKUP_AGENT_PORT }],
         resources: containerResources(backup.resources),
         securityContext: containerSecurityContext(),

@@ -2,12 +2,24 @@
 // objects from the pure spec builders (specs.ts).
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { serviceHost } from "../dns";
 import { resolveImage } from "../images";
-import { contentName, contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
+import {
+    contentName,
+    contentNamedConfigMap,
+    disruptionBudget,
+    podServiceAccount,
+    podTemplateAnnotations,
+    selectorLabels,
+    serviceAccountWithRole,
+    serviceHostOutput,
+    standardLabels,
+} from "../k8s";
 import { AlertRule, Dashboards, MetricsTarget, Observable, PortScrapeJob, SCRAPE_JOBS } from "../observability";
 import { stackPassword } from "../passwords";
 import { parseArgs } from "../schema";
 import { CLAIM_TEMPLATE_SIZE_PATH, expandClaims } from "../storage";
+import { TLS_SECRET_KEYS } from "../tls";
 import { postgresAlertRules, postgresBackupAlertRules, postgresDashboards } from "./alerts";
 import { backupNames, clusterArchiveSettings, podBackupFiles, repositoryClaimSpec } from "./backup";
 import { CLUSTER_NAME, RENAMED_ARGS, PostgresClusterArgs, PostgresPasswords, postgresClusterArgsSchema, ResolvedPostgresClusterArgs } from "./args";
@@ -23,6 +35,7 @@ import {
     REPLICA_ROLE,
     ROLE_LABEL,
     dynamicConfigJobName,
+    memberCertificateDnsNames,
     memberCount,
     patroniConfigOptions,
     patroniDcsSettings,
@@ -31,6 +44,7 @@ import {
     pgbouncerUsers,
     podMemberEnvironment,
     podPgbouncerEndpoints,
+    poolerCertificateDnsNames,
     postBootstrapOptions,
     postgresNames,
     postgresUri,
@@ -45,9 +59,11 @@ import {
     DYNAMIC_CONFIG_DEADLINE_SECONDS,
     DYNAMIC_CONFIG_JOB_DEADLINES,
     dynamicConfigJobSpec,
+    DYNAMIC_CONFIG_CA_FILE,
     memberServices,
     memberStatefulSetSpec,
-    PATRONI_RBAC_RULES,
+    patroniEndpointNames,
+    patroniRbacRules,
     poolerDeploymentSpec,
     poolerServiceSpec,
     ServiceSpecOf,
@@ -92,8 +108,23 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
     public readonly replicationPassword: pulumi.Output<string>;
     /** The monitoring role's password (pg_monitor; exporters). */
     public readonly monitorPassword: pulumi.Output<string>;
-    /** What ServiceFleet's `database` arg takes: PgBouncer's host and port, the database, the role and its password Secret. */
-    public readonly connection: { host: pulumi.Output<string>; port: number; name: string; user: string; passwordSecret: { name: pulumi.Output<string>; key: string } };
+    /**
+     * What ServiceFleet's `database` arg takes: PgBouncer's host and port, the database, the role and
+     * its password Secret, and the CA that signed PgBouncer's certificate (clients must use TLS and
+     * should check it with sslmode=verify-full against that CA and `host`).
+     */
+    public readonly connection: {
+        host: pulumi.Output<string>;
+        port: number;
+        name: string;
+        user: string;
+        passwordSecret: { name: pulumi.Output<string>; key: string };
+        caSecret: { name: pulumi.Output<string>; key: string };
+    };
+    /** Secret with the members' certificate (keys TLS_SECRET_KEYS); its `ca.crt` is the CA every certificate of the cluster is checked against. */
+    public readonly memberTlsSecretName: pulumi.Output<string>;
+    /** Secret with PgBouncer's certificate (keys TLS_SECRET_KEYS). */
+    public readonly poolerTlsSecretName: pulumi.Output<string>;
     /** Patroni's cluster name (scope). */
     public readonly patroniScope: string;
     /** Labels on every member pod (selector labels; for NetworkPolicies and monitoring). */
@@ -124,6 +155,8 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         }
         const settings = parseArgs(postgresClusterArgsSchema, args, this, "PostgresCluster", name, RENAMED_ARGS);
         const { namespace } = settings;
+        // The schema requires namespaceName when namespace is not a string.
+        const namespaceName = settings.namespaceName ?? (namespace as string);
         const names = postgresNames(name);
         const child: pulumi.CustomResourceOptions = { parent: this };
         const dataOpts: pulumi.CustomResourceOptions = { parent: this, protect: settings.protectData };
@@ -137,7 +170,18 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         this.standbyLabels = { ...this.podLabels, [ROLE_LABEL]: REPLICA_ROLE };
         this.poolerLabels = selectorLabels(poolerLabels);
         this.metricsTargets = clusterMetricsTargets(this.podLabels, this.poolerLabels, settings.backup.enabled);
-        ({ alertRules: this.alertRules, portScrapeJobs: this.portScrapeJobs } = clusterMonitoring(settings, labels["app.kubernetes.io/name"]));
+        // TLS: one certificate for every member (PostgreSQL and Patroni's REST API), one for PgBouncer.
+        const tlsRequest = (dnsNames: string[], tlsLabels: Record<string, string>) => ({ namespace, dnsNames, labels: tlsLabels });
+        this.memberTlsSecretName = settings.certificates.issue(
+            names.memberTls,
+            tlsRequest(memberCertificateDnsNames(names, memberCount(settings.standbys), namespaceName, settings.clusterDomain), labels),
+            child,
+        );
+        this.poolerTlsSecretName = settings.certificates.issue(names.poolerTls, tlsRequest(poolerCertificateDnsNames(names, namespaceName, settings.clusterDomain), poolerLabels), child);
+        ({ alertRules: this.alertRules, portScrapeJobs: this.portScrapeJobs } = clusterMonitoring(settings, labels["app.kubernetes.io/name"], {
+            caSecret: this.memberTlsSecretName,
+            serverName: serviceHost(names.membersService, namespaceName, settings.clusterDomain),
+        }));
         this.database = settings.database;
         this.appUser = settings.appUser;
         this.patroniScope = names.statefulSet;
@@ -158,11 +202,18 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         const poolerSecret = secret(names.poolerSecret, poolerLabels, poolerSecretData(settings.appUser, passwords), child);
         this.credentialsSecretName = credentials.metadata.name;
         this.appSecretName = appSecret.metadata.name;
-        this.connection = { host: this.poolerHost, port: this.poolerPort, name: this.database, user: this.appUser, passwordSecret: { name: this.appSecretName, key: "password" } };
+        this.connection = {
+            host: this.poolerHost,
+            port: this.poolerPort,
+            name: this.database,
+            user: this.appUser,
+            passwordSecret: { name: this.appSecretName, key: "password" },
+            caSecret: { name: this.poolerTlsSecretName, key: TLS_SECRET_KEYS.ca },
+        };
         this.poolerSecretName = poolerSecret.metadata.name;
 
         // Patroni's configuration: one text for every member (per-member values come from env).
-        const patroniOptions = patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels), clusterArchiveSettings(settings.backup, names.statefulSet));
+        const patroniOptions = patroniConfigOptions(settings, names.statefulSet, podMemberEnvironment(this.podLabels, settings.clientNetworks), clusterArchiveSettings(settings.backup, names.statefulSet));
         const patroniYaml = renderPatroniConfig(patroniOptions);
         const backup = clusterBackup(name, names.statefulSet, settings, labels, dataOpts);
         this.backsUpToObjectStorage = settings.backup.enabled && settings.backup.repository.type === "s3";
@@ -177,14 +228,21 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         );
         const { serviceAccount, roleBinding } = serviceAccountWithRole(
             names.role,
-            { namespace, labels, rules: PATRONI_RBAC_RULES, imagePullSecrets: settings.imagePullSecrets },
+            { namespace, labels, rules: patroniRbacRules(names.statefulSet, memberCount(settings.standbys)), imagePullSecrets: settings.imagePullSecrets },
             child,
+        );
+        // Patroni's Endpoints, created here so that its Role needs no `create` (patroniEndpointNames);
+        // Patroni fills them in (annotations, the leader's address) by patches.
+        const patroniEndpoints = Object.values(patroniEndpointNames(names.statefulSet)).map(
+            (endpointsName) => new k8s.core.v1.Endpoints(endpointsName, { metadata: metadata(endpointsName, labels) }, child),
         );
         const service = (spec: ServiceSpecOf, serviceLabels: Record<string, string>) =>
             new k8s.core.v1.Service(spec.name, { metadata: metadata(spec.name, serviceLabels), spec: spec.spec }, child);
         const services = memberServices(names, { members: this.podLabels, leader: this.leaderLabels, standbys: this.standbyLabels });
         service(services.leader, labels);
         service(services.config, labels);
+        service(services.sync, labels);
+        service(services.failover, labels);
         const membersService = service(services.members, labels);
         const rwService = service(services.rw, labels);
         service(services.ro, labels);
@@ -207,11 +265,13 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                     patroniConfig: contentName(names.patroniConfig, memberFiles),
                     credentialsSecret: credentials.metadata.name,
                     appSecret: appSecret.metadata.name,
+                    tlsSecret: this.memberTlsSecretName,
+                    membersService: names.membersService,
                     ...(backup ? { backup: backup.refs } : {}),
                 }),
             },
             // The claim template keeps its first size; expandClaims grows the claims in place.
-            { ...dataOpts, dependsOn: [roleBinding, membersService, patroniConfig], ignoreChanges: [CLAIM_TEMPLATE_SIZE_PATH] },
+            { ...dataOpts, dependsOn: [roleBinding, membersService, patroniConfig, ...patroniEndpoints], ignoreChanges: [CLAIM_TEMPLATE_SIZE_PATH] },
         );
         expandClaims(
             names.statefulSet,
@@ -232,7 +292,8 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
         // running cluster, members restarted where PostgreSQL needs it; a new Job for each set.
         const dynamicConfigScript = renderDynamicConfigScript({
             config: patroniDcsSettings(patroniOptions),
-            patroniUrl: `http://${names.membersService}:${PATRONI_PORT}`,
+            patroniUrl: `https://${names.membersService}:${PATRONI_PORT}`,
+            caFile: DYNAMIC_CONFIG_CA_FILE,
             deadlineSeconds: DYNAMIC_CONFIG_DEADLINE_SECONDS,
         });
         const dynamicConfigLabels = standardLabels("postgres", name, "dcs-config");
@@ -244,6 +305,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                 spec: dynamicConfigJobSpec(settings, dynamicConfigScript, dynamicConfigLabels, {
                     image: memberImage,
                     credentialsSecret: credentials.metadata.name,
+                    tlsSecret: this.memberTlsSecretName,
                     serviceAccount: podServiceAccount(names.dynamicConfigJob, { namespace, labels: dynamicConfigLabels, imagePullSecrets: settings.imagePullSecrets }, child).metadata.name,
                 }),
             },
@@ -261,6 +323,7 @@ export class PostgresCluster extends pulumi.ComponentResource implements Observa
                 spec: poolerDeploymentSpec(settings, poolerLabels, podTemplateAnnotations(PGBOUNCER_EXPORTER_PORT, [pgbouncerIni]), {
                     poolerConfig: poolerConfig.metadata.name,
                     poolerSecret: poolerSecret.metadata.name,
+                    tlsSecret: this.poolerTlsSecretName,
                     serviceAccount: podServiceAccount(names.pooler, { namespace, labels: poolerLabels, imagePullSecrets: settings.imagePullSecrets }, child).metadata.name,
                 }),
             },
@@ -312,7 +375,8 @@ function appSecretData(settings: ResolvedPostgresClusterArgs, password: pulumi.O
 function poolerSecretData(appUser: string, passwords: ClusterPasswords): Record<string, pulumi.Input<string>> {
     return {
         "userlist.txt": pulumi.all([passwords.app, passwords.monitor]).apply(([app, monitor]) => renderPgbouncerUserlist(pgbouncerUsers(appUser, { app, monitor }))),
-        "exporter-uri": passwords.monitor.apply((monitor) => postgresUri(MONITOR_USER, monitor, "127.0.0.1", PGBOUNCER_PORT, "pgbouncer", "sslmode=disable")),
+        // PgBouncer takes TLS only; over loopback there is no name to check.
+        "exporter-uri": passwords.monitor.apply((monitor) => postgresUri(MONITOR_USER, monitor, "127.0.0.1", PGBOUNCER_PORT, "pgbouncer", "sslmode=require")),
     };
 }
 
@@ -347,9 +411,15 @@ function clusterBackup(
 
 /**
  * What monitoring needs beyond the exporters' annotations: the alert rules, with Patroni's failover
- * lag limit as the WAL-lag threshold, and the scrape job of Patroni's own /metrics.
+ * lag limit as the WAL-lag threshold, and the scrape job of Patroni's own /metrics (HTTPS: the
+ * certificate checked against the CA in `tls.caSecret` and the members Service's name, which every
+ * member's certificate carries, since Prometheus scrapes each pod by its address).
  */
-function clusterMonitoring(settings: ResolvedPostgresClusterArgs, app: string): { alertRules: AlertRule[]; portScrapeJobs: PortScrapeJob[] } {
+function clusterMonitoring(
+    settings: ResolvedPostgresClusterArgs,
+    app: string,
+    tls: NonNullable<PortScrapeJob["tls"]>,
+): { alertRules: AlertRule[]; portScrapeJobs: PortScrapeJob[] } {
     return {
         alertRules: postgresAlertRules({
             app,
@@ -361,6 +431,6 @@ function clusterMonitoring(settings: ResolvedPostgresClusterArgs, app: string): 
                 ? postgresBackupAlertRules({ app, backupAgeHours: settings.backup.backupAgeAlertHours, walArchiveMinutes: settings.backup.walArchiveAlertMinutes })
                 : [],
         ),
-        portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app, port: PATRONI_PORT }],
+        portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app, port: PATRONI_PORT, tls }],
     };
 }

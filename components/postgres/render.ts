@@ -6,8 +6,9 @@
 import { createHash } from "crypto";
 import { parsePostgresSize } from "../units";
 import { toYaml, YamlValue } from "../yaml";
-import type { PatroniTiming, PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
+import type { PatroniTiming, PgbouncerSettings, PgbouncerTimeouts, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
 import type { ArchiveSettings } from "./backup";
+import { TLS_SECRET_KEYS } from "../tls";
 
 /** PostgreSQL's port in every member. */
 export const POSTGRES_PORT = 5432;
@@ -34,6 +35,16 @@ export const REPLICATION_USER = "replicator";
 export const MONITOR_USER = "monitor";
 /** User of Patroni's REST API for its unsafe (POST/PATCH) endpoints; GETs need no auth. */
 export const RESTAPI_USER = "patroni";
+
+/**
+ * libpq's PGOPTIONS for the cluster's own clients in a member pod: Patroni and what it runs
+ * (pg_basebackup, pg_rewind, the post-bootstrap psql) and the backup agent's pgBackRest, which
+ * sets no statement_timeout of its own (a backup's stop waits for WAL archiving). The application
+ * timeouts (statement_timeout, idle_in_transaction_session_timeout) are off for their sessions,
+ * also in a cluster bootstrapped before these settings existed. Patroni's own explicit
+ * `options` (its 2 s statement_timeout on health queries) still win over it.
+ */
+export const CLUSTER_CLIENT_PGOPTIONS = "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0";
 
 /** Members of a cluster with `standbys` streaming standbys: one leader plus the standbys. */
 export function memberCount(standbys: number): number {
@@ -117,6 +128,13 @@ export interface PostgresNames {
     poolerSecret: string;
     /** Prefix of the Job applying Patroni's dynamic configuration (dynamicConfigJobName adds the hash). */
     dynamicConfigJob: string;
+    /** Secret (and cert-manager Certificate) of the members' certificate: PostgreSQL and Patroni's REST API. */
+    memberTls: string;
+    /** Secret (and cert-manager Certificate) of PgBouncer's certificate. */
+    poolerTls: string;
+    /** Selector-less headless Services that keep Patroni's `<scope>-sync` and `<scope>-failover` Endpoints (created by the component) from garbage collection. */
+    syncService: string;
+    failoverService: string;
 }
 
 /** Object names derived from the component name. Pure. */
@@ -136,7 +154,39 @@ export function postgresNames(name: string): PostgresNames {
         appSecret: `${name}-app`,
         poolerSecret: `${name}-pooler-auth`,
         dynamicConfigJob: `${name}-dcs-config`,
+        memberTls: `${name}-tls`,
+        poolerTls: `${name}-pooler-tls`,
+        syncService: `${name}-sync`,
+        failoverService: `${name}-failover`,
     };
+}
+
+/** The member pods' names: the StatefulSet's `<name>-0` .. `<name>-<members-1>`. Pure. */
+export function memberPodNames(statefulSet: string, members: number): string[] {
+    return Array.from({ length: members }, (_, ordinal) => `${statefulSet}-${ordinal}`);
+}
+
+/** A Service's DNS names as clients in the cluster write them: `<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.<domain>`. Pure. */
+function serviceDnsNames(service: string, namespace: string, clusterDomain: string): string[] {
+    return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.${clusterDomain}`];
+}
+
+/**
+ * The DNS names of the members' certificate (one for every member): the rw, ro, leader and members
+ * Services (PgBouncer checks `<name>-rw`'s name; Prometheus checks the members Service's name when
+ * it scrapes Patroni by pod address), and each member pod under the headless members Service (its
+ * connect address: standbys, pg_rewind and the dynamic-config Job check it). Pure.
+ */
+export function memberCertificateDnsNames(names: PostgresNames, members: number, namespace: string, clusterDomain: string): string[] {
+    return [
+        ...[names.rwService, names.roService, names.membersService, names.leaderService].flatMap((service) => serviceDnsNames(service, namespace, clusterDomain)),
+        ...memberPodNames(names.statefulSet, members).flatMap((pod) => serviceDnsNames(`${pod}.${names.membersService}`, namespace, clusterDomain)),
+    ];
+}
+
+/** The DNS names of PgBouncer's certificate: the pooler Service's, which the applications connect to and check. Pure. */
+export function poolerCertificateDnsNames(names: PostgresNames, namespace: string, clusterDomain: string): string[] {
+    return serviceDnsNames(names.pooler, namespace, clusterDomain);
 }
 
 /**
@@ -181,7 +231,24 @@ export interface MemberPaths {
     postBootstrapScript: string;
     /** Directory holding the `app-password` and `monitor-password` files (a Secret mount in a pod). */
     secretsDir: string;
+    /** The member's certificate, its key and the CA (a Secret mount in a pod): PostgreSQL's and Patroni's REST API's TLS. */
+    tls: TlsFiles;
 }
+
+/** A certificate, its private key and the CA that signed it (and that the peers' certificates are checked against). */
+export interface TlsFiles {
+    certificate: string;
+    privateKey: string;
+    ca: string;
+}
+
+/** The files of a certificate Secret (keys TLS_SECRET_KEYS) mounted at `dir`. */
+export function tlsFilesIn(dir: string): TlsFiles {
+    return { certificate: `${dir}/${TLS_SECRET_KEYS.certificate}`, privateKey: `${dir}/${TLS_SECRET_KEYS.privateKey}`, ca: `${dir}/${TLS_SECRET_KEYS.ca}` };
+}
+
+/** Where a member's certificate Secret is mounted. */
+export const MEMBER_TLS_DIR = "/etc/patroni-tls";
 
 /** The member layout inside the image (images/postgres/Dockerfile) and the pod's mounts. */
 export const MEMBER_PATHS: MemberPaths = {
@@ -191,6 +258,7 @@ export const MEMBER_PATHS: MemberPaths = {
     socketDir: "/var/run/postgresql",
     postBootstrapScript: "/etc/patroni/post-bootstrap.sh",
     secretsDir: "/etc/patroni-secrets",
+    tls: tlsFilesIn(MEMBER_TLS_DIR),
 };
 
 export interface PatroniConfigOptions {
@@ -233,12 +301,18 @@ export const DCS_ONLY_PARAMETERS = [
 type ParameterValue = string | number | boolean;
 
 /**
- * Every PostgreSQL parameter the cluster runs with: the stack's sizing plus the settings
- * replication and failover depend on.
+ * Every PostgreSQL parameter the cluster runs with: the stack's sizing and timeouts, TLS with the
+ * member's certificate, plus the settings replication and failover depend on.
  */
-export function postgresParameters(parameters: PostgresParameters, socketDir: string): Record<string, ParameterValue> {
+export function postgresParameters(parameters: PostgresParameters, paths: Pick<MemberPaths, "socketDir" | "tls">): Record<string, ParameterValue> {
     return {
         ...parameters,
+        // TLS for every remote client and standby (pg_hba admits remote connections only over it).
+        ssl: "on",
+        ssl_cert_file: paths.tls.certificate,
+        ssl_key_file: paths.tls.privateKey,
+        ssl_ca_file: paths.tls.ca,
+        ssl_min_protocol_version: "TLSv1.2",
         // pg_rewind needs hint bits in WAL to rewind a failed leader back in as a standby.
         wal_log_hints: "on",
         hot_standby: "on",
@@ -247,7 +321,7 @@ export function postgresParameters(parameters: PostgresParameters, socketDir: st
         // Default 5 s: a standby whose upstream changed waits that long before retrying.
         wal_retrieve_retry_interval: "500ms",
         password_encryption: "scram-sha-256",
-        unix_socket_directories: socketDir,
+        unix_socket_directories: paths.socketDir,
         // Logs go to stderr, i.e. the container log; no log files on the data volume.
         logging_collector: "off",
         log_min_duration_statement: 1000,
@@ -256,7 +330,12 @@ export function postgresParameters(parameters: PostgresParameters, socketDir: st
     };
 }
 
-/** pg_hba rules: scram-sha-256 everywhere; replication only for the replication role. Pure. */
+/**
+ * pg_hba rules, first match wins: scram-sha-256 everywhere; loopback and the unix socket without
+ * TLS (the in-pod exporter, Patroni, pgBackRest: nothing leaves the pod); from `clientNetworks`
+ * only over TLS (`hostssl`), replication only for the replication role; every other connection
+ * without TLS rejected by name, so a plaintext attempt gets "pg_hba.conf rejects connection". Pure.
+ */
 export function renderPgHba(clientNetworks: string[]): string[] {
     const lines = [
         `local all all scram-sha-256`,
@@ -264,10 +343,12 @@ export function renderPgHba(clientNetworks: string[]): string[] {
         `host all all ::1/128 scram-sha-256`,
         `local replication ${REPLICATION_USER} scram-sha-256`,
         `host replication ${REPLICATION_USER} 127.0.0.1/32 scram-sha-256`,
-        ...clientNetworks.map((network) => `host replication ${REPLICATION_USER} ${network} scram-sha-256`),
-        ...clientNetworks.map((network) => `host all all ${network} scram-sha-256`),
+        ...clientNetworks.map((network) => `hostssl replication ${REPLICATION_USER} ${network} scram-sha-256`),
+        ...clientNetworks.map((network) => `hostssl all all ${network} scram-sha-256`),
+        // `all` does not match replication connections: both kinds refused in plaintext.
+        ...["0.0.0.0/0", "::/0"].flatMap((network) => [`hostnossl all all ${network} reject`, `hostnossl replication all ${network} reject`]),
     ];
-    // A client network of 127.0.0.1/32 (the live tests) repeats a loopback line; keep one.
+    // A client network of 127.0.0.1/32 repeats a loopback line; keep one.
     return [...new Set(lines)];
 }
 
@@ -290,7 +371,7 @@ export function patroniDynamicConfig(options: PatroniConfigOptions): { [key: str
         postgresql: {
             use_pg_rewind: true,
             use_slots: true,
-            parameters: postgresParameters(options.parameters, options.paths.socketDir),
+            parameters: postgresParameters(options.parameters, options.paths),
         },
     };
 }
@@ -333,7 +414,7 @@ export function patroniMemberConfigText(options: PatroniConfigOptions): string {
 
 /** Patroni's configuration file as a document (renderPatroniConfig writes it out). Pure. */
 function patroniConfigDocument(options: PatroniConfigOptions): { [key: string]: YamlValue } {
-    const allParameters = postgresParameters(options.parameters, options.paths.socketDir);
+    const allParameters = postgresParameters(options.parameters, options.paths);
     // Local copies of the per-member parameters apply on every reload, so a changed stack config
     // takes effect when pods roll; the DCS-only ones change through the dynamic-config Job
     // (renderDynamicConfigScript), which also restarts the members that need it.
@@ -346,7 +427,15 @@ function patroniConfigDocument(options: PatroniConfigOptions): { [key: string]: 
             listen: `0.0.0.0:${PATRONI_PORT}`,
             // The password comes from PATRONI_RESTAPI_PASSWORD.
             authentication: { username: RESTAPI_USER },
+            // HTTPS only. A member calling another's API (failsafe, the checks before a promotion)
+            // presents this certificate and checks the peer's against cafile (Patroni 3.0.2
+            // request.py; not the host name, which is the peer's connect address).
+            certfile: options.paths.tls.certificate,
+            keyfile: options.paths.tls.privateKey,
+            cafile: options.paths.tls.ca,
         },
+        // patronictl in a member checks the API's certificate, host name included.
+        ctl: { insecure: false, cacert: options.paths.tls.ca },
         ...renderDcs(options.dcs),
         bootstrap: {
             dcs: patroniDynamicConfig(options),
@@ -361,10 +450,17 @@ function patroniConfigDocument(options: PatroniConfigOptions): { [key: string]: 
             bin_dir: options.paths.binDir,
             pgpass: options.paths.pgpass,
             use_unix_socket: true,
+            // Patroni's own replication connection to its member (the timeline check before a
+            // pg_rewind) goes over the socket too: over TCP it would dial `localhost` with
+            // sslmode=verify-full, a name no member certificate carries.
+            use_unix_socket_repl: true,
             authentication: {
                 // Passwords come from PATRONI_SUPERUSER_PASSWORD and PATRONI_REPLICATION_PASSWORD.
-                superuser: { username: SUPERUSER },
-                replication: { username: REPLICATION_USER },
+                // Streaming, pg_basebackup (replication) and pg_rewind (superuser) connect to the
+                // leader over TLS, its certificate checked against the CA and its connect address
+                // (libpq ignores sslmode on the unix socket, which Patroni's own connections use).
+                superuser: { username: SUPERUSER, ...verifiedTls(options.paths.tls) },
+                replication: { username: REPLICATION_USER, ...verifiedTls(options.paths.tls) },
             },
             pg_hba: renderPgHba(options.clientNetworks),
             parameters: { ...localParameters, ...options.archive?.parameters },
@@ -382,6 +478,11 @@ function patroniConfigDocument(options: PatroniConfigOptions): { [key: string]: 
         tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
     };
     return config;
+}
+
+/** libpq settings of a connection that must be TLS, the server's certificate checked against `tls.ca` and the host name. */
+function verifiedTls(tls: TlsFiles): { sslmode: string; sslrootcert: string } {
+    return { sslmode: "verify-full", sslrootcert: tls.ca };
 }
 
 function renderDcs(dcs: PatroniDcs): { [key: string]: YamlValue } {
@@ -404,8 +505,10 @@ function renderDcs(dcs: PatroniDcs): { [key: string]: YamlValue } {
 export interface DynamicConfigScriptOptions {
     /** Patroni's cluster-wide settings to apply (patroniDcsSettings). */
     config: { [key: string]: YamlValue };
-    /** Base URL of any member's REST API; the script finds the leader and the others from its /cluster. */
+    /** Base URL (https) of any member's REST API; the script finds the leader and the others from its /cluster. */
     patroniUrl: string;
+    /** The CA every member's REST API certificate is checked against (with the host name of its URL). */
+    caFile: string;
     /** Seconds the whole run may take before it gives up (exit 1). */
     deadlineSeconds: number;
 }
@@ -438,10 +541,12 @@ const MEMBER_RESTART_TIMEOUT_SECONDS = 180;
  */
 export function renderDynamicConfigScript(options: DynamicConfigScriptOptions): string {
     return `# Rendered by prepx-platform (components/postgres/render.ts): applies Patroni's dynamic configuration.
-import base64, json, os, sys, time, urllib.error, urllib.request
+import base64, json, os, ssl, sys, time, urllib.error, urllib.request
 
 CONFIG = json.loads(${JSON.stringify(JSON.stringify(options.config))})
 BASE_URL = ${JSON.stringify(options.patroniUrl)}
+# Every REST API is HTTPS: its certificate checked against the cluster's CA and the URL's host name.
+TLS = ssl.create_default_context(cafile=${JSON.stringify(options.caFile)})
 DEADLINE = time.monotonic() + ${options.deadlineSeconds}
 RESTART_TIMEOUT = ${MEMBER_RESTART_TIMEOUT_SECONDS}
 AUTH = "Basic " + base64.b64encode((${JSON.stringify(RESTAPI_USER)} + ":" + os.environ["PATRONI_RESTAPI_PASSWORD"]).encode()).decode()
@@ -462,7 +567,7 @@ def call(method, url, body=None, timeout=10):
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": AUTH, "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout, context=TLS) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode()
@@ -567,7 +672,13 @@ export function quoteIdent(identifier: string): string {
 
 /**
  * The script Patroni runs once, on the member that initialises the cluster: it creates the
- * application role and database and the monitoring role. Passwords are read from files by psql
+ * application role and database and the monitoring role, and exempts the superuser (Patroni,
+ * pg_rewind, pgBackRest's backup start and stop, an operator) from the statement and
+ * idle-transaction timeouts, which are meant for the application, wherever it connects from
+ * (CLUSTER_CLIENT_PGOPTIONS covers the members' own processes, also in an older cluster). The
+ * replication role needs no exemption: physical replication commands (BASE_BACKUP,
+ * START_REPLICATION) are not subject to statement_timeout, and its walsenders do not read role
+ * settings anyway. Passwords are read from files by psql
  * itself (`\set ... \`cat file\``), so they never appear on a command line. Pure.
  */
 export function renderPostBootstrapScript(options: PostBootstrapOptions): string {
@@ -586,6 +697,8 @@ CREATE ROLE ${monitor} LOGIN PASSWORD :'monitor_password' IN ROLE pg_monitor;
 CREATE DATABASE ${db} OWNER ${app} ENCODING 'UTF8';
 REVOKE ALL ON DATABASE ${db} FROM PUBLIC;
 GRANT CONNECT ON DATABASE ${db} TO ${monitor};
+ALTER ROLE ${quoteIdent(SUPERUSER)} SET statement_timeout = 0;
+ALTER ROLE ${quoteIdent(SUPERUSER)} SET idle_in_transaction_session_timeout = 0;
 SQL
 echo "post-bootstrap: created database ${options.database}, roles ${options.appUser} and ${MONITOR_USER}"
 `;
@@ -612,6 +725,12 @@ export interface PgbouncerIniOptions {
      * Unset: the line is left out, for a PgBouncer older than 1.21, which refuses the key.
      */
     maxPreparedStatements?: number;
+    /** PgBouncer's own certificate (for the pooler Service's names), offered to its clients, which must use TLS. */
+    clientTls: Pick<TlsFiles, "certificate" | "privateKey">;
+    /** The CA the server's (PostgreSQL's) certificate is checked against, with the upstream host name. */
+    serverCaFile: string;
+    /** Seconds timeouts of queries, transactions and clients (args.ts PgbouncerTimeouts). */
+    timeouts: PgbouncerTimeouts;
 }
 
 /** pgbouncer.ini with transaction pooling in front of the leader. Holds no password. Pure. */
@@ -646,7 +765,23 @@ export function renderPgbouncerIni(options: PgbouncerIniOptions): string {
         "server_check_delay = 10",
         "server_lifetime = 3600",
         "server_idle_timeout = 600",
-        "query_wait_timeout = 30",
+        // Timeouts (args.ts PgbouncerTimeouts says why each value): a query running longer is
+        // cancelled (its server connection closed), a client idle in a transaction is disconnected,
+        // an idle client connection is closed, a query waiting for a server connection fails.
+        `query_timeout = ${options.timeouts.queryTimeoutSeconds}`,
+        `idle_transaction_timeout = ${options.timeouts.idleTransactionTimeoutSeconds}`,
+        `client_idle_timeout = ${options.timeouts.clientIdleTimeoutSeconds}`,
+        `query_wait_timeout = ${options.timeouts.queryWaitTimeoutSeconds}`,
+        // TLS both ways. Clients must use it (PgBouncer's default `disable` takes plaintext only);
+        // PgBouncer checks the server's certificate and host name (the default `prefer` would fall
+        // back to plaintext, pgbouncer#866). `secure` = TLS 1.2 and 1.3.
+        "client_tls_sslmode = require",
+        `client_tls_cert_file = ${options.clientTls.certificate}`,
+        `client_tls_key_file = ${options.clientTls.privateKey}`,
+        "client_tls_protocols = secure",
+        "server_tls_sslmode = verify-full",
+        `server_tls_ca_file = ${options.serverCaFile}`,
+        "server_tls_protocols = secure",
         "dns_max_ttl = 15",
         "tcp_keepalive = 1",
         // A server connection to a leader that vanished without a FIN/RST (node loss) is dropped
@@ -757,13 +892,18 @@ export const POOLER_PATHS = {
     configDir: "/etc/pgbouncer",
     /** userlist.txt (a Secret mount). */
     authDir: "/etc/pgbouncer-auth",
+    /** PgBouncer's certificate Secret (its key, its certificate, the CA that also signed PostgreSQL's). */
+    tlsDir: "/etc/pgbouncer-tls",
 };
 
 /** Where the members run: their DCS, their filesystem and the networks pg_hba admits. */
 export type MemberEnvironment = Pick<PatroniConfigOptions, "dcs" | "paths" | "clientNetworks">;
 
-/** Members in pods: Patroni's Kubernetes DCS over the member pods' labels, the image's layout. */
-export function podMemberEnvironment(podLabels: Record<string, string>): MemberEnvironment {
+/**
+ * Members in pods: Patroni's Kubernetes DCS over the member pods' labels, the image's layout, and
+ * pg_hba admitting `clientNetworks` (postgres.clientNetworks) over TLS.
+ */
+export function podMemberEnvironment(podLabels: Record<string, string>, clientNetworks: string[]): MemberEnvironment {
     return {
         dcs: {
             kind: "kubernetes",
@@ -773,8 +913,7 @@ export function podMemberEnvironment(podLabels: Record<string, string>): MemberE
             roleLabel: ROLE_LABEL,
         },
         paths: MEMBER_PATHS,
-        // Any pod address, always with scram-sha-256; NetworkPolicies narrow who can connect.
-        clientNetworks: ["0.0.0.0/0", "::/0"],
+        clientNetworks,
     };
 }
 
@@ -800,24 +939,27 @@ export function postBootstrapOptions(args: Pick<ResolvedPostgresClusterArgs, "da
     return { database: args.database, appUser: args.appUser, secretsDir };
 }
 
-/** Where PgBouncer listens, the leader it forwards to and its auth file. */
-export type PgbouncerEndpoints = Pick<PgbouncerIniOptions, "listenAddr" | "listenPort" | "upstreamHost" | "upstreamPort" | "authFile">;
+/** Where PgBouncer listens, the leader it forwards to, its auth file and its TLS files. */
+export type PgbouncerEndpoints = Pick<PgbouncerIniOptions, "listenAddr" | "listenPort" | "upstreamHost" | "upstreamPort" | "authFile" | "clientTls" | "serverCaFile">;
 
 /** PgBouncer in a pod: every address on its port, in front of `rwHost` (the `<name>-rw` Service). */
 export function podPgbouncerEndpoints(rwHost: string): PgbouncerEndpoints {
+    const tls = tlsFilesIn(POOLER_PATHS.tlsDir);
     return {
         listenAddr: "0.0.0.0",
         listenPort: PGBOUNCER_PORT,
         upstreamHost: rwHost,
         upstreamPort: POSTGRES_PORT,
         authFile: `${POOLER_PATHS.authDir}/userlist.txt`,
+        clientTls: { certificate: tls.certificate, privateKey: tls.privateKey },
+        serverCaFile: tls.ca,
     };
 }
 
 /** The args pgbouncer.ini is rendered from. */
 interface PoolerArgs {
     database: string;
-    pgbouncer: Pick<PgbouncerSettings, "maxClientConn" | "defaultPoolSize" | "reservePoolSize" | "maxPreparedStatements">;
+    pgbouncer: Pick<PgbouncerSettings, "maxClientConn" | "defaultPoolSize" | "reservePoolSize" | "maxPreparedStatements" | "timeouts">;
 }
 
 /** pgbouncer.ini's options: the application database, the pools' sizes and the exporter's stats user. Pure. */
@@ -830,6 +972,7 @@ export function pgbouncerIniOptions(args: PoolerArgs, endpoints: PgbouncerEndpoi
         reservePoolSize: args.pgbouncer.reservePoolSize,
         statsUsers: [MONITOR_USER],
         maxPreparedStatements: args.pgbouncer.maxPreparedStatements,
+        timeouts: args.pgbouncer.timeouts,
     };
 }
 

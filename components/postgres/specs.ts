@@ -14,6 +14,7 @@ import {
     httpProbe,
     IMAGE_PULL_POLICY,
     podSecurityContext,
+    type Probe,
     type PodSpec,
     type ProbeTiming,
     pvcRetentionPolicy,
@@ -27,13 +28,17 @@ import {
     type Volume,
     volumeClaimTemplate,
 } from "../k8s";
+import { TLS_SECRET_KEYS } from "../tls";
 import type { PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
 import { BACKUP_AGENT_PORT, type MemberBackup, memberBackup } from "./backup";
 import {
+    CLUSTER_CLIENT_PGOPTIONS,
     dynamicSharedMemoryBytes,
     MEMBER_PATHS,
+    MEMBER_TLS_DIR,
     memberCount,
     memberGracePeriodSeconds,
+    memberPodNames,
     MONITOR_USER,
     PATRONI_PORT,
     PGBOUNCER_EXPORTER_PORT,
@@ -69,18 +74,60 @@ const PGBOUNCER_LIVENESS: ProbeTiming = { periodSeconds: 10, failureThreshold: 6
 /** Mode of mounted config files (readable by the container's user) and of mounted secrets (owner only). */
 const CONFIG_FILE_MODE = 0o444;
 const SECRET_FILE_MODE = 0o400;
+/**
+ * Mode of a mounted certificate Secret: the files are root's, group fsGroup (the pod's user's
+ * group), so the key must be group-readable; PostgreSQL accepts a root-owned key of mode 0640 or
+ * less (kubelet would add the group's read bit to 0400 anyway).
+ */
+const TLS_FILE_MODE = 0o440;
 
 /**
- * Patroni's Kubernetes DCS, checked against patroni 3.0.2 (patroni/dcs/kubernetes.py) with
- * use_endpoints: it lists and watches pods and Endpoints by label, patches its own pod's role label
- * and status annotation, creates and patches the leader/config/sync/failover Endpoints and reads the
- * leader Endpoints before updating it. No update, no delete (only `patronictl remove` deletes); no
- * Service creation (the component creates the config Service).
+ * The Endpoints Patroni 3.0.2 keeps with use_endpoints (patroni/dcs/kubernetes.py: leader_path is
+ * the scope itself, config_path, sync_path and failover_path `<scope>-<key>`; status, failsafe,
+ * history and initialize are annotations on these). The component creates them beforehand, so
+ * Patroni needs no `create`, which RBAC cannot limit by name: with each object present, every
+ * write of 3.0.2 is a patch (initialize, the leader race and the sync key carry the object's
+ * resourceVersion, so concurrent members still get 409 Conflict).
  */
-export const PATRONI_RBAC_RULES: k8s.types.input.rbac.v1.PolicyRule[] = [
-    { apiGroups: [""], resources: ["endpoints"], verbs: ["get", "list", "watch", "create", "patch"] },
-    { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
-];
+export function patroniEndpointNames(scope: string): { leader: string; config: string; sync: string; failover: string } {
+    return { leader: scope, config: `${scope}-config`, sync: `${scope}-sync`, failover: `${scope}-failover` };
+}
+
+/**
+ * Patroni's Role, checked against patroni 3.0.2 (patroni/dcs/kubernetes.py) with use_endpoints:
+ * it lists and watches pods and Endpoints by label (list and watch by label cannot be limited by
+ * name), patches its own pod's role label and status annotation (only the member pods, by name),
+ * patches the leader/config/sync/failover Endpoints (patroniEndpointNames, created by the
+ * component) and reads the leader Endpoints after a conflicting update. No create, update or
+ * delete (only `patronictl remove` deletes); no Service creation (3.0.2 tolerates the 403; the
+ * component creates the config Service).
+ */
+export function patroniRbacRules(scope: string, members: number): k8s.types.input.rbac.v1.PolicyRule[] {
+    const endpoints = patroniEndpointNames(scope);
+    return [
+        { apiGroups: [""], resources: ["endpoints"], verbs: ["list", "watch"] },
+        { apiGroups: [""], resources: ["endpoints"], verbs: ["get"], resourceNames: [endpoints.leader] },
+        { apiGroups: [""], resources: ["endpoints"], verbs: ["patch"], resourceNames: Object.values(endpoints) },
+        { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+        { apiGroups: [""], resources: ["pods"], verbs: ["patch"], resourceNames: memberPodNames(scope, members) },
+    ];
+}
+
+/** An HTTPS GET probe: kubelet does not check the certificate, so the members' own one serves. */
+function httpsProbe(path: string, port: string, timing: ProbeTiming): Probe {
+    const probe = httpProbe(path, port, timing);
+    return { ...probe, httpGet: { path, port, scheme: "HTTPS" } };
+}
+
+/**
+ * The DNS name of a member pod under the members' headless Service, with the pod's name and
+ * namespace from the environment (Kubernetes expands `$(VAR)` in env values). Its peers reach it by
+ * this name, which its certificate carries, so their TLS connections can check the host name (a
+ * pod IP cannot be in a certificate issued before the pod exists).
+ */
+export function memberHostTemplate(membersService: string, clusterDomain: string): string {
+    return `$(PATRONI_NAME).${membersService}.$(PATRONI_KUBERNETES_NAMESPACE).svc.${clusterDomain}`;
+}
 
 /** Names of the objects a member pod refers to. */
 export interface MemberPodRefs {
@@ -91,6 +138,10 @@ export interface MemberPodRefs {
     credentialsSecret: pulumi.Input<string>;
     /** Secret with the application role's password. */
     appSecret: pulumi.Input<string>;
+    /** The member certificate's Secret (keys TLS_SECRET_KEYS): PostgreSQL's and Patroni's REST API's TLS. */
+    tlsSecret: pulumi.Input<string>;
+    /** The members' headless Service (plain name): their DNS names are `<pod>.<membersService>.<namespace>.svc.<domain>`. */
+    membersService: string;
     /** The backup ConfigMap and a volume repository's PVC (backup.ts); unset when backups are off. */
     backup?: { config: pulumi.Input<string>; repositoryClaim: pulumi.Input<string> };
 }
@@ -101,24 +152,33 @@ export interface PoolerPodRefs {
     poolerConfig: pulumi.Input<string>;
     /** Secret with userlist.txt and the exporter's connection string. */
     poolerSecret: pulumi.Input<string>;
+    /** PgBouncer's certificate Secret (keys TLS_SECRET_KEYS), for the pooler Service's names. */
+    tlsSecret: pulumi.Input<string>;
     /** The ServiceAccount the pods run as (image pull Secrets, no API token). */
     serviceAccount: pulumi.Input<string>;
 }
 
 const fieldEnv = (name: string, fieldPath: string): EnvVar => ({ name, valueFrom: { fieldRef: { fieldPath } } });
 
-/** Patroni's per-member settings: the pod's identity from the downward API, the passwords from the Secret. */
-function patroniEnv(credentialsSecret: pulumi.Input<string>): EnvVar[] {
+/**
+ * Patroni's per-member settings: the pod's identity from the downward API, the passwords from the
+ * Secret, and the addresses its peers and clients reach it at: its DNS name (memberHost, which its
+ * certificate carries: standbys connect with sslmode=verify-full, and the dynamic-config Job checks
+ * the REST API's host name). The leader Endpoints still get the pod IP (PATRONI_KUBERNETES_POD_IP).
+ */
+function patroniEnv(credentialsSecret: pulumi.Input<string>, memberHost: string): EnvVar[] {
     return [
         fieldEnv("PATRONI_NAME", "metadata.name"),
         fieldEnv("PATRONI_KUBERNETES_NAMESPACE", "metadata.namespace"),
         fieldEnv("PATRONI_KUBERNETES_POD_IP", "status.podIP"),
         // Kubernetes expands $(VAR) from the variables above.
-        { name: "PATRONI_POSTGRESQL_CONNECT_ADDRESS", value: `$(PATRONI_KUBERNETES_POD_IP):${POSTGRES_PORT}` },
-        { name: "PATRONI_RESTAPI_CONNECT_ADDRESS", value: `$(PATRONI_KUBERNETES_POD_IP):${PATRONI_PORT}` },
+        { name: "PATRONI_POSTGRESQL_CONNECT_ADDRESS", value: `${memberHost}:${POSTGRES_PORT}` },
+        { name: "PATRONI_RESTAPI_CONNECT_ADDRESS", value: `${memberHost}:${PATRONI_PORT}` },
         secretEnv("PATRONI_SUPERUSER_PASSWORD", credentialsSecret, "superuser-password"),
         secretEnv("PATRONI_REPLICATION_PASSWORD", credentialsSecret, "replication-password"),
         secretEnv("PATRONI_RESTAPI_PASSWORD", credentialsSecret, "restapi-password"),
+        // Inherited by pg_basebackup, pg_rewind and archive/restore commands: no application timeouts.
+        { name: "PGOPTIONS", value: CLUSTER_CLIENT_PGOPTIONS },
     ];
 }
 
@@ -126,7 +186,7 @@ function patroniEnv(credentialsSecret: pulumi.Input<string>): EnvVar[] {
 export function patroniContainer(
     args: ResolvedPostgresClusterArgs,
     image: pulumi.Input<string>,
-    credentialsSecret: pulumi.Input<string>,
+    refs: Pick<MemberPodRefs, "credentialsSecret" | "membersService">,
     backup?: Pick<MemberBackup, "postgresEnv" | "postgresMounts">,
 ): Container {
     return {
@@ -135,7 +195,7 @@ export function patroniContainer(
         imagePullPolicy: IMAGE_PULL_POLICY,
         command: ["patroni", `${PATRONI_CONFIG_DIR}/patroni.yml`],
         // archive_command (pgbackrest archive-push) runs here and inherits this environment.
-        env: [...patroniEnv(credentialsSecret), ...(backup?.postgresEnv ?? [])],
+        env: [...patroniEnv(refs.credentialsSecret, memberHostTemplate(refs.membersService, args.clusterDomain)), ...(backup?.postgresEnv ?? [])],
         ports: [
             { name: "postgresql", containerPort: POSTGRES_PORT },
             { name: "patroni", containerPort: PATRONI_PORT },
@@ -143,14 +203,15 @@ export function patroniContainer(
         resources: containerResources(args.resources),
         securityContext: containerSecurityContext(),
         // /liveness answers while Patroni's HA loop runs (also during a long standby clone);
-        // /readiness once PostgreSQL runs in its role.
-        startupProbe: httpProbe("/liveness", "patroni", PATRONI_STARTUP),
-        livenessProbe: httpProbe("/liveness", "patroni", PATRONI_LIVENESS),
-        readinessProbe: httpProbe("/readiness", "patroni", PATRONI_READINESS),
+        // /readiness once PostgreSQL runs in its role. The REST API speaks HTTPS only.
+        startupProbe: httpsProbe("/liveness", "patroni", PATRONI_STARTUP),
+        livenessProbe: httpsProbe("/liveness", "patroni", PATRONI_LIVENESS),
+        readinessProbe: httpsProbe("/readiness", "patroni", PATRONI_READINESS),
         volumeMounts: [
             { name: "data", mountPath: DATA_MOUNT },
             { name: "config", mountPath: PATRONI_CONFIG_DIR, readOnly: true },
             { name: "secrets", mountPath: MEMBER_PATHS.secretsDir, readOnly: true },
+            { name: "tls", mountPath: MEMBER_TLS_DIR, readOnly: true },
             { name: "run", mountPath: MEMBER_PATHS.socketDir },
             { name: "tmp", mountPath: "/tmp" },
             { name: "shm", mountPath: "/dev/shm" },
@@ -190,6 +251,7 @@ export function memberVolumes(refs: MemberPodRefs, parameters: Pick<PostgresPara
                 ],
             },
         },
+        { name: "tls", secret: { secretName: refs.tlsSecret, defaultMode: TLS_FILE_MODE } },
         scratchVolume("run", "16Mi"),
         scratchVolume("tmp", "64Mi"),
         sharedMemoryVolume(parameters),
@@ -220,7 +282,7 @@ export function memberPodSpec(args: ResolvedPostgresClusterArgs, image: pulumi.I
         // Long enough for the shutdown checkpoint of a full shared_buffers.
         terminationGracePeriodSeconds: memberGracePeriodSeconds(args.parameters),
         enableServiceLinks: false,
-        containers: [patroniContainer(args, image, refs.credentialsSecret, backup), postgresExporterContainer(args, refs.credentialsSecret), ...(backup ? [backup.agent] : [])],
+        containers: [patroniContainer(args, image, refs, backup), postgresExporterContainer(args, refs.credentialsSecret), ...(backup ? [backup.agent] : [])],
         volumes: [...memberVolumes(refs, args.parameters), ...(backup?.volumes ?? [])],
     };
 }
@@ -270,7 +332,12 @@ export interface DynamicConfigJobRefs {
     credentialsSecret: pulumi.Input<string>;
     /** ServiceAccount with the image pull Secrets and no API token (the script talks only to Patroni). */
     serviceAccount: pulumi.Input<string>;
+    /** The member certificate's Secret: only its CA is mounted, to check the REST APIs' certificates. */
+    tlsSecret: pulumi.Input<string>;
 }
+
+/** Where the dynamic-config Job's pod finds the CA of the members' REST API certificates. */
+export const DYNAMIC_CONFIG_CA_FILE = `/etc/patroni-ca/${TLS_SECRET_KEYS.ca}`;
 
 /**
  * The Job that applies Patroni's dynamic configuration to the running cluster and restarts the
@@ -303,8 +370,10 @@ export function dynamicConfigJobSpec(
                         env: [secretEnv("PATRONI_RESTAPI_PASSWORD", refs.credentialsSecret, "restapi-password")],
                         resources: containerResources(args.exporterResources),
                         securityContext: containerSecurityContext(),
+                        volumeMounts: [{ name: "ca", mountPath: "/etc/patroni-ca", readOnly: true }],
                     },
                 ],
+                volumes: [{ name: "ca", secret: { secretName: refs.tlsSecret, items: [{ key: TLS_SECRET_KEYS.ca, path: TLS_SECRET_KEYS.ca }], defaultMode: CONFIG_FILE_MODE } }],
             },
         },
     };
@@ -346,6 +415,7 @@ export function pgbouncerContainer(pgbouncer: PgbouncerSettings): Container {
         volumeMounts: [
             { name: "config", mountPath: POOLER_PATHS.configDir, readOnly: true },
             { name: "auth", mountPath: POOLER_PATHS.authDir, readOnly: true },
+            { name: "tls", mountPath: POOLER_PATHS.tlsDir, readOnly: true },
         ],
     };
 }
@@ -374,6 +444,7 @@ export function poolerPodSpec(args: ResolvedPostgresClusterArgs, selector: Recor
         volumes: [
             { name: "config", configMap: { name: refs.poolerConfig, defaultMode: CONFIG_FILE_MODE } },
             { name: "auth", secret: { secretName: refs.poolerSecret, items: [{ key: "userlist.txt", path: "userlist.txt" }], defaultMode: SECRET_FILE_MODE } },
+            { name: "tls", secret: { secretName: refs.tlsSecret, defaultMode: TLS_FILE_MODE } },
         ],
     };
 }
@@ -410,14 +481,18 @@ export interface ServiceSpecOf {
 
 const postgresServicePort = { name: "postgresql", port: POSTGRES_PORT, targetPort: "postgresql" };
 
-/** The Services of the members, by role. */
-export function memberServices(names: PostgresNames, selectors: MemberSelectors): Record<"leader" | "config" | "members" | "rw" | "ro", ServiceSpecOf> {
+/** The Services of the members, by role, and those that keep Patroni's Endpoints. */
+export function memberServices(names: PostgresNames, selectors: MemberSelectors): Record<"leader" | "config" | "sync" | "failover" | "members" | "rw" | "ro", ServiceSpecOf> {
     return {
         // Selector-less: Patroni writes the leader's address into this Service's Endpoints (same port
         // name); without a Service, Kubernetes may garbage-collect those Endpoints.
         leader: { name: names.leaderService, spec: { type: "ClusterIP", ports: [{ name: "postgresql", port: POSTGRES_PORT, targetPort: POSTGRES_PORT }] } },
-        // Keeps Patroni's `<scope>-config` Endpoints alive.
+        // Keep Patroni's `<scope>-config`, `-sync` and `-failover` Endpoints alive: the endpoints
+        // controller deletes Endpoints without a Service (when it restarts), and Patroni may not
+        // re-create them (its Role has no `create`).
         config: { name: names.configService, spec: { clusterIP: "None" } },
+        sync: { name: names.syncService, spec: { clusterIP: "None" } },
+        failover: { name: names.failoverService, spec: { clusterIP: "None" } },
         members: {
             name: names.membersService,
             spec: {

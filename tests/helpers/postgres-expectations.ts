@@ -13,11 +13,11 @@ import { toYaml } from "../../components/yaml";
 import type { PostgresCluster } from "../../components/postgres";
 import { postgresClusterArgsSchema, type PostgresClusterArgs, type ResolvedPostgresClusterArgs } from "../../components/postgres/args";
 import { DCS_ONLY_PARAMETERS, dynamicConfigJobName, memberCount } from "../../components/postgres/render";
-import { PATRONI_RBAC_RULES } from "../../components/postgres/specs";
+import { patroniRbacRules } from "../../components/postgres/specs";
 import type { StackConfig } from "../../config";
 import { postgresClusterArgs } from "../../stack-args";
 import { baselineViolations } from "./baseline";
-import { find, isWireSecret, mockPassword, ofType, RecordedResource, valueOf } from "./mocks";
+import { find, isWireSecret, mockPassword, ofType, RecordedResource, testCertificates, valueOf } from "./mocks";
 
 const COMPONENT = "prepx:database:PostgresCluster";
 const sha256Hex = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -61,7 +61,7 @@ export interface PostgresContext {
 
 /** The component's args from a stack's config, exactly as index.ts composes them. */
 export function clusterArgs(config: StackConfig): PostgresClusterArgs {
-    return postgresClusterArgs(config, config.namespace);
+    return postgresClusterArgs(config, config.namespace, testCertificates);
 }
 
 /** The same args with every default applied. */
@@ -103,7 +103,9 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             // Patroni's, PgBouncer's and the backup's (pgbackrest.conf, the agent).
             expect(count("kubernetes:core/v1:ConfigMap")).toBe(3);
             expect(count("kubernetes:core/v1:PersistentVolumeClaim")).toBe(want.backupRepository === "volume" ? 1 : 0);
-            expect(count("kubernetes:core/v1:Service")).toBe(6);
+            // The members', rw, ro, the pooler's, and the four that keep Patroni's Endpoints.
+            expect(count("kubernetes:core/v1:Service")).toBe(8);
+            expect(count("kubernetes:core/v1:Endpoints")).toBe(4);
             // Patroni's (with its Role), PgBouncer's and the dynamic-config Job's.
             expect(count("kubernetes:core/v1:ServiceAccount")).toBe(3);
             expect(count("kubernetes:batch/v1:Job")).toBe(1);
@@ -172,9 +174,48 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             expect(leader.ports.map((port) => port.name)).toEqual(kubernetes.ports.map((port) => port.name));
         });
 
+        test("Patroni's four Endpoints exist beforehand (its Role cannot create), labelled so its label selector finds them, each kept by a Service", () => {
+            const kubernetes = patroniConfig().kubernetes;
+            const selector = { ...kubernetes.labels, [kubernetes.scope_label]: patroniConfig().scope };
+            for (const name of ["postgres", "postgres-config", "postgres-sync", "postgres-failover"]) {
+                const endpoints = child("kubernetes:core/v1:Endpoints", name).inputs;
+                expect(endpoints.metadata.namespace).toBe(namespace());
+                expect(selects(selector, endpoints.metadata.labels)).toBe(true);
+                // Patroni writes annotations and addresses; the stack declares neither.
+                expect(endpoints.subsets).toBeUndefined();
+                expect(endpoints.metadata.annotations).toBeUndefined();
+                const kept = service(name);
+                expect(kept.selector).toBeUndefined();
+            }
+        });
+
+        test("TLS: the members mount their certificate, PgBouncer its own, the dynamic-config Job only the CA; the apps get the CA's Secret", async () => {
+            const members = statefulSet().spec.template.spec;
+            expect(members.volumes).toContainEqual({ name: "tls", secret: { secretName: "postgres-tls", defaultMode: 0o440 } });
+            const poolerPod = pooler().spec.template.spec;
+            expect(poolerPod.volumes).toContainEqual({ name: "tls", secret: { secretName: "postgres-pooler-tls", defaultMode: 0o440 } });
+            const job = child("kubernetes:batch/v1:Job", "postgres-dcs-config").inputs.spec as k8s.types.output.batch.v1.JobSpec;
+            expect(job.template.spec.volumes).toEqual([{ name: "ca", secret: { secretName: "postgres-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 } }]);
+            const connection = get().cluster.connection;
+            expect([await valueOf(connection.caSecret.name), connection.caSecret.key]).toEqual(["postgres-pooler-tls", "ca.crt"]);
+            // The probes speak HTTPS to Patroni; the members reach each other by DNS name (in their certificate).
+            expect(container("postgres")?.readinessProbe?.httpGet?.scheme).toBe("HTTPS");
+            expect(container("postgres")?.env).toContainEqual({
+                name: "PATRONI_POSTGRESQL_CONNECT_ADDRESS",
+                value: "$(PATRONI_NAME).postgres-members.$(PATRONI_KUBERNETES_NAMESPACE).svc.cluster.local:5432",
+            });
+            expect(await valueOf(get().cluster.memberTlsSecretName)).toBe("postgres-tls");
+        });
+
+        test("Prometheus scrapes Patroni's /metrics over HTTPS, checking the members' certificate by the members Service's name", async () => {
+            const [patroni] = get().cluster.portScrapeJobs;
+            expect(patroni.tls?.serverName).toBe(`postgres-members.${namespace()}.svc.cluster.local`);
+            expect(await valueOf(pulumi.output(patroni.tls?.caSecret ?? ""))).toBe("postgres-tls");
+        });
+
         test("the Role holds Patroni's rules and is bound to the members' service account", () => {
             const role = child("kubernetes:rbac.authorization.k8s.io/v1:Role", "postgres-patroni").inputs;
-            expect(role.rules).toEqual(PATRONI_RBAC_RULES);
+            expect(role.rules).toEqual(patroniRbacRules("postgres", memberCount(get().args.standbys)));
             expect(role.metadata.namespace).toBe(namespace());
             const binding = child("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "postgres-patroni").inputs;
             expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "postgres-patroni" });
@@ -235,7 +276,8 @@ export function describePostgresCluster(get: () => PostgresContext, want: Postgr
             const { postgresql, ...settings } = patroniConfig().bootstrap.dcs;
             expect(embedded).toMatchObject(settings);
             expect(embedded.postgresql.parameters).toEqual(Object.fromEntries(DCS_ONLY_PARAMETERS.filter((key) => key in postgresql.parameters).map((key) => [key, postgresql.parameters[key]])));
-            expect(script).toContain('BASE_URL = "http://postgres-members:8008"');
+            expect(script).toContain('BASE_URL = "https://postgres-members:8008"');
+            expect(script).toContain('TLS = ssl.create_default_context(cafile="/etc/patroni-ca/ca.crt")');
             expect(apply.image).toBe(want.image);
             expect(apply.env).toEqual([{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-credentials", key: "restapi-password" } } }]);
             expect(spec.template.spec.serviceAccountName).toBe("postgres-dcs-config");

@@ -29,9 +29,11 @@ import { readStackConfig } from "../../scripts/stack-files";
 import { postgresClusterArgs } from "../../stack-args";
 import { BIN_DIR, POSTGRES_GID, POSTGRES_UID, postgresDir, postgresFile } from "./postgres-support";
 import { freePorts, loopbackGet, isAlive, makeTempDir, report, run, Server, startEtcd, startServer, stopAllServers, stopServer, waitFor } from "./support";
+import { installCertificate, loopbackGetTls, TestCertificate, testCertificateAuthority } from "./postgres-tls";
+import { testCertificates } from "../helpers/mocks";
 
 /** The dev stack's PostgresCluster args (its backups go to a volume), defaults applied. */
-const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("dev", readStackConfig("dev")), "prepx-dev"));
+const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("dev", readStackConfig("dev")), "prepx-dev", testCertificates));
 const STANZA = "postgres";
 // Generated per run; it reaches the servers through a 0600 file and the environment, never a command line.
 const PASSWORD = `su-${process.pid}-${Math.random().toString(36).slice(2, 12)}`;
@@ -42,6 +44,8 @@ const PATRONI = ["/usr/bin/python3", "/usr/bin/patroni"];
 let root: string;
 let paths: BackupPaths;
 let socketDir: string;
+/** The member's certificate (PostgreSQL's ssl files, Patroni's REST API), from a CA made for the run. */
+let memberTls: TestCertificate;
 const servers: Server[] = [];
 /** What the point-in-time test restored to, for the Patroni restore that follows it. */
 let restoredTo: { target: string; rows: string[]; timeline: number } | undefined;
@@ -107,6 +111,7 @@ async function commitBatch(port: number, batch: string, count: number): Promise<
 beforeAll(() => {
     root = postgresDir(makeTempDir("pgbackup"));
     socketDir = postgresDir(path.join(root, "run"));
+    memberTls = installCertificate(testCertificateAuthority(path.join(root, "ca")).issue("member", { ipAddresses: ["127.0.0.1"] }), path.join(root, "tls"), POSTGRES_UID, POSTGRES_GID);
     paths = {
         configFile: path.join(root, "pgbackrest.conf"),
         agentScript: path.join(root, "backup-agent.py"),
@@ -126,7 +131,7 @@ afterAll(async () => {
 describe("pgBackRest from the rendered config: archive, scheduled backup, point-in-time restore (Debian packages)", () => {
     test("pgbackrest accepts every option of both stacks' pgbackrest.conf (S3 in prod, a volume in dev)", async () => {
         for (const stack of ["prod", "dev"] as const) {
-            const stackArgs = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig(stack, readStackConfig(stack)), "prepx"));
+            const stackArgs = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig(stack, readStackConfig(stack)), "prepx", testCertificates));
             const file = postgresFile(path.join(root, `${stack}-pgbackrest.conf`), podBackupFiles(stackArgs.backup, STANZA)["pgbackrest.conf"], 0o444);
             // `help` parses the whole file and warns about any option it does not know.
             const { stdout, stderr } = await run(paths.pgbackrest, [`--config=${file}`, `--stanza=${STANZA}`, "help", "backup"]);
@@ -162,7 +167,7 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
             patroniConfigOptions(
                 args,
                 STANZA,
-                { dcs: { kind: "etcd3", hosts: ["127.0.0.1:2379"] }, paths: { dataDir, binDir: BIN_DIR, pgpass: path.join(root, "pgpass"), socketDir, postBootstrapScript: "", secretsDir: "" }, clientNetworks: ["127.0.0.1/32"] },
+                { dcs: { kind: "etcd3", hosts: ["127.0.0.1:2379"] }, paths: { dataDir, binDir: BIN_DIR, pgpass: path.join(root, "pgpass"), socketDir, postBootstrapScript: "", secretsDir: "", tls: memberTls }, clientNetworks: ["127.0.0.1/32"] },
                 archiveSettings(paths, STANZA),
             ),
         );
@@ -293,7 +298,7 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
         // restore follows the backup's timeline, as the runbook says for a repeated restore.
         const stack = parseStackConfig("dev", readStackConfig("dev"));
         const restoreArgs = postgresClusterArgsSchema.parse(
-            postgresClusterArgs({ ...stack, postgres: { ...stack.postgres, backup: { ...stack.postgres.backup, restore: { targetTime: restoredTo.target, targetTimeline: "current" } } } }, "prepx-dev"),
+            postgresClusterArgs({ ...stack, postgres: { ...stack.postgres, backup: { ...stack.postgres.backup, restore: { targetTime: restoredTo.target, targetTimeline: "current" } } } }, "prepx-dev", testCertificates),
         );
         const memberDir = postgresDir(path.join(root, "member"));
         const dataDir = path.join(memberDir, "data"); // absent: the restore creates it
@@ -312,7 +317,7 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
                     STANZA,
                     {
                         dcs: { kind: "etcd3", hosts: [`127.0.0.1:${etcdClient}`] },
-                        paths: { dataDir, binDir: BIN_DIR, pgpass: path.join(memberDir, "pgpass"), socketDir, postBootstrapScript: path.join(memberDir, "post-bootstrap.sh"), secretsDir: memberDir },
+                        paths: { dataDir, binDir: BIN_DIR, pgpass: path.join(memberDir, "pgpass"), socketDir, postBootstrapScript: path.join(memberDir, "post-bootstrap.sh"), secretsDir: memberDir, tls: memberTls },
                         clientNetworks: ["127.0.0.1/32"],
                     },
                     archive,
@@ -349,7 +354,11 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
             // custom bootstrap Patroni restarts it once more (post_bootstrap) before that settles.
             await waitFor(
                 "Patroni to restore, promote, take the leader lock and run the primary",
-                async () => JSON.parse(await httpGet(restPort, "/primary")).state === "running" && (await psql(pgPort, "SELECT pg_is_in_recovery()")) === "f",
+                // Patroni's REST API speaks HTTPS only.
+                async () => {
+                    const primary = await loopbackGetTls(restPort, "/primary", memberTls.ca);
+                    return primary.status === 200 && JSON.parse(primary.body).state === "running" && (await psql(pgPort, "SELECT pg_is_in_recovery()")) === "f";
+                },
                 180000,
                 500,
             );

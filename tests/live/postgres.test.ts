@@ -14,8 +14,9 @@ import * as fs from "fs";
 import * as net from "net";
 import * as path from "path";
 import { parseStackConfig } from "../../config";
-import { postgresClusterArgsSchema } from "../../components/postgres/args";
+import { postgresClusterArgsSchema, postgresDurationSeconds } from "../../components/postgres/args";
 import {
+    CLUSTER_CLIENT_PGOPTIONS,
     type MemberEnvironment,
     type MemberPaths,
     MONITOR_USER,
@@ -38,11 +39,13 @@ import {
 } from "../../components/postgres/render";
 import { readStackConfig } from "../../scripts/stack-files";
 import { postgresClusterArgs } from "../../stack-args";
+import { testCertificates } from "../helpers/mocks";
 import { BIN_DIR, POSTGRES_GID, POSTGRES_UID, postgresDir, postgresFile } from "./postgres-support";
 import { freePorts, loopbackGet, isAlive, makeTempDir, report, run, Server, signalServer, sleep, startEtcd, startServer, stopAllServers, stopServer, waitFor } from "./support";
+import { installCertificate, loopbackGetTls, RemoteSourceRelay, TestCertificate, testCertificateAuthority } from "./postgres-tls";
 
 /** The prod stack's PostgresCluster args, defaults applied, exactly as the component parses them. */
-const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("prod", readStackConfig("prod")), "prepx"));
+const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("prod", readStackConfig("prod")), "prepx", testCertificates));
 const MEMBERS = memberCount(args.standbys);
 const SCOPE = "postgres";
 const PATRONI = ["/usr/bin/python3", "/usr/bin/patroni"]; // Debian's patroni runs on the system python
@@ -87,6 +90,13 @@ let configPath: string;
 let paths: MemberPaths;
 /** The members' DCS, filesystem and networks: what their Patroni config (and the dynamic config) is rendered with. */
 let memberEnvironment: MemberEnvironment;
+/** The CA of this run (it signed the members' and PgBouncer's certificates), and one that signed neither. */
+let caFile: string;
+let otherCaFile: string;
+/** PgBouncer's certificate and the CA, installed for its user. */
+let poolerTls: TestCertificate;
+/** The address a "remote" client's connections leave from (RemoteSourceRelay): on the loopback network, not 127.0.0.1. */
+const REMOTE_SOURCE = "127.0.0.2";
 
 /** Starts a member's Patroni with the rendered config; per-member values in env, as in a pod. */
 function startMember(member: Member): Server {
@@ -104,6 +114,8 @@ function startMember(member: Member): Server {
         PATRONI_SUPERUSER_PASSWORD: PASSWORDS.superuser,
         PATRONI_REPLICATION_PASSWORD: PASSWORDS.replication,
         PATRONI_RESTAPI_PASSWORD: PASSWORDS.restapi,
+        // As the pod's env (specs.ts patroniEnv): pg_basebackup and pg_rewind without the application timeouts.
+        PGOPTIONS: CLUSTER_CLIENT_PGOPTIONS,
     };
     member.server = startServer(`patroni-${member.name}`, PATRONI[0], [PATRONI[1], configPath], path.join(member.dir, "patroni.log"), {
         env,
@@ -120,8 +132,11 @@ interface PatroniState {
     replication?: { application_name: string; state: string; sync_state: string }[];
 }
 
+/** GETs a path of a member's REST API, over HTTPS only (its certificate checked against the CA). */
+const restGet = (member: Member, urlPath: string) => loopbackGetTls(member.restPort, urlPath, caFile);
+
 async function patroniState(member: Member): Promise<PatroniState> {
-    const { body } = await loopbackGet(member.restPort, "/patroni");
+    const { body } = await restGet(member, "/patroni");
     return JSON.parse(body) as PatroniState;
 }
 
@@ -129,7 +144,7 @@ async function patroniState(member: Member): Promise<PatroniState> {
 async function currentLeader(candidates: Member[] = members): Promise<Member | undefined> {
     const answers = await Promise.all(
         candidates.map((member) =>
-            loopbackGet(member.restPort, "/primary")
+            restGet(member, "/primary")
                 .then((r) => (r.status === 200 ? member : undefined))
                 .catch(() => undefined),
         ),
@@ -152,7 +167,7 @@ async function streamingReplicas(leader: Member): Promise<{ name: string; sync: 
 
 /** The members Patroni's /sync key names as synchronous standbys, from the leader's REST /cluster. */
 async function syncStandbysInDcs(leader: Member): Promise<string[]> {
-    const { body } = await loopbackGet(leader.restPort, "/cluster");
+    const { body } = await restGet(leader, "/cluster");
     const cluster = JSON.parse(body) as { members: { name: string; role: string }[] };
     return cluster.members.filter((m) => m.role === "sync_standby").map((m) => m.name);
 }
@@ -164,9 +179,21 @@ interface Target {
     database: string;
 }
 
-async function psql(target: Target, sql: string, timeoutMs = 15000): Promise<string> {
+/** libpq's TLS settings: `verify-full` against the run's CA unless a test asks for another mode or CA. */
+interface ClientTls {
+    sslmode: "disable" | "require" | "verify-full";
+    sslrootcert?: string;
+}
+const VERIFIED: ClientTls = { sslmode: "verify-full" };
+
+/** libpq's environment for `tls` (PGSSLMODE, PGSSLROOTCERT): what the services get (components/fleet). */
+function tlsEnv(tls: ClientTls): NodeJS.ProcessEnv {
+    return { PGSSLMODE: tls.sslmode, ...(tls.sslmode === "verify-full" ? { PGSSLROOTCERT: tls.sslrootcert ?? caFile } : {}) };
+}
+
+async function psql(target: Target, sql: string, timeoutMs = 15000, tls: ClientTls = VERIFIED): Promise<string> {
     const { stdout } = await run(PSQL, ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", String(target.port), "-U", target.user, "-d", target.database, "-c", sql], {
-        env: { PATH: process.env.PATH, PGPASSWORD: target.password, PGCONNECT_TIMEOUT: "3", PGAPPNAME: "prepx-live" },
+        env: { PATH: process.env.PATH, PGPASSWORD: target.password, PGCONNECT_TIMEOUT: "3", PGAPPNAME: "prepx-live", ...tlsEnv(tls) },
         timeoutMs,
     });
     return stdout.trim();
@@ -174,6 +201,11 @@ async function psql(target: Target, sql: string, timeoutMs = 15000): Promise<str
 
 const superuserOn = (member: Member): Target => ({ port: member.pgPort, user: SUPERUSER, password: PASSWORDS.superuser, database: "postgres" });
 const appOn = (port: number): Target => ({ port, user: args.appUser, password: PASSWORDS.app, database: args.database });
+
+/** PgBouncer's TLS files: its certificate to clients, the CA it checks the server's against (another one when a test says so). */
+function pgbouncerTls(serverCaFile = caFile): Pick<PgbouncerIniOptions, "clientTls" | "serverCaFile"> {
+    return { clientTls: { certificate: poolerTls.certificate, privateKey: poolerTls.privateKey }, serverCaFile };
+}
 
 /**
  * Stands in for the `<name>-rw` Service: accepts on one port and relays each new connection to
@@ -337,6 +369,14 @@ beforeAll(async () => {
 
     etcd = await startEtcd(postgresDir(path.join(root, "etcd")), { client: etcdClient, peer: etcdPeer }, { uid: POSTGRES_UID, gid: POSTGRES_GID });
 
+    // Certificates as components/tls issues them: one for every member (the pods share one Secret),
+    // one for PgBouncer; here for 127.0.0.1, the members' and PgBouncer's address.
+    const authority = testCertificateAuthority(path.join(root, "ca"));
+    caFile = authority.ca;
+    otherCaFile = testCertificateAuthority(path.join(root, "other-ca"), "another CA").ca;
+    const memberTls = installCertificate(authority.issue("member", { ipAddresses: ["127.0.0.1"] }), path.join(root, "member-tls"), POSTGRES_UID, POSTGRES_GID);
+    poolerTls = installCertificate(authority.issue("pooler", { ipAddresses: ["127.0.0.1"] }), path.join(root, "pooler-tls"), POSTGRES_UID, POSTGRES_GID);
+
     // The secret files the post-bootstrap script reads (a Secret mount in a pod).
     const secretsDir = postgresDir(path.join(root, "secrets"));
     postgresFile(path.join(secretsDir, "app-password"), PASSWORDS.app);
@@ -348,9 +388,12 @@ beforeAll(async () => {
         socketDir: postgresDir(path.join(root, "run")),
         postBootstrapScript: path.join(root, "post-bootstrap.sh"),
         secretsDir,
+        tls: memberTls,
     };
     postgresFile(paths.postBootstrapScript, renderPostBootstrapScript(postBootstrapOptions(args, secretsDir)), 0o500);
-    memberEnvironment = { dcs: { kind: "etcd3", hosts: [`127.0.0.1:${etcdClient}`] }, paths, clientNetworks: ["127.0.0.1/32"] };
+    // The loopback network as the pods' network: 127.0.0.1 (the pod itself) keeps its non-TLS lines,
+    // any other address of it is a remote client (RemoteSourceRelay), admitted over TLS only.
+    memberEnvironment = { dcs: { kind: "etcd3", hosts: [`127.0.0.1:${etcdClient}`] }, paths, clientNetworks: ["127.0.0.0/8"] };
     configPath = postgresFile(
         path.join(root, "patroni.yml"),
         renderPatroniConfig(patroniConfigOptions(args, SCOPE, memberEnvironment)),
@@ -379,7 +422,7 @@ beforeAll(async () => {
     const iniPath = postgresFile(
         path.join(bouncerDir, "pgbouncer.ini"),
         // The stack's pgbouncer.ini, listening on loopback in front of the relay that stands in for `<name>-rw`.
-        renderPgbouncerIni(forThisPgbouncer(pgbouncerIniOptions(args, { listenAddr: "127.0.0.1", listenPort: pgbouncerPort, upstreamHost: "127.0.0.1", upstreamPort: relayPort, authFile }))),
+        renderPgbouncerIni(forThisPgbouncer(pgbouncerIniOptions(args, { ...pgbouncerTls(), listenAddr: "127.0.0.1", listenPort: pgbouncerPort, upstreamHost: "127.0.0.1", upstreamPort: relayPort, authFile }))),
         0o400,
     );
     startServer("pgbouncer", PGBOUNCER, [iniPath], path.join(bouncerDir, "pgbouncer.log"), { uid: POSTGRES_UID, gid: POSTGRES_GID, cwd: bouncerDir });
@@ -461,6 +504,84 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         expect(await psql(superuserOn(leader), `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '${args.database}'`)).toBe(args.appUser);
     });
 
+    test(`TLS: from a remote address (${REMOTE_SOURCE}) plaintext is refused, replication too; TLS is admitted, verify-full with the CA succeeds and with another CA fails; loopback keeps plaintext`, async () => {
+        const leader = await waitFor("a leader", () => currentLeader(), 10000);
+        const [remotePort] = await freePorts(1);
+        const remote = new RemoteSourceRelay(leader.pgPort, REMOTE_SOURCE);
+        await remote.listen(remotePort);
+        try {
+            const app = appOn(remotePort);
+            const replication = (tls: ClientTls) =>
+                run(PSQL, ["-X", "-At", `host=127.0.0.1 port=${remotePort} user=${REPLICATION_USER} dbname=${args.database} replication=true`, "-c", "IDENTIFY_SYSTEM"], {
+                    env: { PATH: process.env.PATH, PGPASSWORD: PASSWORDS.replication, PGCONNECT_TIMEOUT: "3", ...tlsEnv(tls) },
+                    timeoutMs: 10000,
+                });
+            const plaintext = await psql(app, "SELECT 1", 10000, { sslmode: "disable" }).catch((error: Error) => error.message);
+            const plainReplication = await replication({ sslmode: "disable" }).then(() => "admitted", (error: Error) => error.message);
+            expect(plaintext).toMatch(new RegExp(`pg_hba.conf rejects connection for host "${REMOTE_SOURCE.replace(/\./g, "\\.")}", user "${args.appUser}", database "${args.database}", no encryption`));
+            expect(plainReplication).toMatch(/pg_hba.conf rejects replication connection for host "127\.0\.0\.2", user "replicator", no encryption/);
+            // Over TLS, the server's certificate checked against the CA and the host (127.0.0.1 in its SAN).
+            expect(await psql(app, "SELECT ssl || ' ' || host(inet_client_addr()) FROM pg_stat_ssl WHERE pid = pg_backend_pid()")).toBe(`true ${REMOTE_SOURCE}`);
+            expect(await psql(app, "SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()", 10000, { sslmode: "require" })).toMatch(/^TLSv1\.[23]$/);
+            await expect(replication(VERIFIED)).resolves.toMatchObject({ stdout: expect.stringMatching(/^\d+\|/) });
+            const otherCa = await psql(app, "SELECT 1", 10000, { sslmode: "verify-full", sslrootcert: otherCaFile }).catch((error: Error) => error.message);
+            expect(otherCa).toMatch(/certificate verify failed/);
+            // The pod's own loopback (the exporter's sslmode=disable) is the one plaintext path.
+            expect(await psql(appOn(leader.pgPort), "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", 10000, { sslmode: "disable" })).toBe("f");
+            report(
+                `postgres TLS from ${REMOTE_SOURCE}: plaintext refused (${plaintext.split("\n").find((line) => line.includes("rejects"))?.trim()}); replication in plaintext refused; ` +
+                    `TLS verify-full admitted; against another CA: ${otherCa.split("\n").find((line) => line.includes("verify failed"))?.trim()}`,
+            );
+        } finally {
+            await remote.close();
+        }
+    });
+
+    test("every standby streams from the leader over TLS (verify-full), its certificate checked", async () => {
+        const leader = await waitFor("a leader", () => currentLeader(), 10000);
+        const out = await psql(superuserOn(leader), "SELECT r.application_name || ' ' || s.ssl || ' ' || s.version FROM pg_stat_replication r JOIN pg_stat_ssl s USING (pid) ORDER BY 1");
+        const lines = out.split("\n");
+        expect(lines).toHaveLength(MEMBERS - 1);
+        for (const line of lines) expect(line).toMatch(/^m\d true TLSv1\.[23]$/);
+        // The standbys' primary_conninfo asks for verify-full against the CA (Patroni writes it from the rendered authentication).
+        for (const member of members.filter((m) => m !== leader)) {
+            const conninfo = await psql(superuserOn(member), "SHOW primary_conninfo");
+            expect(conninfo).toContain("sslmode=verify-full");
+            expect(conninfo).toContain(`sslrootcert=${paths.tls.ca}`);
+        }
+        report(`postgres replication: ${lines.join(", ")}`);
+    });
+
+    test("Patroni's REST API answers over TLS only: HTTPS checked against the CA works, plain HTTP and another CA fail", async () => {
+        const member = members[0];
+        expect((await restGet(member, "/liveness")).status).toBe(200);
+        const plain = await loopbackGet(member.restPort, "/liveness").then((r) => `HTTP ${r.status}`, (error: Error) => `refused: ${error.message}`);
+        expect(plain).toMatch(/^refused: /);
+        const otherCa = await loopbackGetTls(member.restPort, "/liveness", otherCaFile).then((r) => `HTTP ${r.status}`, (error: Error) => `refused: ${error.message}`);
+        expect(otherCa).toMatch(/^refused: .*(self[- ]signed|unable to verify|certificate)/i);
+        report(`patroni REST API: HTTPS with the CA 200; plain HTTP ${plain}; HTTPS with another CA ${otherCa}`);
+    });
+
+    test("PgBouncer: clients only over TLS (its own certificate, verify-full), plaintext refused; its connections to PostgreSQL are TLS", async () => {
+        const app = appOn(pgbouncerPort);
+        const plaintext = await psql(app, "SELECT 1", 10000, { sslmode: "disable" }).catch((error: Error) => error.message);
+        expect(plaintext).toMatch(/SSL required/);
+        expect(await psql(app, "SELECT 1")).toBe("1");
+        const otherCa = await psql(app, "SELECT 1", 10000, { sslmode: "verify-full", sslrootcert: otherCaFile }).catch((error: Error) => error.message);
+        expect(otherCa).toMatch(/certificate verify failed/);
+        // PgBouncer's server connections: the application role's backends on the leader (no writer runs
+        // now; the SELECT above left one in PgBouncer's pool).
+        const leader = await waitFor("a leader", () => currentLeader(), 10000);
+        const backends = await psql(
+            superuserOn(leader),
+            `SELECT count(*) FILTER (WHERE s.ssl) || ' ' || count(*) FILTER (WHERE NOT s.ssl) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.usename = '${args.appUser}'`,
+        );
+        const [tls, plain] = backends.split(" ").map(Number);
+        expect(tls).toBeGreaterThan(0);
+        expect(plain).toBe(0);
+        report(`pgbouncer TLS: plaintext client refused (${plaintext.split("\n").find((line) => /SSL required/.test(line))?.trim()}); verify-full client admitted; another CA refused; server connections on the leader: ${tls} TLS, ${plain} plaintext`);
+    });
+
     test("rows written through PgBouncer on the leader are read on both replicas", async () => {
         await psql(appOn(pgbouncerPort), "CREATE TABLE ledger (id bigserial PRIMARY KEY, writer int NOT NULL, seq int NOT NULL, at timestamptz NOT NULL DEFAULT now(), UNIQUE (writer, seq))");
         await psql(appOn(pgbouncerPort), "INSERT INTO ledger (writer, seq) SELECT 0, g FROM generate_series(1, 100) AS g");
@@ -471,7 +592,8 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
             await expect(psql(appOn(replica.pgPort), "INSERT INTO ledger (writer, seq) VALUES (0, 1000)")).rejects.toThrow(/read-only transaction/);
         }
         // The exporter's view: the stats user reads PgBouncer's admin console.
-        const pools = await psql({ port: pgbouncerPort, user: MONITOR_USER, password: PASSWORDS.monitor, database: "pgbouncer" }, "SHOW POOLS");
+        // Over TLS without a name to check, as pgbouncer_exporter (exporter-uri sslmode=require).
+        const pools = await psql({ port: pgbouncerPort, user: MONITOR_USER, password: PASSWORDS.monitor, database: "pgbouncer" }, "SHOW POOLS", 15000, { sslmode: "require" });
         expect(pools).toContain(args.database);
     });
 
@@ -613,11 +735,15 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
             return `min/median/max ${min.toFixed(1)}/${median.toFixed(1)}/${max.toFixed(1)} s`;
         };
         const writes = rounds.map((r) => r.firstWriteSeconds);
+        // Whether a rejoin needed pg_rewind depends on where the kill fell; every one that ran must have succeeded.
+        const rewinds = members.flatMap((m) => [...fs.readFileSync(path.join(m.dir, "patroni.log"), "utf8").matchAll(/pg_rewind exit code=(-?\d+)/g)].map((match) => match[1]));
         report(
             `postgres: ${KILLS} leader kills (ttl ${args.patroni.ttl}, loop_wait ${args.patroni.loopWait}, retry_timeout ${args.patroni.retryTimeout}): ` +
                 `kill to promotion ${spread(rounds.map((r) => r.promoteSeconds))}; kill to first write through PgBouncer ${spread(writes)}; ` +
-                `old leader back to streaming ${spread(rounds.map((r) => r.rejoinSeconds))}; acknowledged commits lost: 0`,
+                `old leader back to streaming ${spread(rounds.map((r) => r.rejoinSeconds))}; acknowledged commits lost: 0; ` +
+                `pg_rewind runs (an old leader whose WAL diverged, over TLS with verify-full): ${rewinds.length}, exit codes ${JSON.stringify(rewinds)}`,
         );
+        expect(rewinds.every((code) => code === "0")).toBe(true);
         expect(stats(writes).median).toBeLessThanOrEqual(FAILOVER_TARGET_SECONDS);
         // A generous bound on the slowest kill: this machine runs other tests beside this one.
         expect(stats(writes).max).toBeLessThanOrEqual(2 * FAILOVER_TARGET_SECONDS);
@@ -627,7 +753,7 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         const leader = await healthyCluster();
         const wanted = args.parameters.max_connections + 100;
         const config = patroniDcsSettings(patroniConfigOptions({ ...args, parameters: { ...args.parameters, max_connections: wanted } }, SCOPE, memberEnvironment));
-        const script = renderDynamicConfigScript({ config, patroniUrl: `http://127.0.0.1:${members[0].restPort}`, deadlineSeconds: 240 });
+        const script = renderDynamicConfigScript({ config, patroniUrl: `https://127.0.0.1:${members[0].restPort}`, caFile, deadlineSeconds: 240 });
         // Writes through PgBouncer meanwhile: the leader's restart pauses them; none acknowledged may be lost.
         const writer = new Writer(99, pgbouncerPort);
         writer.start();
@@ -660,7 +786,102 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         expect(again.stdout).toContain("dynamic configuration already as rendered");
         expect(again.stdout).not.toContain("restarting ");
     }, 300000);
+
+    test("timeouts through PgBouncer as the application: a statement over statement_timeout is cancelled, a transaction left idle is closed, a short statement runs", async () => {
+        const statementSeconds = postgresDurationSeconds(args.parameters.statement_timeout);
+        const idleSeconds = postgresDurationSeconds(args.parameters.idle_in_transaction_session_timeout);
+        const dir = postgresDir(path.join(root, "timeouts"));
+        const script = postgresFile(path.join(dir, "timeouts.py"), TIMEOUT_SCRIPT, 0o444);
+        // Bounded: the sleep runs 10 s past the timeout, the idle wait gives up 30 s past it.
+        const { stdout } = await run(SYSTEM_PYTHON, [script, String(pgbouncerPort), args.appUser, args.database, String(statementSeconds + 10), String(idleSeconds + 30)], {
+            env: { PATH: process.env.PATH, PGPASSWORD: PASSWORDS.app, ...tlsEnv(VERIFIED) },
+            timeoutMs: (idleSeconds + 90) * 1000,
+        });
+        const result = JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Record<"statement" | "idle" | "short", { seconds: number; error: string | null }>;
+        report(
+            `timeouts (statement_timeout ${args.parameters.statement_timeout}, idle_in_transaction_session_timeout ${args.parameters.idle_in_transaction_session_timeout}, PgBouncer query_timeout ${args.pgbouncer.timeouts.queryTimeoutSeconds} s, idle_transaction_timeout ${args.pgbouncer.timeouts.idleTransactionTimeoutSeconds} s): ` +
+                `pg_sleep(${statementSeconds + 10}) ended after ${result.statement.seconds.toFixed(1)} s: ${result.statement.error}; ` +
+                `a transaction idle since its SELECT was closed after ${result.idle.seconds.toFixed(1)} s: ${result.idle.error}; pg_sleep(1) ${result.short.error ?? "ran"}`,
+        );
+        expect(result.statement.error).toMatch(/canceling statement due to statement timeout/);
+        expect(result.statement.seconds).toBeGreaterThanOrEqual(statementSeconds - 0.5);
+        expect(result.statement.seconds).toBeLessThan(statementSeconds + 5);
+        // PostgreSQL's idle_in_transaction_session_timeout (PgBouncer's backstops come 5 and 10 s later): the
+        // time says which one; the client sees PostgreSQL's message, or only its TLS connection closing.
+        expect(result.idle.error).toMatch(/idle-in-transaction timeout|idle transaction timeout|closed the connection unexpectedly|connection has been closed unexpectedly/);
+        expect(result.idle.seconds).toBeGreaterThanOrEqual(idleSeconds - 0.5);
+        expect(result.idle.seconds).toBeLessThan(idleSeconds + 5);
+        expect(result.short.error).toBeNull();
+
+        // The timeouts are the application's: the superuser carries its exemption (post-bootstrap), the
+        // application and monitoring roles keep them.
+        const leader = await waitFor("a leader", () => currentLeader(), 10000);
+        // In seconds: PostgreSQL shows 60s as 1min.
+        const show = "SELECT extract(epoch FROM current_setting('statement_timeout')::interval)::int || ' ' || extract(epoch FROM current_setting('idle_in_transaction_session_timeout')::interval)::int";
+        const applied = `${statementSeconds} ${idleSeconds}`;
+        expect(await psql(superuserOn(leader), show)).toBe("0 0");
+        expect(await psql(appOn(leader.pgPort), show)).toBe(applied);
+        expect(await psql({ port: leader.pgPort, user: MONITOR_USER, password: PASSWORDS.monitor, database: "postgres" }, show)).toBe(applied);
+        // The members' own processes (Patroni, pg_basebackup, pg_rewind; pgBackRest in the agent) get PGOPTIONS.
+        expect(await run(PSQL, ["-X", "-At", "-h", "127.0.0.1", "-p", String(leader.pgPort), "-U", args.appUser, "-d", args.database, "-c", show], {
+            env: { PATH: process.env.PATH, PGPASSWORD: PASSWORDS.app, PGOPTIONS: CLUSTER_CLIENT_PGOPTIONS, ...tlsEnv(VERIFIED) },
+            timeoutMs: 10000,
+        }).then((r) => r.stdout.trim())).toBe("0 0");
+    }, 240000);
 });
+
+/**
+ * The timeouts client (psycopg2, through PgBouncer): three connections at once. `statement` runs
+ * pg_sleep(sleep) and times how long until it ends; `idle` opens a transaction (a SELECT without
+ * autocommit), then waits, bounded by `idle_limit`, until the server closes the socket, and times
+ * that, then shows the error the next statement gets; `short` runs pg_sleep(1). Prints one JSON line.
+ */
+const TIMEOUT_SCRIPT = `
+import json, select, sys, threading, time
+import psycopg2
+port, user, database, sleep_seconds, idle_limit = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+dsn = f"host=127.0.0.1 port={port} user={user} dbname={database} connect_timeout=5"
+results = {}
+def first_line(error):
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+def statement():
+    connection = psycopg2.connect(dsn)
+    connection.autocommit = True
+    started = time.time()
+    try:
+        connection.cursor().execute("SELECT pg_sleep(%s)", [sleep_seconds])
+        results["statement"] = {"seconds": time.time() - started, "error": None}
+    except Exception as e:
+        results["statement"] = {"seconds": time.time() - started, "error": first_line(e)}
+def idle():
+    connection = psycopg2.connect(dsn)
+    cursor = connection.cursor()
+    cursor.execute("SELECT 1")
+    started = time.time()
+    while time.time() - started < idle_limit:
+        readable, _, _ = select.select([connection.fileno()], [], [], 0.2)
+        if readable:
+            break
+    seconds = time.time() - started
+    try:
+        cursor.execute("SELECT 1")
+        connection.commit()
+        results["idle"] = {"seconds": seconds, "error": None}
+    except Exception as e:
+        results["idle"] = {"seconds": seconds, "error": first_line(e)}
+def short():
+    connection = psycopg2.connect(dsn)
+    connection.autocommit = True
+    try:
+        connection.cursor().execute("SELECT pg_sleep(1)")
+        results["short"] = {"seconds": 1, "error": None}
+    except Exception as e:
+        results["short"] = {"seconds": 1, "error": first_line(e)}
+threads = [threading.Thread(target=f) for f in (statement, idle, short)]
+for thread in threads: thread.start()
+for thread in threads: thread.join(idle_limit + 30)
+print(json.dumps(results))
+`;
 
 /**
  * The PgBouncer clients: `hold` opens up to `count` connections one after another, runs SELECT 1
@@ -721,12 +942,21 @@ describe("PgBouncer started as in the pod: open-files limit and prepared stateme
         }
     });
 
-    /** Starts PgBouncer under `soft:hard` open files, through the start script or directly; waits until it serves or exits. */
-    async function startPgbouncer(name: string, limits: { soft: number; hard: number }, how: "script" | "direct", maxPreparedStatements?: number): Promise<{ server: Server; port: number; serving: boolean; log: string }> {
+    /**
+     * Starts PgBouncer under `soft:hard` open files, through the start script or directly, checking
+     * the server's certificate against `serverCaFile`; waits until it serves or exits (20 s at most).
+     */
+    async function startPgbouncer(
+        name: string,
+        limits: { soft: number; hard: number },
+        how: "script" | "direct",
+        maxPreparedStatements?: number,
+        serverCaFile = caFile,
+    ): Promise<{ server: Server; port: number; serving: boolean; log: string }> {
         const [port] = await freePorts(1);
         const relayPort = (relay?.server.address() as net.AddressInfo).port;
         const authFile = postgresFile(path.join(dir, `${name}.users`), renderPgbouncerUserlist(pgbouncerUsers(args.appUser, PASSWORDS)));
-        const endpoints = { listenAddr: "127.0.0.1", listenPort: port, upstreamHost: "127.0.0.1", upstreamPort: relayPort, authFile };
+        const endpoints = { ...pgbouncerTls(serverCaFile), listenAddr: "127.0.0.1", listenPort: port, upstreamHost: "127.0.0.1", upstreamPort: relayPort, authFile };
         const options = { ...forThisPgbouncer(pgbouncerIniOptions({ ...args, pgbouncer: sizing }, endpoints)), ...(maxPreparedStatements === undefined ? {} : { maxPreparedStatements }) };
         const ini = postgresFile(path.join(dir, `${name}.ini`), renderPgbouncerIni(options), 0o400);
         const script = renderPgbouncerStartScript({ binary: PGBOUNCER, configFile: ini, openFiles, maxClientConn: sizing.maxClientConn });
@@ -738,13 +968,13 @@ describe("PgBouncer started as in the pod: open-files limit and prepared stateme
             async () => (isAlive(server.pid) ? ((await psql(appOn(port), "SELECT 1").catch(() => "")) === "1" ? "serving" : undefined) : "exited"),
             20000,
             200,
-        );
+        ).catch(() => "still not serving");
         return { server, port, serving: serving === "serving", log: fs.readFileSync(logFile, "utf8") };
     }
 
     async function clients(mode: "hold" | "prepared", port: number, count: number): Promise<Record<string, unknown>> {
         const { stdout } = await run(SYSTEM_PYTHON, [clientScript, mode, String(port), args.appUser, args.database, String(count)], {
-            env: { PATH: process.env.PATH, PGPASSWORD: PASSWORDS.app },
+            env: { PATH: process.env.PATH, PGPASSWORD: PASSWORDS.app, ...tlsEnv(VERIFIED) },
             timeoutMs: 120000,
         });
         return JSON.parse(stdout.trim().split("\n").pop() ?? "{}") as Record<string, unknown>;
@@ -776,6 +1006,17 @@ describe("PgBouncer started as in the pod: open-files limit and prepared stateme
         expect(scriptedClients).toEqual({ connected: CLIENTS, answered: CLIENTS, error: null });
         expect(directClients.answered).toBeLessThan(CLIENTS);
     }, 300000);
+
+    test("server side verify-full: a PgBouncer checking PostgreSQL's certificate against another CA refuses the server (no plaintext fallback)", async () => {
+        const wrong = await startPgbouncer("server-other-ca", { soft: 1024, hard: 4096 }, "script", undefined, otherCaFile);
+        const failure = await psql(appOn(wrong.port), "SELECT 1", 15000).catch((error: Error) => error.message);
+        await stopServer(wrong.server);
+        const log = fs.readFileSync(wrong.server.logFile, "utf8");
+        report(`pgbouncer server_tls_sslmode verify-full against another CA: client got "${failure.split("\n").filter((line) => line.trim()).pop()?.trim()}"; its log: ${log.split("\n").find((line) => /verify failed|handshake failed|self.signed|local issuer/i.test(line))?.trim()}`);
+        expect(wrong.serving).toBe(false);
+        expect(failure).not.toBe("1");
+        expect(log).toMatch(/certificate verify failed|TLS handshake failed|self.signed|unable to get local issuer/i);
+    }, 60000);
 
     test("with a hard limit below the need, the start script refuses to start and says why", async () => {
         const refused = await startPgbouncer("low-hard", { soft: 1024, hard: 1200 }, "script");

@@ -23,7 +23,7 @@ const SOURCES = path.join(PROJECT_ROOT, "components");
 const DIST = path.join(PROJECT_ROOT, "dist");
 const NAMESPACE = "team-b";
 /** PostgresCluster's default image: the published build of images/postgres (README, "PostgresCluster"). */
-const DEFAULT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45";
+const DEFAULT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45";
 
 interface Manifest {
     dependencies?: Record<string, string>;
@@ -316,7 +316,11 @@ const CHILD_TYPES: Record<string, string[]> = {
         "kubernetes:apps/v1:Deployment",
         "kubernetes:apps/v1:StatefulSet",
         "kubernetes:batch/v1:Job",
+        // The members' and PgBouncer's certificates, from the consumer's internal CA (cert-manager by default).
+        "kubernetes:cert-manager.io/v1:Certificate",
         "kubernetes:core/v1:ConfigMap",
+        // Patroni's Endpoints, created beforehand (its Role has no `create`).
+        "kubernetes:core/v1:Endpoints",
         "kubernetes:core/v1:PersistentVolumeClaimPatch",
         "kubernetes:core/v1:Secret",
         "kubernetes:core/v1:Service",

@@ -19,6 +19,8 @@ describe("the environment contract", () => {
             "DB_POOL_MIN",
             "DB_POOL_IDLE_TIMEOUT_MS",
             "DB_POOL_CONNECTION_TIMEOUT_MS",
+            "PGSSLMODE",
+            "PGSSLROOTCERT",
         ]);
     });
 

@@ -41,7 +41,14 @@ function settingsWith(overrides: Partial<ServiceFleetArgs> = {}) {
     return serviceFleetArgsSchema.parse({
         namespace: "prepx",
         services: [userService, notifier],
-        database: { host: "pgbouncer.prepx.svc.cluster.local", port: 6432, name: "prepx", user: "app", passwordSecret: { name: "postgres-app", key: "password" } },
+        database: {
+            host: "pgbouncer.prepx.svc.cluster.local",
+            port: 6432,
+            name: "prepx",
+            user: "app",
+            passwordSecret: { name: "postgres-app", key: "password" },
+            caSecret: { name: "postgres-pooler-tls", key: "ca.crt" },
+        },
         redis: {
             seedNodes: SEEDS,
             users: {
@@ -152,6 +159,21 @@ describe("serviceEnv", () => {
         expect([literalOf(small, "DB_POOL_MAX"), literalOf(small, "DB_POOL_MIN"), literalOf(small, "DB_POOL_IDLE_TIMEOUT_MS")]).toEqual(["10", "1", "30000"]);
     });
 
+    test("TLS to PgBouncer: PGSSLMODE verify-full and PGSSLROOTCERT naming the mounted CA (only that key of its Secret, read-only)", () => {
+        expect([literalOf(env, "PGSSLMODE"), literalOf(env, "PGSSLROOTCERT")]).toEqual(["verify-full", "/etc/prepx/database-ca/ca.crt"]);
+        const inputs = { image: IMAGE, redisNodes: REDIS_NODES, serviceAccountName: "user-service" };
+        const template = servicePodTemplate(user, settings, inputs);
+        expect(template.spec.volumes).toContainEqual({ name: "database-ca", secret: { secretName: "postgres-pooler-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 } });
+        expect(template.spec.containers[0].volumeMounts).toContainEqual({ name: "database-ca", mountPath: "/etc/prepx/database-ca", readOnly: true });
+        // A service without the database gets neither; without caSecret no service does.
+        const notifierTemplate = servicePodTemplate(notifierService, settings, inputs);
+        expect(notifierTemplate.spec.volumes.map((volume) => volume.name)).not.toContain("database-ca");
+        const { caSecret: _caSecret, ...plainDatabase } = settings.database ?? { caSecret: undefined };
+        const withoutCa = settingsWith({ database: plainDatabase as ServiceFleetArgs["database"] });
+        expect(serviceEnv(user, withoutCa, REDIS_NODES).map((variable) => variable.name)).not.toContain("PGSSLMODE");
+        expect(servicePodTemplate(user, withoutCa, inputs).spec.volumes.map((volume) => volume.name)).not.toContain("database-ca");
+    });
+
     test("passwords only as secretKeyRefs", () => {
         expect(env.find((variable) => variable.name === "DB_PASSWORD")).toEqual({ name: "DB_PASSWORD", valueFrom: { secretKeyRef: { name: "postgres-app", key: "password" } } });
         expect(env.find((variable) => variable.name === "REDIS_PASSWORD")).toEqual({
@@ -233,6 +255,7 @@ describe("pod", () => {
         expect(container.volumeMounts).toEqual([
             { name: "tmp", mountPath: "/tmp" },
             { name: "redis-ca", mountPath: "/etc/redis-ca", readOnly: true },
+            { name: "database-ca", mountPath: "/etc/prepx/database-ca", readOnly: true },
         ]);
     });
 
@@ -251,6 +274,7 @@ describe("pod", () => {
         expect(pod.volumes).toEqual([
             { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
             { name: "redis-ca", secret: { secretName: "redis-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 } },
+            { name: "database-ca", secret: { secretName: "postgres-pooler-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 } },
         ]);
         const changed = servicePodTemplate(user, settingsWith({ runAsUser: 2000, terminationGracePeriodSeconds: 60, metricsPath: "/prom" }), inputs);
         expect(changed.spec.securityContext).toMatchObject({ runAsUser: 2000, runAsGroup: 2000 });

@@ -146,10 +146,10 @@ describe("the Image under mocks", () => {
         const reference = await valueOf(resolveIn(PROJECT_ROOT, "dev-postgres", config.postgres.image, config.registry));
         await settled(recorded);
         const image = find(recorded, IMAGE, "dev-postgres-image").inputs;
-        expect(image.imageName).toBe("localhost:5001/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45");
+        expect(image.imageName).toBe("localhost:5001/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45");
         expect(image.skipPush).toBe(false);
         expect(image.build).toEqual({ context: "images/postgres", dockerfile: "images/postgres/Dockerfile", platform: hostPlatform(process.arch) });
-        expect(reference).toBe(`localhost:5001/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45${MOCK_DIGEST}`);
+        expect(reference).toBe(`localhost:5001/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45${MOCK_DIGEST}`);
     });
 
     test("a second checkout elsewhere gives the Image the very same inputs, none naming either checkout", async () => {
@@ -209,7 +209,7 @@ describe("the Image under mocks", () => {
         const reference = await valueOf(resolveIn(PROJECT_ROOT, "local", config.postgres.image, { ...config.registry, push: false }));
         await settled(recorded);
         expect(find(recorded, IMAGE, "local-image").inputs.skipPush).toBe(true);
-        expect(reference).toBe("localhost:5001/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45");
+        expect(reference).toBe("localhost:5001/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45");
     });
 });
 

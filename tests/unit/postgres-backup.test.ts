@@ -1,6 +1,7 @@
 // PostgresCluster's backup pieces called directly (no mocks): the `backup` args and their rules,
 // pgbackrest.conf for both repositories, the archive settings in Patroni's config, the backup agent,
 // the restore command, the member pod's sidecar, mounts and credentials, and the backup alert rules.
+import { testCertificates } from "../helpers/mocks";
 import { execFileSync } from "child_process";
 import { parse } from "yaml";
 import { postgresBackupAlertRules } from "../../components/postgres/alerts";
@@ -25,11 +26,11 @@ import {
 import { MEMBER_PATHS, patroniConfigOptions, podMemberEnvironment, renderPatroniConfig } from "../../components/postgres/render";
 import { memberPodSpec } from "../../components/postgres/specs";
 
-const argsWith = (args: Partial<PostgresClusterArgs> = {}) => postgresClusterArgsSchema.parse({ namespace: "prepx", ...args });
+const argsWith = (args: Partial<PostgresClusterArgs> = {}) => postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates, ...args });
 const DEFAULTS = argsWith();
 const VOLUME = argsWith({ backup: { repository: { type: "volume", size: "5Gi" }, retentionFull: 2 } });
 const issues = (args: Partial<PostgresClusterArgs>) => {
-    const result = postgresClusterArgsSchema.safeParse({ namespace: "prepx", ...args });
+    const result = postgresClusterArgsSchema.safeParse({ namespace: "prepx", certificates: testCertificates, ...args });
     return result.success ? [] : result.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`);
 };
 const POD_LABELS = { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "db", "app.kubernetes.io/component": "database" };
@@ -122,12 +123,12 @@ describe("WAL archiving in Patroni's config", () => {
     });
 
     test("every member archives (local parameters) and a standby restores from the archive; without backups neither", () => {
-        const withArchive = parse(renderPatroniConfig(patroniConfigOptions(DEFAULTS, "db", podMemberEnvironment(POD_LABELS), settings)));
+        const withArchive = parse(renderPatroniConfig(patroniConfigOptions(DEFAULTS, "db", podMemberEnvironment(POD_LABELS, DEFAULTS.clientNetworks), settings)));
         expect(withArchive.postgresql.parameters).toMatchObject(settings.parameters);
         expect(withArchive.postgresql.recovery_conf).toEqual({ restore_command: settings.restoreCommand });
         // The sizing is still there: archiving adds to the parameters, it replaces none.
         expect(withArchive.postgresql.parameters.work_mem).toBe("64MB");
-        const without = parse(renderPatroniConfig(patroniConfigOptions(DEFAULTS, "db", podMemberEnvironment(POD_LABELS))));
+        const without = parse(renderPatroniConfig(patroniConfigOptions(DEFAULTS, "db", podMemberEnvironment(POD_LABELS, DEFAULTS.clientNetworks))));
         expect(Object.keys(without.postgresql.parameters).filter((key) => key.startsWith("archive_"))).toEqual([]);
         expect(without.postgresql.recovery_conf).toBeUndefined();
     });
@@ -189,11 +190,11 @@ describe("the restore bootstrap (postgres.backup.restore)", () => {
     const bootstrap = settings?.restoreBootstrap as { method: string; pgbackrest: { command: string; no_params: boolean; recovery_conf: Record<string, string> } };
 
     test("replaces initdb and post_bootstrap in Patroni's config; without it initdb and the script stay", () => {
-        const rendered = parse(renderPatroniConfig(patroniConfigOptions(restoring, "db", podMemberEnvironment(POD_LABELS), settings)));
+        const rendered = parse(renderPatroniConfig(patroniConfigOptions(restoring, "db", podMemberEnvironment(POD_LABELS, DEFAULTS.clientNetworks), settings)));
         expect(rendered.bootstrap.method).toBe("pgbackrest");
         expect(rendered.bootstrap.post_bootstrap).toBeUndefined();
         expect(rendered.bootstrap.pgbackrest).toEqual(bootstrap.pgbackrest);
-        const normal = parse(renderPatroniConfig(patroniConfigOptions(DEFAULTS, "db", podMemberEnvironment(POD_LABELS), clusterArchiveSettings(DEFAULTS.backup, "db"))));
+        const normal = parse(renderPatroniConfig(patroniConfigOptions(DEFAULTS, "db", podMemberEnvironment(POD_LABELS, DEFAULTS.clientNetworks), clusterArchiveSettings(DEFAULTS.backup, "db"))));
         expect(normal.bootstrap.method).toBeUndefined();
         expect(normal.bootstrap.post_bootstrap).toBe("sh /etc/patroni/post-bootstrap.sh");
     });
@@ -235,8 +236,16 @@ describe("the restore bootstrap (postgres.backup.restore)", () => {
 });
 
 describe("a member pod with backups", () => {
-    const refs = { serviceAccount: "db-patroni", patroniConfig: "db-patroni", credentialsSecret: "db-credentials", appSecret: "db-app", backup: { config: "db-backup", repositoryClaim: "db-backup" } };
-    const IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45";
+    const refs = {
+        serviceAccount: "db-patroni",
+        patroniConfig: "db-patroni",
+        credentialsSecret: "db-credentials",
+        appSecret: "db-app",
+        tlsSecret: "db-tls",
+        membersService: "db-members",
+        backup: { config: "db-backup", repositoryClaim: "db-backup" },
+    };
+    const IMAGE = "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45";
     const container = (spec: ReturnType<typeof memberPodSpec>, name: string) => (spec.containers as { name: string }[]).find((c) => c.name === name) as Record<string, unknown> | undefined;
 
     test("S3: the keys reach archive-push and the agent from the Secret, never a file; no repository volume", () => {
@@ -246,7 +255,12 @@ describe("a member pod with backups", () => {
             { name: "PGBACKREST_REPO1_S3_KEY_SECRET", valueFrom: { secretKeyRef: { name: "postgres-backup-s3", key: "secret-access-key" } } },
         ];
         expect(container(spec, "postgres")?.env).toEqual(expect.arrayContaining(keys));
-        expect(container(spec, "backup")?.env).toEqual([...keys, { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "db-credentials", key: "superuser-password" } } }]);
+        expect(container(spec, "backup")?.env).toEqual([
+            ...keys,
+            { name: "PGPASSWORD", valueFrom: { secretKeyRef: { name: "db-credentials", key: "superuser-password" } } },
+            // pgBackRest's sessions (a backup's stop waits for archiving) without the application timeouts.
+            { name: "PGOPTIONS", value: "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0" },
+        ]);
         expect((spec.volumes as { name: string }[]).map((v) => v.name)).not.toContain("backup-repository");
         expect(container(spec, "postgres")?.volumeMounts).toEqual(expect.arrayContaining([{ name: "backup-config", mountPath: "/etc/pgbackrest", readOnly: true }]));
     });

@@ -1,8 +1,10 @@
 // The postgres and pgbouncer sections of the stack config: bad values fail with one exact message
 // naming the stack, the key path, what was expected and the value given. Plus the component's
 // settings schemas themselves: their defaults, and the rules the stack composes with them.
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { checkPostgresSettings, DEFAULT_PGBOUNCER_IMAGE, pgbouncerSettingsSchema, postgresClusterArgsSchema, postgresSettingsSchema } from "../../components/postgres/args";
+import { testCertificates } from "../helpers/mocks";
+import { checkPostgresSettings, DEFAULT_PGBOUNCER_IMAGE, postgresDurationSeconds, pgbouncerSettingsSchema, postgresClusterArgsSchema, postgresSettingsSchema } from "../../components/postgres/args";
 import { onlyWhenValid, pinnedImage } from "../../components/schema";
 import { parseStackConfig } from "../../config";
 import { configErrorOf, configWith, RawConfig } from "../helpers/config-errors";
@@ -45,6 +47,20 @@ describe("postgres and pgbouncer stack config", () => {
         ["prod", "an application user that is not a role name", (r) => (r.postgres.appUser = "Prepx-App"), 'prod: postgres.appUser must be a lower-case PostgreSQL identifier (got "Prepx-App")'],
         ["prod", "an unpinned exporter", (r) => (r.pgbouncer.exporterImage = "prometheuscommunity/pgbouncer-exporter"), 'prod: pgbouncer.exporterImage must be an image pinned to a version tag or digest (not \'latest\', not untagged) (got "prometheuscommunity/pgbouncer-exporter")'],
         ["prod", "an unknown postgres key", (r) => (r.postgres.synchronous = true), "prod: postgres.synchronous is not a known key (got true)"],
+        [
+            "prod",
+            "a statement timeout without a unit",
+            (r) => (r.postgres.parameters.statement_timeout = "30"),
+            'prod: postgres.parameters.statement_timeout must be a PostgreSQL duration such as 30s (ms, s, min, h, d), or 0 for none (got "30")',
+        ],
+        [
+            "prod",
+            "PgBouncer's query timeout at or below PostgreSQL's statement timeout",
+            (r) => (r.pgbouncer.timeouts = { queryTimeoutSeconds: 20 }),
+            "prod: pgbouncer.timeouts.queryTimeoutSeconds must exceed postgres.parameters.statement_timeout (30s) and idle_in_transaction_session_timeout (60s), " +
+                "which end a long query or an idle transaction with PostgreSQL's own error first (PgBouncer counts an idle transaction against it too); or 0 (off) (got 20)",
+        ],
+        ["prod", "a client network that is not a CIDR", (r) => (r.postgres.clientNetworks = ["10.244.0.0"]), 'prod: postgres.clientNetworks[0] must be a CIDR such as 10.244.0.0/16 or fd00::/8 (got "10.244.0.0")'],
     ];
 
     test.each(cases)("%s: %s", (stack, _title, change, message) => {
@@ -63,11 +79,12 @@ describe("PostgresCluster settings", () => {
     const problems = (result: { success: boolean; error?: z.ZodError }) => (result.error?.issues ?? []).map((issue) => `${issue.path.join(".")}: ${issue.message}`);
 
     test("the defaults are the prod shape of DESIGN.md: 1 leader + 2 synchronous standbys, 3 PgBouncers", () => {
-        const { namespace: _namespace, ...defaults } = postgresClusterArgsSchema.parse({ namespace: "prepx" });
+        const { namespace: _namespace, certificates, ...defaults } = postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates });
+        expect(certificates).toBe(testCertificates);
         expect(defaults).toEqual({
             standbys: 2,
             synchronousMode: true,
-            image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45" },
+            image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45" },
             exporterImage: "quay.io/prometheuscommunity/postgres-exporter:v0.15.0",
             database: "prepx",
             appUser: "prepx",
@@ -85,7 +102,10 @@ describe("PostgresCluster settings", () => {
                 wal_level: "replica",
                 max_wal_senders: 10,
                 max_replication_slots: 10,
+                statement_timeout: "30s",
+                idle_in_transaction_session_timeout: "60s",
             },
+            clientNetworks: ["0.0.0.0/0", "::/0"],
             reservedConnections: 40,
             replicationLagAlertSeconds: 30,
             patroni: { ttl: 7, loopWait: 1, retryTimeout: 3, maximumLagOnFailover: 1048576 },
@@ -115,6 +135,7 @@ describe("PostgresCluster settings", () => {
                 defaultPoolSize: 120,
                 reservePoolSize: 20,
                 maxPreparedStatements: 200,
+                timeouts: { queryTimeoutSeconds: 70, idleTransactionTimeoutSeconds: 65, clientIdleTimeoutSeconds: 600, queryWaitTimeoutSeconds: 30 },
                 resources: { requests: { cpu: "1", memory: "512Mi" }, limits: { cpu: "2", memory: "1Gi" } },
                 exporterResources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "200m", memory: "128Mi" } },
             },
@@ -130,7 +151,7 @@ describe("PostgresCluster settings", () => {
 
     test("the default PgBouncer image is a maintained one pinned to a PgBouncer release with the 2026 CVE fixes, not Bitnami's withdrawn tags", () => {
         expect(DEFAULT_PGBOUNCER_IMAGE).toBe("ghcr.io/cloudnative-pg/pgbouncer:1.25.2");
-        expect(postgresClusterArgsSchema.parse({ namespace: "prepx" }).pgbouncer.image).toBe(DEFAULT_PGBOUNCER_IMAGE);
+        expect(postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates }).pgbouncer.image).toBe(DEFAULT_PGBOUNCER_IMAGE);
         expect(pinnedImage.safeParse(DEFAULT_PGBOUNCER_IMAGE).success).toBe(true);
         // bitnami/* versioned tags moved to bitnamilegacy/*, which gets no updates: neither may come back.
         expect(DEFAULT_PGBOUNCER_IMAGE).not.toMatch(/^(docker\.io\/)?bitnami(legacy)?\//);
@@ -139,8 +160,40 @@ describe("PostgresCluster settings", () => {
         expect(major * 10000 + minor * 100 + patch).toBeGreaterThanOrEqual(12502);
     });
 
+    test("timeouts: PostgreSQL durations with a unit (or 0), PgBouncer's in seconds; PgBouncer's query_timeout must exceed statement_timeout", () => {
+        const parsed = (args: Record<string, unknown>) => problems(postgresClusterArgsSchema.safeParse({ namespace: "prepx", certificates: testCertificates, ...args }));
+        const tooShort = (statement: string, idle: string) =>
+            `pgbouncer.timeouts.queryTimeoutSeconds: must exceed postgres.parameters.statement_timeout (${statement}) and idle_in_transaction_session_timeout (${idle}), ` +
+            "which end a long query or an idle transaction with PostgreSQL's own error first (PgBouncer counts an idle transaction against it too); or 0 (off)";
+        expect(parsed({ parameters: { statement_timeout: "5min" } })).toEqual([tooShort("5min", "60s")]);
+        expect(parsed({ parameters: { statement_timeout: "5min" }, pgbouncer: { timeouts: { queryTimeoutSeconds: 301 } } })).toEqual([]);
+        // PostgreSQL's idle-transaction timeout off: PgBouncer's query_timeout would cut idle transactions in its place.
+        expect(parsed({ parameters: { idle_in_transaction_session_timeout: "0" } })).toEqual([tooShort("30s", "0")]);
+        expect(parsed({ parameters: { statement_timeout: "0", idle_in_transaction_session_timeout: "0" }, pgbouncer: { timeouts: { queryTimeoutSeconds: 0 } } })).toEqual([]);
+        expect(parsed({ parameters: { statement_timeout: "30" } })).toEqual([
+            "parameters.statement_timeout: a PostgreSQL duration such as 30s (ms, s, min, h, d), or 0 for none",
+        ]);
+        expect(parsed({ pgbouncer: { timeouts: { queryTimeoutSeconds: 60 } } })).toEqual([tooShort("30s", "60s")]);
+        expect(parsed({ pgbouncer: { timeouts: { queryTimeoutSeconds: 61 } } })).toEqual([]);
+        expect(postgresDurationSeconds("1500ms")).toBe(1.5);
+        expect(postgresDurationSeconds("2h")).toBe(7200);
+        expect(postgresDurationSeconds("0")).toBe(0);
+    });
+
+    test("clientNetworks: CIDRs pg_hba admits over TLS; namespaceName required when the namespace is an Output", () => {
+        const parsed = (args: Record<string, unknown>) => problems(postgresClusterArgsSchema.safeParse({ namespace: "prepx", certificates: testCertificates, ...args }));
+        expect(parsed({ clientNetworks: ["10.244.0.0/16", "fd00::/8"] })).toEqual([]);
+        expect(parsed({ clientNetworks: ["10.244.0.0"] })).toEqual(["clientNetworks.0: a CIDR such as 10.244.0.0/16 or fd00::/8"]);
+        expect(parsed({ clientNetworks: [] })).toHaveLength(1);
+        expect(problems(postgresClusterArgsSchema.safeParse({ namespace: pulumi.output("prepx"), certificates: testCertificates }))).toEqual([
+            "namespaceName: is required when namespace is an Output: the certificates' DNS names need the namespace's name",
+        ]);
+        expect(problems(postgresClusterArgsSchema.safeParse({ namespace: pulumi.output("prepx"), namespaceName: "prepx", certificates: testCertificates }))).toEqual([]);
+        expect(problems(postgresClusterArgsSchema.safeParse({ namespace: "prepx" }))).toEqual(["certificates: a CertificateIssuer (components/tls)"]);
+    });
+
     test("a nested section given in part keeps the defaults of the fields it leaves out", () => {
-        const args = postgresClusterArgsSchema.parse({ namespace: "prepx", parameters: { work_mem: "32MB" }, patroni: { ttl: 60 }, pgbouncer: { replicas: 2 } });
+        const args = postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates, parameters: { work_mem: "32MB" }, patroni: { ttl: 60 }, pgbouncer: { replicas: 2 } });
         expect(args.parameters).toMatchObject({ work_mem: "32MB", shared_buffers: "4GB", max_connections: 500 });
         expect(args.patroni).toEqual({ ttl: 60, loopWait: 1, retryTimeout: 3, maximumLagOnFailover: 1048576 });
         expect(args.pgbouncer).toMatchObject({ replicas: 2, maxClientConn: 5000, defaultPoolSize: 120 });

@@ -20,7 +20,7 @@ describePostgresCluster(() => context, {
     stack: "dev",
     // dev builds and pushes to the local registry of scripts/kind-up.sh: pods run the pushed digest
     // (the mock engine's digest), so a rebuilt image rolls them.
-    image: `localhost:5001/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45@sha256:${"0".repeat(64)}`,
+    image: `localhost:5001/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45@sha256:${"0".repeat(64)}`,
     protect: false,
     standbys: 1,
     synchronousMode: false,

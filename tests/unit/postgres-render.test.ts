@@ -21,6 +21,8 @@ import {
     podMemberEnvironment,
     podPgbouncerEndpoints,
     postBootstrapOptions,
+    memberCertificateDnsNames,
+    poolerCertificateDnsNames,
     postgresNames,
     postgresUri,
     renderDynamicConfigScript,
@@ -46,6 +48,8 @@ const PLAN = {
     wal_level: "replica" as const,
     max_wal_senders: 10,
     max_replication_slots: 10,
+    statement_timeout: "30s",
+    idle_in_transaction_session_timeout: "60s",
 };
 
 /** The args the renderers read, with the plan's sizing (the component's defaults, postgres-config.test.ts). */
@@ -55,11 +59,19 @@ const ARGS = {
     synchronousMode: true,
     database: "prepx",
     appUser: "prepx",
-    pgbouncer: { maxClientConn: 5000, defaultPoolSize: 120, reservePoolSize: 20, maxPreparedStatements: 200 },
+    pgbouncer: {
+        maxClientConn: 5000,
+        defaultPoolSize: 120,
+        reservePoolSize: 20,
+        maxPreparedStatements: 200,
+        timeouts: { queryTimeoutSeconds: 70, idleTransactionTimeoutSeconds: 65, clientIdleTimeoutSeconds: 600, queryWaitTimeoutSeconds: 30 },
+    },
 };
+/** pg_hba's remote networks in these tests: a pod CIDR. */
+const POD_NETWORKS = ["10.244.0.0/16"];
 /** Selector labels of the member pods of a PostgresCluster called `postgres`. */
 const POD_LABELS = { "app.kubernetes.io/name": "postgres", "app.kubernetes.io/instance": "postgres", "app.kubernetes.io/component": "database" };
-const kubernetesOptions = patroniConfigOptions(ARGS, "postgres", podMemberEnvironment(POD_LABELS));
+const kubernetesOptions = patroniConfigOptions(ARGS, "postgres", podMemberEnvironment(POD_LABELS, POD_NETWORKS));
 /** Patroni's configuration file as these tests read it. */
 interface PatroniFile {
     scope: string;
@@ -68,7 +80,7 @@ interface PatroniFile {
     kubernetes?: unknown;
     etcd3?: unknown;
     bootstrap: { dcs: { synchronous_mode: boolean; postgresql: { parameters: Record<string, unknown> } }; initdb: unknown[]; post_bootstrap: string };
-    postgresql: { parameters: Record<string, unknown>; connect_address?: string; data_dir: string; bin_dir: string; authentication: unknown };
+    postgresql: { parameters: Record<string, unknown>; connect_address?: string; data_dir: string; bin_dir: string; authentication: unknown; use_unix_socket?: boolean; use_unix_socket_repl?: boolean };
 }
 const render = (options: Partial<PatroniConfigOptions> = {}): PatroniFile => parse(renderPatroniConfig({ ...kubernetesOptions, ...options }));
 
@@ -80,7 +92,7 @@ describe("Patroni config", () => {
             timing: { ttl: 30, loopWait: 10, retryTimeout: 10, maximumLagOnFailover: 1048576 },
             synchronousMode: true,
             paths: MEMBER_PATHS,
-            clientNetworks: ["0.0.0.0/0", "::/0"],
+            clientNetworks: POD_NETWORKS,
             database: "prepx",
             appUser: "prepx",
         });
@@ -143,33 +155,99 @@ describe("Patroni config", () => {
     test("holds user names but no password", () => {
         const text = renderPatroniConfig(kubernetesOptions);
         const config: PatroniFile = parse(text);
-        expect(config.postgresql.authentication).toEqual({ superuser: { username: "postgres" }, replication: { username: "replicator" } });
         expect(config.restapi.authentication).toEqual({ username: "patroni" });
         expect(text).not.toMatch(/password\s*:/i);
+    });
+
+    test("TLS: PostgreSQL serves the member's certificate (TLS 1.2+); standbys and pg_rewind connect with verify-full against the CA", () => {
+        const config = render();
+        const tls = { ssl: "on", ssl_cert_file: "/etc/patroni-tls/tls.crt", ssl_key_file: "/etc/patroni-tls/tls.key", ssl_ca_file: "/etc/patroni-tls/ca.crt", ssl_min_protocol_version: "TLSv1.2" };
+        expect(config.postgresql.parameters).toMatchObject(tls);
+        expect(config.bootstrap.dcs.postgresql.parameters).toMatchObject(tls);
+        const verified = { sslmode: "verify-full", sslrootcert: "/etc/patroni-tls/ca.crt" };
+        // replication: streaming and pg_basebackup; superuser: pg_rewind (no rewind role).
+        expect(config.postgresql.authentication).toEqual({ superuser: { username: "postgres", ...verified }, replication: { username: "replicator", ...verified } });
+        // Patroni's connections to its own member use the socket (TCP would dial `localhost`, in no certificate).
+        expect(config.postgresql).toMatchObject({ use_unix_socket: true, use_unix_socket_repl: true });
+    });
+
+    test("TLS: Patroni's REST API serves HTTPS with the member's certificate; peers and patronictl check it against the CA", () => {
+        const config = parse(renderPatroniConfig(kubernetesOptions));
+        expect(config.restapi).toMatchObject({ certfile: "/etc/patroni-tls/tls.crt", keyfile: "/etc/patroni-tls/tls.key", cafile: "/etc/patroni-tls/ca.crt" });
+        expect(config.ctl).toEqual({ insecure: false, cacert: "/etc/patroni-tls/ca.crt" });
+    });
+
+    test("timeouts: statement_timeout and idle_in_transaction_session_timeout from the args, member-local (applied on reload)", () => {
+        expect(render().postgresql.parameters).toMatchObject({ statement_timeout: "30s", idle_in_transaction_session_timeout: "60s" });
+        const options = patroniConfigOptions({ ...ARGS, parameters: { ...PLAN, statement_timeout: "5s", idle_in_transaction_session_timeout: "0" } }, "postgres", podMemberEnvironment(POD_LABELS, POD_NETWORKS));
+        expect(parse(renderPatroniConfig(options)).postgresql.parameters).toMatchObject({ statement_timeout: "5s", idle_in_transaction_session_timeout: "0" });
     });
 });
 
 describe("pg_hba", () => {
-    const lines = renderPgHba(["0.0.0.0/0", "::/0"]);
+    const lines = renderPgHba(POD_NETWORKS);
     const fields = lines.map((line) => line.split(/\s+/));
+    const admitting = fields.filter((f) => f[f.length - 1] !== "reject");
 
-    test("every rule is scram-sha-256 (no trust, md5 or password)", () => {
-        expect(fields.every((f) => f[f.length - 1] === "scram-sha-256")).toBe(true);
+    test("every rule that admits is scram-sha-256 (no trust, md5 or password); the others reject", () => {
+        expect(admitting.every((f) => f[f.length - 1] === "scram-sha-256")).toBe(true);
+        expect(fields.every((f) => ["scram-sha-256", "reject"].includes(f[f.length - 1]))).toBe(true);
     });
 
     test("replication connections only for the replication role", () => {
-        const replication = fields.filter((f) => f[1] === "replication");
+        const replication = admitting.filter((f) => f[1] === "replication");
         expect(replication.length).toBeGreaterThan(0);
         expect(replication.every((f) => f[2] === "replicator")).toBe(true);
         // `all` never matches physical replication connections, so nothing else grants them.
-        expect(fields.filter((f) => f[1] !== "replication").every((f) => f[1] === "all")).toBe(true);
+        expect(admitting.filter((f) => f[1] !== "replication").every((f) => f[1] === "all")).toBe(true);
     });
 
-    test("client networks get both database and replication rules; loopback lines are not repeated", () => {
-        expect(lines).toContain("host all all ::/0 scram-sha-256");
-        expect(lines).toContain("host replication replicator 0.0.0.0/0 scram-sha-256");
+    test("remote clients and standbys only over TLS (hostssl) from the client networks; plaintext from anywhere else rejected, replication included", () => {
+        expect(lines).toContain("hostssl all all 10.244.0.0/16 scram-sha-256");
+        expect(lines).toContain("hostssl replication replicator 10.244.0.0/16 scram-sha-256");
+        for (const network of ["0.0.0.0/0", "::/0"]) {
+            expect(lines).toContain(`hostnossl all all ${network} reject`);
+            expect(lines).toContain(`hostnossl replication all ${network} reject`);
+        }
+        // Without TLS only the socket and loopback (the in-pod exporter, Patroni, pgBackRest) get in.
+        const plain = admitting.filter((f) => f[0] === "host").map((f) => f[3]);
+        expect(new Set(plain)).toEqual(new Set(["127.0.0.1/32", "::1/128"]));
+        expect(admitting.filter((f) => f[0] !== "local" && f[0] !== "host").every((f) => f[0] === "hostssl")).toBe(true);
+        // Every admitting line comes before the rejects (first match wins).
+        const firstReject = fields.findIndex((f) => f[f.length - 1] === "reject");
+        expect(fields.slice(firstReject).every((f) => f[f.length - 1] === "reject")).toBe(true);
+    });
+
+    test("the default client networks admit any address (over TLS), and a loopback client network repeats no line", () => {
+        expect(renderPgHba(["0.0.0.0/0", "::/0"])).toContain("hostssl all all ::/0 scram-sha-256");
         const live = renderPgHba(["127.0.0.1/32"]);
         expect(new Set(live).size).toBe(live.length);
+    });
+});
+
+describe("certificates' DNS names", () => {
+    const names = postgresNames("postgres");
+
+    test("the members' certificate: the rw, ro, leader and members Services, and each member pod under the members Service, in every spelling", () => {
+        const dnsNames = memberCertificateDnsNames(names, 3, "prepx", "cluster.local");
+        for (const service of ["postgres-rw", "postgres-ro", "postgres", "postgres-members"]) {
+            for (const name of [service, `${service}.prepx`, `${service}.prepx.svc`, `${service}.prepx.svc.cluster.local`]) expect(dnsNames).toContain(name);
+        }
+        // The members' connect addresses (specs.ts memberHostTemplate with PATRONI_NAME = the pod's name).
+        for (const pod of ["postgres-0", "postgres-1", "postgres-2"]) expect(dnsNames).toContain(`${pod}.postgres-members.prepx.svc.cluster.local`);
+        expect(dnsNames).not.toContain("postgres-3.postgres-members.prepx.svc.cluster.local");
+        expect(new Set(dnsNames).size).toBe(dnsNames.length);
+        // Not PgBouncer's: a member's certificate cannot pass for the pooler.
+        expect(dnsNames.some((name) => name.startsWith("postgres-pooler"))).toBe(false);
+    });
+
+    test("PgBouncer's certificate: the pooler Service's names only", () => {
+        expect(poolerCertificateDnsNames(names, "prepx", "cluster.local")).toEqual([
+            "postgres-pooler",
+            "postgres-pooler.prepx",
+            "postgres-pooler.prepx.svc",
+            "postgres-pooler.prepx.svc.cluster.local",
+        ]);
     });
 });
 
@@ -188,6 +266,14 @@ describe("post-bootstrap script", () => {
 
     test("is valid sh", () => {
         expect(() => execFileSync("sh", ["-n"], { input: script })).not.toThrow();
+    });
+
+    test("exempts the cluster's own roles from the application timeouts", () => {
+        expect(script).toContain(`ALTER ROLE "postgres" SET statement_timeout = 0;`);
+        expect(script).toContain(`ALTER ROLE "postgres" SET idle_in_transaction_session_timeout = 0;`);
+        // Patroni creates the replication role after the script; physical replication ignores statement_timeout.
+        expect(script).not.toContain(`"replicator"`);
+        expect(script).not.toContain(`ALTER ROLE "prepx"`);
     });
 
     test("identifiers are quoted", () => {
@@ -235,6 +321,29 @@ describe("PgBouncer", () => {
         });
     });
 
+    test("TLS: clients must use it (its own certificate); to PostgreSQL verify-full against the CA, never the `prefer` default", () => {
+        expect(settings).toMatchObject({
+            client_tls_sslmode: "require",
+            client_tls_cert_file: "/etc/pgbouncer-tls/tls.crt",
+            client_tls_key_file: "/etc/pgbouncer-tls/tls.key",
+            client_tls_protocols: "secure",
+            server_tls_sslmode: "verify-full",
+            server_tls_ca_file: "/etc/pgbouncer-tls/ca.crt",
+            server_tls_protocols: "secure",
+        });
+    });
+
+    test("timeouts from the args: query, idle transaction, idle client, pool wait", () => {
+        expect(settings).toMatchObject({ query_timeout: "70", idle_transaction_timeout: "65", client_idle_timeout: "600", query_wait_timeout: "30" });
+        const other = renderPgbouncerIni(
+            pgbouncerIniOptions(
+                { ...ARGS, pgbouncer: { ...ARGS.pgbouncer, timeouts: { queryTimeoutSeconds: 0, idleTransactionTimeoutSeconds: 5, clientIdleTimeoutSeconds: 7, queryWaitTimeoutSeconds: 9 } } },
+                podPgbouncerEndpoints("h"),
+            ),
+        );
+        for (const line of ["query_timeout = 0", "idle_transaction_timeout = 5", "client_idle_timeout = 7", "query_wait_timeout = 9"]) expect(other.split("\n")).toContain(line);
+    });
+
     test("PgBouncer writes no file, so its container's root filesystem can stay read-only: no unix socket, no pidfile, no logfile", () => {
         expect(settings.unix_socket_dir).toBe("");
         expect(Object.keys(settings).filter((key) => ["pidfile", "logfile", "syslog"].includes(key))).toEqual([]);
@@ -266,7 +375,7 @@ describe("names, sizes and the YAML emitter", () => {
 });
 
 describe("Patroni's dynamic configuration on a running cluster", () => {
-    const withParameters = (parameters: Partial<PostgresParameters>) => patroniConfigOptions({ ...ARGS, parameters: { ...PLAN, ...parameters } }, "postgres", podMemberEnvironment(POD_LABELS));
+    const withParameters = (parameters: Partial<PostgresParameters>) => patroniConfigOptions({ ...ARGS, parameters: { ...PLAN, ...parameters } }, "postgres", podMemberEnvironment(POD_LABELS, POD_NETWORKS));
 
     test("the DCS failsafe is on: a leader that reaches every member survives a DCS outage longer than retry_timeout", () => {
         expect(patroniDynamicConfig(kubernetesOptions)).toMatchObject({ failsafe_mode: true });
@@ -304,12 +413,17 @@ describe("Patroni's dynamic configuration on a running cluster", () => {
         expect(patroniDcsSettings(withParameters({ max_connections: 600 }))).not.toEqual(settings);
     });
 
-    const script = renderDynamicConfigScript({ config: patroniDcsSettings(kubernetesOptions), patroniUrl: "http://postgres-members:8008", deadlineSeconds: 600 });
+    const script = renderDynamicConfigScript({ config: patroniDcsSettings(kubernetesOptions), patroniUrl: "https://postgres-members:8008", caFile: "/etc/patroni-ca/ca.crt", deadlineSeconds: 600 });
 
     test("the script carries the settings exactly, the members' REST address and its deadline; the password only from env", () => {
         const embedded = /^CONFIG = json\.loads\((.*)\)$/m.exec(script)?.[1];
         expect(JSON.parse(JSON.parse(embedded ?? "null"))).toEqual(patroniDcsSettings(kubernetesOptions));
-        expect(script).toContain('BASE_URL = "http://postgres-members:8008"');
+        expect(script).toContain('BASE_URL = "https://postgres-members:8008"');
+        // HTTPS, the certificate checked against the members' CA (and the host name: the default context's check_hostname).
+        expect(script).toContain('TLS = ssl.create_default_context(cafile="/etc/patroni-ca/ca.crt")');
+        expect(script).toContain("urllib.request.urlopen(request, timeout=timeout, context=TLS)");
+        expect(script).not.toContain("check_hostname");
+        expect(script).not.toContain("CERT_NONE");
         expect(script).toMatch(/^DEADLINE = time\.monotonic\(\) \+ 600$/m);
         expect(script).toContain('os.environ["PATRONI_RESTAPI_PASSWORD"]');
         expect(script).toContain('"patroni" + ":"');

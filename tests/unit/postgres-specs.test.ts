@@ -1,5 +1,6 @@
 // PostgresCluster's spec builders called directly (no mocks): the member and PgBouncer pods, their
 // containers, probes and volumes, the StatefulSet and Deployment specs, the Services and Patroni's Role.
+import { testCertificates } from "../helpers/mocks";
 import * as path from "path";
 import { containerResources, selectorLabels, standardLabels } from "../../components/k8s";
 import { postgresClusterArgsSchema, PostgresClusterArgs } from "../../components/postgres/args";
@@ -13,7 +14,9 @@ import {
     memberServices,
     memberStatefulSetSpec,
     memberVolumes,
-    PATRONI_RBAC_RULES,
+    memberHostTemplate,
+    patroniEndpointNames,
+    patroniRbacRules,
     patroniContainer,
     PGBOUNCER_COMMAND,
     pgbouncerContainer,
@@ -25,20 +28,20 @@ import {
     sharedMemoryVolume,
 } from "../../components/postgres/specs";
 
-const argsWith = (args: Partial<PostgresClusterArgs> = {}) => postgresClusterArgsSchema.parse({ namespace: "prepx", ...args });
+const argsWith = (args: Partial<PostgresClusterArgs> = {}) => postgresClusterArgsSchema.parse({ namespace: "prepx", certificates: testCertificates, ...args });
 const DEFAULTS = argsWith();
 const LABELS = standardLabels("postgres", "db", "database");
 const SELECTOR = selectorLabels(LABELS);
 const POOLER_LABELS = standardLabels("pgbouncer", "db", "pooler");
-const IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45";
-const MEMBER_REFS = { serviceAccount: "db-patroni", patroniConfig: "db-patroni", credentialsSecret: "db-credentials", appSecret: "db-app" };
-const POOLER_REFS = { poolerConfig: "db-pooler", poolerSecret: "db-pooler-auth", serviceAccount: "db-pooler" };
+const IMAGE = "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45";
+const MEMBER_REFS = { serviceAccount: "db-patroni", patroniConfig: "db-patroni", credentialsSecret: "db-credentials", appSecret: "db-app", tlsSecret: "db-tls", membersService: "db-members" };
+const POOLER_REFS = { poolerConfig: "db-pooler", poolerSecret: "db-pooler-auth", serviceAccount: "db-pooler", tlsSecret: "db-pooler-tls" };
 const memberSet = (args = DEFAULTS) =>
     memberStatefulSetSpec(args, { ...MEMBER_REFS, labels: LABELS, annotations: { "checksum/config": "abc" }, serviceName: "db-members", image: IMAGE });
 const secretRef = (name: string, key: string) => ({ secretKeyRef: { name, key } });
 
 describe("the patroni container", () => {
-    const container = patroniContainer(DEFAULTS, IMAGE, "db-credentials");
+    const container = patroniContainer(DEFAULTS, IMAGE, MEMBER_REFS);
 
     test("runs Patroni with the mounted config, the image and the args' resources", () => {
         expect(container).toMatchObject({
@@ -53,31 +56,34 @@ describe("the patroni container", () => {
         });
     });
 
-    test("is probed on Patroni's REST health endpoints: 5 minutes to start, then liveness and readiness", () => {
-        expect(container.startupProbe).toEqual({ httpGet: { path: "/liveness", port: "patroni" }, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 60 });
-        expect(container.livenessProbe).toEqual({ httpGet: { path: "/liveness", port: "patroni" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
-        expect(container.readinessProbe).toEqual({ httpGet: { path: "/readiness", port: "patroni" }, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 });
+    test("is probed over HTTPS on Patroni's REST health endpoints: 5 minutes to start, then liveness and readiness", () => {
+        expect(container.startupProbe).toEqual({ httpGet: { path: "/liveness", port: "patroni", scheme: "HTTPS" }, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 60 });
+        expect(container.livenessProbe).toEqual({ httpGet: { path: "/liveness", port: "patroni", scheme: "HTTPS" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.readinessProbe).toEqual({ httpGet: { path: "/readiness", port: "patroni", scheme: "HTTPS" }, periodSeconds: 5, timeoutSeconds: 5, failureThreshold: 3 });
     });
 
-    test("takes its identity from the downward API and its passwords by secretKeyRef", () => {
+    test("takes its identity from the downward API, its passwords by secretKeyRef, and is reached at its DNS name (in its certificate)", () => {
         const field = (fieldPath: string) => ({ fieldRef: { fieldPath } });
         expect(container.env).toEqual([
             { name: "PATRONI_NAME", valueFrom: field("metadata.name") },
             { name: "PATRONI_KUBERNETES_NAMESPACE", valueFrom: field("metadata.namespace") },
             { name: "PATRONI_KUBERNETES_POD_IP", valueFrom: field("status.podIP") },
-            { name: "PATRONI_POSTGRESQL_CONNECT_ADDRESS", value: "$(PATRONI_KUBERNETES_POD_IP):5432" },
-            { name: "PATRONI_RESTAPI_CONNECT_ADDRESS", value: "$(PATRONI_KUBERNETES_POD_IP):8008" },
+            { name: "PATRONI_POSTGRESQL_CONNECT_ADDRESS", value: "$(PATRONI_NAME).db-members.$(PATRONI_KUBERNETES_NAMESPACE).svc.cluster.local:5432" },
+            { name: "PATRONI_RESTAPI_CONNECT_ADDRESS", value: "$(PATRONI_NAME).db-members.$(PATRONI_KUBERNETES_NAMESPACE).svc.cluster.local:8008" },
             { name: "PATRONI_SUPERUSER_PASSWORD", valueFrom: secretRef("db-credentials", "superuser-password") },
             { name: "PATRONI_REPLICATION_PASSWORD", valueFrom: secretRef("db-credentials", "replication-password") },
             { name: "PATRONI_RESTAPI_PASSWORD", valueFrom: secretRef("db-credentials", "restapi-password") },
+            // Patroni's own sessions and what it runs (pg_basebackup, pg_rewind) are exempt from the application timeouts.
+            { name: "PGOPTIONS", value: "-c statement_timeout=0 -c idle_in_transaction_session_timeout=0" },
         ]);
     });
 
-    test("mounts the PVC above PGDATA, the config and password files read-only, and scratch space", () => {
+    test("mounts the PVC above PGDATA, the config, password files and certificate read-only, and scratch space", () => {
         expect(container.volumeMounts).toEqual([
             { name: "data", mountPath: "/var/lib/postgresql/data" },
             { name: "config", mountPath: "/etc/patroni", readOnly: true },
             { name: "secrets", mountPath: "/etc/patroni-secrets", readOnly: true },
+            { name: "tls", mountPath: "/etc/patroni-tls", readOnly: true },
             { name: "run", mountPath: "/var/run/postgresql" },
             { name: "tmp", mountPath: "/tmp" },
             { name: "shm", mountPath: "/dev/shm" },
@@ -101,7 +107,7 @@ test("postgres_exporter logs in as the monitoring role over loopback and is prob
     });
 });
 
-test("member volumes: the config world-readable, only the two password files the post-bootstrap script reads, small scratch dirs, a memory-backed /dev/shm", () => {
+test("member volumes: the config world-readable, only the two password files the post-bootstrap script reads, the certificate (root's, group-readable: 0440), small scratch dirs, a memory-backed /dev/shm", () => {
     expect(memberVolumes(MEMBER_REFS, DEFAULTS.parameters)).toEqual([
         { name: "config", configMap: { name: "db-patroni", defaultMode: 0o444 } },
         {
@@ -114,6 +120,7 @@ test("member volumes: the config world-readable, only the two password files the
                 ],
             },
         },
+        { name: "tls", secret: { secretName: "db-tls", defaultMode: 0o440 } },
         { name: "run", emptyDir: { sizeLimit: "16Mi" } },
         { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
         // work_mem 64MB x hash_mem_multiplier 2 x (8 parallel workers + the leader process).
@@ -183,12 +190,13 @@ describe("PgBouncer", () => {
         expect(container.volumeMounts).toContainEqual({ name: "config", mountPath: path.posix.dirname(PGBOUNCER_IMAGE_LAYOUT.configFile), readOnly: true });
     });
 
-    test("the pgbouncer container writes nothing: read-only root filesystem, only the read-only config and auth mounts", () => {
+    test("the pgbouncer container writes nothing: read-only root filesystem, only the read-only config, auth and certificate mounts", () => {
         const container = pgbouncerContainer(DEFAULTS.pgbouncer);
         expect(container.securityContext).toMatchObject({ readOnlyRootFilesystem: true, runAsNonRoot: true, allowPrivilegeEscalation: false });
         expect(container.volumeMounts).toEqual([
             { name: "config", mountPath: "/etc/pgbouncer", readOnly: true },
             { name: "auth", mountPath: "/etc/pgbouncer-auth", readOnly: true },
+            { name: "tls", mountPath: "/etc/pgbouncer-tls", readOnly: true },
         ]);
     });
 
@@ -204,6 +212,7 @@ describe("PgBouncer", () => {
             volumeMounts: [
                 { name: "config", mountPath: "/etc/pgbouncer", readOnly: true },
                 { name: "auth", mountPath: "/etc/pgbouncer-auth", readOnly: true },
+                { name: "tls", mountPath: "/etc/pgbouncer-tls", readOnly: true },
             ],
         });
     });
@@ -226,7 +235,7 @@ describe("PgBouncer", () => {
         expect(poolerPodSpec(argsWith({ pgbouncerUid: 70, pgbouncerGid: 71 }), selector, POOLER_REFS).securityContext).toMatchObject({ runAsUser: 70, runAsGroup: 71, fsGroup: 71 });
     });
 
-    test("a pod: its own ServiceAccount (pull Secrets) without a token, PgBouncer's user, the default grace period, the ini and the auth file", () => {
+    test("a pod: its own ServiceAccount (pull Secrets) without a token, PgBouncer's user, the default grace period, the ini, the auth file and its certificate", () => {
         const selector = selectorLabels(POOLER_LABELS);
         expect(poolerPodSpec(DEFAULTS, selector, POOLER_REFS)).toMatchObject({
             serviceAccountName: "db-pooler",
@@ -238,6 +247,7 @@ describe("PgBouncer", () => {
             volumes: [
                 { name: "config", configMap: { name: "db-pooler", defaultMode: 0o444 } },
                 { name: "auth", secret: { secretName: "db-pooler-auth", items: [{ key: "userlist.txt", path: "userlist.txt" }], defaultMode: 0o400 } },
+                { name: "tls", secret: { secretName: "db-pooler-tls", defaultMode: 0o440 } },
             ],
             topologySpreadConstraints: [{ labelSelector: { matchLabels: selector } }, { labelSelector: { matchLabels: selector } }],
         });
@@ -282,11 +292,44 @@ describe("Services", () => {
     });
 });
 
-test("Patroni's Role grants exactly what its Kubernetes DCS uses", () => {
-    expect(PATRONI_RBAC_RULES).toEqual([
-        { apiGroups: [""], resources: ["endpoints"], verbs: ["get", "list", "watch", "create", "patch"] },
-        { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch", "patch"] },
-    ]);
+describe("Patroni's Role: what its Kubernetes DCS (3.0.2, use_endpoints) uses, writes limited by name", () => {
+    const rules = patroniRbacRules("db", 3);
+    /** Whether the rules allow `verb` on `resource` named `name` (list and watch are never by name: Patroni selects by label). */
+    const allows = (verb: string, resource: string, name?: string) =>
+        rules.some((rule) => (rule.resources as string[]).includes(resource) && (rule.verbs as string[]).includes(verb) && (rule.resourceNames === undefined || (name !== undefined && (rule.resourceNames as string[]).includes(name))));
+
+    test("the rules", () => {
+        expect(rules).toEqual([
+            { apiGroups: [""], resources: ["endpoints"], verbs: ["list", "watch"] },
+            { apiGroups: [""], resources: ["endpoints"], verbs: ["get"], resourceNames: ["db"] },
+            { apiGroups: [""], resources: ["endpoints"], verbs: ["patch"], resourceNames: ["db", "db-config", "db-sync", "db-failover"] },
+            { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
+            { apiGroups: [""], resources: ["pods"], verbs: ["patch"], resourceNames: ["db-0", "db-1", "db-2"] },
+        ]);
+    });
+
+    test("patches only its member pods and its four Endpoints; creates, updates and deletes nothing", () => {
+        for (const pod of ["db-0", "db-1", "db-2"]) expect(allows("patch", "pods", pod)).toBe(true);
+        for (const other of ["db-3", "lb-7d9f", "redis-0", "api-gateway-5c6d"]) expect(allows("patch", "pods", other)).toBe(false);
+        for (const endpoints of Object.values(patroniEndpointNames("db"))) expect(allows("patch", "endpoints", endpoints)).toBe(true);
+        for (const other of ["db-rw", "lb", "kubernetes", "redis"]) expect(allows("patch", "endpoints", other)).toBe(false);
+        for (const verb of ["create", "update", "delete", "deletecollection"]) {
+            for (const resource of ["pods", "endpoints", "services"]) expect(allows(verb, resource, "db")).toBe(false);
+        }
+        expect(allows("get", "endpoints", "db")).toBe(true);
+        expect(allows("get", "endpoints", "db-rw")).toBe(false);
+        expect(allows("list", "pods")).toBe(true);
+        expect(allows("watch", "endpoints")).toBe(true);
+    });
+
+    test("the Endpoints it patches are the names Patroni 3.0.2 derives from its scope, and the pods follow the member count", () => {
+        expect(patroniEndpointNames("db")).toEqual({ leader: "db", config: "db-config", sync: "db-sync", failover: "db-failover" });
+        expect(patroniRbacRules("db", 1)[4].resourceNames).toEqual(["db-0"]);
+    });
+});
+
+test("a member's DNS name under the members' headless Service, from the pod's name and namespace", () => {
+    expect(memberHostTemplate("db-members", "cluster.local")).toBe("$(PATRONI_NAME).db-members.$(PATRONI_KUBERNETES_NAMESPACE).svc.cluster.local");
 });
 
 test("metrics targets: every port Prometheus scrapes is a container port of the pods the target selects", () => {
@@ -316,10 +359,10 @@ test("the members' grace period follows shared_buffers", () => {
 
 describe("the dynamic-config Job", () => {
     const labels = standardLabels("postgres", "db", "dcs-config");
-    const refs = { image: IMAGE, credentialsSecret: "db-credentials", serviceAccount: "db-dcs-config" };
+    const refs = { image: IMAGE, credentialsSecret: "db-credentials", serviceAccount: "db-dcs-config", tlsSecret: "db-tls" };
     const spec = dynamicConfigJobSpec(DEFAULTS, "print('hi')", labels, refs);
 
-    test("runs the script inline with the members' image and the REST API password from the Secret, no API token", () => {
+    test("runs the script inline with the members' image, the REST API password from the Secret and only the CA of the members' certificate, no API token", () => {
         expect(spec.template).toEqual({
             metadata: { labels },
             spec: {
@@ -337,8 +380,10 @@ describe("the dynamic-config Job", () => {
                         env: [{ name: "PATRONI_RESTAPI_PASSWORD", valueFrom: secretRef("db-credentials", "restapi-password") }],
                         resources: containerResources(DEFAULTS.exporterResources),
                         securityContext: expect.objectContaining({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false }),
+                        volumeMounts: [{ name: "ca", mountPath: "/etc/patroni-ca", readOnly: true }],
                     },
                 ],
+                volumes: [{ name: "ca", secret: { secretName: "db-tls", items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o444 } }],
             },
         });
     });

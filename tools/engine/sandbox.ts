@@ -26,7 +26,7 @@ export interface CommandResult {
 }
 
 /** The published image of images/postgres, used where the stack would build it: the docker provider is not built here. */
-const PREBUILT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45";
+const PREBUILT_POSTGRES_IMAGE = "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45";
 /** The one `passwords` key that holds a password per service (each service's Redis user). */
 const REDIS_APP_PASSWORDS = "redisApps";
 /** Every other password a stack may supply (config.ts `passwords`): the random provider is not built here. */

@@ -46,9 +46,10 @@ export const copies = ["blue", "green"].map((copy) => {
         `${copy}-db`,
         {
             namespace,
+            certificates,
             standbys: 1,
             synchronousMode: false,
-            image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.10-patroni3.0.2-pgbackrest2.45" },
+            image: { prebuilt: "ghcr.io/prepx/postgres-patroni:15.19-patroni3.0.2-pgbackrest2.45" },
             storage: "2Gi",
             protectData: false,
             parameters: { work_mem: workMem, max_connections: maxConnections },
