@@ -25,6 +25,14 @@ export const KUBELET_TOKEN_FILE = "secrets/kubelet-token";
 /** Cluster CA bundle (kube-root-ca.crt), relative to the config directory; used when kubelet TLS is verified. */
 export const KUBELET_CA_FILE = "secrets/ca.crt";
 
+/**
+ * The CA a port scrape job over HTTPS verifies against (the `ca.crt` of its `tls.caSecret`),
+ * relative to the config directory like the kubelet's, one file per job (job names are DNS labels).
+ */
+export function portScrapeJobCaFile(job: string): string {
+    return `secrets/scrape-ca/${job}.crt`;
+}
+
 /** `app.kubernetes.io/name` of the kube-state-metrics pods (the scrape config keys on it). */
 export const KUBE_STATE_METRICS_APP = "kube-state-metrics";
 
@@ -145,10 +153,17 @@ function extraMetricsPortsJob(options: PrometheusConfigOptions): ScrapeJob {
     };
 }
 
-/** One container port of one app's pods, annotated or not (Patroni's REST API /metrics on every PostgreSQL member). */
+/**
+ * One container port of one app's pods, annotated or not (Patroni's REST API /metrics on every
+ * PostgreSQL member). Over HTTPS when the job has `tls`: the certificate is checked against the
+ * job's CA and `serverName`, since the pods are scraped by IP, which their certificate does not name.
+ */
 function portJob(namespace: string, scrapeJob: PortScrapeJob): ScrapeJob {
+    const tls: ScrapeJob =
+        scrapeJob.tls === undefined ? {} : { scheme: "https", tls_config: { ca_file: portScrapeJobCaFile(scrapeJob.job), server_name: scrapeJob.tls.serverName } };
     return {
         job_name: scrapeJob.job,
+        ...tls,
         kubernetes_sd_configs: podDiscovery(namespace),
         relabel_configs: [
             appRule(scrapeJob.app, "keep"),

@@ -23,8 +23,9 @@ import {
     Volume,
     volumeClaimTemplate,
 } from "../k8s";
-import type { ResolvedMonitoringStackArgs } from "./args";
-import { ALERT_RULES_FILE, ALERTMANAGER_CLUSTER_PORT, ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_PORT, KUBELET_CA_FILE, KUBELET_TOKEN_FILE, PROMETHEUS_CONFIG_FILE } from "./render";
+import { TLS_SECRET_KEYS } from "../tls";
+import type { PortScrapeJob, ResolvedMonitoringStackArgs } from "./args";
+import { ALERT_RULES_FILE, ALERTMANAGER_CLUSTER_PORT, ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_PORT, KUBELET_CA_FILE, KUBELET_TOKEN_FILE, portScrapeJobCaFile, PROMETHEUS_CONFIG_FILE } from "./render";
 
 export const PROMETHEUS_PORT = 9090;
 export const GRAFANA_PORT = 3000;
@@ -84,16 +85,21 @@ export function httpServiceSpec(labels: Record<string, string>, port: number): S
 }
 
 /**
- * Prometheus' config directory: prometheus.yml and the rules from the ConfigMap, the kubelet token
- * and (when kubelet TLS is verified) the cluster CA side by side, so the rendered file names them by
- * relative paths that are the same in the pod and in the live test.
+ * Prometheus' config directory: prometheus.yml and the rules from the ConfigMap, the kubelet token,
+ * (when kubelet TLS is verified) the cluster CA, and the CA of each port scrape job over HTTPS side
+ * by side, so the rendered file names them by relative paths that are the same in the pod and in
+ * the live test. Of a job's CA Secret only `ca.crt` is projected: the certificate's key stays out.
  */
-export function prometheusConfigVolume(configMapName: pulumi.Input<string>, verifyKubeletTls: boolean): Volume {
+export function prometheusConfigVolume(configMapName: pulumi.Input<string>, verifyKubeletTls: boolean, portScrapeJobs: PortScrapeJob[]): Volume {
     const files = [PROMETHEUS_CONFIG_FILE, ALERT_RULES_FILE].map((file) => ({ key: file, path: file }));
+    const scrapeCas = portScrapeJobs.flatMap(({ job, tls }) =>
+        tls === undefined ? [] : [{ secret: { name: tls.caSecret, items: [{ key: TLS_SECRET_KEYS.ca, path: portScrapeJobCaFile(job) }] } }],
+    );
     const sources: k8s.types.input.core.v1.VolumeProjection[] = [
         { configMap: { name: configMapName, items: files } },
         { serviceAccountToken: { path: KUBELET_TOKEN_FILE, expirationSeconds: KUBELET_TOKEN_EXPIRATION_SECONDS } },
         ...(verifyKubeletTls ? [{ configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: KUBELET_CA_FILE }] } }] : []),
+        ...scrapeCas,
     ];
     return { name: "config", projected: { sources } };
 }
@@ -145,7 +151,7 @@ export function prometheusStatefulSetSpec(args: ResolvedMonitoringStackArgs, ref
         terminationGracePeriodSeconds: PROMETHEUS_TERMINATION_GRACE_SECONDS,
         enableServiceLinks: false,
         containers: [prometheusContainer(args.prometheus)],
-        volumes: [prometheusConfigVolume(refs.configMapName, args.verifyKubeletTls)],
+        volumes: [prometheusConfigVolume(refs.configMapName, args.verifyKubeletTls, args.portScrapeJobs)],
     };
     return {
         serviceName: refs.serviceName,

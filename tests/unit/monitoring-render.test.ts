@@ -14,6 +14,7 @@ import {
     alertRulesOptions,
     KUBELET_CA_FILE,
     KUBELET_TOKEN_FILE,
+    portScrapeJobCaFile,
     PrometheusConfigOptions,
     prometheusConfig,
     prometheusConfigOptions,
@@ -179,6 +180,24 @@ describe("prometheus.yml", () => {
         // The app name is a literal in the anchored regex.
         const dotted = configOf({ ...PROM, portScrapeJobs: [{ job: "exporter", app: "my.app", port: 9000 }] });
         expect(scrapeJob(dotted, "exporter").relabel_configs[0].regex).toBe("my\\.app");
+    });
+
+    test("a port job with tls scrapes HTTPS, verifying its CA's file and the name the pods' certificate carries; without tls plain HTTP", () => {
+        const serverName = "postgres-members.prepx.svc.cluster.local";
+        const tlsJob = { ...PATRONI_JOB, tls: { caSecret: "postgres-member-tls", serverName } };
+        const patroni = scrapeJob(configOf({ ...PROM, portScrapeJobs: [tlsJob, { job: "exporter", app: "other", port: 9000 }] }), SCRAPE_JOBS.patroni);
+        expect(patroni.scheme).toBe("https");
+        expect(patroni.tls_config).toEqual({ ca_file: "secrets/scrape-ca/patroni.crt", server_name: serverName });
+        expect(portScrapeJobCaFile(SCRAPE_JOBS.patroni)).toBe("secrets/scrape-ca/patroni.crt");
+        // Never skipped: a job either verifies or is plain HTTP (the other job, and Patroni's without tls).
+        expect(JSON.stringify(patroni)).not.toContain("insecure_skip_verify");
+        const plainJobs = configOf({ ...PROM, portScrapeJobs: [PATRONI_JOB, { job: "exporter", app: "other", port: 9000 }] });
+        for (const name of [SCRAPE_JOBS.patroni, "exporter"]) {
+            expect({ scheme: scrapeJob(plainJobs, name).scheme, tls: scrapeJob(plainJobs, name).tls_config }).toEqual({ scheme: undefined, tls: undefined });
+        }
+        // Each job's CA has its own file: two HTTPS jobs never share (or overwrite) one.
+        expect(portScrapeJobCaFile("exporter")).not.toBe(portScrapeJobCaFile(SCRAPE_JOBS.patroni));
+        expect(portScrapeJobCaFile(SCRAPE_JOBS.patroni)).not.toBe(KUBELET_CA_FILE);
     });
 
     test("kube-state-metrics keeps the namespace/pod labels of the objects it reports", () => {

@@ -22,7 +22,8 @@ import {
     alertmanagerStatefulSetSpec,
 } from "../../components/monitoring/specs";
 import { prometheusConfig, prometheusConfigOptions } from "../../components/monitoring/render";
-import { PrometheusYml } from "../helpers/monitoring-files";
+import { SCRAPE_JOBS } from "../../components/observability";
+import { PrometheusYml, scrapeJob } from "../helpers/monitoring-files";
 
 /** A builder's result read as the plain object it is (the builders put no Outputs where these tests look). */
 const plain = <T>(value: unknown): T => value as T;
@@ -62,14 +63,38 @@ describe("Prometheus", () => {
     });
 
     test("the config volume puts prometheus.yml, the rules and the kubelet token side by side; the CA only when TLS is verified", () => {
-        const volume = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", false));
+        const volume = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", false, []));
         expect(volume.name).toBe("config");
         expect(volume.projected.sources).toEqual([
             { configMap: { name: "monitoring-prometheus-config", items: [{ key: "prometheus.yml", path: "prometheus.yml" }, { key: "alerts.yml", path: "alerts.yml" }] } },
             { serviceAccountToken: { path: "secrets/kubelet-token", expirationSeconds: 3600 } },
         ]);
-        const verified = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", true));
+        const verified = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", true, []));
         expect(verified.projected.sources[2]).toEqual({ configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "secrets/ca.crt" }] } });
+    });
+
+    test("each port scrape job over HTTPS gets only the ca.crt of its Secret, read-only, at the file its rendered job names", () => {
+        const jobs = [
+            { job: SCRAPE_JOBS.patroni, app: "postgres", port: 8008, tls: { caSecret: "postgres-member-tls", serverName: "postgres-members.prepx.svc.cluster.local" } },
+            { job: "exporter", app: "other", port: 9000 },
+        ];
+        const volume = plain<Volume>(prometheusConfigVolume("cm", true, jobs));
+        const secrets = volume.projected.sources.filter((source) => source.secret !== undefined);
+        // One Secret projection, one item: the certificate's key (tls.key) in the same Secret never reaches Prometheus.
+        expect(secrets).toEqual([{ secret: { name: "postgres-member-tls", items: [{ key: "ca.crt", path: "secrets/scrape-ca/patroni.crt" }] } }]);
+        const rendered = prometheusConfig({ ...prometheusConfigOptions(DEFAULTS, "prepx", "monitoring-alertmanager"), portScrapeJobs: jobs }) as unknown as PrometheusYml;
+        expect(scrapeJob(rendered, SCRAPE_JOBS.patroni).tls_config).toEqual({ ca_file: secrets[0].secret.items[0].path, server_name: "postgres-members.prepx.svc.cluster.local" });
+        // The projected volume is Prometheus' config directory, mounted read-only; relative paths resolve there.
+        const mount = plain<k8s.types.output.core.v1.Container>(prometheusContainer(DEFAULTS.prometheus)).volumeMounts.find((m) => m.name === volume.name);
+        expect(mount).toEqual({ name: "config", mountPath: "/etc/prometheus", readOnly: true });
+        const args = plain<k8s.types.output.core.v1.Container>(prometheusContainer(DEFAULTS.prometheus)).args;
+        expect(args).toContain("--config.file=/etc/prometheus/prometheus.yml");
+        // The StatefulSet mounts what its args' jobs need.
+        const refs = { labels: LABELS, annotations: {}, serviceName: "svc", serviceAccountName: "sa", configMapName: "cm" };
+        const pod = plain<k8s.types.output.apps.v1.StatefulSetSpec>(prometheusStatefulSetSpec({ ...DEFAULTS, portScrapeJobs: jobs }, refs)).template.spec;
+        expect(pod.volumes).toEqual([volume]);
+        // Without tls there is nothing to mount.
+        expect(plain<Volume>(prometheusConfigVolume("cm", true, [jobs[1]])).projected.sources.filter((source) => source.secret !== undefined)).toEqual([]);
     });
 
     test("the StatefulSet: one pod as nobody, 120 s to write the head block, PVC kept when data is protected", () => {
@@ -85,7 +110,7 @@ describe("Prometheus", () => {
         expect(pod).toMatchObject({ serviceAccountName: "sa", automountServiceAccountToken: true, terminationGracePeriodSeconds: 120, enableServiceLinks: false });
         expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, fsGroup: 65534 });
         expect(pod.containers.map((container) => container.name)).toEqual(["prometheus"]);
-        expect(pod.volumes).toEqual([prometheusConfigVolume("cm", true)]);
+        expect(pod.volumes).toEqual([prometheusConfigVolume("cm", true, DEFAULTS.portScrapeJobs)]);
         const unprotected = plain<k8s.types.output.apps.v1.StatefulSetSpec>(prometheusStatefulSetSpec({ ...DEFAULTS, protectData: false, storageClass: "fast" }, refs));
         expect(unprotected.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
         expect(unprotected.volumeClaimTemplates[0].spec.storageClassName).toBe("fast");
