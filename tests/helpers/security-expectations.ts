@@ -3,7 +3,10 @@
 // service-account tokens only in the pods that talk to the API, ephemeral storage bounded in every
 // container, pull policies written out, and no NetworkPolicy open to the whole internet.
 import { POD_SECURITY_VERSION } from "../../components/k8s";
+import { parse } from "yaml";
+import { SCRAPE_JOBS } from "../../components/observability";
 import { JsonObject, renderObjects } from "../../scripts/manifests";
+import { securityScorecard } from "../../scripts/security";
 import { RecordedResource } from "./mocks";
 
 /** A rendered object as the cluster gets it; reached into freely by the checks. */
@@ -131,10 +134,49 @@ export function describeSecurityPolicy(get: () => { recorded: RecordedResource[]
             expect(internetWideBlocks(objects)).toEqual(["loadbalancer ingress: no from (every address)"]);
         });
 
+        test("Prometheus scrapes Patroni over verified HTTPS: the CA of the members' own Secret, mounted alone, and a name their certificate carries", () => {
+            expect(patroniScrapeTlsProblems(objects, get().recorded)).toEqual([]);
+            const hop = securityScorecard(renderObjects(get().recorded).objects).hops.find((candidate) => candidate.hop === "Prometheus -> metrics endpoints");
+            expect(hop?.evidence).toMatch(/scrape jobs over verified HTTPS \(.*\bpatroni\b.*\)$/);
+        });
+
         test("Grafana accepts no source by default (port-forward only)", () => {
             const grafana = objects.find((o) => o.kind === "NetworkPolicy" && o.metadata.name === "grafana");
             expect(grafana?.spec.ingress).toBeUndefined();
             expect(grafana?.spec.policyTypes).toEqual(["Egress"]);
         });
     });
+}
+
+/**
+ * What is wrong with the Patroni scrape's TLS in a render (empty = nothing): the job must be HTTPS
+ * with a ca_file and server_name; Prometheus' pod must project only `ca.crt` of a Secret to that
+ * file; the PostgreSQL pods must serve that Secret's certificate; and its dnsNames (cert-manager's
+ * Certificate, or the stack CA's CertRequest) must hold server_name.
+ */
+export function patroniScrapeTlsProblems(objects: Manifest[], recorded: RecordedResource[]): string[] {
+    const prometheusYml = objects.find((o) => o.kind === "ConfigMap" && o.data?.["prometheus.yml"] !== undefined)?.data["prometheus.yml"];
+    if (prometheusYml === undefined) return ["no prometheus.yml"];
+    const job: Manifest | undefined = (parse(prometheusYml) as Manifest).scrape_configs.find((candidate: Manifest) => candidate.job_name === SCRAPE_JOBS.patroni);
+    if (job === undefined) return ["no patroni job"];
+    const caFile: string | undefined = job.tls_config?.ca_file;
+    const serverName: string | undefined = job.tls_config?.server_name;
+    if (job.scheme !== "https" || caFile === undefined || serverName === undefined || job.tls_config.insecure_skip_verify === true) {
+        return [`patroni job: scheme ${job.scheme}, tls_config ${JSON.stringify(job.tls_config)}`];
+    }
+    const prometheusPod = workloads(objects).find(({ pod }) => (pod.containers as Manifest[]).some((container) => container.name === "prometheus"))?.pod;
+    const projections: Manifest[] = (prometheusPod?.volumes ?? []).flatMap((volume: Manifest) => volume.projected?.sources ?? []).filter((source: Manifest) => source.secret);
+    const projection = projections.find((source) => (source.secret.items as Manifest[]).some((item) => item.path === caFile));
+    if (projection === undefined) return [`no Secret of the Prometheus pod projects ${caFile}`];
+    const problems: string[] = [];
+    if (JSON.stringify(projection.secret.items) !== JSON.stringify([{ key: "ca.crt", path: caFile }])) problems.push(`projected items ${JSON.stringify(projection.secret.items)}`);
+    const secretName: string = projection.secret.name;
+    const served = workloads(objects).some(({ where, pod }) => where.startsWith("StatefulSet postgres") && (pod.volumes ?? []).some((volume: Manifest) => volume.secret?.secretName === secretName));
+    if (!served) problems.push(`the PostgreSQL pods do not mount ${secretName}`);
+    const certificate = objects.find((o) => o.kind === "Certificate" && o.spec?.secretName === secretName);
+    const request = recorded.find((r) => r.type === "tls:index/certRequest:CertRequest" && r.name === secretName);
+    const dnsNames: string[] | undefined = certificate?.spec.dnsNames ?? request?.inputs.dnsNames;
+    if (dnsNames === undefined) problems.push(`no certificate declared for ${secretName}`);
+    else if (!dnsNames.includes(serverName)) problems.push(`${secretName}'s certificate does not name ${serverName}`);
+    return problems;
 }
