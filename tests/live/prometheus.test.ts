@@ -7,7 +7,8 @@
 //   with only its Kubernetes discovery swapped for file discovery. Debian builds Prometheus without
 //   the Kubernetes SD ("field kubernetes_sd_configs not found"), so the file-SD targets carry the
 //   __meta_kubernetes_* labels Kubernetes SD would attach, and the relabeling, the namespace filter,
-//   honor_labels, the kubelet token and the kept metrics are exercised exactly as rendered.
+//   honor_labels, the kubelet token and the kept metrics are exercised exactly as rendered;
+//   Patroni's job scrapes HTTPS members by IP, verifying a test CA's certificate by server_name.
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
@@ -22,6 +23,7 @@ import {
     KUBE_STATE_METRICS_APP,
     KUBELET_CA_FILE,
     KUBELET_TOKEN_FILE,
+    portScrapeJobCaFile,
     PROMETHEUS_CONFIG_FILE,
     prometheusConfigOptions,
     renderAlertRules,
@@ -29,7 +31,8 @@ import {
 } from "../../components/monitoring/render";
 import { SCRAPE_JOBS } from "../../components/observability";
 import { postgresAlertRules, postgresBackupAlertRules, postgresDashboards } from "../../components/postgres/alerts";
-import { PATRONI_PORT } from "../../components/postgres/render";
+import { memberCertificateDnsNames, PATRONI_PORT, postgresNames } from "../../components/postgres/render";
+import { serviceHost } from "../../components/dns";
 import { redisAlertRules, redisDashboards } from "../../components/redis/alerts";
 import { serviceFleetDashboards } from "../../components/fleet/alerts";
 import { parseStackConfig } from "../../config";
@@ -37,6 +40,7 @@ import { overviewDashboards } from "../../dashboards";
 import { readStackConfig } from "../../scripts/stack-files";
 import { parseAlertRules, parsePrometheusYml, PrometheusYml, RenderedRule, scrapeJob as scrapeJobOf } from "../helpers/monitoring-files";
 import { freePort, makeTempDir, report, run, startServer, stopServer, Server, waitFor } from "./support";
+import { issueServerCertificate, makeTestCa, TestCa } from "./tls-support";
 
 // The prod stack's files, rendered from its monitoring settings through the component's own mapping,
 // with every component's rules and dashboards. The CASES below are written against these thresholds
@@ -44,6 +48,8 @@ import { freePort, makeTempDir, report, run, startServer, stopServer, Server, wa
 const config = parseStackConfig("prod", readStackConfig("prod"));
 const NS = config.namespace;
 const DASHBOARDS = { ...overviewDashboards, ...postgresDashboards, ...redisDashboards, ...loadBalancerDashboards, ...serviceFleetDashboards };
+/** PostgresCluster `postgres`'s object names: its members' certificate and the Patroni job's server_name derive from them. */
+const POSTGRES_NAMES = postgresNames("postgres");
 const MONITORING_ARGS: MonitoringStackArgs = {
     namespace: NS,
     ...config.monitoring,
@@ -54,7 +60,7 @@ const MONITORING_ARGS: MonitoringStackArgs = {
         ...loadBalancerAlertRules({ p95LatencyMs: 100, http5xxRatio: 0.01 }),
     ],
     dashboards: DASHBOARDS,
-    portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app: "postgres", port: PATRONI_PORT }],
+    portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app: "postgres", port: PATRONI_PORT, tls: { caSecret: "postgres-tls", serverName: serviceHost(POSTGRES_NAMES.membersService, NS, config.postgres.clusterDomain) } }],
 };
 const ARGS = monitoringStackArgsSchema.parse(MONITORING_ARGS);
 const PROMETHEUS_YML = renderPrometheusConfig(prometheusConfigOptions(ARGS, NS, "monitoring-alertmanager"));
@@ -66,6 +72,14 @@ const KUBELET_TOKEN = "live-test-kubelet-token";
 const dirs: string[] = [];
 const servers: (http.Server | https.Server)[] = [];
 let prometheus: Server | undefined;
+/** The CA of the members' certificate (the `ca.crt` Prometheus' pod gets projected for the Patroni job), made in beforeAll. */
+let membersCa: TestCa;
+
+beforeAll(async () => {
+    const dir = makeTempDir("prom-ca");
+    dirs.push(dir);
+    membersCa = await makeTestCa(path.join(dir, "members-ca"), "prepx live-test members CA");
+});
 
 /** A temp dir holding the rendered files as the pod sees them: config, rules, projected token. */
 function configDir(prefix: string, prometheusYml: string): string {
@@ -75,6 +89,9 @@ function configDir(prefix: string, prometheusYml: string): string {
     fs.writeFileSync(path.join(dir, ALERT_RULES_FILE), ALERTS_YML);
     fs.mkdirSync(path.join(dir, path.dirname(KUBELET_TOKEN_FILE)), { recursive: true });
     fs.writeFileSync(path.join(dir, KUBELET_TOKEN_FILE), KUBELET_TOKEN);
+    const patroniCaFile = path.join(dir, portScrapeJobCaFile(SCRAPE_JOBS.patroni));
+    fs.mkdirSync(path.dirname(patroniCaFile), { recursive: true });
+    fs.writeFileSync(patroniCaFile, membersCa.pem);
     return dir;
 }
 
@@ -393,7 +410,7 @@ interface LoadedRule {
 }
 interface ApiData {
     activeTargets: ActiveTarget[];
-    result: { metric: Labels }[];
+    result: { metric: Labels; value?: [number, string] }[];
     groups: { rules: LoadedRule[] }[];
     alerts: { labels: Labels; state: string }[];
 }
@@ -448,7 +465,26 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     // Fake exporters and a fake kubelet (HTTPS with a throwaway self-signed certificate, bearer token checked).
     const redisPort = await serve(http.createServer(exporter('redis_up 1\nredis_cluster_state 1\n')));
     const pgPort = await serve(http.createServer(exporter("pg_up 1\npg_replication_is_replica 0\n")));
-    const patroniPort = await serve(http.createServer(exporter('patroni_primary{scope="prepx"} 1\npatroni_replica{scope="prepx"} 0\n')));
+    // Patroni's REST API over HTTPS: postgres-0 serves a certificate of the members' CA with the names
+    // PostgresCluster gives its members (no IP: Prometheus reaches each member by pod IP and must check
+    // server_name). postgres-1 serves one from another CA, postgres-2 one of the right CA for other names.
+    const patroniJob = scrapeJobOf(variant, SCRAPE_JOBS.patroni);
+    const serverName = String(MONITORING_ARGS.portScrapeJobs?.[0].tls?.serverName);
+    expect({ scheme: patroniJob.scheme, tls: patroniJob.tls_config }).toEqual({ scheme: "https", tls: { ca_file: portScrapeJobCaFile(SCRAPE_JOBS.patroni), server_name: serverName } });
+    const memberNames = memberCertificateDnsNames(POSTGRES_NAMES, config.postgres.standbys + 1, NS, config.postgres.clusterDomain);
+    expect(memberNames).toContain(serverName);
+    const otherCa = await makeTestCa(path.join(dir, "other-ca"), "another CA");
+    const patroniServer = async (ca: TestCa, dnsNames: string[], certificateDir: string, requests: string[]) => {
+        const certificate = await issueServerCertificate(ca, path.join(dir, certificateDir), { dnsNames });
+        const options = { key: fs.readFileSync(certificate.keyFile), cert: fs.readFileSync(certificate.certificateFile) };
+        return serve(https.createServer(options, exporter('patroni_primary{scope="prepx"} 1\npatroni_replica{scope="prepx"} 0\n', requests)));
+    };
+    const patroniRequests: string[] = [];
+    const foreignCaRequests: string[] = [];
+    const wrongNameRequests: string[] = [];
+    const patroniPort = await patroniServer(membersCa, memberNames, "patroni-members", patroniRequests);
+    const foreignCaPatroniPort = await patroniServer(otherCa, memberNames, "patroni-other-ca", foreignCaRequests);
+    const wrongNamePatroniPort = await patroniServer(membersCa, ["postgres-pooler.elsewhere.svc.cluster.local"], "patroni-wrong-name", wrongNameRequests);
     const nginxStubPort = await serve(http.createServer(exporter("nginx_up 1\n")));
     const nginxLogPort = await serve(http.createServer(exporter(`${LB_METRICS.responses}{method="GET",status="200"} 7\n`)));
     const ksmPort = await serve(
@@ -535,6 +571,17 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
                 { name: "telemetry", number: 8081, address: "127.0.0.1:8081" },
             ],
         },
+        // Members whose certificate Prometheus must refuse; not annotated, so only the patroni job sees them.
+        ...[
+            ["postgres-1", foreignCaPatroniPort],
+            ["postgres-2", wrongNamePatroniPort],
+        ].map(([name, port]) => ({
+            name: String(name),
+            labels: k8sLabels("postgres", "database"),
+            annotations: {},
+            phase: "Running",
+            ports: [{ name: "patroni", number: 8008, address: `127.0.0.1:${port}` }],
+        })),
         { name: "redis-bootstrap-xyz", labels: k8sLabels("redis", "cluster-bootstrap"), annotations: annotations(redisPort), phase: "Succeeded", ports: [] },
         { name: "unannotated-0", labels: k8sLabels("other", "thing"), annotations: {}, phase: "Running", ports: [{ name: "http", number: 80, address: "127.0.0.1:80" }] },
     ];
@@ -567,7 +614,7 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
         "every target scraped",
         async () => {
             const targets = (await api(webPort, "/api/v1/targets?state=active")).activeTargets;
-            return targets.length === 8 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
+            return targets.length === 10 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
         },
         60000,
         500,
@@ -581,7 +628,18 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
         { job: "kubernetes-pods", instance: `127.0.0.1:${redisPort}`, namespace: NS, pod: "redis-0", app: "redis", component: "cache" },
     ]);
     expect(byPool("kubernetes-pods-extra-metrics").map((t) => t.scrapeUrl)).toEqual([`http://127.0.0.1:${nginxLogPort}/metrics`]);
-    expect(byPool("patroni").map((t) => t.labels.pod)).toEqual(["postgres-0"]);
+    const patroniTargets = byPool("patroni").sort((x, y) => x.labels.pod.localeCompare(y.labels.pod));
+    expect(patroniTargets.map((t) => [t.labels.pod, t.scrapeUrl])).toEqual([
+        ["postgres-0", `https://127.0.0.1:${patroniPort}/metrics`],
+        ["postgres-1", `https://127.0.0.1:${foreignCaPatroniPort}/metrics`],
+        ["postgres-2", `https://127.0.0.1:${wrongNamePatroniPort}/metrics`],
+    ]);
+    // Another CA's certificate, or the right CA's for other names: refused in the handshake, no request arrives.
+    expect(patroniTargets.slice(1).map((t) => ({ pod: t.labels.pod, health: t.health, error: t.lastError }))).toEqual([
+        { pod: "postgres-1", health: "down", error: expect.stringMatching(/x509: certificate signed by unknown authority/) },
+        { pod: "postgres-2", health: "down", error: expect.stringMatching(new RegExp(`x509: certificate is valid for .*, not ${serverName.replace(/\./g, "\\.")}`)) },
+    ]);
+    expect({ foreignCaRequests, wrongNameRequests }).toEqual({ foreignCaRequests: [], wrongNameRequests: [] });
     expect(byPool("kube-state-metrics").map((t) => t.scrapeUrl)).toEqual([`http://127.0.0.1:${ksmPort}/metrics`]);
     const kubelets = byPool("kubelet").sort((x, y) => x.labels.node.localeCompare(y.labels.node));
     expect(kubelets.map((t) => [t.scrapeUrl, t.labels.node])).toEqual([
@@ -591,7 +649,8 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     // The impostor's certificate is not the CA's: the scrape fails in the handshake, no request (and no token) arrives.
     expect({ health: kubelets[0].health, error: kubelets[0].lastError }).toEqual({ health: "down", error: expect.stringMatching(/x509|certificate/) });
     expect(impostorRequests).toEqual([]);
-    for (const target of active.filter((t) => t.labels.node !== "impostor")) {
+    const refused = new Set(["impostor", "postgres-1", "postgres-2"]);
+    for (const target of active.filter((t) => !refused.has(t.labels.node ?? t.labels.pod))) {
         expect({ pool: target.scrapePool, health: target.health, error: target.lastError }).toEqual({ pool: target.scrapePool, health: "up", error: "" });
     }
 
@@ -606,6 +665,9 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     expect((await query("kubelet_volume_stats_used_bytes")).map((r) => r.metric.namespace)).toEqual([NS]);
     expect(await query("kubelet_running_pods")).toEqual([]);
     expect((await query("patroni_primary")).map((r) => r.metric.pod)).toEqual(["postgres-0"]);
+    const patroniUp = (await query(`up{job="${SCRAPE_JOBS.patroni}"}`)).map((r) => [r.metric.pod, r.value?.[1]]);
+    expect(patroniUp.sort()).toEqual([["postgres-0", "1"], ["postgres-1", "0"], ["postgres-2", "0"]]);
+    expect(patroniRequests.length).toBeGreaterThan(0);
     // Both nginx exporters land with the same pod labels, so rules can join them.
     expect((await query(LB_METRICS.responses)).map((r) => [r.metric.pod, r.metric.app, r.metric.job])).toEqual([["nginx-0", "nginx", "kubernetes-pods-extra-metrics"]]);
     expect((await query(LB_METRICS.up)).map((r) => [r.metric.pod, r.metric.app])).toEqual([["nginx-0", "nginx"]]);
@@ -642,5 +704,6 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
             }
         }
     }
-    report(`Prometheus (Debian 2.42) on the rendered config: ${active.length - 1} targets up, the impostor kubelet refused in the TLS handshake (no token sent), ${loaded.length} rules healthy, ${queries} dashboard queries valid`);
+    report(`Prometheus (Debian 2.42) on the rendered config: ${active.length - refused.size} targets up, the impostor kubelet refused in the TLS handshake (no token sent), ${loaded.length} rules healthy, ${queries} dashboard queries valid`);
+    report(`Patroni job over HTTPS by pod IP, server_name ${serverName}: up 1 with the members' CA; up 0 for another CA's certificate ("${patroniTargets[1].lastError}") and for the right CA's certificate without that name ("${patroniTargets[2].lastError}")`);
 });
