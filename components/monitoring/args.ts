@@ -190,7 +190,11 @@ const portScrapeJobSchema = z.strictObject({
     app: z.string().min(1),
     /** The container port scraped at /metrics; the pods must declare it. */
     port,
-    /** Set when the port serves HTTPS: the CA's Secret (key `ca.crt`) and the name the pods' certificate carries (observability.ts PortScrapeJob). */
+    /**
+     * Set when the port serves HTTPS: the CA's Secret (key `ca.crt`, in MonitoringStack's namespace) and the
+     * name the pods' certificate carries (observability.ts PortScrapeJob). Prometheus scrapes the job with
+     * scheme https, verifying both; its pod gets only the Secret's `ca.crt` (render.ts portScrapeJobCaFile).
+     */
     tls: z.strictObject({ caSecret: input(z.string().min(1)), serverName: z.string().min(1) }).optional(),
 });
 
