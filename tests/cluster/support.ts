@@ -12,7 +12,10 @@ export interface ObjectRef {
 /** `Deployment` -> `deployments`, `NetworkPolicy` -> `networkpolicies`: the kinds the stacks create. */
 function resourceOf(kind: string): string {
     const lower = kind.toLowerCase();
-    return lower.endsWith("y") ? `${lower.slice(0, -1)}ies` : `${lower}s`;
+    if (lower.endsWith("y")) return `${lower.slice(0, -1)}ies`;
+    // Endpoints is its own plural; Ingress takes -es.
+    if (lower.endsWith("ss")) return `${lower}es`;
+    return lower.endsWith("s") ? lower : `${lower}s`;
 }
 
 /** The REST path of one object. */
