@@ -20,6 +20,7 @@ import {
     ClusterNode,
     createCertificates,
     env,
+    nodeHealUsers,
     ownerPort,
     pipeline,
     prod,
@@ -70,7 +71,7 @@ function startNode(ordinal: number): void {
     const dir = path.join(root, `node-${ordinal}`);
     const confPath = writeNodeConfig(dir, port);
     const healPath = path.join(dir, "cluster-heal.sh");
-    fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), tls: testCertificates(), intervalSeconds: HEAL_INTERVAL_SECONDS, peers: { kind: "file", path: addressFile } }));
+    fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), tls: testCertificates(), intervalSeconds: HEAL_INTERVAL_SECONDS, peers: { kind: "file", path: addressFile }, users: nodeHealUsers(dir) }));
     fs.writeFileSync(path.join(dir, "readiness.sh"), renderReadinessScript(port, cliOptions()));
     const server = startServer(`redis-${ordinal}`, "redis-server", redisServerArgs(confPath, hostnameOf(ordinal)), path.join(dir, "server.log"));
     const heal = startServer(`heal-${ordinal}`, "sh", [healPath], path.join(dir, "heal.log"), { env });
