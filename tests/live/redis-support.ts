@@ -110,9 +110,10 @@ let authVersions = 0;
 /**
  * Writes `auth` as the component renders its auth Secret (AUTH_SECRET_KEYS) into a new directory
  * and mounts it at `<dir>/auth` as the kubelet updates a Secret volume (an atomic `..data` swap):
- * a first call creates the node's auth files, a later one changes them under the running node.
+ * a first call creates the node's auth files, a later one changes them under the running node
+ * (`editAclFile` to break the ACL file on purpose).
  */
-export function mountNodeAuth(dir: string, auth: NodeAuth = TEST_AUTH): void {
+export function mountNodeAuth(dir: string, auth: NodeAuth = TEST_AUTH, editAclFile: (text: string) => string = (text) => text): void {
     const version = path.join(dir, `auth-${++authVersions}`);
     fs.mkdirSync(version, { recursive: true });
     const users = [
@@ -121,7 +122,7 @@ export function mountNodeAuth(dir: string, auth: NodeAuth = TEST_AUTH): void {
         ...Object.entries(auth.apps).map(([name, password]) => ({ name, password, rules: APP_ACL_RULES })),
     ];
     const files: Record<string, string> = {
-        [AUTH_SECRET_KEYS.aclFile]: renderRedisAclFile(users),
+        [AUTH_SECRET_KEYS.aclFile]: editAclFile(renderRedisAclFile(users)),
         [AUTH_SECRET_KEYS.replicationInclude]: renderReplicationAuth({ user: ADMIN_USER, password: auth.admin }),
         [AUTH_SECRET_KEYS.adminPassword]: auth.admin,
     };
