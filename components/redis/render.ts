@@ -1,4 +1,4 @@
-// Pure renderers for the Redis cluster: redis.conf, the auth include, server arguments, pod
+// Pure renderers for the Redis cluster: redis.conf, the ACL file and masterauth include, server arguments, pod
 // hostnames, the readiness check, the cluster-heal loop, the replica placement program and the
 // idempotent bootstrap script. The component puts them in content-named ConfigMaps, a Secret and a
 // Job; the live tests run the very same text on real redis-server processes.
@@ -106,7 +106,7 @@ export function renderRedisConf(options: RedisConfOptions): string {
         // client certificate and authenticate with their ACL user's password instead.
         "tls-auth-clients optional",
         "tls-protocols \"TLSv1.2 TLSv1.3\"",
-        // Every user needs a password (the ACL include), so protected mode adds nothing and would block pod IPs.
+        // Every user needs a password (the ACL file), so protected mode adds nothing and would block pod IPs.
         "protected-mode no",
         `dir ${options.dataDir}`,
         "",

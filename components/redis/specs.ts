@@ -101,7 +101,7 @@ export interface RedisObjectNames {
     statefulSet: string;
     /** The headless Service that gives pods their stable names. */
     headless: string;
-    /** The Secret holding the administrator's password and the auth include (the ACL users). */
+    /** The Secret holding the administrator's password, the ACL file and the masterauth include (AUTH_SECRET_KEYS). */
     secret: string;
     /** The Secret of the exporter's password. */
     exporterSecret: string;

@@ -49,7 +49,7 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
                     "kubernetes:batch/v1:Job",
                     "kubernetes:core/v1:ConfigMap",
                     "kubernetes:core/v1:ConfigMap",
-                    // The administrator's password and the ACL include; the exporter's and each app's password.
+                    // The administrator's password, the ACL file and the masterauth include; the exporter's and each app's password.
                     "kubernetes:core/v1:Secret",
                     "kubernetes:core/v1:Secret",
                     ...want.apps.map(() => "kubernetes:core/v1:Secret"),
@@ -96,7 +96,7 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
             expect(conf).not.toContain(password);
         });
 
-        test("each user's password is generated, secret, and only in its own Secret; the ACL include holds their hashes", async () => {
+        test("each user's password is generated, secret, and only in its own Secret; the ACL file holds their hashes", async () => {
             const { recorded, program } = get();
             const secret = find(recorded, "kubernetes:core/v1:Secret", "redis-auth");
             expect(secret.inputs.stringData.password).toBe(password);

@@ -1,5 +1,5 @@
 // RedisCluster's transport and access rules on a real redis-server (Debian's, 127.0.0.1 only): the
-// rendered redis.conf serves TLS only, the rendered ACL include gives each user what its doc
+// rendered redis.conf serves TLS only, the rendered ACL file gives each user what its doc
 // comment in render.ts says and nothing more, and the client timeout and output-buffer limit
 // disconnect what they should; Debian's redis_exporter scrapes the node over TLS as the exporter
 // user with the sidecar's rendered environment; the rendered cluster-heal loop reloads a renewed
