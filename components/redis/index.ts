@@ -1,4 +1,3 @@
-import { createHash } from "crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { contentNamedConfigMap, disruptionBudget, podServiceAccount, podTemplateAnnotations, selectorLabels, serviceAccountWithRole, serviceHostOutput, standardLabels } from "../k8s";
@@ -9,12 +8,13 @@ import { parseArgs } from "../schema";
 import { redisAlertRules, redisDashboards } from "./alerts";
 import { type RedisClusterArgs, redisClusterArgsSchema } from "./args";
 import { TLS_SECRET_KEYS } from "../tls";
-import { ADMIN_ACL_RULES, APP_ACL_RULES, EXPORTER_ACL_RULES, REDIS_PORT, redisPodCount, renderBootstrapScript, renderRedisAclConf, renderRedisConf } from "./render";
+import { ADMIN_ACL_RULES, APP_ACL_RULES, EXPORTER_ACL_RULES, REDIS_PORT, redisPodCount, renderBootstrapScript, renderRedisAclFile, renderRedisConf, renderReplicationAuth } from "./render";
 import {
     BOOTSTRAP_AWAIT_SECONDS,
     BOOTSTRAP_NODE_RULES,
     BOOTSTRAP_POD_RULES,
     ADMIN_USER,
+    AUTH_SECRET_KEYS,
     CLUSTER_BUS_PORT,
     EXPORTER_PORT,
     EXPORTER_USER,
@@ -106,8 +106,8 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         this.metricsTargets = [{ name: "redis", labels: this.podLabels, ports: [EXPORTER_PORT] }];
         this.alertRules = redisAlertRules(settings);
 
-        // One password per user, each in its own Secret; the ACL include holds only their hashes
-        // (and the administrator's in clear as masterauth, which replication needs).
+        // One password per user, each in its own Secret; the ACL file holds only their hashes, the
+        // replication include the administrator's in clear as masterauth, which replication needs.
         this.password = stackPassword(`${name}-password`, settings.password, child);
         const exporterPassword = stackPassword(`${name}-${EXPORTER_USER}-password`, settings.exporterPassword, child);
         const appPasswords = settings.apps.map((app) => stackPassword(`${name}-${appUserName(app)}-password`, settings.appPasswords?.[app], child));
@@ -118,17 +118,19 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
         };
         this.exporterUser = userSecret(names.exporterSecret, EXPORTER_USER, exporterPassword);
         this.appUsers = Object.fromEntries(settings.apps.map((app, index) => [app, userSecret(appSecretName(names, app), appUserName(app), appPasswords[index])]));
-        const aclConf = pulumi.all([this.password, exporterPassword, ...appPasswords]).apply(([admin, exporter, ...apps]) =>
-            renderRedisAclConf(
-                [
-                    { name: ADMIN_USER, password: admin, rules: ADMIN_ACL_RULES },
-                    { name: EXPORTER_USER, password: exporter, rules: EXPORTER_ACL_RULES },
-                    ...settings.apps.map((app, index) => ({ name: appUserName(app), password: apps[index], rules: APP_ACL_RULES })),
-                ],
-                { user: ADMIN_USER, password: admin },
-            ),
+        const aclFile = pulumi.all([this.password, exporterPassword, ...appPasswords]).apply(([admin, exporter, ...apps]) =>
+            renderRedisAclFile([
+                { name: ADMIN_USER, password: admin, rules: ADMIN_ACL_RULES },
+                { name: EXPORTER_USER, password: exporter, rules: EXPORTER_ACL_RULES },
+                ...settings.apps.map((app, index) => ({ name: appUserName(app), password: apps[index], rules: APP_ACL_RULES })),
+            ]),
         );
-        const authData = { password: this.password, "auth.conf": aclConf };
+        const replicationAuth = this.password.apply((admin) => renderReplicationAuth({ user: ADMIN_USER, password: admin }));
+        const authData = {
+            [AUTH_SECRET_KEYS.adminPassword]: this.password,
+            [AUTH_SECRET_KEYS.aclFile]: aclFile,
+            [AUTH_SECRET_KEYS.replicationInclude]: replicationAuth,
+        };
         const secret = new k8s.core.v1.Secret(names.secret, { metadata: metadata(names.secret), type: "Opaque", stringData: authData }, dataOpts);
         this.secretName = secret.metadata.name;
         const tlsSecretName = settings.certificates.issue(
@@ -152,11 +154,10 @@ export class RedisCluster extends pulumi.ComponentResource implements Observable
             configMapName: configMap.metadata.name,
             serviceAccountName: account.metadata.name,
         };
-        // The ACL include is in the checksum too: redis-server reads its users at start only, so a new
-        // app's user or a changed password rolls the nodes (one at a time, each ready before the next).
-        // Its SHA-256 is no secret (it reveals nothing of the long random passwords inside), so the annotation is not one.
-        const aclDigest = pulumi.unsecret(aclConf.apply((text) => createHash("sha256").update(text).digest("hex")));
-        const template = { labels, annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf, ...Object.values(nodeScripts), aclDigest]) };
+        // The checksum covers the non-secret rendered files only: a changed auth Secret (a new app's
+        // user, a rotated password) reaches the running nodes through the kubelet's update of the
+        // mounted files, which cluster-heal applies (ACL LOAD, CONFIG SET masterauth) without a restart.
+        const template = { labels, annotations: podTemplateAnnotations(EXPORTER_PORT, [redisConf, ...Object.values(nodeScripts)]) };
         const statefulSet = new k8s.apps.v1.StatefulSet(
             names.statefulSet,
             { metadata: metadata(names.statefulSet), spec: redisStatefulSetSpec(settings, names, podRefs, template) },

@@ -1,4 +1,4 @@
-// Pure renderers for the Redis cluster: redis.conf, the auth include, server arguments, pod
+// Pure renderers for the Redis cluster: redis.conf, the ACL file and masterauth include, server arguments, pod
 // hostnames, the readiness check, the cluster-heal loop, the replica placement program and the
 // idempotent bootstrap script. The component puts them in content-named ConfigMaps, a Secret and a
 // Job; the live tests run the very same text on real redis-server processes.
@@ -64,20 +64,35 @@ export interface RedisConfOptions {
     clientIdleTimeoutSeconds: number;
     /** Output-buffer limits of ordinary clients, replicas and Pub/Sub subscribers. */
     outputBufferLimits: Record<"normal" | "replica" | "pubsub", OutputBufferLimit>;
-    /** Path of the Secret-mounted file holding the ACL users and masteruser/masterauth (renderRedisAclConf). */
-    authIncludePath: string;
+    /**
+     * Paths of the Secret-mounted auth files: the ACL users (`aclfile`, renderRedisAclFile, which `ACL
+     * LOAD` can read again at runtime) and the replicas' masteruser/masterauth (`include`d,
+     * renderReplicationAuth).
+     */
+    auth: RedisAuthFiles;
+}
+
+/** Where a node finds its users and its replication credentials (Secret-mounted files). */
+export interface RedisAuthFiles {
+    /** The ACL file (redis.conf `aclfile`): the users, one `user` line each. */
+    aclFile: string;
+    /** The include holding masteruser/masterauth (redis.conf `include`). */
+    replicationInclude: string;
 }
 
 /**
- * redis.conf for one cluster node. Holds no password: it `include`s the Secret-mounted file that
- * renderRedisAclConf produces. The announced hostname differs per pod and comes from
- * redisServerArgs. Clients, replication and the cluster bus speak TLS only.
+ * redis.conf for one cluster node. Holds no password: the users come from the Secret-mounted ACL file
+ * (renderRedisAclFile) and masterauth from a Secret-mounted include (renderReplicationAuth). Users
+ * are in an `aclfile`, not `user` lines of an include, because only an ACL file can be re-read by a
+ * running server (`ACL LOAD`, which cluster-heal runs when the Secret changes); Redis refuses to
+ * start with both. The announced hostname differs per pod and comes from redisServerArgs. Clients,
+ * replication and the cluster bus speak TLS only.
  */
 export function renderRedisConf(options: RedisConfOptions): string {
     const limits = options.outputBufferLimits;
     const limit = (name: string, value: OutputBufferLimit) => `client-output-buffer-limit ${name} ${value.hard} ${value.soft} ${value.softSeconds}`;
     return [
-        "# Rendered by prepx-platform (components/redis/render.ts). Passwords are in the included file.",
+        "# Rendered by prepx-platform (components/redis/render.ts). Passwords are in the aclfile and the included file.",
         `bind ${options.bind}`,
         // No plaintext port: clients, replicas (tls-replication) and the bus (tls-cluster) use TLS.
         "port 0",
@@ -91,7 +106,7 @@ export function renderRedisConf(options: RedisConfOptions): string {
         // client certificate and authenticate with their ACL user's password instead.
         "tls-auth-clients optional",
         "tls-protocols \"TLSv1.2 TLSv1.3\"",
-        // Every user needs a password (the ACL include), so protected mode adds nothing and would block pod IPs.
+        // Every user needs a password (the ACL file), so protected mode adds nothing and would block pod IPs.
         "protected-mode no",
         `dir ${options.dataDir}`,
         "",
@@ -120,7 +135,8 @@ export function renderRedisConf(options: RedisConfOptions): string {
         limit("replica", limits.replica),
         limit("pubsub", limits.pubsub),
         "",
-        `include ${options.authIncludePath}`,
+        `aclfile ${options.auth.aclFile}`,
+        `include ${options.auth.replicationInclude}`,
         "",
     ].join("\n");
 }
@@ -175,18 +191,20 @@ function passwordHash(password: string): string {
 }
 
 /**
- * The Secret-held include: the ACL users, each with its password's hash, the `default` user off
- * without rights, and the replicas' masteruser/masterauth (the one password in clear, which Redis
- * needs to authenticate to its master).
+ * The Secret-held ACL file (redis.conf `aclfile`): the ACL users, each with its password's hash, and
+ * the `default` user off without rights. Only `user` lines: Redis 7 takes no comments in an ACL file.
  */
-export function renderRedisAclConf(users: RedisAclUser[], replication: { user: string; password: string }): string {
-    return [
-        "user default off nopass resetkeys resetchannels -@all",
-        ...users.map((user) => `user ${user.name} on #${passwordHash(user.password)} ${user.rules}`),
-        `masteruser ${replication.user}`,
-        `masterauth ${replication.password}`,
-        "",
-    ].join("\n");
+export function renderRedisAclFile(users: RedisAclUser[]): string {
+    return ["user default off nopass resetkeys resetchannels -@all", ...users.map((user) => `user ${user.name} on #${passwordHash(user.password)} ${user.rules}`), ""].join("\n");
+}
+
+/**
+ * The Secret-held include with the replicas' masteruser/masterauth: the one password in clear, which
+ * Redis needs to authenticate to its master. A running node takes a new one from cluster-heal
+ * (`CONFIG SET masterauth`).
+ */
+export function renderReplicationAuth(replication: { user: string; password: string }): string {
+    return [`masteruser ${replication.user}`, `masterauth ${replication.password}`, ""].join("\n");
 }
 
 /** How the rendered scripts' redis-cli connects: as which user (password in REDISCLI_AUTH), trusting which CA. */
@@ -241,6 +259,22 @@ export interface ClusterHealOptions {
     intervalSeconds: number;
     /** Where peers' current addresses come from. */
     peers: PeerAddressSource;
+    /** The node's Secret-mounted users, loaded again into redis-server when the Secret changes. */
+    users: ClusterHealUsers;
+}
+
+/** What cluster-heal needs to apply a changed auth Secret to its running node. */
+export interface ClusterHealUsers {
+    /** The node's ACL file (RedisAuthFiles.aclFile), which `ACL LOAD` re-reads. */
+    aclFile: string;
+    /** The administrator's current password, mounted from the same Secret (masterauth, and how to log in after a rotation). */
+    adminPasswordFile: string;
+    /**
+     * The exporter's ACL user: the password it started with (EXPORTER_PASSWORD in cluster-heal's
+     * environment, from the same Secret) stays valid on the node after a rotation, as the exporter
+     * sidecar reads its password at start only.
+     */
+    exporterUser: string;
 }
 
 /**
@@ -258,6 +292,18 @@ export interface ClusterHealOptions {
  * without a reload would end every TLS connection at the old one's expiry. When the files' content
  * changes, `CONFIG SET tls-cert-file ...` with the same paths makes redis-server load them again
  * (seen on 7.0.15: the served certificate changes at once); a failed reload is retried next pass.
+ *
+ * And it applies a changed auth Secret (a new app user, a rotated password) without a restart: the
+ * kubelet swaps the mounted files, and when the ACL file or the administrator's password file changes
+ * it runs `ACL LOAD`, which replaces every user or, if a line is bad, none (the node keeps its users;
+ * the error is logged and retried next pass, logged again only if it changes). Redis 7.0 disconnects
+ * the clients of the reloaded users on an `ACL LOAD` (clients reconnect). The administrator's password
+ * is also what the node's probes, this loop (REDISCLI_AUTH, read at container start) and the other
+ * nodes' replicas (their masterauth, until their own loop runs) log in with; so after a load with a
+ * new administrator password the loop logs in with the new one (from the mounted file), adds back the
+ * password its container started with (`ACL SETUSER admin >...`, valid on this node until it restarts;
+ * likewise the exporter's) and sets the node's masterauth to the new one (`CONFIG SET masterauth`).
+ * Passwords go to redis-cli on its standard input, never as arguments.
  */
 export function renderClusterHealScript(options: ClusterHealOptions): string {
     const cli = redisCliCommand(options.client);
@@ -270,6 +316,9 @@ INTERVAL=${options.intervalSeconds}
 TLS_CERT='${options.tls.certFile}'
 TLS_KEY='${options.tls.keyFile}'
 TLS_CA='${options.tls.caFile}'
+ACL_FILE='${options.users.aclFile}'
+ADMIN_PASSWORD_FILE='${options.users.adminPasswordFile}'
+STARTED_WITH_PASSWORD=$REDISCLI_AUTH
 
 ${peerAddressFunction(options.peers)}
 
@@ -284,6 +333,38 @@ reload_tls_if_changed() {
   else
     echo "cluster-heal: the certificate files changed; reloading them failed, retrying" >&2
   fi
+}
+
+# Commands on stdin, as the administrator with the password given (never an argument, which shows in ps).
+admin_cli() { # password
+  REDISCLI_AUTH=$1 ${cli} -h 127.0.0.1 -p "$PORT" 2>&1 | tr -d '\\r'
+}
+acl_checksum() { cat "$ACL_FILE" "$ADMIN_PASSWORD_FILE" 2>/dev/null | cksum; }
+acl_loaded=$(acl_checksum)
+acl_failure=""
+reload_users_if_changed() {
+  acl_now=$(acl_checksum)
+  [ "$acl_now" = "$acl_loaded" ] && return 0
+  admin_password=$(cat "$ADMIN_PASSWORD_FILE" 2>/dev/null) || return 0
+  # The node accepts the password this container started with (kept below after every load) or,
+  # after a restart of redis-server alone, the current one.
+  loaded=$(echo "ACL LOAD" | admin_cli "$STARTED_WITH_PASSWORD")
+  case "$loaded" in OK) ;; *WRONGPASS*|*NOAUTH*) loaded=$(echo "ACL LOAD" | admin_cli "$admin_password") ;; esac
+  if [ "$loaded" != "OK" ]; then
+    if [ "$loaded" != "$acl_failure" ]; then echo "cluster-heal: the ACL file changed; ACL LOAD failed, the node keeps its previous users: $loaded" >&2; fi
+    acl_failure=$loaded
+    return 0
+  fi
+  acl_failure=""
+  kept=$(printf '%s\\n' "ACL SETUSER ${options.client.user} \\">$STARTED_WITH_PASSWORD\\"" \\
+    \${EXPORTER_PASSWORD:+"ACL SETUSER ${options.users.exporterUser} \\">$EXPORTER_PASSWORD\\""} \\
+    "CONFIG SET masterauth \\"$admin_password\\"" | admin_cli "$admin_password")
+  if [ "$(printf '%s\\n' "$kept" | grep -cx OK)" -eq $(( \${EXPORTER_PASSWORD:+1} + 2 )) ]; then
+    echo "cluster-heal: the ACL file changed; redis-server loaded the users (ACL LOAD) and the administrator's password as masterauth"
+  else
+    echo "cluster-heal: the ACL file changed and was loaded; keeping the start passwords or setting masterauth failed: $kept" >&2
+  fi
+  acl_loaded=$acl_now
 }
 
 heal_once() {
@@ -303,6 +384,7 @@ heal_once() {
 
 while :; do
   reload_tls_if_changed
+  reload_users_if_changed
   heal_once
   sleep "$INTERVAL"
 done

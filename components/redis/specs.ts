@@ -57,7 +57,9 @@ const AUTH_DIR = "/etc/redis-auth";
 const TLS_DIR = "/etc/redis-tls";
 const DATA_DIR = "/data";
 const SCRIPTS_DIR = "/scripts";
-/** The auth include and the TLS key are readable by the redis group only. */
+/** The auth Secret's keys as mounted (AUTH_DIR): the ACL file, the masterauth include, the administrator's password. */
+export const AUTH_SECRET_KEYS = { aclFile: "users.acl", replicationInclude: "replication.conf", adminPassword: "password" } as const;
+/** The auth files and the TLS key are readable by the redis group only. */
 const AUTH_FILE_MODE = 0o440;
 const TLS_FILE_MODE = 0o440;
 
@@ -99,7 +101,7 @@ export interface RedisObjectNames {
     statefulSet: string;
     /** The headless Service that gives pods their stable names. */
     headless: string;
-    /** The Secret holding the administrator's password and the auth include (the ACL users). */
+    /** The Secret holding the administrator's password, the ACL file and the masterauth include (AUTH_SECRET_KEYS). */
     secret: string;
     /** The Secret of the exporter's password. */
     exporterSecret: string;
@@ -128,15 +130,15 @@ export function appSecretName(names: RedisObjectNames, app: string): string {
     return `${names.statefulSet}-user-${appUserName(app)}`;
 }
 
-/** Where a node binds and listens, keeps its data and finds the auth include and its certificate. */
-export type RedisNodeLayout = Pick<RedisConfOptions, "bind" | "port" | "dataDir" | "authIncludePath" | "tls">;
+/** Where a node binds and listens, keeps its data and finds its auth files and its certificate. */
+export type RedisNodeLayout = Pick<RedisConfOptions, "bind" | "port" | "dataDir" | "auth" | "tls">;
 
-/** A node in a pod: every interface, the PVC at /data, the Secret-mounted include and certificate. */
+/** A node in a pod: every interface, the PVC at /data, the Secret-mounted auth files and certificate. */
 const POD_LAYOUT: RedisNodeLayout = {
     bind: "* -::*",
     port: REDIS_PORT,
     dataDir: DATA_DIR,
-    authIncludePath: `${AUTH_DIR}/auth.conf`,
+    auth: { aclFile: `${AUTH_DIR}/${AUTH_SECRET_KEYS.aclFile}`, replicationInclude: `${AUTH_DIR}/${AUTH_SECRET_KEYS.replicationInclude}` },
     tls: { certFile: `${TLS_DIR}/${TLS_SECRET_KEYS.certificate}`, keyFile: `${TLS_DIR}/${TLS_SECRET_KEYS.privateKey}`, caFile: POD_CLI.caFile },
 };
 
@@ -171,7 +173,14 @@ export function bootstrapScriptOptions(
 export function redisNodeScripts(): Record<"readiness.sh" | "cluster-heal.sh", string> {
     return {
         "readiness.sh": renderReadinessScript(REDIS_PORT, POD_CLI),
-        "cluster-heal.sh": renderClusterHealScript({ port: REDIS_PORT, client: POD_CLI, tls: POD_LAYOUT.tls, intervalSeconds: CLUSTER_HEAL_INTERVAL_SECONDS, peers: { kind: "dns" } }),
+        "cluster-heal.sh": renderClusterHealScript({
+            port: REDIS_PORT,
+            client: POD_CLI,
+            tls: POD_LAYOUT.tls,
+            intervalSeconds: CLUSTER_HEAL_INTERVAL_SECONDS,
+            peers: { kind: "dns" },
+            users: { aclFile: POD_LAYOUT.auth.aclFile, adminPasswordFile: `${AUTH_DIR}/${AUTH_SECRET_KEYS.adminPassword}`, exporterUser: EXPORTER_USER },
+        }),
     };
 }
 
@@ -203,7 +212,7 @@ export function nodeAddresses(
 
 /** Objects the node pods refer to; Outputs, so the pods are created after them. */
 export interface RedisPodRefs {
-    /** The Secret with the administrator's password (key `password`) and the auth include (key `auth.conf`). */
+    /** The Secret with the administrator's password, the ACL file and the masterauth include (AUTH_SECRET_KEYS). */
     secretName: pulumi.Input<string>;
     /** The Secret with the exporter's password (key `password`). */
     exporterSecretName: pulumi.Input<string>;
@@ -215,6 +224,8 @@ export interface RedisPodRefs {
     serviceAccountName: pulumi.Input<string>;
 }
 
+/** The auth Secret's volume mount (read-only): redis-server reads the users from it, cluster-heal reloads them. */
+const AUTH_MOUNT = { name: "auth", mountPath: AUTH_DIR, readOnly: true };
 /** The certificate Secret's volume mount (read-only), in every container that talks to the node. */
 const TLS_MOUNT = { name: "tls", mountPath: TLS_DIR, readOnly: true };
 
@@ -245,7 +256,7 @@ export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjec
         volumeMounts: [
             { name: "data", mountPath: DATA_DIR },
             { name: "config", mountPath: CONF_DIR, readOnly: true },
-            { name: "auth", mountPath: AUTH_DIR, readOnly: true },
+            AUTH_MOUNT,
             TLS_MOUNT,
         ],
     };
@@ -253,16 +264,17 @@ export function redisContainer(args: ResolvedRedisClusterArgs, names: RedisObjec
 
 /**
  * The cluster-heal sidecar: re-meets peers that came back at a new IP (renderClusterHealScript), so
- * a cluster whose pods all restarted at once heals by itself, and reloads the node's certificate
- * when cert-manager renews it.
+ * a cluster whose pods all restarted at once heals by itself, reloads the node's certificate
+ * when cert-manager renews it, and loads the users again when the auth Secret changes (it mounts it,
+ * and keeps the exporter's start password valid, hence EXPORTER_PASSWORD).
  */
-export function clusterHealContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "secretName">): Container {
+export function clusterHealContainer(args: ResolvedRedisClusterArgs, refs: Pick<RedisPodRefs, "secretName" | "exporterSecretName">): Container {
     return {
         name: "cluster-heal",
         image: args.image,
         imagePullPolicy: IMAGE_PULL_POLICY,
         command: ["sh", `${CONF_DIR}/cluster-heal.sh`],
-        env: [secretEnv("REDISCLI_AUTH", refs.secretName, "password")],
+        env: [secretEnv("REDISCLI_AUTH", refs.secretName, "password"), secretEnv("EXPORTER_PASSWORD", refs.exporterSecretName, "password")],
         resources: containerResources(args.bootstrapResources ?? args.exporterResources),
         securityContext: containerSecurityContext(),
         // It can only heal through its node: ready and alive while the node answers, with the
@@ -270,7 +282,7 @@ export function clusterHealContainer(args: ResolvedRedisClusterArgs, refs: Pick<
         startupProbe: shellProbe(PING_SCRIPT, STARTUP_PROBE),
         readinessProbe: shellProbe(PING_SCRIPT, READINESS_PROBE),
         livenessProbe: shellProbe(PING_SCRIPT, LIVENESS_PROBE),
-        volumeMounts: [{ name: "config", mountPath: CONF_DIR, readOnly: true }, TLS_MOUNT],
+        volumeMounts: [{ name: "config", mountPath: CONF_DIR, readOnly: true }, AUTH_MOUNT, TLS_MOUNT],
     };
 }
 
@@ -299,11 +311,11 @@ function tlsVolume(secretName: pulumi.Input<string>, keys: string[]): Volume {
     return { name: "tls", secret: { secretName, items: keys.map((key) => ({ key, path: key })), defaultMode: TLS_FILE_MODE } };
 }
 
-/** The node pod's volumes besides its PVC: redis.conf, the auth include and the certificate. */
+/** The node pod's volumes besides its PVC: redis.conf, the auth files and the certificate. */
 export function redisVolumes(refs: RedisPodRefs): Volume[] {
     return [
         { name: "config", configMap: { name: refs.configMapName } },
-        { name: "auth", secret: { secretName: refs.secretName, items: [{ key: "auth.conf", path: "auth.conf" }], defaultMode: AUTH_FILE_MODE } },
+        { name: "auth", secret: { secretName: refs.secretName, items: Object.values(AUTH_SECRET_KEYS).map((key) => ({ key, path: key })), defaultMode: AUTH_FILE_MODE } },
         tlsVolume(refs.tlsSecretName, [TLS_SECRET_KEYS.certificate, TLS_SECRET_KEYS.privateKey, TLS_SECRET_KEYS.ca]),
     ];
 }

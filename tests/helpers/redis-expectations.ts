@@ -49,7 +49,7 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
                     "kubernetes:batch/v1:Job",
                     "kubernetes:core/v1:ConfigMap",
                     "kubernetes:core/v1:ConfigMap",
-                    // The administrator's password and the ACL include; the exporter's and each app's password.
+                    // The administrator's password, the ACL file and the masterauth include; the exporter's and each app's password.
                     "kubernetes:core/v1:Secret",
                     "kubernetes:core/v1:Secret",
                     ...want.apps.map(() => "kubernetes:core/v1:Secret"),
@@ -96,15 +96,16 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
             expect(conf).not.toContain(password);
         });
 
-        test("each user's password is generated, secret, and only in its own Secret; the ACL include holds their hashes", async () => {
+        test("each user's password is generated, secret, and only in its own Secret; the ACL file holds their hashes", async () => {
             const { recorded, program } = get();
             const secret = find(recorded, "kubernetes:core/v1:Secret", "redis-auth");
             expect(secret.inputs.stringData.password).toBe(password);
-            const acl: string = secret.inputs.stringData["auth.conf"];
+            const acl: string = secret.inputs.stringData["users.acl"];
             const sha = (text: string) => createHash("sha256").update(text).digest("hex");
             expect(acl).toMatch(/^user default off nopass resetkeys resetchannels -@all$/m);
             expect(acl).toContain(`\nuser admin on #${sha(password)} `);
-            expect(acl).toContain(`\nmasteruser admin\nmasterauth ${password}\n`);
+            expect(acl).not.toContain(password);
+            expect(secret.inputs.stringData["replication.conf"]).toBe(`masteruser admin\nmasterauth ${password}\n`);
             const users = [
                 { secret: "redis-user-exporter", user: "exporter", password: mockPassword("redis-exporter-password") },
                 ...want.apps.map((app) => ({ secret: `redis-user-app-${app}`, user: `app-${app}`, password: mockPassword(`redis-app-${app}-password`) })),
@@ -140,9 +141,12 @@ export function describeRedisCluster(get: () => { recorded: RecordedResource[]; 
             }
         });
 
-        test("pods roll when redis.conf changes", () => {
+        test("pods roll when redis.conf or the node scripts change, and only then: no secret-derived value in the checksum", () => {
             const annotations = statefulSet().inputs.spec.template.metadata.annotations;
-            expect(annotations["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
+            const files: Record<string, string> = find(get().recorded, "kubernetes:core/v1:ConfigMap", "redis-config").inputs.data;
+            // A changed auth Secret reaches the running nodes through cluster-heal (ACL LOAD), not a roll.
+            const rendered = [files["redis.conf"], files["readiness.sh"], files["cluster-heal.sh"]].join("\u0000");
+            expect(annotations["checksum/config"]).toBe(createHash("sha256").update(rendered).digest("hex"));
             expect(annotations["prometheus.io/port"]).toBe("9121");
         });
 

@@ -20,12 +20,15 @@ import {
     ClusterNode,
     createCertificates,
     env,
+    mountNodeAuth,
+    nodeHealUsers,
     ownerPort,
     pipeline,
     prod,
     RespConnection,
     RespError,
     slotCount,
+    TEST_AUTH,
     testCertificates,
     USERS,
     writeNodeConfig,
@@ -70,7 +73,7 @@ function startNode(ordinal: number): void {
     const dir = path.join(root, `node-${ordinal}`);
     const confPath = writeNodeConfig(dir, port);
     const healPath = path.join(dir, "cluster-heal.sh");
-    fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), tls: testCertificates(), intervalSeconds: HEAL_INTERVAL_SECONDS, peers: { kind: "file", path: addressFile } }));
+    fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), tls: testCertificates(), intervalSeconds: HEAL_INTERVAL_SECONDS, peers: { kind: "file", path: addressFile }, users: nodeHealUsers(dir) }));
     fs.writeFileSync(path.join(dir, "readiness.sh"), renderReadinessScript(port, cliOptions()));
     const server = startServer(`redis-${ordinal}`, "redis-server", redisServerArgs(confPath, hostnameOf(ordinal)), path.join(dir, "server.log"));
     const heal = startServer(`heal-${ordinal}`, "sh", [healPath], path.join(dir, "heal.log"), { env });
@@ -342,5 +345,43 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         startNode(masterOrdinal);
         await waitFor("every node ready again", async () => (await Promise.all(ports.map((_, i) => isReady(i)))).every(Boolean), 60000);
         await waitFor("cluster_state:ok everywhere", () => allOk(count), 30000);
+    });
+
+    test("an administrator password rotated in every node's mounted Secret: applied without a restart, masterauth follows, replicas re-sync with it once the old one is revoked", async () => {
+        const count = ports.length;
+        await waitFor("every node ready", async () => (await Promise.all(ports.map((_, i) => isReady(i)))).every(Boolean), 60000);
+        const replicaPorts = (await clusterNodes(ports[0])).filter((node) => node.role === "slave").map((node) => node.port);
+        expect(replicaPorts.length).toBeGreaterThan(0);
+        const processIds = await Promise.all(ports.map(async (port) => (await cli(port, "info", "server")).match(/^process_id:(\d+)/m)?.[1]));
+        const rotated = { user: USERS.admin.user, password: `${USERS.admin.password}-rotated` };
+        for (let i = 0; i < count; i++) mountNodeAuth(path.join(root, `node-${i}`), { ...TEST_AUTH, admin: rotated.password });
+        const swappedAt = Date.now();
+        const masterauthOf = async (port: number) => (await cli(port, "config", "get", "masterauth")).split("\n")[1]?.trim();
+        await waitFor("masterauth to be the new password on every node", async () => (await Promise.all(ports.map(masterauthOf))).every((value) => value === rotated.password), 20000, 200);
+        const appliedMs = Date.now() - swappedAt;
+        // Revoke the old password everywhere (what a rolling restart does), as the new administrator.
+        const connections = await Promise.all(ports.map((port) => RespConnection.open(port, rotated)));
+        try {
+            for (const connection of connections) expect(await connection.command(["ACL", "SETUSER", USERS.admin.user, `<${USERS.admin.password}`])).toBe("OK");
+            for (const port of ports) await expect(RespConnection.open(port, USERS.admin)).rejects.toThrow(/WRONGPASS/);
+            // Every replica drops its link to its master and reconnects, authenticating with masterauth.
+            const replicas: number[] = [];
+            for (const [i, connection] of connections.entries()) {
+                if (/^role:slave/m.test(String(await connection.command(["INFO", "replication"])))) {
+                    replicas.push(i);
+                    expect(await connection.command(["CLIENT", "KILL", "TYPE", "master"])).toBe(1);
+                }
+            }
+            expect(replicas.map((i) => ports[i]).sort((a, b) => a - b)).toEqual(replicaPorts.sort((a, b) => a - b));
+            const linkUp = async (i: number) => /^master_link_status:up/m.test(String(await connections[i].command(["INFO", "replication"])));
+            await waitFor("every replica's link up again with the new masterauth", async () => (await Promise.all(replicas.map(linkUp))).every(Boolean), 30000, 200);
+            const states = await Promise.all(connections.map(async (connection) => String(await connection.command(["CLUSTER", "INFO"]))));
+            expect(states.every((info) => /^cluster_state:ok/m.test(info))).toBe(true);
+            const after = await Promise.all(connections.map(async (connection) => String(await connection.command(["INFO", "server"])).match(/^process_id:(\d+)/m)?.[1]));
+            expect(after).toEqual(processIds);
+            report(`redis acl: administrator password rotated on ${count} nodes: masterauth set on all after ${appliedMs} ms; old password revoked, ${replicas.length} replicas re-synced with the new one, no restart`);
+        } finally {
+            for (const connection of connections) connection.close();
+        }
     });
 });

@@ -1,9 +1,9 @@
 // RedisCluster's transport and access rules on a real redis-server (Debian's, 127.0.0.1 only): the
-// rendered redis.conf serves TLS only, the rendered ACL include gives each user what its doc
+// rendered redis.conf serves TLS only, the rendered ACL file gives each user what its doc
 // comment in render.ts says and nothing more, and the client timeout and output-buffer limit
 // disconnect what they should; Debian's redis_exporter scrapes the node over TLS as the exporter
 // user with the sidecar's rendered environment; the rendered cluster-heal loop reloads a renewed
-// certificate. One
+// certificate and applies a changed auth Secret (rotated passwords, a new app user) without a restart. One
 // cluster-enabled node holding every slot suffices: no rule here depends on the number of nodes (the
 // cluster tests run the same files on six and eight).
 import * as fs from "fs";
@@ -17,11 +17,14 @@ import {
     clusterInfo,
     createCertificates,
     env,
+    mountNodeAuth,
+    nodeHealUsers,
     prod,
     renewCertificate,
     RespConnection,
     RespError,
     type RespReply,
+    TEST_AUTH,
     testCertificates,
     USERS,
     writeNodeConfig,
@@ -39,12 +42,17 @@ const NORMAL_HARD_LIMIT = "1mb";
 let root: string;
 let port: number;
 let serverLog: string;
+/** The node's directory: its redis.conf and its mounted auth Secret. */
+let nodeDir: string;
+/** The log of the rendered cluster-heal loop, once started (startClusterHeal). */
+let healLog: string | undefined;
 
 beforeAll(async () => {
     root = makeTempDir("redis-security");
     await createCertificates(path.join(root, "tls"));
     [port] = await freePorts(1, CLUSTER_BUS_OFFSET);
-    const dir = path.join(root, "node");
+    nodeDir = path.join(root, "node");
+    const dir = nodeDir;
     const confPath = writeNodeConfig(dir, port, {
         clientIdleTimeoutSeconds: IDLE_TIMEOUT_SECONDS,
         clientOutputBufferLimits: { ...prod.clientOutputBufferLimits, normal: { hard: NORMAL_HARD_LIMIT, soft: "0", softSeconds: 0 } },
@@ -105,6 +113,38 @@ function handshake(ca: Buffer | undefined): Promise<Error | undefined> {
             resolve(error);
         });
     });
+}
+
+/**
+ * The rendered cluster-heal loop beside the node (every 1 s here, 5 s in pods), with the environment
+ * its container gets: the administrator's and the exporter's passwords at start. Started once.
+ */
+async function startClusterHeal(): Promise<string> {
+    if (healLog) return healLog;
+    const healPath = path.join(root, "cluster-heal.sh");
+    const peers = path.join(root, "no-peers");
+    fs.writeFileSync(peers, "");
+    fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), tls: testCertificates(), intervalSeconds: 1, peers: { kind: "file", path: peers }, users: nodeHealUsers(nodeDir) }));
+    healLog = path.join(root, "heal.log");
+    startServer("redis-security-heal", "sh", [healPath], healLog, { env: { ...env, EXPORTER_PASSWORD: USERS.exporter.password } });
+    await sleep(1500); // the loop has read the files once
+    return healLog;
+}
+
+/** AUTH's reply for `user` with `password` on a new connection: "OK", or the error. */
+async function authReply(user: string, password: string): Promise<string> {
+    try {
+        const connection = await RespConnection.open(port, { user, password });
+        connection.close();
+        return "OK";
+    } catch (error) {
+        return (error as Error).message.replace(/^Error: /, ""); // the server's error reply, as RespError prints it
+    }
+}
+
+/** The node's process id (INFO server): the same one before and after means no restart. */
+async function serverProcessId(): Promise<string> {
+    return (await cli(port, "info", "server")).match(/^process_id:(\d+)/m)?.[1] ?? "";
 }
 
 async function as(user: keyof typeof USERS): Promise<RespConnection> {
@@ -312,13 +352,8 @@ describe("Redis TLS, ACL users and client limits from the rendered files (Debian
     });
 
     test("a renewed certificate (new key, same CA) is loaded by the rendered cluster-heal loop without a restart", async () => {
-        const healPath = path.join(root, "cluster-heal.sh");
-        fs.writeFileSync(healPath, renderClusterHealScript({ port, client: cliOptions(), tls: testCertificates(), intervalSeconds: 1, peers: { kind: "file", path: path.join(root, "no-peers") } }));
-        fs.writeFileSync(path.join(root, "no-peers"), "");
-        const logPath = path.join(root, "heal.log");
-        startServer("redis-security-heal", "sh", [healPath], logPath, { env });
+        const logPath = await startClusterHeal();
         const before = await servedSerial();
-        await sleep(1500); // the loop has read the files once
         const renewed = await renewCertificate();
         expect(renewed.toUpperCase()).not.toBe(before.toUpperCase());
         const renewedAt = Date.now();
@@ -329,5 +364,69 @@ describe("Redis TLS, ACL users and client limits from the rendered files (Debian
         const app = await as("app");
         expect(await app.command(["PING"])).toBe("PONG");
         app.close();
+    });
+
+    test("a changed auth Secret (app password rotated, a new app user) is loaded by cluster-heal without a restart; a bad ACL file keeps the old users", async () => {
+        const logPath = await startClusterHeal();
+        const processId = await serverProcessId();
+        const connected = await as("app");
+        const rotatedApp = `${USERS.app.password}-rotated`;
+        const newApp = { user: "app-new-service", password: `new-service-${process.pid}-${Date.now()}` };
+        mountNodeAuth(nodeDir, { ...TEST_AUTH, apps: { [USERS.app.user]: rotatedApp, [newApp.user]: newApp.password } });
+        const swappedAt = Date.now();
+        await waitFor("the rotated app password to be accepted", async () => (await authReply(USERS.app.user, rotatedApp)) === "OK", 10000, 200);
+        const appliedMs = Date.now() - swappedAt;
+        expect(await authReply(USERS.app.user, USERS.app.password)).toMatch(/^WRONGPASS/);
+        expect(await authReply(newApp.user, newApp.password)).toBe("OK");
+        const newService = await RespConnection.open(port, newApp);
+        expect(await newService.command(["SET", "rotation:new-service", "1"])).toBe("OK");
+        expect(isDenied(await newService.command(["FLUSHALL"]))).toBe(true); // the app's rules, not more
+        newService.close();
+        // Redis 7.0 ends the connections of the reloaded users on ACL LOAD; clients reconnect.
+        await waitFor("the old connection to be closed", () => !connected.open, 5000, 100);
+        // The exporter and the administrator keep working with the passwords their containers started with.
+        expect(await authReply(USERS.exporter.user, USERS.exporter.password)).toBe("OK");
+        expect(await cli(port, "ping")).toBe("PONG");
+        expect(await serverProcessId()).toBe(processId);
+        expect(fs.readFileSync(logPath, "utf8")).toContain("redis-server loaded the users (ACL LOAD)");
+        report(`redis acl: app password rotated and a new app user added in the mounted Secret: applied by the running node after ${appliedMs} ms (cluster-heal every 1 s here, 5 s in pods), old password refused, no restart`);
+
+        // A bad line: ACL LOAD loads nothing, the node keeps the users it had, the loop says why.
+        mountNodeAuth(nodeDir, { ...TEST_AUTH, apps: { [USERS.app.user]: `${rotatedApp}-again` } }, (text) => `${text}user broken on >x +@no-such-category\n`);
+        await waitFor("cluster-heal to log the failed ACL LOAD", () => fs.readFileSync(logPath, "utf8").includes("ACL LOAD failed, the node keeps its previous users"), 10000, 200);
+        expect(await authReply(USERS.app.user, rotatedApp)).toBe("OK");
+        expect(await authReply(USERS.app.user, `${rotatedApp}-again`)).toMatch(/^WRONGPASS/);
+        expect(await authReply(newApp.user, newApp.password)).toBe("OK");
+        // Fixed in the Secret: loaded on the next pass.
+        mountNodeAuth(nodeDir, { ...TEST_AUTH, apps: { [USERS.app.user]: `${rotatedApp}-again` } });
+        await waitFor("the fixed file to be loaded", async () => (await authReply(USERS.app.user, `${rotatedApp}-again`)) === "OK", 10000, 200);
+        expect(await authReply(newApp.user, newApp.password)).toMatch(/^WRONGPASS/); // removed from the file, removed from the node
+        expect(await serverProcessId()).toBe(processId);
+    });
+
+    test("a rotated administrator password is loaded without a restart: the new one works, the one the probes started with stays valid on this node, masterauth follows", async () => {
+        const logPath = await startClusterHeal();
+        const processId = await serverProcessId();
+        const rotatedAdmin = `${USERS.admin.password}-rotated`;
+        const rotatedExporter = `${USERS.exporter.password}-rotated`;
+        mountNodeAuth(nodeDir, { ...TEST_AUTH, admin: rotatedAdmin, exporter: rotatedExporter });
+        const swappedAt = Date.now();
+        await waitFor("the rotated administrator password to be accepted", async () => (await authReply(USERS.admin.user, rotatedAdmin)) === "OK", 10000, 200);
+        const appliedMs = Date.now() - swappedAt;
+        const admin = await RespConnection.open(port, { user: USERS.admin.user, password: rotatedAdmin });
+        await waitFor("masterauth to be the new password", async () => {
+            const reply = await admin.command(["CONFIG", "GET", "masterauth"]);
+            return Array.isArray(reply) && reply[1] === rotatedAdmin;
+        }, 5000, 100);
+        admin.close();
+        // The probes and the loop (REDISCLI_AUTH) and the exporter sidecar (REDIS_PASSWORD) read their passwords at container start.
+        expect(await cli(port, "ping")).toBe("PONG");
+        expect(await authReply(USERS.exporter.user, USERS.exporter.password)).toBe("OK");
+        expect(await authReply(USERS.exporter.user, rotatedExporter)).toBe("OK");
+        // Any other password is refused.
+        expect(await authReply(USERS.admin.user, `${USERS.admin.password}-other`)).toMatch(/^WRONGPASS/);
+        expect(await serverProcessId()).toBe(processId);
+        expect(fs.readFileSync(logPath, "utf8")).not.toContain("keeping the start passwords or setting masterauth failed");
+        report(`redis acl: administrator password rotated in the mounted Secret: accepted and masterauth set by the running node after ${appliedMs} ms, no restart`);
     });
 });

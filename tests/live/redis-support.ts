@@ -16,10 +16,13 @@ import {
     type RedisCliOptions,
     type RedisTlsFiles,
     redisCliCommand,
-    renderRedisAclConf,
+    type ClusterHealUsers,
+    renderRedisAclFile,
     renderRedisConf,
+    renderReplicationAuth,
 } from "../../components/redis/render";
-import { ADMIN_USER, appUserName, EXPORTER_USER, redisConfOptions } from "../../components/redis/specs";
+import { ADMIN_USER, appUserName, AUTH_SECRET_KEYS, EXPORTER_USER, redisConfOptions } from "../../components/redis/specs";
+import { mountDirectoryAsSecret } from "./tls-support";
 import { readStackConfig } from "../../scripts/stack-files";
 import { run } from "./support";
 
@@ -95,23 +98,59 @@ export function cliOptions(): RedisCliOptions {
     return { user: ADMIN_USER, caFile: testCertificates().caFile };
 }
 
+/** What a node's auth Secret holds in the live tests: the administrator's and exporter's passwords, and each app user's. */
+export interface NodeAuth {
+    admin: string;
+    exporter: string;
+    /** Password by ACL user name (appUserName). */
+    apps: Record<string, string>;
+}
+
+/** The auth Secret of USERS. */
+export const TEST_AUTH: NodeAuth = { admin: USERS.admin.password, exporter: USERS.exporter.password, apps: { [USERS.app.user]: USERS.app.password } };
+
+let authVersions = 0;
+
 /**
- * A node's data directory, ACL include and redis.conf under `dir`, rendered as the component renders
- * them (prod's settings, but 64mb of data per node: the nodes share the test machine; `overrides`
- * for a test's own settings); returns the path of redis.conf.
+ * Writes `auth` as the component renders its auth Secret (AUTH_SECRET_KEYS) into a new directory
+ * and mounts it at `<dir>/auth` as the kubelet updates a Secret volume (an atomic `..data` swap):
+ * a first call creates the node's auth files, a later one changes them under the running node
+ * (`editAclFile` to break the ACL file on purpose).
+ */
+export function mountNodeAuth(dir: string, auth: NodeAuth = TEST_AUTH, editAclFile: (text: string) => string = (text) => text): void {
+    const version = path.join(dir, `auth-${++authVersions}`);
+    fs.mkdirSync(version, { recursive: true });
+    const users = [
+        { name: USERS.admin.user, password: auth.admin, rules: ADMIN_ACL_RULES },
+        { name: USERS.exporter.user, password: auth.exporter, rules: EXPORTER_ACL_RULES },
+        ...Object.entries(auth.apps).map(([name, password]) => ({ name, password, rules: APP_ACL_RULES })),
+    ];
+    const files: Record<string, string> = {
+        [AUTH_SECRET_KEYS.aclFile]: editAclFile(renderRedisAclFile(users)),
+        [AUTH_SECRET_KEYS.replicationInclude]: renderReplicationAuth({ user: ADMIN_USER, password: auth.admin }),
+        [AUTH_SECRET_KEYS.adminPassword]: auth.admin,
+    };
+    for (const [key, text] of Object.entries(files)) fs.writeFileSync(path.join(version, key), text, { mode: 0o600 });
+    mountDirectoryAsSecret(path.join(dir, "auth"), version, Object.keys(files));
+}
+
+/** The node's mounted auth files as cluster-heal's `users` option takes them. */
+export function nodeHealUsers(dir: string): ClusterHealUsers {
+    return { aclFile: path.join(dir, "auth", AUTH_SECRET_KEYS.aclFile), adminPasswordFile: path.join(dir, "auth", AUTH_SECRET_KEYS.adminPassword), exporterUser: EXPORTER_USER };
+}
+
+/**
+ * A node's data directory, auth files (mountNodeAuth) and redis.conf under `dir`, rendered as the
+ * component renders them (prod's settings, but 64mb of data per node: the nodes share the test
+ * machine; `overrides` for a test's own settings); returns the path of redis.conf.
  */
 export function writeNodeConfig(dir: string, port: number, overrides: Partial<RedisSettings> = {}): string {
     const dataDir = path.join(dir, "data");
     fs.mkdirSync(dataDir, { recursive: true });
-    const authPath = path.join(dir, "auth.conf");
-    const users = [
-        { name: USERS.admin.user, password: USERS.admin.password, rules: ADMIN_ACL_RULES },
-        { name: USERS.exporter.user, password: USERS.exporter.password, rules: EXPORTER_ACL_RULES },
-        { name: USERS.app.user, password: USERS.app.password, rules: APP_ACL_RULES },
-    ];
-    fs.writeFileSync(authPath, renderRedisAclConf(users, { user: ADMIN_USER, password: PASSWORD }), { mode: 0o600 });
+    mountNodeAuth(dir);
     const confPath = path.join(dir, "redis.conf");
-    const layout = { bind: "127.0.0.1", port, dataDir, authIncludePath: authPath, tls: testCertificates() };
+    const auth = { aclFile: path.join(dir, "auth", AUTH_SECRET_KEYS.aclFile), replicationInclude: path.join(dir, "auth", AUTH_SECRET_KEYS.replicationInclude) };
+    const layout = { bind: "127.0.0.1", port, dataDir, auth, tls: testCertificates() };
     fs.writeFileSync(confPath, renderRedisConf(redisConfOptions({ ...prod, maxmemory: "64mb", ...overrides }, layout)));
     return confPath;
 }

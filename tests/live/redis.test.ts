@@ -1,4 +1,4 @@
-// RedisCluster's rendered redis.conf, ACL include and bootstrap script on six real redis-server
+// RedisCluster's rendered redis.conf, ACL file and bootstrap script on six real redis-server
 // processes (Debian's redis-server, 127.0.0.1 only, TLS only with an openssl-made CA): the cluster
 // forms, the bootstrap is idempotent, writes acknowledged with WAIT survive killing a master, a
 // replica is promoted and the old master rejoins as a replica, all over TLS as the administrator.

@@ -52,19 +52,27 @@ export async function issueServerCertificate(ca: TestCa, dir: string, names: { d
 }
 
 /**
- * Points the mounted-Secret layout at `certificate` the way the kubelet updates a Secret volume:
- * `<mount>/..data` is a symlink to the current directory, replaced atomically by a rename, and
- * `<mount>/tls.crt` / `tls.key` are symlinks through `..data`. Returns the paths nginx reads.
+ * Points the mounted-Secret layout at `certificate` the way the kubelet updates a Secret volume
+ * (mountDirectoryAsSecret). Returns the paths nginx reads.
  */
 export function mountAsSecret(mount: string, certificate: TestServerCertificate): { certificateFile: string; keyFile: string } {
+    mountDirectoryAsSecret(mount, certificate.dir, ["tls.crt", "tls.key"]);
+    return { certificateFile: path.join(mount, "tls.crt"), keyFile: path.join(mount, "tls.key") };
+}
+
+/**
+ * Points `mount` at the Secret keys (`files`) in `dir` the way the kubelet updates a Secret volume:
+ * `<mount>/..data` is a symlink to the current directory, replaced atomically by a rename, and
+ * `<mount>/<file>` are symlinks through `..data`.
+ */
+export function mountDirectoryAsSecret(mount: string, dir: string, files: readonly string[]): void {
     fs.mkdirSync(mount, { recursive: true });
     const next = path.join(mount, "..data_next");
     fs.rmSync(next, { force: true });
-    fs.symlinkSync(certificate.dir, next);
+    fs.symlinkSync(dir, next);
     fs.renameSync(next, path.join(mount, "..data"));
-    for (const file of ["tls.crt", "tls.key"]) {
+    for (const file of files) {
         const link = path.join(mount, file);
         if (!fs.existsSync(link)) fs.symlinkSync(path.join("..data", file), link);
     }
-    return { certificateFile: path.join(mount, "tls.crt"), keyFile: path.join(mount, "tls.key") };
 }

@@ -74,19 +74,27 @@ describe("defaults", () => {
 });
 
 describe("users", () => {
-    test("a new app's user or a changed password rolls the nodes: the ACL include is in the pod template's checksum", async () => {
+    test("a new app's user or a changed password changes the auth Secret, not the pod template: no roll, cluster-heal loads it", async () => {
         const passwords = { password: "admin-0123456789abcdef", exporterPassword: "exporter-0123456789abcdef" };
-        const checksumOf = async (name: string, apps: Record<string, string>) => {
-            new RedisCluster(name, { namespace: "cache", certificates, ...passwords, apps: Object.keys(apps), appPasswords: apps });
+        const rendered = async (name: string, apps: Record<string, string>, admin = passwords.password) => {
+            new RedisCluster(name, { namespace: "cache", certificates, ...passwords, password: admin, apps: Object.keys(apps), appPasswords: apps });
             await settled(recorded);
             const statefulSet = recorded.find((resource) => resource.type === "kubernetes:apps/v1:StatefulSet" && resource.name === name);
-            return statefulSet?.inputs.spec.template.metadata.annotations["checksum/config"] as string;
+            const secret = recorded.find((resource) => resource.type === "kubernetes:core/v1:Secret" && resource.name === `${name}-auth`);
+            return { checksum: statefulSet?.inputs.spec.template.metadata.annotations["checksum/config"] as string, auth: secret?.inputs.stringData as Record<string, string> };
         };
-        const first = await checksumOf("acl-a", { api: "api-0123456789abcdef" });
-        expect(first).toMatch(/^[0-9a-f]{64}$/);
-        expect(await checksumOf("acl-b", { api: "api-0123456789abcdef" })).toBe(first);
-        expect(await checksumOf("acl-c", { api: "api-0123456789abcdef", web: "web-0123456789abcdef" })).not.toBe(first);
-        expect(await checksumOf("acl-d", { api: "api-fedcba9876543210" })).not.toBe(first);
+        const first = await rendered("acl-a", { api: "api-0123456789abcdef" });
+        expect(first.checksum).toMatch(/^[0-9a-f]{64}$/);
+        const changes = [
+            await rendered("acl-c", { api: "api-0123456789abcdef", web: "web-0123456789abcdef" }),
+            await rendered("acl-d", { api: "api-fedcba9876543210" }),
+            await rendered("acl-e", { api: "api-0123456789abcdef" }, "admin-fedcba9876543210"),
+        ];
+        for (const changed of changes) {
+            expect(changed.checksum).toBe(first.checksum);
+            expect(changed.auth["users.acl"]).not.toBe(first.auth["users.acl"]);
+        }
+        expect(changes[2].auth["replication.conf"]).toBe("masteruser admin\nmasterauth admin-fedcba9876543210\n");
     });
 });
 

@@ -7,8 +7,9 @@ import {
     renderBootstrapScript,
     renderClusterHealScript,
     renderReadinessScript,
-    renderRedisAclConf,
+    renderRedisAclFile,
     renderRedisConf,
+    renderReplicationAuth,
     REPLICA_PLACEMENT_AWK,
 } from "../../components/redis/render";
 import { jobDeadlines } from "../../components/k8s";
@@ -24,15 +25,16 @@ const NO_ISSUER: CertificateIssuer = {
 const DEFAULTS = redisClusterArgsSchema.parse({ namespace: "prepx", certificates: NO_ISSUER });
 const CLIENT = { user: "admin", caFile: "/etc/redis-tls/ca.crt" };
 const TLS = { certFile: "/etc/redis-tls/tls.crt", keyFile: "/etc/redis-tls/tls.key", caFile: "/etc/redis-tls/ca.crt" };
+const USERS = { aclFile: "/etc/redis-auth/users.acl", adminPasswordFile: "/etc/redis-auth/password", exporterUser: "exporter" };
 const CLI = "redis-cli --no-auth-warning --tls --cacert '/etc/redis-tls/ca.crt' --user admin";
 
 describe("cluster-heal", () => {
     test("pods look peers up in DNS and keep the port; the live tests read a file", () => {
-        const dns = renderClusterHealScript({ port: 6379, client: CLIENT, tls: TLS, intervalSeconds: 5, peers: { kind: "dns" } });
+        const dns = renderClusterHealScript({ port: 6379, client: CLIENT, tls: TLS, intervalSeconds: 5, peers: { kind: "dns" }, users: USERS });
         expect(dns).toContain(`getent hosts "$1"`);
         expect(dns).toContain(`echo "$ip:$2"`);
         expect(dns).toMatch(/^INTERVAL=5$/m);
-        const file = renderClusterHealScript({ port: 7000, client: CLIENT, tls: TLS, intervalSeconds: 1, peers: { kind: "file", path: "/tmp/addresses" } });
+        const file = renderClusterHealScript({ port: 7000, client: CLIENT, tls: TLS, intervalSeconds: 1, peers: { kind: "file", path: "/tmp/addresses" }, users: USERS });
         expect(file).toContain(`"/tmp/addresses"`);
         expect(file).not.toContain("getent");
         // Everything but the lookup is the same text.
@@ -41,16 +43,39 @@ describe("cluster-heal", () => {
     });
 
     test("a changed certificate (cert-manager's renewal) is loaded again with the same paths; a failed reload is retried", () => {
-        const script = renderClusterHealScript({ port: 6379, client: CLIENT, tls: TLS, intervalSeconds: 5, peers: { kind: "dns" } });
+        const script = renderClusterHealScript({ port: 6379, client: CLIENT, tls: TLS, intervalSeconds: 5, peers: { kind: "dns" }, users: USERS });
         expect(script).toContain(`TLS_CERT='/etc/redis-tls/tls.crt'`);
         expect(script).toContain(`${CLI} -h 127.0.0.1 -p "$PORT" config set tls-cert-file "$TLS_CERT" tls-key-file "$TLS_KEY" tls-ca-cert-file "$TLS_CA"`);
         // Only a successful reload moves the remembered checksum on.
         expect(script).toMatch(/grep -q '\^OK'; then\n\s+echo "cluster-heal: the certificate files changed; redis-server reloaded them"\n\s+tls_loaded=\$tls_now/);
-        expect(script).toMatch(/while :; do\n\s+reload_tls_if_changed\n\s+heal_once/);
+        expect(script).toMatch(/while :; do\n\s+reload_tls_if_changed\n\s+reload_users_if_changed\n\s+heal_once/);
+    });
+
+    test("a changed auth Secret is loaded at runtime: ACL LOAD, the start passwords kept, masterauth set; passwords never as arguments", () => {
+        const script = renderClusterHealScript({ port: 6379, client: CLIENT, tls: TLS, intervalSeconds: 5, peers: { kind: "dns" } , users: USERS });
+        expect(script).toContain(`ACL_FILE='/etc/redis-auth/users.acl'`);
+        expect(script).toContain(`ADMIN_PASSWORD_FILE='/etc/redis-auth/password'`);
+        // The mounted files' content, not their modification time: the kubelet swaps a symlink.
+        expect(script).toContain(`acl_checksum() { cat "$ACL_FILE" "$ADMIN_PASSWORD_FILE" 2>/dev/null | cksum; }`);
+        // Commands and passwords reach redis-cli on stdin; its password from the environment.
+        expect(script).toContain(`REDISCLI_AUTH=$1 ${CLI} -h 127.0.0.1 -p "$PORT" 2>&1`);
+        expect(script).toContain(`loaded=$(echo "ACL LOAD" | admin_cli "$STARTED_WITH_PASSWORD")`);
+        // After a rotation the start password no longer works: log in with the new one.
+        expect(script).toContain(`*WRONGPASS*|*NOAUTH*) loaded=$(echo "ACL LOAD" | admin_cli "$admin_password")`);
+        expect(script).toContain(`"ACL SETUSER admin \\">$STARTED_WITH_PASSWORD\\""`);
+        expect(script).toContain(`\${EXPORTER_PASSWORD:+"ACL SETUSER exporter \\">$EXPORTER_PASSWORD\\""}`);
+        expect(script).toContain(`"CONFIG SET masterauth \\"$admin_password\\"" | admin_cli "$admin_password"`);
+        // A failed load keeps the remembered checksum (retried next pass) and is logged once per error.
+        const failure = script.slice(script.indexOf(`if [ "$loaded" != "OK" ]`), script.indexOf(`acl_failure=""\n  kept=`));
+        expect(failure).toContain("return 0");
+        expect(failure).not.toContain("acl_loaded=");
+        expect(script).toMatch(/cluster-heal: the ACL file changed; ACL LOAD failed, the node keeps its previous users/);
+        // Only the passwords this container was given; no password is rendered into the script.
+        expect(script.match(/config set masterauth \S+/gi)).toEqual([`CONFIG SET masterauth \\"$admin_password\\""`]);
     });
 
     test("only known peers are met: never a fresh node, never one in handshake", () => {
-        const script = renderClusterHealScript({ port: 6379, client: CLIENT, tls: TLS, intervalSeconds: 5, peers: { kind: "dns" } });
+        const script = renderClusterHealScript({ port: 6379, client: CLIENT, tls: TLS, intervalSeconds: 5, peers: { kind: "dns" }, users: USERS });
         expect(script).toContain("*,myself,*|*,handshake,*|*,noaddr,*) continue");
         expect(script).toContain(`cluster meet "\${now%:*}" "\${now##*:}"`);
     });
@@ -163,22 +188,24 @@ describe("ACL users", () => {
         { name: "exporter", password: "exporter-secret-password", rules: EXPORTER_ACL_RULES },
         { name: "app-api-gateway", password: "app-secret-password", rules: APP_ACL_RULES },
     ];
-    const acl = renderRedisAclConf(users, { user: "admin", password: "admin-secret-password" });
+    const acl = renderRedisAclFile(users);
     const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 
-    test("each user with its password's SHA-256 only; the default user off and without rights; replicas authenticate as the admin", () => {
+    test("the ACL file: each user with its password's SHA-256 only, the default user off and without rights, nothing but user lines", () => {
         expect(acl.split("\n")).toEqual([
             "user default off nopass resetkeys resetchannels -@all",
             `user admin on #${sha("admin-secret-password")} ${ADMIN_ACL_RULES}`,
             `user exporter on #${sha("exporter-secret-password")} ${EXPORTER_ACL_RULES}`,
             `user app-api-gateway on #${sha("app-secret-password")} ${APP_ACL_RULES}`,
-            "masteruser admin",
-            "masterauth admin-secret-password",
             "",
         ]);
-        expect(acl).not.toContain("exporter-secret-password");
-        expect(acl).not.toContain("app-secret-password");
-        expect(acl).not.toMatch(/^requirepass/m);
+        for (const user of users) expect(acl).not.toContain(user.password);
+        // Redis 7 refuses anything but `user` lines in an ACL file (comments only from 8.8).
+        expect(acl.split("\n").filter((line) => line !== "" && !line.startsWith("user "))).toEqual([]);
+    });
+
+    test("replicas authenticate as the admin, from an include of their own (the one password in clear)", () => {
+        expect(renderReplicationAuth({ user: "admin", password: "admin-secret-password" })).toBe("masteruser admin\nmasterauth admin-secret-password\n");
     });
 
     test("an app: no dangerous or admin command, no functions; scripting only as EVAL/EVALSHA and SCRIPT LOAD/EXISTS", () => {

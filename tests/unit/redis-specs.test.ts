@@ -19,6 +19,7 @@ import {
     nodeAddresses,
     redisConfOptions,
     redisContainer,
+    redisNodeScripts,
     redisObjectNames,
     redisPodSpec,
     redisStatefulSetSpec,
@@ -158,15 +159,17 @@ describe("node pod", () => {
     test("every container of the node pod and of the bootstrap Job takes its password through secretKeyRef, never a literal", () => {
         const containers = [...(pod.containers as EnvHolder[]), bootstrapContainer(DEFAULTS, REFS) as EnvHolder];
         const passwordVariables = containers.flatMap((container) => container.env ?? []).filter((env) => /AUTH|PASSWORD/.test(env.name));
-        expect(passwordVariables.map((env) => env.name)).toEqual(["REDISCLI_AUTH", "REDISCLI_AUTH", "REDIS_PASSWORD", "REDISCLI_AUTH"]);
+        expect(passwordVariables.map((env) => env.name)).toEqual(["REDISCLI_AUTH", "REDISCLI_AUTH", "EXPORTER_PASSWORD", "REDIS_PASSWORD", "REDISCLI_AUTH"]);
         const exporterRef = { secretKeyRef: { name: "redis-user-exporter", key: "password" } };
-        for (const env of passwordVariables) expect(env).toEqual({ name: env.name, valueFrom: env.name === "REDIS_PASSWORD" ? exporterRef : PASSWORD_REF });
+        const exporterVariables = ["REDIS_PASSWORD", "EXPORTER_PASSWORD"];
+        for (const env of passwordVariables) expect(env).toEqual({ name: env.name, valueFrom: exporterVariables.includes(env.name) ? exporterRef : PASSWORD_REF });
     });
 
-    test("volumes: redis.conf from the ConfigMap, only auth.conf of the Secret, the certificate; both group-readable", () => {
+    test("volumes: redis.conf from the ConfigMap, the auth Secret's ACL file, masterauth include and admin password, the certificate; group-readable", () => {
+        const authKeys = ["users.acl", "replication.conf", "password"];
         expect(redisVolumes(REFS)).toEqual([
             { name: "config", configMap: { name: "redis-config" } },
-            { name: "auth", secret: { secretName: "redis-auth", items: [{ key: "auth.conf", path: "auth.conf" }], defaultMode: 0o440 } },
+            { name: "auth", secret: { secretName: "redis-auth", items: authKeys.map((key) => ({ key, path: key })), defaultMode: 0o440 } },
             {
                 name: "tls",
                 secret: {
@@ -183,8 +186,14 @@ describe("node pod", () => {
         expect(pod.volumes).toEqual(redisVolumes(REFS));
     });
 
-    test("cluster-heal reaches its node over TLS: the certificate's CA is mounted", () => {
-        expect(clusterHealContainer(DEFAULTS, REFS).volumeMounts).toEqual([{ name: "config", mountPath: "/etc/redis", readOnly: true }, TLS_MOUNT]);
+    test("cluster-heal reaches its node over TLS (the certificate's CA is mounted) and sees the auth Secret the node reads its users from", () => {
+        const authMount = { name: "auth", mountPath: "/etc/redis-auth", readOnly: true };
+        expect(clusterHealContainer(DEFAULTS, REFS).volumeMounts).toEqual([{ name: "config", mountPath: "/etc/redis", readOnly: true }, authMount, TLS_MOUNT]);
+        expect(redisContainer(DEFAULTS, NAMES, REFS).volumeMounts).toContainEqual(authMount);
+        const heal = redisNodeScripts()["cluster-heal.sh"];
+        expect(heal).toContain("ACL_FILE='/etc/redis-auth/users.acl'");
+        expect(heal).toContain("ADMIN_PASSWORD_FILE='/etc/redis-auth/password'");
+        expect(heal).toContain("ACL SETUSER exporter");
     });
 });
 
@@ -298,7 +307,7 @@ describe("args to the renderers' options", () => {
             bind: "* -::*",
             port: 6379,
             dataDir: "/data",
-            authIncludePath: "/etc/redis-auth/auth.conf",
+            auth: { aclFile: "/etc/redis-auth/users.acl", replicationInclude: "/etc/redis-auth/replication.conf" },
             tls: { certFile: "/etc/redis-tls/tls.crt", keyFile: "/etc/redis-tls/tls.key", caFile: "/etc/redis-tls/ca.crt" },
             clusterNodeTimeoutMs: 5000,
             maxmemory: "6gb",
@@ -313,12 +322,15 @@ describe("args to the renderers' options", () => {
         const conf = renderRedisConf(redisConfOptions({ ...DEFAULTS, maxmemory: "6gb", clusterNodeTimeoutMs: 15000 }));
         expect(conf).toMatch(/^maxmemory 6gb$/m);
         expect(conf).toMatch(/^cluster-node-timeout 15000$/m);
-        expect(conf).toMatch(/^include \/etc\/redis-auth\/auth\.conf$/m);
+        expect(conf).toMatch(/^aclfile \/etc\/redis-auth\/users\.acl$/m);
+        expect(conf).toMatch(/^include \/etc\/redis-auth\/replication\.conf$/m);
+        // Users come from the ACL file only (ACL LOAD re-reads it); Redis refuses both at once.
+        expect(conf).not.toMatch(/^user /m);
     });
 
     test("redis.conf elsewhere (the live tests): the given layout, the same settings", () => {
         const tls = { certFile: "/tmp/tls.crt", keyFile: "/tmp/tls.key", caFile: "/tmp/ca.crt" };
-        const layout = { bind: "127.0.0.1", port: 7000, dataDir: "/tmp/node", authIncludePath: "/tmp/node/auth.conf", tls };
+        const layout = { bind: "127.0.0.1", port: 7000, dataDir: "/tmp/node", auth: { aclFile: "/tmp/node/users.acl", replicationInclude: "/tmp/node/replication.conf" }, tls };
         expect(redisConfOptions(DEFAULTS, layout)).toMatchObject({ ...layout, clusterNodeTimeoutMs: 5000, maxmemory: "6gb", maxmemoryPolicy: "noeviction", clientIdleTimeoutSeconds: 300 });
     });
 
