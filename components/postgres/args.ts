@@ -61,15 +61,16 @@ const parametersSchema = z.strictObject({
      * A statement running longer is cancelled. 30 s: an API request's query has long lost its
      * caller by then (the load balancer gives up on a request after 60 s, a trading client far
      * sooner), while it keeps its locks and its work_mem; a report that needs longer sets its own
-     * per session. The cluster's own roles (superuser: Patroni, pg_rewind, pgBackRest; replication)
-     * are exempt (post-bootstrap: ALTER ROLE ... SET statement_timeout = 0). Reloaded, no restart.
+     * per session. The cluster's own sessions run without it: the superuser role (post-bootstrap:
+     * ALTER ROLE ... SET statement_timeout = 0) and the Patroni and backup containers' clients
+     * (CLUSTER_CLIENT_PGOPTIONS); replication connections are not subject to it.
      */
     statement_timeout: postgresDuration("30s").default("30s"),
     /**
      * A session idle inside an open transaction longer than this is ended, its locks and snapshot
      * released (a crashed or stuck client would otherwise hold back vacuum and block writers). 60 s:
      * twice statement_timeout, so only a client that stopped talking mid-transaction is cut.
-     * The cluster's own roles are exempt as for statement_timeout.
+     * The cluster's own sessions run without it, as without statement_timeout.
      */
     idle_in_transaction_session_timeout: postgresDuration("60s").default("60s"),
 });
