@@ -364,16 +364,17 @@ describe("Redis day two from the rendered scripts (Debian redis-server)", () => 
         try {
             for (const connection of connections) expect(await connection.command(["ACL", "SETUSER", USERS.admin.user, `<${USERS.admin.password}`])).toBe("OK");
             for (const port of ports) await expect(RespConnection.open(port, USERS.admin)).rejects.toThrow(/WRONGPASS/);
-            // Every replica drops its link to its master and reconnects, authenticating with masterauth.
             const replicas: number[] = [];
             for (const [i, connection] of connections.entries()) {
-                if (/^role:slave/m.test(String(await connection.command(["INFO", "replication"])))) {
-                    replicas.push(i);
-                    expect(await connection.command(["CLIENT", "KILL", "TYPE", "master"])).toBe(1);
-                }
+                if (/^role:slave/m.test(String(await connection.command(["INFO", "replication"])))) replicas.push(i);
             }
             expect(replicas.map((i) => ports[i]).sort((a, b) => a - b)).toEqual(replicaPorts.sort((a, b) => a - b));
             const linkUp = async (i: number) => /^master_link_status:up/m.test(String(await connections[i].command(["INFO", "replication"])));
+            // ACL LOAD on a master ends its replicas' connections (they authenticate as the administrator):
+            // wait until each has reconnected before killing its link on purpose.
+            await waitFor("every replica's link up after the reload", async () => (await Promise.all(replicas.map(linkUp))).every(Boolean), 30000, 200);
+            // Every replica drops its link to its master and reconnects, authenticating with masterauth.
+            for (const i of replicas) expect(await connections[i].command(["CLIENT", "KILL", "TYPE", "master"])).toBe(1);
             await waitFor("every replica's link up again with the new masterauth", async () => (await Promise.all(replicas.map(linkUp))).every(Boolean), 30000, 200);
             const states = await Promise.all(connections.map(async (connection) => String(await connection.command(["CLUSTER", "INFO"]))));
             expect(states.every((info) => /^cluster_state:ok/m.test(info))).toBe(true);
