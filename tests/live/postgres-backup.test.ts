@@ -29,7 +29,7 @@ import { readStackConfig } from "../../scripts/stack-files";
 import { postgresClusterArgs } from "../../stack-args";
 import { BIN_DIR, POSTGRES_GID, POSTGRES_UID, postgresDir, postgresFile } from "./postgres-support";
 import { freePorts, loopbackGet, isAlive, makeTempDir, report, run, Server, startEtcd, startServer, stopAllServers, stopServer, waitFor } from "./support";
-import { installCertificate, loopbackGetTls, TestCertificate, testCertificateAuthority } from "./postgres-tls";
+import { installCertificate, TestCertificate, testCertificateAuthority } from "./postgres-tls";
 import { testCertificates } from "../helpers/mocks";
 
 /** The dev stack's PostgresCluster args (its backups go to a volume), defaults applied. */
@@ -356,7 +356,7 @@ describe("pgBackRest from the rendered config: archive, scheduled backup, point-
                 "Patroni to restore, promote, take the leader lock and run the primary",
                 // Patroni's REST API speaks HTTPS only.
                 async () => {
-                    const primary = await loopbackGetTls(restPort, "/primary", memberTls.ca);
+                    const primary = await loopbackGet(restPort, "/primary", { caFile: memberTls.ca, timeoutMs: 2000 });
                     return primary.status === 200 && JSON.parse(primary.body).state === "running" && (await psql(pgPort, "SELECT pg_is_in_recovery()")) === "f";
                 },
                 180000,

@@ -3,10 +3,10 @@
 // relay that makes a loopback client look remote (its connections leave from another 127/8 address).
 import { execFileSync } from "child_process";
 import * as fs from "fs";
-import * as https from "https";
 import * as net from "net";
 import * as path from "path";
 import { TLS_SECRET_KEYS } from "../../components/tls";
+import { spliceSockets } from "./support";
 
 /** A certificate's files as a Secret of components/tls would hold them: the chain, its key, the CA. */
 export interface TestCertificate {
@@ -76,20 +76,6 @@ export function installCertificate(certificate: TestCertificate, dir: string, ui
     };
 }
 
-/** GETs a path from https://127.0.0.1:`port`, the server's certificate checked against `ca` (and 127.0.0.1); 2 s timeout. */
-export function loopbackGetTls(port: number, urlPath: string, ca: string): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-        const request = https.get({ host: "127.0.0.1", port, path: urlPath, timeout: 2000, ca: fs.readFileSync(ca), agent: false }, (response) => {
-            let body = "";
-            response.setEncoding("utf8");
-            response.on("data", (chunk) => (body += chunk));
-            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-        });
-        request.on("timeout", () => request.destroy(new Error("timeout")));
-        request.on("error", reject);
-    });
-}
-
 /**
  * Listens on 127.0.0.1 and relays each connection to 127.0.0.1:`targetPort`, leaving from
  * `sourceAddress` (another address of the loopback network, e.g. 127.0.0.2): the server sees a
@@ -103,17 +89,7 @@ export class RemoteSourceRelay {
     constructor(private readonly targetPort: number, private readonly sourceAddress: string) {
         this.server = net.createServer((client) => {
             const upstream = net.connect({ port: this.targetPort, host: "127.0.0.1", localAddress: this.sourceAddress });
-            for (const socket of [client, upstream]) {
-                this.sockets.add(socket);
-                socket.on("error", () => undefined);
-                socket.on("close", () => {
-                    this.sockets.delete(socket);
-                    client.destroy();
-                    upstream.destroy();
-                });
-            }
-            client.pipe(upstream);
-            upstream.pipe(client);
+            spliceSockets(client, upstream, this.sockets);
         });
     }
 

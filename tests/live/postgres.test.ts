@@ -41,8 +41,8 @@ import { readStackConfig } from "../../scripts/stack-files";
 import { postgresClusterArgs } from "../../stack-args";
 import { testCertificates } from "../helpers/mocks";
 import { BIN_DIR, POSTGRES_GID, POSTGRES_UID, postgresDir, postgresFile } from "./postgres-support";
-import { freePorts, loopbackGet, isAlive, makeTempDir, report, run, Server, signalServer, sleep, startEtcd, startServer, stopAllServers, stopServer, waitFor } from "./support";
-import { installCertificate, loopbackGetTls, RemoteSourceRelay, TestCertificate, testCertificateAuthority } from "./postgres-tls";
+import { freePorts, loopbackGet, isAlive, spliceSockets, makeTempDir, report, run, Server, signalServer, sleep, startEtcd, startServer, stopAllServers, stopServer, waitFor } from "./support";
+import { installCertificate, RemoteSourceRelay, TestCertificate, testCertificateAuthority } from "./postgres-tls";
 
 /** The prod stack's PostgresCluster args, defaults applied, exactly as the component parses them. */
 const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("prod", readStackConfig("prod")), "prepx", testCertificates));
@@ -133,7 +133,7 @@ interface PatroniState {
 }
 
 /** GETs a path of a member's REST API, over HTTPS only (its certificate checked against the CA). */
-const restGet = (member: Member, urlPath: string) => loopbackGetTls(member.restPort, urlPath, caFile);
+const restGet = (member: Member, urlPath: string) => loopbackGet(member.restPort, urlPath, { caFile, timeoutMs: 2000 });
 
 async function patroniState(member: Member): Promise<PatroniState> {
     const { body } = await restGet(member, "/patroni");
@@ -252,17 +252,7 @@ class LeaderRelay {
             return;
         }
         const upstream = net.connect(port, "127.0.0.1");
-        for (const socket of [client, upstream]) {
-            this.sockets.add(socket);
-            socket.on("error", () => undefined);
-            socket.on("close", () => {
-                this.sockets.delete(socket);
-                client.destroy();
-                upstream.destroy();
-            });
-        }
-        client.pipe(upstream);
-        upstream.pipe(client);
+        spliceSockets(client, upstream, this.sockets);
     }
 
     async close(): Promise<void> {
@@ -557,7 +547,7 @@ describe("PostgreSQL + Patroni + PgBouncer from the rendered config (Debian pack
         expect((await restGet(member, "/liveness")).status).toBe(200);
         const plain = await loopbackGet(member.restPort, "/liveness").then((r) => `HTTP ${r.status}`, (error: Error) => `refused: ${error.message}`);
         expect(plain).toMatch(/^refused: /);
-        const otherCa = await loopbackGetTls(member.restPort, "/liveness", otherCaFile).then((r) => `HTTP ${r.status}`, (error: Error) => `refused: ${error.message}`);
+        const otherCa = await loopbackGet(member.restPort, "/liveness", { caFile: otherCaFile, timeoutMs: 2000 }).then((r) => `HTTP ${r.status}`, (error: Error) => `refused: ${error.message}`);
         expect(otherCa).toMatch(/^refused: .*(self[- ]signed|unable to verify|certificate)/i);
         report(`patroni REST API: HTTPS with the CA 200; plain HTTP ${plain}; HTTPS with another CA ${otherCa}`);
     });

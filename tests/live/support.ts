@@ -3,6 +3,7 @@
 import { ChildProcess, execFile, spawn, SpawnOptions } from "child_process";
 import * as fs from "fs";
 import * as http from "http";
+import * as https from "https";
 import * as net from "net";
 import * as os from "os";
 import * as path from "path";
@@ -157,15 +158,39 @@ export function report(line: string): void {
     process.stdout.write(`[live] ${line}\n`);
 }
 
-/** GETs a path from 127.0.0.1:`port`; resolves with the status and body (1 s timeout). */
-export function loopbackGet(port: number, urlPath: string): Promise<{ status: number; body: string }> {
+/**
+ * Pipes `client` and `upstream` into each other, both kept in `sockets` while open; when either
+ * closes, both are destroyed (a TCP relay's connection pair).
+ */
+export function spliceSockets(client: net.Socket, upstream: net.Socket, sockets: Set<net.Socket>): void {
+    for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on("error", () => undefined);
+        socket.on("close", () => {
+            sockets.delete(socket);
+            client.destroy();
+            upstream.destroy();
+        });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+}
+
+/**
+ * GETs a path from 127.0.0.1:`port`; resolves with the status and body. Over HTTPS when `caFile`
+ * is given, the server's certificate checked against that CA (and 127.0.0.1). Timeout 1 s by default.
+ */
+export function loopbackGet(port: number, urlPath: string, options: { caFile?: string; timeoutMs?: number } = {}): Promise<{ status: number; body: string }> {
+    const target = { host: "127.0.0.1", port, path: urlPath, timeout: options.timeoutMs ?? 1000 };
     return new Promise((resolve, reject) => {
-        const request = http.get({ host: "127.0.0.1", port, path: urlPath, timeout: 1000 }, (response) => {
+        const onResponse = (response: http.IncomingMessage) => {
             let body = "";
             response.setEncoding("utf8");
             response.on("data", (chunk) => (body += chunk));
             response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
-        });
+        };
+        const request =
+            options.caFile === undefined ? http.get(target, onResponse) : https.get({ ...target, ca: fs.readFileSync(options.caFile), agent: false }, onResponse);
         request.on("timeout", () => request.destroy(new Error("timeout")));
         request.on("error", reject);
     });
