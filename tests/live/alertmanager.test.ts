@@ -30,10 +30,11 @@ import { parseStackConfig } from "../../config";
 import { readStackConfig } from "../../scripts/stack-files";
 import { toYaml } from "../../components/yaml";
 import { freePort, makeTempDir, report, run, Server, sleep, startServer, stopServer, waitFor } from "./support";
+import { testCertificates } from "../helpers/mocks";
 
 const config = parseStackConfig("prod", readStackConfig("prod"));
 const NS = config.namespace;
-const PROD = monitoringStackArgsSchema.parse({ namespace: NS, ...config.monitoring });
+const PROD = monitoringStackArgsSchema.parse({ certificates: testCertificates, namespace: NS, ...config.monitoring });
 /** Test values in the receivers' formats (nothing is sent to them: check-config and routing only). */
 const ALL_RECEIVERS: ResolvedAlertReceivers = {
     webhookUrl: "https://alerts.example.com/hook",
@@ -113,6 +114,7 @@ test("a firing alert travels Prometheus -> two clustered Alertmanagers -> the we
 
     // The stack's args with test timings; the receivers as MonitoringStack resolves them.
     const args = monitoringStackArgsSchema.parse({
+        certificates: testCertificates,
         namespace: NS,
         ...config.monitoring,
         prometheus: { ...config.monitoring.prometheus, scrapeInterval: "1s" },

@@ -41,6 +41,7 @@ import { readStackConfig } from "../../scripts/stack-files";
 import { parseAlertRules, parsePrometheusYml, PrometheusYml, RenderedRule, scrapeJob as scrapeJobOf } from "../helpers/monitoring-files";
 import { freePort, makeTempDir, report, run, startServer, stopServer, Server, waitFor } from "./support";
 import { issueServerCertificate, makeTestCa, TestCa } from "./tls-support";
+import { testCertificates } from "../helpers/mocks";
 
 // The prod stack's files, rendered from its monitoring settings through the component's own mapping,
 // with every component's rules and dashboards. The CASES below are written against these thresholds
@@ -52,6 +53,7 @@ const DASHBOARDS = { ...overviewDashboards, ...postgresDashboards, ...redisDashb
 const POSTGRES_NAMES = postgresNames("postgres");
 const MONITORING_ARGS: MonitoringStackArgs = {
     namespace: NS,
+    certificates: testCertificates,
     ...config.monitoring,
     alertRules: [
         ...postgresAlertRules({ app: "postgres", standbys: 2, replicationLagSeconds: 30, replicationLagBytes: 1048576 }),
