@@ -522,8 +522,8 @@ function serviceNameForms(service: string, namespace: string, clusterDomain: str
 
 /**
  * DNS names of Prometheus' and Alertmanager's certificates. Prometheus: its Service's forms and its
- * pod's stable name; Alertmanager: every replica's stable name (Prometheus' targets and the gossip's
- * peers) and its headless Service's forms (the scrape job's and the gossip client's server name).
+ * pod's stable name; Alertmanager: its headless Service's forms (the scrape job's and the gossip
+ * client's server name) and every replica's stable name (Prometheus' targets and the gossip's peers).
  */
 export function monitoringCertificateDnsNames(
     names: { prometheus: string; alertmanager: string },
@@ -533,9 +533,11 @@ export function monitoringCertificateDnsNames(
     const [prometheusPod] = alertmanagerPeers({ name: names.prometheus, namespace, clusterDomain: args.clusterDomain, replicas: 1 });
     return {
         prometheus: [...serviceNameForms(names.prometheus, namespace, args.clusterDomain), prometheusPod],
+        // The Service's short name first: the first name is also the common name, at most 64 characters
+        // (a replica's full name is longer with the default names).
         alertmanager: [
-            ...alertmanagerPeers({ name: names.alertmanager, namespace, clusterDomain: args.clusterDomain, replicas: args.alertmanager.replicas }),
             ...serviceNameForms(names.alertmanager, namespace, args.clusterDomain),
+            ...alertmanagerPeers({ name: names.alertmanager, namespace, clusterDomain: args.clusterDomain, replicas: args.alertmanager.replicas }),
         ],
     };
 }

@@ -394,12 +394,15 @@ describe("Prometheus' and Alertmanager's certificates and their own HTTPS scrape
         const dnsNames = monitoringCertificateDnsNames(names, "prepx", ARGS);
         const peers = alertmanagerPeers({ name: names.alertmanager, namespace: "prepx", clusterDomain: ARGS.clusterDomain, replicas: ARGS.alertmanager.replicas });
         expect(dnsNames.alertmanager).toEqual([
-            ...peers,
             "monitoring-alertmanager",
             "monitoring-alertmanager.prepx",
             "monitoring-alertmanager.prepx.svc",
             "monitoring-alertmanager.prepx.svc.cluster.local",
+            ...peers,
         ]);
+        // The first name is also the common name: X.509 (and openssl, cert-manager) allow 64 characters at most.
+        expect(peers[0].length).toBeGreaterThan(64);
+        for (const certificateNames of Object.values(dnsNames)) expect(certificateNames[0].length).toBeLessThanOrEqual(64);
         // Every target Prometheus sends alerts to is a name of the certificate (no server_name needed).
         const targets = prometheusConfigOptions(ARGS, "prepx", names.alertmanager).alertmanagers.map((target) => target.replace(/:\d+$/, ""));
         expect(dnsNames.alertmanager).toEqual(expect.arrayContaining(targets));
