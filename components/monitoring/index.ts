@@ -76,6 +76,8 @@ interface App {
  * Prometheus (StatefulSet, per-stack retention, the alert rules the components hand over plus its
  * own), kube-state-metrics for pod and workload state, and Grafana with the Prometheus datasource and
  * the given dashboards provisioned from files. Prometheus discovers pods of its own namespace only.
+ * Prometheus and Alertmanager serve HTTPS only with certificates from `certificates`; Prometheus and
+ * Grafana verify them against the internal CA, and Alertmanager's replicas gossip over mutual TLS.
  */
 export class MonitoringStack extends pulumi.ComponentResource {
     /** In-cluster URL of Prometheus (HTTPS API and UI; its certificate is signed by the stack's internal CA). */
