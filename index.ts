@@ -93,7 +93,7 @@ const monitoring = new MonitoringStack(
         alertRules: [...postgres.alertRules, ...redis.alertRules, ...loadBalancer.alertRules, ...fleet.alertRules],
         dashboards: { ...overviewDashboards, ...postgres.dashboards, ...redis.dashboards, ...loadBalancer.dashboards, ...fleet.dashboards },
         portScrapeJobs: postgres.portScrapeJobs,
-    }),
+    }, certificates),
     componentOpts,
 );
 

@@ -97,6 +97,7 @@ export function monitoringStackArgs(
     config: StackConfig,
     namespace: pulumi.Input<string>,
     observed: Pick<MonitoringStackArgs, "alertRules" | "dashboards" | "portScrapeJobs">,
+    certificates: CertificateIssuer,
 ): MonitoringStackArgs {
-    return { namespace, ...config.monitoring, ...placement(config), ...pulling(config), grafanaAdminPassword: config.passwords?.grafanaAdmin, grafanaSecretKey: config.passwords?.grafanaSecretKey, ...observed };
+    return { namespace, namespaceName: config.namespace, certificates, ...config.monitoring, ...placement(config), ...pulling(config), grafanaAdminPassword: config.passwords?.grafanaAdmin, grafanaSecretKey: config.passwords?.grafanaSecretKey, ...observed };
 }

@@ -271,6 +271,12 @@ export function httpProbe(path: string, port: string, timing: ProbeTiming): Prob
     return { httpGet: { path, port }, periodSeconds: timing.periodSeconds, timeoutSeconds: timing.timeoutSeconds ?? 3, failureThreshold: timing.failureThreshold };
 }
 
+/** An HTTPS GET probe on a named container port (the kubelet does not verify the certificate). */
+export function httpsProbe(path: string, port: string, timing: ProbeTiming): Probe {
+    const probe = httpProbe(path, port, timing);
+    return { ...probe, httpGet: { path, port, scheme: "HTTPS" } };
+}
+
 /** A probe that runs `sh -c <script>` in the container; exit 0 is success. */
 export function shellProbe(script: string, timing: ProbeTiming): Probe {
     return { exec: { command: ["sh", "-c", script] }, periodSeconds: timing.periodSeconds, timeoutSeconds: timing.timeoutSeconds ?? 3, failureThreshold: timing.failureThreshold };

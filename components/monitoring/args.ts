@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { dnsLabel, dnsName, imagePullSecretsSchema, input, int, memory, onlyWhenValid, pinnedImage, port, resourcesWithDefault } from "../schema";
 import { PROMETHEUS_DURATION, PROMETHEUS_SIZE, parseMemoryQuantity, parsePrometheusSize } from "../units";
+import type { CertificateIssuer } from "../tls";
 import { dashboardProblems } from "./dashboards";
 import { OWN_SCRAPE_JOBS } from "./render";
 
@@ -221,6 +222,16 @@ export const monitoringStackArgsSchema = monitoringSettingsSchema
     .extend({
         /** Namespace of every object, and the only namespace Prometheus discovers pods in. */
         namespace: input(z.string()),
+        /**
+         * The namespace's name as text, for the certificates' DNS names (`<service>.<namespace>.svc...`),
+         * when `namespace` is an Output (a Namespace object's name). Unset: `namespace`, which must then be a string.
+         */
+        namespaceName: dnsLabel.optional(),
+        /**
+         * Issues Prometheus' and Alertmanager's certificates (the stack's internal CA, components/tls):
+         * both serve HTTPS, Grafana and Prometheus verify them, the Alertmanager replicas gossip over TLS.
+         */
+        certificates: z.custom<CertificateIssuer>((value) => typeof (value as Partial<CertificateIssuer> | undefined)?.issue === "function", "a CertificateIssuer (components/tls)"),
         /** Image pull Secrets (names in the namespace) on the ServiceAccounts of every pod. */
         imagePullSecrets: imagePullSecretsSchema,
         /** The other components' alert rules, rendered in this order before MonitoringStack's own. */
@@ -239,9 +250,14 @@ export const monitoringStackArgsSchema = monitoringSettingsSchema
         grafanaSecretKey: input(z.string()).optional(),
     })
     .superRefine(checkMonitoringSettings, onlyWhenValid)
-    .superRefine(checkMonitoringInputs, onlyWhenValid);
+    .superRefine(checkMonitoringInputs, onlyWhenValid)
+    .superRefine((args, ctx) => {
+        if (args.namespaceName === undefined && typeof args.namespace !== "string") {
+            ctx.addIssue({ code: "custom", path: ["namespaceName"], message: "is required when namespace is an Output: the certificates' DNS names need the namespace's name" });
+        }
+    }, onlyWhenValid);
 
-/** What a caller passes to MonitoringStack: every field but `namespace` has a default. */
+/** What a caller passes to MonitoringStack: every field but `namespace` and `certificates` has a default. */
 export type MonitoringStackArgs = z.input<typeof monitoringStackArgsSchema>;
 /** MonitoringStack's args with the defaults applied. */
 export type ResolvedMonitoringStackArgs = z.output<typeof monitoringStackArgsSchema>;

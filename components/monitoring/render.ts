@@ -2,6 +2,7 @@
 // provisioning files, plus the one mapping from MonitoringStack's args to their options.
 // MonitoringStack puts their output in ConfigMaps; the live tests run the very same text through
 // promtool and a real Prometheus.
+import { serviceHost } from "../dns";
 import { AlertRule, SCRAPE_JOBS } from "../observability";
 import { parsePrometheusDuration } from "../units";
 import { toYaml, YamlValue } from "../yaml";
@@ -33,11 +34,57 @@ export function portScrapeJobCaFile(job: string): string {
     return `secrets/scrape-ca/${job}.crt`;
 }
 
+/**
+ * Prometheus' own certificate files (its Secret's tls.crt, tls.key and ca.crt), relative to the
+ * config directory: the web config serves them, the Alertmanager and self-scrape jobs verify with
+ * the CA (the internal CA signs Prometheus' and Alertmanager's certificates alike).
+ */
+export const PROMETHEUS_TLS_FILES = { certificate: "tls/tls.crt", privateKey: "tls/tls.key", ca: "tls/ca.crt" } as const;
+/** Prometheus' web config (HTTPS), next to prometheus.yml. */
+export const PROMETHEUS_WEB_CONFIG_FILE = "web.yml";
+
+/**
+ * The web config of Prometheus and Alertmanager (Prometheus exporter-toolkit's `--web.config.file`):
+ * HTTPS only with the given certificate, TLS 1.2 at least. Plain HTTP to the port then fails.
+ */
+export function renderWebConfig(files: { certificate: string; privateKey: string }): string {
+    return toYaml({ tls_server_config: { cert_file: files.certificate, key_file: files.privateKey, min_version: "TLS12" } }, HEADER);
+}
+
+/**
+ * Alertmanager's `--cluster.tls-config` (Alertmanager 0.24+): the gossip's TCP and UDP-replacing
+ * TLS transport. Each replica presents its certificate and requires the peer's, signed by the
+ * internal CA; peers dial each other by IP, so the client checks `serverName`, a name the shared
+ * certificate carries.
+ */
+export function renderAlertmanagerClusterTlsConfig(files: { certificate: string; privateKey: string; ca: string }, serverName: string): string {
+    return toYaml(
+        {
+            tls_server_config: {
+                cert_file: files.certificate,
+                key_file: files.privateKey,
+                client_ca_file: files.ca,
+                client_auth_type: "RequireAndVerifyClientCert",
+                min_version: "TLS12",
+            },
+            tls_client_config: { cert_file: files.certificate, key_file: files.privateKey, ca_file: files.ca, server_name: serverName },
+        },
+        HEADER,
+    );
+}
+
 /** `app.kubernetes.io/name` of the kube-state-metrics pods (the scrape config keys on it). */
 export const KUBE_STATE_METRICS_APP = "kube-state-metrics";
 
 /** The scrape jobs MonitoringStack always renders; `portScrapeJobs` may not reuse their names. */
-export const OWN_SCRAPE_JOBS: readonly string[] = [SCRAPE_JOBS.pods, SCRAPE_JOBS.extraMetricsPorts, SCRAPE_JOBS.kubeStateMetrics, SCRAPE_JOBS.kubelet];
+export const OWN_SCRAPE_JOBS: readonly string[] = [
+    SCRAPE_JOBS.pods,
+    SCRAPE_JOBS.extraMetricsPorts,
+    SCRAPE_JOBS.kubeStateMetrics,
+    SCRAPE_JOBS.kubelet,
+    "prometheus",
+    "alertmanager",
+];
 
 /**
  * Container port names scraped (at /metrics) besides the annotated port, on pods that opted in with
@@ -212,12 +259,23 @@ function kubeletJob(options: PrometheusConfigOptions): ScrapeJob {
 }
 
 /**
- * Prometheus' `alerting:` block: every Alertmanager replica by its stable name (each gets every
- * alert; the replicas notify once between them). Alertmanager's v2 API, the one both Prometheus 2.x
+ * Prometheus' `alerting:` block: every Alertmanager replica by its stable name over HTTPS, verified
+ * against the internal CA (each gets every alert; the replicas notify once between them). Alertmanager's v2 API, the one both Prometheus 2.x
  * and 3.x speak (3.x has no other).
  */
 function alertingConfig(alertmanagers: string[]): YamlValue {
-    return { alertmanagers: [{ api_version: "v2", timeout: ALERTMANAGER_SEND_TIMEOUT, static_configs: [{ targets: alertmanagers }] }] };
+    return {
+        alertmanagers: [
+            {
+                api_version: "v2",
+                timeout: ALERTMANAGER_SEND_TIMEOUT,
+                // The targets are the replicas' stable names, which their certificate carries.
+                scheme: "https",
+                tls_config: { ca_file: PROMETHEUS_TLS_FILES.ca },
+                static_configs: [{ targets: alertmanagers }],
+            },
+        ],
+    };
 }
 
 /** prometheus.yml as a value (the tests inspect it; renderPrometheusConfig serializes it). */
@@ -279,6 +337,15 @@ export const ALERTMANAGER_PORT = 9093;
 export const ALERTMANAGER_CLUSTER_PORT = 9094;
 /** File name of Alertmanager's config inside its Secret and config directory. */
 export const ALERTMANAGER_CONFIG_FILE = "alertmanager.yml";
+/** Alertmanager's web config (HTTPS) and cluster TLS config, beside alertmanager.yml. */
+export const ALERTMANAGER_WEB_CONFIG_FILE = "web.yml";
+export const ALERTMANAGER_CLUSTER_TLS_FILE = "cluster-tls.yml";
+/**
+ * Alertmanager's certificate files, relative to its config directory. The web config's paths are
+ * resolved against that file's directory; the cluster TLS config's are written as given, so the pod's
+ * renders it with ALERTMANAGER_CONFIG_DIR in front (specs.ts).
+ */
+export const ALERTMANAGER_TLS_FILES = { certificate: "tls/tls.crt", privateKey: "tls/tls.key", ca: "tls/ca.crt" } as const;
 
 /** Receiver names in the rendered config (routing and the tests refer to them). */
 export const ALERT_RECEIVERS = { critical: "critical", warning: "warning" } as const;
@@ -386,8 +453,11 @@ export function undeliveredAlertWarnings(configured: { webhookUrl: boolean; slac
 /** The uid dashboards use to reference the provisioned Prometheus datasource. */
 export const PROMETHEUS_DATASOURCE_UID = "prometheus";
 
-/** Grafana's datasource provisioning file: the stack's Prometheus, read-only in the UI. */
-export function renderGrafanaDatasources(options: { prometheusUrl: string; scrapeInterval: string }): string {
+/**
+ * Grafana's datasource provisioning file: the stack's Prometheus over HTTPS, verified against the CA
+ * file `caFile` (Grafana reads it at provisioning through `$__file{}`), read-only in the UI.
+ */
+export function renderGrafanaDatasources(options: { prometheusUrl: string; scrapeInterval: string; caFile: string }): string {
     return toYaml({
         apiVersion: 1,
         datasources: [
@@ -399,7 +469,8 @@ export function renderGrafanaDatasources(options: { prometheusUrl: string; scrap
                 url: options.prometheusUrl,
                 isDefault: true,
                 editable: false,
-                jsonData: { timeInterval: options.scrapeInterval, httpMethod: "POST" },
+                jsonData: { timeInterval: options.scrapeInterval, httpMethod: "POST", tlsAuthWithCACert: true },
+                secureJsonData: { tlsCACert: `$__file{${options.caFile}}` },
             },
         ],
     });
@@ -442,6 +513,53 @@ export function prometheusConfigOptions(args: ResolvedMonitoringStackArgs, names
             (host) => `${host}:${ALERTMANAGER_PORT}`,
         ),
     };
+}
+
+/** A Service's names as clients may write them: `<name>`, `.<namespace>`, `.svc` and the full name. */
+function serviceNameForms(service: string, namespace: string, clusterDomain: string): string[] {
+    return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, serviceHost(service, namespace, clusterDomain)];
+}
+
+/**
+ * DNS names of Prometheus' and Alertmanager's certificates. Prometheus: its Service's forms and its
+ * pod's stable name; Alertmanager: its headless Service's forms (the scrape job's and the gossip
+ * client's server name) and every replica's stable name (Prometheus' targets and the gossip's peers).
+ */
+export function monitoringCertificateDnsNames(
+    names: { prometheus: string; alertmanager: string },
+    namespace: string,
+    args: Pick<ResolvedMonitoringStackArgs, "clusterDomain" | "alertmanager">,
+): { prometheus: string[]; alertmanager: string[] } {
+    const [prometheusPod] = alertmanagerPeers({ name: names.prometheus, namespace, clusterDomain: args.clusterDomain, replicas: 1 });
+    return {
+        prometheus: [...serviceNameForms(names.prometheus, namespace, args.clusterDomain), prometheusPod],
+        // The Service's short name first: the first name is also the common name, at most 64 characters
+        // (a replica's full name is longer with the default names).
+        alertmanager: [
+            ...serviceNameForms(names.alertmanager, namespace, args.clusterDomain),
+            ...alertmanagerPeers({ name: names.alertmanager, namespace, clusterDomain: args.clusterDomain, replicas: args.alertmanager.replicas }),
+        ],
+    };
+}
+
+/** Names of a MonitoringStack's Services whose certificates its own scrape jobs verify. */
+export interface MonitoringServiceHosts {
+    /** Prometheus' Service (`<name>.<namespace>.svc.<domain>`). */
+    prometheus: string;
+    /** Alertmanager's headless Service. */
+    alertmanager: string;
+}
+
+/**
+ * Prometheus' and Alertmanager's own /metrics, both HTTPS, as port scrape jobs: scraped by pod IP and
+ * verified against the CA of `caSecret` with their Service's name (their pods carry no scrape
+ * annotations: the generic pods job speaks plain HTTP).
+ */
+export function monitoringSelfScrapeJobs(hosts: MonitoringServiceHosts, caSecret: NonNullable<PortScrapeJob["tls"]>["caSecret"], ports: { prometheus: number; alertmanager: number }): PortScrapeJob[] {
+    return [
+        { job: "prometheus", app: "prometheus", port: ports.prometheus, tls: { caSecret, serverName: hosts.prometheus } },
+        { job: "alertmanager", app: "alertmanager", port: ports.alertmanager, tls: { caSecret, serverName: hosts.alertmanager } },
+    ];
 }
 
 /** Alertmanager's options from MonitoringStack's args and the receivers' resolved values. */

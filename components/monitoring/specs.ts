@@ -3,12 +3,14 @@
 // created here; the constructor passes the names of the objects these refer to.
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import * as path from "path";
 import {
     Container,
     containerResources,
     containerSecurityContext,
     EnvVar,
     httpProbe,
+    httpsProbe,
     IMAGE_PULL_POLICY,
     podSecurityContext,
     PodSpec,
@@ -25,7 +27,21 @@ import {
 } from "../k8s";
 import { TLS_SECRET_KEYS } from "../tls";
 import type { PortScrapeJob, ResolvedMonitoringStackArgs } from "./args";
-import { ALERT_RULES_FILE, ALERTMANAGER_CLUSTER_PORT, ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_PORT, KUBELET_CA_FILE, KUBELET_TOKEN_FILE, portScrapeJobCaFile, PROMETHEUS_CONFIG_FILE } from "./render";
+import {
+    ALERT_RULES_FILE,
+    ALERTMANAGER_CLUSTER_PORT,
+    ALERTMANAGER_CONFIG_FILE,
+    ALERTMANAGER_CLUSTER_TLS_FILE,
+    ALERTMANAGER_PORT,
+    ALERTMANAGER_TLS_FILES,
+    ALERTMANAGER_WEB_CONFIG_FILE,
+    KUBELET_CA_FILE,
+    KUBELET_TOKEN_FILE,
+    portScrapeJobCaFile,
+    PROMETHEUS_CONFIG_FILE,
+    PROMETHEUS_TLS_FILES,
+    PROMETHEUS_WEB_CONFIG_FILE,
+} from "./render";
 
 export const PROMETHEUS_PORT = 9090;
 export const GRAFANA_PORT = 3000;
@@ -41,6 +57,8 @@ const PROMETHEUS_DATA_DIR = "/prometheus";
 const GRAFANA_DATA_DIR = "/var/lib/grafana";
 const GRAFANA_PROVISIONING_DIR = "/etc/grafana/provisioning";
 export const GRAFANA_DASHBOARDS_DIR = "/etc/grafana/dashboards";
+/** The CA Grafana verifies Prometheus' certificate with (only `ca.crt` of Prometheus' certificate Secret). */
+export const GRAFANA_PROMETHEUS_CA_FILE = "/etc/grafana/prometheus-ca/ca.crt";
 /** Time to write the head block on shutdown instead of replaying the WAL on the next start. */
 const PROMETHEUS_TERMINATION_GRACE_SECONDS = 120;
 /** Lifetime of the projected kubelet token; the kubelet rotates it before it expires. */
@@ -89,14 +107,16 @@ export function httpServiceSpec(labels: Record<string, string>, port: number): S
  * (when kubelet TLS is verified) the cluster CA, and the CA of each port scrape job over HTTPS side
  * by side, so the rendered file names them by relative paths that are the same in the pod and in
  * the live test. Of a job's CA Secret only `ca.crt` is projected: the certificate's key stays out.
+ * Prometheus' own certificate (`tlsSecretName`) goes to PROMETHEUS_TLS_FILES, served by web.yml.
  */
-export function prometheusConfigVolume(configMapName: pulumi.Input<string>, verifyKubeletTls: boolean, portScrapeJobs: PortScrapeJob[]): Volume {
-    const files = [PROMETHEUS_CONFIG_FILE, ALERT_RULES_FILE].map((file) => ({ key: file, path: file }));
+export function prometheusConfigVolume(configMapName: pulumi.Input<string>, verifyKubeletTls: boolean, portScrapeJobs: PortScrapeJob[], tlsSecretName: pulumi.Input<string>): Volume {
+    const files = [PROMETHEUS_CONFIG_FILE, ALERT_RULES_FILE, PROMETHEUS_WEB_CONFIG_FILE].map((file) => ({ key: file, path: file }));
     const scrapeCas = portScrapeJobs.flatMap(({ job, tls }) =>
         tls === undefined ? [] : [{ secret: { name: tls.caSecret, items: [{ key: TLS_SECRET_KEYS.ca, path: portScrapeJobCaFile(job) }] } }],
     );
     const sources: k8s.types.input.core.v1.VolumeProjection[] = [
         { configMap: { name: configMapName, items: files } },
+        { secret: { name: tlsSecretName, items: tlsSecretItems(PROMETHEUS_TLS_FILES) } },
         { serviceAccountToken: { path: KUBELET_TOKEN_FILE, expirationSeconds: KUBELET_TOKEN_EXPIRATION_SECONDS } },
         ...(verifyKubeletTls ? [{ configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: KUBELET_CA_FILE }] } }] : []),
         ...scrapeCas,
@@ -104,7 +124,16 @@ export function prometheusConfigVolume(configMapName: pulumi.Input<string>, veri
     return { name: "config", projected: { sources } };
 }
 
-/** The Prometheus container: retention from the args, the lifecycle API for a manual /-/reload. */
+/** A certificate Secret's three keys at the given paths, the private key readable by owner and group only. */
+function tlsSecretItems(paths: { certificate: string; privateKey: string; ca: string }): k8s.types.input.core.v1.KeyToPath[] {
+    return [
+        { key: TLS_SECRET_KEYS.certificate, path: paths.certificate },
+        { key: TLS_SECRET_KEYS.privateKey, path: paths.privateKey, mode: 0o440 },
+        { key: TLS_SECRET_KEYS.ca, path: paths.ca },
+    ];
+}
+
+/** The Prometheus container: HTTPS only (web.yml), retention from the args, the lifecycle API for a manual /-/reload. */
 export function prometheusContainer(prometheus: ResolvedMonitoringStackArgs["prometheus"]): Container {
     return {
         name: "prometheus",
@@ -117,13 +146,14 @@ export function prometheusContainer(prometheus: ResolvedMonitoringStackArgs["pro
             `--storage.tsdb.retention.size=${prometheus.retentionSize}`,
             "--web.enable-lifecycle",
             `--web.listen-address=:${PROMETHEUS_PORT}`,
+            `--web.config.file=${PROMETHEUS_CONFIG_DIR}/${PROMETHEUS_WEB_CONFIG_FILE}`,
         ],
         ports: [{ name: "http", containerPort: PROMETHEUS_PORT }],
         resources: containerResources(prometheus.resources),
         securityContext: containerSecurityContext(),
-        startupProbe: httpProbe("/-/ready", "http", PROMETHEUS_STARTUP),
-        readinessProbe: httpProbe("/-/ready", "http", READINESS),
-        livenessProbe: httpProbe("/-/healthy", "http", LIVENESS),
+        startupProbe: httpsProbe("/-/ready", "http", PROMETHEUS_STARTUP),
+        readinessProbe: httpsProbe("/-/ready", "http", READINESS),
+        livenessProbe: httpsProbe("/-/healthy", "http", LIVENESS),
         volumeMounts: [
             { name: "config", mountPath: PROMETHEUS_CONFIG_DIR, readOnly: true },
             { name: "data", mountPath: PROMETHEUS_DATA_DIR },
@@ -139,6 +169,8 @@ export interface PrometheusRefs {
     serviceName: pulumi.Input<string>;
     serviceAccountName: pulumi.Input<string>;
     configMapName: pulumi.Input<string>;
+    /** The Secret of Prometheus' certificate (TLS_SECRET_KEYS). */
+    tlsSecretName: pulumi.Input<string>;
 }
 
 /** Prometheus' StatefulSet: one pod, its TSDB on a PVC kept (protectData) when the set goes. */
@@ -151,7 +183,7 @@ export function prometheusStatefulSetSpec(args: ResolvedMonitoringStackArgs, ref
         terminationGracePeriodSeconds: PROMETHEUS_TERMINATION_GRACE_SECONDS,
         enableServiceLinks: false,
         containers: [prometheusContainer(args.prometheus)],
-        volumes: [prometheusConfigVolume(refs.configMapName, args.verifyKubeletTls, args.portScrapeJobs)],
+        volumes: [prometheusConfigVolume(refs.configMapName, args.verifyKubeletTls, args.portScrapeJobs, refs.tlsSecretName)],
     };
     return {
         serviceName: refs.serviceName,
@@ -253,6 +285,8 @@ export interface GrafanaRefs {
     secretName: pulumi.Input<string>;
     provisioningConfigMapName: pulumi.Input<string>;
     dashboardsConfigMapName: pulumi.Input<string>;
+    /** Prometheus' certificate Secret: Grafana mounts its `ca.crt` only. */
+    prometheusTlsSecretName: pulumi.Input<string>;
     dataVolume: Volume;
 }
 
@@ -293,6 +327,7 @@ function grafanaPodSpec(grafana: ResolvedMonitoringStackArgs["grafana"], refs: G
                     { name: "data", mountPath: GRAFANA_DATA_DIR },
                     { name: "provisioning", mountPath: GRAFANA_PROVISIONING_DIR, readOnly: true },
                     { name: "dashboards", mountPath: GRAFANA_DASHBOARDS_DIR, readOnly: true },
+                    { name: "prometheus-ca", mountPath: path.posix.dirname(GRAFANA_PROMETHEUS_CA_FILE), readOnly: true },
                     { name: "tmp", mountPath: "/tmp" },
                 ],
             },
@@ -310,6 +345,10 @@ function grafanaPodSpec(grafana: ResolvedMonitoringStackArgs["grafana"], refs: G
                 },
             },
             { name: "dashboards", configMap: { name: refs.dashboardsConfigMapName } },
+            {
+                name: "prometheus-ca",
+                secret: { secretName: refs.prometheusTlsSecretName, items: [{ key: TLS_SECRET_KEYS.ca, path: path.posix.basename(GRAFANA_PROMETHEUS_CA_FILE) }] },
+            },
             scratchVolume("tmp"),
         ],
     };
@@ -343,9 +382,10 @@ export function alertmanagerServiceSpec(labels: Record<string, string>): Service
 }
 
 /**
- * Alertmanager's arguments. With several replicas each names every peer (itself included, which
- * memberlist skips) and advertises its pod IP; with one, `--cluster.listen-address=` turns the
- * cluster off (else it would wait for peers that never come before it reports ready).
+ * Alertmanager's arguments. HTTPS only (its web config). With several replicas each names every peer
+ * (itself included, which memberlist skips), advertises its pod IP and gossips over mutual TLS
+ * (`--cluster.tls-config`); with one, `--cluster.listen-address=` turns the cluster off (else it
+ * would wait for peers that never come before it reports ready).
  */
 export function alertmanagerArgs(peers: string[]): string[] {
     const cluster =
@@ -353,6 +393,7 @@ export function alertmanagerArgs(peers: string[]): string[] {
             ? [
                   `--cluster.listen-address=0.0.0.0:${ALERTMANAGER_CLUSTER_PORT}`,
                   `--cluster.advertise-address=$(POD_IP):${ALERTMANAGER_CLUSTER_PORT}`,
+                  `--cluster.tls-config=${ALERTMANAGER_CONFIG_DIR}/${ALERTMANAGER_CLUSTER_TLS_FILE}`,
                   ...peers.map((peer) => `--cluster.peer=${peer}:${ALERTMANAGER_CLUSTER_PORT}`),
               ]
             : ["--cluster.listen-address="];
@@ -360,8 +401,21 @@ export function alertmanagerArgs(peers: string[]): string[] {
         `--config.file=${ALERTMANAGER_CONFIG_DIR}/${ALERTMANAGER_CONFIG_FILE}`,
         `--storage.path=${ALERTMANAGER_DATA_DIR}`,
         `--web.listen-address=:${ALERTMANAGER_PORT}`,
+        `--web.config.file=${ALERTMANAGER_CONFIG_DIR}/${ALERTMANAGER_WEB_CONFIG_FILE}`,
         ...cluster,
     ];
+}
+
+/** Alertmanager's config directory: its three files from the config Secret, its certificate under tls/. */
+export function alertmanagerConfigVolume(configSecretName: pulumi.Input<string>, tlsSecretName: pulumi.Input<string>): Volume {
+    const files = [ALERTMANAGER_CONFIG_FILE, ALERTMANAGER_WEB_CONFIG_FILE, ALERTMANAGER_CLUSTER_TLS_FILE].map((file) => ({ key: file, path: file }));
+    return {
+        name: "config",
+        projected: {
+            defaultMode: 0o440,
+            sources: [{ secret: { name: configSecretName, items: files } }, { secret: { name: tlsSecretName, items: tlsSecretItems(ALERTMANAGER_TLS_FILES) } }],
+        },
+    };
 }
 
 /** What Alertmanager's StatefulSet refers to. */
@@ -371,8 +425,10 @@ export interface AlertmanagerRefs {
     annotations: pulumi.Input<Record<string, string>>;
     serviceName: pulumi.Input<string>;
     serviceAccountName: pulumi.Input<string>;
-    /** The Secret holding alertmanager.yml (it carries the receivers' URLs and keys). */
+    /** The Secret holding alertmanager.yml (it carries the receivers' URLs and keys), web.yml and cluster-tls.yml. */
     configSecretName: pulumi.Input<string>;
+    /** The Secret of Alertmanager's certificate (TLS_SECRET_KEYS), shared by the replicas. */
+    tlsSecretName: pulumi.Input<string>;
     /** Every replica's DNS name, from render.ts alertmanagerPeers. */
     peers: string[];
 }
@@ -402,8 +458,8 @@ export function alertmanagerStatefulSetSpec(alertmanager: ResolvedMonitoringStac
                 ],
                 resources: containerResources(alertmanager.resources),
                 securityContext: containerSecurityContext(),
-                readinessProbe: httpProbe("/-/ready", "http", READINESS),
-                livenessProbe: httpProbe("/-/healthy", "http", ALERTMANAGER_LIVENESS),
+                readinessProbe: httpsProbe("/-/ready", "http", READINESS),
+                livenessProbe: httpsProbe("/-/healthy", "http", ALERTMANAGER_LIVENESS),
                 volumeMounts: [
                     { name: "config", mountPath: ALERTMANAGER_CONFIG_DIR, readOnly: true },
                     { name: "data", mountPath: ALERTMANAGER_DATA_DIR },
@@ -411,7 +467,7 @@ export function alertmanagerStatefulSetSpec(alertmanager: ResolvedMonitoringStac
             },
         ],
         volumes: [
-            { name: "config", secret: { secretName: refs.configSecretName, defaultMode: 0o440, items: [{ key: ALERTMANAGER_CONFIG_FILE, path: ALERTMANAGER_CONFIG_FILE }] } },
+            alertmanagerConfigVolume(refs.configSecretName, refs.tlsSecretName),
             { name: "data", emptyDir: { sizeLimit: alertmanager.storage } },
         ],
     };

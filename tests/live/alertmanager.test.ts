@@ -6,23 +6,35 @@
 //   clustered Alertmanagers (as prod's replicas gossip), whose config has a webhook receiver pointing
 //   at an HTTP server in this test. The firing alerts must arrive at the webhook with their labels,
 //   each group once although both replicas got it, and the warning a critical alert inhibits never.
+//   Over TLS as in the pods, with a test CA's certificate: the replicas serve HTTPS (rendered web.yml)
+//   and gossip over mutual TLS (rendered cluster-tls.yml), Prometheus sends over HTTPS verifying the
+//   CA (its rendered alerting block); plain HTTP to a replica is refused.
 // Timings come from the same args with short waits (1s scrape/evaluation, 1s group_wait): the
 // renderers are the stack's, only the sizes differ.
 import * as fs from "fs";
 import * as http from "http";
 import * as path from "path";
+import * as tls from "tls";
 import { parse } from "yaml";
 import { monitoringStackArgsSchema, ResolvedMonitoringStackArgs } from "../../components/monitoring/args";
+import { serviceHost } from "../../components/dns";
 import {
     ALERT_RULES_FILE,
+    ALERTMANAGER_CLUSTER_TLS_FILE,
     ALERTMANAGER_CONFIG_FILE,
+    ALERTMANAGER_TLS_FILES,
+    ALERTMANAGER_WEB_CONFIG_FILE,
     alertmanagerConfigOptions,
     alertRulesOptions,
+    monitoringCertificateDnsNames,
     PROMETHEUS_CONFIG_FILE,
+    PROMETHEUS_TLS_FILES,
     prometheusConfig,
     prometheusConfigOptions,
     renderAlertmanagerConfig,
+    renderAlertmanagerClusterTlsConfig,
     renderAlertRules,
+    renderWebConfig,
     ResolvedAlertReceivers,
 } from "../../components/monitoring/render";
 import { alertRule } from "../../components/observability";
@@ -30,10 +42,12 @@ import { parseStackConfig } from "../../config";
 import { readStackConfig } from "../../scripts/stack-files";
 import { toYaml } from "../../components/yaml";
 import { freePort, makeTempDir, report, run, Server, sleep, startServer, stopServer, waitFor } from "./support";
+import { testCertificates } from "../helpers/mocks";
+import { httpsGet, issueServerCertificate, makeTestCa } from "./tls-support";
 
 const config = parseStackConfig("prod", readStackConfig("prod"));
 const NS = config.namespace;
-const PROD = monitoringStackArgsSchema.parse({ namespace: NS, ...config.monitoring });
+const PROD = monitoringStackArgsSchema.parse({ certificates: testCertificates, namespace: NS, ...config.monitoring });
 /** Test values in the receivers' formats (nothing is sent to them: check-config and routing only). */
 const ALL_RECEIVERS: ResolvedAlertReceivers = {
     webhookUrl: "https://alerts.example.com/hook",
@@ -113,6 +127,7 @@ test("a firing alert travels Prometheus -> two clustered Alertmanagers -> the we
 
     // The stack's args with test timings; the receivers as MonitoringStack resolves them.
     const args = monitoringStackArgsSchema.parse({
+        certificates: testCertificates,
         namespace: NS,
         ...config.monitoring,
         prometheus: { ...config.monitoring.prometheus, scrapeInterval: "1s" },
@@ -124,6 +139,22 @@ test("a firing alert travels Prometheus -> two clustered Alertmanagers -> the we
         ],
     });
     const configFile = writeAlertmanagerConfig(dir, args, { webhookUrl: `http://127.0.0.1:${webhookPort}/alerts` });
+    // The TLS files beside alertmanager.yml as the pod's projected volume has them: web.yml,
+    // cluster-tls.yml, and the replicas' certificate (the rendered DNS names, plus 127.0.0.1, which
+    // the test's targets and peers use) under tls/. Prometheus' config sits in the same directory:
+    // its ca_file (the same relative path) is the same CA.
+    const ca = await makeTestCa(path.join(dir, "ca"));
+    const dnsNames = monitoringCertificateDnsNames({ prometheus: "monitoring-prometheus", alertmanager: "monitoring-alertmanager" }, NS, args).alertmanager;
+    const certificate = await issueServerCertificate(ca, path.join(dir, "issued"), { dnsNames, ipAddresses: ["127.0.0.1"], clientAuth: true });
+    fs.mkdirSync(path.join(dir, "tls"));
+    fs.copyFileSync(certificate.certificateFile, path.join(dir, ALERTMANAGER_TLS_FILES.certificate));
+    fs.copyFileSync(certificate.keyFile, path.join(dir, ALERTMANAGER_TLS_FILES.privateKey));
+    fs.copyFileSync(ca.certificateFile, path.join(dir, ALERTMANAGER_TLS_FILES.ca));
+    expect(PROMETHEUS_TLS_FILES.ca).toBe(ALERTMANAGER_TLS_FILES.ca);
+    const webConfigFile = path.join(dir, ALERTMANAGER_WEB_CONFIG_FILE);
+    fs.writeFileSync(webConfigFile, renderWebConfig(ALERTMANAGER_TLS_FILES));
+    const clusterTlsFile = path.join(dir, ALERTMANAGER_CLUSTER_TLS_FILE);
+    fs.writeFileSync(clusterTlsFile, renderAlertmanagerClusterTlsConfig(ALERTMANAGER_TLS_FILES, serviceHost("monitoring-alertmanager", NS, args.clusterDomain)));
 
     // Two replicas gossiping on 127.0.0.1, each naming the other, as prod's pods name their peers.
     const webPorts = [await freePort(), await freePort()];
@@ -140,7 +171,9 @@ test("a firing alert travels Prometheus -> two clustered Alertmanagers -> the we
                     `--config.file=${configFile}`,
                     `--storage.path=${path.join(dir, `am-${index}`)}`,
                     `--web.listen-address=127.0.0.1:${webPort}`,
+                    `--web.config.file=${webConfigFile}`,
                     `--cluster.listen-address=${own}`,
+                    `--cluster.tls-config=${clusterTlsFile}`,
                     `--cluster.advertise-address=${own}`,
                     `--cluster.peer=${peer}`,
                 ],
@@ -149,22 +182,40 @@ test("a firing alert travels Prometheus -> two clustered Alertmanagers -> the we
         );
     }
     for (const webPort of webPorts) {
-        await waitFor("Alertmanager ready", async () => (await fetch(`http://127.0.0.1:${webPort}/-/ready`, { signal: AbortSignal.timeout(2000) })).ok, 30000);
+        await waitFor("Alertmanager ready over HTTPS", async () => (await httpsGet(`https://127.0.0.1:${webPort}/-/ready`, ca.pem)).status === 200, 30000);
+        // Plain HTTP gets Go's TLS server's refusal, never the API.
+        const plain = await fetch(`http://127.0.0.1:${webPort}/-/ready`, { signal: AbortSignal.timeout(2000) });
+        expect([plain.status, await plain.text()]).toEqual([400, expect.stringContaining("HTTPS server")]);
     }
     // The gossip joined (it may still be settling: notifications wait for that, as in a starting pod).
     await waitFor(
         "the replicas see each other",
         async () => {
-            const status = (await (await fetch(`http://127.0.0.1:${webPorts[0]}/api/v2/status`, { signal: AbortSignal.timeout(2000) })).json()) as { cluster: { peers: unknown[] } };
+            const status = JSON.parse((await httpsGet(`https://127.0.0.1:${webPorts[0]}/api/v2/status`, ca.pem)).body) as { cluster: { peers: unknown[] } };
             return status.cluster.peers.length === 2;
         },
         30000,
     );
 
+    // The gossip port speaks TLS and demands a client certificate of the CA: a handshake presenting the
+    // replicas' certificate stays up, one presenting none is refused by the replica.
+    const gossipHandshake = (presentCertificate: boolean) =>
+        new Promise<string>((resolve) => {
+            const client = presentCertificate ? { cert: fs.readFileSync(certificate.certificateFile), key: fs.readFileSync(certificate.keyFile) } : {};
+            const socket = tls.connect({ host: "127.0.0.1", port: clusterPorts[0], ca: ca.pem, servername: serviceHost("monitoring-alertmanager", NS, args.clusterDomain), ...client });
+            const timer = setTimeout(() => (socket.destroy(), resolve("accepted")), 1500);
+            socket.on("error", (error: Error) => (clearTimeout(timer), socket.destroy(), resolve(`refused: ${error.message}`)));
+            socket.on("close", () => (clearTimeout(timer), resolve("closed")));
+        });
+    expect(await gossipHandshake(true)).toBe("accepted");
+    expect(await gossipHandshake(false)).toMatch(/^(refused|closed)/);
+
     // Prometheus' rendered config, its alerting block pointing at the two local replicas; no scrape jobs
     // (the alerts need none, and Debian's Prometheus has no Kubernetes discovery).
     const rendered = prometheusConfig({ ...prometheusConfigOptions(args, NS, "monitoring-alertmanager"), alertmanagers: webPorts.map((port) => `127.0.0.1:${port}`) });
-    expect(rendered.alerting).toEqual({ alertmanagers: [{ api_version: "v2", timeout: "10s", static_configs: [{ targets: webPorts.map((port) => `127.0.0.1:${port}`) }] }] });
+    expect(rendered.alerting).toEqual({
+        alertmanagers: [{ api_version: "v2", timeout: "10s", scheme: "https", tls_config: { ca_file: "tls/ca.crt" }, static_configs: [{ targets: webPorts.map((port) => `127.0.0.1:${port}`) }] }],
+    });
     fs.writeFileSync(path.join(dir, PROMETHEUS_CONFIG_FILE), toYaml({ ...rendered, scrape_configs: [] }));
     fs.writeFileSync(path.join(dir, ALERT_RULES_FILE), renderAlertRules(alertRulesOptions(args, NS)));
     const check = await run("promtool", ["check", "config", path.join(dir, PROMETHEUS_CONFIG_FILE)], { timeoutMs: 30000 });
@@ -209,7 +260,7 @@ test("a firing alert travels Prometheus -> two clustered Alertmanagers -> the we
         const suppressed = await waitFor(
             "LiveWarningSameApp suppressed",
             async () => {
-                const alerts = (await (await fetch(`http://127.0.0.1:${webPort}/api/v2/alerts`, { signal: AbortSignal.timeout(2000) })).json()) as {
+                const alerts = JSON.parse((await httpsGet(`https://127.0.0.1:${webPort}/api/v2/alerts`, ca.pem)).body) as {
                     labels: Record<string, string>;
                     status: { state: string; inhibitedBy: string[] };
                 }[];
@@ -228,7 +279,7 @@ test("a firing alert travels Prometheus -> two clustered Alertmanagers -> the we
     expect(firingOf("LiveWarningOtherApp")).toHaveLength(1);
     expect(firingOf("LiveWarningSameApp")).toEqual([]);
     report(
-        `alert delivery (Debian Prometheus 2.42 -> 2 clustered Alertmanager 0.25 -> webhook): first firing alert at the webhook ${deliveredMs} ms after Prometheus started ` +
+        `alert delivery (Debian Prometheus 2.42 -HTTPS-> 2 Alertmanager 0.25 gossiping over mutual TLS -> webhook): first firing alert at the webhook ${deliveredMs} ms after Prometheus started ` +
             `(${critical.at - started} ms after the test started; group_wait 1s, evaluation 1s); each group delivered once by the 2 replicas ` +
             `over ${Math.round((Date.now() - critical.at) / 1000)} s; the inhibited warning never`,
     );

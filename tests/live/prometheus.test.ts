@@ -9,6 +9,8 @@
 //   __meta_kubernetes_* labels Kubernetes SD would attach, and the relabeling, the namespace filter,
 //   honor_labels, the kubelet token and the kept metrics are exercised exactly as rendered;
 //   Patroni's job scrapes HTTPS members by IP, verifying a test CA's certificate by server_name.
+//   Prometheus itself serves HTTPS only (the rendered web.yml, a test certificate with the names
+//   MonitoringStack's has) and scrapes itself and a fake Alertmanager over HTTPS like the pods.
 import * as fs from "fs";
 import * as http from "http";
 import * as https from "https";
@@ -16,19 +18,26 @@ import * as path from "path";
 import { stringify } from "yaml";
 import { loadBalancerAlertRules, loadBalancerDashboards } from "../../components/loadbalancer/alerts";
 import { LB_METRICS, LOG_EXPORTER_PORT_NAME, STUB_EXPORTER_PORT_NAME } from "../../components/loadbalancer/render";
-import { MonitoringStackArgs, monitoringStackArgsSchema } from "../../components/monitoring/args";
+import { MonitoringStackArgs, monitoringStackArgsSchema, ResolvedMonitoringStackArgs } from "../../components/monitoring/args";
 import {
     ALERT_RULES_FILE,
+    ALERTMANAGER_PORT,
     alertRulesOptions,
     KUBE_STATE_METRICS_APP,
     KUBELET_CA_FILE,
     KUBELET_TOKEN_FILE,
+    monitoringCertificateDnsNames,
+    monitoringSelfScrapeJobs,
     portScrapeJobCaFile,
     PROMETHEUS_CONFIG_FILE,
+    PROMETHEUS_TLS_FILES,
+    PROMETHEUS_WEB_CONFIG_FILE,
     prometheusConfigOptions,
     renderAlertRules,
     renderPrometheusConfig,
+    renderWebConfig,
 } from "../../components/monitoring/render";
+import { PROMETHEUS_PORT } from "../../components/monitoring/specs";
 import { SCRAPE_JOBS } from "../../components/observability";
 import { postgresAlertRules, postgresBackupAlertRules, postgresDashboards } from "../../components/postgres/alerts";
 import { memberCertificateDnsNames, PATRONI_PORT, postgresNames } from "../../components/postgres/render";
@@ -40,7 +49,8 @@ import { overviewDashboards } from "../../dashboards";
 import { readStackConfig } from "../../scripts/stack-files";
 import { parseAlertRules, parsePrometheusYml, PrometheusYml, RenderedRule, scrapeJob as scrapeJobOf } from "../helpers/monitoring-files";
 import { freePort, makeTempDir, report, run, startServer, stopServer, Server, waitFor } from "./support";
-import { issueServerCertificate, makeTestCa, TestCa } from "./tls-support";
+import { httpsGet, issueServerCertificate, makeTestCa, TestCa, TestServerCertificate } from "./tls-support";
+import { testCertificates } from "../helpers/mocks";
 
 // The prod stack's files, rendered from its monitoring settings through the component's own mapping,
 // with every component's rules and dashboards. The CASES below are written against these thresholds
@@ -50,8 +60,11 @@ const NS = config.namespace;
 const DASHBOARDS = { ...overviewDashboards, ...postgresDashboards, ...redisDashboards, ...loadBalancerDashboards, ...serviceFleetDashboards };
 /** PostgresCluster `postgres`'s object names: its members' certificate and the Patroni job's server_name derive from them. */
 const POSTGRES_NAMES = postgresNames("postgres");
+/** MonitoringStack `monitoring`'s Prometheus and Alertmanager (their certificates' names derive from them). */
+const MONITORING_NAMES = { prometheus: "monitoring-prometheus", alertmanager: "monitoring-alertmanager" };
 const MONITORING_ARGS: MonitoringStackArgs = {
     namespace: NS,
+    certificates: testCertificates,
     ...config.monitoring,
     alertRules: [
         ...postgresAlertRules({ app: "postgres", standbys: 2, replicationLagSeconds: 30, replicationLagBytes: 1048576 }),
@@ -60,9 +73,18 @@ const MONITORING_ARGS: MonitoringStackArgs = {
         ...loadBalancerAlertRules({ p95LatencyMs: 100, http5xxRatio: 0.01 }),
     ],
     dashboards: DASHBOARDS,
-    portScrapeJobs: [{ job: SCRAPE_JOBS.patroni, app: "postgres", port: PATRONI_PORT, tls: { caSecret: "postgres-tls", serverName: serviceHost(POSTGRES_NAMES.membersService, NS, config.postgres.clusterDomain) } }],
+    portScrapeJobs: [
+        { job: SCRAPE_JOBS.patroni, app: "postgres", port: PATRONI_PORT, tls: { caSecret: "postgres-tls", serverName: serviceHost(POSTGRES_NAMES.membersService, NS, config.postgres.clusterDomain) } },
+    ],
 };
-const ARGS = monitoringStackArgsSchema.parse(MONITORING_ARGS);
+/** Prometheus' and Alertmanager's own HTTPS jobs, which MonitoringStack adds to the parsed args after the given ones. */
+const SELF_SCRAPE_JOBS = monitoringSelfScrapeJobs(
+    { prometheus: serviceHost(MONITORING_NAMES.prometheus, NS, config.monitoring.clusterDomain), alertmanager: serviceHost(MONITORING_NAMES.alertmanager, NS, config.monitoring.clusterDomain) },
+    "monitoring-prometheus-tls",
+    { prometheus: PROMETHEUS_PORT, alertmanager: ALERTMANAGER_PORT },
+);
+const withSelfScrapeJobs = (parsed: ResolvedMonitoringStackArgs): ResolvedMonitoringStackArgs => ({ ...parsed, portScrapeJobs: [...parsed.portScrapeJobs, ...SELF_SCRAPE_JOBS] });
+const ARGS = withSelfScrapeJobs(monitoringStackArgsSchema.parse(MONITORING_ARGS));
 const PROMETHEUS_YML = renderPrometheusConfig(prometheusConfigOptions(ARGS, NS, "monitoring-alertmanager"));
 const ALERTS_YML = renderAlertRules(alertRulesOptions(ARGS, NS));
 /** The rules as rendered: the components' and MonitoringStack's own, with the namespace label added. */
@@ -74,11 +96,20 @@ const servers: (http.Server | https.Server)[] = [];
 let prometheus: Server | undefined;
 /** The CA of the members' certificate (the `ca.crt` Prometheus' pod gets projected for the Patroni job), made in beforeAll. */
 let membersCa: TestCa;
+/** The internal CA as MonitoringStack's certificates see it, and Prometheus' and Alertmanager's certificates. */
+let monitoringCa: TestCa;
+let prometheusCertificate: TestServerCertificate;
+let alertmanagerCertificate: TestServerCertificate;
 
 beforeAll(async () => {
     const dir = makeTempDir("prom-ca");
     dirs.push(dir);
     membersCa = await makeTestCa(path.join(dir, "members-ca"), "prepx live-test members CA");
+    monitoringCa = await makeTestCa(path.join(dir, "monitoring-ca"), "prepx live-test internal CA");
+    const dnsNames = monitoringCertificateDnsNames(MONITORING_NAMES, NS, ARGS);
+    // The rendered names, plus 127.0.0.1 where the test's Prometheus is reached (its pod by IP needs none: it is checked by server_name).
+    prometheusCertificate = await issueServerCertificate(monitoringCa, path.join(dir, "prometheus"), { dnsNames: dnsNames.prometheus, ipAddresses: ["127.0.0.1"], clientAuth: true });
+    alertmanagerCertificate = await issueServerCertificate(monitoringCa, path.join(dir, "alertmanager"), { dnsNames: dnsNames.alertmanager, clientAuth: true });
 });
 
 /** A temp dir holding the rendered files as the pod sees them: config, rules, projected token. */
@@ -92,6 +123,13 @@ function configDir(prefix: string, prometheusYml: string): string {
     const patroniCaFile = path.join(dir, portScrapeJobCaFile(SCRAPE_JOBS.patroni));
     fs.mkdirSync(path.dirname(patroniCaFile), { recursive: true });
     fs.writeFileSync(patroniCaFile, membersCa.pem);
+    // Prometheus' certificate Secret projected under tls/ (web.yml serves it), and its ca.crt as the own jobs' CA.
+    fs.writeFileSync(path.join(dir, PROMETHEUS_WEB_CONFIG_FILE), renderWebConfig(PROMETHEUS_TLS_FILES));
+    fs.mkdirSync(path.join(dir, path.dirname(PROMETHEUS_TLS_FILES.certificate)), { recursive: true });
+    fs.copyFileSync(prometheusCertificate.certificateFile, path.join(dir, PROMETHEUS_TLS_FILES.certificate));
+    fs.copyFileSync(prometheusCertificate.keyFile, path.join(dir, PROMETHEUS_TLS_FILES.privateKey));
+    fs.writeFileSync(path.join(dir, PROMETHEUS_TLS_FILES.ca), monitoringCa.pem);
+    for (const job of ["prometheus", "alertmanager"]) fs.writeFileSync(path.join(dir, portScrapeJobCaFile(job)), monitoringCa.pem);
     return dir;
 }
 
@@ -416,8 +454,8 @@ interface ApiData {
 }
 
 async function api(port: number, pathAndQuery: string): Promise<ApiData> {
-    const response = await fetch(`http://127.0.0.1:${port}${pathAndQuery}`, { signal: AbortSignal.timeout(5000) });
-    const json = (await response.json()) as { status: string; data: ApiData };
+    const response = await httpsGet(`https://127.0.0.1:${port}${pathAndQuery}`, monitoringCa.pem, 5000);
+    const json = JSON.parse(response.body) as { status: string; data: ApiData };
     if (json.status !== "success") throw new Error(`${pathAndQuery}: ${JSON.stringify(json)}`);
     return json.data;
 }
@@ -442,7 +480,7 @@ function fileDiscoveryVariant(prometheusYml: string): PrometheusYml {
 }
 
 test("a 5s scrape interval renders a config promtool accepts (the timeout follows the interval down)", async () => {
-    const fast = monitoringStackArgsSchema.parse({ ...MONITORING_ARGS, prometheus: { ...config.monitoring.prometheus, scrapeInterval: "5s" } });
+    const fast = withSelfScrapeJobs(monitoringStackArgsSchema.parse({ ...MONITORING_ARGS, prometheus: { ...config.monitoring.prometheus, scrapeInterval: "5s" } }));
     const variant = fileDiscoveryVariant(renderPrometheusConfig(prometheusConfigOptions(fast, NS, "monitoring-alertmanager")));
     expect(variant.global).toEqual({ scrape_interval: "5s", evaluation_interval: "5s", scrape_timeout: "5s" });
     const dir = configDir("prom-5s", stringify(variant));
@@ -486,6 +524,15 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     const foreignCaPatroniPort = await patroniServer(otherCa, memberNames, "patroni-other-ca", foreignCaRequests);
     const wrongNamePatroniPort = await patroniServer(membersCa, ["postgres-pooler.elsewhere.svc.cluster.local"], "patroni-wrong-name", wrongNameRequests);
     const nginxStubPort = await serve(http.createServer(exporter("nginx_up 1\n")));
+    // Prometheus scrapes itself, and Alertmanager (a fake with Alertmanager's certificate), over HTTPS.
+    const webPort = await freePort();
+    const alertmanagerRequests: string[] = [];
+    const alertmanagerPort = await serve(
+        https.createServer(
+            { key: fs.readFileSync(alertmanagerCertificate.keyFile), cert: fs.readFileSync(alertmanagerCertificate.certificateFile) },
+            exporter("alertmanager_cluster_enabled 1\n", alertmanagerRequests),
+        ),
+    );
     const nginxLogPort = await serve(http.createServer(exporter(`${LB_METRICS.responses}{method="GET",status="200"} 7\n`)));
     const ksmPort = await serve(
         http.createServer(exporter(`kube_pod_container_status_restarts_total{namespace="${NS}",pod="api-gateway-0",container="app",uid="u1"} 4\n`)),
@@ -582,12 +629,29 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
             phase: "Running",
             ports: [{ name: "patroni", number: 8008, address: `127.0.0.1:${port}` }],
         })),
+        {
+            name: "monitoring-prometheus-0",
+            labels: k8sLabels("prometheus", "monitoring"),
+            annotations: {},
+            phase: "Running",
+            ports: [{ name: "http", number: PROMETHEUS_PORT, address: `127.0.0.1:${webPort}` }],
+        },
+        {
+            name: "monitoring-alertmanager-0",
+            labels: k8sLabels("alertmanager", "monitoring"),
+            annotations: {},
+            phase: "Running",
+            ports: [
+                { name: "http", number: ALERTMANAGER_PORT, address: `127.0.0.1:${alertmanagerPort}` },
+                { name: "cluster-tcp", number: 9094, address: "127.0.0.1:9094" },
+            ],
+        },
         { name: "redis-bootstrap-xyz", labels: k8sLabels("redis", "cluster-bootstrap"), annotations: annotations(redisPort), phase: "Succeeded", ports: [] },
         { name: "unannotated-0", labels: k8sLabels("other", "thing"), annotations: {}, phase: "Running", ports: [{ name: "http", number: 80, address: "127.0.0.1:80" }] },
     ];
     const podGroups = pods.flatMap(podTargets);
     fs.mkdirSync(path.join(dir, "targets"));
-    for (const job of ["kubernetes-pods", "kubernetes-pods-extra-metrics", "patroni", "kube-state-metrics"]) fs.writeFileSync(path.join(dir, "targets", `${job}.json`), JSON.stringify(podGroups));
+    for (const job of ["kubernetes-pods", "kubernetes-pods-extra-metrics", "patroni", "prometheus", "alertmanager", "kube-state-metrics"]) fs.writeFileSync(path.join(dir, "targets", `${job}.json`), JSON.stringify(podGroups));
     fs.writeFileSync(
         path.join(dir, "targets", "kubelet.json"),
         JSON.stringify([
@@ -600,21 +664,28 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     expect(check.stdout).toContain("SUCCESS");
     report("promtool check config (file-SD variant): SUCCESS, rule file included");
 
-    const webPort = await freePort();
     prometheus = startServer(
         "prometheus",
         "prometheus",
-        [`--config.file=${path.join(dir, PROMETHEUS_CONFIG_FILE)}`, `--storage.tsdb.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${webPort}`],
+        [
+            `--config.file=${path.join(dir, PROMETHEUS_CONFIG_FILE)}`,
+            `--storage.tsdb.path=${path.join(dir, "data")}`,
+            `--web.listen-address=127.0.0.1:${webPort}`,
+            `--web.config.file=${path.join(dir, PROMETHEUS_WEB_CONFIG_FILE)}`,
+        ],
         path.join(dir, "prometheus.log"),
     );
-    await waitFor("Prometheus ready", async () => (await fetch(`http://127.0.0.1:${webPort}/-/ready`, { signal: AbortSignal.timeout(2000) })).ok, 30000);
+    await waitFor("Prometheus ready over HTTPS", async () => (await httpsGet(`https://127.0.0.1:${webPort}/-/ready`, monitoringCa.pem)).status === 200, 30000);
+    // Plain HTTP gets Go's TLS server's refusal, never the API.
+    const plain = await fetch(`http://127.0.0.1:${webPort}/-/ready`, { signal: AbortSignal.timeout(2000) });
+    expect([plain.status, await plain.text()]).toEqual([400, expect.stringContaining("HTTPS server")]);
 
     // Every target scraped once (the scrape interval is the stack's, 15 s, with a random offset).
     const active = await waitFor(
         "every target scraped",
         async () => {
             const targets = (await api(webPort, "/api/v1/targets?state=active")).activeTargets;
-            return targets.length === 10 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
+            return targets.length === 12 && targets.every((t) => t.health !== "unknown") ? targets : undefined;
         },
         60000,
         500,
@@ -641,6 +712,9 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     ]);
     expect({ foreignCaRequests, wrongNameRequests }).toEqual({ foreignCaRequests: [], wrongNameRequests: [] });
     expect(byPool("kube-state-metrics").map((t) => t.scrapeUrl)).toEqual([`http://127.0.0.1:${ksmPort}/metrics`]);
+    // Prometheus and Alertmanager: over HTTPS by pod IP, their certificates checked by their Service's name.
+    expect(byPool("prometheus").map((t) => [t.labels.pod, t.scrapeUrl])).toEqual([["monitoring-prometheus-0", `https://127.0.0.1:${webPort}/metrics`]]);
+    expect(byPool("alertmanager").map((t) => [t.labels.pod, t.scrapeUrl])).toEqual([["monitoring-alertmanager-0", `https://127.0.0.1:${alertmanagerPort}/metrics`]]);
     const kubelets = byPool("kubelet").sort((x, y) => x.labels.node.localeCompare(y.labels.node));
     expect(kubelets.map((t) => [t.scrapeUrl, t.labels.node])).toEqual([
         [`https://127.0.0.1:${impostorPort}/metrics`, "impostor"],
@@ -668,6 +742,8 @@ test("the scrape config passes promtool and, run by Prometheus, discovers, relab
     const patroniUp = (await query(`up{job="${SCRAPE_JOBS.patroni}"}`)).map((r) => [r.metric.pod, r.value?.[1]]);
     expect(patroniUp.sort()).toEqual([["postgres-0", "1"], ["postgres-1", "0"], ["postgres-2", "0"]]);
     expect(patroniRequests.length).toBeGreaterThan(0);
+    expect(alertmanagerRequests.length).toBeGreaterThan(0);
+    expect((await query('up{job=~"prometheus|alertmanager"}')).map((r) => [r.metric.job, r.value?.[1]]).sort()).toEqual([["alertmanager", "1"], ["prometheus", "1"]]);
     // Both nginx exporters land with the same pod labels, so rules can join them.
     expect((await query(LB_METRICS.responses)).map((r) => [r.metric.pod, r.metric.app, r.metric.job])).toEqual([["nginx-0", "nginx", "kubernetes-pods-extra-metrics"]]);
     expect((await query(LB_METRICS.up)).map((r) => [r.metric.pod, r.metric.app])).toEqual([["nginx-0", "nginx"]]);

@@ -2,6 +2,7 @@
 // certificates it signs (ECDSA P-256, as the stack's cert-manager Certificates), with the file names
 // of a kubernetes.io/tls Secret. Nothing here is deployed.
 import * as fs from "fs";
+import * as https from "https";
 import * as path from "path";
 import { run } from "./support";
 
@@ -37,14 +38,18 @@ export async function makeTestCa(dir: string, commonName = "prepx live-test CA")
  * A server certificate signed by `ca` for `dnsNames` and `ipAddresses`, in `dir` as tls.crt and
  * tls.key. Each call makes a new key and a new random serial.
  */
-export async function issueServerCertificate(ca: TestCa, dir: string, names: { dnsNames: string[]; ipAddresses?: string[] }): Promise<TestServerCertificate> {
+export async function issueServerCertificate(
+    ca: TestCa,
+    dir: string,
+    names: { dnsNames: string[]; ipAddresses?: string[]; /** Also for client auth, as the stack's certificates (mutual TLS between peers). */ clientAuth?: boolean },
+): Promise<TestServerCertificate> {
     fs.mkdirSync(dir, { recursive: true });
     const keyFile = path.join(dir, "tls.key");
     const certificateFile = path.join(dir, "tls.crt");
     const requestFile = path.join(dir, "tls.csr");
     const extensionsFile = path.join(dir, "extensions.cnf");
     const altNames = [...names.dnsNames.map((name) => `DNS:${name}`), ...(names.ipAddresses ?? []).map((ip) => `IP:${ip}`)].join(",");
-    fs.writeFileSync(extensionsFile, `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n`);
+    fs.writeFileSync(extensionsFile, `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth${names.clientAuth === true ? ",clientAuth" : ""}\nkeyUsage=digitalSignature\n`);
     await run(OPENSSL, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${names.dnsNames[0]}`, "-keyout", keyFile, "-out", requestFile]);
     await run(OPENSSL, ["x509", "-req", "-in", requestFile, "-CA", ca.certificateFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-days", "1", "-extfile", extensionsFile, "-out", certificateFile]);
     const { stdout } = await run(OPENSSL, ["x509", "-in", certificateFile, "-noout", "-serial"]);
@@ -75,4 +80,17 @@ export function mountDirectoryAsSecret(mount: string, dir: string, files: readon
         const link = path.join(mount, file);
         if (!fs.existsSync(link)) fs.symlinkSync(path.join("..data", file), link);
     }
+}
+
+/** GET `url` over HTTPS, verifying the server against `caPem` only (Node's fetch takes no CA). */
+export function httpsGet(url: string, caPem: string, timeoutMs = 2000): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+        const request = https.get(url, { ca: caPem, timeout: timeoutMs }, (response) => {
+            let body = "";
+            response.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+            response.on("end", () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.on("timeout", () => request.destroy(new Error(`GET ${url}: no answer in ${timeoutMs} ms`)));
+        request.on("error", reject);
+    });
 }

@@ -341,6 +341,8 @@ const CHILD_TYPES: Record<string, string[]> = {
     "prepx:monitoring:MonitoringStack": [
         "kubernetes:apps/v1:Deployment",
         "kubernetes:apps/v1:StatefulSet",
+        // Prometheus' and Alertmanager's certificates (HTTPS, the replicas' TLS gossip).
+        "kubernetes:cert-manager.io/v1:Certificate",
         "kubernetes:core/v1:ConfigMap",
         "kubernetes:core/v1:PersistentVolumeClaim",
         "kubernetes:core/v1:Secret",

@@ -3,7 +3,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { baselineViolations } from "../helpers/baseline";
-import { find, installMocks, isWireSecret, mockPassword, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
+import { find, installMocks, isWireSecret, mockPassword, ofType, RecordedResource, settled, valueOf, testCertificates } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
 import { monitoringStackArgs } from "../../stack-args";
 import { redisAlertRules, redisDashboards } from "../../components/redis/alerts";
@@ -28,7 +28,7 @@ beforeAll(async () => {
     const { MonitoringStack } = await import("../../components/monitoring");
     const { parseStackConfig } = await import("../../config");
     const config = parseStackConfig(STACK, readStackConfig(STACK));
-    stack = new MonitoringStack("mon", monitoringStackArgs(config, config.namespace, OBSERVED));
+    stack = new MonitoringStack("mon", monitoringStackArgs(config, config.namespace, OBSERVED, testCertificates));
     await valueOf(stack.grafanaUrl);
     await settled(recorded);
 });
@@ -62,9 +62,9 @@ test("Grafana keeps its database on an emptyDir, with no PVC", () => {
 test("prometheus.yml scrapes every 30s (timeout 10s) in the dev namespace only, Patroni's port included", () => {
     const config = parsePrometheusYml(configMap()["prometheus.yml"]);
     expect(config.global).toEqual({ scrape_interval: "30s", evaluation_interval: "30s", scrape_timeout: "10s" });
-    expect(config.scrape_configs.map((job) => job.job_name)).toEqual(["kubernetes-pods", "kubernetes-pods-extra-metrics", "patroni", "kube-state-metrics", "kubelet"]);
+    expect(config.scrape_configs.map((job) => job.job_name)).toEqual(["kubernetes-pods", "kubernetes-pods-extra-metrics", "patroni", "prometheus", "alertmanager", "kube-state-metrics", "kubelet"]);
     const names = config.scrape_configs.filter((job) => job.job_name !== "kubelet").map((job) => job.kubernetes_sd_configs?.[0].namespaces?.names);
-    expect(names).toEqual([[NAMESPACE], [NAMESPACE], [NAMESPACE], [NAMESPACE]]);
+    expect(names).toEqual([[NAMESPACE], [NAMESPACE], [NAMESPACE], [NAMESPACE], [NAMESPACE], [NAMESPACE]]);
     expect(scrapeJob(config, "kubelet").metric_relabel_configs?.[0].regex).toMatch(/;prepx-dev$/);
 });
 
@@ -98,6 +98,6 @@ test("the Grafana password is secret and only in the Secret", async () => {
 });
 
 test("outputs name the dev namespace", async () => {
-    expect(await valueOf(stack.prometheusUrl)).toBe(`http://mon-prometheus.${NAMESPACE}.svc.cluster.local:9090`);
+    expect(await valueOf(stack.prometheusUrl)).toBe(`https://mon-prometheus.${NAMESPACE}.svc.cluster.local:9090`);
     expect(await valueOf(stack.grafanaUrl)).toBe(`http://mon-grafana.${NAMESPACE}.svc.cluster.local:3000`);
 });

@@ -4,7 +4,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { parse } from "yaml";
 import { baselineViolations } from "../helpers/baseline";
-import { find, installMocks, isWireSecret, mockPassword, ofType, RecordedResource, settled, valueOf } from "../helpers/mocks";
+import { find, installMocks, isWireSecret, mockPassword, ofType, RecordedResource, settled, valueOf, testCertificates } from "../helpers/mocks";
 import { readStackConfig } from "../../scripts/stack-files";
 import { monitoringStackArgs } from "../../stack-args";
 import { loadBalancerAlertRules, loadBalancerDashboards } from "../../components/loadbalancer/alerts";
@@ -13,7 +13,7 @@ import type { MonitoringStackArgs } from "../../components/monitoring";
 import { SCRAPE_JOBS } from "../../components/observability";
 import { postgresAlertRules, postgresDashboards } from "../../components/postgres/alerts";
 import { overviewDashboards } from "../../dashboards";
-import { parseAlertRules, parsePrometheusYml } from "../helpers/monitoring-files";
+import { parseAlertRules, parsePrometheusYml, scrapeJob } from "../helpers/monitoring-files";
 
 type PodTemplateSpec = k8s.types.output.core.v1.PodTemplateSpec;
 type Container = k8s.types.output.core.v1.Container;
@@ -39,7 +39,7 @@ beforeAll(async () => {
     monitoring = await import("../../components/monitoring");
     const { parseStackConfig } = await import("../../config");
     const config = parseStackConfig(STACK, readStackConfig(STACK));
-    stack = new monitoring.MonitoringStack("monitoring", monitoringStackArgs(config, config.namespace, OBSERVED));
+    stack = new monitoring.MonitoringStack("monitoring", monitoringStackArgs(config, config.namespace, OBSERVED, testCertificates));
     await valueOf(stack.grafanaUrl);
     await settled(recorded);
     warnings = warn.mock.calls.map((call) => String(call[0]));
@@ -111,15 +111,20 @@ test("the pods refer to the objects created for them and roll on a config change
     expect(pod.spec.volumes[0].projected.sources[0].configMap.name).toMatch(/^monitoring-prometheus-config-[0-9a-f]{10}$/);
     expect(pod.spec.volumes[0].projected.sources[0].configMap.name).toBe(find(recorded, "kubernetes:core/v1:ConfigMap", "monitoring-prometheus-config").inputs.metadata.name);
     expect(pod.metadata.annotations["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
-    expect(pod.metadata.annotations["prometheus.io/port"]).toBe("9090");
+    // Its own /metrics is HTTPS: the `prometheus` job scrapes it, not the annotation-driven (HTTP) pods job.
+    expect(pod.metadata.annotations["prometheus.io/scrape"]).toBeUndefined();
+    expect(pod.spec.volumes[0].projected.sources[1].secret.name).toBe("monitoring-prometheus-tls");
     const grafanaPod: PodTemplateSpec = grafana().inputs.spec.template;
     expect(grafanaPod.metadata.annotations["checksum/config"]).toMatch(/^[0-9a-f]{64}$/);
     expect(grafanaPod.spec.volumes.map((volume) => volume.persistentVolumeClaim?.claimName ?? volume.configMap?.name ?? volume.name)).toEqual([
         "monitoring-grafana",
         find(recorded, "kubernetes:core/v1:ConfigMap", "monitoring-grafana-provisioning").inputs.metadata.name,
         find(recorded, "kubernetes:core/v1:ConfigMap", "monitoring-grafana-dashboards").inputs.metadata.name,
+        "prometheus-ca",
         "tmp",
     ]);
+    // Of Prometheus' certificate Secret Grafana gets the CA only, never the key.
+    expect(grafanaPod.spec.volumes.find((volume) => volume.name === "prometheus-ca")?.secret).toEqual({ secretName: "monitoring-prometheus-tls", items: [{ key: "ca.crt", path: "ca.crt" }] });
     const ksm = find(recorded, "kubernetes:apps/v1:Deployment", "monitoring-kube-state-metrics").inputs.spec.template.spec;
     expect(ksm.serviceAccountName).toBe("monitoring-kube-state-metrics");
     expect(ksm.containers[0].args[0]).toBe(`--namespaces=${NAMESPACE}`);
@@ -168,7 +173,8 @@ test("Grafana: the given dashboards, rolling the pod in their order; the datasou
     const checksum = await valueOf(configChecksumAnnotation(provisioning["datasources.yaml"], provisioning["dashboards.yaml"], ...inOrder));
     expect(grafana().inputs.spec.template.metadata.annotations["checksum/config"]).toBe(checksum["checksum/config"]);
     const datasources = parse(provisioning["datasources.yaml"]);
-    expect(datasources.datasources[0].url).toBe(`http://monitoring-prometheus.${NAMESPACE}.svc.cluster.local:9090`);
+    expect(datasources.datasources[0].url).toBe(`https://monitoring-prometheus.${NAMESPACE}.svc.cluster.local:9090`);
+    expect(datasources.datasources[0].secureJsonData).toEqual({ tlsCACert: "$__file{/etc/grafana/prometheus-ca/ca.crt}" });
     expect(JSON.stringify(recorded.map((resource) => resource.inputs))).not.toMatch(/grafana-piechart-panel|grafana-worldmap-panel|GF_INSTALL_PLUGINS/);
 });
 
@@ -204,7 +210,7 @@ test("Grafana's secret key is generated into the same Secret; the admin is `admi
 });
 
 test("outputs: in-cluster URLs, Services, pod labels and the own metrics targets", async () => {
-    expect(await valueOf(stack.prometheusUrl)).toBe(`http://monitoring-prometheus.${NAMESPACE}.svc.cluster.local:9090`);
+    expect(await valueOf(stack.prometheusUrl)).toBe(`https://monitoring-prometheus.${NAMESPACE}.svc.cluster.local:9090`);
     expect(await valueOf(stack.grafanaUrl)).toBe(`http://monitoring-grafana.${NAMESPACE}.svc.cluster.local:3000`);
     expect(await valueOf(stack.prometheusServiceName)).toBe("monitoring-prometheus");
     expect(await valueOf(stack.grafanaServiceName)).toBe("monitoring-grafana");
@@ -224,11 +230,19 @@ test("outputs: in-cluster URLs, Services, pod labels and the own metrics targets
         expect(template.metadata.labels).toEqual(target.labels);
         const declared = template.spec.containers.flatMap((container) => container.ports.map((port) => port.containerPort));
         expect(declared).toEqual(expect.arrayContaining(target.ports));
-        expect(target.ports).toContain(Number(template.metadata.annotations["prometheus.io/port"]));
+        // Scraped by annotation (HTTP), or over HTTPS by its own job on its app's port.
+        const annotated = template.metadata.annotations["prometheus.io/port"];
+        if (annotated === undefined) {
+            const ownJob = scrapeJob(parsePrometheusYml(promConfigMap()["prometheus.yml"]), target.name);
+            expect(ownJob.scheme).toBe("https");
+            expect(target.ports).toContain(Number(ownJob.relabel_configs?.find((rule) => rule.source_labels[0] === "__meta_kubernetes_pod_container_port_number")?.regex));
+        } else {
+            expect(target.ports).toContain(Number(annotated));
+        }
     }
     expect(stack.kubeStateMetricsPodLabels).toEqual(workloads["kube-state-metrics"].inputs.spec.template.metadata.labels);
     expect(stack.alertmanagerPodLabels).toEqual(alertmanager().inputs.spec.template.metadata.labels);
-    expect(await valueOf(stack.alertmanagerUrl)).toBe(`http://monitoring-alertmanager.${NAMESPACE}.svc.cluster.local:9093`);
+    expect(await valueOf(stack.alertmanagerUrl)).toBe(`https://monitoring-alertmanager.${NAMESPACE}.svc.cluster.local:9093`);
     expect([stack.alertmanagerPort, stack.alertmanagerClusterPort, stack.alertmanagerNotifies]).toEqual([9093, 9094, false]);
 });
 
@@ -255,8 +269,9 @@ describe("Alertmanager in prod", () => {
         expect(config.route.routes).toEqual([{ receiver: "critical", matchers: ['severity="critical"'] }]);
         for (const configMap of ofType(recorded, "kubernetes:core/v1:ConfigMap")) expect(Object.keys(configMap.inputs.data)).not.toContain("alertmanager.yml");
         const pod = alertmanager().inputs.spec.template;
-        expect(pod.spec.volumes[0].secret.secretName).toBe("monitoring-alertmanager-config");
-        const checksum = await valueOf(configChecksumAnnotation(secret.inputs.stringData["alertmanager.yml"]));
+        expect(pod.spec.volumes[0].projected.sources.map((source: { secret: { name: string } }) => source.secret.name)).toEqual(["monitoring-alertmanager-config", "monitoring-alertmanager-tls"]);
+        const files = secret.inputs.stringData;
+        const checksum = await valueOf(configChecksumAnnotation(files["alertmanager.yml"], files["web.yml"], files["cluster-tls.yml"]));
         expect(pod.metadata.annotations["checksum/config"]).toBe(checksum["checksum/config"]);
         // The checksum is not secret: the pod template stays readable in every diff.
         expect(isWireSecret(alertmanager().wire.spec)).toBe(false);
@@ -264,7 +279,9 @@ describe("Alertmanager in prod", () => {
 
     test("Prometheus sends alerts to every replica", () => {
         const config = parse(promConfigMap()["prometheus.yml"]);
-        expect(config.alerting).toEqual({ alertmanagers: [{ api_version: "v2", timeout: "10s", static_configs: [{ targets: PEERS.map((peer) => `${peer}:9093`) }] }] });
+        expect(config.alerting).toEqual({
+            alertmanagers: [{ api_version: "v2", timeout: "10s", scheme: "https", tls_config: { ca_file: "tls/ca.crt" }, static_configs: [{ targets: PEERS.map((peer) => `${peer}:9093`) }] }],
+        });
     });
 
     test("with no receiver configured, the preview warns (once) that alerts notify no one", () => {
@@ -273,7 +290,7 @@ describe("Alertmanager in prod", () => {
 });
 
 test("a stack behind TLS with its own admin name: secure cookies, the name in the Secret", async () => {
-    const custom = new monitoring.MonitoringStack("behind-tls", { namespace: NAMESPACE, grafana: { adminUser: "ops-admin", cookieSecure: true }, alertmanager: { replicas: 1 } });
+    const custom = new monitoring.MonitoringStack("behind-tls", { namespace: NAMESPACE, certificates: testCertificates, grafana: { adminUser: "ops-admin", cookieSecure: true }, alertmanager: { replicas: 1 } });
     await valueOf(custom.grafanaUrl);
     await settled(recorded);
     expect(find(recorded, "kubernetes:core/v1:Secret", "behind-tls-grafana-admin").inputs.stringData["admin-user"]).toBe("ops-admin");
@@ -285,7 +302,7 @@ describe("bad args are refused with one ResourceError listing every problem", ()
     const refusal = (name: string, args: Record<string, unknown>): string => {
         try {
             // Deliberately bad args: the type says what a caller may pass, the test passes what it may not.
-            new monitoring.MonitoringStack(name, { namespace: NAMESPACE, ...args } as MonitoringStackArgs);
+            new monitoring.MonitoringStack(name, { namespace: NAMESPACE, certificates: testCertificates, ...args } as MonitoringStackArgs);
         } catch (error) {
             expect(error).toBeInstanceOf(pulumi.ResourceError);
             return (error as Error).message;
@@ -339,8 +356,8 @@ describe("bad args are refused with one ResourceError listing every problem", ()
             "MonitoringStack inputs: portScrapeJobs[1].port must be at most 65535 (got 70000)",
         ]);
         expect(refusal("job-names", { portScrapeJobs: [PATRONI_JOB, { ...PATRONI_JOB }, { job: "kubelet", app: "x", port: 1 }] }).split("\n")).toEqual([
-            'MonitoringStack job-names: portScrapeJobs[1].job must not repeat a job name already taken (kubernetes-pods, kubernetes-pods-extra-metrics, kube-state-metrics, kubelet, patroni) (got "patroni")',
-            'MonitoringStack job-names: portScrapeJobs[2].job must not repeat a job name already taken (kubernetes-pods, kubernetes-pods-extra-metrics, kube-state-metrics, kubelet, patroni) (got "kubelet")',
+            'MonitoringStack job-names: portScrapeJobs[1].job must not repeat a job name already taken (kubernetes-pods, kubernetes-pods-extra-metrics, kube-state-metrics, kubelet, prometheus, alertmanager, patroni) (got "patroni")',
+            'MonitoringStack job-names: portScrapeJobs[2].job must not repeat a job name already taken (kubernetes-pods, kubernetes-pods-extra-metrics, kube-state-metrics, kubelet, prometheus, alertmanager, patroni) (got "kubelet")',
         ]);
         const panel = { type: "graph", title: "Old", datasource: { uid: "prometheus" } };
         expect(refusal("dashboards", { dashboards: { "old.json": { uid: "", title: "Old", panels: [panel] }, "notes.txt": { uid: "n", title: "N", panels: [{ ...panel, type: "stat" }] } } }).split("\n")).toEqual([

@@ -14,6 +14,8 @@ import {
     alertRulesOptions,
     KUBELET_CA_FILE,
     KUBELET_TOKEN_FILE,
+    monitoringCertificateDnsNames,
+    monitoringSelfScrapeJobs,
     portScrapeJobCaFile,
     PrometheusConfigOptions,
     prometheusConfig,
@@ -29,10 +31,11 @@ import {
 import { alertRule, SCRAPE_JOBS } from "../../components/observability";
 import { toYaml } from "../../components/yaml";
 import { PrometheusYml, scrapeJob } from "../helpers/monitoring-files";
+import { testCertificates } from "../helpers/mocks";
 
 const PATRONI_JOB = { job: SCRAPE_JOBS.patroni, app: "postgres", port: 8008 };
 /** MonitoringStack's args as the prod stack resolves them (defaults), with Patroni's scrape job. */
-const ARGS = monitoringStackArgsSchema.parse({ namespace: "prepx", portScrapeJobs: [PATRONI_JOB] });
+const ARGS = monitoringStackArgsSchema.parse({ certificates: testCertificates, namespace: "prepx", portScrapeJobs: [PATRONI_JOB] });
 const PROM: PrometheusConfigOptions = prometheusConfigOptions(ARGS, "prepx", "monitoring-alertmanager");
 /** prometheus.yml as the value renderPrometheusConfig serializes, read as the tests read the file. */
 const configOf = (options: PrometheusConfigOptions) => prometheusConfig(options) as unknown as PrometheusYml;
@@ -108,11 +111,11 @@ describe("prometheus.yml", () => {
         expect(limits({ ...PROM, sampleLimit: 1234 })).toEqual([1234, 1234, 1234, 1234, 1234]);
     });
 
-    test("alerts go to every Alertmanager replica by its stable name over the v2 API", () => {
+    test("alerts go to every Alertmanager replica by its stable name over the v2 API, over HTTPS verified with the internal CA", () => {
         expect(prometheusConfig(PROM).alerting).toEqual({
-            alertmanagers: [{ api_version: "v2", timeout: "10s", static_configs: [{ targets: PROM.alertmanagers }] }],
+            alertmanagers: [{ api_version: "v2", timeout: "10s", scheme: "https", tls_config: { ca_file: "tls/ca.crt" }, static_configs: [{ targets: PROM.alertmanagers }] }],
         });
-        const single = prometheusConfigOptions(monitoringStackArgsSchema.parse({ namespace: "team", clusterDomain: "corp.local.", alertmanager: { replicas: 1 } }), "team", "mon-alertmanager");
+        const single = prometheusConfigOptions(monitoringStackArgsSchema.parse({ certificates: testCertificates, namespace: "team", clusterDomain: "corp.local.", alertmanager: { replicas: 1 } }), "team", "mon-alertmanager");
         expect(single.alertmanagers).toEqual(["mon-alertmanager-0.mon-alertmanager.team.svc.corp.local:9093"]);
     });
 
@@ -224,7 +227,7 @@ describe("prometheus.yml", () => {
     });
 
     test("the documented opt-out for self-signed kubelet certificates skips verification", () => {
-        const options = prometheusConfigOptions(monitoringStackArgsSchema.parse({ namespace: "prepx", verifyKubeletTls: false }), "prepx", "monitoring-alertmanager");
+        const options = prometheusConfigOptions(monitoringStackArgsSchema.parse({ certificates: testCertificates, namespace: "prepx", verifyKubeletTls: false }), "prepx", "monitoring-alertmanager");
         const unverified = scrapeJob(configOf(options), SCRAPE_JOBS.kubelet);
         expect(unverified.tls_config).toEqual({ insecure_skip_verify: true });
     });
@@ -266,18 +269,22 @@ describe("the alert rules file", () => {
 });
 
 describe("Grafana provisioning", () => {
-    test("the datasource is the stack's Prometheus, default and read-only", () => {
-        const file = parse(renderGrafanaDatasources({ prometheusUrl: "http://monitoring-prometheus.prepx.svc.cluster.local:9090", scrapeInterval: "15s" }));
+    test("the datasource is the stack's Prometheus over HTTPS, verified with the CA file, default and read-only", () => {
+        const file = parse(
+            renderGrafanaDatasources({ prometheusUrl: "https://monitoring-prometheus.prepx.svc.cluster.local:9090", scrapeInterval: "15s", caFile: "/etc/grafana/prometheus-ca/ca.crt" }),
+        );
         expect(file.datasources).toEqual([
             expect.objectContaining({
                 uid: "prometheus",
                 type: "prometheus",
-                url: "http://monitoring-prometheus.prepx.svc.cluster.local:9090",
+                url: "https://monitoring-prometheus.prepx.svc.cluster.local:9090",
                 isDefault: true,
                 editable: false,
-                jsonData: expect.objectContaining({ timeInterval: "15s" }),
+                jsonData: expect.objectContaining({ timeInterval: "15s", tlsAuthWithCACert: true }),
+                secureJsonData: { tlsCACert: "$__file{/etc/grafana/prometheus-ca/ca.crt}" },
             }),
         ]);
+        expect(file.datasources[0].jsonData.tlsSkipVerify).toBeUndefined();
     });
 
     test("dashboards come from files, not editable in the UI", () => {
@@ -334,7 +341,7 @@ describe("alertmanager.yml", () => {
             repeat_interval: "4h",
             routes: [{ receiver: "critical", matchers: ['severity="critical"'] }],
         });
-        const fast = alertmanagerConfigOptions(monitoringStackArgsSchema.parse({ namespace: "prepx", alertmanager: { groupWait: "1s", groupInterval: "2s", repeatInterval: "1m" } }), {});
+        const fast = alertmanagerConfigOptions(monitoringStackArgsSchema.parse({ certificates: testCertificates, namespace: "prepx", alertmanager: { groupWait: "1s", groupInterval: "2s", repeatInterval: "1m" } }), {});
         expect([fast.groupWait, fast.groupInterval, fast.repeatInterval]).toEqual(["1s", "2s", "1m"]);
     });
 
@@ -377,5 +384,47 @@ describe("alertmanager.yml", () => {
         const options = alertmanagerConfigOptions(ARGS, RECEIVERS);
         expect(parse(renderAlertmanagerConfig(options))).toEqual(alertmanagerConfig(options));
         expect(alertmanagerPeers({ name: "am", namespace: "ns", clusterDomain: "cluster.local", replicas: 2 })).toEqual(["am-0.am.ns.svc.cluster.local", "am-1.am.ns.svc.cluster.local"]);
+    });
+});
+
+describe("Prometheus' and Alertmanager's certificates and their own HTTPS scrape jobs", () => {
+    const names = { prometheus: "monitoring-prometheus", alertmanager: "monitoring-alertmanager" };
+
+    test("Alertmanager's certificate names every replica as Prometheus and the peers dial it, and its Service; Prometheus' its Service and pod", () => {
+        const dnsNames = monitoringCertificateDnsNames(names, "prepx", ARGS);
+        const peers = alertmanagerPeers({ name: names.alertmanager, namespace: "prepx", clusterDomain: ARGS.clusterDomain, replicas: ARGS.alertmanager.replicas });
+        expect(dnsNames.alertmanager).toEqual([
+            "monitoring-alertmanager",
+            "monitoring-alertmanager.prepx",
+            "monitoring-alertmanager.prepx.svc",
+            "monitoring-alertmanager.prepx.svc.cluster.local",
+            ...peers,
+        ]);
+        // The first name is also the common name: X.509 (and openssl, cert-manager) allow 64 characters at most.
+        expect(peers[0].length).toBeGreaterThan(64);
+        for (const certificateNames of Object.values(dnsNames)) expect(certificateNames[0].length).toBeLessThanOrEqual(64);
+        // Every target Prometheus sends alerts to is a name of the certificate (no server_name needed).
+        const targets = prometheusConfigOptions(ARGS, "prepx", names.alertmanager).alertmanagers.map((target) => target.replace(/:\d+$/, ""));
+        expect(dnsNames.alertmanager).toEqual(expect.arrayContaining(targets));
+        expect(dnsNames.prometheus).toEqual([
+            "monitoring-prometheus",
+            "monitoring-prometheus.prepx",
+            "monitoring-prometheus.prepx.svc",
+            "monitoring-prometheus.prepx.svc.cluster.local",
+            "monitoring-prometheus-0.monitoring-prometheus.prepx.svc.cluster.local",
+        ]);
+    });
+
+    test("both are scraped over HTTPS by pod IP, verified with the CA and a name their certificate carries", () => {
+        const hosts = { prometheus: "monitoring-prometheus.prepx.svc.cluster.local", alertmanager: "monitoring-alertmanager.prepx.svc.cluster.local" };
+        const jobs = monitoringSelfScrapeJobs(hosts, "monitoring-prometheus-tls", { prometheus: 9090, alertmanager: 9093 });
+        const rendered = prometheusConfig({ ...PROM, portScrapeJobs: jobs }) as unknown as PrometheusYml;
+        const dnsNames = monitoringCertificateDnsNames(names, "prepx", ARGS);
+        for (const [job, certificateNames] of [["prometheus", dnsNames.prometheus], ["alertmanager", dnsNames.alertmanager]] as const) {
+            const scrape = scrapeJob(rendered, job);
+            expect(scrape.scheme).toBe("https");
+            expect(scrape.tls_config).toEqual({ ca_file: portScrapeJobCaFile(job), server_name: expect.any(String) });
+            expect(certificateNames).toContain((scrape.tls_config as { server_name?: string } | undefined)?.server_name);
+        }
     });
 });

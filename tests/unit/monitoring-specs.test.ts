@@ -1,6 +1,7 @@
 // MonitoringStack's spec builders, called directly (no Pulumi runtime): containers, probes, volumes,
 // RBAC rules, Services and the pod specs of Prometheus, kube-state-metrics and Grafana.
 import type * as k8s from "@pulumi/kubernetes";
+import { parse } from "yaml";
 import { monitoringStackArgsSchema } from "../../components/monitoring/args";
 import {
     GRAFANA_PORT,
@@ -21,15 +22,23 @@ import {
     alertmanagerServiceSpec,
     alertmanagerStatefulSetSpec,
 } from "../../components/monitoring/specs";
-import { prometheusConfig, prometheusConfigOptions } from "../../components/monitoring/render";
+import {
+    ALERTMANAGER_TLS_FILES,
+    PROMETHEUS_TLS_FILES,
+    prometheusConfig,
+    prometheusConfigOptions,
+    renderAlertmanagerClusterTlsConfig,
+    renderWebConfig,
+} from "../../components/monitoring/render";
 import { SCRAPE_JOBS } from "../../components/observability";
 import { PrometheusYml, scrapeJob } from "../helpers/monitoring-files";
+import { testCertificates } from "../helpers/mocks";
 
 /** A builder's result read as the plain object it is (the builders put no Outputs where these tests look). */
 const plain = <T>(value: unknown): T => value as T;
 type Volume = k8s.types.output.core.v1.Volume;
 
-const DEFAULTS = monitoringStackArgsSchema.parse({ namespace: "prepx" });
+const DEFAULTS = monitoringStackArgsSchema.parse({ certificates: testCertificates, namespace: "prepx" });
 const LABELS = { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "monitoring", "app.kubernetes.io/component": "monitoring", "app.kubernetes.io/part-of": "prepx", "app.kubernetes.io/managed-by": "pulumi" };
 const SELECTOR = { "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/instance": "monitoring", "app.kubernetes.io/component": "monitoring" };
 const BASELINE_SECURITY = { runAsNonRoot: true, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ["ALL"] }, seccompProfile: { type: "RuntimeDefault" } };
@@ -44,6 +53,7 @@ describe("Prometheus", () => {
             "--storage.tsdb.retention.size=1GB",
             "--web.enable-lifecycle",
             "--web.listen-address=:9090",
+            "--web.config.file=/etc/prometheus/web.yml",
         ]);
         expect(container.image).toBe("prom/prometheus:v3.13.5");
         expect(container.ports).toEqual([{ name: "http", containerPort: PROMETHEUS_PORT }]);
@@ -55,22 +65,50 @@ describe("Prometheus", () => {
         ]);
     });
 
-    test("probes: ready and healthy endpoints; startup waits up to 15 minutes for the WAL replay", () => {
+    test("probes over HTTPS: ready and healthy endpoints; startup waits up to 15 minutes for the WAL replay", () => {
         const container = plain<k8s.types.output.core.v1.Container>(prometheusContainer(DEFAULTS.prometheus));
-        expect(container.startupProbe).toEqual({ httpGet: { path: "/-/ready", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 });
-        expect(container.readinessProbe).toEqual({ httpGet: { path: "/-/ready", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
-        expect(container.livenessProbe).toEqual({ httpGet: { path: "/-/healthy", port: "http" }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 });
+        expect(container.startupProbe).toEqual({ httpGet: { path: "/-/ready", port: "http", scheme: "HTTPS" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 90 });
+        expect(container.readinessProbe).toEqual({ httpGet: { path: "/-/ready", port: "http", scheme: "HTTPS" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.livenessProbe).toEqual({ httpGet: { path: "/-/healthy", port: "http", scheme: "HTTPS" }, periodSeconds: 15, timeoutSeconds: 5, failureThreshold: 4 });
+    });
+
+    test("serves HTTPS only: web.yml beside prometheus.yml names the certificate projected from its Secret under tls/", () => {
+        const args = plain<k8s.types.output.core.v1.Container>(prometheusContainer(DEFAULTS.prometheus)).args;
+        expect(args).toContain("--web.config.file=/etc/prometheus/web.yml");
+        const web = parse(renderWebConfig(PROMETHEUS_TLS_FILES));
+        expect(web).toEqual({ tls_server_config: { cert_file: "tls/tls.crt", key_file: "tls/tls.key", min_version: "TLS12" } });
+        const volume = plain<Volume>(prometheusConfigVolume("cm", false, [], "monitoring-prometheus-tls"));
+        expect(volume.projected.sources[0].configMap.items.map((item) => item.path)).toContain("web.yml");
+        expect(volume.projected.sources[1]).toEqual({
+            secret: {
+                name: "monitoring-prometheus-tls",
+                items: [
+                    { key: "tls.crt", path: web.tls_server_config.cert_file },
+                    { key: "tls.key", path: web.tls_server_config.key_file, mode: 0o440 },
+                    { key: "ca.crt", path: "tls/ca.crt" },
+                ],
+            },
+        });
     });
 
     test("the config volume puts prometheus.yml, the rules and the kubelet token side by side; the CA only when TLS is verified", () => {
-        const volume = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", false, []));
+        const volume = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", false, [], "tls"));
         expect(volume.name).toBe("config");
-        expect(volume.projected.sources).toEqual([
-            { configMap: { name: "monitoring-prometheus-config", items: [{ key: "prometheus.yml", path: "prometheus.yml" }, { key: "alerts.yml", path: "alerts.yml" }] } },
+        expect(volume.projected.sources.filter((source) => source.secret === undefined)).toEqual([
+            {
+                configMap: {
+                    name: "monitoring-prometheus-config",
+                    items: [
+                        { key: "prometheus.yml", path: "prometheus.yml" },
+                        { key: "alerts.yml", path: "alerts.yml" },
+                        { key: "web.yml", path: "web.yml" },
+                    ],
+                },
+            },
             { serviceAccountToken: { path: "secrets/kubelet-token", expirationSeconds: 3600 } },
         ]);
-        const verified = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", true, []));
-        expect(verified.projected.sources[2]).toEqual({ configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "secrets/ca.crt" }] } });
+        const verified = plain<Volume>(prometheusConfigVolume("monitoring-prometheus-config", true, [], "tls"));
+        expect(verified.projected.sources[3]).toEqual({ configMap: { name: "kube-root-ca.crt", items: [{ key: "ca.crt", path: "secrets/ca.crt" }] } });
     });
 
     test("each port scrape job over HTTPS gets only the ca.crt of its Secret, read-only, at the file its rendered job names", () => {
@@ -78,8 +116,8 @@ describe("Prometheus", () => {
             { job: SCRAPE_JOBS.patroni, app: "postgres", port: 8008, tls: { caSecret: "postgres-member-tls", serverName: "postgres-members.prepx.svc.cluster.local" } },
             { job: "exporter", app: "other", port: 9000 },
         ];
-        const volume = plain<Volume>(prometheusConfigVolume("cm", true, jobs));
-        const secrets = volume.projected.sources.filter((source) => source.secret !== undefined);
+        const volume = plain<Volume>(prometheusConfigVolume("cm", true, jobs, "prometheus-tls"));
+        const secrets = volume.projected.sources.filter((source) => source.secret !== undefined && source.secret.name !== "prometheus-tls");
         // One Secret projection, one item: the certificate's key (tls.key) in the same Secret never reaches Prometheus.
         expect(secrets).toEqual([{ secret: { name: "postgres-member-tls", items: [{ key: "ca.crt", path: "secrets/scrape-ca/patroni.crt" }] } }]);
         const rendered = prometheusConfig({ ...prometheusConfigOptions(DEFAULTS, "prepx", "monitoring-alertmanager"), portScrapeJobs: jobs }) as unknown as PrometheusYml;
@@ -90,15 +128,15 @@ describe("Prometheus", () => {
         const args = plain<k8s.types.output.core.v1.Container>(prometheusContainer(DEFAULTS.prometheus)).args;
         expect(args).toContain("--config.file=/etc/prometheus/prometheus.yml");
         // The StatefulSet mounts what its args' jobs need.
-        const refs = { labels: LABELS, annotations: {}, serviceName: "svc", serviceAccountName: "sa", configMapName: "cm" };
+        const refs = { labels: LABELS, annotations: {}, serviceName: "svc", serviceAccountName: "sa", configMapName: "cm", tlsSecretName: "prometheus-tls" };
         const pod = plain<k8s.types.output.apps.v1.StatefulSetSpec>(prometheusStatefulSetSpec({ ...DEFAULTS, portScrapeJobs: jobs }, refs)).template.spec;
         expect(pod.volumes).toEqual([volume]);
         // Without tls there is nothing to mount.
-        expect(plain<Volume>(prometheusConfigVolume("cm", true, [jobs[1]])).projected.sources.filter((source) => source.secret !== undefined)).toEqual([]);
+        expect(plain<Volume>(prometheusConfigVolume("cm", true, [jobs[1]], "prometheus-tls")).projected.sources.filter((source) => source.secret !== undefined && source.secret.name !== "prometheus-tls")).toEqual([]);
     });
 
     test("the StatefulSet: one pod as nobody, 120 s to write the head block, PVC kept when data is protected", () => {
-        const refs = { labels: LABELS, annotations: { "checksum/config": "abc" }, serviceName: "svc", serviceAccountName: "sa", configMapName: "cm" };
+        const refs = { labels: LABELS, annotations: { "checksum/config": "abc" }, serviceName: "svc", serviceAccountName: "sa", configMapName: "cm", tlsSecretName: "tls" };
         const spec = plain<k8s.types.output.apps.v1.StatefulSetSpec>(prometheusStatefulSetSpec(DEFAULTS, refs));
         expect(spec.replicas).toBe(1);
         expect(spec.serviceName).toBe("svc");
@@ -110,7 +148,7 @@ describe("Prometheus", () => {
         expect(pod).toMatchObject({ serviceAccountName: "sa", automountServiceAccountToken: true, terminationGracePeriodSeconds: 120, enableServiceLinks: false });
         expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65534, fsGroup: 65534 });
         expect(pod.containers.map((container) => container.name)).toEqual(["prometheus"]);
-        expect(pod.volumes).toEqual([prometheusConfigVolume("cm", true, DEFAULTS.portScrapeJobs)]);
+        expect(pod.volumes).toEqual([prometheusConfigVolume("cm", true, DEFAULTS.portScrapeJobs, "tls")]);
         const unprotected = plain<k8s.types.output.apps.v1.StatefulSetSpec>(prometheusStatefulSetSpec({ ...DEFAULTS, protectData: false, storageClass: "fast" }, refs));
         expect(unprotected.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Delete", whenScaled: "Delete" });
         expect(unprotected.volumeClaimTemplates[0].spec.storageClassName).toBe("fast");
@@ -169,6 +207,7 @@ describe("Grafana", () => {
         secretName: "admin",
         provisioningConfigMapName: "prov",
         dashboardsConfigMapName: "dash",
+        prometheusTlsSecretName: "monitoring-prometheus-tls",
         dataVolume: grafanaDataVolume(DEFAULTS.grafana, "claim"),
     };
     const spec = plain<k8s.types.output.apps.v1.DeploymentSpec>(grafanaDeploymentSpec(DEFAULTS.grafana, { ...refs, labels: LABELS, annotations: { "checksum/config": "x" } }));
@@ -189,7 +228,7 @@ describe("Grafana", () => {
         expect(grafanaDataVolume({ ...DEFAULTS.grafana, storage: "1Gi" }, undefined)).toEqual({ name: "data", emptyDir: { sizeLimit: "1Gi" } });
     });
 
-    test("volumes: data, the provisioning files at Grafana's paths, the dashboards, a scratch /tmp", () => {
+    test("volumes: data, the provisioning files at Grafana's paths, the dashboards, Prometheus' CA (only), a scratch /tmp", () => {
         expect(pod.volumes).toEqual([
             { name: "data", persistentVolumeClaim: { claimName: "claim" } },
             {
@@ -203,12 +242,14 @@ describe("Grafana", () => {
                 },
             },
             { name: "dashboards", configMap: { name: "dash" } },
+            { name: "prometheus-ca", secret: { secretName: "monitoring-prometheus-tls", items: [{ key: "ca.crt", path: "ca.crt" }] } },
             { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
         ]);
         expect(container.volumeMounts.map((mount) => [mount.name, mount.mountPath])).toEqual([
             ["data", "/var/lib/grafana"],
             ["provisioning", "/etc/grafana/provisioning"],
             ["dashboards", "/etc/grafana/dashboards"],
+            ["prometheus-ca", "/etc/grafana/prometheus-ca"],
             ["tmp", "/tmp"],
         ]);
     });
@@ -256,18 +297,34 @@ describe("Alertmanager", () => {
     const AM_LABELS = { ...LABELS, "app.kubernetes.io/name": "alertmanager" };
     const AM_SELECTOR = { ...SELECTOR, "app.kubernetes.io/name": "alertmanager" };
     const PEERS = ["am-0.am.prepx.svc.cluster.local", "am-1.am.prepx.svc.cluster.local", "am-2.am.prepx.svc.cluster.local"];
-    const refs = { labels: AM_LABELS, annotations: { "checksum/config": "abc" }, serviceName: "am", serviceAccountName: "am", configSecretName: "am-config", peers: PEERS };
+    const refs = { labels: AM_LABELS, annotations: { "checksum/config": "abc" }, serviceName: "am", serviceAccountName: "am", configSecretName: "am-config", tlsSecretName: "am-tls", peers: PEERS };
 
-    test("several replicas gossip with every peer on 9094, advertising the pod IP; one replica runs without a cluster", () => {
+    test("HTTPS only; several replicas gossip over mutual TLS with every peer on 9094, advertising the pod IP; one replica runs without a cluster", () => {
         expect(alertmanagerArgs(PEERS)).toEqual([
             "--config.file=/etc/alertmanager/alertmanager.yml",
             "--storage.path=/alertmanager",
             "--web.listen-address=:9093",
+            "--web.config.file=/etc/alertmanager/web.yml",
             "--cluster.listen-address=0.0.0.0:9094",
             "--cluster.advertise-address=$(POD_IP):9094",
+            "--cluster.tls-config=/etc/alertmanager/cluster-tls.yml",
             ...PEERS.map((peer) => `--cluster.peer=${peer}:9094`),
         ]);
-        expect(alertmanagerArgs(PEERS.slice(0, 1))).toEqual(["--config.file=/etc/alertmanager/alertmanager.yml", "--storage.path=/alertmanager", "--web.listen-address=:9093", "--cluster.listen-address="]);
+        expect(alertmanagerArgs(PEERS.slice(0, 1))).toEqual([
+            "--config.file=/etc/alertmanager/alertmanager.yml",
+            "--storage.path=/alertmanager",
+            "--web.listen-address=:9093",
+            "--web.config.file=/etc/alertmanager/web.yml",
+            "--cluster.listen-address=",
+        ]);
+    });
+
+    test("the gossip's TLS config: each replica presents the shared certificate and requires the peer's, checked by the Service's name", () => {
+        const config = parse(renderAlertmanagerClusterTlsConfig(ALERTMANAGER_TLS_FILES, "am.prepx.svc.cluster.local"));
+        expect(config).toEqual({
+            tls_server_config: { cert_file: "tls/tls.crt", key_file: "tls/tls.key", client_ca_file: "tls/ca.crt", client_auth_type: "RequireAndVerifyClientCert", min_version: "TLS12" },
+            tls_client_config: { cert_file: "tls/tls.crt", key_file: "tls/tls.key", ca_file: "tls/ca.crt", server_name: "am.prepx.svc.cluster.local" },
+        });
     });
 
     test("the StatefulSet: prod's 3 replicas started together and spread, restricted, config from the Secret, no API token", () => {
@@ -284,10 +341,37 @@ describe("Alertmanager", () => {
         expect(container.resources).toEqual({ requests: { cpu: "50m", memory: "64Mi", "ephemeral-storage": "64Mi" }, limits: { cpu: "500m", memory: "256Mi", "ephemeral-storage": "2Gi" } });
         expect(container.imagePullPolicy).toBe("IfNotPresent");
         expect(container.env).toEqual([{ name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } }]);
-        expect(container.readinessProbe).toEqual({ httpGet: { path: "/-/ready", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
-        expect(container.livenessProbe).toEqual({ httpGet: { path: "/-/healthy", port: "http" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.readinessProbe).toEqual({ httpGet: { path: "/-/ready", port: "http", scheme: "HTTPS" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
+        expect(container.livenessProbe).toEqual({ httpGet: { path: "/-/healthy", port: "http", scheme: "HTTPS" }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 3 });
         expect(pod.volumes).toEqual([
-            { name: "config", secret: { secretName: "am-config", defaultMode: 0o440, items: [{ key: "alertmanager.yml", path: "alertmanager.yml" }] } },
+            {
+                name: "config",
+                projected: {
+                    defaultMode: 0o440,
+                    sources: [
+                        {
+                            secret: {
+                                name: "am-config",
+                                items: [
+                                    { key: "alertmanager.yml", path: "alertmanager.yml" },
+                                    { key: "web.yml", path: "web.yml" },
+                                    { key: "cluster-tls.yml", path: "cluster-tls.yml" },
+                                ],
+                            },
+                        },
+                        {
+                            secret: {
+                                name: "am-tls",
+                                items: [
+                                    { key: "tls.crt", path: "tls/tls.crt" },
+                                    { key: "tls.key", path: "tls/tls.key", mode: 0o440 },
+                                    { key: "ca.crt", path: "tls/ca.crt" },
+                                ],
+                            },
+                        },
+                    ],
+                },
+            },
             { name: "data", emptyDir: { sizeLimit: "256Mi" } },
         ]);
         const single = plain<k8s.types.output.apps.v1.StatefulSetSpec>(alertmanagerStatefulSetSpec({ ...DEFAULTS.alertmanager, replicas: 1 }, { ...refs, peers: PEERS.slice(0, 1) }));

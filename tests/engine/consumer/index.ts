@@ -92,6 +92,7 @@ export const copies = ["blue", "green"].map((copy) => {
         `${copy}-monitoring`,
         {
             namespace,
+            certificates,
             alertRules: [...db.alertRules, ...cache.alertRules, ...edge.alertRules],
             dashboards: { ...db.dashboards, ...cache.dashboards, ...edge.dashboards, ...fleet.dashboards },
             portScrapeJobs: db.portScrapeJobs,
