@@ -127,7 +127,13 @@ test("npm run loadtest:local: prod's nginx.conf over HTTPS and direct, nginx's a
     const out = path.join(root, "local");
     const users = 50;
     const seconds = 3;
-    const local = await runScript("loadtest-local.ts", ["--users", String(users), "--think-time", "250ms", "--duration", "3s", "--warmup", "1s", "--per-client", `${seconds}s`, "--out", out], 150000);
+    // A generous SLO: prod's 100 ms p95 on a shared 2-core machine measures the machine, not the tool
+    // (the SLO verdict and its exit code are tested above and in tests/unit/loadtest.test.ts).
+    const local = await runScript(
+        "loadtest-local.ts",
+        ["--users", String(users), "--think-time", "250ms", "--duration", "3s", "--warmup", "1s", "--per-client", `${seconds}s`, "--slo-p95", "10s", "--out", out],
+        150000,
+    );
     const lines = local.stdout.trim().split("\n");
     for (const line of lines.filter((l) => /^nginx adds|^upstream connection reuse|: latency|achieved|^per-client|^ {2}/.test(l))) report(`loadtest:local: ${line}`);
     expect(local.code).toBe(0);
