@@ -14,7 +14,7 @@ import { networkSettingsSchema } from "./components/network/args";
 import { checkPgbouncerTimeouts, checkPostgresSettings, pgbouncerSettingsSchema, postgresSettingsSchema, RENAMED_ARGS as POSTGRES_RENAMED_ARGS } from "./components/postgres/args";
 import { checkRedisSettings, redisSettingsSchema } from "./components/redis/args";
 import { internalTlsSettingsSchema } from "./components/tls/args";
-import { dnsLabel, formatIssues, imagePullSecretsSchema, int, onlyWhenValid, registrySchema } from "./components/schema";
+import { dnsLabel, formatIssues, imagePullSecretsSchema, int, onlyWhenValid, registrySchema, valueAt } from "./components/schema";
 import { budgetSchema, capacitySchema, ConfigPath, Derivation, deriveSizing, pricesSchema, SizingInput, SizingService } from "./components/sizing";
 
 /** The Pulumi config namespace of this project (`prepx-platform:<key>`). */
@@ -263,15 +263,6 @@ function capacityForUnknownServices(stack: string, raw: Record<string, unknown>)
 
 function samePath(a: readonly PropertyKey[], b: ConfigPath): boolean {
     return a.length === b.length && a.every((part, index) => part === b[index]);
-}
-
-function valueAt(raw: unknown, path: ConfigPath): unknown {
-    let value = raw;
-    for (const part of path) {
-        if (value === null || typeof value !== "object") return undefined;
-        value = (value as Record<string | number, unknown>)[part];
-    }
-    return value;
 }
 
 /** raw with every derived value the stack file does not set written in (a copy; raw is left alone). */

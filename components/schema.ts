@@ -22,8 +22,11 @@ export const dnsLabel = z
 export const dnsName = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?\.?$/, "a DNS name");
 
 const IPV4_OCTET = "(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const IPV4_ADDRESS = `${IPV4_OCTET}(\\.${IPV4_OCTET}){3}`;
+/** An IPv4 address such as 169.254.20.10 (each octet at most 255). */
+export const ipv4Address = z.string().regex(new RegExp(`^${IPV4_ADDRESS}$`), "an IPv4 address such as 169.254.20.10");
 /** An IPv4 CIDR such as 10.0.0.0/8 (each octet at most 255, the prefix at most 32). */
-export const ipv4Cidr = z.string().regex(new RegExp(`^${IPV4_OCTET}(\\.${IPV4_OCTET}){3}/(3[0-2]|[12]?\\d)$`), "an IPv4 CIDR such as 10.0.0.0/8");
+export const ipv4Cidr = z.string().regex(new RegExp(`^${IPV4_ADDRESS}/(3[0-2]|[12]?\\d)$`), "an IPv4 CIDR such as 10.0.0.0/8");
 
 /** An image name: an optional registry host (and port), then lower-case path components. */
 const IMAGE_NAME = /^(?:[A-Za-z0-9.-]+(?::\d+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
@@ -188,7 +191,8 @@ function formatPath(path: readonly PropertyKey[]): string {
     return path.reduce<string>((text, key) => (typeof key === "number" ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key)), "");
 }
 
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+/** The value at a key path of a raw (unvalidated) value; undefined where the path leads nowhere. */
+export function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
     let current: unknown = root;
     for (const key of path) {
         if (current === null || typeof current !== "object") return undefined;

@@ -153,9 +153,6 @@ export const budgetSchema = z
     })
     .prefault({});
 
-/** The budget with every default applied. */
-export type Budget = z.output<typeof budgetSchema>;
-
 /** The plan's monthly cost range, printed next to the estimate. */
 export const PLAN_MONTHLY_COST_USD = { min: 5000, max: 10000 } as const;
 
@@ -406,12 +403,10 @@ export interface CostEstimate {
     parts: { item: string; usd: number; arithmetic: string }[];
 }
 
-function usd(value: number): string {
+/** Formats dollars the way the report prints them: `$4,210`. */
+export function formatUsd(value: number): string {
     return `$${value.toLocaleString("en-US", { minimumFractionDigits: 0, maximumFractionDigits: 0 })}`;
 }
-
-/** Formats dollars the way the report prints them: `$4,210`. */
-export const formatUsd = usd;
 
 /**
  * The monthly cost of a sizing at `prices`: requests are what a node pool must provide (the

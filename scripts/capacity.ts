@@ -102,13 +102,14 @@ function prometheusLine(config: StackConfig, workloads: readonly WorkloadRow[]):
 }
 
 /**
- * The plan's budget against what the rendered workloads request at their maximum replicas (the
- * worst case the HPAs may reach): SHORT means provisioning only the plan's figures would not fit
- * the stack. Requests, not limits: requests are what the scheduler reserves.
+ * The stack's budget (config.budget; its defaults are the plan's figures) against what the rendered
+ * workloads request at their maximum replicas (the worst case the HPAs may reach): SHORT means
+ * provisioning only the budget would not fit the stack. Requests, not limits: requests are what the
+ * scheduler reserves.
  */
 function budgetLines(totals: ResourceSummary["totals"], budget: StackConfig["budget"]): CapacityLine[] {
-    const plan = { cores: budget.cores, memoryBytes: budget.memoryGB * 1e9, storageBytes: budget.storageTB * 1e12 };
-    /** How a measure prints: its own unit, plus the plan's decimal unit in brackets where they differ. */
+    const limits = { cores: budget.cores, memoryBytes: budget.memoryGB * 1e9, storageBytes: budget.storageTB * 1e12 };
+    /** How a measure prints: its own unit, plus the budget's decimal unit in brackets where they differ. */
     interface Measure {
         text(value: number): string;
         unit: string;
@@ -117,7 +118,7 @@ function budgetLines(totals: ResourceSummary["totals"], budget: StackConfig["bud
     const span = (min: number, max: number, format: (value: number) => string): string => (min === max ? format(max) : `${format(min)}-${format(max)}`);
     const amount = (min: number, max: number, measure: Measure): string => {
         const decimal = measure.decimal;
-        // Four significant digits keep small dev totals visible next to the plan's round figures.
+        // Four significant digits keep small dev totals visible next to the budget's round figures.
         const inDecimal = decimal ? ` (${span(min, max, (value) => String(Number((value / decimal.divisor).toPrecision(4))))} ${decimal.suffix})` : "";
         return `${span(min, max, measure.text)}${measure.unit}${inDecimal}`;
     };
@@ -133,9 +134,9 @@ function budgetLines(totals: ResourceSummary["totals"], budget: StackConfig["bud
     const memory: Measure = { text: formatGiB, unit: "", decimal: { divisor: 1e9, suffix: "GB" } };
     const storage: Measure = { text: formatGiB, unit: "", decimal: { divisor: 1e12, suffix: "TB" } };
     return [
-        line("budget cpu requests", totals.min.cpuRequests, totals.max.cpuRequests, plan.cores, cores),
-        line("budget memory requests", totals.min.memoryRequests, totals.max.memoryRequests, plan.memoryBytes, memory),
-        line("budget storage", totals.min.storage, totals.max.storage, plan.storageBytes, storage),
+        line("budget cpu requests", totals.min.cpuRequests, totals.max.cpuRequests, limits.cores, cores),
+        line("budget memory requests", totals.min.memoryRequests, totals.max.memoryRequests, limits.memoryBytes, memory),
+        line("budget storage", totals.min.storage, totals.max.storage, limits.storageBytes, storage),
     ];
 }
 

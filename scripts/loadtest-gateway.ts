@@ -52,7 +52,7 @@ const USAGE = "usage: tsx scripts/loadtest-gateway.ts --name NAME --port PORT [-
  * `latencyMs` in one process: the first for nginx's upstream, the second, if any, for the tester
  * directly, so both see the same gateway at the same moment and each port keeps its own counters.
  */
-export function gatewayServers(name: string, latencyMs: number, ports: 1 | 2): http.Server[] {
+function gatewayServers(name: string, latencyMs: number, ports: 1 | 2): http.Server[] {
     const paths = new Set(JOURNEY.map((step) => step.path));
     const listeners = Array.from({ length: ports }, () => ({ stats: { requests: 0, connections: 0, clientAddresses: 0 } as ListenerStats, seen: new WeakSet<object>(), addresses: new Set<string>() }));
     const report = (): GatewayStats => ({ name, ...listeners[0].stats, ...(listeners[1] ? { direct: listeners[1].stats } : {}) });

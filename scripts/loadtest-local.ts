@@ -19,7 +19,7 @@ import { summaryLines } from "./loadtest-report";
 import { runLoadTest } from "./loadtest-run";
 import { formatMs, LoadResult, nginxOverhead, NginxOverhead } from "./loadtest-stats";
 import { defaultOutDir, SLO_MISSED_EXIT, stackP95Ms, writeResults } from "./loadtest";
-import { deployedNginxConfOptions, localHttpsStatus, localNginxConfOptions, makeLocalCertificate, NGINX_BINARY, NGINX_RUN_AS, prepareLocalNginxDir } from "./local-nginx";
+import { deployedNginxConfOptions, localNginxConfOptions, makeLocalCertificate, NGINX_BINARY, NGINX_RUN_AS, prepareLocalNginxDir } from "./local-nginx";
 import { PROJECT_ROOT } from "./stack-files";
 
 const LOCAL_FLAGS = [
@@ -98,7 +98,7 @@ export interface LocalRunSummary {
 const LIMITS_USERS_PLUS_ONE = LIMITS.users + 1;
 
 /** The per-client check in words. */
-export function perClientLines(check: PerClientCheck): string[] {
+function perClientLines(check: PerClientCheck): string[] {
     const allowed = Math.round(check.configuredRate * check.seconds + check.configuredBurst);
     const outcome = (what: string, result: PerClientOutcome): string =>
         `  ${what}: ${result.ok} of ${result.sent} admitted = ${result.okPerSecond.toFixed(1)} r/s (${result.limited} x 429)`;
@@ -221,7 +221,7 @@ async function main(argv: string[]): Promise<number> {
             process.stderr.write(
                 `loadtest:local: started ${name} (${stack}'s nginx.conf, ${options.workerProcesses} workers) on 127.0.0.1:${tlsPort} (HTTPS) and :${listenPort} (HTTP, redirects) (pid ${nginx.pid})\n`,
             );
-            await waitFor(`${name} proxying /api/health over HTTPS`, async () => (await localHttpsStatus(tlsPort, "/api/health", certificate.caPem)) === 200, 20000, 100);
+            await waitFor(`${name} proxying /api/health over HTTPS`, async () => (await loopbackGet(tlsPort, "/api/health", { caFile: certificate.caFile, timeoutMs: 2000 })).status === 200, 20000, 100);
             nginxUrls.push(`https://127.0.0.1:${tlsPort}`);
             checkAborted();
         }

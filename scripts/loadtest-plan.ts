@@ -66,9 +66,9 @@ export interface Slo {
 }
 
 /** The plan's 99.9% availability target as a share of requests allowed to fail. */
-export const DEFAULT_MAX_ERROR_RATE = 0.001;
+const DEFAULT_MAX_ERROR_RATE = 0.001;
 
-export const LOADTEST_FLAGS = [
+const LOADTEST_FLAGS = [
     "url",
     "users",
     "rate",
@@ -85,7 +85,7 @@ export const LOADTEST_FLAGS = [
 ] as const;
 export type LoadTestFlag = (typeof LOADTEST_FLAGS)[number];
 
-export const LOADTEST_USAGE = `usage: npm run loadtest -- --url <base>[,<base>...] [options]
+const LOADTEST_USAGE = `usage: npm run loadtest -- --url <base>[,<base>...] [options]
   --url URL[,URL]        base URL(s) of the stack (http:// or https://); users are spread over them
   --users N              concurrent users (default 100; with --rate and --think-time, any two decide the third)
   --rate R               requests per second over all users
@@ -132,7 +132,7 @@ function share(name: string, value: string): number {
 }
 
 /** http:// or https:// base URLs, comma-separated (https verifies against --ca-file, or else Node's CAs plus NODE_EXTRA_CA_CERTS). */
-export function parseTargets(value: string): URL[] {
+function parseTargets(value: string): URL[] {
     return value.split(",").map((text) => {
         let url: URL;
         try {

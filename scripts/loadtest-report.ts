@@ -110,7 +110,7 @@ function xTicks(seconds: number, x: (second: number) => number): string[] {
 }
 
 /** Requests due in each second, stacked by how they ended: ok, 429, errors. */
-export function requestsOverTimeSvg(timeline: TimelinePoint[]): string {
+function requestsOverTimeSvg(timeline: TimelinePoint[]): string {
     const seconds = Math.max(1, timeline.length);
     const max = Math.max(1, ...timeline.map((point) => point.ok + point.limited + point.errors));
     const y = linearAxis(max, HEIGHT - MARGIN.bottom, MARGIN.top + 16);

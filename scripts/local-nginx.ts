@@ -4,7 +4,6 @@
 // certificate (from a test CA made with openssl) replaced. Used by `npm run loadtest:local` and
 // tests/live/nginx.test.ts.
 import * as fs from "fs";
-import * as https from "https";
 import * as path from "path";
 import { loadBalancerTierArgsSchema, NginxConfOptions, nginxConfOptions } from "../components";
 import { parseStackConfig } from "../config";
@@ -64,7 +63,7 @@ export function prepareLocalNginxDir(dir: string): void {
 }
 
 /** The name and address a local nginx's certificate is for: what clients on this machine connect to. */
-export const LOCAL_SERVER_NAMES = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] };
+const LOCAL_SERVER_NAMES = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"] };
 
 /** A local nginx's certificate and the test CA that signed it (PEM files under one directory). */
 export interface LocalCertificate {
@@ -86,16 +85,4 @@ export async function makeLocalCertificate(dir: string): Promise<LocalCertificat
         for (const file of [server.certificateFile, server.keyFile]) fs.chownSync(file, NGINX_RUN_AS.uid, NGINX_RUN_AS.gid);
     }
     return { caFile: ca.certificateFile, caPem: ca.pem, certificateFile: server.certificateFile, keyFile: server.keyFile };
-}
-
-/** GET https://127.0.0.1:`port``urlPath`, verified against `caPem`; resolves with the status (0 when no answer within 2 s). */
-export function localHttpsStatus(port: number, urlPath: string, caPem: string): Promise<number> {
-    return new Promise((resolve) => {
-        const request = https.get({ host: "127.0.0.1", port, path: urlPath, ca: caPem, agent: false, timeout: 2000 }, (response) => {
-            response.resume();
-            response.on("end", () => resolve(response.statusCode ?? 0));
-        });
-        request.on("timeout", () => request.destroy(new Error("timeout")));
-        request.on("error", () => resolve(0));
-    });
 }

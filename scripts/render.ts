@@ -3,7 +3,8 @@
 // with the stack's config (Pulumi.yaml defaults + Pulumi.<stack>.yaml, `secure:` values replaced by
 // a placeholder), writes every Kubernetes object to <dir>/manifests.yaml (default
 // rendered/<stack>) with Secret contents redacted, and prints a summary: objects by kind, resource
-// totals, the schema check and the capacity report (also written to <dir>/summary.txt).
+// totals, the schema check, the sizing derived from the targets, the capacity report, the monthly
+// cost estimate and the security scorecard (also written to <dir>/summary.txt).
 // A bad stack name or config exits 1 with the config error and writes nothing.
 import * as fs from "fs";
 import * as path from "path";

@@ -32,10 +32,10 @@ const KIND = /^[A-Z][A-Za-z0-9]*$/;
 
 const models = new Map<string, ModelClass | string>();
 
-/** The model class for an apiVersion/kind, or why there is none. Cached: each module loads once. */
 /** The kubernetes-models package of each API group of a custom resource the stack declares (same layout). */
 const CRD_MODELS: Readonly<Record<string, string>> = { "cert-manager.io": "@kubernetes-models/cert-manager" };
 
+/** The model class for an apiVersion/kind, or why there is none. Cached: each module loads once. */
 export function modelFor(apiVersion: string, kind: string): ModelClass | string {
     const key = `${apiVersion} ${kind}`;
     const cached = models.get(key);

@@ -22,6 +22,8 @@ import {
     ServiceSpec,
     spreadAcrossNodes,
     standardLabels,
+    Volume,
+    VolumeMount,
 } from "../k8s";
 import type { MetricsTarget } from "../observability";
 import type { FleetService, HealthCheck, ResolvedServiceFleetArgs } from "./args";
@@ -39,11 +41,29 @@ const REVISION_HISTORY_LIMIT = 5;
 const ROLLOUT_MAX_SURGE = "25%";
 /** The writable scratch volume at /tmp (the root filesystem is read-only). */
 const TMP_VOLUME = "tmp";
-/** The volume with the CA of PgBouncer's certificate (database.caSecret), and where it is mounted. */
-const DATABASE_CA_VOLUME = "database-ca";
-const DATABASE_CA_DIR = "/etc/prepx/database-ca";
-/** PGSSLROOTCERT's value: the CA's file in DATABASE_CA_DIR. */
-export const DATABASE_CA_FILE = `${DATABASE_CA_DIR}/ca.crt`;
+/** A CA certificate the services verify a server with: its volume's name and the directory it is mounted at. */
+interface CaMount {
+    volume: string;
+    dir: string;
+}
+/** The CA of PgBouncer's certificate (database.caSecret). */
+const DATABASE_CA: CaMount = { volume: "database-ca", dir: "/etc/prepx/database-ca" };
+/** The CA of the Redis nodes' certificate (redis.caSecret). */
+const REDIS_CA: CaMount = { volume: "redis-ca", dir: "/etc/redis-ca" };
+/** The name of the CA's file in its directory. */
+const CA_FILE = "ca.crt";
+/** The path of `ca`'s file in the container (PGSSLROOTCERT's and REDIS_TLS_CA_FILE's value). */
+const caFile = (ca: CaMount): string => `${ca.dir}/${CA_FILE}`;
+
+/** The CA's volume: only that key of its Secret, world-readable (a CA certificate is public). */
+function caVolume(ca: CaMount, secret: { name: pulumi.Input<string>; key: string }): Volume {
+    return { name: ca.volume, secret: { secretName: secret.name, items: [{ key: secret.key, path: CA_FILE }], defaultMode: 0o444 } };
+}
+
+/** The CA's read-only mount in the service container. */
+function caVolumeMount(ca: CaMount): VolumeMount {
+    return { name: ca.volume, mountPath: ca.dir, readOnly: true };
+}
 
 /** Whether `service`'s pods connect to the database over verified TLS (it uses it, and database.caSecret is given). */
 function usesDatabaseTls(service: FleetService, settings: ResolvedServiceFleetArgs): boolean {
@@ -84,7 +104,7 @@ export function serviceEnv(service: FleetService, settings: ResolvedServiceFleet
             numeric(ENV.DB_POOL_IDLE_TIMEOUT_MS, settings.pool.idleTimeoutMs),
             numeric(ENV.DB_POOL_CONNECTION_TIMEOUT_MS, settings.pool.connectionTimeoutMs),
         );
-        if (usesDatabaseTls(service, settings)) env.push(literal(ENV.PGSSLMODE, "verify-full"), literal(ENV.PGSSLROOTCERT, DATABASE_CA_FILE));
+        if (usesDatabaseTls(service, settings)) env.push(literal(ENV.PGSSLMODE, "verify-full"), literal(ENV.PGSSLROOTCERT, caFile(DATABASE_CA)));
     }
     env.push(literal(ENV.REDIS_CLUSTER_NODES, redisNodes), ...redisCredentialsEnv(service, settings));
     for (const tier of RATE_LIMIT_TIERS) {
@@ -94,11 +114,6 @@ export function serviceEnv(service: FleetService, settings: ResolvedServiceFleet
     }
     return env;
 }
-
-/** Where the Redis CA certificate is mounted in every service container, and its volume's name. */
-const REDIS_CA_DIR = "/etc/redis-ca";
-const REDIS_CA_VOLUME = "redis-ca";
-const REDIS_CA_FILE = "ca.crt";
 
 /**
  * The service's own Redis user and password (RedisCluster.appUsers) and the TLS settings: the nodes
@@ -110,14 +125,8 @@ function redisCredentialsEnv(service: FleetService, settings: ResolvedServiceFle
         literal(ENV.REDIS_USERNAME, user.username),
         secretEnv(ENV.REDIS_PASSWORD, user.passwordSecret.name, user.passwordSecret.key),
         literal(ENV.REDIS_TLS, "true"),
-        literal(ENV.REDIS_TLS_CA_FILE, `${REDIS_CA_DIR}/${REDIS_CA_FILE}`),
+        literal(ENV.REDIS_TLS_CA_FILE, caFile(REDIS_CA)),
     ];
-}
-
-/** The Redis CA certificate (only that key of its Secret), world-readable: a CA certificate is public. */
-function redisCaVolume(settings: ResolvedServiceFleetArgs): k8s.types.input.core.v1.Volume {
-    const ca = settings.redis.caSecret;
-    return { name: REDIS_CA_VOLUME, secret: { secretName: ca.name, items: [{ key: ca.key, path: REDIS_CA_FILE }], defaultMode: 0o444 } };
 }
 
 /**
@@ -167,17 +176,16 @@ export function serviceContainer(service: FleetService, settings: ResolvedServic
         ...serviceProbes(service.healthPath, settings.healthCheck, settings.startupTimeoutSeconds),
         volumeMounts: [
             { name: TMP_VOLUME, mountPath: "/tmp" },
-            { name: REDIS_CA_VOLUME, mountPath: REDIS_CA_DIR, readOnly: true },
-            ...(usesDatabaseTls(service, settings) ? [{ name: DATABASE_CA_VOLUME, mountPath: DATABASE_CA_DIR, readOnly: true }] : []),
+            caVolumeMount(REDIS_CA),
+            ...(usesDatabaseTls(service, settings) ? [caVolumeMount(DATABASE_CA)] : []),
         ],
     };
 }
 
-/** The CA of PgBouncer's certificate as a file (only that key of its Secret), for services that use the database over TLS. */
-function databaseCaVolumes(service: FleetService, settings: ResolvedServiceFleetArgs): k8s.types.input.core.v1.Volume[] {
+/** The CA of PgBouncer's certificate, for services that use the database over TLS. */
+function databaseCaVolumes(service: FleetService, settings: ResolvedServiceFleetArgs): Volume[] {
     const ca = settings.database?.caSecret;
-    if (!ca || !usesDatabaseTls(service, settings)) return [];
-    return [{ name: DATABASE_CA_VOLUME, secret: { secretName: ca.name, items: [{ key: ca.key, path: "ca.crt" }], defaultMode: 0o444 } }];
+    return ca && usesDatabaseTls(service, settings) ? [caVolume(DATABASE_CA, ca)] : [];
 }
 
 /** A service's pod template: labels, scrape annotations, the restricted pod baseline, spreading and the container. */
@@ -197,7 +205,7 @@ export function servicePodTemplate(service: FleetService, settings: ResolvedServ
             // Hundreds of *_SERVICE_HOST variables would only shadow the documented environment.
             enableServiceLinks: false,
             containers: [serviceContainer(service, settings, inputs)],
-            volumes: [scratchVolume(TMP_VOLUME), redisCaVolume(settings), ...databaseCaVolumes(service, settings)],
+            volumes: [scratchVolume(TMP_VOLUME), caVolume(REDIS_CA, settings.redis.caSecret), ...databaseCaVolumes(service, settings)],
         },
     } satisfies k8s.types.input.core.v1.PodTemplateSpec;
 }

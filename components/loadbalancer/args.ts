@@ -67,8 +67,8 @@ const tlsSchema = z
         hstsMaxAgeSeconds: int(1).default(31536000),
         /**
          * Size of each instance's TLS session cache (shared by its workers; about 4,000 sessions per
-         * megabyte): resumed sessions skip the full handshake. 20m holds ~80,000, twice prod's
-         * 100,000 concurrent users' share of one of 3 instances.
+         * megabyte): resumed sessions skip the full handshake. 20m holds ~80,000, several times one
+         * instance's share of prod's 100,000 concurrent users (12,500 over its 8 instances).
          */
         sessionCacheSize: nginxSize.default("20m"),
     })

@@ -11,7 +11,7 @@ export const NGINX_HTTPS_PORT = 8443;
 /** The port HTTPS clients expect: a redirect to it names no port. */
 const DEFAULT_HTTPS_PORT = 443;
 /** TLS versions nginx accepts: 1.0 and 1.1 are deprecated (RFC 8996). */
-export const TLS_PROTOCOLS = ["TLSv1.2", "TLSv1.3"] as const;
+const TLS_PROTOCOLS = ["TLSv1.2", "TLSv1.3"] as const;
 /**
  * TLS 1.2 cipher suites: forward-secret ECDHE with AEAD only, Mozilla's "intermediate" list without
  * its DHE suites (they would need a dhparam file). TLS 1.3 suites are all AEAD (OpenSSL's defaults).
@@ -320,7 +320,7 @@ function healthLocation(): string[] {
 }
 
 /** Where a plain HTTP request is sent: the same host and URI over HTTPS, on the public HTTPS port. */
-export function httpsRedirectTarget(publicPort: number): string {
+function httpsRedirectTarget(publicPort: number): string {
     return `https://$host${publicPort === DEFAULT_HTTPS_PORT ? "" : `:${publicPort}`}$request_uri`;
 }
 

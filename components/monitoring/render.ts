@@ -2,7 +2,7 @@
 // provisioning files, plus the one mapping from MonitoringStack's args to their options.
 // MonitoringStack puts their output in ConfigMaps; the live tests run the very same text through
 // promtool and a real Prometheus.
-import { serviceHost } from "../dns";
+import { serviceDnsNames } from "../dns";
 import { AlertRule, SCRAPE_JOBS } from "../observability";
 import { parsePrometheusDuration } from "../units";
 import { toYaml, YamlValue } from "../yaml";
@@ -341,9 +341,9 @@ export const ALERTMANAGER_CONFIG_FILE = "alertmanager.yml";
 export const ALERTMANAGER_WEB_CONFIG_FILE = "web.yml";
 export const ALERTMANAGER_CLUSTER_TLS_FILE = "cluster-tls.yml";
 /**
- * Alertmanager's certificate files, relative to its config directory. The web config's paths are
- * resolved against that file's directory; the cluster TLS config's are written as given, so the pod's
- * renders it with ALERTMANAGER_CONFIG_DIR in front (specs.ts).
+ * Alertmanager's certificate files, relative to its config directory: the web config and the
+ * cluster TLS config sit there and name them by these paths, which Alertmanager resolves against
+ * each file's directory (the live test runs the same files from another working directory).
  */
 export const ALERTMANAGER_TLS_FILES = { certificate: "tls/tls.crt", privateKey: "tls/tls.key", ca: "tls/ca.crt" } as const;
 
@@ -515,11 +515,6 @@ export function prometheusConfigOptions(args: ResolvedMonitoringStackArgs, names
     };
 }
 
-/** A Service's names as clients may write them: `<name>`, `.<namespace>`, `.svc` and the full name. */
-function serviceNameForms(service: string, namespace: string, clusterDomain: string): string[] {
-    return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, serviceHost(service, namespace, clusterDomain)];
-}
-
 /**
  * DNS names of Prometheus' and Alertmanager's certificates. Prometheus: its Service's forms and its
  * pod's stable name; Alertmanager: its headless Service's forms (the scrape job's and the gossip
@@ -532,11 +527,11 @@ export function monitoringCertificateDnsNames(
 ): { prometheus: string[]; alertmanager: string[] } {
     const [prometheusPod] = alertmanagerPeers({ name: names.prometheus, namespace, clusterDomain: args.clusterDomain, replicas: 1 });
     return {
-        prometheus: [...serviceNameForms(names.prometheus, namespace, args.clusterDomain), prometheusPod],
+        prometheus: [...serviceDnsNames(names.prometheus, namespace, args.clusterDomain), prometheusPod],
         // The Service's short name first: the first name is also the common name, at most 64 characters
         // (a replica's full name is longer with the default names).
         alertmanager: [
-            ...serviceNameForms(names.alertmanager, namespace, args.clusterDomain),
+            ...serviceDnsNames(names.alertmanager, namespace, args.clusterDomain),
             ...alertmanagerPeers({ name: names.alertmanager, namespace, clusterDomain: args.clusterDomain, replicas: args.alertmanager.replicas }),
         ],
     };

@@ -164,7 +164,7 @@ export function prometheusContainer(prometheus: ResolvedMonitoringStackArgs["pro
 /** What Prometheus' StatefulSet refers to: its labels, the pod annotations and the objects' names. */
 export interface PrometheusRefs {
     labels: Record<string, string>;
-    /** Config checksum and scrape annotations of the pod template. */
+    /** The pod template's config checksum annotation (no scrape annotations: the `prometheus` job scrapes it over HTTPS). */
     annotations: pulumi.Input<Record<string, string>>;
     serviceName: pulumi.Input<string>;
     serviceAccountName: pulumi.Input<string>;
@@ -421,7 +421,7 @@ export function alertmanagerConfigVolume(configSecretName: pulumi.Input<string>,
 /** What Alertmanager's StatefulSet refers to. */
 export interface AlertmanagerRefs {
     labels: Record<string, string>;
-    /** Config checksum and scrape annotations of the pod template. */
+    /** The pod template's config checksum annotation (no scrape annotations: the `alertmanager` job scrapes it over HTTPS). */
     annotations: pulumi.Input<Record<string, string>>;
     serviceName: pulumi.Input<string>;
     serviceAccountName: pulumi.Input<string>;

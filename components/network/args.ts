@@ -3,16 +3,10 @@
 // both use this schema. No address has a default: a default that works on every cluster is the
 // whole internet, which is what these rules exist to close, so each stack names its own ranges.
 import { z } from "zod";
-import { onlyWhenValid, port } from "../schema";
+import { ipv4Address, ipv4Cidr, onlyWhenValid, port } from "../schema";
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
-const ipv4 = z.string().regex(IPV4, "an IPv4 address such as 169.254.20.10");
 /** An IPv4 CIDR narrower than the whole address space: a /0 block is the internet. */
-const cidr = z
-    .string()
-    .regex(/^[\d.]+\/(3[0-2]|[12]?\d)$/, "an IPv4 CIDR such as 10.0.0.0/8")
-    .refine((text) => IPV4.test(text.split("/")[0]), "an IPv4 CIDR such as 10.0.0.0/8")
-    .refine((text) => !text.endsWith("/0"), "must be a CIDR narrower than /0 (a /0 block is the whole internet)");
+const cidr = ipv4Cidr.refine((text) => !text.endsWith("/0"), "must be a CIDR narrower than /0 (a /0 block is the whole internet)");
 
 /** Addresses and ports of something outside the pod network: both lists non-empty (empty = everything). */
 function endpoints(ports: number[]) {
@@ -52,7 +46,7 @@ const clusterDnsSchema = z.strictObject({
      * Set it where the cluster runs NodeLocal DNSCache: pods then resolve through that address, which
      * no pod selector matches, and without it every lookup is dropped.
      */
-    nodeLocalCacheAddress: ipv4.optional(),
+    nodeLocalCacheAddress: ipv4Address.optional(),
 });
 
 /** What each required address block is, for the message a stack that leaves it out gets. */

@@ -4,6 +4,7 @@
 // The component puts them in ConfigMaps and Secrets; the live tests run the very same text on
 // Debian's patroni, postgresql-15 and pgbouncer (with the DCS section pointed at a local etcd).
 import { createHash } from "crypto";
+import { serviceDnsNames } from "../dns";
 import { parsePostgresSize } from "../units";
 import { toYaml, YamlValue } from "../yaml";
 import type { PatroniTiming, PgbouncerSettings, PgbouncerTimeouts, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
@@ -166,11 +167,6 @@ export function memberPodNames(statefulSet: string, members: number): string[] {
     return Array.from({ length: members }, (_, ordinal) => `${statefulSet}-${ordinal}`);
 }
 
-/** A Service's DNS names as clients in the cluster write them: `<svc>`, `<svc>.<ns>`, `<svc>.<ns>.svc`, `<svc>.<ns>.svc.<domain>`. Pure. */
-function serviceDnsNames(service: string, namespace: string, clusterDomain: string): string[] {
-    return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.${clusterDomain}`];
-}
-
 /**
  * The DNS names of the members' certificate (one for every member): the rw, ro, leader and members
  * Services (PgBouncer checks `<name>-rw`'s name; Prometheus checks the members Service's name when
@@ -243,7 +239,7 @@ export interface TlsFiles {
 }
 
 /** The files of a certificate Secret (keys TLS_SECRET_KEYS) mounted at `dir`. */
-export function tlsFilesIn(dir: string): TlsFiles {
+function tlsFilesIn(dir: string): TlsFiles {
     return { certificate: `${dir}/${TLS_SECRET_KEYS.certificate}`, privateKey: `${dir}/${TLS_SECRET_KEYS.privateKey}`, ca: `${dir}/${TLS_SECRET_KEYS.ca}` };
 }
 

@@ -11,10 +11,9 @@ import {
     containerSecurityContext,
     type EnvVar,
     exporterSidecar,
-    httpProbe,
+    httpsProbe,
     IMAGE_PULL_POLICY,
     podSecurityContext,
-    type Probe,
     type PodSpec,
     type ProbeTiming,
     pvcRetentionPolicy,
@@ -111,12 +110,6 @@ export function patroniRbacRules(scope: string, members: number): k8s.types.inpu
         { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
         { apiGroups: [""], resources: ["pods"], verbs: ["patch"], resourceNames: memberPodNames(scope, members) },
     ];
-}
-
-/** An HTTPS GET probe: kubelet does not check the certificate, so the members' own one serves. */
-function httpsProbe(path: string, port: string, timing: ProbeTiming): Probe {
-    const probe = httpProbe(path, port, timing);
-    return { ...probe, httpGet: { path, port, scheme: "HTTPS" } };
 }
 
 /**
@@ -337,7 +330,8 @@ export interface DynamicConfigJobRefs {
 }
 
 /** Where the dynamic-config Job's pod finds the CA of the members' REST API certificates. */
-export const DYNAMIC_CONFIG_CA_FILE = `/etc/patroni-ca/${TLS_SECRET_KEYS.ca}`;
+const DYNAMIC_CONFIG_CA_DIR = "/etc/patroni-ca";
+export const DYNAMIC_CONFIG_CA_FILE = `${DYNAMIC_CONFIG_CA_DIR}/${TLS_SECRET_KEYS.ca}`;
 
 /**
  * The Job that applies Patroni's dynamic configuration to the running cluster and restarts the
@@ -370,7 +364,7 @@ export function dynamicConfigJobSpec(
                         env: [secretEnv("PATRONI_RESTAPI_PASSWORD", refs.credentialsSecret, "restapi-password")],
                         resources: containerResources(args.exporterResources),
                         securityContext: containerSecurityContext(),
-                        volumeMounts: [{ name: "ca", mountPath: "/etc/patroni-ca", readOnly: true }],
+                        volumeMounts: [{ name: "ca", mountPath: DYNAMIC_CONFIG_CA_DIR, readOnly: true }],
                     },
                 ],
                 volumes: [{ name: "ca", secret: { secretName: refs.tlsSecret, items: [{ key: TLS_SECRET_KEYS.ca, path: TLS_SECRET_KEYS.ca }], defaultMode: CONFIG_FILE_MODE } }],

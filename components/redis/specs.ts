@@ -24,7 +24,7 @@ import {
     type Volume,
     volumeClaimTemplate,
 } from "../k8s";
-import { serviceHost } from "../dns";
+import { serviceDnsNames } from "../dns";
 import { TLS_SECRET_KEYS } from "../tls";
 import type { RedisSettings, ResolvedRedisClusterArgs } from "./args";
 import {
@@ -194,7 +194,7 @@ export function certificateDnsNames(
     namespace: string,
     settings: Pick<RedisSettings, "masters" | "replicasPerMaster" | "clusterDomain">,
 ): string[] {
-    const serviceNames = (service: string) => [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, serviceHost(service, namespace, settings.clusterDomain)];
+    const serviceNames = (service: string) => serviceDnsNames(service, namespace, settings.clusterDomain);
     const pods = statefulSetPodNames(names.statefulSet, redisPodCount(settings.masters, settings.replicasPerMaster));
     return [...pods.map((pod) => podHostname(pod, names.headless, namespace, settings.clusterDomain)), ...serviceNames(names.headless), ...serviceNames(names.statefulSet), "localhost"];
 }

@@ -1,7 +1,11 @@
 // The settings of the internal CA (components/tls): who signs the internal certificates and their
-// lifetimes. Apart from the class so that parsing a stack's config loads no Kubernetes SDK.
+// lifetimes, and the layout of a certificate's Secret. Apart from the class so that parsing a stack's
+// config, and the renderers that name the Secret's files, load no Kubernetes SDK.
 import { z } from "zod";
 import { dnsLabel, int } from "../schema";
+
+/** Keys of every certificate Secret (cert-manager's layout): the chain, its key, the CA that signed it. */
+export const TLS_SECRET_KEYS = { certificate: "tls.crt", privateKey: "tls.key", ca: "ca.crt" } as const;
 
 /** Stack config `internalTls`: who signs the internal certificates, and for how long. */
 export const internalTlsSettingsSchema = z

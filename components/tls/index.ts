@@ -8,11 +8,9 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { z } from "zod";
-import { InternalTlsSettings, internalTlsSettingsSchema } from "./args";
-export type { InternalTlsSettings } from "./args";
+import { InternalTlsSettings, internalTlsSettingsSchema, TLS_SECRET_KEYS } from "./args";
 
-/** Keys of every certificate Secret (cert-manager's layout): the chain, its key, the CA that signed it. */
-export const TLS_SECRET_KEYS = { certificate: "tls.crt", privateKey: "tls.key", ca: "ca.crt" } as const;
+export { TLS_SECRET_KEYS } from "./args";
 
 /** What a certificate is for: the names it is valid for, and where its Secret goes. */
 export interface CertificateRequest {

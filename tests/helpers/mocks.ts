@@ -11,3 +11,10 @@ export type { RecordedResource } from "../../scripts/mock-runtime";
  * returns the Secret's name (tests/unit/tls.test.ts covers InternalCertificateAuthority itself).
  */
 export const testCertificates: CertificateIssuer = { issue: (name) => pulumi.output(name) };
+
+/** A CertificateIssuer for builders that only take a Secret's name: asked to issue, it throws. */
+export const noCertificates: CertificateIssuer = {
+    issue: () => {
+        throw new Error("no certificate is issued here");
+    },
+};

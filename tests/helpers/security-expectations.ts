@@ -2,7 +2,7 @@
 // cluster receives), shared by the dev and prod stack tests: Pod Security enforced on the namespace,
 // service-account tokens only in the pods that talk to the API, ephemeral storage bounded in every
 // container, pull policies written out, and no NetworkPolicy open to the whole internet.
-import { POD_SECURITY_VERSION } from "../../components/k8s";
+import { podSecurityLabels } from "../../components/k8s";
 import { parse } from "yaml";
 import { SCRAPE_JOBS } from "../../components/observability";
 import { JsonObject, renderObjects } from "../../scripts/manifests";
@@ -75,14 +75,8 @@ export function describeSecurityPolicy(get: () => { recorded: RecordedResource[]
 
         test("the namespace enforces Pod Security 'restricted' at a pinned version, and audits and warns at the newest", () => {
             const ns = objects.find((o) => o.kind === "Namespace" && o.metadata.name === namespace);
-            expect(ns?.metadata.labels).toMatchObject({
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": POD_SECURITY_VERSION,
-                "pod-security.kubernetes.io/audit": "restricted",
-                "pod-security.kubernetes.io/audit-version": "latest",
-                "pod-security.kubernetes.io/warn": "restricted",
-                "pod-security.kubernetes.io/warn-version": "latest",
-            });
+            // tests/unit/k8s.test.ts pins what podSecurityLabels() is (restricted, POD_SECURITY_VERSION, latest).
+            expect(ns?.metadata.labels).toMatchObject(podSecurityLabels());
         });
 
         test("no ServiceAccount mounts a token by itself; only the pods that talk to the API opt in, each bound to a role", () => {
@@ -154,7 +148,7 @@ export function describeSecurityPolicy(get: () => { recorded: RecordedResource[]
  * file; the PostgreSQL pods must serve that Secret's certificate; and its dnsNames (cert-manager's
  * Certificate, or the stack CA's CertRequest) must hold server_name.
  */
-export function patroniScrapeTlsProblems(objects: Manifest[], recorded: RecordedResource[]): string[] {
+function patroniScrapeTlsProblems(objects: Manifest[], recorded: RecordedResource[]): string[] {
     const prometheusYml = objects.find((o) => o.kind === "ConfigMap" && o.data?.["prometheus.yml"] !== undefined)?.data["prometheus.yml"];
     if (prometheusYml === undefined) return ["no prometheus.yml"];
     const job: Manifest | undefined = (parse(prometheusYml) as Manifest).scrape_configs.find((candidate: Manifest) => candidate.job_name === SCRAPE_JOBS.patroni);

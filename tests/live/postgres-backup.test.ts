@@ -29,7 +29,8 @@ import { readStackConfig } from "../../scripts/stack-files";
 import { postgresClusterArgs } from "../../stack-args";
 import { BIN_DIR, POSTGRES_GID, POSTGRES_UID, postgresDir, postgresFile } from "./postgres-support";
 import { freePorts, loopbackGet, isAlive, makeTempDir, report, run, Server, startEtcd, startServer, stopAllServers, stopServer, waitFor } from "./support";
-import { installCertificate, TestCertificate, testCertificateAuthority } from "./postgres-tls";
+import { installCertificate, TestCertificate } from "./postgres-tls";
+import { issueServerCertificate, makeTestCa } from "./tls-support";
 import { testCertificates } from "../helpers/mocks";
 
 /** The dev stack's PostgresCluster args (its backups go to a volume), defaults applied. */
@@ -108,10 +109,12 @@ async function commitBatch(port: number, batch: string, count: number): Promise<
     await psql(port, statements.join("\n"), args.database);
 }
 
-beforeAll(() => {
+beforeAll(async () => {
     root = postgresDir(makeTempDir("pgbackup"));
     socketDir = postgresDir(path.join(root, "run"));
-    memberTls = installCertificate(testCertificateAuthority(path.join(root, "ca")).issue("member", { ipAddresses: ["127.0.0.1"] }), path.join(root, "tls"), POSTGRES_UID, POSTGRES_GID);
+    const authority = await makeTestCa(path.join(root, "ca"));
+    const member = await issueServerCertificate(authority, path.join(root, "ca", "member"), { ipAddresses: ["127.0.0.1"], clientAuth: true });
+    memberTls = installCertificate(authority, member, path.join(root, "tls"), POSTGRES_UID, POSTGRES_GID);
     paths = {
         configFile: path.join(root, "pgbackrest.conf"),
         agentScript: path.join(root, "backup-agent.py"),

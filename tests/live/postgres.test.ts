@@ -42,7 +42,8 @@ import { postgresClusterArgs } from "../../stack-args";
 import { testCertificates } from "../helpers/mocks";
 import { BIN_DIR, POSTGRES_GID, POSTGRES_UID, postgresDir, postgresFile } from "./postgres-support";
 import { freePorts, loopbackGet, isAlive, spliceSockets, makeTempDir, report, run, Server, signalServer, sleep, startEtcd, startServer, stopAllServers, stopServer, waitFor } from "./support";
-import { installCertificate, RemoteSourceRelay, TestCertificate, testCertificateAuthority } from "./postgres-tls";
+import { installCertificate, RemoteSourceRelay, TestCertificate } from "./postgres-tls";
+import { issueServerCertificate, makeTestCa } from "./tls-support";
 
 /** The prod stack's PostgresCluster args, defaults applied, exactly as the component parses them. */
 const args = postgresClusterArgsSchema.parse(postgresClusterArgs(parseStackConfig("prod", readStackConfig("prod")), "prepx", testCertificates));
@@ -361,11 +362,12 @@ beforeAll(async () => {
 
     // Certificates as components/tls issues them: one for every member (the pods share one Secret),
     // one for PgBouncer; here for 127.0.0.1, the members' and PgBouncer's address.
-    const authority = testCertificateAuthority(path.join(root, "ca"));
-    caFile = authority.ca;
-    otherCaFile = testCertificateAuthority(path.join(root, "other-ca"), "another CA").ca;
-    const memberTls = installCertificate(authority.issue("member", { ipAddresses: ["127.0.0.1"] }), path.join(root, "member-tls"), POSTGRES_UID, POSTGRES_GID);
-    poolerTls = installCertificate(authority.issue("pooler", { ipAddresses: ["127.0.0.1"] }), path.join(root, "pooler-tls"), POSTGRES_UID, POSTGRES_GID);
+    const authority = await makeTestCa(path.join(root, "ca"));
+    caFile = authority.certificateFile;
+    otherCaFile = (await makeTestCa(path.join(root, "other-ca"), "another CA")).certificateFile;
+    const issue = (name: string) => issueServerCertificate(authority, path.join(root, "ca", name), { ipAddresses: ["127.0.0.1"], clientAuth: true });
+    const memberTls = installCertificate(authority, await issue("member"), path.join(root, "member-tls"), POSTGRES_UID, POSTGRES_GID);
+    poolerTls = installCertificate(authority, await issue("pooler"), path.join(root, "pooler-tls"), POSTGRES_UID, POSTGRES_GID);
 
     // The secret files the post-bootstrap script reads (a Secret mount in a pod).
     const secretsDir = postgresDir(path.join(root, "secrets"));

@@ -33,6 +33,7 @@ import { redisClusterArgsSchema } from "../../components/redis/args";
 import { exporterContainer } from "../../components/redis/specs";
 import type { EnvVar } from "../../components/k8s";
 import { freePort, freePorts, loopbackGet, makeTempDir, report, run, sleep, startServer, stopAllServers, waitFor } from "./support";
+import { noCertificates } from "../helpers/mocks";
 
 /** Short enough to wait for in a test; the stacks' value is a setting (clientIdleTimeoutSeconds). */
 const IDLE_TIMEOUT_SECONDS = 2;
@@ -275,12 +276,7 @@ describe("Redis TLS, ACL users and client limits from the rendered files (Debian
 
     test("redis_exporter (Debian's) with the sidecar's environment scrapes over TLS as the exporter user: up, cluster state, role, maxmemory", async () => {
         // The builder takes the Secret's name; no certificate is issued here.
-        const noIssuer = {
-            issue: () => {
-                throw new Error("not issued here");
-            },
-        };
-        const sidecar = exporterContainer(redisClusterArgsSchema.parse({ namespace: "prepx", certificates: noIssuer }), { exporterSecretName: "unused" });
+        const sidecar = exporterContainer(redisClusterArgsSchema.parse({ namespace: "prepx", certificates: noCertificates }), { exporterSecretName: "unused" });
         const rendered: Record<string, string> = Object.fromEntries(
             (sidecar.env as EnvVar[]).filter((variable) => variable.value !== undefined).map((variable) => [variable.name, String(variable.value)]),
         );

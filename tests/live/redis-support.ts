@@ -22,7 +22,7 @@ import {
     renderReplicationAuth,
 } from "../../components/redis/render";
 import { ADMIN_USER, appUserName, AUTH_SECRET_KEYS, EXPORTER_USER, redisConfOptions } from "../../components/redis/specs";
-import { mountDirectoryAsSecret } from "./tls-support";
+import { issueServerCertificate, makeTestCa, mountDirectoryAsSecret, TestCa } from "./tls-support";
 import { readStackConfig } from "../../scripts/stack-files";
 import { run } from "./support";
 
@@ -37,7 +37,7 @@ export const PASSWORD = `live-${process.pid}-${Date.now()}`;
 /** The environment of redis-cli and the rendered scripts: the administrator's password in REDISCLI_AUTH. */
 export const env = { ...process.env, REDISCLI_AUTH: PASSWORD };
 /** An application of the test cluster, with its ACL user, and the exporter's user, as the component renders them. */
-export const APP = "api-gateway";
+const APP = "api-gateway";
 export const USERS = {
     admin: { user: ADMIN_USER, password: PASSWORD },
     app: { user: appUserName(APP), password: `app-${process.pid}-${Date.now()}` },
@@ -47,25 +47,19 @@ export const USERS = {
 export type Credentials = { user: string; password: string };
 
 let certificates: RedisTlsFiles | undefined;
+let authority: TestCa | undefined;
+/** The node certificate's names, as the stack's issuer gives the pods: server and client auth (the bus and replication present it). */
+const NODE_NAMES = { dnsNames: ["localhost"], ipAddresses: ["127.0.0.1"], clientAuth: true };
 
 /**
- * A CA and one node certificate signed by it under `dir` (openssl, EC P-256, two days), as the
- * stack's issuer gives the pods: server and client auth (the bus and replication present it), for
- * localhost and 127.0.0.1. Every later helper of this file uses them.
+ * A CA and one node certificate signed by it under `dir` (tls-support's test CA), for localhost and
+ * 127.0.0.1, server and client auth. Every later helper of this file uses them.
  */
 export async function createCertificates(dir: string): Promise<RedisTlsFiles> {
-    fs.mkdirSync(dir, { recursive: true });
-    const file = (name: string) => path.join(dir, name);
-    const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    await run("openssl", ["req", "-x509", ...key, "-keyout", file("ca.key"), "-out", file("ca.crt"), "-days", "2", "-subj", "/CN=prepx live test CA"]);
-    await run("openssl", ["req", ...key, "-keyout", file("tls.key"), "-out", file("tls.csr"), "-subj", "/CN=redis"]);
-    fs.writeFileSync(
-        file("extensions.cnf"),
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n",
-    );
-    await run("openssl", ["x509", "-req", "-in", file("tls.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial", "-out", file("tls.crt"), "-days", "2", "-extfile", file("extensions.cnf")]);
-    fs.chmodSync(file("tls.key"), 0o600);
-    certificates = { certFile: file("tls.crt"), keyFile: file("tls.key"), caFile: file("ca.crt") };
+    authority = await makeTestCa(dir);
+    const node = await issueServerCertificate(authority, dir, NODE_NAMES);
+    fs.chmodSync(node.keyFile, 0o600);
+    certificates = { certFile: node.certificateFile, keyFile: node.keyFile, caFile: authority.certificateFile };
     return certificates;
 }
 
@@ -75,16 +69,12 @@ export async function createCertificates(dir: string): Promise<RedisTlsFiles> {
  */
 export async function renewCertificate(): Promise<string> {
     const current = testCertificates();
-    const dir = path.dirname(current.certFile);
-    const file = (name: string) => path.join(dir, name);
-    const key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
-    await run("openssl", ["req", ...key, "-keyout", file("renewed.key"), "-out", file("renewed.csr"), "-subj", "/CN=redis"]);
-    await run("openssl", ["x509", "-req", "-in", file("renewed.csr"), "-CA", file("ca.crt"), "-CAkey", file("ca.key"), "-CAcreateserial", "-out", file("renewed.crt"), "-days", "2", "-extfile", file("extensions.cnf")]);
-    fs.chmodSync(file("renewed.key"), 0o600);
-    const { stdout } = await run("openssl", ["x509", "-in", file("renewed.crt"), "-noout", "-serial"]);
-    fs.renameSync(file("renewed.key"), current.keyFile);
-    fs.renameSync(file("renewed.crt"), current.certFile);
-    return stdout.trim().replace(/^serial=/, "");
+    if (!authority) throw new Error("createCertificates() first");
+    const renewed = await issueServerCertificate(authority, path.join(path.dirname(current.certFile), "renewed"), NODE_NAMES);
+    fs.chmodSync(renewed.keyFile, 0o600);
+    fs.renameSync(renewed.keyFile, current.keyFile);
+    fs.renameSync(renewed.certificateFile, current.certFile);
+    return renewed.serial;
 }
 
 /** The certificates createCertificates made. */

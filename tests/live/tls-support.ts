@@ -35,22 +35,27 @@ export async function makeTestCa(dir: string, commonName = "prepx live-test CA")
 }
 
 /**
- * A server certificate signed by `ca` for `dnsNames` and `ipAddresses`, in `dir` as tls.crt and
- * tls.key. Each call makes a new key and a new random serial.
+ * A server certificate signed by `ca` for `dnsNames` and `ipAddresses` (at least one name; the
+ * first is the common name), in `dir` as tls.crt and tls.key. Each call makes a new key and a new
+ * random serial.
  */
 export async function issueServerCertificate(
     ca: TestCa,
     dir: string,
-    names: { dnsNames: string[]; ipAddresses?: string[]; /** Also for client auth, as the stack's certificates (mutual TLS between peers). */ clientAuth?: boolean },
+    names: { dnsNames?: string[]; ipAddresses?: string[]; /** Also for client auth, as the stack's certificates (mutual TLS between peers). */ clientAuth?: boolean },
 ): Promise<TestServerCertificate> {
+    const dnsNames = names.dnsNames ?? [];
+    const ipAddresses = names.ipAddresses ?? [];
+    const commonName = dnsNames[0] ?? ipAddresses[0];
+    if (commonName === undefined) throw new Error(`certificate in ${dir}: no name`);
     fs.mkdirSync(dir, { recursive: true });
     const keyFile = path.join(dir, "tls.key");
     const certificateFile = path.join(dir, "tls.crt");
     const requestFile = path.join(dir, "tls.csr");
     const extensionsFile = path.join(dir, "extensions.cnf");
-    const altNames = [...names.dnsNames.map((name) => `DNS:${name}`), ...(names.ipAddresses ?? []).map((ip) => `IP:${ip}`)].join(",");
+    const altNames = [...dnsNames.map((name) => `DNS:${name}`), ...ipAddresses.map((ip) => `IP:${ip}`)].join(",");
     fs.writeFileSync(extensionsFile, `subjectAltName=${altNames}\nextendedKeyUsage=serverAuth${names.clientAuth === true ? ",clientAuth" : ""}\nkeyUsage=digitalSignature\n`);
-    await run(OPENSSL, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${names.dnsNames[0]}`, "-keyout", keyFile, "-out", requestFile]);
+    await run(OPENSSL, ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", `/CN=${commonName}`, "-keyout", keyFile, "-out", requestFile]);
     await run(OPENSSL, ["x509", "-req", "-in", requestFile, "-CA", ca.certificateFile, "-CAkey", ca.keyFile, "-CAcreateserial", "-days", "1", "-extfile", extensionsFile, "-out", certificateFile]);
     const { stdout } = await run(OPENSSL, ["x509", "-in", certificateFile, "-noout", "-serial"]);
     return { dir, certificateFile, keyFile, serial: stdout.trim().replace(/^serial=/, "") };

@@ -6,12 +6,9 @@ import { RedisCluster, type RedisClusterArgs } from "../../components/redis";
 import { onlyWhenValid } from "../../components/schema";
 import { installMockRuntime, type RecordedResource, settled } from "../../scripts/mock-runtime";
 import { readStackConfig } from "../../scripts/stack-files";
-import type { CertificateIssuer } from "../../components/tls";
+import { testCertificates as certificates } from "../helpers/mocks";
 
 let recorded: RecordedResource[];
-
-/** An issuer that declares nothing and names the Secret after the request. */
-const certificates: CertificateIssuer = { issue: (name) => pulumi.output(name) };
 
 beforeAll(async () => {
     recorded = await installMockRuntime("prepx-platform", "test", {});

@@ -15,14 +15,9 @@ import {
 import { jobDeadlines } from "../../components/k8s";
 import { BOOTSTRAP_AWAIT_SECONDS, BOOTSTRAP_TIMEOUT_SECONDS, redisConfOptions, redisNodeScripts, topologyContainer } from "../../components/redis/specs";
 import { redisClusterArgsSchema } from "../../components/redis/args";
-import type { CertificateIssuer } from "../../components/tls";
+import { noCertificates } from "../helpers/mocks";
 
-const NO_ISSUER: CertificateIssuer = {
-    issue: () => {
-        throw new Error("not called by the renderers");
-    },
-};
-const DEFAULTS = redisClusterArgsSchema.parse({ namespace: "prepx", certificates: NO_ISSUER });
+const DEFAULTS = redisClusterArgsSchema.parse({ namespace: "prepx", certificates: noCertificates });
 const CLIENT = { user: "admin", caFile: "/etc/redis-tls/ca.crt" };
 const TLS = { certFile: "/etc/redis-tls/tls.crt", keyFile: "/etc/redis-tls/tls.key", caFile: "/etc/redis-tls/ca.crt" };
 const USERS = { aclFile: "/etc/redis-auth/users.acl", adminPasswordFile: "/etc/redis-auth/password", exporterUser: "exporter" };

@@ -2,7 +2,7 @@
 // volumes, grace period), the StatefulSet, the Services, the bootstrap Job, node addresses and the
 // mapping from args to the renderers' options.
 import { containerResources } from "../../components/k8s";
-import type { CertificateIssuer } from "../../components/tls";
+import { noCertificates } from "../helpers/mocks";
 import { redisClusterArgsSchema, type ResolvedRedisClusterArgs } from "../../components/redis/args";
 import { renderBootstrapScript, renderRedisConf } from "../../components/redis/render";
 import {
@@ -26,13 +26,7 @@ import {
     redisVolumes,
 } from "../../components/redis/specs";
 
-/** The builders never issue a certificate: they take the Secret's name. */
-const NO_ISSUER: CertificateIssuer = {
-    issue: () => {
-        throw new Error("not called by the builders");
-    },
-};
-const DEFAULTS: ResolvedRedisClusterArgs = redisClusterArgsSchema.parse({ namespace: "cache", certificates: NO_ISSUER });
+const DEFAULTS: ResolvedRedisClusterArgs = redisClusterArgsSchema.parse({ namespace: "cache", certificates: noCertificates });
 const NAMES = redisObjectNames("redis");
 const REFS = { secretName: "redis-auth", exporterSecretName: "redis-user-exporter", tlsSecretName: "redis-tls", configMapName: "redis-config", serviceAccountName: "redis" };
 const LABELS = {

@@ -183,7 +183,6 @@ function plainHttpOk(url: string): Promise<boolean> {
     return fetch(url, { signal: AbortSignal.timeout(2000) }).then((response) => response.ok);
 }
 
-/** Starts a control plane with kwok nodes. The caller must `stop()` it (the test's afterAll does). */
 /** The cert-manager kinds the stack declares. */
 const CERT_MANAGER_KINDS = ["Issuer", "ClusterIssuer", "Certificate"] as const;
 
@@ -203,6 +202,7 @@ function standInDefinition(group: string, version: string, kind: string): Record
     };
 }
 
+/** Starts a control plane with kwok nodes. The caller must `stop()` it (the test's afterAll does). */
 export async function startCluster(options: { dir?: string } = {}): Promise<LocalCluster> {
     for (const binary of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"]) {
         if (!fs.existsSync(path.join(CLUSTER_BIN, binary))) throw new Error(`${binary} is not built: run tools/cluster/build.sh (npm run test:cluster does)`);
