@@ -13,3 +13,13 @@ export function serviceHost(service: string, namespace: string, clusterDomain: s
 export function serviceDnsNames(service: string, namespace: string, clusterDomain: string): string[] {
     return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, serviceHost(service, namespace, clusterDomain)];
 }
+
+/** Names a StatefulSet gives its pods: `<statefulSet>-0` ... `<statefulSet>-(count-1)`. */
+export function statefulSetPodNames(statefulSet: string, count: number): string[] {
+    return Array.from({ length: count }, (_, ordinal) => `${statefulSet}-${ordinal}`);
+}
+
+/** The stable DNS name of a StatefulSet pod behind its headless Service. */
+export function podHostname(pod: string, headlessService: string, namespace: string, clusterDomain: string): string {
+    return `${pod}.${serviceHost(headlessService, namespace, clusterDomain)}`;
+}

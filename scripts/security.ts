@@ -225,8 +225,6 @@ function encryptedHops(objects: readonly SummaryInput[]): Hop[] {
 export function securityScorecard(objects: readonly SummaryInput[]): SecurityScorecard {
     const images = new Set<string>();
     const ephemeralStorage: SecurityScorecard["ephemeralStorage"] = { containers: 0, unlimited: [] };
-    let prometheusConfigs = 0;
-    let withAlertmanagers = 0;
     for (const input of objects) {
         const pods = podsOf(input);
         for (const container of pods ? containersOf(obj(pods.template.spec)) : []) {
@@ -234,14 +232,10 @@ export function securityScorecard(objects: readonly SummaryInput[]): SecuritySco
             ephemeralStorage.containers += 1;
             if (obj(obj(container.resources).limits)["ephemeral-storage"] === undefined) ephemeralStorage.unlimited.push(`${input.kind} ${input.name}/${String(container.name)}`);
         }
-        if (input.kind === "ConfigMap" || input.kind === "Secret") {
-            for (const [key, text] of Object.entries(obj(input.object.data ?? input.object.stringData))) {
-                if (key !== "prometheus.yml" || typeof text !== "string") continue;
-                prometheusConfigs += 1;
-                if (/^alerting:\s*\n(?:[ \t].*\n)*?\s+alertmanagers:/m.test(text)) withAlertmanagers += 1;
-            }
-        }
     }
+    // Read the way the hops read it: parsed, from the ConfigMaps (Prometheus' config is never a Secret).
+    const prometheusConfigs = (configFiles(objects).get("prometheus.yml") ?? []).map((text) => obj(parse(text) as Json));
+    const withAlertmanagers = prometheusConfigs.filter((config) => list(obj(config.alerting).alertmanagers).length > 0).length;
     const all = [...images].sort();
     return {
         podSecurity: objects
@@ -252,7 +246,7 @@ export function securityScorecard(objects: readonly SummaryInput[]): SecuritySco
         internetEgress: internetEgress(objects),
         images: { all, byDigest: all.filter((image) => /@sha256:[a-f0-9]{64}$/.test(image)) },
         ephemeralStorage,
-        alerting: { prometheusConfigs, withAlertmanagers },
+        alerting: { prometheusConfigs: prometheusConfigs.length, withAlertmanagers },
         hops: encryptedHops(objects),
     };
 }

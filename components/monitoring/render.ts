@@ -2,7 +2,7 @@
 // provisioning files, plus the one mapping from MonitoringStack's args to their options.
 // MonitoringStack puts their output in ConfigMaps; the live tests run the very same text through
 // promtool and a real Prometheus.
-import { serviceDnsNames } from "../dns";
+import { podHostname, serviceDnsNames, statefulSetPodNames } from "../dns";
 import { AlertRule, SCRAPE_JOBS } from "../observability";
 import { parsePrometheusDuration } from "../units";
 import { toYaml, YamlValue } from "../yaml";
@@ -377,7 +377,7 @@ export interface AlertmanagerConfigOptions {
 /** The stable DNS names of a StatefulSet's pods behind its headless Service (`<name>-<i>.<name>.<ns>.svc.<domain>`). */
 export function alertmanagerPeers(options: { name: string; namespace: string; clusterDomain: string; replicas: number }): string[] {
     const domain = options.clusterDomain.replace(/\.$/, "");
-    return Array.from({ length: options.replicas }, (_, index) => `${options.name}-${index}.${options.name}.${options.namespace}.svc.${domain}`);
+    return statefulSetPodNames(options.name, options.replicas).map((pod) => podHostname(pod, options.name, options.namespace, domain));
 }
 
 /** The notification configs of one receiver: PagerDuty only when it pages. */
@@ -525,7 +525,7 @@ export function monitoringCertificateDnsNames(
     namespace: string,
     args: Pick<ResolvedMonitoringStackArgs, "clusterDomain" | "alertmanager">,
 ): { prometheus: string[]; alertmanager: string[] } {
-    const [prometheusPod] = alertmanagerPeers({ name: names.prometheus, namespace, clusterDomain: args.clusterDomain, replicas: 1 });
+    const prometheusPod = podHostname(`${names.prometheus}-0`, names.prometheus, namespace, args.clusterDomain.replace(/\.$/, ""));
     return {
         prometheus: [...serviceDnsNames(names.prometheus, namespace, args.clusterDomain), prometheusPod],
         // The Service's short name first: the first name is also the common name, at most 64 characters

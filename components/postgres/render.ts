@@ -4,7 +4,7 @@
 // The component puts them in ConfigMaps and Secrets; the live tests run the very same text on
 // Debian's patroni, postgresql-15 and pgbouncer (with the DCS section pointed at a local etcd).
 import { createHash } from "crypto";
-import { serviceDnsNames } from "../dns";
+import { serviceDnsNames, statefulSetPodNames } from "../dns";
 import { parsePostgresSize } from "../units";
 import { toYaml, YamlValue } from "../yaml";
 import type { PatroniTiming, PgbouncerSettings, PgbouncerTimeouts, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
@@ -162,10 +162,6 @@ export function postgresNames(name: string): PostgresNames {
     };
 }
 
-/** The member pods' names: the StatefulSet's `<name>-0` .. `<name>-<members-1>`. Pure. */
-export function memberPodNames(statefulSet: string, members: number): string[] {
-    return Array.from({ length: members }, (_, ordinal) => `${statefulSet}-${ordinal}`);
-}
 
 /**
  * The DNS names of the members' certificate (one for every member): the rw, ro, leader and members
@@ -176,7 +172,7 @@ export function memberPodNames(statefulSet: string, members: number): string[] {
 export function memberCertificateDnsNames(names: PostgresNames, members: number, namespace: string, clusterDomain: string): string[] {
     return [
         ...[names.rwService, names.roService, names.membersService, names.leaderService].flatMap((service) => serviceDnsNames(service, namespace, clusterDomain)),
-        ...memberPodNames(names.statefulSet, members).flatMap((pod) => serviceDnsNames(`${pod}.${names.membersService}`, namespace, clusterDomain)),
+        ...statefulSetPodNames(names.statefulSet, members).flatMap((pod) => serviceDnsNames(`${pod}.${names.membersService}`, namespace, clusterDomain)),
     ];
 }
 

@@ -27,6 +27,7 @@ import {
     type Volume,
     volumeClaimTemplate,
 } from "../k8s";
+import { statefulSetPodNames } from "../dns";
 import { TLS_SECRET_KEYS } from "../tls";
 import type { PgbouncerSettings, PostgresParameters, ResolvedPostgresClusterArgs } from "./args";
 import { BACKUP_AGENT_PORT, type MemberBackup, memberBackup } from "./backup";
@@ -37,7 +38,6 @@ import {
     MEMBER_TLS_DIR,
     memberCount,
     memberGracePeriodSeconds,
-    memberPodNames,
     MONITOR_USER,
     PATRONI_PORT,
     PGBOUNCER_EXPORTER_PORT,
@@ -108,7 +108,7 @@ export function patroniRbacRules(scope: string, members: number): k8s.types.inpu
         { apiGroups: [""], resources: ["endpoints"], verbs: ["get"], resourceNames: [endpoints.leader] },
         { apiGroups: [""], resources: ["endpoints"], verbs: ["patch"], resourceNames: Object.values(endpoints) },
         { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
-        { apiGroups: [""], resources: ["pods"], verbs: ["patch"], resourceNames: memberPodNames(scope, members) },
+        { apiGroups: [""], resources: ["pods"], verbs: ["patch"], resourceNames: statefulSetPodNames(scope, members) },
     ];
 }
 

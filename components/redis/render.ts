@@ -3,7 +3,6 @@
 // idempotent bootstrap script. The component puts them in content-named ConfigMaps, a Secret and a
 // Job; the live tests run the very same text on real redis-server processes.
 import { createHash } from "crypto";
-import { serviceHost } from "../dns";
 
 /** The Redis client port. The cluster bus is always this + 10000. */
 export const REDIS_PORT = 6379;
@@ -15,16 +14,6 @@ export const CLUSTER_SLOTS = 16384;
 /** Pods of a cluster with `masters` masters, each with `replicasPerMaster` replicas. */
 export function redisPodCount(masters: number, replicasPerMaster: number): number {
     return masters * (1 + replicasPerMaster);
-}
-
-/** Names a StatefulSet gives its pods: `<statefulSet>-0` ... `<statefulSet>-(count-1)`. */
-export function statefulSetPodNames(statefulSet: string, count: number): string[] {
-    return Array.from({ length: count }, (_, ordinal) => `${statefulSet}-${ordinal}`);
-}
-
-/** The stable DNS name of a StatefulSet pod behind its headless Service. */
-export function podHostname(pod: string, headlessService: string, namespace: string, clusterDomain: string): string {
-    return `${pod}.${serviceHost(headlessService, namespace, clusterDomain)}`;
 }
 
 /** Where a node's certificate, its key and the CA that signed its peers' certificates are. */

@@ -24,7 +24,7 @@ import {
     type Volume,
     volumeClaimTemplate,
 } from "../k8s";
-import { serviceDnsNames } from "../dns";
+import { podHostname, serviceDnsNames, statefulSetPodNames } from "../dns";
 import { TLS_SECRET_KEYS } from "../tls";
 import type { RedisSettings, ResolvedRedisClusterArgs } from "./args";
 import {
@@ -33,13 +33,11 @@ import {
     REDIS_PORT,
     type RedisCliOptions,
     type RedisConfOptions,
-    podHostname,
     redisCliCommand,
     redisPodCount,
     redisServerArgs,
     renderClusterHealScript,
     renderReadinessScript,
-    statefulSetPodNames,
 } from "./render";
 
 /** Port of the cluster bus, on which nodes gossip and fail over. */
